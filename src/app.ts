@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Config } from './config/config.schema.js';
+import { VERSION } from './config/version.js';
+import { Keyring } from './crypto/keyring.js';
+import type { MasterKeys } from './crypto/master-key.js';
+import { createPasswordHasher } from './crypto/password.js';
+import type { Database, Tx } from './db/database.js';
+import { knownMigrations } from './db/migrator.js';
+import { createBootstrapService } from './features/bootstrap/index.js';
+import { createHealthService, healthRoutes } from './features/health/index.js';
+import { createIdentityService } from './features/identity/index.js';
+import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
+import { createRbacService } from './features/rbac/index.js';
+import { createTenantsService } from './features/tenants/index.js';
+import { createHttpServer } from './http/server.js';
+import { type Clock, systemClock } from './kernel/clock.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly db: Database;
+  readonly masterKeys: MasterKeys;
+  readonly clock?: Clock;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/** Composition root: builds every feature with its dependencies and mounts its routes. No logic here. */
+export async function buildApp({ config, db, masterKeys, clock = systemClock, logger }: AppDeps) {
+  const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
+  const passwords = createPasswordHasher();
+
+  const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+  const tenants = createTenantsService({ clock, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId) });
+  const identity = createIdentityService({ clock, passwords });
+  const rbac = createRbacService({ clock });
+  const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac });
+  const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
+
+  const http: FastifyInstance = await createHttpServer({
+    logLevel: config.logLevel,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    publicUrl: config.publicUrl,
+    version: VERSION,
+    logger,
+  });
+  await http.register(healthRoutes(health));
+  await http.register(keysRoutes(keys));
+
+  return { http, db, config, services: { keyring, passwords, keys, tenants, identity, rbac, bootstrap, health } };
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

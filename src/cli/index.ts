@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { VERSION } from '../config/version.js';
+import { registerBootstrap } from './bootstrap.js';
+import { registerKeys } from './keys.js';
+import { registerMigrate } from './migrate.js';
+import { registerServe } from './serve.js';
+
+const program = new Command('tessera')
+  .description('Tessera: multi-tenant identity and access management server')
+  .version(VERSION)
+  .showHelpAfterError()
+  .exitOverride((error) => {
+    process.exit(error.exitCode === 1 ? 2 : error.exitCode);
+  });
+
+registerServe(program);
+registerMigrate(program);
+registerBootstrap(program);
+registerKeys(program);
+
+await program.parseAsync(process.argv);

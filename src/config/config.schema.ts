@@ -1,0 +1,154 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the server reads, by its environment variable name. The README's table is written from
+ * this list; `describeVariables()` keeps the two in step (a test compares them).
+ */
+export const SIGNING_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+const MASTER_KEY_HINT =
+  'must be 32 random bytes in base64 (44 characters). Make one with: ' +
+  `node -e "console.log(require('node:crypto').randomBytes(32).toString('base64'))"`;
+
+const masterKey = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const bytes = Buffer.from(value, 'base64');
+    if (bytes.length !== 32 || bytes.toString('base64') !== value) {
+      ctx.addIssue({ code: 'custom', message: MASTER_KEY_HINT });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const integer = (min: number, max: number, hint: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number (${hint})`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min} (${hint})`).max(max, `must be at most ${max} (${hint})`));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const httpUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, `must be an absolute http(s) URL (${what})`)
+    .transform((v) => v.replace(/\/+$/, ''));
+
+export const variables = {
+  PORT: { schema: integer(0, 65535, 'the TCP port to listen on'), default: '3000', doc: 'TCP port the server listens on.' },
+  HOST: { schema: z.string().trim().min(1), default: '0.0.0.0', doc: 'Interface to bind (`127.0.0.1` to accept only local connections).' },
+  PUBLIC_URL: {
+    schema: httpUrl('the address users reach this server at, e.g. https://id.example.com'),
+    default: undefined,
+    doc: 'The address users and IdPs reach this server at; used for links, callbacks and the token issuer. Default `http://localhost:$PORT`.',
+  },
+  DATABASE_URL: {
+    schema: z
+      .string()
+      .trim()
+      .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must start with postgres:// or postgresql:// (e.g. postgres://tessera@db:5432/tessera)'),
+    default: undefined,
+    doc: 'PostgreSQL connection string. Unset: the embedded database (PGlite) in `TESSERA_DATA_DIR`.',
+  },
+  TESSERA_DATA_DIR: { schema: z.string().trim().min(1), default: './.tessera', doc: 'Directory of the embedded database and, if no master key is given, the generated one.' },
+  TESSERA_MASTER_KEY: {
+    schema: masterKey,
+    default: undefined,
+    doc: 'Master key that wraps the per-tenant data keys: 32 random bytes, base64. Required with PostgreSQL; generated into the data directory in embedded mode.',
+  },
+  TESSERA_MASTER_KEY_PREVIOUS: {
+    schema: masterKey,
+    default: undefined,
+    doc: 'The master key being replaced; set it with the new `TESSERA_MASTER_KEY` and run `tessera keys rotate` to re-wrap.',
+  },
+  TESSERA_SIGNING_ALG: {
+    schema: z.enum(SIGNING_ALGORITHMS, { error: `must be one of ${SIGNING_ALGORITHMS.join(', ')} (HMAC and none are never allowed)` }),
+    default: 'RS256',
+    doc: 'Algorithm of new token signing keys: `RS256` (default), `ES256` or `EdDSA`.',
+  },
+  TESSERA_ACCESS_TOKEN_TTL: {
+    schema: integer(30, 3600, 'access token lifetime in seconds'),
+    default: '300',
+    doc: 'Access token lifetime in seconds (default 300). Retired signing keys stay published this long plus a minute.',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
+    default: 'info',
+    doc: 'Log level of the JSON logs on standard output.',
+  },
+  TESSERA_BODY_LIMIT: { schema: integer(1024, 50 * 1024 * 1024, 'maximum request body in bytes'), default: String(1024 * 1024), doc: 'Largest accepted request body in bytes (default 1 MiB).' },
+  TESSERA_TRUST_PROXY: {
+    schema: z.string().trim().min(1),
+    default: 'false',
+    doc: '`false`, `true`, a hop count, or a comma-separated list of proxy addresses/CIDRs whose `X-Forwarded-*` headers are believed.',
+  },
+  TESSERA_DB_POOL_MAX: { schema: integer(1, 500, 'PostgreSQL connections per instance'), default: '10', doc: 'PostgreSQL connections per instance.' },
+  TESSERA_SHUTDOWN_TIMEOUT_MS: {
+    schema: integer(0, 600_000, 'milliseconds to let in-flight requests finish on SIGTERM'),
+    default: '10000',
+    doc: 'How long SIGTERM waits for in-flight requests before closing anyway.',
+  },
+  TESSERA_AUTO_MIGRATE: { schema: bool, default: 'true', doc: '`serve` applies pending migrations at start (under an advisory lock). Set `false` to require `tessera migrate`.' },
+  TESSERA_ADMIN_EMAIL: {
+    schema: z.email({ error: 'must be an email address' }),
+    default: undefined,
+    doc: 'Email of the administrator created on first start. Default `admin@tessera.local`.',
+  },
+  TESSERA_ADMIN_PASSWORD: {
+    schema: z.string().min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters'),
+    default: undefined,
+    doc: 'Password of that administrator. Unset: a one-time password is generated and printed once.',
+  },
+  TESSERA_BOOTSTRAP_TENANT: { schema: z.string().trim().min(1).max(200), default: 'Default', doc: 'Name of the tenant created on first start.' },
+  TESSERA_BOOTSTRAP_ACCOUNT: { schema: z.string().trim().min(1).max(200), default: 'Default', doc: 'Name of the account created on first start.' },
+} as const;
+
+export type VariableName = keyof typeof variables;
+
+export interface DatabaseConfig {
+  readonly kind: 'pglite' | 'postgres';
+  readonly url?: string;
+  readonly dataDir: string;
+  readonly poolMax: number;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly publicUrl: string;
+  readonly database: DatabaseConfig;
+  readonly dataDir: string;
+  readonly masterKey?: Buffer;
+  readonly previousMasterKey?: Buffer;
+  readonly signingAlg: SigningAlgorithm;
+  readonly accessTokenTtlSeconds: number;
+  readonly logLevel: string;
+  readonly bodyLimit: number;
+  readonly trustProxy: boolean | number | string[];
+  readonly shutdownTimeoutMs: number;
+  readonly autoMigrate: boolean;
+  readonly bootstrap: {
+    readonly adminEmail: string;
+    readonly adminPassword?: string;
+    readonly tenantName: string;
+    readonly accountName: string;
+  };
+}

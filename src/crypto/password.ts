@@ -1,0 +1,58 @@
+import { hash, verify } from '@node-rs/argon2';
+
+/**
+ * argon2id with the OWASP Password Storage Cheat Sheet parameters (m = 19 MiB, t = 2, p = 1).
+ * Hashing runs on libuv's thread pool; at most `concurrency` hashes run at once so that a login flood
+ * cannot occupy every pool thread and starve the rest of the server (DESIGN §3 step 4).
+ */
+// @node-rs/argon2's Algorithm is an ambient const enum; 2 is Argon2id.
+export const ARGON2_OPTIONS = { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 128;
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+  /** Verifies against a fixed dummy hash, so an unknown account costs the same time as a known one. */
+  verifyDummy(password: string): Promise<false>;
+}
+
+class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+export function defaultHashConcurrency(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, pool - 2);
+}
+
+export function createPasswordHasher(concurrency: number = defaultHashConcurrency()): PasswordHasher {
+  const gate = new Semaphore(concurrency);
+  let dummy: Promise<string> | undefined;
+  return {
+    hash: (password) => gate.run(() => hash(password, ARGON2_OPTIONS)),
+    verify: (stored, password) => gate.run(() => verify(stored, password).catch(() => false)),
+    async verifyDummy(password) {
+      dummy ??= hash('tessera-dummy-password', ARGON2_OPTIONS);
+      const stored = await dummy;
+      await gate.run(() => verify(stored, password).catch(() => false));
+      return false;
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config/config.schema.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { DB } from './schema.js';
+
+export type Tx = Transaction<DB>;
+export type Engine = 'pglite' | 'postgres';
+
+/** The non-owner role requests run as, so row-level security applies to them (DESIGN §4). */
+export const APP_ROLE = 'tessera_app';
+
+export interface Database {
+  readonly engine: Engine;
+  /** The owner's handle: migrations and operator commands only, never request handling. */
+  readonly kysely: Kysely<DB>;
+  /**
+   * A unit of work for one tenant: a transaction running as the application role with
+   * `tessera.tenant_id` set for its duration, so row-level security admits only that tenant's rows.
+   */
+  tenantWork<T>(tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A transaction as the application role with no tenant: global tables only (signing keys, health). */
+  globalWork<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A transaction as the owner, across tenants: for operator commands (migrate, bootstrap, keys rotate). */
+  ownerWork<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Drops an owner transaction to the application role for one tenant, for the rest of that transaction. */
+  enterTenant(tx: Tx, tenantId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function asAppRole(tenantId: string | null) {
+  // set_config(..., true) is transaction-local: nothing leaks into the next unit of work on this connection.
+  return sql`select set_config('role', ${APP_ROLE}, true), set_config('tessera.tenant_id', ${tenantId ?? ''}, true)`;
+}
+
+export function wrapKysely(kysely: Kysely<DB>, engine: Engine, close: () => Promise<void>): Database {
+  return {
+    engine,
+    kysely,
+    tenantWork(tenantId, fn) {
+      return kysely.transaction().execute(async (tx) => {
+        await asAppRole(tenantId).execute(tx);
+        return fn(tx);
+      });
+    },
+    globalWork(fn) {
+      return kysely.transaction().execute(async (tx) => {
+        await asAppRole(null).execute(tx);
+        return fn(tx);
+      });
+    },
+    ownerWork(fn) {
+      return kysely.transaction().execute(fn);
+    },
+    async enterTenant(tx, tenantId) {
+      await asAppRole(tenantId).execute(tx);
+    },
+    close,
+  };
+}
+
+const INT8 = 20;
+
+/** Opens the configured database: PGlite in `dataDir` (or in memory for `memory://`), or a pg pool. */
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  if (config.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: config.url,
+      max: config.poolMax,
+      application_name: 'tessera',
+      // int8 as number: our int8 columns (sequences, counts) stay far below 2^53.
+      types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
+    });
+    const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return wrapKysely(kysely, 'postgres', () => kysely.destroy());
+  }
+  const inMemory = config.dataDir.startsWith('memory://');
+  if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
+  const pgl = await PGlite.create(inMemory ? undefined : `${config.dataDir}/pgdata`, {
+    parsers: { [INT8]: (value: string) => Number(value) },
+  });
+  const kysely = new Kysely<DB>({ dialect: new PGliteDialect(pgl) });
+  return wrapKysely(kysely, 'pglite', async () => {
+    await kysely.destroy();
+    await pgl.close();
+  });
+}

@@ -1,0 +1,16 @@
+import { defineErrors } from '../kernel/app-error.js';
+
+export const DbErrors = defineErrors({
+  'db.newer_than_code': {
+    status: 503,
+    message: 'The database was migrated by a newer Tessera than this one; run the newer version (or restore a backup).',
+  },
+  'db.migration_modified': {
+    status: 503,
+    message: 'An applied migration differs from the one this version ships; do not edit applied migrations.',
+  },
+  'db.migrations_pending': {
+    status: 503,
+    message: 'The database has migrations pending; run `tessera migrate`.',
+  },
+});

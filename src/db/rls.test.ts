@@ -1,0 +1,91 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, engines, type TestDatabase } from '../../test/support/databases.js';
+import { newId } from '../kernel/ids.js';
+
+// DESIGN §4: tenant isolation twice. These tests forget the tenant filter on purpose and prove that
+// row-level security alone still confines a unit of work to its own tenant.
+describe.each(engines())('row-level security [%s]', (engine) => {
+  let t: TestDatabase;
+  const tenantA = newId();
+  const tenantB = newId();
+  const accountA = newId();
+  const accountB = newId();
+
+  async function seed(tenantId: string, accountId: string, email: string) {
+    await t.db.tenantWork(tenantId, async (tx) => {
+      await tx.insertInto('tenants').values({ id: tenantId, name: `tenant ${email}` }).execute();
+      await tx.insertInto('accounts').values({ id: accountId, name: `account ${email}` }).execute();
+      await tx.insertInto('account_tenants').values({ tenant_id: tenantId, account_id: accountId }).execute();
+      await tx.insertInto('users').values({ tenant_id: tenantId, id: newId(), email }).execute();
+      await tx.insertInto('roles').values({ account_id: accountId, id: newId(), name: 'Role', permissions: [] }).execute();
+    });
+  }
+
+  beforeAll(async () => {
+    t = await createTestDatabase(engine);
+    await seed(tenantA, accountA, 'a@a.example');
+    await seed(tenantB, accountB, 'b@b.example');
+  });
+  afterAll(() => t.drop());
+
+  it('a query without the tenant filter sees only its own tenant', async () => {
+    const users = await t.db.tenantWork(tenantA, (tx) => tx.selectFrom('users').select(['email', 'tenant_id']).execute());
+    expect(users).toEqual([{ email: 'a@a.example', tenant_id: tenantA }]);
+    const tenants = await t.db.tenantWork(tenantB, (tx) => tx.selectFrom('tenants').select('id').execute());
+    expect(tenants).toEqual([{ id: tenantB }]);
+  });
+
+  it('account-owned rows are visible only to tenants linked to the account', async () => {
+    const roles = await t.db.tenantWork(tenantA, (tx) => tx.selectFrom('roles').select('account_id').execute());
+    expect(roles).toEqual([{ account_id: accountA }]);
+    const accounts = await t.db.tenantWork(tenantB, (tx) => tx.selectFrom('accounts').select('id').execute());
+    expect(accounts).toEqual([{ id: accountB }]);
+  });
+
+  it('an unfiltered UPDATE or DELETE cannot touch another tenant', async () => {
+    await t.db.tenantWork(tenantA, async (tx) => {
+      const updated = await tx.updateTable('users').set({ name: 'changed' }).executeTakeFirst();
+      expect(Number(updated.numUpdatedRows)).toBe(1);
+      await tx.deleteFrom('roles').execute();
+    });
+    const [userB] = await t.db.tenantWork(tenantB, (tx) => tx.selectFrom('users').select('name').execute());
+    expect(userB?.name).toBeNull();
+    const rolesB = await t.db.tenantWork(tenantB, (tx) => tx.selectFrom('roles').select('id').execute());
+    expect(rolesB).toHaveLength(1);
+  });
+
+  it("refuses to write a row into another tenant from a tenant's unit of work", async () => {
+    await expect(
+      t.db.tenantWork(tenantA, (tx) => tx.insertInto('users').values({ tenant_id: tenantB, id: newId(), email: 'intruder@b.example' }).execute()),
+    ).rejects.toThrow(/row-level security/);
+    await expect(
+      t.db.tenantWork(tenantA, (tx) => tx.insertInto('roles').values({ account_id: accountB, id: newId(), name: 'Intruder', permissions: [] }).execute()),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it('outside a tenant unit of work the application role sees no tenant rows at all', async () => {
+    const users = await t.db.globalWork((tx) => tx.selectFrom('users').select('id').execute());
+    expect(users).toEqual([]);
+  });
+
+  it('requests run as a role that is neither superuser, owner, nor able to bypass RLS', async () => {
+    const who = await t.db.tenantWork(tenantA, (tx) =>
+      sql<{ current_user: string; rolsuper: boolean; rolbypassrls: boolean; owns: boolean }>`
+        select current_user, r.rolsuper, r.rolbypassrls,
+               exists (select 1 from pg_tables where tableowner = current_user) as owns
+        from pg_roles r where r.rolname = current_user`.execute(tx),
+    );
+    expect(who.rows[0]).toEqual({ current_user: 'tessera_app', rolsuper: false, rolbypassrls: false, owns: false });
+    await expect(t.db.tenantWork(tenantA, (tx) => sql`alter table users disable row level security`.execute(tx))).rejects.toThrow();
+  });
+
+  it('the tenant setting does not outlive its transaction', async () => {
+    await t.db.tenantWork(tenantA, async () => undefined);
+    const after = await t.db.kysely.executeQuery<{ tenant: string | null; role: string }>(
+      sql`select nullif(current_setting('tessera.tenant_id', true), '') as tenant, current_user as role`.compile(t.db.kysely),
+    );
+    expect(after.rows[0]?.tenant ?? null).toBeNull();
+    expect(after.rows[0]?.role).not.toBe('tessera_app');
+  });
+});

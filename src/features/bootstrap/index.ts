@@ -1,0 +1,1 @@
+export { createBootstrapService, type BootstrapService, type BootstrapResult } from './bootstrap.service.js';

@@ -1,0 +1,1 @@
+export { createIdentityService, type IdentityService } from './identity.service.js';

@@ -1,0 +1,168 @@
+import type { KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+import type { SigningAlgorithm } from '../../config/config.schema.js';
+import type { MasterKeys } from '../../crypto/master-key.js';
+import { dataKeyAad } from '../../crypto/keyring.js';
+import { generateSigningKey, privateKeyFromDer, publicKeyFromJwk, signingKeyAad } from '../../crypto/signing-keys.js';
+import type { Database } from '../../db/database.js';
+import type { Clock } from '../../kernel/clock.js';
+import * as store from './keys.store.js';
+
+/** How long an instance trusts its copy of the key set; rotation on another instance is seen within this. */
+const KEY_CACHE_MS = 30_000;
+/** A retired key stays published for the token lifetime plus this margin (clock skew, the cache above). */
+const PUBLISH_MARGIN_MS = 60_000;
+
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly privateKey: KeyObject;
+}
+
+export interface VerificationKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly publicKey: KeyObject;
+}
+
+interface KeySet {
+  readonly loadedAt: number;
+  readonly jwks: { keys: JWK[] };
+  readonly current: SigningKey | undefined;
+  readonly verification: ReadonlyMap<string, VerificationKey>;
+}
+
+export interface RewrapReport {
+  readonly dataKeys: number;
+  readonly signingKeys: number;
+  readonly alreadyCurrent: number;
+}
+
+export interface KeysDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly master: MasterKeys;
+  readonly signingAlg: SigningAlgorithm;
+  readonly accessTokenTtlSeconds: number;
+}
+
+export function createKeysService({ db, clock, master, signingAlg, accessTokenTtlSeconds }: KeysDeps) {
+  let cache: KeySet | undefined;
+  let loading: Promise<KeySet> | undefined;
+
+  async function load(): Promise<KeySet> {
+    const now = clock.now();
+    const rows = await db.globalWork((tx) => store.publishedSigningKeys(tx, now));
+    const verification = new Map<string, VerificationKey>();
+    let current: SigningKey | undefined;
+    for (const row of rows) {
+      const alg = row.alg as SigningAlgorithm;
+      verification.set(row.kid, { kid: row.kid, alg, publicKey: publicKeyFromJwk(row.publicJwk) });
+      if (!row.retiredAt) {
+        const der = master.unwrap(row.privateKeyEnc, row.masterKeyId, signingKeyAad(row.kid));
+        current = { kid: row.kid, alg, privateKey: privateKeyFromDer(der) };
+      }
+    }
+    return { loadedAt: Date.now(), jwks: { keys: rows.map((r) => r.publicJwk) }, current, verification };
+  }
+
+  async function keySet(): Promise<KeySet> {
+    if (cache && Date.now() - cache.loadedAt < KEY_CACHE_MS) return cache;
+    loading ??= load().finally(() => (loading = undefined));
+    cache = await loading;
+    return cache;
+  }
+
+  async function insertNewKey(alg: SigningAlgorithm): Promise<string> {
+    const key = await generateSigningKey(alg);
+    const { box, masterKeyId } = master.wrap(key.privateKeyDer, signingKeyAad(key.kid));
+    const now = clock.now();
+    await db.ownerWork(async (tx) => {
+      await store.retireCurrentSigningKey(tx, now, new Date(now.getTime() + accessTokenTtlSeconds * 1000 + PUBLISH_MARGIN_MS));
+      await store.deleteExpiredSigningKeys(tx, now);
+      await store.insertSigningKey(tx, { ...key, privateKeyEnc: box, masterKeyId, createdAt: now });
+    });
+    cache = undefined;
+    return key.kid;
+  }
+
+  return {
+    /**
+     * At start: makes sure a current signing key exists and that the master key opens it (a wrong master
+     * key stops the server here, with a message saying what to do, rather than on the first login).
+     */
+    async ensureSigningKey(): Promise<{ kid: string; created: boolean }> {
+      const existing = await keySet();
+      if (existing.current) return { kid: existing.current.kid, created: false };
+      const kid = await insertNewKey(signingAlg).catch(async (error: unknown) => {
+        // Another instance created one at the same moment (one current key is a unique index).
+        cache = undefined;
+        const again = await keySet();
+        if (again.current) return again.current.kid;
+        throw error;
+      });
+      return { kid, created: true };
+    },
+
+    /** The public JSON Web Key Set: the current key and retired keys whose tokens may still be valid. */
+    async jwks(): Promise<{ keys: JWK[] }> {
+      return (await keySet()).jwks;
+    },
+
+    /** The key new tokens are signed with. */
+    async currentSigningKey(): Promise<SigningKey> {
+      const set = await keySet();
+      if (!set.current) throw new Error('no current signing key; the server runs ensureSigningKey() at start');
+      return set.current;
+    },
+
+    /** Our own public keys by kid, for verifying the tokens we issued (never a key from the token itself). */
+    async verificationKeys(): Promise<ReadonlyMap<string, VerificationKey>> {
+      return (await keySet()).verification;
+    },
+
+    /** Adds a new signing key (of `alg`, default the configured one) and retires the current one. */
+    async rotateSigningKey(alg: SigningAlgorithm = signingAlg): Promise<{ kid: string; alg: SigningAlgorithm }> {
+      return { kid: await insertNewKey(alg), alg };
+    },
+
+    /**
+     * Re-wraps every tenant data key and signing key that the previous master key wrapped under the
+     * current one (operator work, one transaction, so a failure leaves everything as it was).
+     */
+    async rewrapAll(onProgress?: (done: number, total: number) => void): Promise<RewrapReport> {
+      return db.ownerWork(async (tx) => {
+        const dataKeys = await store.listAllDataKeys(tx);
+        const signingKeys = await store.listAllSigningKeys(tx);
+        const total = dataKeys.length + signingKeys.length;
+        let done = 0;
+        let rewrapped = 0;
+        let signing = 0;
+        for (const k of dataKeys) {
+          if (k.master_key_id !== master.current.id) {
+            const aad = dataKeyAad(k.tenant_id, k.version);
+            const plain = master.unwrap(Buffer.from(k.wrapped_key), k.master_key_id, aad);
+            const { box, masterKeyId } = master.wrap(plain, aad);
+            await store.replaceWrappedDataKey(tx, k.tenant_id, k.version, box, masterKeyId);
+            rewrapped++;
+          }
+          onProgress?.(++done, total);
+        }
+        for (const k of signingKeys) {
+          if (k.master_key_id !== master.current.id) {
+            const aad = signingKeyAad(k.kid);
+            const plain = master.unwrap(Buffer.from(k.private_key_enc), k.master_key_id, aad);
+            const { box, masterKeyId } = master.wrap(plain, aad);
+            await store.replaceSigningKeyEnc(tx, k.kid, box, masterKeyId);
+            signing++;
+          }
+          onProgress?.(++done, total);
+        }
+        cache = undefined;
+        return { dataKeys: rewrapped, signingKeys: signing, alreadyCurrent: total - rewrapped - signing };
+      });
+    },
+  };
+}
+
+export type KeysService = ReturnType<typeof createKeysService>;

@@ -1,0 +1,2 @@
+export { createRbacService, type RbacService } from './rbac.service.js';
+export { ACCOUNT_ADMIN } from './system-roles.js';

@@ -1,0 +1,1 @@
+export { createTenantsService, type TenantsService } from './tenants.service.js';

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyServerOptions } from 'fastify';
+import type { Config } from '../../src/config/config.schema.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { type App, buildApp } from '../../src/app.js';
+import { createMasterKeys, type MasterKeys } from '../../src/crypto/master-key.js';
+import type { Engine } from '../../src/db/database.js';
+import { FixedClock } from '../../src/kernel/clock.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
+
+export interface TestApp {
+  readonly app: App;
+  readonly database: TestDatabase;
+  readonly clock: FixedClock;
+  readonly masterKeys: MasterKeys;
+  readonly config: Config;
+  /** Base URL of the server listening on a random loopback port. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ LOG_LEVEL: 'silent', TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), ...env });
+}
+
+/**
+ * The real app on a fresh database of `engine`, listening on 127.0.0.1:<random>, with a fixed clock.
+ * Routes a test adds through `beforeListen` are mounted before the server starts.
+ */
+export async function startTestApp(
+  engine: Engine,
+  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger'] } = {},
+): Promise<TestApp> {
+  const config = testConfig(options.env);
+  const clock = options.clock ?? new FixedClock(new Date());
+  const database = await createTestDatabase(engine);
+  const masterKeys = createMasterKeys(config.masterKey!);
+  const app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false });
+  await app.services.keys.ensureSigningKey();
+  await options.beforeListen?.(app);
+  await app.http.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.http.server.address();
+  const url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
+  return {
+    app,
+    database,
+    clock,
+    masterKeys,
+    config,
+    url,
+    async close() {
+      await app.http.close();
+      await database.drop();
+    },
+  };
+}
