@@ -3,6 +3,7 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import './auth.js';
 import { installErrorHandling } from './error-handler.js';
 import { loggerOptions } from './logger.js';
 import { installOpenApi } from './openapi.js';
@@ -37,6 +38,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   };
   const app = Fastify(fastifyOptions).withTypeProvider<ZodTypeProvider>();
 
+  app.decorateRequest('auth', null);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onRequest', async (request, reply) => {

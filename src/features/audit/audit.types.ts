@@ -1,0 +1,28 @@
+import type { Tx } from '../../db/database.js';
+
+/**
+ * The contract every feature records audit events through (DESIGN §6 rule 7): in the same transaction as
+ * the change, so no change lands without its event and no event outlives a rolled-back change.
+ * Secrets never go into `details`.
+ */
+export type AuditActor =
+  | { readonly type: 'user'; readonly id: string | null; readonly email?: string | null; readonly ip?: string | null; readonly userAgent?: string | null }
+  | { readonly type: 'api_key'; readonly id: string; readonly ip?: string | null; readonly userAgent?: string | null }
+  | { readonly type: 'scim_directory'; readonly id: string; readonly ip?: string | null; readonly userAgent?: string | null }
+  | { readonly type: 'system'; readonly id: string };
+
+export interface AuditEventInput {
+  /** Stable dotted name, e.g. `auth.login.succeeded`, `user.created`, `keys.signing_key.rotated`. */
+  readonly action: string;
+  readonly actor: AuditActor;
+  readonly target?: { readonly type: string; readonly id: string } | null;
+  readonly outcome: 'success' | 'failure';
+  /** The stable error code of a failure. */
+  readonly errorCode?: string | null;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditRecorder {
+  /** Appends one event to the tenant's hash chain inside the caller's unit of work for `tenantId`. */
+  record(tx: Tx, tenantId: string, event: AuditEventInput): Promise<void>;
+}
