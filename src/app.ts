@@ -31,7 +31,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
   const tenants = createTenantsService({ clock, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId) });
   const identity = createIdentityService({ clock, passwords });
-  const rbac = createRbacService({ clock });
+  const rbac = createRbacService({ db, clock });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 

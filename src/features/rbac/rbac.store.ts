@@ -43,3 +43,16 @@ export async function insertAssignment(
     })
     .execute();
 }
+
+/** The roles a user holds in an account through assignments that have not expired at `now`. */
+export async function activeRolesOfUser(tx: Tx, tenantId: string, userId: string, accountId: string, now: Date) {
+  return tx
+    .selectFrom('role_assignments as ra')
+    .innerJoin('roles as r', (join) => join.onRef('r.account_id', '=', 'ra.account_id').onRef('r.id', '=', 'ra.role_id'))
+    .select(['r.id', 'r.name', 'r.system_key', 'r.permissions', 'ra.expires_at'])
+    .where('ra.tenant_id', '=', tenantId)
+    .where('ra.user_id', '=', userId)
+    .where('ra.account_id', '=', accountId)
+    .where((eb) => eb.or([eb('ra.expires_at', 'is', null), eb('ra.expires_at', '>', now)]))
+    .execute();
+}
