@@ -94,6 +94,24 @@ export interface MigrationsTable {
   applied_at: Timestamp;
 }
 
+export interface UserMfaTable {
+  tenant_id: string;
+  user_id: string;
+  totp_secret_enc: Uint8Array;
+  enabled_at: Date | null;
+  last_used_step: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface MfaRecoveryCodesTable {
+  tenant_id: string;
+  user_id: string;
+  code_hash: Uint8Array;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
 export interface DB {
   tenants: TenantsTable;
   accounts: AccountsTable;
@@ -105,4 +123,6 @@ export interface DB {
   tenant_keys: TenantKeysTable;
   signing_keys: SigningKeysTable;
   tessera_migrations: MigrationsTable;
+  user_mfa: UserMfaTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
 }
