@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 import type { DataKeyStore, WrappedDataKey } from '../../crypto/keyring.js';
 
@@ -66,7 +67,9 @@ export async function publishedSigningKeys(tx: Tx, now: Date): Promise<SigningKe
     .selectFrom('signing_keys')
     .selectAll()
     .where((eb) => eb.or([eb('publish_until', 'is', null), eb('publish_until', '>', now)]))
-    .orderBy('created_at', 'desc')
+    // The current key first, then retired keys newest first.
+    .orderBy(sql`retired_at is null`, 'desc')
+    .orderBy('retired_at', 'desc')
     .execute();
   return rows.map((r) => ({
     kid: r.kid,
