@@ -6,6 +6,7 @@ import type { MasterKeys } from './crypto/master-key.js';
 import { createPasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
+import { createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createIdentityService } from './features/identity/index.js';
@@ -27,6 +28,7 @@ export interface AppDeps {
 export async function buildApp({ config, db, masterKeys, clock = systemClock, logger }: AppDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
+  const audit = createAudit({ db, clock, keyring });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
   const tenants = createTenantsService({ clock, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId) });
@@ -46,7 +48,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   await http.register(healthRoutes(health));
   await http.register(keysRoutes(keys));
 
-  return { http, db, config, services: { keyring, passwords, keys, tenants, identity, rbac, bootstrap, health } };
+  return { http, db, config, services: { keyring, passwords, audit, keys, tenants, identity, rbac, bootstrap, health } };
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -26,3 +26,9 @@ export interface AuditRecorder {
   /** Appends one event to the tenant's hash chain inside the caller's unit of work for `tenantId`. */
   record(tx: Tx, tenantId: string, event: AuditEventInput): Promise<void>;
 }
+
+/** A change that concerns every tenant (global signing keys) is recorded in each tenant's chain. */
+export interface GlobalAuditRecorder extends AuditRecorder {
+  /** Appends the event to every tenant's chain inside the caller's owner transaction; returns how many. */
+  recordInEveryTenant(tx: Tx, event: AuditEventInput): Promise<number>;
+}

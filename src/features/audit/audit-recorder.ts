@@ -1,0 +1,86 @@
+import type { Tx } from '../../db/database.js';
+import type { Clock } from '../../kernel/clock.js';
+import { type ChainedEvent, eventHash, formatMicros, GENESIS_HASH, parseMicros } from './audit-chain.js';
+import * as store from './audit.store.js';
+import type { AuditEventInput, AuditRecorder } from './audit.types.js';
+
+/** Stable dotted names: `auth.login.failed`, `keys.signing_key.rotated`. */
+const ACTION = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/;
+/** Detail keys whose values are secrets by name: replaced, never stored (DESIGN §6 rule 7). */
+const SECRET_KEY = /^(password|new_?password|current_?password|secret|client_?secret|webhook_?secret|token|access_?token|refresh_?token|id_?token|otp|code|totp|totp_?code|recovery_?codes?|private_?key)$/i;
+const MAX_DETAILS = 16 * 1024;
+const MAX_TEXT = 1000;
+
+function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[REDACTED]' : redact(v)]));
+  }
+  return value;
+}
+
+/** Details as jsonb will return them: JSON round-tripped (Dates → strings, undefined dropped), secrets redacted. */
+function normalizeDetails(details: AuditEventInput['details']): Record<string, unknown> {
+  if (!details) return {};
+  const json = JSON.stringify(redact(details));
+  if (json.length > MAX_DETAILS) throw new Error(`audit details exceed ${MAX_DETAILS} bytes`);
+  // jsonb refuses the NUL character; it has no place in an audit record.
+  return JSON.parse(json.replace(/\\u0000/g, '')) as Record<string, unknown>;
+}
+
+function clip(value: string | null | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  return value.length > MAX_TEXT ? value.slice(0, MAX_TEXT) : value;
+}
+
+/** Builds the event's stored form; validates what a caller could get wrong. */
+export function prepareEvent(tenantId: string, input: AuditEventInput): Omit<ChainedEvent, 'seq' | 'occurredAt' | 'prevHash' | 'hash'> {
+  if (!ACTION.test(input.action)) throw new Error(`audit action must be a dotted lower-case name: ${input.action}`);
+  if (input.outcome !== 'success' && input.outcome !== 'failure') throw new Error(`audit outcome must be success or failure`);
+  const a = input.actor;
+  const via = a.type === 'system' ? { ip: null, userAgent: null } : a;
+  return {
+    tenantId,
+    actor: {
+      type: a.type,
+      id: clip(a.id),
+      email: a.type === 'user' ? clip(a.email) : null,
+      ip: clip(via.ip),
+      userAgent: clip(via.userAgent),
+    },
+    action: input.action,
+    target: input.target ? { type: input.target.type, id: String(input.target.id) } : null,
+    outcome: input.outcome,
+    errorCode: input.errorCode ?? null,
+    details: normalizeDetails(input.details),
+  };
+}
+
+export function createAuditRecorder({ clock }: { readonly clock: Clock }): AuditRecorder & {
+  recordInEveryTenant(tx: Tx, event: AuditEventInput): Promise<number>;
+} {
+  async function record(tx: Tx, tenantId: string, input: AuditEventInput): Promise<void> {
+    const prepared = prepareEvent(tenantId, input);
+    let head = await store.lockHead(tx, tenantId);
+    if (!head) {
+      await store.createHead(tx, tenantId, GENESIS_HASH);
+      head = await store.lockHead(tx, tenantId);
+      if (!head) throw new Error(`audit head of tenant ${tenantId} is not visible in this unit of work`);
+    }
+    // Never backwards within a chain, whatever the clocks of several instances say.
+    const now = clock.now().getTime() * 1000;
+    const micros = head.at === null ? now : Math.max(now, parseMicros(head.at));
+    const unsigned = { ...prepared, seq: head.seq + 1, occurredAt: formatMicros(micros), prevHash: head.hash };
+    await store.appendEvent(tx, tenantId, { ...unsigned, hash: eventHash(unsigned) });
+  }
+
+  return {
+    record,
+    /** For global changes (signing keys): one event in every tenant's chain, in the caller's owner transaction. */
+    async recordInEveryTenant(tx, event) {
+      const tenants = await store.allTenantIds(tx);
+      for (const tenantId of tenants) await record(tx, tenantId, event);
+      return tenants.length;
+    },
+  };
+}

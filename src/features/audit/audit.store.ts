@@ -1,0 +1,191 @@
+import { type Expression, type SqlBool, sql } from 'kysely';
+import type { Tx } from '../../db/database.js';
+import type { ChainedEvent } from './audit-chain.js';
+import './audit.tables.js';
+
+/** timestamptz → ISO 8601 UTC with microseconds, exactly as hashed (a JS Date would drop the microseconds). */
+const isoMicros = (column: string) => sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export interface Head {
+  readonly seq: number;
+  readonly hash: string;
+  readonly at: string | null;
+}
+
+/** The tenant's chain head, locked until the end of the transaction (appends of one tenant are serialized). */
+export async function lockHead(tx: Tx, tenantId: string): Promise<Head | undefined> {
+  const row = await tx
+    .selectFrom('audit_heads')
+    .select(['last_seq', 'last_hash', isoMicros('last_at').as('last_at')])
+    .where('tenant_id', '=', tenantId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row && { seq: Number(row.last_seq), hash: row.last_hash, at: row.last_at };
+}
+
+export async function createHead(tx: Tx, tenantId: string, genesisHash: string): Promise<void> {
+  await tx
+    .insertInto('audit_heads')
+    .values({ tenant_id: tenantId, last_seq: 0, last_hash: genesisHash, last_at: null })
+    .onConflict((oc) => oc.column('tenant_id').doNothing())
+    .execute();
+}
+
+export async function readHead(tx: Tx, tenantId: string): Promise<Head | undefined> {
+  const row = await tx
+    .selectFrom('audit_heads')
+    .select(['last_seq', 'last_hash', isoMicros('last_at').as('last_at')])
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  return row && { seq: Number(row.last_seq), hash: row.last_hash, at: row.last_at };
+}
+
+/**
+ * Inserts the event, queues it for the tenant's webhook if one is configured, and moves the head: one
+ * statement, so an append costs two round trips (this and the head lock).
+ */
+export async function appendEvent(tx: Tx, tenantId: string, e: ChainedEvent): Promise<void> {
+  await sql`
+    with inserted as (
+      insert into audit_events (tenant_id, seq, occurred_at, actor_type, actor_id, actor_email, actor_ip, actor_user_agent,
+                                action, target_type, target_id, outcome, error_code, details, prev_hash, hash)
+      values (${tenantId}, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.actor.type}, ${e.actor.id}, ${e.actor.email}, ${e.actor.ip},
+              ${e.actor.userAgent}, ${e.action}, ${e.target?.type ?? null}, ${e.target?.id ?? null}, ${e.outcome}, ${e.errorCode},
+              ${JSON.stringify(e.details)}::jsonb, ${e.prevHash}, ${e.hash})
+    ), queued as (
+      insert into audit_outbox (tenant_id, seq, next_attempt_at, created_at)
+      select tenant_id, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.occurredAt}::timestamptz
+      from audit_settings where tenant_id = ${tenantId} and webhook_url is not null
+    )
+    update audit_heads set last_seq = ${e.seq}, last_hash = ${e.hash}, last_at = ${e.occurredAt}::timestamptz
+    where tenant_id = ${tenantId}`.execute(tx);
+}
+
+export interface EventFilters {
+  readonly from?: Date;
+  readonly to?: Date;
+  /** A user, API key, directory or system job id; or an email when it contains `@`. */
+  readonly actor?: string;
+  /** A dotted prefix: `auth.` matches `auth.login.succeeded`; an exact name matches itself. */
+  readonly action?: string;
+  readonly targetType?: string;
+  readonly targetId?: string;
+  readonly outcome?: 'success' | 'failure';
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+const eventColumns = [
+  'tenant_id',
+  'seq',
+  'actor_type',
+  'actor_id',
+  'actor_email',
+  'actor_ip',
+  'actor_user_agent',
+  'action',
+  'target_type',
+  'target_id',
+  'outcome',
+  'error_code',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
+
+type EventRow = {
+  tenant_id: string;
+  seq: number;
+  occurred_at: string;
+  actor_type: string;
+  actor_id: string | null;
+  actor_email: string | null;
+  actor_ip: string | null;
+  actor_user_agent: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: string;
+  error_code: string | null;
+  details: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+};
+
+function toEvent(r: EventRow): ChainedEvent {
+  return {
+    tenantId: r.tenant_id,
+    seq: Number(r.seq),
+    occurredAt: r.occurred_at,
+    actor: { type: r.actor_type, id: r.actor_id, email: r.actor_email, ip: r.actor_ip, userAgent: r.actor_user_agent },
+    action: r.action,
+    target: r.target_type === null ? null : { type: r.target_type, id: r.target_id ?? '' },
+    outcome: r.outcome as 'success' | 'failure',
+    errorCode: r.error_code,
+    details: r.details,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+/**
+ * One keyset page of events: after `afterSeq` ascending, or before `beforeSeq` descending (newest first).
+ * Pages use the primary key (tenant_id, seq), so every page costs the same however deep it is.
+ */
+export async function pageEvents(
+  tx: Tx,
+  tenantId: string,
+  page: { readonly order: 'asc' | 'desc'; readonly afterSeq?: number; readonly beforeSeq?: number; readonly limit: number; readonly filters?: EventFilters },
+): Promise<ChainedEvent[]> {
+  const f = page.filters ?? {};
+  let q = tx
+    .selectFrom('audit_events')
+    .select([...eventColumns, isoMicros('occurred_at').as('occurred_at')])
+    .where('tenant_id', '=', tenantId);
+  if (page.afterSeq !== undefined) q = q.where('seq', '>', page.afterSeq);
+  if (page.beforeSeq !== undefined) q = q.where('seq', '<', page.beforeSeq);
+  if (f.from) q = q.where('occurred_at', '>=', f.from);
+  if (f.to) q = q.where('occurred_at', '<', f.to);
+  if (f.actor !== undefined) {
+    const actor = f.actor;
+    q = actor.includes('@') ? q.where((eb) => eb(eb.fn('lower', ['actor_email']), '=', actor.toLowerCase())) : q.where('actor_id', '=', actor);
+  }
+  if (f.action !== undefined) {
+    const action = f.action;
+    q = action.endsWith('.')
+      ? q.where(sql<SqlBool>`action like ${`${escapeLike(action)}%`}` as Expression<SqlBool>)
+      : q.where((eb) => eb.or([eb('action', '=', action), eb('action', 'like', `${escapeLike(action)}.%`)]));
+  }
+  if (f.targetType !== undefined) q = q.where('target_type', '=', f.targetType);
+  if (f.targetId !== undefined) q = q.where('target_id', '=', f.targetId);
+  if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
+  const rows = await q.orderBy('seq', page.order).limit(page.limit).execute();
+  return (rows as unknown as EventRow[]).map(toEvent);
+}
+
+export async function countEvents(tx: Tx, tenantId: string, filters: EventFilters): Promise<number> {
+  let q = tx.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId);
+  if (filters.from) q = q.where('occurred_at', '>=', filters.from);
+  if (filters.to) q = q.where('occurred_at', '<', filters.to);
+  const row = await q.executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function latestCheckpoint(tx: Tx, tenantId: string): Promise<Head | undefined> {
+  const row = await tx
+    .selectFrom('audit_checkpoints')
+    .select(['seq', 'hash', isoMicros('occurred_at').as('occurred_at')])
+    .where('tenant_id', '=', tenantId)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row && { seq: Number(row.seq), hash: row.hash, at: row.occurred_at };
+}
+
+/** Operator work (owner): every tenant id, for events that concern all tenants (signing key rotation). */
+export async function allTenantIds(tx: Tx): Promise<string[]> {
+  const rows = await tx.selectFrom('tenants').select('id').orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
