@@ -1,36 +1,272 @@
 import type { PasswordHasher } from '../../crypto/password.js';
+import { generatePassword } from '../../crypto/random.js';
 import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
+import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
+import { IdentityErrors } from './identity.errors.js';
+import { passwordProblem } from './password-policy.js';
 import * as store from './users.store.js';
+
+/** The user an action is taken by, as the audit log records it. */
+export type UserActor = Extract<AuditActor, { type: 'user' }> & { readonly id: string };
 
 export interface IdentityDeps {
   readonly clock: Clock;
   readonly passwords: PasswordHasher;
+  readonly audit: AuditRecorder;
+  /** The tenant's security settings (the tenants feature). */
+  readonly securitySettings: (tx: Tx, tenantId: string) => Promise<SecuritySettings>;
+  /** Revokes the user's live sessions in the caller's transaction, all or all but one (the sessions feature). */
+  readonly revokeUserSessions?: (tx: Tx, tenantId: string, userId: string, reason: string, exceptSessionId?: string) => Promise<unknown>;
 }
 
-export function createIdentityService({ clock, passwords }: IdentityDeps) {
+export interface User {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string | null;
+  readonly phone: string | null;
+  readonly active: boolean;
+  readonly isTenantAdmin: boolean;
+  readonly mustChangePassword: boolean;
+  readonly hasPassword: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+function toUser(row: store.UserRow): User {
   return {
-    /** Creates a user in the caller's unit of work; the password (if any) is stored only as an argon2id hash. */
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    phone: row.phone,
+    active: row.active,
+    isTenantAdmin: row.is_tenant_admin,
+    mustChangePassword: row.must_change_password,
+    hasPassword: Boolean(row.has_password),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
+
+export interface NewUserInput {
+  email: string;
+  name?: string | null | undefined;
+  phone?: string | null | undefined;
+  /** None: the user signs in through SSO, or gets one by a password reset. */
+  password?: string | undefined;
+  mustChangePassword?: boolean | undefined;
+  isTenantAdmin?: boolean | undefined;
+}
+
+export interface UserPatch {
+  name?: string | null | undefined;
+  phone?: string | null | undefined;
+  active?: boolean | undefined;
+  isTenantAdmin?: boolean | undefined;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions }: IdentityDeps) {
+  async function findOrThrow(tx: Tx, tenantId: string, userId: string): Promise<store.UserRow> {
+    const row = await store.findUser(tx, tenantId, userId);
+    // Users of other tenants are not found (RLS and the tenant filter), never forbidden.
+    if (!row) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
+    return row;
+  }
+
+  function checkPassword(password: string, email: string): void {
+    const problem = passwordProblem(password, { email });
+    if (problem) throw new AppError(IdentityErrors['identity.password_policy'], { message: problem });
+  }
+
+  async function requireTenantAdmin(tx: Tx, tenantId: string, userId: string): Promise<void> {
+    if (!(await store.isActiveTenantAdmin(tx, tenantId, userId))) {
+      throw new AppError(IdentityErrors['identity.tenant_admin_required']);
+    }
+  }
+
+  async function requireCurrentPassword(tx: Tx, tenantId: string, userId: string, password: string): Promise<void> {
+    const hash = await store.passwordHashOf(tx, tenantId, userId);
+    const ok = hash ? await passwords.verify(hash, password) : await passwords.verifyDummy(password);
+    if (!ok) throw new AppError(IdentityErrors['identity.current_password_invalid']);
+  }
+
+  /** Issue 3: the last active tenant administrator cannot be deleted, deactivated or demoted. */
+  async function keepOneTenantAdmin(tx: Tx, tenantId: string, target: store.UserRow, after: { active: boolean; isTenantAdmin: boolean }) {
+    const losesAdmin = target.active && target.is_tenant_admin && !(after.active && after.isTenantAdmin);
+    if (!losesAdmin) return;
+    const admins = await store.lockActiveTenantAdmins(tx, tenantId);
+    if (admins.filter((id) => id !== target.id).length === 0) throw new AppError(IdentityErrors.last_tenant_admin);
+  }
+
+  async function insert(tx: Tx, tenantId: string, input: NewUserInput & { passwordHash: string | null }) {
+    const now = clock.now();
+    const id = newId(now.getTime());
+    try {
+      await store.insertUser(tx, tenantId, {
+        id,
+        email: input.email.trim(),
+        name: input.name ?? null,
+        phone: input.phone ?? null,
+        passwordHash: input.passwordHash,
+        mustChangePassword: input.mustChangePassword ?? false,
+        isTenantAdmin: input.isTenantAdmin ?? false,
+        createdAt: now,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AppError(IdentityErrors['identity.email_taken'], { cause: error });
+      throw error;
+    }
+    return id;
+  }
+
+  return {
+    /** Creates a user in the caller's unit of work (bootstrap); the password is stored only as an argon2id hash. */
     async createUser(
       tx: Tx,
       tenantId: string,
       input: { email: string; name?: string | null; password?: string; mustChangePassword?: boolean; isTenantAdmin?: boolean },
     ) {
-      const now = clock.now();
-      const id = newId(now.getTime());
-      await store.insertUser(tx, tenantId, {
-        id,
-        email: input.email.trim(),
-        name: input.name ?? null,
-        passwordHash: input.password === undefined ? null : await passwords.hash(input.password),
-        mustChangePassword: input.mustChangePassword ?? false,
-        isTenantAdmin: input.isTenantAdmin ?? false,
-        createdAt: now,
-      });
-      return { id };
+      const passwordHash = input.password === undefined ? null : await passwords.hash(input.password);
+      return { id: await insert(tx, tenantId, { ...input, passwordHash }) };
     },
     findUserByEmail: store.findUserByEmail,
+    requireTenantAdmin,
+    requireCurrentPassword,
+
+    async getUser(tx: Tx, tenantId: string, userId: string): Promise<User> {
+      return toUser(await findOrThrow(tx, tenantId, userId));
+    },
+
+    async listUsers(tx: Tx, tenantId: string, query: store.UserQuery) {
+      const { items, total } = await store.listUsers(tx, tenantId, query);
+      return { items: items.map(toUser), total, limit: query.limit, offset: query.offset };
+    },
+
+    /** An administrator creates a user: domain rule, password policy, unique email; `user.created` audited. */
+    async adminCreateUser(tx: Tx, tenantId: string, actor: UserActor, input: NewUserInput): Promise<User> {
+      await requireTenantAdmin(tx, tenantId, actor.id);
+      const email = input.email.trim();
+      if (!emailDomainAllowed(await securitySettings(tx, tenantId), email)) throw new AppError(IdentityErrors.email_domain_mismatch);
+      if (input.password !== undefined) checkPassword(input.password, email);
+      if (await store.findUserByEmail(tx, tenantId, email)) throw new AppError(IdentityErrors['identity.email_taken']);
+      const passwordHash = input.password === undefined ? null : await passwords.hash(input.password);
+      const id = await insert(tx, tenantId, { ...input, email, passwordHash });
+      await audit.record(tx, tenantId, {
+        action: 'user.created',
+        actor,
+        target: { type: 'user', id },
+        outcome: 'success',
+        details: { email, isTenantAdmin: input.isTenantAdmin ?? false, hasPassword: passwordHash !== null },
+      });
+      return toUser(await findOrThrow(tx, tenantId, id));
+    },
+
+    /** Name, phone, active, tenant-admin flag. Deactivation revokes every session of the user at once. */
+    async updateUser(tx: Tx, tenantId: string, actor: UserActor, userId: string, patch: UserPatch): Promise<User> {
+      await requireTenantAdmin(tx, tenantId, actor.id);
+      const target = await findOrThrow(tx, tenantId, userId);
+      const after = { active: patch.active ?? target.active, isTenantAdmin: patch.isTenantAdmin ?? target.is_tenant_admin };
+      if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors.cannot_delete_self);
+      await keepOneTenantAdmin(tx, tenantId, target, after);
+      await store.updateUser(tx, tenantId, userId, patch, clock.now());
+      const updated = await findOrThrow(tx, tenantId, userId);
+      const before = toUser(target);
+      const now = toUser(updated);
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      for (const key of ['name', 'phone', 'active', 'isTenantAdmin'] as const) {
+        if (before[key] !== now[key]) changes[key] = { from: before[key], to: now[key] };
+      }
+      const deactivated = target.active && !updated.active;
+      if (deactivated) await revokeUserSessions?.(tx, tenantId, userId, 'user_deactivated');
+      if (Object.keys(changes).length > 0) {
+        await audit.record(tx, tenantId, {
+          action: deactivated ? 'user.deactivated' : 'user.updated',
+          actor,
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          details: { changes },
+        });
+      }
+      return now;
+    },
+
+    /** "Delete" deactivates: the user can no longer sign in and every session ends at once. */
+    async deactivateUser(tx: Tx, tenantId: string, actor: UserActor, userId: string): Promise<void> {
+      await requireTenantAdmin(tx, tenantId, actor.id);
+      if (userId === actor.id) throw new AppError(IdentityErrors.cannot_delete_self);
+      const target = await findOrThrow(tx, tenantId, userId);
+      await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.is_tenant_admin });
+      if (!target.active) return;
+      await store.updateUser(tx, tenantId, userId, { active: false }, clock.now());
+      await revokeUserSessions?.(tx, tenantId, userId, 'user_deactivated');
+      await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
+    },
+
+    /**
+     * Sets a new password (or generates a one-time one, returned once) and revokes every session of the user.
+     * By default the user must change it at the next login.
+     */
+    async resetPassword(
+      tx: Tx,
+      tenantId: string,
+      actor: UserActor,
+      userId: string,
+      input: { password?: string | undefined; mustChangePassword?: boolean | undefined },
+    ): Promise<{ generatedPassword?: string }> {
+      await requireTenantAdmin(tx, tenantId, actor.id);
+      const target = await findOrThrow(tx, tenantId, userId);
+      const generated = input.password === undefined ? generatePassword() : undefined;
+      const password = input.password ?? generated!;
+      if (!generated) checkPassword(password, target.email);
+      const mustChange = input.mustChangePassword ?? true;
+      await store.setPassword(tx, tenantId, userId, await passwords.hash(password), mustChange, clock.now());
+      await revokeUserSessions?.(tx, tenantId, userId, 'password_reset');
+      await audit.record(tx, tenantId, {
+        action: 'user.password_reset',
+        actor,
+        target: { type: 'user', id: userId },
+        outcome: 'success',
+        details: { generated: generated !== undefined, mustChangePassword: mustChange },
+      });
+      return generated ? { generatedPassword: generated } : {};
+    },
+
+    /** PATCH /me: the caller's own name and phone. */
+    async updateProfile(tx: Tx, tenantId: string, actor: UserActor, patch: { name?: string | null | undefined; phone?: string | null | undefined }): Promise<User> {
+      const before = toUser(await findOrThrow(tx, tenantId, actor.id));
+      await store.updateUser(tx, tenantId, actor.id, { name: patch.name, phone: patch.phone }, clock.now());
+      const after = toUser(await findOrThrow(tx, tenantId, actor.id));
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      for (const key of ['name', 'phone'] as const) if (before[key] !== after[key]) changes[key] = { from: before[key], to: after[key] };
+      if (Object.keys(changes).length > 0) {
+        await audit.record(tx, tenantId, { action: 'user.updated', actor, target: { type: 'user', id: actor.id }, outcome: 'success', details: { changes } });
+      }
+      return after;
+    },
+
+    /** The caller's own password: the current one is required; every other session of the user is revoked. */
+    async changeOwnPassword(
+      tx: Tx,
+      tenantId: string,
+      actor: UserActor,
+      sessionId: string | null,
+      input: { currentPassword: string; newPassword: string },
+    ): Promise<void> {
+      const me = await findOrThrow(tx, tenantId, actor.id);
+      await requireCurrentPassword(tx, tenantId, actor.id, input.currentPassword);
+      checkPassword(input.newPassword, me.email);
+      await store.setPassword(tx, tenantId, actor.id, await passwords.hash(input.newPassword), false, clock.now());
+      await revokeUserSessions?.(tx, tenantId, actor.id, 'password_changed', sessionId ?? undefined);
+      await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
+    },
   };
 }
 

@@ -1,1 +1,3 @@
-export { createIdentityService, type IdentityService } from './identity.service.js';
+export { createIdentityService, type IdentityService, type NewUserInput, type User, type UserActor, type UserPatch } from './identity.service.js';
+export { IdentityErrors } from './identity.errors.js';
+export { passwordProblem } from './password-policy.js';

@@ -1,1 +1,8 @@
-export { createTenantsService, type TenantsService } from './tenants.service.js';
+export { createTenantsService, securitySettings, type TenantsService } from './tenants.service.js';
+export {
+  emailDomainAllowed,
+  SECURITY_DEFAULTS,
+  type SecuritySettings,
+  SecuritySettingsPatch,
+  SecuritySettingsSchema,
+} from './security-settings.js';

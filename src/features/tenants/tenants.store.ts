@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 
 export async function insertTenant(tx: Tx, tenantId: string, tenant: { name: string; createdAt: Date }): Promise<void> {
@@ -29,4 +30,24 @@ export async function listAccounts(tx: Tx, tenantId: string) {
 export async function countAllTenants(tx: Tx): Promise<number> {
   const row = await tx.selectFrom('tenants').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** The stored security settings object (`settings.security`), undefined when never set or no such tenant. */
+export async function readSecuritySettings(tx: Tx, tenantId: string): Promise<unknown> {
+  const row = await tx
+    .selectFrom('tenants')
+    .select(sql<unknown>`settings -> 'security'`.as('security'))
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+  return row?.security ?? undefined;
+}
+
+/** Replaces `settings.security`, keeping the other keys of `settings`. */
+export async function writeSecuritySettings(tx: Tx, tenantId: string, security: Record<string, unknown>, now: Date): Promise<boolean> {
+  const result = await tx
+    .updateTable('tenants')
+    .set({ settings: sql<string>`settings || jsonb_build_object('security', ${JSON.stringify(security)}::jsonb)`, updated_at: now })
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

@@ -1,0 +1,2 @@
+export { createMfa, type Enrollment, type LoginFactor, type MfaDeps, type MfaService } from './mfa.service.js';
+export { MfaErrors } from './mfa.errors.js';

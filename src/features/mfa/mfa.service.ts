@@ -1,0 +1,160 @@
+import QRCode from 'qrcode';
+import type { Keyring } from '../../crypto/keyring.js';
+import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import type { Clock } from '../../kernel/clock.js';
+import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import type { IdentityService } from '../identity/index.js';
+import { MfaErrors } from './mfa.errors.js';
+import * as store from './mfa.store.js';
+import { hashRecoveryCode, newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT } from './recovery-codes.js';
+import { looksLikeTotpCode, matchingStep, newTotpSecret, otpauthUri } from './totp.js';
+
+export interface MfaDeps {
+  readonly clock: Clock;
+  readonly keyring: Keyring<Tx>;
+  readonly audit: AuditRecorder;
+  readonly identity: IdentityService;
+  /** The issuer authenticator apps show beside the account label. */
+  readonly issuer?: string;
+}
+
+export type LoginFactor = 'totp' | 'recovery_code';
+
+export interface Enrollment {
+  /** Base32 secret, for entering by hand. */
+  readonly secret: string;
+  readonly otpauthUri: string;
+  /** The otpauth URI as a PNG QR code, `data:image/png;base64,…`. */
+  readonly qrCodeDataUrl: string;
+}
+
+/** The secret's keyring field names the user: a ciphertext copied to another user or tenant fails to decrypt. */
+function secretField(userId: string): string {
+  return `mfa.totp_secret/${userId}`;
+}
+
+function selfActor(userId: string): AuditActor {
+  return { type: 'user', id: userId };
+}
+
+export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' }: MfaDeps) {
+  async function readSecret(tx: Tx, tenantId: string, userId: string, enc: Uint8Array): Promise<string> {
+    return keyring.decryptString(tx, tenantId, secretField(userId), enc);
+  }
+
+  async function isEnrolled(tx: Tx, tenantId: string, userId: string): Promise<boolean> {
+    const factor = await store.findFactor(tx, tenantId, userId);
+    return Boolean(factor?.enabled_at);
+  }
+
+  /**
+   * Checks a second factor at login: a 6-digit TOTP code (accepted at most once, ±1 step) or an unused
+   * recovery code (then used up). Null when the user has no enabled factor or the code is wrong.
+   */
+  async function verifyLoginFactor(tx: Tx, tenantId: string, userId: string, code: string): Promise<LoginFactor | null> {
+    const factor = await store.findFactor(tx, tenantId, userId);
+    if (!factor?.enabled_at) return null;
+    const now = clock.now();
+    const given = code.trim();
+    if (looksLikeTotpCode(given)) {
+      const step = matchingStep(await readSecret(tx, tenantId, userId, factor.totp_secret_enc), given, now);
+      // RFC 6238 §5.2: a code already accepted (or older than one accepted) is refused.
+      if (step === null || !(await store.consumeStep(tx, tenantId, userId, step, now))) return null;
+      return 'totp';
+    }
+    const normalized = normalizeRecoveryCode(given);
+    if (!normalized) return null;
+    return (await store.consumeRecoveryCode(tx, tenantId, userId, hashRecoveryCode(normalized), now)) ? 'recovery_code' : null;
+  }
+
+  /** Issues a new secret (replacing a pending one). Refused when the user's factor is already enabled. */
+  async function startEnrollment(tx: Tx, tenantId: string, userId: string, label: string): Promise<Enrollment> {
+    const secret = newTotpSecret();
+    const enc = await keyring.encrypt(tx, tenantId, secretField(userId), secret);
+    if (!(await store.savePendingFactor(tx, tenantId, userId, enc, clock.now()))) {
+      throw new AppError(MfaErrors['mfa.already_enabled']);
+    }
+    const uri = otpauthUri(secret, issuer, label);
+    const qrCodeDataUrl = await QRCode.toDataURL(uri, { errorCorrectionLevel: 'M', margin: 2, width: 256 });
+    return { secret, otpauthUri: uri, qrCodeDataUrl };
+  }
+
+  /**
+   * Enables the pending factor with a first valid code and returns 10 new recovery codes, shown once.
+   * Null when the code is wrong. Records `mfa.enabled` in the same transaction.
+   */
+  async function completeEnrollment(
+    tx: Tx,
+    tenantId: string,
+    userId: string,
+    code: string,
+    actor: AuditActor = selfActor(userId),
+  ): Promise<{ recoveryCodes: string[] } | null> {
+    const factor = await store.findFactor(tx, tenantId, userId);
+    if (!factor) throw new AppError(MfaErrors['mfa.setup_not_started']);
+    if (factor.enabled_at) throw new AppError(MfaErrors['mfa.already_enabled']);
+    const now = clock.now();
+    const step = matchingStep(await readSecret(tx, tenantId, userId, factor.totp_secret_enc), code.trim(), now);
+    if (step === null || !(await store.enableFactor(tx, tenantId, userId, step, now))) return null;
+    const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    await store.replaceRecoveryCodes(tx, tenantId, userId, recoveryCodes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!)), now);
+    await audit.record(tx, tenantId, { action: 'mfa.enabled', actor, target: { type: 'user', id: userId }, outcome: 'success', details: { method: 'totp' } });
+    return { recoveryCodes };
+  }
+
+  async function status(tx: Tx, tenantId: string, userId: string) {
+    const factor = await store.findFactor(tx, tenantId, userId);
+    const enabled = Boolean(factor?.enabled_at);
+    return {
+      enabled,
+      enabledAt: factor?.enabled_at ?? null,
+      recoveryCodesRemaining: enabled ? await store.countUnusedRecoveryCodes(tx, tenantId, userId) : 0,
+    };
+  }
+
+  return {
+    isEnrolled,
+    verifyLoginFactor,
+    startEnrollment,
+    completeEnrollment,
+    status,
+
+    /** POST /me/mfa/setup: a new pending secret labelled with the caller's email. */
+    async setupForSelf(tx: Tx, tenantId: string, userId: string): Promise<Enrollment> {
+      const user = await identity.getUser(tx, tenantId, userId);
+      return startEnrollment(tx, tenantId, userId, user.email);
+    },
+
+    /** POST /me/mfa/verify: the first valid code enables the factor. */
+    async verifySetupForSelf(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, code: string) {
+      const result = await completeEnrollment(tx, tenantId, actor.id!, code, actor);
+      if (!result) throw new AppError(MfaErrors['mfa.invalid_code']);
+      return result;
+    },
+
+    /** POST /me/mfa/disable: the current password is required. */
+    async disableForSelf(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, currentPassword: string): Promise<void> {
+      const userId = actor.id!;
+      await identity.requireCurrentPassword(tx, tenantId, userId, currentPassword);
+      if (!(await store.deleteFactor(tx, tenantId, userId))) throw new AppError(MfaErrors['mfa.not_enabled']);
+      await audit.record(tx, tenantId, { action: 'mfa.disabled', actor, target: { type: 'user', id: userId }, outcome: 'success' });
+    },
+
+    /** A tenant administrator removes another user's factor (lost device); the user may enroll again. */
+    async resetForUser(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, userId: string): Promise<void> {
+      await identity.requireTenantAdmin(tx, tenantId, actor.id!);
+      await identity.getUser(tx, tenantId, userId);
+      const removed = await store.deleteFactor(tx, tenantId, userId);
+      await audit.record(tx, tenantId, {
+        action: 'user.mfa_reset',
+        actor,
+        target: { type: 'user', id: userId },
+        outcome: 'success',
+        details: { hadFactor: removed },
+      });
+    },
+  };
+}
+
+export type MfaService = ReturnType<typeof createMfa>;
