@@ -18,6 +18,8 @@ export interface StartOptions {
   /** Where first-start messages go (the one-time password among them): the terminal, never the log. */
   readonly print?: (text: string) => void;
   readonly installSignalHandlers?: boolean;
+  /** For embedding: runs after the app is built and before it listens (e.g. to mount extra routes). */
+  readonly beforeListen?: (app: App) => void | Promise<void>;
 }
 
 /** Boot: resolve the master key, open and migrate the database, build the app, bootstrap once, listen. */
@@ -45,6 +47,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       password: config.bootstrap.adminPassword,
     });
     if (created) print(firstStartMessage(created, config));
+    await options.beforeListen?.(app);
     await app.http.listen({ port: config.port, host: config.host });
   } catch (error) {
     await db.close().catch(() => {});
