@@ -1,21 +1,109 @@
 import type { Keyring } from '../../crypto/keyring.js';
 import type { Database, Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import { createAuditQueries } from './audit-query.js';
 import { createAuditRecorder } from './audit-recorder.js';
-import type { GlobalAuditRecorder } from './audit.types.js';
+import { createAuditRetention, DEFAULT_RETENTION_DAYS } from './audit-retention.js';
+import { createAuditWebhook } from './audit-webhook.js';
+import { AuditErrors } from './audit.errors.js';
+import * as store from './audit.store.js';
+import type { AuditActor } from './audit.types.js';
 
 export interface AuditDeps {
   readonly db: Database;
   readonly clock: Clock;
   readonly keyring: Keyring<Tx>;
+  /** The webhook's HTTP client (default: global fetch). */
+  readonly fetch?: typeof fetch;
 }
 
-/** The audit log: the recorder every feature writes through, and the use cases that read the chain. */
-export function createAudit({ clock }: AuditDeps): GlobalAuditRecorder {
+export interface AuditJobsOptions {
+  readonly log: { error(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  readonly outboxIntervalMs?: number;
+  readonly retentionIntervalMs?: number;
+}
+
+/** The audit log: the recorder every feature writes through, and the use cases that read and keep the chain. */
+export function createAudit({ db, clock, keyring, fetch }: AuditDeps) {
   const recorder = createAuditRecorder({ clock });
+  const queries = createAuditQueries({ db });
+  const retention = createAuditRetention({ db, clock, recorder });
+  const webhook = createAuditWebhook({ db, clock, keyring, recorder, fetch });
+
   return {
     record: recorder.record,
     recordInEveryTenant: recorder.recordInEveryTenant,
+    ...queries,
+    applyRetention: retention.applyRetention,
+    deliverOutbox: webhook.deliverOutbox,
+    setWebhook: webhook.setWebhook,
+
+    async settings(tenantId: string) {
+      const row = await db.tenantWork(tenantId, (tx) => store.readSettings(tx, tenantId));
+      return { retentionDays: row?.retentionDays ?? DEFAULT_RETENTION_DAYS, webhookUrl: row?.webhookUrl ?? null };
+    },
+
+    async setRetention(tenantId: string, actor: AuditActor, days: number): Promise<void> {
+      if (!Number.isInteger(days) || days < 1 || days > 36_500) {
+        throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'Retention must be a whole number of days between 1 and 36500.' });
+      }
+      await db.tenantWork(tenantId, async (tx) => {
+        const before = (await store.readSettings(tx, tenantId))?.retentionDays ?? DEFAULT_RETENTION_DAYS;
+        await store.upsertSettings(tx, tenantId, { retentionDays: days }, clock.now());
+        await recorder.record(tx, tenantId, {
+          action: 'audit.retention.changed',
+          actor,
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
+          details: { retentionDays: days, previousRetentionDays: before },
+        });
+      });
+    },
+
+    /**
+     * Background jobs for `serve`: webhook delivery every few seconds, retention every few hours. Both are
+     * safe on several instances (advisory lock and leases; retention serializes on each chain's head).
+     */
+    startJobs({ log, outboxIntervalMs = 2_000, retentionIntervalMs = 6 * 3_600_000 }: AuditJobsOptions) {
+      let stopped = false;
+      const running = new Set<Promise<unknown>>();
+      const timers = new Set<NodeJS.Timeout>();
+      function every(ms: number, firstMs: number, name: string, job: () => Promise<unknown>) {
+        const tick = () => {
+          timers.delete(timer);
+          if (stopped) return;
+          const run = job()
+            .catch((err: unknown) => log.error({ err, job: name }, 'audit job failed'))
+            .finally(() => {
+              running.delete(run);
+              if (!stopped) {
+                timer = setTimeout(tick, ms);
+                timer.unref();
+                timers.add(timer);
+              }
+            });
+          running.add(run);
+        };
+        let timer = setTimeout(tick, firstMs);
+        timer.unref();
+        timers.add(timer);
+      }
+      every(outboxIntervalMs, outboxIntervalMs, 'audit-webhook', webhook.deliverOutbox);
+      every(retentionIntervalMs, 60_000, 'audit-retention', async () => {
+        const removed = await retention.applyRetention();
+        if (removed.length > 0) log.info({ removed }, 'audit retention applied');
+      });
+      return {
+        /** Stops scheduling and waits for a pass in progress. */
+        async stop(): Promise<void> {
+          stopped = true;
+          for (const t of timers) clearTimeout(t);
+          timers.clear();
+          await Promise.allSettled([...running]);
+        },
+      };
+    },
   };
 }
 

@@ -189,3 +189,98 @@ export async function allTenantIds(tx: Tx): Promise<string[]> {
   const rows = await tx.selectFrom('tenants').select('id').orderBy('id').execute();
   return rows.map((r) => r.id);
 }
+
+/** Operator work (owner): each tenant's retention in days (7 years unless the tenant set another). */
+export async function retentionByTenant(tx: Tx, defaultDays: number): Promise<{ tenantId: string; days: number }[]> {
+  const rows = await tx
+    .selectFrom('tenants')
+    .leftJoin('audit_settings', 'audit_settings.tenant_id', 'tenants.id')
+    .select(['tenants.id as tenant_id', 'audit_settings.retention_days'])
+    .orderBy('tenants.id')
+    .execute();
+  return rows.map((r) => ({ tenantId: r.tenant_id, days: r.retention_days ?? defaultDays }));
+}
+
+/** Operator work (owner): removes up to `limit` of the oldest events before `cutoff`, checkpoint first. */
+export async function retainBefore(tx: Tx, tenantId: string, cutoff: Date, limit: number, now: Date): Promise<number> {
+  const result = await sql<{ removed: number }>`select tessera_audit_retain(${tenantId}::uuid, ${cutoff}::timestamptz, ${limit}::integer, ${now}::timestamptz) as removed`.execute(tx);
+  return Number(result.rows[0]?.removed ?? 0);
+}
+
+export interface AuditSettingsRow {
+  readonly retentionDays: number | null;
+  readonly webhookUrl: string | null;
+  readonly webhookSecretEnc: Uint8Array | null;
+}
+
+export async function readSettings(tx: Tx, tenantId: string): Promise<AuditSettingsRow | undefined> {
+  const row = await tx
+    .selectFrom('audit_settings')
+    .select(['retention_days', 'webhook_url', 'webhook_secret_enc'])
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  return row && { retentionDays: row.retention_days, webhookUrl: row.webhook_url, webhookSecretEnc: row.webhook_secret_enc };
+}
+
+export async function upsertSettings(
+  tx: Tx,
+  tenantId: string,
+  change: { retentionDays?: number; webhook?: { url: string; secretEnc: Uint8Array } | null },
+  now: Date,
+): Promise<void> {
+  const set: { retention_days?: number; webhook_url?: string | null; webhook_secret_enc?: Uint8Array | null; updated_at: Date } = { updated_at: now };
+  if (change.retentionDays !== undefined) set.retention_days = change.retentionDays;
+  if (change.webhook !== undefined) {
+    set.webhook_url = change.webhook?.url ?? null;
+    set.webhook_secret_enc = change.webhook?.secretEnc ?? null;
+  }
+  await tx
+    .insertInto('audit_settings')
+    .values({ tenant_id: tenantId, ...set })
+    .onConflict((oc) => oc.column('tenant_id').doUpdateSet(set))
+    .execute();
+}
+
+/**
+ * Operator work (owner): leases up to `limit` due outbox entries across tenants to this worker, so another
+ * instance skips them (FOR UPDATE SKIP LOCKED now, the lease until `leaseUntil`).
+ */
+export async function claimOutbox(tx: Tx, now: Date, leaseUntil: Date, limit: number): Promise<{ tenantId: string; seq: number; attempts: number }[]> {
+  const result = await sql<{ tenant_id: string; seq: number; attempts: number }>`
+    update audit_outbox o set attempts = o.attempts + 1, next_attempt_at = ${leaseUntil}::timestamptz
+    from (select tenant_id, seq from audit_outbox where next_attempt_at <= ${now}::timestamptz
+          order by next_attempt_at, tenant_id, seq limit ${limit} for update skip locked) due
+    where o.tenant_id = due.tenant_id and o.seq = due.seq
+    returning o.tenant_id, o.seq, o.attempts`.execute(tx);
+  return result.rows.map((r) => ({ tenantId: r.tenant_id, seq: Number(r.seq), attempts: Number(r.attempts) }));
+}
+
+export async function eventsBySeq(tx: Tx, tenantId: string, seqs: readonly number[]): Promise<ChainedEvent[]> {
+  if (seqs.length === 0) return [];
+  const rows = await tx
+    .selectFrom('audit_events')
+    .select([...eventColumns, isoMicros('occurred_at').as('occurred_at')])
+    .where('tenant_id', '=', tenantId)
+    .where('seq', 'in', [...seqs])
+    .orderBy('seq')
+    .execute();
+  return (rows as unknown as EventRow[]).map(toEvent);
+}
+
+export async function deleteOutbox(tx: Tx, tenantId: string, seqs: readonly number[]): Promise<void> {
+  if (seqs.length === 0) return;
+  await tx.deleteFrom('audit_outbox').where('tenant_id', '=', tenantId).where('seq', 'in', [...seqs]).execute();
+}
+
+export async function rescheduleOutbox(tx: Tx, tenantId: string, seq: number, nextAttemptAt: Date, error: string): Promise<void> {
+  await tx
+    .updateTable('audit_outbox')
+    .set({ next_attempt_at: nextAttemptAt, last_error: error.slice(0, 500) })
+    .where('tenant_id', '=', tenantId)
+    .where('seq', '=', seq)
+    .execute();
+}
+
+export async function outboxOf(tx: Tx, tenantId: string) {
+  return tx.selectFrom('audit_outbox').select(['seq', 'attempts', 'next_attempt_at', 'last_error']).where('tenant_id', '=', tenantId).orderBy('seq').execute();
+}

@@ -1,0 +1,90 @@
+import type { ChainedEvent } from './audit-chain.js';
+
+export const EXPORT_FORMATS = ['ndjson', 'json', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
+  ndjson: 'application/x-ndjson; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+};
+
+export const CSV_COLUMNS = [
+  'tenant_id',
+  'seq',
+  'occurred_at',
+  'actor_type',
+  'actor_id',
+  'actor_email',
+  'actor_ip',
+  'actor_user_agent',
+  'action',
+  'target_type',
+  'target_id',
+  'outcome',
+  'error_code',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
+
+// OWASP "CSV Injection": a cell a spreadsheet would read as a formula (= + - @, or a tab / carriage return
+// that some programs skip before one) is prefixed with a single quote. A cell that itself starts with a
+// quote is prefixed too, so the prefix is always removable: strip one leading quote when the next
+// character is one of these.
+const FORMULA_START = /^[=+\-@\t\r']/;
+
+/** One CSV cell: formula-neutralized, then quoted as RFC 4180 requires. */
+export function csvCell(value: string | number | null): string {
+  if (value === null) return '';
+  let text = String(value);
+  if (FORMULA_START.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function csvRow(e: ChainedEvent): string {
+  const cells = [
+    e.tenantId,
+    e.seq,
+    e.occurredAt,
+    e.actor.type,
+    e.actor.id,
+    e.actor.email,
+    e.actor.ip,
+    e.actor.userAgent,
+    e.action,
+    e.target?.type ?? null,
+    e.target?.id ?? null,
+    e.outcome,
+    e.errorCode,
+    JSON.stringify(e.details),
+    e.prevHash,
+    e.hash,
+  ];
+  // CRLF line ends (RFC 4180 §2.1), which every spreadsheet program reads.
+  return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
+/**
+ * Serializes events page by page: the caller pulls one chunk per page, so memory stays flat however many
+ * events there are. CSV starts with a UTF-8 byte order mark so spreadsheet programs read it as UTF-8.
+ */
+export async function* serializeEvents(format: ExportFormat, pages: AsyncIterable<readonly ChainedEvent[]>): AsyncGenerator<string> {
+  if (format === 'csv') yield `\uFEFF${CSV_COLUMNS.join(',')}\r\n`;
+  if (format === 'json') yield '[';
+  let first = true;
+  for await (const page of pages) {
+    if (page.length === 0) continue;
+    let chunk = '';
+    for (const e of page) {
+      if (format === 'csv') chunk += csvRow(e);
+      else if (format === 'ndjson') chunk += `${JSON.stringify(e)}\n`;
+      else {
+        chunk += `${first ? '\n' : ',\n'}${JSON.stringify(e)}`;
+        first = false;
+      }
+    }
+    yield chunk;
+  }
+  if (format === 'json') yield first ? ']\n' : '\n]\n';
+}

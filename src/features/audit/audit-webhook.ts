@@ -1,0 +1,167 @@
+import { createHmac } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Keyring } from '../../crypto/keyring.js';
+import { randomToken } from '../../crypto/random.js';
+import type { Database, Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import type { Clock } from '../../kernel/clock.js';
+import type { ChainedEvent } from './audit-chain.js';
+import { AuditErrors } from './audit.errors.js';
+import * as store from './audit.store.js';
+import type { AuditActor, AuditRecorder } from './audit.types.js';
+
+/** Keyring field of the webhook signing secret (associated data: a ciphertext moved elsewhere fails). */
+const SECRET_FIELD = 'audit.webhook_secret';
+// Any fixed number; one delivery pass at a time across all instances.
+const OUTBOX_LOCK = 7_430_117_005;
+const CLAIM = 100;
+const LEASE_MS = 60_000;
+const BASE_BACKOFF_MS = 5_000;
+const MAX_BACKOFF_MS = 3_600_000;
+
+/** Retry delay after the n-th failed attempt: 5 s, 10 s, 20 s … capped at one hour. */
+export function backoffMs(attempts: number): number {
+  return Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.max(0, attempts - 1));
+}
+
+/**
+ * `X-Tessera-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. The timestamp is
+ * signed so a receiver can refuse replays older than its tolerance.
+ */
+export function signatureHeader(secret: string, timestamp: number, body: string): string {
+  return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export interface WebhookDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly keyring: Keyring<Tx>;
+  readonly recorder: AuditRecorder;
+  readonly fetch?: typeof fetch;
+  readonly timeoutMs?: number;
+}
+
+export interface DeliveryReport {
+  readonly delivered: number;
+  readonly failed: number;
+}
+
+export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchImpl = fetch, timeoutMs = 10_000 }: WebhookDeps) {
+  async function post(url: string, secret: string, event: ChainedEvent): Promise<string | null> {
+    const body = JSON.stringify(event);
+    const timestamp = Math.floor(clock.now().getTime() / 1000);
+    try {
+      const response = await fetchImpl(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Tessera-Audit-Webhook',
+          'x-tessera-event': `${event.tenantId}:${event.seq}`,
+          'x-tessera-signature': signatureHeader(secret, timestamp, body),
+        },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await response.body?.cancel().catch(() => {});
+      return response.ok ? null : `HTTP ${response.status}`;
+    } catch (error) {
+      return (error as Error).name === 'TimeoutError' ? 'timeout' : `network: ${(error as Error).message}`;
+    }
+  }
+
+  async function deliverTenant(tenantId: string, claimed: { seq: number; attempts: number }[]): Promise<DeliveryReport> {
+    const loaded = await db.tenantWork(tenantId, async (tx) => {
+      const settings = await store.readSettings(tx, tenantId);
+      if (!settings?.webhookUrl || !settings.webhookSecretEnc) return undefined;
+      const secret = await keyring.decryptString(tx, tenantId, SECRET_FIELD, settings.webhookSecretEnc);
+      const events = await store.eventsBySeq(tx, tenantId, claimed.map((c) => c.seq));
+      return { url: settings.webhookUrl, secret, events };
+    });
+    if (!loaded) {
+      // The webhook was removed: nothing left to deliver these to.
+      await db.tenantWork(tenantId, (tx) => store.deleteOutbox(tx, tenantId, claimed.map((c) => c.seq)));
+      return { delivered: 0, failed: 0 };
+    }
+    const delivered: number[] = [];
+    const failures: { seq: number; attempts: number; error: string }[] = [];
+    const bySeq = new Map(loaded.events.map((e) => [e.seq, e]));
+    for (const c of claimed) {
+      const event = bySeq.get(c.seq);
+      // An event retention already removed is no longer deliverable.
+      const error = event ? await post(loaded.url, loaded.secret, event) : null;
+      if (error === null) delivered.push(c.seq);
+      else failures.push({ ...c, error });
+    }
+    await db.tenantWork(tenantId, async (tx) => {
+      await store.deleteOutbox(tx, tenantId, delivered);
+      const now = clock.now().getTime();
+      for (const f of failures) await store.rescheduleOutbox(tx, tenantId, f.seq, new Date(now + backoffMs(f.attempts)), f.error);
+    });
+    return { delivered: delivered.length, failed: failures.length };
+  }
+
+  return {
+    /** Sets (or, with `url: null`, removes) the tenant's SIEM webhook; returns the signing secret once. */
+    async setWebhook(tenantId: string, actor: AuditActor, input: { url: string | null; secret?: string }): Promise<{ secret: string | null }> {
+      if (input.url !== null && !isWebhookUrl(input.url)) {
+        throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'The webhook URL must be an absolute http:// or https:// URL without credentials.' });
+      }
+      if (input.secret !== undefined && input.secret.length < 16) {
+        throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'The webhook secret must be at least 16 characters.' });
+      }
+      const secret = input.url === null ? null : (input.secret ?? randomToken(32));
+      await db.tenantWork(tenantId, async (tx) => {
+        const webhook = input.url === null || secret === null ? null : { url: input.url, secretEnc: await keyring.encrypt(tx, tenantId, SECRET_FIELD, secret) };
+        await store.upsertSettings(tx, tenantId, { webhook }, clock.now());
+        await recorder.record(tx, tenantId, {
+          action: input.url === null ? 'audit.webhook.removed' : 'audit.webhook.configured',
+          actor,
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
+          details: input.url === null ? {} : { url: redactUrl(input.url) },
+        });
+      });
+      return { secret };
+    },
+
+    /**
+     * One delivery pass: leases due outbox entries (one pass at a time across instances: advisory lock),
+     * posts each event outside any transaction, then removes delivered entries and reschedules failures
+     * with exponential backoff. The action that caused an event never waits for this.
+     */
+    async deliverOutbox(): Promise<DeliveryReport> {
+      const now = clock.now();
+      const claimed = await db.ownerWork(async (tx) => {
+        const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${OUTBOX_LOCK}) as locked`.execute(tx);
+        if (!lock.rows[0]?.locked) return [];
+        return store.claimOutbox(tx, now, new Date(now.getTime() + LEASE_MS), CLAIM);
+      });
+      const byTenant = new Map<string, { seq: number; attempts: number }[]>();
+      for (const c of claimed) byTenant.set(c.tenantId, [...(byTenant.get(c.tenantId) ?? []), c]);
+      let delivered = 0;
+      let failed = 0;
+      for (const [tenantId, entries] of byTenant) {
+        const report = await deliverTenant(tenantId, entries);
+        delivered += report.delivered;
+        failed += report.failed;
+      }
+      return { delivered, failed };
+    },
+  };
+}
+
+function isWebhookUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === '' && value.length <= 2000;
+  } catch {
+    return false;
+  }
+}
+
+/** The URL without its query string, which may carry a token. */
+function redactUrl(value: string): string {
+  const url = new URL(value);
+  return `${url.origin}${url.pathname}`;
+}
