@@ -1,4 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, engines, type TestDatabase } from '../../../test/support/databases.js';
@@ -369,5 +371,98 @@ describe.each(engines())('audit log [%s]', (engine) => {
     await audit.applyRetention();
     await tamper(sql`delete from audit_events where tenant_id = ${tenant} and seq = 3`);
     expect(await audit.verify(tenant)).toMatchObject({ ok: false, start: { seq: 2 }, break: { seq: 4, reason: 'sequence_gap' } });
+  });
+});
+
+describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
+  let t: TestDatabase;
+  let audit: Audit;
+  let server: Server;
+  let url: string;
+  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  let failNext = 0;
+  const clock = new FixedClock('2026-05-01T08:00:00.000Z');
+  const keyring = new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore);
+  const tenant = newId();
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        if (failNext > 0) {
+          failNext--;
+          res.writeHead(503).end();
+          return;
+        }
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/siem/hook?token=abc`;
+    t = await createTestDatabase(engine);
+    audit = createAudit({ db: t.db, clock, keyring });
+    await t.db.tenantWork(tenant, async (tx) => {
+      await tx.insertInto('tenants').values({ id: tenant, name: 'SIEM tenant' }).execute();
+      await keyring.createDataKey(tx, tenant);
+    });
+  });
+  afterAll(async () => {
+    await t.drop();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('delivers each event as JSON signed with HMAC-SHA256, from a durable outbox, retrying with backoff', async () => {
+    // No webhook yet: events are not queued.
+    await t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('user.created')));
+    const { secret } = await audit.setWebhook(tenant, admin, { url });
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // The secret is stored encrypted (keyring), never in clear.
+    const stored = await t.db.ownerWork((tx) => tx.selectFrom('audit_settings').select('webhook_secret_enc').where('tenant_id', '=', tenant).executeTakeFirstOrThrow());
+    expect(Buffer.from(stored.webhook_secret_enc!).includes(Buffer.from(secret!))).toBe(false);
+
+    await t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('user.deactivated')));
+    // Recording never waits for the SIEM: the event is only queued.
+    expect(received).toHaveLength(0);
+    expect(await audit.deliverOutbox()).toEqual({ delivered: 2, failed: 0 });
+    expect(received.map((r) => (JSON.parse(r.body) as ChainedEvent).action)).toEqual(['audit.webhook.configured', 'user.deactivated']);
+
+    const last = received[1]!;
+    const sent = JSON.parse(last.body) as ChainedEvent;
+    expect(eventHash(sent)).toBe(sent.hash);
+    expect(last.headers['x-tessera-event']).toBe(`${tenant}:${sent.seq}`);
+    const [, ts, mac] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(last.headers['x-tessera-signature']))!;
+    expect(mac).toBe(createHmac('sha256', secret!).update(`${ts}.${last.body}`).digest('hex'));
+    expect(Number(ts)).toBe(Math.floor(clock.now().getTime() / 1000));
+    // The configured event names the URL without its query string.
+    expect((JSON.parse(received[0]!.body) as ChainedEvent).details).toEqual({ url: url.split('?')[0] });
+
+    // The SIEM is down: the event stays in the outbox and is retried after the backoff, not before.
+    failNext = 1;
+    await t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('role.deleted')));
+    expect(await audit.deliverOutbox()).toEqual({ delivered: 0, failed: 1 });
+    const pending = await t.db.tenantWork(tenant, (tx) => tx.selectFrom('audit_outbox').select(['seq', 'attempts', 'last_error']).execute());
+    expect(pending).toEqual([{ seq: 4, attempts: 1, last_error: 'HTTP 503' }]);
+    expect(await audit.deliverOutbox()).toEqual({ delivered: 0, failed: 0 });
+    clock.advance(5_000);
+    expect(await audit.deliverOutbox()).toEqual({ delivered: 1, failed: 0 });
+    expect((JSON.parse(received.at(-1)!.body) as ChainedEvent).action).toBe('role.deleted');
+    expect(await t.db.tenantWork(tenant, (tx) => tx.selectFrom('audit_outbox').select('seq').execute())).toEqual([]);
+  });
+
+  it('refuses non-http(s) or credential-bearing webhook URLs; removing the webhook drops pending deliveries', async () => {
+    await expect(audit.setWebhook(tenant, admin, { url: 'ftp://example.com/x' })).rejects.toMatchObject({ code: 'audit.invalid_settings' });
+    await expect(audit.setWebhook(tenant, admin, { url: 'https://user:pw@example.com/x' })).rejects.toMatchObject({ code: 'audit.invalid_settings' });
+    failNext = 1;
+    await t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('user.created')));
+    expect(await audit.deliverOutbox()).toMatchObject({ failed: 1 });
+    await audit.setWebhook(tenant, admin, { url: null });
+    clock.advance(3_600_000);
+    const before = received.length;
+    expect(await audit.deliverOutbox()).toEqual({ delivered: 0, failed: 0 });
+    expect(received.length).toBe(before);
+    expect(await audit.settings(tenant)).toMatchObject({ webhookUrl: null });
+    expect((await audit.verify(tenant)).ok).toBe(true);
   });
 });
