@@ -30,11 +30,11 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   const passwords = createPasswordHasher();
   const audit = createAudit({ db, clock, keyring });
 
-  const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+  const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   const tenants = createTenantsService({ clock, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId) });
   const identity = createIdentityService({ clock, passwords });
   const rbac = createRbacService({ db, clock });
-  const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac });
+  const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
   const http: FastifyInstance = await createHttpServer({

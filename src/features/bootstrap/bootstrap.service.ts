@@ -4,6 +4,7 @@ import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
+import type { AuditRecorder } from '../audit/index.js';
 import type { IdentityService } from '../identity/index.js';
 import type { RbacService } from '../rbac/index.js';
 import type { TenantsService } from '../tenants/index.js';
@@ -26,12 +27,13 @@ export interface BootstrapDeps {
   readonly tenants: TenantsService;
   readonly identity: IdentityService;
   readonly rbac: RbacService;
+  readonly audit: AuditRecorder;
 }
 
 // Same lock for every instance: two servers starting on an empty database bootstrap once.
 const BOOTSTRAP_LOCK = 7_430_117_002;
 
-export function createBootstrapService({ db, clock, tenants, identity, rbac }: BootstrapDeps) {
+export function createBootstrapService({ db, clock, tenants, identity, rbac, audit }: BootstrapDeps) {
   async function setUp(tx: Tx, tenantId: string, input: BootstrapInput): Promise<BootstrapResult> {
     const parsed = BootstrapInput.safeParse(input);
     if (!parsed.success) {
@@ -49,7 +51,20 @@ export function createBootstrapService({ db, clock, tenants, identity, rbac }: B
       mustChangePassword: generatedPassword !== undefined,
       isTenantAdmin: true,
     });
-    await rbac.assignRoleToUser(tx, tenantId, { accountId, roleId: accountAdminRoleId, userId: user.id });
+    const assignment = await rbac.assignRoleToUser(tx, tenantId, { accountId, roleId: accountAdminRoleId, userId: user.id });
+    // Issue 5: every privileged action leaves its event in the same transaction, the first ones included.
+    const actor = { type: 'system', id: 'bootstrap' } as const;
+    const events = [
+      { action: 'tenant.created', target: { type: 'tenant', id: tenantId }, details: { name: tenantName } },
+      { action: 'account.created', target: { type: 'account', id: accountId }, details: { name: accountName } },
+      { action: 'user.created', target: { type: 'user', id: user.id }, details: { email, isTenantAdmin: true, hasPassword: true } },
+      {
+        action: 'role_assignment.created',
+        target: { type: 'role_assignment', id: assignment.id },
+        details: { accountId, roleId: accountAdminRoleId, role: 'Account Administrator', userId: user.id },
+      },
+    ];
+    for (const e of events) await audit.record(tx, tenantId, { ...e, actor, outcome: 'success' });
     return { tenantId, accountId, userId: user.id, roleId: accountAdminRoleId, email, ...(generatedPassword ? { generatedPassword } : {}) };
   }
 

@@ -6,6 +6,7 @@ import { dataKeyAad } from '../../crypto/keyring.js';
 import { generateSigningKey, privateKeyFromDer, publicKeyFromJwk, signingKeyAad } from '../../crypto/signing-keys.js';
 import type { Database } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
+import type { GlobalAuditRecorder } from '../audit/index.js';
 import * as store from './keys.store.js';
 
 /** How long an instance trusts its copy of the key set; rotation on another instance is seen within this. */
@@ -44,9 +45,13 @@ export interface KeysDeps {
   readonly master: MasterKeys;
   readonly signingAlg: SigningAlgorithm;
   readonly accessTokenTtlSeconds: number;
+  /** Key operations are recorded in every tenant's audit chain (signing keys are global). The app always passes it. */
+  readonly audit?: GlobalAuditRecorder;
 }
 
-export function createKeysService({ db, clock, master, signingAlg, accessTokenTtlSeconds }: KeysDeps) {
+const KEYS_ACTOR = { type: 'system', id: 'keys' } as const;
+
+export function createKeysService({ db, clock, master, signingAlg, accessTokenTtlSeconds, audit }: KeysDeps) {
   let cache: KeySet | undefined;
   let loading: Promise<KeySet> | undefined;
 
@@ -73,7 +78,7 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
     return cache;
   }
 
-  async function insertNewKey(alg: SigningAlgorithm): Promise<string> {
+  async function insertNewKey(alg: SigningAlgorithm, rotation = false): Promise<string> {
     const key = await generateSigningKey(alg);
     const { box, masterKeyId } = master.wrap(key.privateKeyDer, signingKeyAad(key.kid));
     const now = clock.now();
@@ -81,6 +86,15 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
       await store.retireCurrentSigningKey(tx, now, new Date(now.getTime() + accessTokenTtlSeconds * 1000 + PUBLISH_MARGIN_MS));
       await store.deleteExpiredSigningKeys(tx, now);
       await store.insertSigningKey(tx, { ...key, privateKeyEnc: box, masterKeyId, createdAt: now });
+      if (rotation) {
+        await audit?.recordInEveryTenant(tx, {
+          action: 'keys.signing_key.rotated',
+          actor: KEYS_ACTOR,
+          target: { type: 'signing_key', id: key.kid },
+          outcome: 'success',
+          details: { alg },
+        });
+      }
     });
     cache = undefined;
     return key.kid;
@@ -123,7 +137,7 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
 
     /** Adds a new signing key (of `alg`, default the configured one) and retires the current one. */
     async rotateSigningKey(alg: SigningAlgorithm = signingAlg): Promise<{ kid: string; alg: SigningAlgorithm }> {
-      return { kid: await insertNewKey(alg), alg };
+      return { kid: await insertNewKey(alg, true), alg };
     },
 
     /**
@@ -158,6 +172,13 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
           }
           onProgress?.(++done, total);
         }
+        await audit?.recordInEveryTenant(tx, {
+          action: 'keys.master_key.rewrapped',
+          actor: KEYS_ACTOR,
+          target: { type: 'master_key', id: master.current.id },
+          outcome: 'success',
+          details: { dataKeys: rewrapped, signingKeys: signing, alreadyCurrent: total - rewrapped - signing },
+        });
         cache = undefined;
         return { dataKeys: rewrapped, signingKeys: signing, alreadyCurrent: total - rewrapped - signing };
       });
