@@ -10,9 +10,12 @@ import { createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createIdentityService } from './features/identity/index.js';
+import { createMfa } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService } from './features/rbac/index.js';
-import { createTenantsService } from './features/tenants/index.js';
+import { createSessions, sessionsRoutes } from './features/sessions/index.js';
+import { createTenantsService, securitySettings } from './features/tenants/index.js';
+import { createAuthGuards } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import { type Clock, systemClock } from './kernel/clock.js';
 
@@ -31,10 +34,13 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   const audit = createAudit({ db, clock, keyring });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
-  const tenants = createTenantsService({ clock, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId) });
-  const identity = createIdentityService({ clock, passwords });
+  const identity = createIdentityService({ clock, passwords, audit, securitySettings });
+  const tenants = createTenantsService({ clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
+  const mfa = createMfa({ clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, securityPolicy: securitySettings, issuer: config.publicUrl, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+  const guards = createAuthGuards(sessions.authenticator, rbac.permissionChecker());
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
   const http: FastifyInstance = await createHttpServer({
@@ -47,8 +53,9 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   });
   await http.register(healthRoutes(health));
   await http.register(keysRoutes(keys));
+  await http.register(sessionsRoutes(sessions, guards));
 
-  return { http, db, config, services: { keyring, passwords, audit, keys, tenants, identity, rbac, bootstrap, health } };
+  return { http, db, config, services: { keyring, passwords, audit, keys, tenants, identity, mfa, rbac, bootstrap, health, sessions, guards } };
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;

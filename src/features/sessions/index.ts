@@ -1,0 +1,4 @@
+export { createSessions, type SessionsService } from './sessions.service.js';
+export { sessionsRoutes } from './sessions.routes.js';
+export { SessionErrors } from './sessions.errors.js';
+export type { MfaPort, RequestMeta, SecurityPolicyReader, SessionAuth } from './sessions.ports.js';

@@ -1,0 +1,240 @@
+import { AppError } from '../../kernel/app-error.js';
+import type { Tx } from '../../db/database.js';
+import type { AuditActor, AuditEventInput } from '../audit/index.js';
+import type { IssuedSession, Issuer } from './session-issuer.js';
+import { SessionErrors } from './sessions.errors.js';
+import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
+import * as store from './sessions.store.js';
+import { ACCOUNT_POLICY, accountKey, blockAfter, IP_POLICY, ipKey, THROTTLE_WINDOW_MS } from './throttle.js';
+import { verifyToken } from './tokens.js';
+
+export type LoginResult =
+  | { readonly status: 'mfa_required'; readonly challengeToken: string; readonly expiresIn: number }
+  | {
+      readonly status: 'mfa_enrollment_required';
+      readonly challengeToken: string;
+      readonly expiresIn: number;
+      readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string };
+    }
+  | {
+      readonly status: 'authenticated';
+      readonly identityToken: string;
+      readonly expiresIn: number;
+      readonly tenantId: string;
+      readonly userId: string;
+      readonly accounts: { id: string; name: string }[];
+      readonly mustChangePassword: boolean;
+      readonly recoveryCodes?: string[];
+      /** Present when the user may enter exactly one account: the session was created at once. */
+      readonly session?: IssuedSession;
+    };
+
+type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
+
+/** More candidate tenants than this for one email, without a tenant id: refused like a wrong password. */
+const MAX_CANDIDATE_TENANTS = 3;
+
+/**
+ * Two-phase login (the issue's "Login"): password (steps 1–4), second factor when the user has one or the
+ * tenant requires it, then the accounts the user may enter and, with exactly one, the session.
+ */
+export function createLogin(deps: SessionsDeps, issuer: Issuer) {
+  const { db, clock, passwords, audit, mfa } = deps;
+
+  function actor(userId: string | null, email: string | null, meta: RequestMeta): AuditActor {
+    return { type: 'user', id: userId, email, ip: meta.ip, userAgent: meta.userAgent };
+  }
+
+  /** Failure events change nothing else, so each is written in its own small unit of work. */
+  async function recordFailure(tenantId: string, event: AuditEventInput): Promise<void> {
+    await db.tenantWork(tenantId, (tx) => audit.record(tx, tenantId, event));
+  }
+
+  /** Step 1: refused at once, before any password work, while a key is blocked. */
+  async function assertNotThrottled(keys: Buffer[]): Promise<void> {
+    const now = clock.now();
+    const rows = await db.globalWork((tx) => store.readThrottles(tx, keys));
+    const until = Math.max(0, ...rows.map((r) => r.blocked_until?.getTime() ?? 0));
+    if (until > now.getTime()) {
+      throw new AppError(SessionErrors['sessions.too_many_attempts'], { detail: { retryAfterSeconds: Math.ceil((until - now.getTime()) / 1000) } });
+    }
+  }
+
+  /** Counts a failure on each key; returns whether this failure locked one of them. */
+  async function countFailures(keys: { key: Buffer; policy: typeof ACCOUNT_POLICY }[]): Promise<boolean> {
+    const now = clock.now();
+    const windowStart = new Date(now.getTime() - THROTTLE_WINDOW_MS);
+    return db.globalWork(async (tx) => {
+      let lockedNow = false;
+      for (const { key, policy } of keys) {
+        const failures = await store.countFailure(tx, key, now, windowStart);
+        const block = blockAfter(failures, policy);
+        if (block.ms > 0) await store.blockUntil(tx, key, new Date(now.getTime() + block.ms));
+        if (block.locked && failures === policy.lockAt) lockedNow = true;
+      }
+      return lockedNow;
+    });
+  }
+
+  /** After the first factor (and the second, if any): the accounts, the identity token, maybe the session. */
+  async function complete(
+    tx: Tx,
+    key: SigningKey,
+    tenantId: string,
+    user: { id: string; email: string; mustChangePassword: boolean },
+    amr: string[],
+    meta: RequestMeta,
+    recoveryCodes?: string[],
+  ): Promise<LoginResult> {
+    const accounts = await store.enterableAccounts(tx, tenantId, user.id, clock.now());
+    if (accounts.length === 0) throw new AppError(SessionErrors.no_accounts);
+    const identity = await issuer.identityToken(key, tenantId, user.id, amr);
+    const session = accounts.length === 1 ? await issuer.createSession(tx, key, tenantId, user.id, accounts[0]!.id, amr, meta) : undefined;
+    await audit.record(tx, tenantId, {
+      action: 'auth.login.succeeded',
+      actor: actor(user.id, user.email, meta),
+      target: { type: 'user', id: user.id },
+      outcome: 'success',
+      details: { amr, ...(session ? { sessionId: session.sessionId, accountId: session.accountId } : {}) },
+    });
+    return {
+      status: 'authenticated',
+      identityToken: identity.token,
+      expiresIn: identity.exp - issuer.nowSeconds(),
+      tenantId,
+      userId: user.id,
+      accounts: accounts.map((a) => ({ id: a.id, name: a.name })),
+      mustChangePassword: user.mustChangePassword,
+      ...(recoveryCodes ? { recoveryCodes } : {}),
+      ...(session ? { session } : {}),
+    };
+  }
+
+  return {
+    async login(input: { email: string; password: string; tenantId?: string }, meta: RequestMeta): Promise<LoginResult> {
+      const email = input.email.trim().toLowerCase();
+      const throttleKeys = [
+        { key: accountKey(email), policy: ACCOUNT_POLICY },
+        { key: ipKey(meta.ip), policy: IP_POLICY },
+      ];
+      await assertNotThrottled(throttleKeys.map((k) => k.key));
+
+      // Which tenant: the one given, else the tenants where the email exists. The answer is never shown
+      // to a caller without the right password: every path below costs one argon2 verification per
+      // candidate (a dummy one when there is none) and ends in the same `invalid_credentials`.
+      const candidates = input.tenantId ? [input.tenantId] : await db.globalWork((tx) => store.loginTenants(tx, email));
+      const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof store.findLoginUser>>> }[] = [];
+      if (candidates.length <= MAX_CANDIDATE_TENANTS) {
+        for (const tenantId of candidates) {
+          const user = await db.tenantWork(tenantId, (tx) => store.findLoginUser(tx, tenantId, email));
+          if (user) found.push({ tenantId, user });
+        }
+      }
+      const matched: typeof found = [];
+      if (found.length === 0) await passwords.verifyDummy(input.password);
+      for (const f of found) {
+        const ok = f.user.password_hash ? await passwords.verify(f.user.password_hash, input.password) : await passwords.verifyDummy(input.password);
+        if (ok && f.user.active) matched.push(f);
+      }
+
+      if (matched.length === 0) {
+        const locked = await countFailures(throttleKeys);
+        for (const f of found) {
+          const who = actor(f.user.id, f.user.email, meta);
+          await recordFailure(f.tenantId, { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors.invalid_credentials, details: { reason: f.user.active ? 'password' : 'inactive' } });
+          if (locked) await recordFailure(f.tenantId, { action: 'auth.login.locked', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] });
+        }
+        throw new AppError(SessionErrors.invalid_credentials, { detail: { candidates: candidates.length, locked } });
+      }
+      if (matched.length > 1) throw new AppError(SessionErrors['sessions.tenant_required']);
+
+      const { tenantId, user } = matched[0]!;
+      await db.globalWork((tx) => store.clearThrottle(tx, throttleKeys[0]!.key));
+      const key = await issuer.signingKey();
+      return db.tenantWork(tenantId, async (tx) => {
+        const policy = await deps.securityPolicy(tx, tenantId);
+        if (await mfa.isEnrolled(tx, tenantId, user.id)) {
+          const challenge = await issuer.challengeToken(key, tenantId, user.id, 'verify');
+          return { status: 'mfa_required' as const, challengeToken: challenge.token, expiresIn: challenge.exp - issuer.nowSeconds() };
+        }
+        if (policy.mfaRequired) {
+          const enrollment = await mfa.startEnrollment(tx, tenantId, user.id, user.email);
+          const challenge = await issuer.challengeToken(key, tenantId, user.id, 'enroll');
+          return { status: 'mfa_enrollment_required' as const, challengeToken: challenge.token, expiresIn: challenge.exp - issuer.nowSeconds(), enrollment };
+        }
+        return complete(tx, key, tenantId, { id: user.id, email: user.email, mustChangePassword: user.must_change_password }, ['pwd'], meta);
+      });
+    },
+
+    /** The second factor: a TOTP or recovery code for the challenge, or the first code of an enrollment. */
+    async loginMfa(input: { challengeToken: string; code: string }, meta: RequestMeta): Promise<LoginResult> {
+      const keys = await deps.keys.verificationKeys();
+      const verified = verifyToken(input.challengeToken, 'mfa', keys, { issuer: deps.issuer }, issuer.nowSeconds());
+      if (!verified.ok) throw new AppError(SessionErrors.invalid_token, { detail: { reason: verified.reason } });
+      const { tid: tenantId, sub: userId } = verified.claims;
+      const stage = verified.claims.amr?.includes('pending:enroll') ? 'enroll' : 'verify';
+      const throttleKeys = [
+        { key: accountKey(`mfa:${tenantId}:${userId}`), policy: ACCOUNT_POLICY },
+        { key: ipKey(meta.ip), policy: IP_POLICY },
+      ];
+      await assertNotThrottled(throttleKeys.map((k) => k.key));
+      const key = await issuer.signingKey();
+
+      const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: LoginResult } | { failed: 'inactive' | 'code'; email: string | null }> => {
+        const user = await store.findUserById(tx, tenantId, userId);
+        if (!user?.active) return { failed: 'inactive' as const, email: user?.email ?? null };
+        let recoveryCodes: string[] | undefined;
+        let factor: string;
+        if (stage === 'enroll') {
+          const done = await mfa.completeEnrollment(tx, tenantId, userId, input.code);
+          if (!done) return { failed: 'code' as const, email: user.email };
+          recoveryCodes = done.recoveryCodes;
+          factor = 'totp';
+        } else {
+          const used = await mfa.verifyLoginFactor(tx, tenantId, userId, input.code);
+          if (!used) return { failed: 'code' as const, email: user.email };
+          factor = used;
+        }
+        const mustChange = (await store.findLoginUser(tx, tenantId, user.email))?.must_change_password ?? false;
+        const amr = ['pwd', factor === 'recovery_code' ? 'rc' : 'otp'];
+        return { result: await complete(tx, key, tenantId, { id: userId, email: user.email, mustChangePassword: mustChange }, amr, meta, recoveryCodes) };
+      });
+      if ('result' in outcome) {
+        await db.globalWork((tx) => store.clearThrottle(tx, throttleKeys[0]!.key));
+        return outcome.result;
+      }
+      const locked = await countFailures(throttleKeys);
+      const who = actor(userId, outcome.email, meta);
+      await recordFailure(tenantId, { action: 'auth.mfa.failed', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.invalid_mfa_code, details: { stage, reason: outcome.failed } });
+      if (locked) await recordFailure(tenantId, { action: 'auth.login.locked', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] });
+      throw new AppError(outcome.failed === 'code' ? SessionErrors.invalid_mfa_code : SessionErrors.invalid_token);
+    },
+
+    /** Step 2: a session for the chosen account, given the identity token. */
+    async selectAccount(input: { identityToken: string; accountId: string }, meta: RequestMeta): Promise<IssuedSession> {
+      const keys = await deps.keys.verificationKeys();
+      const verified = verifyToken(input.identityToken, 'identity', keys, { issuer: deps.issuer }, issuer.nowSeconds());
+      if (!verified.ok) throw new AppError(SessionErrors.invalid_token, { detail: { reason: verified.reason } });
+      const { tid: tenantId, sub: userId } = verified.claims;
+      const key = await issuer.signingKey();
+      return db.tenantWork(tenantId, async (tx) => {
+        const user = await store.findUserById(tx, tenantId, userId);
+        if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
+        const accounts = await store.enterableAccounts(tx, tenantId, userId, clock.now());
+        if (!accounts.some((a) => a.id === input.accountId)) throw new AppError(SessionErrors.no_account_access);
+        const amr = verified.claims.amr ?? ['pwd'];
+        const session = await issuer.createSession(tx, key, tenantId, userId, input.accountId, amr, meta);
+        await audit.record(tx, tenantId, {
+          action: 'auth.session.created',
+          actor: actor(userId, user.email, meta),
+          target: { type: 'session', id: session.sessionId },
+          outcome: 'success',
+          details: { accountId: input.accountId },
+        });
+        return session;
+      });
+    },
+  };
+}
+
+export type Login = ReturnType<typeof createLogin>;

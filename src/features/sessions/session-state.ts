@@ -1,0 +1,134 @@
+import { sql } from 'kysely';
+import type { Database } from '../../db/database.js';
+
+/** What the request hot path needs to know about a session, read together (DESIGN §3 step 2). */
+export interface SessionState {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly accountId: string;
+  readonly revoked: boolean;
+  readonly expiresAt: Date;
+  readonly userActive: boolean;
+  readonly authzEpoch: number;
+}
+
+export interface SessionStateSource {
+  read(tenantId: string, sessionId: string): Promise<SessionState | undefined>;
+  /** Called by every revocation, right after its write: the next read must see it. */
+  forgetSession(tenantId: string, sessionId: string): void;
+  forgetUser(tenantId: string, userId: string): void;
+}
+
+interface Row {
+  tenant_id: string;
+  session_id: string;
+  user_id: string;
+  account_id: string;
+  revoked: boolean;
+  expires_at: Date;
+  user_active: boolean;
+  authz_epoch: number | string;
+}
+
+function toState(r: Row): SessionState {
+  return {
+    tenantId: r.tenant_id,
+    sessionId: r.session_id,
+    userId: r.user_id,
+    accountId: r.account_id,
+    revoked: r.revoked,
+    expiresAt: new Date(r.expires_at),
+    userActive: r.user_active,
+    authzEpoch: Number(r.authz_epoch),
+  };
+}
+
+async function readStates(db: Database, keys: readonly { tenantId: string; sessionId: string }[]): Promise<Row[]> {
+  const tenants = keys.map((k) => k.tenantId);
+  const sessions = keys.map((k) => k.sessionId);
+  const result = await db.globalWork((tx) =>
+    sql<Row>`select * from tessera_session_states(${tenants}::uuid[], ${sessions}::uuid[])`.execute(tx),
+  );
+  return result.rows;
+}
+
+/**
+ * PostgreSQL, many instances: every request reads the database, so a revocation on any instance is seen on
+ * the next request everywhere. Reads are coalesced: requests that arrive while `maxInFlight` batches are
+ * running wait for the next batch, so each read still starts after its request arrived while the database
+ * answers many requests per round trip.
+ */
+export function batchedStateSource(db: Database, { maxInFlight = 2, maxBatch = 500 } = {}): SessionStateSource {
+  type Waiter = { tenantId: string; sessionId: string; resolve: (s: SessionState | undefined) => void; reject: (e: unknown) => void };
+  let pending: Waiter[] = [];
+  let inFlight = 0;
+
+  function pump(): void {
+    while (inFlight < maxInFlight && pending.length > 0) {
+      const batch = pending.slice(0, maxBatch);
+      pending = pending.slice(batch.length);
+      inFlight++;
+      readStates(db, batch)
+        .then(
+          (rows) => {
+            const byKey = new Map(rows.map((r) => [`${r.tenant_id}/${r.session_id}`, toState(r)]));
+            for (const w of batch) w.resolve(byKey.get(`${w.tenantId}/${w.sessionId}`));
+          },
+          (error: unknown) => {
+            for (const w of batch) w.reject(error);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          pump();
+        });
+    }
+  }
+
+  return {
+    read(tenantId, sessionId) {
+      return new Promise((resolve, reject) => {
+        pending.push({ tenantId, sessionId, resolve, reject });
+        pump();
+      });
+    },
+    forgetSession() {},
+    forgetUser() {},
+  };
+}
+
+/**
+ * Embedded database, one process: every change to a session goes through this process, so the state is
+ * served from memory (PGlite costs main-thread time per query, DESIGN §3). Each revocation forgets the
+ * entry right after its write; PGlite runs one transaction at a time, so a read that misses waits for the
+ * writing transaction to end and sees its outcome. A generation counter keeps a read that started before
+ * a revocation from re-filling the cache with the old state.
+ */
+export function memoryStateSource(db: Database, { maxEntries = 50_000 } = {}): SessionStateSource {
+  const cache = new Map<string, SessionState>();
+  let generation = 0;
+  return {
+    async read(tenantId, sessionId) {
+      const key = `${tenantId}/${sessionId}`;
+      const hit = cache.get(key);
+      if (hit) return hit;
+      const started = generation;
+      const [row] = await readStates(db, [{ tenantId, sessionId }]);
+      const state = row && toState(row);
+      if (state && started === generation) {
+        if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+        cache.set(key, state);
+      }
+      return state;
+    },
+    forgetSession(tenantId, sessionId) {
+      generation++;
+      cache.delete(`${tenantId}/${sessionId}`);
+    },
+    forgetUser(tenantId, userId) {
+      generation++;
+      for (const [key, state] of cache) if (state.tenantId === tenantId && state.userId === userId) cache.delete(key);
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import { KernelErrors } from '../../kernel/errors.js';
+import type { AuditActor } from '../audit/index.js';
+import { hashRefreshToken, newRefreshToken, openSuccessor, parseRefreshToken, sealSuccessor } from './refresh-token.js';
+import type { IssuedSession, Issuer } from './session-issuer.js';
+import { SessionErrors } from './sessions.errors.js';
+import type { Caller, RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
+
+type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
+import * as store from './sessions.store.js';
+
+/** Refresh rotation, account switching, logout, and the user's own session list (the issue's "Session"). */
+export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
+  const { db, clock, audit } = deps;
+  const graceMs = (deps.refreshGraceSeconds ?? 10) * 1000;
+
+  function actor(auth: { userId: string }, meta: RequestMeta): AuditActor {
+    return { type: 'user', id: auth.userId, ip: meta.ip, userAgent: meta.userAgent };
+  }
+
+  async function refreshInTx(tx: Tx, key: SigningKey, tenantId: string, token: string, meta: RequestMeta) {
+    const now = clock.now();
+    const row = await store.lockRefreshToken(tx, tenantId, hashRefreshToken(token));
+    if (!row) return { refused: 'unknown' as const };
+    const session = await store.findSession(tx, tenantId, row.session_id);
+    if (!session || session.revoked_at || session.expires_at <= now) return { refused: 'session ended' as const };
+    const user = await store.findUserById(tx, tenantId, session.user_id);
+    if (!user?.active) return { refused: 'user inactive' as const };
+
+    let successor: string;
+    let successorExpiresAt: Date;
+    if (row.rotated_at) {
+      // RFC 9700 §4.14.2: a rotated refresh token presented again means it leaked, unless it is the
+      // same client racing itself (two tabs) within the grace window, which gets the same successor.
+      const repeat = row.successor_enc && now.getTime() - row.rotated_at.getTime() <= graceMs ? openSuccessor(token, row.successor_enc) : undefined;
+      if (!repeat) {
+        await issuer.revoke(tx, tenantId, { sessionId: session.id }, 'refresh_token_reuse');
+        await audit.record(tx, tenantId, {
+          action: 'auth.refresh.reuse_detected',
+          actor: { type: 'user', id: session.user_id, email: user.email, ip: meta.ip, userAgent: meta.userAgent },
+          target: { type: 'session', id: session.id },
+          outcome: 'failure',
+          errorCode: SessionErrors['sessions.refresh_token_invalid'],
+          details: { rotatedAt: row.rotated_at.toISOString() },
+        });
+        return { refused: 'reuse' as const };
+      }
+      successor = repeat;
+      const next = await store.lockRefreshToken(tx, tenantId, hashRefreshToken(repeat));
+      successorExpiresAt = next?.expires_at ?? row.expires_at;
+    } else {
+      if (row.expires_at <= now) return { refused: 'expired' as const };
+      const policy = await deps.securityPolicy(tx, tenantId);
+      successor = newRefreshToken(tenantId);
+      successorExpiresAt = new Date(Math.min(session.expires_at.getTime(), now.getTime() + policy.refreshLifetimeSeconds * 1000));
+      await store.insertRefreshToken(tx, tenantId, { tokenHash: hashRefreshToken(successor), sessionId: session.id, createdAt: now, expiresAt: successorExpiresAt });
+      await store.markRotated(tx, tenantId, row.token_hash as Buffer, now, sealSuccessor(token, successor));
+      await store.touchSession(tx, tenantId, session.id, now);
+    }
+    const access = await issuer.accessToken(key, tenantId, session.user_id, session.account_id, session.id, session.amr);
+    const issued: IssuedSession = {
+      sessionId: session.id,
+      accountId: session.account_id,
+      accessToken: access.token,
+      expiresIn: deps.accessTokenTtlSeconds,
+      refreshToken: successor,
+      refreshExpiresAt: successorExpiresAt,
+    };
+    return { issued };
+  }
+
+  return {
+    /** Rotates the refresh token: a new access token and a new refresh token; the old one is spent. */
+    async refresh(token: string | undefined, meta: RequestMeta): Promise<IssuedSession> {
+      const parsed = token ? parseRefreshToken(token) : undefined;
+      if (!token || !parsed) throw new AppError(SessionErrors['sessions.refresh_token_invalid'], { detail: { reason: 'malformed' } });
+      // The reuse path commits its revocation and audit event before the refusal is answered.
+      const key = await issuer.signingKey();
+      const outcome = await db.tenantWork(parsed.tenantId, (tx) => refreshInTx(tx, key, parsed.tenantId, token, meta));
+      if ('refused' in outcome) throw new AppError(SessionErrors['sessions.refresh_token_invalid'], { detail: { reason: outcome.refused } });
+      return outcome.issued;
+    },
+
+    /** A new session in another account the user may enter; the current one ends. */
+    async switchAccount(auth: Caller, accountId: string, meta: RequestMeta): Promise<IssuedSession> {
+      const key = await issuer.signingKey();
+      return db.tenantWork(auth.tenantId, async (tx) => {
+        const accounts = await store.enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
+        if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors.no_account_access);
+        const current = await store.findSession(tx, auth.tenantId, auth.sessionId);
+        const session = await issuer.createSession(tx, key, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], meta);
+        await issuer.revoke(tx, auth.tenantId, { sessionId: auth.sessionId }, 'switched_account');
+        await audit.record(tx, auth.tenantId, {
+          action: 'auth.account.switched',
+          actor: actor(auth, meta),
+          target: { type: 'session', id: session.sessionId },
+          outcome: 'success',
+          details: { fromAccountId: auth.accountId, toAccountId: accountId, previousSessionId: auth.sessionId },
+        });
+        return session;
+      });
+    },
+
+    async logout(auth: Caller, meta: RequestMeta): Promise<void> {
+      await db.tenantWork(auth.tenantId, async (tx) => {
+        await issuer.revoke(tx, auth.tenantId, { sessionId: auth.sessionId }, 'logout');
+        await audit.record(tx, auth.tenantId, { action: 'auth.logout', actor: actor(auth, meta), target: { type: 'session', id: auth.sessionId }, outcome: 'success' });
+      });
+    },
+
+    async listOwnSessions(auth: Caller) {
+      const rows = await db.tenantWork(auth.tenantId, (tx) => store.listLiveSessionsOfUser(tx, auth.tenantId, auth.userId, clock.now()));
+      return rows.map((r) => ({
+        id: r.id,
+        accountId: r.account_id,
+        accountName: r.account_name,
+        current: r.id === auth.sessionId,
+        userAgent: r.user_agent,
+        ip: r.ip,
+        createdAt: r.created_at.toISOString(),
+        lastSeenAt: r.last_seen_at.toISOString(),
+        expiresAt: r.expires_at.toISOString(),
+      }));
+    },
+
+    /** Revokes one of the caller's own sessions (`not_found` for anyone else's). */
+    async revokeOwnSession(auth: Caller, sessionId: string, meta: RequestMeta): Promise<void> {
+      await db.tenantWork(auth.tenantId, async (tx) => {
+        const session = await store.findSession(tx, auth.tenantId, sessionId);
+        if (!session || session.user_id !== auth.userId || session.revoked_at) throw new AppError(KernelErrors.not_found, { message: 'No such session.' });
+        await issuer.revoke(tx, auth.tenantId, { sessionId }, 'revoked_by_user');
+        await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'session', id: sessionId }, outcome: 'success', details: { by: 'self' } });
+      });
+    },
+
+    /** Revokes every session of the caller except the current one. */
+    async revokeOtherSessions(auth: Caller, meta: RequestMeta): Promise<number> {
+      return db.tenantWork(auth.tenantId, async (tx) => {
+        const ids = await issuer.revoke(tx, auth.tenantId, { userId: auth.userId, exceptSessionId: auth.sessionId }, 'revoked_by_user');
+        await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'user', id: auth.userId }, outcome: 'success', details: { by: 'self', sessions: ids.length, others: true } });
+        return ids.length;
+      });
+    },
+
+    /** An administrator revokes every session of a user of the tenant. */
+    async revokeUserSessions(auth: Caller, userId: string, meta: RequestMeta): Promise<number> {
+      return db.tenantWork(auth.tenantId, async (tx) => {
+        if (!(await store.findUserById(tx, auth.tenantId, userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
+        const ids = await issuer.revoke(tx, auth.tenantId, { userId }, 'revoked_by_admin');
+        await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'user', id: userId }, outcome: 'success', details: { by: 'admin', sessions: ids.length } });
+        return ids.length;
+      });
+    },
+
+    /**
+     * Revokes every session of a user inside the caller's unit of work (deactivation, password reset): the
+     * next request of any of them is refused on every instance. `exceptSessionId` keeps the caller's own
+     * session (a password change revokes the others). Returns how many were live.
+     */
+    async revokeAllSessionsOfUser(tx: Tx, tenantId: string, userId: string, reason: string, exceptSessionId?: string): Promise<number> {
+      return (await issuer.revoke(tx, tenantId, { userId, ...(exceptSessionId ? { exceptSessionId } : {}) }, reason)).length;
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;

@@ -1,0 +1,59 @@
+import type { SigningAlgorithm } from '../../config/config.schema.js';
+import type { KeyObject } from 'node:crypto';
+import type { PasswordHasher } from '../../crypto/password.js';
+import type { Database, Tx } from '../../db/database.js';
+import type { Clock } from '../../kernel/clock.js';
+import type { AuditRecorder } from '../audit/index.js';
+
+/** What the sessions feature needs from others, declared as small ports (DESIGN §6 rule 4). */
+export interface SigningKeys {
+  currentSigningKey(): Promise<{ kid: string; alg: SigningAlgorithm; privateKey: KeyObject }>;
+  verificationKeys(): Promise<ReadonlyMap<string, { kid: string; alg: SigningAlgorithm; publicKey: KeyObject }>>;
+}
+
+/** The MFA feature (TOTP and recovery codes). */
+export interface MfaPort {
+  isEnrolled(tx: Tx, tenantId: string, userId: string): Promise<boolean>;
+  /** Single use and replay-safe; null when the code is wrong or already used. */
+  verifyLoginFactor(tx: Tx, tenantId: string, userId: string, code: string): Promise<'totp' | 'recovery_code' | null>;
+  startEnrollment(tx: Tx, tenantId: string, userId: string, label: string): Promise<{ secret: string; otpauthUri: string; qrCodeDataUrl: string }>;
+  completeEnrollment(tx: Tx, tenantId: string, userId: string, code: string): Promise<{ recoveryCodes: string[] } | null>;
+}
+
+/** The tenant's session policy (tenants feature). */
+export type SecurityPolicyReader = (tx: Tx, tenantId: string) => Promise<{ mfaRequired: boolean; sessionLifetimeSeconds: number; refreshLifetimeSeconds: number }>;
+
+export interface SessionsDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly keys: SigningKeys;
+  readonly passwords: PasswordHasher;
+  readonly audit: AuditRecorder;
+  readonly mfa: MfaPort;
+  readonly securityPolicy: SecurityPolicyReader;
+  /** `iss` of every token: the server's public URL. */
+  readonly issuer: string;
+  /** `aud` of access tokens, when configured. */
+  readonly audience?: string;
+  readonly accessTokenTtlSeconds: number;
+  /** A repeat of a rotated refresh token within this window gets the same successor (two tabs). Default 10 s. */
+  readonly refreshGraceSeconds?: number;
+}
+
+/** Where a request comes from, for session listing, throttling and audit. */
+export interface RequestMeta {
+  readonly ip: string;
+  readonly userAgent: string | null;
+}
+
+/** The caller of an authenticated request (the shape of http/auth.ts AuthContext, plus the authorization epoch). */
+export interface SessionAuth {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly accountId: string;
+  readonly sessionId: string;
+  readonly authzEpoch: number;
+}
+
+/** The caller as services need it. */
+export type Caller = Pick<SessionAuth, 'tenantId' | 'userId' | 'accountId' | 'sessionId'>;

@@ -1,0 +1,195 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AuthGuards } from '../../http/auth.js';
+import { isAppError } from '../../kernel/app-error.js';
+import type { IssuedSession } from './session-issuer.js';
+import { SessionErrors } from './sessions.errors.js';
+import type { RequestMeta } from './sessions.ports.js';
+import {
+  AccountBody,
+  LoginBody,
+  LoginMfaBody,
+  LoginResponse,
+  RevokedCount,
+  SessionIdParams,
+  SessionList,
+  SessionTokens,
+  UserIdParams,
+} from './sessions.schema.js';
+import type { SessionsService } from './sessions.service.js';
+
+export const REFRESH_COOKIE = 'tessera_refresh';
+const COOKIE_PATH = '/auth';
+
+function meta(request: FastifyRequest): RequestMeta {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua : null };
+}
+
+function bearer(request: FastifyRequest): string {
+  return /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+}
+
+export function sessionsRoutes(sessions: SessionsService, guards: AuthGuards): FastifyPluginAsyncZod {
+  function setRefreshCookie(reply: FastifyReply, issued: IssuedSession) {
+    reply.setCookie(REFRESH_COOKIE, issued.refreshToken, {
+      httpOnly: true,
+      secure: sessions.secureCookies,
+      sameSite: 'lax',
+      path: COOKIE_PATH,
+      expires: issued.refreshExpiresAt,
+    });
+  }
+  function clearRefreshCookie(reply: FastifyReply) {
+    reply.clearCookie(REFRESH_COOKIE, { httpOnly: true, secure: sessions.secureCookies, sameSite: 'lax', path: COOKIE_PATH });
+  }
+  function tokens(issued: IssuedSession) {
+    return { tokenType: 'Bearer' as const, accessToken: issued.accessToken, expiresIn: issued.expiresIn, sessionId: issued.sessionId, accountId: issued.accountId };
+  }
+  /** A throttled answer carries Retry-After (RFC 9110 §10.2.3). */
+  function withRetryAfter(reply: FastifyReply) {
+    return (error: unknown): never => {
+      if (isAppError(error) && error.code === SessionErrors['sessions.too_many_attempts']) {
+        const seconds = (error.detail as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+        if (seconds) reply.header('retry-after', String(seconds));
+      }
+      throw error;
+    };
+  }
+  const noStore = async (_request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('cache-control', 'no-store');
+  };
+
+  return async (app) => {
+    app.addHook('onRequest', noStore);
+
+    app.post(
+      '/auth/login',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in with email and password (phase 1)',
+          description:
+            'Answers `mfa_required` (continue with /auth/login/mfa), `mfa_enrollment_required` (the tenant requires MFA: scan the QR code, then send the first code to /auth/login/mfa), or `authenticated` with an identity token and the accounts the user may enter; with exactly one account the session is created at once and its refresh token set as a cookie.',
+          body: LoginBody,
+          response: { 200: LoginResponse },
+        },
+      },
+      async (request, reply) => {
+        const result = await sessions.login(request.body, meta(request)).catch(withRetryAfter(reply));
+        if (result.status !== 'authenticated' || !result.session) return result as never;
+        setRefreshCookie(reply, result.session);
+        return { ...result, session: tokens(result.session) };
+      },
+    );
+
+    app.post(
+      '/auth/login/mfa',
+      {
+        schema: { tags: ['auth'], summary: 'Complete sign-in with a TOTP or recovery code', body: LoginMfaBody, response: { 200: LoginResponse } },
+      },
+      async (request, reply) => {
+        const result = await sessions.loginMfa(request.body, meta(request)).catch(withRetryAfter(reply));
+        if (result.status !== 'authenticated' || !result.session) return result as never;
+        setRefreshCookie(reply, result.session);
+        return { ...result, session: tokens(result.session) };
+      },
+    );
+
+    app.post(
+      '/auth/select-account',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Create a session in an account (phase 2)',
+          description: 'Authorization: Bearer <identity token>.',
+          body: AccountBody,
+          response: { 200: SessionTokens },
+        },
+      },
+      async (request, reply) => {
+        const issued = await sessions.selectAccount({ identityToken: bearer(request), accountId: request.body.accountId }, meta(request));
+        setRefreshCookie(reply, issued);
+        return tokens(issued);
+      },
+    );
+
+    app.post(
+      '/auth/switch-account',
+      {
+        preHandler: guards.requireSession,
+        schema: { tags: ['auth'], summary: 'Switch to another account: a new session; the current one ends', body: AccountBody, response: { 200: SessionTokens } },
+      },
+      async (request, reply) => {
+        const issued = await sessions.switchAccount(request.auth!, request.body.accountId, meta(request));
+        setRefreshCookie(reply, issued);
+        return tokens(issued);
+      },
+    );
+
+    app.post(
+      '/auth/refresh',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Rotate the refresh token (cookie) for a new access token',
+          description: 'A refresh token used twice outside a 10-second grace window revokes its session.',
+          response: { 200: SessionTokens },
+        },
+      },
+      async (request, reply) => {
+        try {
+          const issued = await sessions.refresh(request.cookies[REFRESH_COOKIE], meta(request));
+          setRefreshCookie(reply, issued);
+          return tokens(issued);
+        } catch (error) {
+          clearRefreshCookie(reply);
+          throw error;
+        }
+      },
+    );
+
+    app.post(
+      '/auth/logout',
+      { preHandler: guards.requireSession, schema: { tags: ['auth'], summary: 'End the current session' } },
+      async (request, reply) => {
+        await sessions.logout(request.auth!, meta(request));
+        clearRefreshCookie(reply);
+        return reply.code(204).send();
+      },
+    );
+
+    app.get(
+      '/api/v1/me/sessions',
+      { preHandler: guards.requireSession, schema: { tags: ['sessions'], summary: "The caller's live sessions", response: { 200: SessionList } } },
+      async (request) => ({ sessions: await sessions.listOwnSessions(request.auth!) }),
+    );
+
+    app.delete(
+      '/api/v1/me/sessions',
+      {
+        preHandler: guards.requireSession,
+        schema: { tags: ['sessions'], summary: "Revoke all the caller's other sessions", response: { 200: RevokedCount } },
+      },
+      async (request) => ({ revoked: await sessions.revokeOtherSessions(request.auth!, meta(request)) }),
+    );
+
+    app.delete(
+      '/api/v1/me/sessions/:sessionId',
+      { preHandler: guards.requireSession, schema: { tags: ['sessions'], summary: 'Revoke one of your sessions', params: SessionIdParams } },
+      async (request, reply) => {
+        await sessions.revokeOwnSession(request.auth!, request.params.sessionId, meta(request));
+        return reply.code(204).send();
+      },
+    );
+
+    app.delete(
+      '/api/v1/users/:userId/sessions',
+      {
+        preHandler: guards.requirePermission('idp.manage'),
+        schema: { tags: ['sessions'], summary: "Revoke every session of a user (needs idp.manage)", params: UserIdParams, response: { 200: RevokedCount } },
+      },
+      async (request) => ({ revoked: await sessions.revokeUserSessions(request.auth!, request.params.userId, meta(request)) }),
+    );
+  };
+}

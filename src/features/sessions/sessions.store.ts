@@ -1,0 +1,183 @@
+import { sql } from 'kysely';
+import type { Tx } from '../../db/database.js';
+
+/** SQL of the sessions feature. Every function takes the tenant first and filters on it (RLS is the second wall). */
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  accountId: string;
+  amr: string[];
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export async function insertSession(tx: Tx, tenantId: string, s: NewSession): Promise<void> {
+  await tx
+    .insertInto('sessions')
+    .values({
+      tenant_id: tenantId,
+      id: s.id,
+      user_id: s.userId,
+      account_id: s.accountId,
+      amr: s.amr,
+      user_agent: s.userAgent,
+      ip: s.ip,
+      created_at: s.createdAt,
+      last_seen_at: s.createdAt,
+      expires_at: s.expiresAt,
+    })
+    .execute();
+}
+
+export async function findSession(tx: Tx, tenantId: string, sessionId: string) {
+  return tx.selectFrom('sessions').selectAll().where('tenant_id', '=', tenantId).where('id', '=', sessionId).executeTakeFirst();
+}
+
+export async function touchSession(tx: Tx, tenantId: string, sessionId: string, now: Date): Promise<void> {
+  await tx.updateTable('sessions').set({ last_seen_at: now }).where('tenant_id', '=', tenantId).where('id', '=', sessionId).execute();
+}
+
+/** Revokes live sessions matching the filter; returns the ids revoked. */
+export async function revokeSessions(
+  tx: Tx,
+  tenantId: string,
+  filter: { sessionId?: string; userId?: string; exceptSessionId?: string },
+  now: Date,
+  reason: string,
+): Promise<string[]> {
+  let q = tx
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('tenant_id', '=', tenantId)
+    .where('revoked_at', 'is', null);
+  if (filter.sessionId) q = q.where('id', '=', filter.sessionId);
+  if (filter.userId) q = q.where('user_id', '=', filter.userId);
+  if (filter.exceptSessionId) q = q.where('id', '<>', filter.exceptSessionId);
+  const rows = await q.returning('id').execute();
+  return rows.map((r) => r.id);
+}
+
+export async function listLiveSessionsOfUser(tx: Tx, tenantId: string, userId: string, now: Date) {
+  return tx
+    .selectFrom('sessions')
+    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+    .select([
+      'sessions.id',
+      'sessions.account_id',
+      'accounts.name as account_name',
+      'sessions.amr',
+      'sessions.user_agent',
+      'sessions.ip',
+      'sessions.created_at',
+      'sessions.last_seen_at',
+      'sessions.expires_at',
+    ])
+    .where('sessions.tenant_id', '=', tenantId)
+    .where('sessions.user_id', '=', userId)
+    .where('sessions.revoked_at', 'is', null)
+    .where('sessions.expires_at', '>', now)
+    .orderBy('sessions.last_seen_at', 'desc')
+    .execute();
+}
+
+export async function insertRefreshToken(
+  tx: Tx,
+  tenantId: string,
+  t: { tokenHash: Buffer; sessionId: string; createdAt: Date; expiresAt: Date },
+): Promise<void> {
+  await tx
+    .insertInto('refresh_tokens')
+    .values({ tenant_id: tenantId, token_hash: t.tokenHash, session_id: t.sessionId, created_at: t.createdAt, expires_at: t.expiresAt })
+    .execute();
+}
+
+/** The refresh token row, locked until the end of the transaction so that concurrent rotations queue. */
+export async function lockRefreshToken(tx: Tx, tenantId: string, tokenHash: Buffer) {
+  return tx
+    .selectFrom('refresh_tokens')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('token_hash', '=', tokenHash)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function markRotated(tx: Tx, tenantId: string, tokenHash: Buffer, now: Date, successorEnc: Buffer): Promise<void> {
+  await tx
+    .updateTable('refresh_tokens')
+    .set({ rotated_at: now, successor_enc: successorEnc })
+    .where('tenant_id', '=', tenantId)
+    .where('token_hash', '=', tokenHash)
+    .execute();
+}
+
+/**
+ * Accounts the user may enter: those where the user holds at least one unexpired role assignment.
+ * (Assignments through groups join here when groups exist.)
+ */
+export async function enterableAccounts(tx: Tx, tenantId: string, userId: string, now: Date) {
+  return tx
+    .selectFrom('role_assignments as ra')
+    .innerJoin('accounts as a', 'a.id', 'ra.account_id')
+    .select(['a.id', 'a.name'])
+    .distinct()
+    .where('ra.tenant_id', '=', tenantId)
+    .where('ra.user_id', '=', userId)
+    .where((eb) => eb.or([eb('ra.expires_at', 'is', null), eb('ra.expires_at', '>', now)]))
+    .orderBy('a.name')
+    .orderBy('a.id')
+    .execute();
+}
+
+/** The user as login needs it (tenant-scoped). */
+export async function findLoginUser(tx: Tx, tenantId: string, email: string) {
+  return tx
+    .selectFrom('users')
+    .select(['id', 'email', 'active', 'password_hash', 'must_change_password'])
+    .where('tenant_id', '=', tenantId)
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .executeTakeFirst();
+}
+
+export async function findUserById(tx: Tx, tenantId: string, userId: string) {
+  return tx.selectFrom('users').select(['id', 'email', 'active']).where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirst();
+}
+
+/** Candidate tenants for an email when the caller gave none (SECURITY DEFINER function, at most 4). */
+export async function loginTenants(tx: Tx, email: string): Promise<string[]> {
+  const result = await sql<{ t: string }>`select t from tessera_login_tenants(${email}) as t`.execute(tx);
+  return result.rows.map((r) => r.t);
+}
+
+// ---- throttling (global table; keys are hashes) ----
+
+export async function readThrottles(tx: Tx, keys: Buffer[]) {
+  return tx.selectFrom('login_throttles').selectAll().where('key', 'in', keys).execute();
+}
+
+/** Counts one failure atomically; a window older than `windowStart` starts over. Returns the new count. */
+export async function countFailure(tx: Tx, key: Buffer, now: Date, windowStart: Date): Promise<number> {
+  const row = await tx
+    .insertInto('login_throttles')
+    .values({ key, failures: 1, window_started_at: now, blocked_until: null })
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({
+        failures: sql<number>`case when login_throttles.window_started_at <= ${windowStart} then 1 else login_throttles.failures + 1 end`,
+        window_started_at: sql<Date>`case when login_throttles.window_started_at <= ${windowStart} then ${now}::timestamptz else login_throttles.window_started_at end`,
+      }),
+    )
+    .returning('failures')
+    .executeTakeFirstOrThrow();
+  return row.failures;
+}
+
+export async function blockUntil(tx: Tx, key: Buffer, until: Date): Promise<void> {
+  await tx.updateTable('login_throttles').set({ blocked_until: until }).where('key', '=', key).execute();
+}
+
+export async function clearThrottle(tx: Tx, key: Buffer): Promise<void> {
+  await tx.deleteFrom('login_throttles').where('key', '=', key).execute();
+}

@@ -1,0 +1,50 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Kysely's view of the session tables (src/db/migrations/0003_sessions.sql is the source of truth), merged
+ * into the shared `DB` interface.
+ */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export interface SessionsTable {
+  tenant_id: string;
+  id: string;
+  user_id: string;
+  account_id: string;
+  amr: string[];
+  user_agent: string | null;
+  ip: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  tenant_id: string;
+  token_hash: Uint8Array;
+  session_id: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  rotated_at: Date | null;
+  successor_enc: Uint8Array | null;
+}
+
+export interface LoginThrottlesTable {
+  key: Uint8Array;
+  failures: number;
+  window_started_at: Timestamp;
+  blocked_until: Date | null;
+}
+
+declare module '../../db/schema.js' {
+  interface AccountsTable {
+    authz_epoch: Generated<number>;
+  }
+  interface DB {
+    sessions: SessionsTable;
+    refresh_tokens: RefreshTokensTable;
+    login_throttles: LoginThrottlesTable;
+  }
+}

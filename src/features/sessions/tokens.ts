@@ -1,0 +1,142 @@
+import { type KeyObject, randomUUID, verify as verifySignature } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { SigningAlgorithm } from '../../config/config.schema.js';
+
+/**
+ * Our own tokens. Issued with `jose`; verified synchronously with node:crypto (DESIGN §3 step 1): WebCrypto
+ * runs on libuv's thread pool, where argon2 runs too, so a login flood would stall every request.
+ *
+ * Three kinds, told apart by the JOSE `typ` header (RFC 8725 §3.11, explicit typing), so no token of one
+ * kind is ever accepted as another: the access token (RFC 9068 `at+jwt`), the identity token (after the
+ * password, before an account is chosen) and the MFA challenge token (between password and second factor).
+ */
+export const TOKEN_TYPES = { access: 'at+jwt', identity: 'tessera-id+jwt', mfa: 'tessera-mfa+jwt' } as const;
+export type TokenKind = keyof typeof TOKEN_TYPES;
+
+export interface TokenClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly tid: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly jti: string;
+  readonly aud?: string | string[];
+  readonly nbf?: number;
+  readonly acc?: string;
+  readonly sid?: string;
+  readonly amr?: string[];
+}
+
+export interface PublicKeyRef {
+  readonly alg: SigningAlgorithm;
+  readonly publicKey: KeyObject;
+}
+
+export interface TokenSettings {
+  readonly issuer: string;
+  readonly audience?: string;
+}
+
+export async function issueToken(
+  kind: TokenKind,
+  key: { kid: string; alg: SigningAlgorithm; privateKey: KeyObject },
+  settings: TokenSettings,
+  claims: { sub: string; tid: string; acc?: string; sid?: string; amr?: string[] },
+  nowSeconds: number,
+  ttlSeconds: number,
+): Promise<{ token: string; jti: string; exp: number }> {
+  const jti = randomUUID();
+  const exp = nowSeconds + ttlSeconds;
+  let jwt = new SignJWT({ tid: claims.tid, ...(claims.acc ? { acc: claims.acc } : {}), ...(claims.sid ? { sid: claims.sid } : {}), ...(claims.amr ? { amr: claims.amr } : {}) })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYPES[kind] })
+    .setIssuer(settings.issuer)
+    .setSubject(claims.sub)
+    .setIssuedAt(nowSeconds)
+    .setExpirationTime(exp)
+    .setJti(jti);
+  if (settings.audience) jwt = jwt.setAudience(settings.audience);
+  return { token: await jwt.sign(key.privateKey), jti, exp };
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Tolerated clock difference between instances for `iat` and `nbf` (RFC 7519 §4.1.5 "small leeway"). */
+const SKEW_SECONDS = 30;
+const HEADER_MEMBERS = new Set(['alg', 'kid', 'typ']);
+
+function decodeJson(part: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function signatureOk(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  try {
+    switch (alg) {
+      case 'RS256':
+        return key.asymmetricKeyType === 'rsa' && verifySignature('sha256', data, key, signature);
+      case 'ES256':
+        // JWS ES256 signatures are R ‖ S (RFC 7518 §3.4), not DER.
+        return key.asymmetricKeyType === 'ec' && signature.length === 64 && verifySignature('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+      case 'EdDSA':
+        return key.asymmetricKeyType === 'ed25519' && verifySignature(null, data, key, signature);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verifies one of our own compact JWS tokens synchronously. Returns the claims, or a reason it was refused
+ * (for logs; callers answer `invalid_token` whatever the reason). RFC 8725 §3.1: the algorithm is the one
+ * pinned to the key named by `kid`, never the one the token asks for, so `none` and HS256-with-the-public-
+ * key are refused by construction.
+ */
+export function verifyToken(
+  token: string,
+  kind: TokenKind,
+  keys: ReadonlyMap<string, PublicKeyRef>,
+  settings: TokenSettings,
+  nowSeconds: number,
+): { ok: true; claims: TokenClaims } | { ok: false; reason: string } {
+  if (token.length > 8192) return { ok: false, reason: 'too long' };
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return { ok: false, reason: 'not a compact JWS' };
+  const [h, p, s] = parts as [string, string, string];
+  const header = decodeJson(h);
+  if (!header) return { ok: false, reason: 'header' };
+  if (Object.keys(header).some((k) => !HEADER_MEMBERS.has(k))) return { ok: false, reason: 'unexpected header member' };
+  if (header.typ !== TOKEN_TYPES[kind]) return { ok: false, reason: 'typ' };
+  const key = typeof header.kid === 'string' ? keys.get(header.kid) : undefined;
+  if (!key) return { ok: false, reason: 'unknown kid' };
+  if (header.alg !== key.alg) return { ok: false, reason: 'alg does not match the key' };
+  if (!signatureOk(key.alg, key.publicKey, Buffer.from(`${h}.${p}`, 'ascii'), Buffer.from(s, 'base64url'))) return { ok: false, reason: 'signature' };
+
+  const c = decodeJson(p);
+  if (!c) return { ok: false, reason: 'payload' };
+  if (c.iss !== settings.issuer) return { ok: false, reason: 'iss' };
+  if (settings.audience !== undefined) {
+    const aud = c.aud;
+    if (!(aud === settings.audience || (Array.isArray(aud) && aud.includes(settings.audience)))) return { ok: false, reason: 'aud' };
+  }
+  if (typeof c.exp !== 'number' || c.exp <= nowSeconds) return { ok: false, reason: 'expired' };
+  if (typeof c.iat !== 'number' || c.iat > nowSeconds + SKEW_SECONDS) return { ok: false, reason: 'iat in the future' };
+  if (c.nbf !== undefined && (typeof c.nbf !== 'number' || c.nbf > nowSeconds + SKEW_SECONDS)) return { ok: false, reason: 'not yet valid' };
+  if (typeof c.sub !== 'string' || !UUID.test(c.sub) || typeof c.tid !== 'string' || !UUID.test(c.tid) || typeof c.jti !== 'string') {
+    return { ok: false, reason: 'claims' };
+  }
+  if (kind === 'access' && (typeof c.acc !== 'string' || !UUID.test(c.acc) || typeof c.sid !== 'string' || !UUID.test(c.sid))) {
+    return { ok: false, reason: 'access claims' };
+  }
+  return { ok: true, claims: c as unknown as TokenClaims };
+}
+
+/** Which kind a token claims to be (header only, unverified): to answer `account_context_required`. */
+export function claimedKind(token: string): TokenKind | undefined {
+  const header = decodeJson(token.split('.')[0] ?? '');
+  const typ = header?.typ;
+  return (Object.keys(TOKEN_TYPES) as TokenKind[]).find((k) => TOKEN_TYPES[k] === typ);
+}
