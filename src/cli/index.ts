@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { VERSION } from '../config/version.js';
+import { registerAudit } from './audit.js';
 import { registerBootstrap } from './bootstrap.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
@@ -18,5 +19,6 @@ registerServe(program);
 registerMigrate(program);
 registerBootstrap(program);
 registerKeys(program);
+registerAudit(program);
 
 await program.parseAsync(process.argv);

@@ -69,7 +69,11 @@ export function csvRow(e: ChainedEvent): string {
  * Serializes events page by page: the caller pulls one chunk per page, so memory stays flat however many
  * events there are. CSV starts with a UTF-8 byte order mark so spreadsheet programs read it as UTF-8.
  */
-export async function* serializeEvents(format: ExportFormat, pages: AsyncIterable<readonly ChainedEvent[]>): AsyncGenerator<string> {
+export async function* serializeEvents(
+  format: ExportFormat,
+  pages: AsyncIterable<readonly ChainedEvent[]>,
+  onRows?: (rows: number) => void,
+): AsyncGenerator<string> {
   if (format === 'csv') yield `\uFEFF${CSV_COLUMNS.join(',')}\r\n`;
   if (format === 'json') yield '[';
   let first = true;
@@ -84,6 +88,7 @@ export async function* serializeEvents(format: ExportFormat, pages: AsyncIterabl
         first = false;
       }
     }
+    onRows?.(page.length);
     yield chunk;
   }
   if (format === 'json') yield first ? ']\n' : '\n]\n';

@@ -60,8 +60,8 @@ export function createAuditQueries({ db }: { readonly db: Database }) {
     },
 
     /** The export as text chunks, oldest first; pull-driven, so memory stays flat on any size. */
-    exportEvents(tenantId: string, format: ExportFormat, filters: store.EventFilters = {}): AsyncGenerator<string> {
-      return serializeEvents(format, pages(tenantId, filters));
+    exportEvents(tenantId: string, format: ExportFormat, filters: store.EventFilters = {}, onRows?: (rows: number) => void): AsyncGenerator<string> {
+      return serializeEvents(format, pages(tenantId, filters), onRows);
     },
 
     /**
