@@ -70,6 +70,9 @@ describe.each(engines())('HTTP foundation [%s]', (engine) => {
     expect(keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig', e: 'AQAB' });
     expect(keys[0]!.kid).toMatch(/^[A-Za-z0-9_-]{43}$/);
     for (const privateMember of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(keys[0]).not.toHaveProperty(privateMember);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const again = await fetch(`${t.url}/.well-known/jwks.json`, { headers: { 'if-none-match': res.headers.get('etag')! } });
+    expect(again.status).toBe(304);
   });
 
   it('unknown routes answer 404 not_found in the error shape, with the request id', async () => {

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { SigningAlgorithm } from '../../config/config.schema.js';
 import type { MasterKeys } from '../../crypto/master-key.js';
@@ -29,6 +29,8 @@ export interface VerificationKey {
 interface KeySet {
   readonly loadedAt: number;
   readonly jwks: { keys: JWK[] };
+  /** The JWKS serialized once per load, with a strong ETag over it: served as is to every caller. */
+  readonly document: { readonly body: string; readonly etag: string };
   readonly current: SigningKey | undefined;
   readonly verification: ReadonlyMap<string, VerificationKey>;
 }
@@ -68,7 +70,10 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
         current = { kid: row.kid, alg, privateKey: privateKeyFromDer(der) };
       }
     }
-    return { loadedAt: Date.now(), jwks: { keys: rows.map((r) => r.publicJwk) }, current, verification };
+    const jwks = { keys: rows.map((r) => r.publicJwk) };
+    const body = JSON.stringify(jwks);
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    return { loadedAt: Date.now(), jwks, document: { body, etag }, current, verification };
   }
 
   async function keySet(): Promise<KeySet> {
@@ -121,6 +126,11 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
     /** The public JSON Web Key Set: the current key and retired keys whose tokens may still be valid. */
     async jwks(): Promise<{ keys: JWK[] }> {
       return (await keySet()).jwks;
+    },
+
+    /** The JWKS as its serialized document and ETag (what the HTTP route sends). */
+    async jwksDocument(): Promise<{ readonly body: string; readonly etag: string }> {
+      return (await keySet()).document;
     },
 
     /** The key new tokens are signed with. */

@@ -5,6 +5,7 @@ import { createTestDatabase, engines, type TestDatabase } from '../../../test/su
 import { SIGNING_ALGORITHMS } from '../../config/config.schema.js';
 import { createMasterKeys } from '../../crypto/master-key.js';
 import { FixedClock } from '../../kernel/clock.js';
+import { JwksSchema } from './keys.schema.js';
 import { createKeysService } from './keys.service.js';
 
 describe.each(engines())('signing keys [%s]', (engine) => {
@@ -81,5 +82,24 @@ describe.each(engines())('signing keys [%s]', (engine) => {
     expect((await afterwards.currentSigningKey()).kid).toBe(kid);
     const stale = createKeysService({ db, clock, master: createMasterKeys(oldMaster), signingAlg: 'RS256', accessTokenTtlSeconds: 300 });
     await expect(stale.currentSigningKey()).rejects.toMatchObject({ code: 'keyring.master_key_mismatch' });
+  });
+});
+
+describe('JWKS document', () => {
+  it('matches the published schema and carries an ETag that changes with rotation', async () => {
+    const t = await createTestDatabase('pglite');
+    try {
+      const keys = createKeysService({ db: t.db, clock: new FixedClock(), master: createMasterKeys(randomBytes(32)), signingAlg: 'ES256', accessTokenTtlSeconds: 300 });
+      await keys.ensureSigningKey();
+      const first = await keys.jwksDocument();
+      expect(JwksSchema.parse(JSON.parse(first.body))).toEqual(JSON.parse(first.body));
+      expect(first.etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
+      await keys.rotateSigningKey('EdDSA');
+      const second = await keys.jwksDocument();
+      expect(JwksSchema.parse(JSON.parse(second.body)).keys.map((k) => k.alg)).toEqual(['EdDSA', 'ES256']);
+      expect(second.etag).not.toBe(first.etag);
+    } finally {
+      await t.drop();
+    }
   });
 });

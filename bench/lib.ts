@@ -1,0 +1,85 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+export interface Server {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+function waitForUrl(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('close', (code) => reject(new Error(`exited with ${code}:\n${out}`)));
+  });
+}
+
+function stopper(child: ChildProcess) {
+  return () =>
+    new Promise<void>((resolve) => {
+      child.on('close', () => resolve());
+      child.kill('SIGTERM');
+    });
+}
+
+/** Bare Fastify in its own process: the baseline every figure is compared with. */
+export async function startBareFastify(): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/bare-fastify.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { url: await waitForUrl(child, /listening (http:\/\/\S+)/), stop: stopper(child) };
+}
+
+/** The real `tessera serve` in its own process, on a fresh embedded database or on `DATABASE_URL`. */
+export async function startTessera(env: Record<string, string> = {}): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')),
+      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return { url: await waitForUrl(child, /"url":"(http:\/\/[^"]+)".*"msg":"Tessera is listening"/), stop: stopper(child) };
+}
+
+export interface Figure {
+  readonly requestsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+}
+
+export async function load(url: string, options: Partial<autocannon.Options> = {}): Promise<Figure> {
+  const result = await autocannon({ url, duration: DURATION, connections: CONNECTIONS, ...options });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+export function row(name: string, figure: Figure, baseline?: Figure): string {
+  const ratio = baseline ? (figure.requestsPerSecond / baseline.requestsPerSecond).toFixed(2) : '1.00';
+  return `| ${name} | ${figure.requestsPerSecond.toLocaleString('en-US')} | ${figure.p50} | ${figure.p99} | ${figure.errors} | ${ratio} |`;
+}
+
+export const TABLE_HEAD = '| case | req/s | p50 ms | p99 ms | errors | ratio to baseline |\n| --- | ---: | ---: | ---: | ---: | ---: |';
