@@ -54,6 +54,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw error;
   }
 
+  // Background jobs (audit webhook delivery, audit retention); stopped before the database closes.
+  const auditJobs = app.services.audit.startJobs({ log: app.http.log });
   const address = app.http.server.address();
   const url =
     address && typeof address === 'object'
@@ -75,6 +77,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await app.http.close();
       } finally {
         clearTimeout(timer);
+        await auditJobs.stop();
         await db.close();
       }
     })();

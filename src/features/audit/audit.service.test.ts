@@ -451,6 +451,21 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
     expect(await t.db.tenantWork(tenant, (tx) => tx.selectFrom('audit_outbox').select('seq').execute())).toEqual([]);
   });
 
+  it('the background job started by serve delivers from the outbox and stops cleanly', async () => {
+    await audit.setWebhook(tenant, admin, { url });
+    const before = received.length;
+    const errors: unknown[] = [];
+    const jobs = audit.startJobs({ log: { error: (obj) => errors.push(obj), info: () => {} }, outboxIntervalMs: 20 });
+    try {
+      await t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('group.created')));
+      await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThan(before + 1);
+    } finally {
+      await jobs.stop();
+    }
+    expect(errors).toEqual([]);
+    expect(received.slice(before).map((r) => (JSON.parse(r.body) as ChainedEvent).action)).toEqual(['audit.webhook.configured', 'group.created']);
+  });
+
   it('refuses non-http(s) or credential-bearing webhook URLs; removing the webhook drops pending deliveries', async () => {
     await expect(audit.setWebhook(tenant, admin, { url: 'ftp://example.com/x' })).rejects.toMatchObject({ code: 'audit.invalid_settings' });
     await expect(audit.setWebhook(tenant, admin, { url: 'https://user:pw@example.com/x' })).rejects.toMatchObject({ code: 'audit.invalid_settings' });
