@@ -9,12 +9,12 @@ import { knownMigrations } from './db/migrator.js';
 import { createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
-import { createIdentityService } from './features/identity/index.js';
-import { createMfa } from './features/mfa/index.js';
+import { createIdentityService, identityRoutes } from './features/identity/index.js';
+import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService } from './features/rbac/index.js';
 import { createSessions, sessionsRoutes } from './features/sessions/index.js';
-import { createTenantsService, securitySettings } from './features/tenants/index.js';
+import { createTenantsService, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { createAuthGuards } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import { type Clock, systemClock } from './kernel/clock.js';
@@ -54,6 +54,9 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   await http.register(healthRoutes(health));
   await http.register(keysRoutes(keys));
   await http.register(sessionsRoutes(sessions, guards));
+  await http.register(identityRoutes({ db, identity, guards }));
+  await http.register(mfaRoutes({ db, mfa, guards }));
+  await http.register(tenantsRoutes({ db, tenants, guards }));
 
   return { http, db, config, services: { keyring, passwords, audit, keys, tenants, identity, mfa, rbac, bootstrap, health, sessions, guards } };
 }

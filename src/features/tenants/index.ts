@@ -6,3 +6,4 @@ export {
   SecuritySettingsPatch,
   SecuritySettingsSchema,
 } from './security-settings.js';
+export { tenantsRoutes } from './tenants.routes.js';
