@@ -6,7 +6,7 @@ import type { MasterKeys } from './crypto/master-key.js';
 import { createPasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
-import { createAudit } from './features/audit/index.js';
+import { auditRoutes, createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createIdentityService, identityRoutes } from './features/identity/index.js';
@@ -54,6 +54,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   await http.register(healthRoutes(health));
   await http.register(keysRoutes(keys));
   await http.register(sessionsRoutes(sessions, guards));
+  await http.register(auditRoutes(audit, guards));
   await http.register(identityRoutes({ db, identity, guards }));
   await http.register(mfaRoutes({ db, mfa, guards }));
   await http.register(tenantsRoutes({ db, tenants, guards }));
