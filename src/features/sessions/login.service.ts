@@ -50,6 +50,16 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     await db.tenantWork(tenantId, (tx) => audit.record(tx, tenantId, event));
   }
 
+  /** `no_accounts` ends a login whose credentials were right: recorded too, in its own unit of work. */
+  function recordingNoAccounts(tenantId: string, userId: string, email: string | null, meta: RequestMeta) {
+    return async (error: unknown): Promise<never> => {
+      if (error instanceof AppError && error.code === SessionErrors.no_accounts) {
+        await recordFailure(tenantId, { action: 'auth.login.failed', actor: actor(userId, email, meta), target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.no_accounts });
+      }
+      throw error;
+    };
+  }
+
   /** Step 1: refused at once, before any password work, while a key is blocked. */
   async function assertNotThrottled(keys: Buffer[]): Promise<void> {
     const now = clock.now();
@@ -163,7 +173,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
           return { status: 'mfa_enrollment_required' as const, challengeToken: challenge.token, expiresIn: challenge.exp - issuer.nowSeconds(), enrollment };
         }
         return complete(tx, key, tenantId, { id: user.id, email: user.email, mustChangePassword: user.must_change_password }, ['pwd'], meta);
-      });
+      }).catch(recordingNoAccounts(tenantId, user.id, user.email, meta));
     },
 
     /** The second factor: a TOTP or recovery code for the challenge, or the first code of an enrollment. */
@@ -198,7 +208,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         const mustChange = (await store.findLoginUser(tx, tenantId, user.email))?.must_change_password ?? false;
         const amr = ['pwd', factor === 'recovery_code' ? 'rc' : 'otp'];
         return { result: await complete(tx, key, tenantId, { id: userId, email: user.email, mustChangePassword: mustChange }, amr, meta, recoveryCodes) };
-      });
+      }).catch(recordingNoAccounts(tenantId, userId, null, meta));
       if ('result' in outcome) {
         await db.globalWork((tx) => store.clearThrottle(tx, throttleKeys[0]!.key));
         return outcome.result;
