@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../test/support/app.js';
+import { engines } from '../../../test/support/databases.js';
+import { passwordProblem } from './password-policy.js';
+import * as store from './users.store.js';
+
+describe('password policy', () => {
+  it('counts characters, not bytes or UTF-16 units', () => {
+    expect(passwordProblem('🔑🔑🔑🔑🔑🔑🔑')).toMatch(/at least 8/);
+    expect(passwordProblem('🔑🔑🔑🔑🔑🔑🔑🔑')).toBeNull();
+    expect(passwordProblem('é'.repeat(128))).toBeNull();
+    expect(passwordProblem('é'.repeat(129))).toMatch(/at most 128/);
+  });
+
+  it('refuses common passwords in any case, and the email address', () => {
+    expect(passwordProblem('Sunshine1')).toMatch(/commonly used/);
+    expect(passwordProblem('LETMEIN123')).toMatch(/commonly used/);
+    expect(passwordProblem('ada.lovelace', { email: 'Ada.Lovelace@example.com' })).toMatch(/email/);
+    expect(passwordProblem('ada.lovelace@example.com', { email: 'ada.lovelace@example.com' })).toMatch(/email/);
+    expect(passwordProblem('quiet otter river 4', { email: 'ada@example.com' })).toBeNull();
+  });
+});
+
+describe.each(engines())('identity service [%s]', (engine) => {
+  let t: TestApp;
+  let tenantA: string;
+  let tenantB: string;
+  let adminA: string;
+
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+    const a = await t.app.services.bootstrap.bootstrap({ tenantName: 'A', accountName: 'A', email: 'admin@a.example', password: 'correct horse battery' });
+    const b = await t.app.services.bootstrap.bootstrap({ tenantName: 'B', accountName: 'B', email: 'admin@b.example', password: 'correct horse battery' });
+    tenantA = a.tenantId;
+    tenantB = b.tenantId;
+    adminA = a.userId;
+  });
+  afterAll(() => t.close());
+
+  const identity = () => t.app.services.identity;
+  const actor = (id: string) => ({ type: 'user' as const, id });
+
+  // Issue 3: the last active tenant administrator cannot be demoted — also when two administrators demote
+  // each other at the same moment (the administrators' rows are locked, so the second sees the first).
+  it('keeps one tenant administrator when two demote each other concurrently', async () => {
+    const second = await t.app.db.tenantWork(tenantA, (tx) =>
+      identity().adminCreateUser(tx, tenantA, actor(adminA), { email: 'second@a.example', isTenantAdmin: true }),
+    );
+    const results = await Promise.allSettled([
+      t.app.db.tenantWork(tenantA, (tx) => identity().updateUser(tx, tenantA, actor(adminA), second.id, { isTenantAdmin: false })),
+      t.app.db.tenantWork(tenantA, (tx) => identity().updateUser(tx, tenantA, actor(second.id), adminA, { isTenantAdmin: false })),
+    ]);
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^(last_tenant_admin|identity\.tenant_admin_required)$/) });
+    const admins = await t.app.db.tenantWork(tenantA, (tx) => store.lockActiveTenantAdmins(tx, tenantA));
+    expect(admins).toHaveLength(1);
+  });
+
+  it('another tenant sees none of the users and changes none', async () => {
+    await t.app.db.tenantWork(tenantB, async (tx) => {
+      expect(await store.findUser(tx, tenantA, adminA)).toBeUndefined();
+      expect((await store.listUsers(tx, tenantA, { limit: 100, offset: 0 })).total).toBe(0);
+      expect(await store.updateUser(tx, tenantA, adminA, { name: 'Hijacked' }, new Date())).toBe(false);
+      expect(await store.setPassword(tx, tenantA, adminA, 'x', false, new Date())).toBe(false);
+      expect(await store.isActiveTenantAdmin(tx, tenantA, adminA)).toBe(false);
+    });
+    const me = await t.app.db.tenantWork(tenantA, (tx) => store.findUser(tx, tenantA, adminA));
+    expect(me?.name).toBe('Administrator');
+  });
+
+  it('keeps the bootstrap path: createUser and findUserByEmail', async () => {
+    const created = await t.app.db.tenantWork(tenantB, (tx) => identity().createUser(tx, tenantB, { email: ' New@B.example ', password: 'x' }));
+    const found = await t.app.db.tenantWork(tenantB, (tx) => identity().findUserByEmail(tx, tenantB, 'new@b.example'));
+    expect(found?.id).toBe(created.id);
+    await expect(t.app.db.tenantWork(tenantB, (tx) => identity().createUser(tx, tenantB, { email: 'NEW@b.example' }))).rejects.toMatchObject({
+      code: 'identity.email_taken',
+    });
+  });
+});
