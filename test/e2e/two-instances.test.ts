@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { hash } from '@node-rs/argon2';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARGON2_OPTIONS } from '../../src/crypto/password.js';
+import { newId } from '../../src/kernel/ids.js';
+import { type ServerProcess, startCliServer } from '../support/cli.js';
+
+// DESIGN §3 and §7: two real server processes on one PostgreSQL. A revocation, a de-provisioning or a
+// logout on one instance is seen by the other on the very next request: no cache stands in the way.
+const adminUrl = process.env.TESSERA_TEST_DATABASE_URL;
+
+describe.skipIf(!adminUrl)('two instances on one PostgreSQL', () => {
+  const dbName = `tessera_two_${randomBytes(5).toString('hex')}`;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let owner: pg.Client;
+  const email = 'admin@two.example';
+  const password = 'two instances password';
+
+  async function call(server: ServerProcess, method: string, path: string, options: { body?: unknown; token?: string; cookie?: string } = {}) {
+    const headers: Record<string, string> = {};
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.cookie) headers.cookie = options.cookie;
+    const response = await fetch(`${server.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const text = await response.text();
+    const cookie = response.headers.getSetCookie().find((c) => c.startsWith('tessera_refresh='))?.split(';')[0];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reads whatever JSON came back
+    return { status: response.status, body: (text ? JSON.parse(text) : null) as any, cookie };
+  }
+
+  async function login(server: ServerProcess, who: { email: string; password: string }) {
+    const r = await call(server, 'POST', '/auth/login', { body: who });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return { accessToken: r.body.session.accessToken as string, cookie: r.cookie!, userId: r.body.userId as string, tenantId: r.body.tenantId as string };
+  }
+
+  async function newUser(tenantId: string, userEmail: string, userPassword: string): Promise<string> {
+    const id = newId();
+    await owner.query('insert into users (tenant_id, id, email, password_hash) values ($1, $2, $3, $4)', [tenantId, id, userEmail, await hash(userPassword, ARGON2_OPTIONS)]);
+    const { rows } = await owner.query<{ account_id: string; id: string }>("select account_id, id from roles where system_key = 'account_admin' limit 1");
+    await owner.query('insert into role_assignments (tenant_id, id, account_id, role_id, user_id) values ($1, $2, $3, $4, $5)', [tenantId, newId(), rows[0]!.account_id, rows[0]!.id, id]);
+    return id;
+  }
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`create database ${dbName}`);
+    await admin.end();
+    const url = new URL(adminUrl!);
+    url.pathname = `/${dbName}`;
+    const env = {
+      DATABASE_URL: url.toString(),
+      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+      // Both instances sit behind one public address: the same token issuer.
+      PUBLIC_URL: 'http://localhost:3999',
+      TESSERA_ADMIN_EMAIL: email,
+      TESSERA_ADMIN_PASSWORD: password,
+      LOG_LEVEL: 'info',
+    };
+    a = await startCliServer(env);
+    b = await startCliServer(env);
+    owner = new pg.Client({ connectionString: url.toString() });
+    await owner.connect();
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([a?.stop(), b?.stop()]);
+    await owner?.end().catch(() => {});
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+  }, 60_000);
+
+  it('a session created on A works on B; logout on A is refused on B at once', async () => {
+    const s = await login(a, { email, password });
+    expect((await call(b, 'GET', '/api/v1/me/sessions', { token: s.accessToken })).status).toBe(200);
+    expect((await call(a, 'POST', '/auth/logout', { token: s.accessToken })).status).toBe(204);
+    const onB = await call(b, 'GET', '/api/v1/me/sessions', { token: s.accessToken });
+    expect(onB.status).toBe(401);
+    expect(onB.body.error.code).toBe('invalid_token');
+    expect((await call(b, 'POST', '/auth/refresh', { cookie: s.cookie })).status).toBe(401);
+  });
+
+  it('refresh rotates across instances; a reuse on B ends the session on A', async () => {
+    const s = await login(a, { email, password });
+    const rotated = await call(b, 'POST', '/auth/refresh', { cookie: s.cookie });
+    expect(rotated.status).toBe(200);
+    expect((await call(a, 'GET', '/api/v1/me/sessions', { token: rotated.body.accessToken })).status).toBe(200);
+    // Outside the grace window the old token is a reuse: wait it out on the real clock.
+    await new Promise((r) => setTimeout(r, 10_500));
+    expect((await call(b, 'POST', '/auth/refresh', { cookie: s.cookie })).body.error.code).toBe('sessions.refresh_token_invalid');
+    expect((await call(a, 'GET', '/api/v1/me/sessions', { token: rotated.body.accessToken })).status).toBe(401);
+  }, 30_000);
+
+  it('an administrator revoking a user’s sessions on B is seen on A at once', async () => {
+    const admin = await login(a, { email, password });
+    const userId = await newUser(admin.tenantId, 'revoked@two.example', 'revoked user password');
+    const user = await login(a, { email: 'revoked@two.example', password: 'revoked user password' });
+    expect((await call(a, 'GET', '/api/v1/me/sessions', { token: user.accessToken })).status).toBe(200);
+    const revoked = await call(b, 'DELETE', `/api/v1/users/${userId}/sessions`, { token: admin.accessToken });
+    expect(revoked.body).toEqual({ revoked: 1 });
+    expect((await call(a, 'GET', '/api/v1/me/sessions', { token: user.accessToken })).status).toBe(401);
+  });
+
+  it('a deactivated user is refused on both instances on the next request', async () => {
+    const admin = await login(a, { email, password });
+    const userId = await newUser(admin.tenantId, 'gone@two.example', 'deactivated user password');
+    const user = await login(b, { email: 'gone@two.example', password: 'deactivated user password' });
+    expect((await call(a, 'GET', '/api/v1/me/sessions', { token: user.accessToken })).status).toBe(200);
+    expect((await call(b, 'GET', '/api/v1/me/sessions', { token: user.accessToken })).status).toBe(200);
+    // Any path that deactivates (user management, SCIM) flips this flag; the per-request read returns it.
+    await owner.query('update users set active = false where id = $1', [userId]);
+    for (const server of [a, b]) expect((await call(server, 'GET', '/api/v1/me/sessions', { token: user.accessToken })).status).toBe(401);
+    expect((await call(a, 'POST', '/auth/login', { body: { email: 'gone@two.example', password: 'deactivated user password' } })).body.error.code).toBe('invalid_credentials');
+  });
+});
