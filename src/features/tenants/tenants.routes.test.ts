@@ -1,3 +1,4 @@
+import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
@@ -76,5 +77,22 @@ describe.each(engines())('tenant security settings over HTTP [%s]', (engine) => 
     expect(errorCode(await api(plain, 'GET', PATH))).toBe('permission_denied');
     expect(errorCode(await api(plain, 'PATCH', PATH, { mfaRequired: true }))).toBe('permission_denied');
     expect((await api(null, 'GET', PATH)).status).toBe(401);
+  });
+
+  it('mfaRequired set here sends a user without TOTP through enrollment at login', async () => {
+    const user = await loginAsPlainUser(t, otherAdmin);
+    expect((await api(otherAdmin, 'PATCH', PATH, { mfaRequired: true })).status).toBe(200);
+    const login = await api<{ status: string; challengeToken: string; enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }>(
+      null,
+      'POST',
+      '/auth/login',
+      { email: user.email, password: user.password, tenantId: user.tenantId },
+    );
+    expect(login.body.status).toBe('mfa_enrollment_required');
+    expect(login.body.enrollment.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
+    const code = TOTP.generate({ secret: Secret.fromBase32(login.body.enrollment.secret), algorithm: 'SHA1', digits: 6, period: 30, timestamp: t.clock.now().getTime() });
+    const done = await api<{ status: string }>(null, 'POST', '/auth/login/mfa', { challengeToken: login.body.challengeToken, code });
+    expect(done.body.status).toBe('authenticated');
+    await api(otherAdmin, 'PATCH', PATH, { mfaRequired: false });
   });
 });
