@@ -234,4 +234,64 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     expect((await api(user, 'GET', '/api/v1/me')).status).toBe(200);
     expect(await auditActions(admin.tenantId)).toContain('user.password_changed');
   });
+
+  it('describes its routes in the OpenAPI document', async () => {
+    const doc = (await api<{ paths: Record<string, unknown> }>(null, 'GET', '/api/openapi.json')).body;
+    for (const path of ['/api/v1/users', '/api/v1/users/{userId}', '/api/v1/users/{userId}/reset-password', '/api/v1/me', '/api/v1/me/password', '/api/v1/me/mfa/setup', '/api/v1/users/{userId}/mfa', '/api/v1/tenant/security-settings']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+
+  // Issue 3: deactivating a user or resetting the password revokes all the user's sessions at once; a
+  // password change revokes the user's other sessions. The very next request with the old token is refused.
+  describe('session revocation', () => {
+    const me = (who: { accessToken: string }) => api(who, 'GET', '/api/v1/me');
+
+    it('deactivating (DELETE) ends every session of the user on the next request', async () => {
+      const user = await loginAsPlainUser(t, admin);
+      const second = await loginOverHttp(t, { email: user.email, password: user.password, tenantId: admin.tenantId });
+      expect((await me(user)).status).toBe(200);
+      expect((await me(second)).status).toBe(200);
+      expect((await api(admin, 'DELETE', `/api/v1/users/${user.userId}`)).status).toBe(204);
+      for (const who of [user, second]) {
+        const res = await me(who);
+        expect(res.status).toBe(401);
+        expect(errorCode(res)).toBe('invalid_token');
+      }
+    });
+
+    it('deactivating through PATCH active=false ends the sessions too', async () => {
+      const user = await loginAsPlainUser(t, admin);
+      expect((await me(user)).status).toBe(200);
+      expect((await api(admin, 'PATCH', `/api/v1/users/${user.userId}`, { active: false })).status).toBe(200);
+      expect(errorCode(await me(user))).toBe('invalid_token');
+      const sessions = await t.app.db.ownerWork((tx) => tx.selectFrom('sessions').select(['revoked_at', 'revoked_reason']).where('user_id', '=', user.userId).execute());
+      expect(sessions.every((s) => s.revoked_at !== null && s.revoked_reason === 'user_deactivated')).toBe(true);
+    });
+
+    it('a password reset by an administrator ends every session of the user', async () => {
+      const user = await loginAsPlainUser(t, admin);
+      expect((await me(user)).status).toBe(200);
+      expect((await api(admin, 'POST', `/api/v1/users/${user.userId}/reset-password`, {})).status).toBe(200);
+      expect(errorCode(await me(user))).toBe('invalid_token');
+    });
+
+    it('changing your own password ends your other sessions, not this one', async () => {
+      const user = await loginAsPlainUser(t, admin);
+      const other = await loginOverHttp(t, { email: user.email, password: user.password, tenantId: admin.tenantId });
+      expect((await me(other)).status).toBe(200);
+      expect((await api(user, 'POST', '/api/v1/me/password', { currentPassword: user.password, newPassword: 'amber lantern meadow 9' })).status).toBe(204);
+      expect((await me(user)).status).toBe(200);
+      expect(errorCode(await me(other))).toBe('invalid_token');
+    });
+
+    it('a refused change revokes nothing', async () => {
+      const user = await loginAsPlainUser(t, admin);
+      const other = await loginOverHttp(t, { email: user.email, password: user.password, tenantId: admin.tenantId });
+      expect(errorCode(await api(user, 'POST', '/api/v1/me/password', { currentPassword: 'wrong password!', newPassword: 'amber lantern meadow 9' }))).toBe(
+        'identity.current_password_invalid',
+      );
+      expect((await me(other)).status).toBe(200);
+    });
+  });
 });

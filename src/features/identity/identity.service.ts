@@ -21,7 +21,7 @@ export interface IdentityDeps {
   /** The tenant's security settings (the tenants feature). */
   readonly securitySettings: (tx: Tx, tenantId: string) => Promise<SecuritySettings>;
   /** Revokes the user's live sessions in the caller's transaction, all or all but one (the sessions feature). */
-  readonly revokeUserSessions?: (tx: Tx, tenantId: string, userId: string, reason: string, exceptSessionId?: string) => Promise<unknown>;
+  readonly revokeUserSessions: (tx: Tx, tenantId: string, userId: string, reason: string, exceptSessionId?: string) => Promise<unknown>;
 }
 
 export interface User {
@@ -185,7 +185,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
         if (before[key] !== now[key]) changes[key] = { from: before[key], to: now[key] };
       }
       const deactivated = target.active && !updated.active;
-      if (deactivated) await revokeUserSessions?.(tx, tenantId, userId, 'user_deactivated');
+      if (deactivated) await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
       if (Object.keys(changes).length > 0) {
         await audit.record(tx, tenantId, {
           action: deactivated ? 'user.deactivated' : 'user.updated',
@@ -206,7 +206,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.is_tenant_admin });
       if (!target.active) return;
       await store.updateUser(tx, tenantId, userId, { active: false }, clock.now());
-      await revokeUserSessions?.(tx, tenantId, userId, 'user_deactivated');
+      await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
       await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
     },
 
@@ -228,7 +228,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       if (!generated) checkPassword(password, target.email);
       const mustChange = input.mustChangePassword ?? true;
       await store.setPassword(tx, tenantId, userId, await passwords.hash(password), mustChange, clock.now());
-      await revokeUserSessions?.(tx, tenantId, userId, 'password_reset');
+      await revokeUserSessions(tx, tenantId, userId, 'password_reset');
       await audit.record(tx, tenantId, {
         action: 'user.password_reset',
         actor,
@@ -264,7 +264,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       await requireCurrentPassword(tx, tenantId, actor.id, input.currentPassword);
       checkPassword(input.newPassword, me.email);
       await store.setPassword(tx, tenantId, actor.id, await passwords.hash(input.newPassword), false, clock.now());
-      await revokeUserSessions?.(tx, tenantId, actor.id, 'password_changed', sessionId ?? undefined);
+      await revokeUserSessions(tx, tenantId, actor.id, 'password_changed', sessionId ?? undefined);
       await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
     },
   };
