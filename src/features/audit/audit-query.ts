@@ -32,14 +32,23 @@ function decodeCursor(cursor: string): number {
 }
 
 export function createAuditQueries({ db }: { readonly db: Database }) {
-  /** Every event matching `filters`, oldest first, one unit of work per page (PGlite cannot stream a cursor). */
-  async function* pages(tenantId: string, filters: store.EventFilters): AsyncGenerator<ChainedEvent[]> {
-    let afterSeq = 0;
+  /**
+   * Every event matching `filters`, oldest first, one unit of work per page (PGlite cannot stream a cursor).
+   * The next page is read while the consumer handles this one, so at most two pages are held in memory.
+   */
+  async function* pages(tenantId: string, filters: store.EventFilters, startAfter = 0): AsyncGenerator<ChainedEvent[]> {
+    const read = (afterSeq: number) => {
+      const pending = db.tenantWork(tenantId, (tx) => store.pageEvents(tx, tenantId, { order: 'asc', afterSeq, limit: PAGE, filters }));
+      // A consumer that stops early leaves the read-ahead unawaited; its failure is then of no interest.
+      pending.catch(() => {});
+      return pending;
+    };
+    let next = read(startAfter);
     for (;;) {
-      const page = await db.tenantWork(tenantId, (tx) => store.pageEvents(tx, tenantId, { order: 'asc', afterSeq, limit: PAGE, filters }));
+      const page = await next;
       if (page.length === 0) return;
+      if (page.length === PAGE) next = read(page.at(-1)!.seq);
       yield page;
-      afterSeq = page.at(-1)!.seq;
       if (page.length < PAGE) return;
     }
   }
@@ -75,13 +84,12 @@ export function createAuditQueries({ db }: { readonly db: Database }) {
       let afterSeq = start.seq;
       let head: store.Head | undefined;
       for (;;) {
-        const page = await db.tenantWork(tenantId, (tx) => store.pageEvents(tx, tenantId, { order: 'asc', afterSeq, limit: PAGE }));
-        for (const e of page) if (!verifier.next(e)) break;
-        if (verifier.broken) break;
-        if (page.length > 0) {
+        for await (const page of pages(tenantId, {}, afterSeq)) {
+          for (const e of page) if (!verifier.next(e)) break;
+          if (verifier.broken) break;
           afterSeq = page.at(-1)!.seq;
-          continue;
         }
+        if (verifier.broken) break;
         // The head is written with each event: events appended while we read are fetched before comparing.
         head = await db.tenantWork(tenantId, (tx) => store.readHead(tx, tenantId));
         const headSeq = head?.seq ?? 0;
