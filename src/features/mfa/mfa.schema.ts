@@ -12,7 +12,15 @@ export const MfaSetup = z
   })
   .meta({ id: 'MfaSetup' });
 
-export const MfaVerifyBody = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app') }).strict();
+export const MfaVerifyBody = z
+  .object({
+    code: z
+      .string()
+      .max(20)
+      .transform((c) => c.replace(/\s+/g, ''))
+      .pipe(z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app')),
+  })
+  .strict();
 
 export const RecoveryCodes = z
   .object({ recoveryCodes: z.array(z.string()).describe('10 single-use codes, shown only now: store them safely.') })

@@ -57,8 +57,10 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
     if (!factor?.enabled_at) return null;
     const now = clock.now();
     const given = code.trim();
-    if (looksLikeTotpCode(given)) {
-      const step = matchingStep(await readSecret(tx, tenantId, userId, factor.totp_secret_enc), given, now);
+    // Authenticator apps show "123 456"; the space is not part of the code.
+    const digits = given.replace(/\s+/g, '');
+    if (looksLikeTotpCode(digits)) {
+      const step = matchingStep(await readSecret(tx, tenantId, userId, factor.totp_secret_enc), digits, now);
       // RFC 6238 §5.2: a code already accepted (or older than one accepted) is refused.
       if (step === null || !(await store.consumeStep(tx, tenantId, userId, step, now))) return null;
       return 'totp';
@@ -95,7 +97,7 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
     if (!factor) throw new AppError(MfaErrors['mfa.setup_not_started']);
     if (factor.enabled_at) throw new AppError(MfaErrors['mfa.already_enabled']);
     const now = clock.now();
-    const step = matchingStep(await readSecret(tx, tenantId, userId, factor.totp_secret_enc), code.trim(), now);
+    const step = matchingStep(await readSecret(tx, tenantId, userId, factor.totp_secret_enc), code.replace(/\s+/g, ''), now);
     if (step === null || !(await store.enableFactor(tx, tenantId, userId, step, now))) return null;
     const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await store.replaceRecoveryCodes(tx, tenantId, userId, recoveryCodes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!)), now);
