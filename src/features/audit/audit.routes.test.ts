@@ -91,6 +91,12 @@ describe.each(engines())('audit API [%s]', (engine) => {
     expect(report.body.checked).toBeGreaterThanOrEqual(5);
   });
 
+  it('is described in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${t.url}/api/openapi.json`)).json()) as { paths: Record<string, { get?: { parameters?: { name: string }[] } }> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/audit/events', '/api/v1/audit/export', '/api/v1/audit/verify']));
+    expect(doc.paths['/api/v1/audit/events']!.get!.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['from', 'to', 'actor', 'action', 'cursor', 'limit']));
+  });
+
   // Issue 5: reading needs audit.view, exporting audit.export; a user without them is refused.
   it('refuses callers without a session or without the permission', async () => {
     for (const path of ['/api/v1/audit/events', '/api/v1/audit/export?format=csv', '/api/v1/audit/verify']) {
