@@ -167,6 +167,10 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     expect(given.body).toEqual({});
     expect(await passwordAccepted(email, 'amber lantern meadow 9')).toBe(true);
     expect(await auditActions(admin.tenantId)).toContain('user.password_reset');
+    // DESIGN §6 rule 7: secrets never reach audit events.
+    const events = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).execute());
+    const recorded = JSON.stringify(events);
+    for (const secret of [oneTime, 'amber lantern meadow 9', PASSWORD]) expect(recorded).not.toContain(secret);
   });
 
   it('needs idp.view to read users and idp.manage to change them (permission_denied)', async () => {

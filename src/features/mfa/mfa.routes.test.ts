@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { callApi, errorCode } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin, loginAsPlainUser } from '../../../test/support/login.js';
+import { newId } from '../../kernel/ids.js';
 
 /** The code an authenticator app shows at `at` (RFC 6238: SHA-1, 30 s, 6 digits). */
 function codeAt(secret: string, at: Date): string {
@@ -123,6 +124,23 @@ describe.each(engines())('two-step verification over HTTP [%s]', (engine) => {
     expect(await auditActions(admin.tenantId)).toContain('user.mfa_reset');
     // The user can set it up again.
     await enroll(user);
+  });
+
+  it('idp.manage without tenant administrator status cannot reset MFA (identity.tenant_admin_required)', async () => {
+    const user = await loginAsPlainUser(t, admin);
+    await enroll(user);
+    await t.app.db.tenantWork(admin.tenantId, async (tx) => {
+      const roleId = newId();
+      await tx.insertInto('roles').values({ account_id: admin.accountId, id: roleId, name: `Managers ${roleId}`, permissions: ['idp.manage'] }).execute();
+      await tx.insertInto('role_assignments').values({ tenant_id: admin.tenantId, id: newId(), account_id: admin.accountId, role_id: roleId, user_id: user.userId }).execute();
+    });
+    const victim = await loginAsPlainUser(t, admin);
+    nextStep();
+    await enroll(victim);
+    const res = await api(user, 'DELETE', `/api/v1/users/${victim.userId}/mfa`);
+    expect(res.status).toBe(403);
+    expect(errorCode(res)).toBe('identity.tenant_admin_required');
+    expect((await api<{ enabled: boolean }>(victim, 'GET', '/api/v1/me/mfa')).body.enabled).toBe(true);
   });
 
   // Tenant isolation: an administrator of tenant A addressing tenant B's user gets 404; nothing changes.
