@@ -78,9 +78,14 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   }
   const inMemory = config.dataDir.startsWith('memory://');
   if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
-  const pgl = await PGlite.create(inMemory ? undefined : `${config.dataDir}/pgdata`, {
-    parsers: { [INT8]: (value: string) => Number(value) },
-  });
+  return fromPGlite(await PGlite.create(inMemory ? undefined : `${config.dataDir}/pgdata`, PGLITE_OPTIONS));
+}
+
+/** Options every embedded database is opened with (type parsers aligned with the pg pool's). */
+export const PGLITE_OPTIONS = { parsers: { [INT8]: (value: string) => Number(value) } };
+
+/** Wraps an open PGlite instance (for example one loaded from a data-directory dump) as a Database. */
+export function fromPGlite(pgl: PGlite): Database {
   const kysely = new Kysely<DB>({ dialect: new PGliteDialect(pgl) });
   return wrapKysely(kysely, 'pglite', async () => {
     await kysely.destroy();

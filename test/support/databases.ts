@@ -1,8 +1,12 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseConfig } from '../../src/config/config.schema.js';
-import { type Database, type Engine, openDatabase } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrator.js';
+import { type Database, type Engine, fromPGlite, openDatabase, PGLITE_OPTIONS } from '../../src/db/database.js';
+import { knownMigrations, migrate } from '../../src/db/migrator.js';
 
 /** The engines a storage suite runs on: PGlite always, PostgreSQL when TESSERA_TEST_DATABASE_URL is set. */
 export function engines(): Engine[] {
@@ -21,6 +25,44 @@ function adminUrl(): string {
   const url = process.env.TESSERA_TEST_DATABASE_URL;
   if (!url) throw new Error('TESSERA_TEST_DATABASE_URL is not set');
   return url;
+}
+
+/**
+ * Starting PGlite and running initdb plus every migration costs seconds; loading a dump of an already
+ * migrated data directory costs a fraction of that. The dump is cached on disk, keyed by the migrations'
+ * checksums and the PGlite version, and shared by every test process.
+ */
+const dumps = new Map<string, Promise<Blob>>();
+
+export function pgliteDump(migrated: boolean): Promise<Blob> {
+  const version = (JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const key = createHash('sha256')
+    .update(version)
+    .update(migrated ? knownMigrations().map((m) => m.checksum).join(',') : 'empty')
+    .digest('hex')
+    .slice(0, 16);
+  let dump = dumps.get(key);
+  if (!dump) {
+    dump = (async () => {
+      const dir = path.join(tmpdir(), 'tessera-test-pglite');
+      const file = path.join(dir, `${key}.tar`);
+      try {
+        return new Blob([readFileSync(file)]);
+      } catch {
+        const pgl = await PGlite.create(PGLITE_OPTIONS);
+        if (migrated) await migrate(fromPGlite(pgl));
+        const blob = await pgl.dumpDataDir('none');
+        await pgl.close();
+        mkdirSync(dir, { recursive: true });
+        const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+        writeFileSync(partial, Buffer.from(await blob.arrayBuffer()));
+        renameSync(partial, file);
+        return blob;
+      }
+    })();
+    dumps.set(key, dump);
+  }
+  return dump;
 }
 
 /** A fresh, empty database for one suite: in-memory PGlite, or a new PostgreSQL database dropped afterwards. */
@@ -45,8 +87,14 @@ export async function createTestDatabase(engine: Engine, options: { migrate?: bo
       await c.end();
     };
   }
-  const db = await openDatabase(config);
-  if (options.migrate !== false) await migrate(db);
+  const migrated = options.migrate !== false;
+  let db: Database;
+  if (engine === 'pglite') {
+    db = fromPGlite(await PGlite.create({ ...PGLITE_OPTIONS, loadDataDir: await pgliteDump(migrated) }));
+  } else {
+    db = await openDatabase(config);
+    if (migrated) await migrate(db);
+  }
   return {
     engine,
     config,
