@@ -1,7 +1,7 @@
 import { AppError } from '../../kernel/app-error.js';
 import type { Tx } from '../../db/database.js';
 import type { AuditActor, AuditEventInput } from '../audit/index.js';
-import type { IssuedSession, Issuer } from './session-issuer.js';
+import type { IssuedSession, Issuer, PendingSession } from './session-issuer.js';
 import { SessionErrors } from './sessions.errors.js';
 import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
 import * as store from './sessions.store.js';
@@ -60,14 +60,20 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     };
   }
 
-  /** Step 1: refused at once, before any password work, while a key is blocked. */
-  async function assertNotThrottled(keys: Buffer[]): Promise<void> {
+  /** Step 1: refused at once, before any password work, while a key is blocked. Returns the keys with a count. */
+  async function assertNotThrottled(keys: Buffer[]): Promise<Buffer[]> {
     const now = clock.now();
     const rows = await db.globalWork((tx) => store.readThrottles(tx, keys));
     const until = Math.max(0, ...rows.map((r) => r.blocked_until?.getTime() ?? 0));
     if (until > now.getTime()) {
       throw new AppError(SessionErrors['sessions.too_many_attempts'], { detail: { retryAfterSeconds: Math.ceil((until - now.getTime()) / 1000) } });
     }
+    return rows.map((r) => Buffer.from(r.key));
+  }
+
+  /** A success clears the account's failure count (a write only when there is one). */
+  async function clearAccountCount(key: Buffer, counted: Buffer[]): Promise<void> {
+    if (counted.some((k) => k.equals(key))) await db.globalWork((tx) => store.clearThrottle(tx, key));
   }
 
   /** Counts a failure on each key; returns whether this failure locked one of them. */
@@ -86,20 +92,58 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     });
   }
 
-  /** After the first factor (and the second, if any): the accounts, the identity token, maybe the session. */
+  /**
+   * What a unit of work decided; tokens are signed after it commits (signing runs on the thread pool, and
+   * the embedded database's single connection should not wait for it).
+   */
+  type Decision =
+    | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string }
+    | { readonly status: 'mfa_enrollment_required'; readonly tenantId: string; readonly userId: string; readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }
+    | {
+        readonly status: 'authenticated';
+        readonly tenantId: string;
+        readonly userId: string;
+        readonly amr: string[];
+        readonly accounts: { id: string; name: string }[];
+        readonly mustChangePassword: boolean;
+        readonly recoveryCodes?: string[];
+        readonly session?: PendingSession;
+      };
+
+  async function sign(key: SigningKey, d: Decision): Promise<LoginResult> {
+    if (d.status !== 'authenticated') {
+      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll');
+      const expiresIn = challenge.exp - issuer.nowSeconds();
+      return d.status === 'mfa_required'
+        ? { status: d.status, challengeToken: challenge.token, expiresIn }
+        : { status: d.status, challengeToken: challenge.token, expiresIn, enrollment: d.enrollment };
+    }
+    const identity = await issuer.identityToken(key, d.tenantId, d.userId, d.amr);
+    return {
+      status: 'authenticated',
+      identityToken: identity.token,
+      expiresIn: identity.exp - issuer.nowSeconds(),
+      tenantId: d.tenantId,
+      userId: d.userId,
+      accounts: d.accounts,
+      mustChangePassword: d.mustChangePassword,
+      ...(d.recoveryCodes ? { recoveryCodes: d.recoveryCodes } : {}),
+      ...(d.session ? { session: await issuer.sign(key, d.session) } : {}),
+    };
+  }
+
+  /** After the first factor (and the second, if any): the accounts and, with exactly one, the session. */
   async function complete(
     tx: Tx,
-    key: SigningKey,
     tenantId: string,
     user: { id: string; email: string; mustChangePassword: boolean },
     amr: string[],
     meta: RequestMeta,
     recoveryCodes?: string[],
-  ): Promise<LoginResult> {
+  ): Promise<Decision> {
     const accounts = await store.enterableAccounts(tx, tenantId, user.id, clock.now());
     if (accounts.length === 0) throw new AppError(SessionErrors.no_accounts);
-    const identity = await issuer.identityToken(key, tenantId, user.id, amr);
-    const session = accounts.length === 1 ? await issuer.createSession(tx, key, tenantId, user.id, accounts[0]!.id, amr, meta) : undefined;
+    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, meta) : undefined;
     await audit.record(tx, tenantId, {
       action: 'auth.login.succeeded',
       actor: actor(user.id, user.email, meta),
@@ -109,10 +153,9 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     });
     return {
       status: 'authenticated',
-      identityToken: identity.token,
-      expiresIn: identity.exp - issuer.nowSeconds(),
       tenantId,
       userId: user.id,
+      amr,
       accounts: accounts.map((a) => ({ id: a.id, name: a.name })),
       mustChangePassword: user.mustChangePassword,
       ...(recoveryCodes ? { recoveryCodes } : {}),
@@ -127,7 +170,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         { key: accountKey(email), policy: ACCOUNT_POLICY },
         { key: ipKey(meta.ip), policy: IP_POLICY },
       ];
-      await assertNotThrottled(throttleKeys.map((k) => k.key));
+      const counted = await assertNotThrottled(throttleKeys.map((k) => k.key));
 
       // Which tenant: the one given, else the tenants where the email exists. The answer is never shown
       // to a caller without the right password: every path below costs one argon2 verification per
@@ -159,21 +202,18 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       if (matched.length > 1) throw new AppError(SessionErrors['sessions.tenant_required']);
 
       const { tenantId, user } = matched[0]!;
-      await db.globalWork((tx) => store.clearThrottle(tx, throttleKeys[0]!.key));
+      await clearAccountCount(throttleKeys[0]!.key, counted);
       const key = await issuer.signingKey();
-      return db.tenantWork(tenantId, async (tx) => {
+      const decision = await db.tenantWork(tenantId, async (tx): Promise<Decision> => {
         const policy = await deps.securityPolicy(tx, tenantId);
-        if (await mfa.isEnrolled(tx, tenantId, user.id)) {
-          const challenge = await issuer.challengeToken(key, tenantId, user.id, 'verify');
-          return { status: 'mfa_required' as const, challengeToken: challenge.token, expiresIn: challenge.exp - issuer.nowSeconds() };
-        }
+        if (await mfa.isEnrolled(tx, tenantId, user.id)) return { status: 'mfa_required', tenantId, userId: user.id };
         if (policy.mfaRequired) {
           const enrollment = await mfa.startEnrollment(tx, tenantId, user.id, user.email);
-          const challenge = await issuer.challengeToken(key, tenantId, user.id, 'enroll');
-          return { status: 'mfa_enrollment_required' as const, challengeToken: challenge.token, expiresIn: challenge.exp - issuer.nowSeconds(), enrollment };
+          return { status: 'mfa_enrollment_required', tenantId, userId: user.id, enrollment };
         }
-        return complete(tx, key, tenantId, { id: user.id, email: user.email, mustChangePassword: user.must_change_password }, ['pwd'], meta);
+        return complete(tx, tenantId, { id: user.id, email: user.email, mustChangePassword: user.must_change_password }, ['pwd'], meta);
       }).catch(recordingNoAccounts(tenantId, user.id, user.email, meta));
+      return sign(key, decision);
     },
 
     /** The second factor: a TOTP or recovery code for the challenge, or the first code of an enrollment. */
@@ -187,10 +227,10 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         { key: accountKey(`mfa:${tenantId}:${userId}`), policy: ACCOUNT_POLICY },
         { key: ipKey(meta.ip), policy: IP_POLICY },
       ];
-      await assertNotThrottled(throttleKeys.map((k) => k.key));
+      const counted = await assertNotThrottled(throttleKeys.map((k) => k.key));
       const key = await issuer.signingKey();
 
-      const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: LoginResult } | { failed: 'inactive' | 'code'; email: string | null }> => {
+      const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: Decision } | { failed: 'inactive' | 'code'; email: string | null }> => {
         const user = await store.findUserById(tx, tenantId, userId);
         if (!user?.active) return { failed: 'inactive' as const, email: user?.email ?? null };
         let recoveryCodes: string[] | undefined;
@@ -207,11 +247,11 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         }
         const mustChange = (await store.findLoginUser(tx, tenantId, user.email))?.must_change_password ?? false;
         const amr = ['pwd', factor === 'recovery_code' ? 'rc' : 'otp'];
-        return { result: await complete(tx, key, tenantId, { id: userId, email: user.email, mustChangePassword: mustChange }, amr, meta, recoveryCodes) };
+        return { result: await complete(tx, tenantId, { id: userId, email: user.email, mustChangePassword: mustChange }, amr, meta, recoveryCodes) };
       }).catch(recordingNoAccounts(tenantId, userId, null, meta));
       if ('result' in outcome) {
-        await db.globalWork((tx) => store.clearThrottle(tx, throttleKeys[0]!.key));
-        return outcome.result;
+        await clearAccountCount(throttleKeys[0]!.key, counted);
+        return sign(key, outcome.result);
       }
       const locked = await countFailures(throttleKeys);
       const who = actor(userId, outcome.email, meta);
@@ -227,13 +267,13 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       if (!verified.ok) throw new AppError(SessionErrors.invalid_token, { detail: { reason: verified.reason } });
       const { tid: tenantId, sub: userId } = verified.claims;
       const key = await issuer.signingKey();
-      return db.tenantWork(tenantId, async (tx) => {
+      const pending = await db.tenantWork(tenantId, async (tx) => {
         const user = await store.findUserById(tx, tenantId, userId);
         if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
         const accounts = await store.enterableAccounts(tx, tenantId, userId, clock.now());
         if (!accounts.some((a) => a.id === input.accountId)) throw new AppError(SessionErrors.no_account_access);
         const amr = verified.claims.amr ?? ['pwd'];
-        const session = await issuer.createSession(tx, key, tenantId, userId, input.accountId, amr, meta);
+        const session = await issuer.createSession(tx, tenantId, userId, input.accountId, amr, meta);
         await audit.record(tx, tenantId, {
           action: 'auth.session.created',
           actor: actor(userId, user.email, meta),
@@ -243,6 +283,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         });
         return session;
       });
+      return issuer.sign(key, pending);
     },
   };
 }

@@ -8,6 +8,17 @@ type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
 import * as store from './sessions.store.js';
 import { issueToken } from './tokens.js';
 
+/** A session written in a unit of work, its access token not yet signed (signing waits for the commit). */
+export interface PendingSession {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly accountId: string;
+  readonly amr: string[];
+  readonly refreshToken: string;
+  readonly refreshExpiresAt: Date;
+}
+
 export interface IssuedSession {
   readonly sessionId: string;
   readonly accountId: string;
@@ -46,8 +57,12 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
 
     accessToken,
 
-    /** A new session for the account, with its first refresh token, in the caller's unit of work. */
-    async createSession(tx: Tx, key: SigningKey, tenantId: string, userId: string, accountId: string, amr: string[], meta: RequestMeta): Promise<IssuedSession> {
+    /**
+     * A new session for the account, with its first refresh token, in the caller's unit of work. Its access
+     * token is signed by `sign` after the commit: signing runs on the thread pool, and the embedded
+     * database's single connection should not wait for it.
+     */
+    async createSession(tx: Tx, tenantId: string, userId: string, accountId: string, amr: string[], meta: RequestMeta): Promise<PendingSession> {
       const now = deps.clock.now();
       const policy = await deps.securityPolicy(tx, tenantId);
       const sessionId = newId(now.getTime());
@@ -65,8 +80,12 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
       const refreshToken = newRefreshToken(tenantId);
       const refreshExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + policy.refreshLifetimeSeconds * 1000));
       await store.insertRefreshToken(tx, tenantId, { tokenHash: hashRefreshToken(refreshToken), sessionId, createdAt: now, expiresAt: refreshExpiresAt });
-      const access = await accessToken(key, tenantId, userId, accountId, sessionId, amr);
-      return { sessionId, accountId, accessToken: access.token, expiresIn: deps.accessTokenTtlSeconds, refreshToken, refreshExpiresAt };
+      return { tenantId, userId, sessionId, accountId, amr, refreshToken, refreshExpiresAt };
+    },
+
+    async sign(key: SigningKey, pending: PendingSession): Promise<IssuedSession> {
+      const access = await accessToken(key, pending.tenantId, pending.userId, pending.accountId, pending.sessionId, pending.amr);
+      return { sessionId: pending.sessionId, accountId: pending.accountId, accessToken: access.token, expiresIn: deps.accessTokenTtlSeconds, refreshToken: pending.refreshToken, refreshExpiresAt: pending.refreshExpiresAt };
     },
 
     /** Revokes sessions and makes the revocation visible to the very next request (DESIGN §3). */

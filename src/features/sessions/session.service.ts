@@ -5,9 +5,7 @@ import type { AuditActor } from '../audit/index.js';
 import { hashRefreshToken, newRefreshToken, openSuccessor, parseRefreshToken, sealSuccessor } from './refresh-token.js';
 import type { IssuedSession, Issuer } from './session-issuer.js';
 import { SessionErrors } from './sessions.errors.js';
-import type { Caller, RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
-
-type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
+import type { Caller, RequestMeta, SessionsDeps } from './sessions.ports.js';
 import * as store from './sessions.store.js';
 
 /** Refresh rotation, account switching, logout, and the user's own session list (the "Session"). */
@@ -19,7 +17,7 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
     return { type: 'user', id: auth.userId, ip: meta.ip, userAgent: meta.userAgent };
   }
 
-  async function refreshInTx(tx: Tx, key: SigningKey, tenantId: string, token: string, meta: RequestMeta) {
+  async function refreshInTx(tx: Tx, tenantId: string, token: string, meta: RequestMeta) {
     const now = clock.now();
     const row = await store.lockRefreshToken(tx, tenantId, hashRefreshToken(token));
     if (!row) return { refused: 'unknown' as const };
@@ -58,16 +56,9 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       await store.markRotated(tx, tenantId, row.token_hash as Buffer, now, sealSuccessor(token, successor));
       await store.touchSession(tx, tenantId, session.id, now);
     }
-    const access = await issuer.accessToken(key, tenantId, session.user_id, session.account_id, session.id, session.amr);
-    const issued: IssuedSession = {
-      sessionId: session.id,
-      accountId: session.account_id,
-      accessToken: access.token,
-      expiresIn: deps.accessTokenTtlSeconds,
-      refreshToken: successor,
-      refreshExpiresAt: successorExpiresAt,
-    };
-    return { issued };
+    // Signed after the unit of work commits: the embedded database's one connection is not held meanwhile.
+    const grant = { userId: session.user_id, accountId: session.account_id, sessionId: session.id, amr: session.amr, refreshToken: successor, refreshExpiresAt: successorExpiresAt };
+    return { grant };
   }
 
   return {
@@ -77,19 +68,21 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       if (!token || !parsed) throw new AppError(SessionErrors['sessions.refresh_token_invalid'], { detail: { reason: 'malformed' } });
       // The reuse path commits its revocation and audit event before the refusal is answered.
       const key = await issuer.signingKey();
-      const outcome = await db.tenantWork(parsed.tenantId, (tx) => refreshInTx(tx, key, parsed.tenantId, token, meta));
+      const outcome = await db.tenantWork(parsed.tenantId, (tx) => refreshInTx(tx, parsed.tenantId, token, meta));
       if ('refused' in outcome) throw new AppError(SessionErrors['sessions.refresh_token_invalid'], { detail: { reason: outcome.refused } });
-      return outcome.issued;
+      const { grant } = outcome;
+      const access = await issuer.accessToken(key, parsed.tenantId, grant.userId, grant.accountId, grant.sessionId, grant.amr);
+      return { sessionId: grant.sessionId, accountId: grant.accountId, accessToken: access.token, expiresIn: deps.accessTokenTtlSeconds, refreshToken: grant.refreshToken, refreshExpiresAt: grant.refreshExpiresAt };
     },
 
     /** A new session in another account the user may enter; the current one ends. */
     async switchAccount(auth: Caller, accountId: string, meta: RequestMeta): Promise<IssuedSession> {
       const key = await issuer.signingKey();
-      return db.tenantWork(auth.tenantId, async (tx) => {
+      const pending = await db.tenantWork(auth.tenantId, async (tx) => {
         const accounts = await store.enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
         if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors.no_account_access);
         const current = await store.findSession(tx, auth.tenantId, auth.sessionId);
-        const session = await issuer.createSession(tx, key, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], meta);
+        const session = await issuer.createSession(tx, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], meta);
         await issuer.revoke(tx, auth.tenantId, { sessionId: auth.sessionId }, 'switched_account');
         await audit.record(tx, auth.tenantId, {
           action: 'auth.account.switched',
@@ -100,6 +93,7 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
         });
         return session;
       });
+      return issuer.sign(key, pending);
     },
 
     async logout(auth: Caller, meta: RequestMeta): Promise<void> {

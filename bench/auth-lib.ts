@@ -1,0 +1,91 @@
+// Shared set-up of the authentication benchmarks: the bench server (bench/servers/auth-server.ts) on a fresh
+// database of each engine, and the figures' table.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { ROOT } from './lib.js';
+
+export type Engine = 'pglite' | 'postgres';
+
+function adminUrl(): string | undefined {
+  return process.env.BENCH_DATABASE_URL ?? process.env.TESSERA_TEST_DATABASE_URL;
+}
+
+/** PGlite always; PostgreSQL too when BENCH_DATABASE_URL (or TESSERA_TEST_DATABASE_URL) is set; BENCH_ENGINE picks one. */
+export function authBenchEngines(): Engine[] {
+  const all: Engine[] = adminUrl() ? ['pglite', 'postgres'] : ['pglite'];
+  const only = process.env.BENCH_ENGINE as Engine | undefined;
+  return only ? all.filter((e) => e === only) : all;
+}
+
+export interface AuthServer {
+  readonly url: string;
+  readonly email: string;
+  readonly password: string;
+  readonly tenantId: string;
+  /** The access token of one live session (reused), its refresh token, and `tokens` distinct tokens of it. */
+  readonly accessToken: string;
+  readonly tokens: string[];
+  readonly databaseUrl?: string;
+  stop(): Promise<void>;
+}
+
+async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `tessera_bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl()!);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl() });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthServer> {
+  const pgdb = engine === 'postgres' ? await freshPostgres() : undefined;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')),
+    BENCH_TOKENS: String(tokens),
+    TESSERA_DB_POOL_MAX: '10',
+  };
+  delete env.DATABASE_URL;
+  if (pgdb) env.DATABASE_URL = pgdb.url;
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/auth-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const info = await new Promise<{ url: string; email: string; password: string; tenantId: string; tokensFile: string }>((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      const m = /^BENCH (.+)$/m.exec(out);
+      if (m) resolve(JSON.parse(m[1]!));
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('close', (code) => reject(new Error(`bench server exited with ${code}:\n${out}`)));
+  });
+  const minted = JSON.parse(readFileSync(info.tokensFile, 'utf8')) as { accessToken: string; tokens: string[] };
+  return {
+    ...info,
+    accessToken: minted.accessToken,
+    tokens: minted.tokens,
+    ...(pgdb ? { databaseUrl: pgdb.url } : {}),
+    async stop() {
+      await new Promise<void>((resolve) => {
+        child.on('close', () => resolve());
+        child.kill('SIGTERM');
+      });
+      await pgdb?.drop();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// The real Tessera app (buildApp, real guards, real database) plus three bench-only routes, in its own
+// process. Prints one JSON line: { url, email, password, tenantId, tokensFile }.
+//   GET /bench/authenticated  the real guard: token verify (cached) + the per-request session read
+//   GET /bench/verify-only    the synchronous token verify alone, no session read (the "verify-only" baseline)
+//   GET /bench/open           no authentication, same JSON (the in-app baseline)
+// Env: DATABASE_URL (else PGlite in TESSERA_DATA_DIR), BENCH_TOKENS (how many distinct access tokens to mint).
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createMasterKeys } from '../../src/crypto/master-key.js';
+import { openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrator.js';
+import { issueToken, verifyToken } from '../../src/features/sessions/tokens.js';
+
+const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', TESSERA_MASTER_KEY: process.env.TESSERA_MASTER_KEY ?? randomBytes(32).toString('base64') });
+const db = await openDatabase(config.database);
+await migrate(db);
+const app = await buildApp({ config, db, masterKeys: createMasterKeys(config.masterKey!) });
+await app.services.keys.ensureSigningKey();
+const email = 'bench@example.com';
+const password = 'bench password 1234';
+const created = await app.services.bootstrap.bootstrap({ tenantName: 'Bench', accountName: 'Bench', email, password });
+
+const settings = { issuer: config.publicUrl };
+app.http.get('/bench/authenticated', { preHandler: app.services.guards.requireSession }, async (request) => ({ userId: request.auth!.userId }));
+app.http.get('/bench/verify-only', async (request, reply) => {
+  const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+  const result = verifyToken(token, 'access', await app.services.keys.verificationKeys(), settings, Math.floor(Date.now() / 1000));
+  if (!result.ok) return reply.code(401).send({ error: result.reason });
+  return { userId: result.claims.sub };
+});
+app.http.get('/bench/open', async () => ({ userId: created.userId }));
+await app.http.listen({ port: 0, host: '127.0.0.1' });
+
+// Distinct access tokens of one live session (same claims, new jti each), for the "new token every request" case.
+const login = await app.services.sessions.login({ email, password, tenantId: created.tenantId }, { ip: '127.0.0.1', userAgent: 'bench' });
+if (login.status !== 'authenticated' || !login.session) throw new Error('bench login failed');
+const key = await app.services.keys.currentSigningKey();
+const tokens: string[] = [];
+const now = Math.floor(Date.now() / 1000);
+for (let i = 0; i < Number(process.env.BENCH_TOKENS ?? 0); i++) {
+  const claims = { sub: created.userId, tid: created.tenantId, acc: created.accountId, sid: login.session.sessionId, amr: ['pwd'] };
+  tokens.push((await issueToken('access', key, settings, claims, now, config.accessTokenTtlSeconds)).token);
+}
+const tokensFile = path.join(tmpdir(), `tessera-bench-tokens-${process.pid}.json`);
+writeFileSync(tokensFile, JSON.stringify({ accessToken: login.session.accessToken, refreshToken: login.session.refreshToken, tokens }));
+
+const address = app.http.server.address();
+const url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
+process.stdout.write(`BENCH ${JSON.stringify({ url, email, password, tenantId: created.tenantId, tokensFile })}\n`);
+process.once('SIGTERM', () => {
+  void app.http.close().then(() => db.close()).then(() => process.exit(0));
+});
