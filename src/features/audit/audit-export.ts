@@ -42,27 +42,21 @@ export function csvCell(value: string | number | null): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/** A JSON cell: starts with `{`, never a formula; quoted because JSON has commas and quotes. */
+function jsonCell(value: unknown): string {
+  return `"${JSON.stringify(value).replace(/"/g, '""')}"`;
+}
+
 export function csvRow(e: ChainedEvent): string {
-  const cells = [
-    e.tenantId,
-    e.seq,
-    e.occurredAt,
-    e.actor.type,
-    e.actor.id,
-    e.actor.email,
-    e.actor.ip,
-    e.actor.userAgent,
-    e.action,
-    e.target?.type ?? null,
-    e.target?.id ?? null,
-    e.outcome,
-    e.errorCode,
-    JSON.stringify(e.details),
-    e.prevHash,
-    e.hash,
-  ];
-  // CRLF line ends (RFC 4180 §2.1), which every spreadsheet program reads.
-  return `${cells.map(csvCell).join(',')}\r\n`;
+  // Columns whose database type or constraint rules out a formula or a quote (uuid, bigint, timestamptz,
+  // the outcome's CHECK) are written as they are; every other cell, even one Tessera wrote, goes through
+  // csvCell, since a row altered in the database must not become a formula either.
+  return (
+    `${e.tenantId},${e.seq},${e.occurredAt},${csvCell(e.actor.type)},${csvCell(e.actor.id)},${csvCell(e.actor.email)},` +
+    `${csvCell(e.actor.ip)},${csvCell(e.actor.userAgent)},${csvCell(e.action)},${csvCell(e.target?.type ?? null)},${csvCell(e.target?.id ?? null)},` +
+    // CRLF line ends (RFC 4180 §2.1), which every spreadsheet program reads.
+    `${e.outcome},${csvCell(e.errorCode)},${jsonCell(e.details)},${csvCell(e.prevHash)},${csvCell(e.hash)}\r\n`
+  );
 }
 
 /**
