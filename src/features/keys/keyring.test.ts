@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, engines, type TestDatabase } from '../../test/support/databases.js';
-import { loadConfig } from '../config/load-config.js';
-import type { Tx } from '../db/database.js';
-import { dataKeyStore } from '../features/keys/index.js';
-import { AppError } from '../kernel/app-error.js';
-import { newId } from '../kernel/ids.js';
-import { Keyring } from './keyring.js';
-import { createMasterKeys, resolveMasterKey } from './master-key.js';
+import { createTestDatabase, engines, type TestDatabase } from '../../../test/support/databases.js';
+import { loadConfig } from '../../config/load-config.js';
+import type { Tx } from '../../db/database.js';
+import { dataKeyStore } from './keys.store.js';
+import { AppError } from '../../kernel/app-error.js';
+import { newId } from '../../kernel/ids.js';
+import { Keyring } from '../../crypto/keyring.js';
+import { createMasterKeys, resolveMasterKey } from '../../crypto/master-key.js';
 
 function codeOf(promise: Promise<unknown>): Promise<string> {
   return promise.then(
