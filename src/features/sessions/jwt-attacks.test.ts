@@ -5,6 +5,7 @@ import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { loginAsAdmin, loginAsPlainUser, type LoggedIn } from '../../../test/support/login.js';
 import { call } from '../../../test/support/sessions-http.js';
+import { createKeysService } from '../keys/index.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const partsOf = (token: string) => token.split('.').map((p, i) => (i < 2 ? JSON.parse(Buffer.from(p, 'base64url').toString()) : p)) as [Record<string, unknown>, Record<string, unknown>, string];
@@ -34,7 +35,9 @@ describe.each(engines())('JWT attacks on the access token [%s]', (engine) => {
   async function signed(claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
     const key = await t.app.services.keys.currentSigningKey();
     const [, payload] = partsOf(user.accessToken);
-    return new SignJWT({ ...payload, ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey);
+    const now = Math.floor(t.clock.now().getTime() / 1000);
+    // Fresh times by default, so each case is refused for the one thing it changes.
+    return new SignJWT({ ...payload, iat: now, exp: now + 300, ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey);
   }
 
   it('accepts the genuine token (control)', async () => {
@@ -109,6 +112,8 @@ describe.each(engines())('JWT attacks on the access token [%s]', (engine) => {
   it("refuses a token pointing at another tenant's account or session", async () => {
     const other = await loginAsAdmin(t, { tenantName: 'Other' });
     const [, otherClaims] = partsOf(other.accessToken);
+    // Control: the same forging helper with nothing changed is accepted, so each refusal below is the change's.
+    expect((await call(t, 'GET', '/api/v1/me/sessions', { token: await signed({}) })).status).toBe(200);
     // Our own signature, another tenant's session id under this tenant: the session read finds nothing.
     await refused(await signed({ sid: otherClaims.sid }));
     await refused(await signed({ acc: other.accountId }));
@@ -117,6 +122,21 @@ describe.each(engines())('JWT attacks on the access token [%s]', (engine) => {
     // The other tenant's genuine token with this tenant swapped in: the signature no longer matches.
     const [h, , s] = other.accessToken.split('.');
     await refused(`${h}.${b64({ ...otherClaims, tid: admin.tenantId, acc: admin.accountId })}.${s}`);
+  });
+
+  it('accepts a token signed with a key another instance rotated in, before this instance reloads its key set', async () => {
+    // Another instance (or `tessera keys rotate`) adds a key; this instance still holds its cached set.
+    const elsewhere = createKeysService({ db: t.app.db, clock: t.clock, master: t.masterKeys, signingAlg: 'ES256', accessTokenTtlSeconds: 300 });
+    const { kid } = await elsewhere.rotateSigningKey('ES256');
+    expect((await t.app.services.keys.verificationKeys()).has(kid)).toBe(false);
+    const key = await elsewhere.currentSigningKey();
+    const [, payload] = partsOf(user.accessToken);
+    const now = Math.floor(t.clock.now().getTime() / 1000);
+    const token = await new SignJWT({ ...payload, iat: now, exp: now + 300 }).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).sign(key.privateKey);
+    expect((await call(t, 'GET', '/api/v1/me/sessions', { token })).status).toBe(200);
+    // The kid is pinned to ES256: the same kid with RS256 is still refused.
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    await refused(await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' }).sign(rsa));
   });
 
   it('answers a missing or non-Bearer Authorization with invalid_token', async () => {

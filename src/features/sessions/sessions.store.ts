@@ -181,3 +181,13 @@ export async function blockUntil(tx: Tx, key: Buffer, until: Date): Promise<void
 export async function clearThrottle(tx: Tx, key: Buffer): Promise<void> {
   await tx.deleteFrom('login_throttles').where('key', '=', key).execute();
 }
+
+/** One published signing key by kid (global table): for a key another instance started signing with. */
+export async function publishedSigningKey(tx: Tx, kid: string, now: Date) {
+  return tx
+    .selectFrom('signing_keys')
+    .select(['kid', 'alg', 'public_jwk'])
+    .where('kid', '=', kid)
+    .where((eb) => eb.or([eb('publish_until', 'is', null), eb('publish_until', '>', now)]))
+    .executeTakeFirst();
+}

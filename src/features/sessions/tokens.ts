@@ -134,6 +134,12 @@ export function verifyToken(
   return { ok: true, claims: c as unknown as TokenClaims };
 }
 
+/** The `kid` a token's header names (unverified), if any. */
+export function kidOf(token: string): string | undefined {
+  const kid = decodeJson(token.split('.')[0] ?? '')?.kid;
+  return typeof kid === 'string' && kid.length <= 200 ? kid : undefined;
+}
+
 /** Which kind a token claims to be (header only, unverified): to answer `account_context_required`. */
 export function claimedKind(token: string): TokenKind | undefined {
   const header = decodeJson(token.split('.')[0] ?? '');
