@@ -19,12 +19,10 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
 
   async function refreshInTx(tx: Tx, tenantId: string, token: string, meta: RequestMeta) {
     const now = clock.now();
-    const row = await store.lockRefreshToken(tx, tenantId, hashRefreshToken(token));
+    const row = await store.lockRefreshChain(tx, tenantId, hashRefreshToken(token));
     if (!row) return { refused: 'unknown' as const };
-    const session = await store.findSession(tx, tenantId, row.session_id);
-    if (!session || session.revoked_at || session.expires_at <= now) return { refused: 'session ended' as const };
-    const user = await store.findUserById(tx, tenantId, session.user_id);
-    if (!user?.active) return { refused: 'user inactive' as const };
+    if (row.session_revoked_at || row.session_expires_at <= now) return { refused: 'session ended' as const };
+    if (!row.user_active) return { refused: 'user inactive' as const };
 
     let successor: string;
     let successorExpiresAt: Date;
@@ -33,11 +31,11 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       // same client racing itself (two tabs) within the grace window, which gets the same successor.
       const repeat = row.successor_enc && now.getTime() - row.rotated_at.getTime() <= graceMs ? openSuccessor(token, row.successor_enc) : undefined;
       if (!repeat) {
-        await issuer.revoke(tx, tenantId, { sessionId: session.id }, 'refresh_token_reuse');
+        await issuer.revoke(tx, tenantId, { sessionId: row.session_id }, 'refresh_token_reuse');
         await audit.record(tx, tenantId, {
           action: 'auth.refresh.reuse_detected',
-          actor: { type: 'user', id: session.user_id, email: user.email, ip: meta.ip, userAgent: meta.userAgent },
-          target: { type: 'session', id: session.id },
+          actor: { type: 'user', id: row.user_id, email: row.user_email, ip: meta.ip, userAgent: meta.userAgent },
+          target: { type: 'session', id: row.session_id },
           outcome: 'failure',
           errorCode: SessionErrors['sessions.refresh_token_invalid'],
           details: { rotatedAt: row.rotated_at.toISOString() },
@@ -49,15 +47,22 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       successorExpiresAt = next?.expires_at ?? row.expires_at;
     } else {
       if (row.expires_at <= now) return { refused: 'expired' as const };
-      const policy = await deps.securityPolicy(tx, tenantId);
+      // Each refresh token lives as long as the first one of its session did (the tenant's refresh
+      // lifetime when the session began), never past the session's end.
+      const lifetimeMs = row.expires_at.getTime() - row.created_at.getTime();
       successor = newRefreshToken(tenantId);
-      successorExpiresAt = new Date(Math.min(session.expires_at.getTime(), now.getTime() + policy.refreshLifetimeSeconds * 1000));
-      await store.insertRefreshToken(tx, tenantId, { tokenHash: hashRefreshToken(successor), sessionId: session.id, createdAt: now, expiresAt: successorExpiresAt });
-      await store.markRotated(tx, tenantId, row.token_hash as Buffer, now, sealSuccessor(token, successor));
-      await store.touchSession(tx, tenantId, session.id, now);
+      successorExpiresAt = new Date(Math.min(row.session_expires_at.getTime(), now.getTime() + lifetimeMs));
+      await store.rotate(tx, tenantId, {
+        oldHash: Buffer.from(row.token_hash),
+        successorEnc: sealSuccessor(token, successor),
+        newHash: hashRefreshToken(successor),
+        sessionId: row.session_id,
+        now,
+        expiresAt: successorExpiresAt,
+      });
     }
     // Signed after the unit of work commits: the embedded database's one connection is not held meanwhile.
-    const grant = { userId: session.user_id, accountId: session.account_id, sessionId: session.id, amr: session.amr, refreshToken: successor, refreshExpiresAt: successorExpiresAt };
+    const grant = { userId: row.user_id, accountId: row.account_id, sessionId: row.session_id, amr: row.amr, refreshToken: successor, refreshExpiresAt: successorExpiresAt };
     return { grant };
   }
 

@@ -36,10 +36,6 @@ export async function findSession(tx: Tx, tenantId: string, sessionId: string) {
   return tx.selectFrom('sessions').selectAll().where('tenant_id', '=', tenantId).where('id', '=', sessionId).executeTakeFirst();
 }
 
-export async function touchSession(tx: Tx, tenantId: string, sessionId: string, now: Date): Promise<void> {
-  await tx.updateTable('sessions').set({ last_seen_at: now }).where('tenant_id', '=', tenantId).where('id', '=', sessionId).execute();
-}
-
 /** Revokes live sessions matching the filter; returns the ids revoked. */
 export async function revokeSessions(
   tx: Tx,
@@ -105,13 +101,51 @@ export async function lockRefreshToken(tx: Tx, tenantId: string, tokenHash: Buff
     .executeTakeFirst();
 }
 
-export async function markRotated(tx: Tx, tenantId: string, tokenHash: Buffer, now: Date, successorEnc: Buffer): Promise<void> {
-  await tx
-    .updateTable('refresh_tokens')
-    .set({ rotated_at: now, successor_enc: successorEnc })
-    .where('tenant_id', '=', tenantId)
-    .where('token_hash', '=', tokenHash)
-    .execute();
+/**
+ * The refresh token with its session and user, the token row locked until the end of the transaction so
+ * that concurrent rotations of the same token queue (the session and user rows are not locked).
+ */
+export async function lockRefreshChain(tx: Tx, tenantId: string, tokenHash: Buffer) {
+  return tx
+    .selectFrom('refresh_tokens as rt')
+    .innerJoin('sessions as s', (j) => j.onRef('s.tenant_id', '=', 'rt.tenant_id').onRef('s.id', '=', 'rt.session_id'))
+    .innerJoin('users as u', (j) => j.onRef('u.tenant_id', '=', 's.tenant_id').onRef('u.id', '=', 's.user_id'))
+    .select([
+      'rt.token_hash',
+      'rt.created_at',
+      'rt.expires_at',
+      'rt.rotated_at',
+      'rt.successor_enc',
+      's.id as session_id',
+      's.user_id',
+      's.account_id',
+      's.amr',
+      's.revoked_at as session_revoked_at',
+      's.expires_at as session_expires_at',
+      'u.active as user_active',
+      'u.email as user_email',
+    ])
+    .where('rt.tenant_id', '=', tenantId)
+    .where('rt.token_hash', '=', tokenHash)
+    .forUpdate('rt')
+    .executeTakeFirst();
+}
+
+/** Rotation in one statement: the successor is inserted, the old token marked rotated, the session touched. */
+export async function rotate(
+  tx: Tx,
+  tenantId: string,
+  r: { oldHash: Buffer; successorEnc: Buffer; newHash: Buffer; sessionId: string; now: Date; expiresAt: Date },
+): Promise<void> {
+  await sql`
+    with spent as (
+      update refresh_tokens set rotated_at = ${r.now}, successor_enc = ${r.successorEnc}
+      where tenant_id = ${tenantId} and token_hash = ${r.oldHash}
+    ), seen as (
+      update sessions set last_seen_at = ${r.now} where tenant_id = ${tenantId} and id = ${r.sessionId}
+    )
+    insert into refresh_tokens (tenant_id, token_hash, session_id, created_at, expires_at)
+    values (${tenantId}, ${r.newHash}, ${r.sessionId}, ${r.now}, ${r.expiresAt})`.execute(tx);
 }
 
 /**
