@@ -12,7 +12,7 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createIdentityService, identityRoutes } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
-import { createRbacService } from './features/rbac/index.js';
+import { createRbacService, rbacRoutes } from './features/rbac/index.js';
 import { createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { createTenantsService, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { createAuthGuards } from './http/auth.js';
@@ -38,7 +38,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   const identity = createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions: (...args) => sessions.revokeAllSessionsOfUser(...args) });
   const tenants = createTenantsService({ clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ clock, keyring, audit, identity });
-  const rbac = createRbacService({ db, clock });
+  const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, securityPolicy: securitySettings, issuer: config.publicUrl, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
   const guards = createAuthGuards(sessions.authenticator, rbac.permissionChecker());
@@ -59,6 +59,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   await http.register(identityRoutes({ db, identity, guards }));
   await http.register(mfaRoutes({ db, mfa, guards }));
   await http.register(tenantsRoutes({ db, tenants, guards }));
+  await http.register(rbacRoutes({ db, rbac, guards }));
 
   return { http, db, config, services: { keyring, passwords, audit, keys, tenants, identity, mfa, rbac, bootstrap, health, sessions, guards } };
 }

@@ -63,7 +63,8 @@ export interface RoleAssignmentsTable {
   id: string;
   account_id: string;
   role_id: string;
-  user_id: string;
+  /** Null for an assignment to a group (0005_access_control.sql). */
+  user_id: string | null;
   expires_at: Date | null;
   created_at: Timestamp;
 }

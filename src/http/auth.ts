@@ -7,6 +7,8 @@ export interface AuthContext {
   readonly userId: string;
   readonly accountId: string;
   readonly sessionId: string;
+  /** The account's authorization epoch read with the session on this request (DESIGN §3). */
+  readonly authzEpoch?: number;
 }
 
 declare module 'fastify' {

@@ -6,6 +6,7 @@ import type { Clock } from '../../kernel/clock.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { withAccountAdminsKept } from '../rbac/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
 import { passwordProblem } from './password-policy.js';
@@ -176,7 +177,8 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       const after = { active: patch.active ?? target.active, isTenantAdmin: patch.isTenantAdmin ?? target.is_tenant_admin };
       if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors.cannot_delete_self);
       await keepOneTenantAdmin(tx, tenantId, target, after);
-      await store.updateUser(tx, tenantId, userId, patch, clock.now());
+      // Issue 4: deactivating the last active Account Administrator of an account is refused (last_account_admin).
+      await withAccountAdminsKept(tx, tenantId, { userId }, () => store.updateUser(tx, tenantId, userId, patch, clock.now()));
       const updated = await findOrThrow(tx, tenantId, userId);
       const before = toUser(target);
       const now = toUser(updated);
@@ -205,7 +207,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       const target = await findOrThrow(tx, tenantId, userId);
       await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.is_tenant_admin });
       if (!target.active) return;
-      await store.updateUser(tx, tenantId, userId, { active: false }, clock.now());
+      await withAccountAdminsKept(tx, tenantId, { userId }, () => store.updateUser(tx, tenantId, userId, { active: false }, clock.now()));
       await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
       await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
     },

@@ -1,2 +1,5 @@
 export { createRbacService, type RbacService } from './rbac.service.js';
+export { rbacRoutes } from './rbac.routes.js';
 export { ACCOUNT_ADMIN } from './system-roles.js';
+export { RbacErrors } from './rbac.errors.js';
+export { withAccountAdminsKept } from './account-admins.js';

@@ -1,42 +1,91 @@
-import type { Database, Tx } from '../../db/database.js';
-import type { Clock } from '../../kernel/clock.js';
+import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
 import { newId } from '../../kernel/ids.js';
+import { createAccessService } from './access.service.js';
+import { createApiKeysService } from './api-keys.service.js';
+import { createAssignmentsService } from './assignments.service.js';
+import { createCatalogService } from './catalog.service.js';
+import { createGroupsService } from './groups.service.js';
+import { RbacErrors } from './rbac.errors.js';
+import type { LocalChanges, RbacDeps } from './rbac.ports.js';
 import * as store from './rbac.store.js';
-import { ACCOUNT_ADMIN } from './system-roles.js';
+import { createRolesService } from './roles.service.js';
 
-export function createRbacService({ db, clock }: { readonly db: Database; readonly clock: Clock }) {
-  /** Whether the user holds `permission` in the account through an unexpired assignment. */
-  async function hasPermission(tx: Tx, tenantId: string, userId: string, accountId: string, permission: string): Promise<boolean> {
-    const roles = await store.activeRolesOfUser(tx, tenantId, userId, accountId, clock.now());
-    return roles.some((r) => r.system_key === ACCOUNT_ADMIN.systemKey || r.permissions.includes(permission));
-  }
+export interface CheckInput {
+  readonly user: string;
+  readonly permission: string;
+  readonly org?: string | undefined;
+}
+
+/** Who asks authz/check: a signed-in user (its session) or an API key of the account. */
+export type Checker =
+  | { readonly kind: 'session'; readonly tenantId: string; readonly userId: string; readonly accountId: string; readonly authzEpoch?: number | undefined }
+  | { readonly kind: 'api_key'; readonly tenantId: string; readonly accountId: string; readonly permissions: ReadonlySet<string> };
+
+/** Access control (issue 4): catalog, roles, groups, assignments, effective access, authorization API. */
+export function createRbacService(deps: RbacDeps) {
+  const local: LocalChanges = { generation: 0 };
+  const catalog = createCatalogService(deps, local);
+  const roles = createRolesService(deps, local, catalog);
+  const groups = createGroupsService(deps, local);
+  const assignments = createAssignmentsService(deps, local);
+  const access = createAccessService(deps, local, catalog);
+  const apiKeys = createApiKeysService(deps, catalog);
 
   return {
-    hasPermission,
+    catalog,
+    roles,
+    groups,
+    assignments,
+    access,
+    apiKeys,
 
     /** The permission check the HTTP guard uses (http/auth.ts PermissionChecker). */
     permissionChecker() {
-      return {
-        has: (auth: { tenantId: string; userId: string; accountId: string }, permission: string) =>
-          db.tenantWork(auth.tenantId, (tx) => hasPermission(tx, auth.tenantId, auth.userId, auth.accountId, permission)),
-      };
+      return { has: (auth: { tenantId: string; userId: string; accountId: string; authzEpoch?: number }, permission: string) => access.has(auth, permission) };
     },
 
-    /** Creates the account's system roles if missing; returns the Account Administrator role id. */
-    async ensureSystemRoles(tx: Tx, accountId: string): Promise<{ accountAdminRoleId: string }> {
-      const existing = await store.findSystemRole(tx, accountId, ACCOUNT_ADMIN.systemKey);
-      if (existing) return { accountAdminRoleId: existing.id };
-      const now = clock.now();
-      const id = newId(now.getTime());
-      await store.insertRole(tx, accountId, { id, ...ACCOUNT_ADMIN, permissions: [], createdAt: now });
-      return { accountAdminRoleId: id };
+    ensureSystemRoles: roles.ensureSystemRoles,
+
+    /** Whether the user holds `permission` account-wide in the account (no cache). */
+    async hasPermission(tx: Tx, tenantId: string, userId: string, accountId: string, permission: string): Promise<boolean> {
+      const resolved = await access.compute(tx, tenantId, userId, accountId);
+      return (resolved.permissions.get(permission) ?? []).some((s) => s.organizationId === null);
     },
 
+    /** Bootstrap's first assignment (no audit here: bootstrap records its own events). */
     async assignRoleToUser(tx: Tx, tenantId: string, input: { accountId: string; roleId: string; userId: string; expiresAt?: Date | null }) {
-      const now = clock.now();
+      const now = deps.clock.now();
       const id = newId(now.getTime());
       await store.insertAssignment(tx, tenantId, { id, ...input, expiresAt: input.expiresAt ?? null, createdAt: now });
+      local.generation++;
       return { id };
+    },
+
+    /**
+     * POST /api/v1/authz/check. With a session, the caller asks about itself (about others only with
+     * `access_grants.view`); with an API key, about any user of the key's tenant, and only for the
+     * permissions the key is scoped to.
+     */
+    async check(checker: Checker, checks: readonly CheckInput[]) {
+      if (checker.kind === 'api_key') {
+        const outside = checks.filter((c) => !checker.permissions.has(c.permission)).map((c) => c.permission);
+        if (outside.length > 0) throw new AppError(RbacErrors['rbac.api_key_scope'], { message: `The API key is not scoped to ${[...new Set(outside)].join(', ')}.` });
+      } else if (checks.some((c) => c.user !== checker.userId) && !(await access.has(checker, 'access_grants.view'))) {
+        throw new AppError('permission_denied', { message: 'Missing permission access_grants.view.' });
+      }
+      const results = [];
+      for (const c of checks) {
+        const user = await deps.db.tenantWork(checker.tenantId, (tx) => store.findUser(tx, checker.tenantId, c.user));
+        if (!user?.active) {
+          results.push({ user: c.user, permission: c.permission, org: c.org ?? null, allowed: false, reason: user ? 'the user is deactivated' : 'no such user in the tenant' });
+          continue;
+        }
+        const epoch = checker.kind === 'session' && c.user === checker.userId ? checker.authzEpoch : undefined;
+        const d = await access.check({ tenantId: checker.tenantId, userId: c.user, accountId: checker.accountId, authzEpoch: epoch }, c.permission, c.org);
+        results.push({ user: c.user, permission: c.permission, org: c.org ?? null, allowed: d.allowed, reason: d.reason });
+      }
+      return { results };
     },
   };
 }

@@ -1,0 +1,145 @@
+import { sql } from 'kysely';
+import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import { KernelErrors } from '../../kernel/errors.js';
+import { newId } from '../../kernel/ids.js';
+import { withAccountAdminsKept } from './account-admins.js';
+import * as groups from './groups.store.js';
+import { RbacErrors } from './rbac.errors.js';
+import type { LocalChanges, RbacActor, RbacDeps, Scope } from './rbac.ports.js';
+import * as store from './rbac.store.js';
+
+export interface Assignment {
+  readonly id: string;
+  readonly accountId: string;
+  readonly roleId: string;
+  readonly role: string;
+  readonly principal: { readonly type: 'user' | 'group'; readonly id: string; readonly name: string | null };
+  readonly expiresAt: string | null;
+  readonly expired: boolean;
+  readonly createdAt: string;
+}
+
+function toAssignment(r: store.AssignmentRow, now: Date): Assignment {
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    roleId: r.role_id,
+    role: r.role_name,
+    principal: r.user_id ? { type: 'user', id: r.user_id, name: r.principal_name } : { type: 'group', id: r.group_id!, name: r.principal_name },
+    expiresAt: r.expires_at ? new Date(r.expires_at).toISOString() : null,
+    expired: r.expired_at !== null || (r.expires_at !== null && new Date(r.expires_at) <= now),
+    createdAt: new Date(r.created_at).toISOString(),
+  };
+}
+
+// One instance at a time runs the expiry job (DESIGN §1).
+const EXPIRY_LOCK = 7_430_117_004;
+
+/** Role assignments to users and groups, optionally expiring (issue 4, "Assignments"). */
+export function createAssignmentsService({ db, clock, audit }: RbacDeps, local: LocalChanges) {
+  async function findOrThrow(tx: Tx, scope: Scope, id: string) {
+    const row = await store.findAssignment(tx, scope.tenantId, id);
+    if (!row || row.account_id !== scope.accountId) throw new AppError(KernelErrors.not_found, { message: 'No such assignment.' });
+    return row;
+  }
+
+  async function expireOne(tenantId: string, id: string): Promise<boolean> {
+    return db.tenantWork(tenantId, async (tx) => {
+      const now = clock.now();
+      const row = await store.findAssignment(tx, tenantId, id);
+      if (!row || !(await store.markExpired(tx, tenantId, id, now))) return false;
+      local.generation++;
+      await audit.record(tx, tenantId, {
+        action: 'role_assignment.expired',
+        actor: { type: 'system', id: 'rbac.expiry' },
+        target: { type: 'role_assignment', id },
+        outcome: 'success',
+        details: { accountId: row.account_id, roleId: row.role_id, role: row.role_name, userId: row.user_id, groupId: row.group_id, expiresAt: row.expires_at && new Date(row.expires_at).toISOString() },
+      });
+      return true;
+    });
+  }
+
+  return {
+    async listAssignments(tx: Tx, scope: Scope, filter: { userId?: string | undefined; groupId?: string | undefined; roleId?: string | undefined; includeExpired?: boolean | undefined }) {
+      const now = clock.now();
+      const rows = await store.listAssignments(tx, scope.tenantId, scope.accountId, { ...filter, includeExpired: filter.includeExpired ?? false, now });
+      return { items: rows.map((r) => toAssignment(r, now)) };
+    },
+
+    async createAssignment(
+      tx: Tx,
+      scope: Scope,
+      actor: RbacActor,
+      input: { roleId: string; userId?: string | undefined; groupId?: string | undefined; expiresAt?: Date | null | undefined },
+    ): Promise<Assignment> {
+      const now = clock.now();
+      const role = await store.findRole(tx, scope.accountId, input.roleId);
+      if (!role) throw new AppError(KernelErrors.not_found, { message: 'No such role.' });
+      // Principals are searched only in the caller's tenant, which is linked to the account.
+      if (input.userId && !(await store.findUser(tx, scope.tenantId, input.userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
+      if (input.groupId && !(await groups.findGroup(tx, scope.tenantId, input.groupId))) throw new AppError(KernelErrors.not_found, { message: 'No such group.' });
+      if (input.expiresAt && input.expiresAt <= now) throw new AppError(RbacErrors['rbac.expiry_in_past']);
+      const id = newId(now.getTime());
+      await store.insertAssignment(tx, scope.tenantId, { id, accountId: scope.accountId, roleId: role.id, userId: input.userId ?? null, groupId: input.groupId ?? null, expiresAt: input.expiresAt ?? null, createdAt: now });
+      local.generation++;
+      await audit.record(tx, scope.tenantId, {
+        action: 'role_assignment.created',
+        actor,
+        target: { type: 'role_assignment', id },
+        outcome: 'success',
+        details: { accountId: scope.accountId, roleId: role.id, role: role.name, userId: input.userId ?? null, groupId: input.groupId ?? null, expiresAt: input.expiresAt?.toISOString() ?? null },
+      });
+      return toAssignment((await store.findAssignment(tx, scope.tenantId, id))!, now);
+    },
+
+    async removeAssignment(tx: Tx, scope: Scope, actor: RbacActor, id: string): Promise<void> {
+      const row = await findOrThrow(tx, scope, id);
+      const principal = row.user_id ? { userId: row.user_id } : { groupId: row.group_id! };
+      await withAccountAdminsKept(tx, scope.tenantId, principal, () => store.deleteAssignment(tx, scope.tenantId, id));
+      local.generation++;
+      await audit.record(tx, scope.tenantId, {
+        action: 'role_assignment.removed',
+        actor,
+        target: { type: 'role_assignment', id },
+        outcome: 'success',
+        details: { accountId: scope.accountId, roleId: row.role_id, role: row.role_name, userId: row.user_id, groupId: row.group_id },
+      });
+    },
+
+    /** Users and groups an assignment may name: only the caller's tenant, which is linked to the account. */
+    async searchPrincipals(tx: Tx, scope: Scope, q: string) {
+      const { users, groups: found } = await store.searchPrincipals(tx, scope.tenantId, q, 20);
+      return {
+        users: users.map((u) => ({ id: u.id, email: u.email, name: u.name })),
+        groups: found.map((g) => ({ id: g.id, name: g.name })),
+      };
+    },
+
+    /**
+     * Marks assignments whose `expires_at` has passed as expired and records each (system actor). They
+     * already stopped counting at that instant; this keeps the record. One instance at a time (advisory lock).
+     */
+    async expireDue({ batch = 500 } = {}): Promise<number | null> {
+      const run = async (): Promise<number> => {
+        let count = 0;
+        for (;;) {
+          const due = await db.globalWork((tx) => store.dueAssignments(tx, clock.now(), batch));
+          let progressed = 0;
+          for (const d of due) if (await expireOne(d.tenant_id, d.id)) progressed++;
+          count += progressed;
+          if (progressed === 0 || due.length < batch) return count;
+        }
+      };
+      // The embedded database has one process: no other instance to exclude (and one connection to hold).
+      if (db.engine === 'pglite') return run();
+      return db.globalWork(async (tx) => {
+        const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${EXPIRY_LOCK}) as ok`.execute(tx);
+        return locked.rows[0]?.ok ? run() : null;
+      });
+    },
+  };
+}
+
+export type AssignmentsService = ReturnType<typeof createAssignmentsService>;

@@ -1,0 +1,39 @@
+import type { Database, Tx } from '../../db/database.js';
+import type { Clock } from '../../kernel/clock.js';
+import type { AuditActor, AuditRecorder } from '../audit/index.js';
+
+/** What the access-control feature needs from others (DESIGN §6 rule 4). */
+export interface RbacDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly audit: AuditRecorder;
+  /** Throws unless the user is an active tenant administrator (the identity feature). */
+  readonly requireTenantAdmin: (tx: Tx, tenantId: string, userId: string) => Promise<void>;
+}
+
+/** Who acts: a signed-in user, an operator command, or a job. */
+export type RbacActor = Extract<AuditActor, { type: 'user' | 'system' }>;
+
+/** The caller's context: tenant and the account of its session. */
+export interface Scope {
+  readonly tenantId: string;
+  readonly accountId: string;
+}
+
+/**
+ * This process's own record of access changes. On PostgreSQL the account epoch read on every request
+ * carries changes made by any instance; on the embedded database that read is served from memory, so every
+ * change made here (all of them: one process) also moves this counter, and cached permissions built before
+ * it are not used again.
+ */
+export interface LocalChanges {
+  generation: number;
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
+}

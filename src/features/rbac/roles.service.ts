@@ -1,0 +1,146 @@
+import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import { KernelErrors } from '../../kernel/errors.js';
+import { newId } from '../../kernel/ids.js';
+import type { CatalogService } from './catalog.service.js';
+import { RbacErrors } from './rbac.errors.js';
+import { isForeignKeyViolation, isUniqueViolation, type LocalChanges, type RbacActor, type RbacDeps, type Scope } from './rbac.ports.js';
+import * as store from './rbac.store.js';
+import { ACCOUNT_ADMIN } from './system-roles.js';
+
+export interface Role {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly organizationId: string | null;
+  readonly system: boolean;
+  readonly permissions: string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+function toRole(r: store.RoleRow): Role {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    organizationId: r.organization_id,
+    system: r.system_key !== null,
+    permissions: r.permissions,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+export interface RoleInput {
+  name: string;
+  description?: string | undefined;
+  organizationId?: string | null | undefined;
+  permissions?: string[] | undefined;
+  /** Pre-fills the permissions from a template (explicit `permissions` win). */
+  template?: string | undefined;
+}
+
+/** Roles of an account (issue 4, "Roles"): system roles are immutable, a role in use cannot be deleted. */
+export function createRolesService({ clock, audit }: RbacDeps, local: LocalChanges, catalog: CatalogService) {
+  async function findOrThrow(tx: Tx, accountId: string, roleId: string) {
+    const row = await store.findRole(tx, accountId, roleId);
+    // Roles of accounts the caller's tenant is not linked to are not found, never forbidden.
+    if (!row) throw new AppError(KernelErrors.not_found, { message: 'No such role.' });
+    return row;
+  }
+
+  async function checkOrganization(tx: Tx, accountId: string, organizationId: string | null | undefined) {
+    if (organizationId && !(await store.organizationExists(tx, accountId, organizationId))) {
+      throw new AppError(KernelErrors.not_found, { message: 'No such organization in the account.' });
+    }
+  }
+
+  function named<T>(run: () => Promise<T>): Promise<T> {
+    return run().catch((error: unknown) => {
+      if (isUniqueViolation(error)) throw new AppError(RbacErrors['rbac.role_name_taken'], { cause: error });
+      throw error;
+    });
+  }
+
+  return {
+    async listRoles(tx: Tx, scope: Scope): Promise<Role[]> {
+      return (await store.listRoles(tx, scope.accountId)).map(toRole);
+    },
+
+    async getRole(tx: Tx, scope: Scope, roleId: string): Promise<Role> {
+      return toRole(await findOrThrow(tx, scope.accountId, roleId));
+    },
+
+    async createRole(tx: Tx, scope: Scope, actor: RbacActor, input: RoleInput): Promise<Role> {
+      let permissions = input.permissions;
+      if (permissions === undefined && input.template !== undefined) {
+        const template = (await catalog.templates(tx, scope.accountId)).find((t) => t.key === input.template);
+        if (!template) throw new AppError(RbacErrors['rbac.unknown_template']);
+        permissions = [...template.permissions];
+      }
+      const keys = await catalog.checkKeys(tx, scope.accountId, permissions ?? []);
+      await checkOrganization(tx, scope.accountId, input.organizationId);
+      const now = clock.now();
+      const id = newId(now.getTime());
+      const role = { id, name: input.name.trim(), description: input.description ?? '', systemKey: null, organizationId: input.organizationId ?? null, permissions: keys, createdAt: now };
+      await named(() => store.insertRole(tx, scope.accountId, role));
+      await audit.record(tx, scope.tenantId, {
+        action: 'role.created',
+        actor,
+        target: { type: 'role', id },
+        outcome: 'success',
+        details: { accountId: scope.accountId, name: role.name, organizationId: role.organizationId, permissions: keys, template: input.template ?? null },
+      });
+      return toRole(await findOrThrow(tx, scope.accountId, id));
+    },
+
+    async updateRole(tx: Tx, scope: Scope, actor: RbacActor, roleId: string, patch: Partial<Omit<RoleInput, 'template'>>): Promise<Role> {
+      const before = await findOrThrow(tx, scope.accountId, roleId);
+      if (before.system_key) throw new AppError(RbacErrors.system_role_immutable);
+      const permissions = patch.permissions === undefined ? undefined : await catalog.checkKeys(tx, scope.accountId, patch.permissions);
+      await checkOrganization(tx, scope.accountId, patch.organizationId);
+      await named(() => store.updateRole(tx, scope.accountId, roleId, { name: patch.name?.trim(), description: patch.description, organizationId: patch.organizationId, permissions }, clock.now()));
+      local.generation++;
+      const after = toRole(await findOrThrow(tx, scope.accountId, roleId));
+      const prior = toRole(before);
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      for (const key of ['name', 'description', 'organizationId', 'permissions'] as const) {
+        if (JSON.stringify(prior[key]) !== JSON.stringify(after[key])) changes[key] = { from: prior[key], to: after[key] };
+      }
+      if (Object.keys(changes).length > 0) {
+        await audit.record(tx, scope.tenantId, { action: 'role.updated', actor, target: { type: 'role', id: roleId }, outcome: 'success', details: { accountId: scope.accountId, changes } });
+      }
+      return after;
+    },
+
+    async deleteRole(tx: Tx, scope: Scope, actor: RbacActor, roleId: string): Promise<void> {
+      const role = await findOrThrow(tx, scope.accountId, roleId);
+      if (role.system_key) throw new AppError(RbacErrors.system_role_immutable);
+      const now = clock.now();
+      if ((await store.activeAssignmentsOfRole(tx, scope.tenantId, scope.accountId, roleId, now)) > 0) throw new AppError(RbacErrors.role_in_use);
+      await store.deleteLapsedAssignmentsOfRole(tx, scope.tenantId, scope.accountId, roleId, now);
+      try {
+        // Assignments held in another tenant linked to the account are invisible here; the foreign key sees them.
+        await store.deleteRole(tx, scope.accountId, roleId);
+      } catch (error) {
+        if (isForeignKeyViolation(error)) throw new AppError(RbacErrors.role_in_use, { cause: error });
+        throw error;
+      }
+      local.generation++;
+      await audit.record(tx, scope.tenantId, { action: 'role.deleted', actor, target: { type: 'role', id: roleId }, outcome: 'success', details: { accountId: scope.accountId, name: role.name } });
+    },
+
+    /** Creates the account's system roles if missing; returns the Account Administrator role id. */
+    async ensureSystemRoles(tx: Tx, accountId: string): Promise<{ accountAdminRoleId: string }> {
+      const existing = await store.findSystemRole(tx, accountId, ACCOUNT_ADMIN.systemKey);
+      if (existing) return { accountAdminRoleId: existing.id };
+      const now = clock.now();
+      const id = newId(now.getTime());
+      await store.insertRole(tx, accountId, { id, ...ACCOUNT_ADMIN, permissions: [], createdAt: now });
+      return { accountAdminRoleId: id };
+    },
+  };
+}
+
+export type RolesService = ReturnType<typeof createRolesService>;
