@@ -31,6 +31,9 @@ export type LoginResult =
 
 type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
 
+/** A tenant id no tenant has (ids are UUIDv7; this is the nil UUID). */
+const NO_TENANT = '00000000-0000-0000-0000-000000000000';
+
 /** More candidate tenants than this for one email, without a tenant id: refused like a wrong password. */
 const MAX_CANDIDATE_TENANTS = 3;
 
@@ -183,6 +186,8 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
           if (user) found.push({ tenantId, user });
         }
       }
+      // An unknown email costs the same user read as a known one (it finds nothing, by construction).
+      if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => store.findLoginUser(tx, NO_TENANT, email));
       const matched: typeof found = [];
       if (found.length === 0) await passwords.verifyDummy(input.password);
       for (const f of found) {
@@ -192,6 +197,9 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
 
       if (matched.length === 0) {
         const locked = await countFailures(throttleKeys);
+        // Same time for an unknown email as for a known one, whose failure costs one more committed write
+        // (its audit event): an unknown email gets an equivalent write.
+        if (found.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
         for (const f of found) {
           const who = actor(f.user.id, f.user.email, meta);
           await recordFailure(f.tenantId, { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors.invalid_credentials, details: { reason: f.user.active ? 'password' : 'inactive' } });

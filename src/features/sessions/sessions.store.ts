@@ -212,6 +212,11 @@ export async function blockUntil(tx: Tx, key: Buffer, until: Date): Promise<void
   await tx.updateTable('login_throttles').set({ blocked_until: until }).where('key', '=', key).execute();
 }
 
+/** Rewrites a counter row unchanged: a committed write of the same cost as a failure's audit event. */
+export async function rewriteThrottle(tx: Tx, key: Buffer): Promise<void> {
+  await tx.updateTable('login_throttles').set({ failures: sql<number>`failures` }).where('key', '=', key).execute();
+}
+
 export async function clearThrottle(tx: Tx, key: Buffer): Promise<void> {
   await tx.deleteFrom('login_throttles').where('key', '=', key).execute();
 }
