@@ -5,6 +5,7 @@ import { createAccessService } from './access.service.js';
 import { createApiKeysService } from './api-keys.service.js';
 import { createAssignmentsService } from './assignments.service.js';
 import { createCatalogService } from './catalog.service.js';
+import { type ExpiryJobOptions, startExpiryJob } from './expiry-job.js';
 import { createGroupsService } from './groups.service.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { LocalChanges, RbacDeps } from './rbac.ports.js';
@@ -46,6 +47,11 @@ export function createRbacService(deps: RbacDeps) {
     },
 
     ensureSystemRoles: roles.ensureSystemRoles,
+
+    /** Starts the assignment expiry job (`serve`); stop it before closing the database. */
+    startJobs(options: ExpiryJobOptions) {
+      return startExpiryJob(assignments, options);
+    },
 
     /** Whether the user holds `permission` account-wide in the account (no cache). */
     async hasPermission(tx: Tx, tenantId: string, userId: string, accountId: string, permission: string): Promise<boolean> {
