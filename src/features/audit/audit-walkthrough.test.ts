@@ -4,7 +4,6 @@ import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { callApi } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin, loginOverHttp, refreshCookieOf } from '../../../test/support/login.js';
-import { newId } from '../../kernel/ids.js';
 import type { ChainedEvent } from './audit-chain.js';
 
 const codeAt = (secret: string, at: Date) => TOTP.generate({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30, timestamp: at.getTime() });
@@ -63,16 +62,53 @@ describe.each(engines())('every privileged action leaves its audit event [%s]', 
         userId = created.body.id;
       }),
     ).toEqual(['user.created:success']);
-    // Role assignments have no API yet: give the user a role in the admin's account directly (set-up only).
-    await t.app.db.tenantWork(admin.tenantId, async (tx) => {
-      const roleId = newId();
-      await tx.insertInto('roles').values({ account_id: admin.accountId, id: roleId, name: 'Walkers', permissions: [] }).execute();
-      await tx.insertInto('role_assignments').values({ tenant_id: admin.tenantId, id: newId(), account_id: admin.accountId, role_id: roleId, user_id: userId }).execute();
-    });
+    // The user needs a role in the account to sign in: that is the next section's assignment.
     expect(await step(() => api(admin, 'PATCH', `/api/v1/users/${userId}`, { name: 'Walker' }))).toEqual(['user.updated:success']);
     expect(await step(() => api(admin, 'POST', `/api/v1/users/${userId}/reset-password`, { password: userPassword, mustChangePassword: false }))).toEqual([
       'user.password_reset:success',
     ]);
+  });
+
+  it('access control: catalog, roles, assignments (create, expire, remove), groups and members, API keys', async () => {
+    const ok = async (r: Promise<{ status: number; body: unknown }>, status: number) => {
+      const response = await r;
+      expect(response.status, JSON.stringify(response.body)).toBe(status);
+      return response.body as { id: string };
+    };
+    expect(await step(() => ok(api(admin, 'PUT', '/api/v1/permissions', { permissions: [{ key: 'hosts.view', category: 'Hosts' }] }), 200))).toEqual([
+      'permission_catalog.updated:success',
+    ]);
+    let roleId = '';
+    expect(await step(async () => (roleId = (await ok(api(admin, 'POST', '/api/v1/roles', { name: 'Walkers', permissions: ['hosts.view'] }), 201)).id))).toEqual([
+      'role.created:success',
+    ]);
+    expect(await step(() => ok(api(admin, 'PATCH', `/api/v1/roles/${roleId}`, { description: 'People who walk' }), 200))).toEqual(['role.updated:success']);
+    expect(await step(() => ok(api(admin, 'POST', '/api/v1/assignments', { roleId, userId }), 201))).toEqual(['role_assignment.created:success']);
+
+    let groupId = '';
+    expect(await step(async () => (groupId = (await ok(api(admin, 'POST', '/api/v1/groups', { name: 'Hikers' }), 201)).id))).toEqual(['group.created:success']);
+    expect(await step(() => ok(api(admin, 'PATCH', `/api/v1/groups/${groupId}`, { description: 'Weekend group' }), 200))).toEqual(['group.updated:success']);
+    expect(await step(() => api(admin, 'PUT', `/api/v1/groups/${groupId}/members/${userId}`))).toEqual(['group.member_added:success']);
+    const expiresAt = new Date(t.clock.now().getTime() + 60_000).toISOString();
+    expect(await step(() => ok(api(admin, 'POST', '/api/v1/assignments', { roleId, groupId, expiresAt }), 201))).toEqual(['role_assignment.created:success']);
+    t.clock.advance(61_000);
+    expect(await step(() => t.app.services.rbac.assignments.expireDue())).toEqual(['role_assignment.expired:success']);
+    expect(await step(() => api(admin, 'DELETE', `/api/v1/groups/${groupId}/members/${userId}`))).toEqual(['group.member_removed:success']);
+    expect(await step(() => api(admin, 'DELETE', `/api/v1/groups/${groupId}`))).toEqual(['group.deleted:success']);
+
+    let keyId = '';
+    expect(await step(async () => (keyId = (await ok(api(admin, 'POST', '/api/v1/api-keys', { name: 'CI', permissions: ['hosts.view'] }), 201)).id))).toEqual([
+      'api_key.created:success',
+    ]);
+    expect(await step(() => api(admin, 'DELETE', `/api/v1/api-keys/${keyId}`))).toEqual(['api_key.revoked:success']);
+
+    // A second role, assigned and then unassigned, then deleted.
+    let spare = '';
+    await step(async () => (spare = (await ok(api(admin, 'POST', '/api/v1/roles', { name: 'Spare' }), 201)).id));
+    let spareAssignment = '';
+    await step(async () => (spareAssignment = (await ok(api(admin, 'POST', '/api/v1/assignments', { roleId: spare, userId }), 201)).id));
+    expect(await step(() => api(admin, 'DELETE', `/api/v1/assignments/${spareAssignment}`))).toEqual(['role_assignment.removed:success']);
+    expect(await step(() => api(admin, 'DELETE', `/api/v1/roles/${spare}`))).toEqual(['role.deleted:success']);
   });
 
   it('tenant security settings', async () => {
