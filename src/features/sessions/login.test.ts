@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
@@ -59,6 +60,24 @@ describe.each(engines())('login [%s]', (engine) => {
     expect(r.status).toBe(403);
     expect(r.body.error.code).toBe('no_accounts');
     expect((await auditActions(t, admin.tenantId)).some((e) => e.action === 'auth.login.failed' && e.error_code === 'no_accounts')).toBe(true);
+  });
+
+  it('an account entered only through a group counts; an expired assignment does not', async () => {
+    const viaGroup = await createPlainUser(t, admin, { email: 'grouped@example.com', password: 'grouped password', withRole: false });
+    const expired = await createPlainUser(t, admin, { email: 'expired@example.com', password: 'expired password', withRole: false });
+    await t.app.db.tenantWork(admin.tenantId, async (tx) => {
+      const groupId = crypto.randomUUID();
+      const now = t.clock.now();
+      const role = await tx.selectFrom('roles').select('id').where('account_id', '=', admin.accountId).where('system_key', '=', 'account_admin').executeTakeFirstOrThrow();
+      await sql`insert into groups (tenant_id, id, name, created_at, updated_at) values (${admin.tenantId}, ${groupId}, 'Operators', ${now}, ${now})`.execute(tx);
+      await sql`insert into group_members (tenant_id, group_id, user_id, created_at) values (${admin.tenantId}, ${groupId}, ${viaGroup}, ${now})`.execute(tx);
+      await sql`insert into role_assignments (tenant_id, id, account_id, role_id, group_id) values (${admin.tenantId}, ${crypto.randomUUID()}, ${admin.accountId}, ${role.id}, ${groupId})`.execute(tx);
+      await sql`insert into role_assignments (tenant_id, id, account_id, role_id, user_id, expires_at) values (${admin.tenantId}, ${crypto.randomUUID()}, ${admin.accountId}, ${role.id}, ${expired}, ${new Date(now.getTime() - 1000)})`.execute(tx);
+    });
+    const grouped = await call(t, 'POST', '/auth/login', { body: { email: 'grouped@example.com', password: 'grouped password' } });
+    expect(grouped.body).toMatchObject({ status: 'authenticated', accounts: [{ id: admin.accountId }], session: { accountId: admin.accountId } });
+    const gone = await call(t, 'POST', '/auth/login', { body: { email: 'expired@example.com', password: 'expired password' } });
+    expect(gone.body.error.code).toBe('no_accounts');
   });
 
   it('several accounts: an identity token, then select-account; an identity token is not a session', async () => {

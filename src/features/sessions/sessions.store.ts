@@ -148,22 +148,18 @@ export async function rotate(
     values (${tenantId}, ${r.newHash}, ${r.sessionId}, ${r.now}, ${r.expiresAt})`.execute(tx);
 }
 
-/**
- * Accounts the user may enter: those where the user holds at least one unexpired role assignment.
- * (Assignments through groups join here when groups exist.)
- */
-export async function enterableAccounts(tx: Tx, tenantId: string, userId: string, now: Date) {
-  return tx
-    .selectFrom('role_assignments as ra')
-    .innerJoin('accounts as a', 'a.id', 'ra.account_id')
-    .select(['a.id', 'a.name'])
-    .distinct()
-    .where('ra.tenant_id', '=', tenantId)
-    .where('ra.user_id', '=', userId)
-    .where((eb) => eb.or([eb('ra.expires_at', 'is', null), eb('ra.expires_at', '>', now)]))
-    .orderBy('a.name')
-    .orderBy('a.id')
-    .execute();
+/** Accounts the user may enter: those where the user holds an active role assignment, directly or through a group. */
+export async function enterableAccounts(tx: Tx, tenantId: string, userId: string, now: Date): Promise<{ id: string; name: string }[]> {
+  const result = await sql<{ id: string; name: string }>`
+    select distinct a.id, a.name
+      from role_assignments ra
+      join accounts a on a.id = ra.account_id
+     where ra.tenant_id = ${tenantId}
+       and (ra.user_id = ${userId}
+            or ra.group_id in (select group_id from group_members where tenant_id = ${tenantId} and user_id = ${userId}))
+       and ra.expired_at is null and (ra.expires_at is null or ra.expires_at > ${now})
+     order by a.name, a.id`.execute(tx);
+  return result.rows;
 }
 
 /** The user as login needs it (tenant-scoped). */
