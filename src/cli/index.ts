@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { VERSION } from '../config/version.js';
 import { registerAudit } from './audit.js';
 import { registerBootstrap } from './bootstrap.js';
+import { registerCatalog } from './catalog.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
 import { registerServe } from './serve.js';
@@ -20,5 +21,6 @@ registerMigrate(program);
 registerBootstrap(program);
 registerKeys(program);
 registerAudit(program);
+registerCatalog(program);
 
 await program.parseAsync(process.argv);

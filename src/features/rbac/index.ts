@@ -3,3 +3,4 @@ export { rbacRoutes } from './rbac.routes.js';
 export { ACCOUNT_ADMIN } from './system-roles.js';
 export { RbacErrors } from './rbac.errors.js';
 export { withAccountAdminsKept } from './account-admins.js';
+export { CatalogBody as CatalogFile } from './rbac.schema.js';

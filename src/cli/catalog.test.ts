@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../../test/support/app.js';
+import { runCli } from '../../test/support/cli.js';
+import { createTestDatabase, engines } from '../../test/support/databases.js';
+import { buildApp } from '../app.js';
+import { createMasterKeys } from '../crypto/master-key.js';
+import { type Database, openDatabase } from '../db/database.js';
+import { migrate } from '../db/migrator.js';
+
+const EXAMPLE = fileURLToPath(new URL('../../docs/examples/catalog.json', import.meta.url));
+
+// `tessera catalog import FILE` as an operator runs it: the real command in a child process.
+describe.each(engines())('tessera catalog import [%s]', { timeout: 120_000 }, (engine) => {
+  const masterKey = randomBytes(32).toString('base64');
+  let env: Record<string, string>;
+  let open: () => Promise<Database>;
+  let drop = async () => {};
+  let tenantId: string;
+  let accountId: string;
+
+  beforeAll(async () => {
+    if (engine === 'pglite') {
+      const dir = mkdtempSync(path.join(tmpdir(), 'tessera-catalog-cli-'));
+      env = { TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: masterKey };
+      open = () => openDatabase({ kind: 'pglite', dataDir: dir, poolMax: 1 });
+    } else {
+      const t = await createTestDatabase('postgres', { migrate: false });
+      await t.db.close();
+      if (t.config.kind !== 'postgres' || !t.config.url) throw new Error('expected PostgreSQL');
+      const url = t.config.url;
+      env = { DATABASE_URL: url, TESSERA_MASTER_KEY: masterKey };
+      open = () => openDatabase({ kind: 'postgres', url, dataDir: 'memory://', poolMax: 2 });
+      drop = () => t.drop();
+    }
+    const db = await open();
+    await migrate(db);
+    const app = await buildApp({ config: testConfig(env), db, masterKeys: createMasterKeys(Buffer.from(masterKey, 'base64')), logger: false });
+    ({ tenantId, accountId } = await app.services.bootstrap.bootstrap({ tenantName: 'Acme', accountName: 'Main', email: 'root@acme.example', password: 'correct horse battery staple' }));
+    await app.http.close();
+    await db.close();
+  });
+  afterAll(() => drop());
+
+  it('imports the example catalog once (idempotent), with its templates, and records it in the audit log', async () => {
+    const first = await runCli(['catalog', 'import', EXAMPLE, '--account', accountId], env);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('version 1 (changed)');
+    const again = await runCli(['catalog', 'import', EXAMPLE, '--account', accountId], env);
+    expect(again.stdout).toContain('version 1 (unchanged)');
+
+    const db = await open();
+    try {
+      const templates = await db.tenantWork(tenantId, (tx) => tx.selectFrom('role_templates').select('name').orderBy('name').execute());
+      expect(templates.map((t) => t.name)).toEqual(['Helpdesk Technician', 'Network Operator', 'Patch Manager', 'Security Analyst']);
+      const events = await db.ownerWork((tx) => tx.selectFrom('audit_events').select(['action', 'actor_type', 'actor_id']).where('tenant_id', '=', tenantId).where('action', '=', 'permission_catalog.updated').execute());
+      expect(events).toEqual([{ action: 'permission_catalog.updated', actor_type: 'system', actor_id: 'cli' }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses an invalid file with exit code 2 and a key error with exit code 1', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-catalog-file-'));
+    const shapeless = path.join(dir, 'bad.json');
+    writeFileSync(shapeless, JSON.stringify({ permissions: 'hosts.view' }));
+    const bad = await runCli(['catalog', 'import', shapeless, '--account', accountId], env);
+    expect(bad.code).toBe(2);
+    const reserved = path.join(dir, 'reserved.json');
+    writeFileSync(reserved, JSON.stringify({ permissions: [{ key: 'idp.view', category: 'Mine' }] }));
+    const refused = await runCli(['catalog', 'import', reserved, '--account', accountId], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('rbac.invalid_permission_key');
+  });
+});
