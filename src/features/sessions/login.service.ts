@@ -63,15 +63,18 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     };
   }
 
-  /** Step 1: refused at once, before any password work, while a key is blocked. Returns the keys with a count. */
-  async function assertNotThrottled(keys: Buffer[]): Promise<Buffer[]> {
+  /**
+   * Step 1: refused at once, before any password work, while a key is blocked. Returns the keys that have a
+   * count, and (when `tenantsOf` is given) the tenants where that email exists, read in the same unit of work.
+   */
+  async function assertNotThrottled(keys: Buffer[], tenantsOf?: string): Promise<{ counted: Buffer[]; tenants: string[] }> {
     const now = clock.now();
-    const rows = await db.globalWork((tx) => store.readThrottles(tx, keys));
+    const [rows, tenants] = await db.globalWork(async (tx) => [await store.readThrottles(tx, keys), tenantsOf === undefined ? [] : await store.loginTenants(tx, tenantsOf)] as const);
     const until = Math.max(0, ...rows.map((r) => r.blocked_until?.getTime() ?? 0));
     if (until > now.getTime()) {
       throw new AppError(SessionErrors['sessions.too_many_attempts'], { detail: { retryAfterSeconds: Math.ceil((until - now.getTime()) / 1000) } });
     }
-    return rows.map((r) => Buffer.from(r.key));
+    return { counted: rows.map((r) => Buffer.from(r.key)), tenants };
   }
 
   /** A success clears the account's failure count (a write only when there is one). */
@@ -173,12 +176,15 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         { key: accountKey(email), policy: ACCOUNT_POLICY },
         { key: ipKey(meta.ip), policy: IP_POLICY },
       ];
-      const counted = await assertNotThrottled(throttleKeys.map((k) => k.key));
+      const { counted, tenants } = await assertNotThrottled(
+        throttleKeys.map((k) => k.key),
+        input.tenantId ? undefined : email,
+      );
 
       // Which tenant: the one given, else the tenants where the email exists. The answer is never shown
       // to a caller without the right password: every path below costs one argon2 verification per
       // candidate (a dummy one when there is none) and ends in the same `invalid_credentials`.
-      const candidates = input.tenantId ? [input.tenantId] : await db.globalWork((tx) => store.loginTenants(tx, email));
+      const candidates = input.tenantId ? [input.tenantId] : tenants;
       const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof store.findLoginUser>>> }[] = [];
       if (candidates.length <= MAX_CANDIDATE_TENANTS) {
         for (const tenantId of candidates) {
@@ -235,7 +241,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         { key: accountKey(`mfa:${tenantId}:${userId}`), policy: ACCOUNT_POLICY },
         { key: ipKey(meta.ip), policy: IP_POLICY },
       ];
-      const counted = await assertNotThrottled(throttleKeys.map((k) => k.key));
+      const { counted } = await assertNotThrottled(throttleKeys.map((k) => k.key));
       const key = await issuer.signingKey();
 
       const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: Decision } | { failed: 'inactive' | 'code'; email: string | null }> => {
