@@ -55,6 +55,29 @@ export function eventHash(event: Omit<ChainedEvent, 'hash'>): string {
   return createHash('sha256').update(body, 'utf8').digest('hex');
 }
 
+/**
+ * The canonical form of an event split around the three fields only the chain head decides (its time,
+ * predecessor and sequence number), so the database can complete and hash it inside the append statement:
+ * `prefix ‖ occurredAt ‖ beforePrevHash ‖ prevHash ‖ beforeSeq ‖ seq ‖ suffix` is exactly the canonical JSON
+ * eventHash() hashes (keys in sorted order: action, actor, details, errorCode, occurredAt, outcome,
+ * prevHash, seq, target, tenantId).
+ */
+export interface CanonicalParts {
+  readonly prefix: string;
+  readonly beforePrevHash: string;
+  readonly beforeSeq: string;
+  readonly suffix: string;
+}
+
+export function canonicalParts(event: Omit<ChainedEvent, 'seq' | 'occurredAt' | 'prevHash' | 'hash'>): CanonicalParts {
+  return {
+    prefix: `{"action":${canonicalJson(event.action)},"actor":${canonicalJson(event.actor)},"details":${canonicalJson(event.details)},"errorCode":${canonicalJson(event.errorCode)},"occurredAt":"`,
+    beforePrevHash: `","outcome":${canonicalJson(event.outcome)},"prevHash":"`,
+    beforeSeq: '","seq":',
+    suffix: `,"target":${canonicalJson(event.target)},"tenantId":${canonicalJson(event.tenantId)}}`,
+  };
+}
+
 /** Microseconds since the epoch → `YYYY-MM-DDTHH:MM:SS.ffffffZ` (PostgreSQL timestamptz keeps microseconds). */
 export function formatMicros(micros: number): string {
   const seconds = Math.floor(micros / 1_000_000);

@@ -1,6 +1,6 @@
 import type { Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
-import { type ChainedEvent, eventHash, formatMicros, GENESIS_HASH, parseMicros } from './audit-chain.js';
+import { canonicalParts, type ChainedEvent, formatMicros, GENESIS_HASH } from './audit-chain.js';
 import * as store from './audit.store.js';
 import type { AuditEventInput, AuditRecorder } from './audit.types.js';
 
@@ -61,17 +61,14 @@ export function createAuditRecorder({ clock }: { readonly clock: Clock }): Audit
 } {
   async function record(tx: Tx, tenantId: string, input: AuditEventInput): Promise<void> {
     const prepared = prepareEvent(tenantId, input);
-    let head = await store.lockHead(tx, tenantId);
-    if (!head) {
-      await store.createHead(tx, tenantId, GENESIS_HASH);
-      head = await store.lockHead(tx, tenantId);
-      if (!head) throw new Error(`audit head of tenant ${tenantId} is not visible in this unit of work`);
+    const parts = canonicalParts(prepared);
+    const now = formatMicros(clock.now().getTime() * 1000);
+    if ((await store.appendAtHead(tx, tenantId, prepared, parts, now)) !== undefined) return;
+    // The tenant's first event: create its head (genesis), then append.
+    await store.createHead(tx, tenantId, GENESIS_HASH);
+    if ((await store.appendAtHead(tx, tenantId, prepared, parts, now)) === undefined) {
+      throw new Error(`audit head of tenant ${tenantId} is not visible in this unit of work`);
     }
-    // Never backwards within a chain, whatever the clocks of several instances say.
-    const now = clock.now().getTime() * 1000;
-    const micros = head.at === null ? now : Math.max(now, parseMicros(head.at));
-    const unsigned = { ...prepared, seq: head.seq + 1, occurredAt: formatMicros(micros), prevHash: head.hash };
-    await store.appendEvent(tx, tenantId, { ...unsigned, hash: eventHash(unsigned) });
   }
 
   return {

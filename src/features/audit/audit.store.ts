@@ -1,6 +1,6 @@
 import { type Expression, type SqlBool, sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
-import type { ChainedEvent } from './audit-chain.js';
+import type { CanonicalParts, ChainedEvent } from './audit-chain.js';
 import './audit.tables.js';
 
 /** timestamptz → ISO 8601 UTC with microseconds, exactly as hashed (a JS Date would drop the microseconds). */
@@ -10,17 +10,6 @@ export interface Head {
   readonly seq: number;
   readonly hash: string;
   readonly at: string | null;
-}
-
-/** The tenant's chain head, locked until the end of the transaction (appends of one tenant are serialized). */
-export async function lockHead(tx: Tx, tenantId: string): Promise<Head | undefined> {
-  const row = await tx
-    .selectFrom('audit_heads')
-    .select(['last_seq', 'last_hash', isoMicros('last_at').as('last_at')])
-    .where('tenant_id', '=', tenantId)
-    .forUpdate()
-    .executeTakeFirst();
-  return row && { seq: Number(row.last_seq), hash: row.last_hash, at: row.last_at };
 }
 
 export async function createHead(tx: Tx, tenantId: string, genesisHash: string): Promise<void> {
@@ -41,24 +30,44 @@ export async function readHead(tx: Tx, tenantId: string): Promise<Head | undefin
 }
 
 /**
- * Inserts the event, queues it for the tenant's webhook if one is configured, and moves the head: one
- * statement, so an append costs two round trips (this and the head lock).
+ * Appends the event at the tenant's chain head in one statement: locks the head row (concurrent appends of
+ * one tenant wait here until this transaction ends), takes the next sequence number and the later of the
+ * head's time and `now` (never backwards), completes the canonical form and hashes it (SHA-256, as
+ * eventHash() does), inserts the event, queues it for the tenant's webhook if one is configured, and moves
+ * the head. Returns the sequence number, or undefined when the tenant has no head row yet.
  */
-export async function appendEvent(tx: Tx, tenantId: string, e: ChainedEvent): Promise<void> {
-  await sql`
-    with inserted as (
+export async function appendAtHead(
+  tx: Tx,
+  tenantId: string,
+  e: Omit<ChainedEvent, 'seq' | 'occurredAt' | 'prevHash' | 'hash'>,
+  parts: CanonicalParts,
+  now: string,
+): Promise<number | undefined> {
+  const result = await sql<{ seq: number }>`
+    with head as (
+      select last_seq + 1 as seq, last_hash as prev_hash, greatest(coalesce(last_at, ${now}::timestamptz), ${now}::timestamptz) as at
+      from audit_heads where tenant_id = ${tenantId} for update
+    ), chained as (
+      select seq, prev_hash, at,
+             encode(sha256(convert_to(${parts.prefix} || to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ${parts.beforePrevHash}
+                                      || prev_hash || ${parts.beforeSeq} || seq::text || ${parts.suffix}, 'UTF8')), 'hex') as hash
+      from head
+    ), inserted as (
       insert into audit_events (tenant_id, seq, occurred_at, actor_type, actor_id, actor_email, actor_ip, actor_user_agent,
                                 action, target_type, target_id, outcome, error_code, details, prev_hash, hash)
-      values (${tenantId}, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.actor.type}, ${e.actor.id}, ${e.actor.email}, ${e.actor.ip},
-              ${e.actor.userAgent}, ${e.action}, ${e.target?.type ?? null}, ${e.target?.id ?? null}, ${e.outcome}, ${e.errorCode},
-              ${JSON.stringify(e.details)}::jsonb, ${e.prevHash}, ${e.hash})
+      select ${tenantId}, seq, at, ${e.actor.type}, ${e.actor.id}, ${e.actor.email}, ${e.actor.ip}, ${e.actor.userAgent},
+             ${e.action}, ${e.target?.type ?? null}, ${e.target?.id ?? null}, ${e.outcome}, ${e.errorCode},
+             ${JSON.stringify(e.details)}::jsonb, prev_hash, hash
+      from chained
     ), queued as (
       insert into audit_outbox (tenant_id, seq, next_attempt_at, created_at)
-      select tenant_id, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.occurredAt}::timestamptz
-      from audit_settings where tenant_id = ${tenantId} and webhook_url is not null
+      select s.tenant_id, c.seq, c.at, c.at from chained c, audit_settings s where s.tenant_id = ${tenantId} and s.webhook_url is not null
     )
-    update audit_heads set last_seq = ${e.seq}, last_hash = ${e.hash}, last_at = ${e.occurredAt}::timestamptz
-    where tenant_id = ${tenantId}`.execute(tx);
+    update audit_heads h set last_seq = c.seq, last_hash = c.hash, last_at = c.at
+    from chained c where h.tenant_id = ${tenantId}
+    returning c.seq`.execute(tx);
+  const row = result.rows[0];
+  return row === undefined ? undefined : Number(row.seq);
 }
 
 export interface EventFilters {
