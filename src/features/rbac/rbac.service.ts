@@ -82,12 +82,14 @@ export function createRbacService(deps: RbacDeps) {
       }
       const results = [];
       for (const c of checks) {
-        const user = await deps.db.tenantWork(checker.tenantId, (tx) => store.findUser(tx, checker.tenantId, c.user));
+        // The caller itself was found live and active by this request's session read (DESIGN §3).
+        const self = checker.kind === 'session' && c.user === checker.userId;
+        const user = self ? { active: true } : await deps.db.tenantWork(checker.tenantId, (tx) => store.findUser(tx, checker.tenantId, c.user));
         if (!user?.active) {
           results.push({ user: c.user, permission: c.permission, org: c.org ?? null, allowed: false, reason: user ? 'the user is deactivated' : 'no such user in the tenant' });
           continue;
         }
-        const epoch = checker.kind === 'session' && c.user === checker.userId ? checker.authzEpoch : undefined;
+        const epoch = self ? checker.authzEpoch : undefined;
         const d = await access.check({ tenantId: checker.tenantId, userId: c.user, accountId: checker.accountId, authzEpoch: epoch }, c.permission, c.org);
         results.push({ user: c.user, permission: c.permission, org: c.org ?? null, allowed: d.allowed, reason: d.reason });
       }
