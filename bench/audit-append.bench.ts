@@ -10,7 +10,6 @@ import { systemClock } from '../src/kernel/clock.js';
 import { benchDatabase, benchEngines, createTenants, fmt } from './audit-lib.js';
 
 const COUNT = Number(process.env.BENCH_APPENDS ?? 3000);
-const recorder = createAuditRecorder({ clock: systemClock });
 const actor = { type: 'user', id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', email: 'admin@bench.example', ip: '203.0.113.7', userAgent: 'bench' } as const;
 
 async function run(workers: number, total: number, job: (worker: number, i: number) => Promise<unknown>): Promise<number> {
@@ -31,6 +30,7 @@ let ASYNC = false;
 const noFlush = (tx: Parameters<Parameters<Database['tenantWork']>[1]>[0]) => (ASYNC ? sql`set local synchronous_commit = off`.execute(tx) : Promise.resolve());
 
 function append(db: Database, tenantId: string, i: number) {
+  const recorder = createAuditRecorder({ clock: systemClock, engine: db.engine });
   return db.tenantWork(tenantId, async (tx) => {
     await noFlush(tx);
     await recorder.record(tx, tenantId, { action: 'user.updated', actor, target: { type: 'user', id: String(i) }, outcome: 'success', details: { i, field: 'name' } });

@@ -26,7 +26,7 @@ export interface AuditJobsOptions {
 
 /** The audit log: the recorder every feature writes through, and the use cases that read and keep the chain. */
 export function createAudit({ db, clock, keyring, fetch }: AuditDeps) {
-  const recorder = createAuditRecorder({ clock });
+  const recorder = createAuditRecorder({ clock, engine: db.engine });
   const queries = createAuditQueries({ db });
   const retention = createAuditRetention({ db, clock, recorder });
   const webhook = createAuditWebhook({ db, clock, keyring, recorder, fetch });

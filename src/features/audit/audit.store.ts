@@ -12,6 +12,17 @@ export interface Head {
   readonly at: string | null;
 }
 
+/** The tenant's chain head, locked until the end of the transaction (appends of one tenant are serialized). */
+export async function lockHead(tx: Tx, tenantId: string): Promise<Head | undefined> {
+  const row = await tx
+    .selectFrom('audit_heads')
+    .select(['last_seq', 'last_hash', isoMicros('last_at').as('last_at')])
+    .where('tenant_id', '=', tenantId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row && { seq: Number(row.last_seq), hash: row.last_hash, at: row.last_at };
+}
+
 export async function createHead(tx: Tx, tenantId: string, genesisHash: string): Promise<void> {
   await tx
     .insertInto('audit_heads')
@@ -68,6 +79,27 @@ export async function appendAtHead(
     returning c.seq`.execute(tx);
   const row = result.rows[0];
   return row === undefined ? undefined : Number(row.seq);
+}
+
+/**
+ * Inserts an event whose place and hash the caller computed under lockHead(), queues it for the tenant's
+ * webhook if one is configured, and moves the head, in one statement.
+ */
+export async function appendEvent(tx: Tx, tenantId: string, e: ChainedEvent): Promise<void> {
+  await sql`
+    with inserted as (
+      insert into audit_events (tenant_id, seq, occurred_at, actor_type, actor_id, actor_email, actor_ip, actor_user_agent,
+                                action, target_type, target_id, outcome, error_code, details, prev_hash, hash)
+      values (${tenantId}, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.actor.type}, ${e.actor.id}, ${e.actor.email}, ${e.actor.ip},
+              ${e.actor.userAgent}, ${e.action}, ${e.target?.type ?? null}, ${e.target?.id ?? null}, ${e.outcome}, ${e.errorCode},
+              ${JSON.stringify(e.details)}::jsonb, ${e.prevHash}, ${e.hash})
+    ), queued as (
+      insert into audit_outbox (tenant_id, seq, next_attempt_at, created_at)
+      select tenant_id, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.occurredAt}::timestamptz
+      from audit_settings where tenant_id = ${tenantId} and webhook_url is not null
+    )
+    update audit_heads set last_seq = ${e.seq}, last_hash = ${e.hash}, last_at = ${e.occurredAt}::timestamptz
+    where tenant_id = ${tenantId}`.execute(tx);
 }
 
 export interface EventFilters {
