@@ -178,7 +178,9 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors.cannot_delete_self);
       await keepOneTenantAdmin(tx, tenantId, target, after);
       // Issue 4: deactivating the last active Account Administrator of an account is refused (last_account_admin).
-      await withAccountAdminsKept(tx, tenantId, { userId }, () => store.updateUser(tx, tenantId, userId, patch, clock.now()));
+      const update = () => store.updateUser(tx, tenantId, userId, patch, clock.now());
+      if (target.active && !after.active) await withAccountAdminsKept(tx, tenantId, { userId }, update);
+      else await update();
       const updated = await findOrThrow(tx, tenantId, userId);
       const before = toUser(target);
       const now = toUser(updated);

@@ -157,6 +157,17 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
     for (const action of ['group.created', 'group.member_added', 'group.member_removed']) expect(actions).toContain(action);
   });
 
+  it('a user whose only role comes through a group can sign in to the account', async () => {
+    const email = `go-${newId().slice(-10)}@example.com`;
+    const userId = await newUser(email);
+    const group = await api<{ id: string }>(admin, 'POST', '/api/v1/groups', { name: `Only ${newId().slice(-6)}` });
+    await api(admin, 'PUT', `/api/v1/groups/${group.body.id}/members/${userId}`);
+    await assign({ roleId: (await role(['idp.view'])).id, groupId: group.body.id });
+    const user = await loginOverHttp(t, { email, password: PASSWORD, tenantId: admin.tenantId });
+    expect(user.accountId).toBe(admin.accountId);
+    expect((await api(user, 'GET', '/api/v1/users')).status).toBe(200);
+  });
+
   it('org scoping: a role scoped to one organization grants only there', async () => {
     const orgId = newId();
     await t.app.db.tenantWork(admin.tenantId, (tx) => tx.insertInto('organizations').values({ account_id: admin.accountId, id: orgId, name: `Org ${orgId}` }).execute());
