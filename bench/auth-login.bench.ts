@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
 import { hash } from '@node-rs/argon2';
 import autocannon from 'autocannon';
 import { ARGON2_OPTIONS } from '../src/crypto/password.js';
-import { loginHashConcurrency } from '../src/features/sessions/hash-gate.js';
+import { defaultHashConcurrency } from '../src/crypto/password.js';
 import { authBenchEngines, startAuthServer } from './auth-lib.js';
 import { CONNECTIONS, DURATION, type Figure, load, row, TABLE_HEAD } from './lib.js';
 
@@ -28,7 +28,7 @@ async function rawHashes(concurrency: number, seconds: number): Promise<Figure> 
 }
 
 // The server's cap on concurrent password verifications at login, computed the same way in this process.
-const cap = loginHashConcurrency();
+const cap = defaultHashConcurrency();
 console.log(`\nPassword login — ${DURATION}s per case, Node ${process.version}, ${cpus().length} cores, hash concurrency ${cap}, argon2id m=${ARGON2_OPTIONS.memoryCost} KiB t=${ARGON2_OPTIONS.timeCost} p=${ARGON2_OPTIONS.parallelism}\n`);
 console.log(TABLE_HEAD);
 for (const engine of authBenchEngines()) {

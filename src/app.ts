@@ -40,7 +40,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   const mfa = createMfa({ clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
-  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, securityPolicy: securitySettings, issuer: config.publicUrl, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
   const guards = createAuthGuards(sessions.authenticator, rbac.permissionChecker());
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 

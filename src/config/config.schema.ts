@@ -89,6 +89,11 @@ export const variables = {
     default: '300',
     doc: 'Access token lifetime in seconds (default 300). Retired signing keys stay published this long plus a minute.',
   },
+  TESSERA_TOKEN_AUDIENCE: {
+    schema: z.string().trim().min(1).max(200),
+    default: undefined,
+    doc: '`aud` claim of access tokens, checked on every request when set (e.g. the URL of your API). Unset: no audience.',
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
     default: 'info',
@@ -140,6 +145,7 @@ export interface Config {
   readonly previousMasterKey?: Buffer;
   readonly signingAlg: SigningAlgorithm;
   readonly accessTokenTtlSeconds: number;
+  readonly tokenAudience?: string;
   readonly logLevel: string;
   readonly bodyLimit: number;
   readonly trustProxy: boolean | number | string[];

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 
 /**
@@ -37,9 +38,14 @@ class Semaphore {
   }
 }
 
+/**
+ * Below the thread-pool size, so hashing never holds every pool thread, and below the core count, so
+ * hashes never hold every core: on 2 cores two concurrent argon2 hashes took authenticated requests down to
+ * 0.15 of their rate during a login flood, one at a time kept 0.76 (BENCHMARKS.md, Authentication).
+ */
 export function defaultHashConcurrency(): number {
   const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  return Math.max(1, pool - 2);
+  return Math.max(1, Math.min(pool - 2, availableParallelism() - 1));
 }
 
 export function createPasswordHasher(concurrency: number = defaultHashConcurrency()): PasswordHasher {

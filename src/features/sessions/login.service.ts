@@ -7,7 +7,6 @@ import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js
 import * as store from './sessions.store.js';
 import { ACCOUNT_POLICY, accountKey, blockAfter, IP_POLICY, ipKey, THROTTLE_WINDOW_MS } from './throttle.js';
 import { verifyToken } from './tokens.js';
-import { createGate, loginHashConcurrency } from './hash-gate.js';
 
 export type LoginResult =
   | { readonly status: 'mfa_required'; readonly challengeToken: string; readonly expiresIn: number }
@@ -43,12 +42,8 @@ const MAX_CANDIDATE_TENANTS = 3;
  * tenant requires it, then the accounts the user may enter and, with exactly one, the session.
  */
 export function createLogin(deps: SessionsDeps, issuer: Issuer) {
-  const { db, clock, audit, mfa } = deps;
-  const gate = createGate(deps.loginHashConcurrency ?? loginHashConcurrency());
-  const passwords = {
-    verify: (hash: string, password: string) => gate(() => deps.passwords.verify(hash, password)),
-    verifyDummy: (password: string) => gate(() => deps.passwords.verifyDummy(password)),
-  };
+  // The hasher bounds concurrent hashing below both the thread-pool size and the core count.
+  const { db, clock, audit, mfa, passwords } = deps;
 
   function actor(userId: string | null, email: string | null, meta: RequestMeta): AuditActor {
     return { type: 'user', id: userId, email, ip: meta.ip, userAgent: meta.userAgent };

@@ -36,8 +36,6 @@ export interface SessionsDeps {
   /** `aud` of access tokens, when configured. */
   readonly audience?: string;
   readonly accessTokenTtlSeconds: number;
-  /** Password verifications logins run at once; default: below the thread pool and below the core count. */
-  readonly loginHashConcurrency?: number;
   /** A repeat of a rotated refresh token within this window gets the same successor (two tabs). Default 10 s. */
   readonly refreshGraceSeconds?: number;
 }
