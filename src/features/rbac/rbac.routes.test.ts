@@ -91,6 +91,7 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
     expect(created.body.permissions).toEqual([...auditor.permissions].sort());
     expect(errorCode(await api(admin, 'POST', '/api/v1/roles', { name: 'Bad', permissions: ['nope.view'] }))).toBe('rbac.unknown_permission');
     expect(errorCode(await api(admin, 'POST', '/api/v1/roles', { name: 'Auditors', permissions: [] }))).toBe('rbac.role_name_taken');
+    expect(errorCode(await api(admin, 'POST', '/api/v1/roles', { name: 'Nobody', template: 'no_such_template' }))).toBe('rbac.unknown_template');
     expect(errorCode(await api(admin, 'PATCH', `/api/v1/roles/${adminRoleId}`, { name: 'Mine' }))).toBe('system_role_immutable');
     expect(errorCode(await api(admin, 'DELETE', `/api/v1/roles/${adminRoleId}`))).toBe('system_role_immutable');
     const userId = await newUser();
@@ -137,6 +138,7 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
     const userId = await newUser(email);
     const group = await api<{ id: string }>(admin, 'POST', '/api/v1/groups', { name: 'Helpdesk' });
     expect(group.status).toBe(201);
+    expect(errorCode(await api(admin, 'POST', '/api/v1/groups', { name: 'HELPDESK' }))).toBe('rbac.group_name_taken');
     expect((await api(admin, 'PUT', `/api/v1/groups/${group.body.id}/members/${userId}`)).status).toBe(204);
     const viewRoles = await role(['roles.view']);
     const viewGroups = await role(['idp.view', 'roles.view']);
