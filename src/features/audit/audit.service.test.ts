@@ -205,6 +205,17 @@ describe.each(engines())('audit log [%s]', (engine) => {
       expect(await audit.verify(tenant)).toMatchObject({ ok: false, break: { seq: 4, reason: 'prev_hash_mismatch' } });
     });
 
+    it('a timestamp moved backwards, even with the hashes and the head rewritten to match', async () => {
+      const tenant = await newTenant();
+      await recordMany(tenant, 3);
+      const [last] = (await audit.listEvents(tenant, { filters: {}, limit: 1 })).events;
+      const forged = { ...last!, occurredAt: '2000-01-01T00:00:00.000000Z' };
+      const hash = eventHash(forged);
+      await tamper(sql`update audit_events set occurred_at = ${forged.occurredAt}::timestamptz, hash = ${hash} where tenant_id = ${tenant} and seq = 3`);
+      await t.db.ownerWork((tx) => sql`update audit_heads set last_hash = ${hash} where tenant_id = ${tenant}`.execute(tx));
+      expect(await audit.verify(tenant)).toMatchObject({ ok: false, checked: 2, break: { seq: 3, reason: 'time_reversed' } });
+    });
+
     it('a deleted row', async () => {
       const tenant = await newTenant();
       await recordMany(tenant, 5);
