@@ -11,10 +11,18 @@ const SECRET_KEY = /^(password|new_?password|current_?password|secret|client_?se
 const MAX_DETAILS = 16 * 1024;
 const MAX_TEXT = 1000;
 
+// PostgreSQL text and jsonb hold neither NUL nor unpaired UTF-16 surrogates; a string is stored as it is
+// hashed only once it holds none (an unpaired surrogate becomes U+FFFD, as UTF-8 encoding would make it).
+const UNPAIRED = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+function storable(text: string): string {
+  return text.replace(/\0/g, '').replace(UNPAIRED, '\uFFFD');
+}
+
 function redact(value: unknown): unknown {
+  if (typeof value === 'string') return storable(value);
   if (Array.isArray(value)) return value.map(redact);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[REDACTED]' : redact(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), SECRET_KEY.test(k) ? '[REDACTED]' : redact(v)]));
   }
   return value;
 }
@@ -22,15 +30,15 @@ function redact(value: unknown): unknown {
 /** Details as jsonb will return them: JSON round-tripped (Dates → strings, undefined dropped), secrets redacted. */
 function normalizeDetails(details: AuditEventInput['details']): Record<string, unknown> {
   if (!details) return {};
-  const json = JSON.stringify(redact(details));
+  const json = JSON.stringify(redact(JSON.parse(JSON.stringify(details)) as unknown));
   if (json.length > MAX_DETAILS) throw new Error(`audit details exceed ${MAX_DETAILS} bytes`);
-  // jsonb refuses the NUL character; it has no place in an audit record.
-  return JSON.parse(json.replace(/\\u0000/g, '')) as Record<string, unknown>;
+  return JSON.parse(json) as Record<string, unknown>;
 }
 
 function clip(value: string | null | undefined): string | null {
   if (value === undefined || value === null) return null;
-  return value.length > MAX_TEXT ? value.slice(0, MAX_TEXT) : value;
+  // A surrogate pair cut in two by the limit becomes U+FFFD through storable().
+  return storable(value.length > MAX_TEXT ? value.slice(0, MAX_TEXT) : value);
 }
 
 /** Builds the event's stored form; validates what a caller could get wrong. */
@@ -49,9 +57,9 @@ export function prepareEvent(tenantId: string, input: AuditEventInput): Omit<Cha
       userAgent: clip(via.userAgent),
     },
     action: input.action,
-    target: input.target ? { type: input.target.type, id: String(input.target.id) } : null,
+    target: input.target ? { type: clip(input.target.type) ?? '', id: clip(String(input.target.id)) ?? '' } : null,
     outcome: input.outcome,
-    errorCode: input.errorCode ?? null,
+    errorCode: clip(input.errorCode),
     details: normalizeDetails(input.details),
   };
 }

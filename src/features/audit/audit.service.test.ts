@@ -160,6 +160,18 @@ describe.each(engines())('audit log [%s]', (engine) => {
     expect(e!.details).toEqual({ password: '[REDACTED]', nested: { refreshToken: '[REDACTED]' }, reason: 'admin' });
   });
 
+  it('stores and hashes awkward text consistently: NUL, unpaired surrogates, a long user agent cut inside an emoji', async () => {
+    const tenant = await newTenant();
+    const userAgent = `${'a'.repeat(999)}😀 and more`;
+    await t.db.tenantWork(tenant, (tx) =>
+      audit.record(tx, tenant, event('user.updated', { actor: { ...admin, userAgent }, details: { name: 'nul\u0000here', broken: '\ud800x', when: new Date('2026-01-02T03:04:05Z') } })),
+    );
+    const [e] = (await audit.listEvents(tenant, { filters: {}, limit: 1 })).events;
+    expect(e!.details).toEqual({ name: 'nulhere', broken: '\uFFFDx', when: '2026-01-02T03:04:05.000Z' });
+    expect(e!.actor.userAgent).toBe(`${'a'.repeat(999)}\uFFFD`);
+    expect((await audit.verify(tenant)).ok).toBe(true);
+  });
+
   it('another tenant sees nothing, and cannot append to a chain that is not its own', async () => {
     const a = await newTenant();
     const b = await newTenant();
