@@ -9,6 +9,21 @@ export interface AuthContext {
   readonly sessionId: string;
   /** The account's authorization epoch read with the session on this request (DESIGN §3). */
   readonly authzEpoch?: number;
+  /** The caller's own user record, read with the session on this request (DESIGN §3 step 2; GET /api/v1/me). */
+  readonly user: AuthenticatedUser;
+}
+
+/** The fields of the caller's user record that the session read returns. */
+export interface AuthenticatedUser {
+  readonly email: string;
+  readonly name: string | null;
+  readonly phone: string | null;
+  readonly active: boolean;
+  readonly isTenantAdmin: boolean;
+  readonly mustChangePassword: boolean;
+  readonly hasPassword: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
 }
 
 declare module 'fastify' {

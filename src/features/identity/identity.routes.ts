@@ -119,9 +119,10 @@ export function identityRoutes({ db, identity, guards }: { db: Database; identit
       },
     );
 
+    // Served from the request's own session read (DESIGN §3 step 2): no second unit of work.
     app.get('/api/v1/me', { ...self, schema: { tags: ['profile'], summary: 'Your own profile', response: { 200: UserSchema } } }, async (request) => {
-      const { tenantId, userId } = auth(request);
-      return db.tenantWork(tenantId, (tx) => identity.getUser(tx, tenantId, userId));
+      const { userId, user } = auth(request);
+      return identity.ownProfile(userId, user);
     });
 
     app.patch(

@@ -23,6 +23,24 @@ export interface IdentityDeps {
   readonly securitySettings: (tx: Tx, tenantId: string) => Promise<SecuritySettings>;
   /** Revokes the user's live sessions in the caller's transaction, all or all but one (the sessions feature). */
   readonly revokeUserSessions: (tx: Tx, tenantId: string, userId: string, reason: string, exceptSessionId?: string) => Promise<unknown>;
+  /**
+   * Called right after every write to a user's record, in its unit of work (the sessions feature): the
+   * profile rides in the per-request session read, so the next request of the user must read it afresh.
+   */
+  readonly userChanged: (tenantId: string, userId: string) => void;
+}
+
+/** The caller's own record as the request's session read returned it (the sessions feature, DESIGN §3). */
+export interface OwnRecord {
+  readonly email: string;
+  readonly name: string | null;
+  readonly phone: string | null;
+  readonly active: boolean;
+  readonly isTenantAdmin: boolean;
+  readonly mustChangePassword: boolean;
+  readonly hasPassword: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
 }
 
 export interface User {
@@ -74,7 +92,20 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
-export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions }: IdentityDeps) {
+export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions, userChanged }: IdentityDeps) {
+  // Every write to an existing user goes through these two, so that the next request sees it (userChanged).
+  async function writeUser(tx: Tx, tenantId: string, userId: string, changes: store.UserChanges): Promise<boolean> {
+    const updated = await store.updateUser(tx, tenantId, userId, changes, clock.now());
+    userChanged(tenantId, userId);
+    return updated;
+  }
+
+  async function writePassword(tx: Tx, tenantId: string, userId: string, passwordHash: string, mustChange: boolean): Promise<boolean> {
+    const updated = await store.setPassword(tx, tenantId, userId, passwordHash, mustChange, clock.now());
+    userChanged(tenantId, userId);
+    return updated;
+  }
+
   async function findOrThrow(tx: Tx, tenantId: string, userId: string): Promise<store.UserRow> {
     const row = await store.findUser(tx, tenantId, userId);
     // Users of other tenants are not found (RLS and the tenant filter), never forbidden.
@@ -146,6 +177,22 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       return toUser(await findOrThrow(tx, tenantId, userId));
     },
 
+    /** GET /me: the caller's profile from the record the request's own session read returned (no query). */
+    ownProfile(userId: string, record: OwnRecord): User {
+      return {
+        id: userId,
+        email: record.email,
+        name: record.name,
+        phone: record.phone,
+        active: record.active,
+        isTenantAdmin: record.isTenantAdmin,
+        mustChangePassword: record.mustChangePassword,
+        hasPassword: record.hasPassword,
+        createdAt: record.createdAt.toISOString(),
+        updatedAt: record.updatedAt.toISOString(),
+      };
+    },
+
     async listUsers(tx: Tx, tenantId: string, query: store.UserQuery) {
       const { items, total } = await store.listUsers(tx, tenantId, query);
       return { items: items.map(toUser), total, limit: query.limit, offset: query.offset };
@@ -178,7 +225,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors.cannot_delete_self);
       await keepOneTenantAdmin(tx, tenantId, target, after);
       // Issue 4: deactivating the last active Account Administrator of an account is refused (last_account_admin).
-      const update = () => store.updateUser(tx, tenantId, userId, patch, clock.now());
+      const update = () => writeUser(tx, tenantId, userId, patch);
       if (target.active && !after.active) await withAccountAdminsKept(tx, tenantId, { userId }, update);
       else await update();
       const updated = await findOrThrow(tx, tenantId, userId);
@@ -209,7 +256,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       const target = await findOrThrow(tx, tenantId, userId);
       await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.is_tenant_admin });
       if (!target.active) return;
-      await withAccountAdminsKept(tx, tenantId, { userId }, () => store.updateUser(tx, tenantId, userId, { active: false }, clock.now()));
+      await withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, userId, { active: false }));
       await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
       await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
     },
@@ -231,7 +278,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       const password = input.password ?? generated!;
       if (!generated) checkPassword(password, target.email);
       const mustChange = input.mustChangePassword ?? true;
-      await store.setPassword(tx, tenantId, userId, await passwords.hash(password), mustChange, clock.now());
+      await writePassword(tx, tenantId, userId, await passwords.hash(password), mustChange);
       await revokeUserSessions(tx, tenantId, userId, 'password_reset');
       await audit.record(tx, tenantId, {
         action: 'user.password_reset',
@@ -246,7 +293,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     /** PATCH /me: the caller's own name and phone. */
     async updateProfile(tx: Tx, tenantId: string, actor: UserActor, patch: { name?: string | null | undefined; phone?: string | null | undefined }): Promise<User> {
       const before = toUser(await findOrThrow(tx, tenantId, actor.id));
-      await store.updateUser(tx, tenantId, actor.id, { name: patch.name, phone: patch.phone }, clock.now());
+      await writeUser(tx, tenantId, actor.id, { name: patch.name, phone: patch.phone });
       const after = toUser(await findOrThrow(tx, tenantId, actor.id));
       const changes: Record<string, { from: unknown; to: unknown }> = {};
       for (const key of ['name', 'phone'] as const) if (before[key] !== after[key]) changes[key] = { from: before[key], to: after[key] };
@@ -267,7 +314,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       const me = await findOrThrow(tx, tenantId, actor.id);
       await requireCurrentPassword(tx, tenantId, actor.id, input.currentPassword);
       checkPassword(input.newPassword, me.email);
-      await store.setPassword(tx, tenantId, actor.id, await passwords.hash(input.newPassword), false, clock.now());
+      await writePassword(tx, tenantId, actor.id, await passwords.hash(input.newPassword), false);
       await revokeUserSessions(tx, tenantId, actor.id, 'password_changed', sessionId ?? undefined);
       await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
     },

@@ -11,12 +11,28 @@ export interface SessionState {
   readonly expiresAt: Date;
   readonly userActive: boolean;
   readonly authzEpoch: number;
+  /** The session's user as the profile (GET /api/v1/me) shows it, read in the same query. */
+  readonly user: SessionUser;
+}
+
+/** The user's own record, read with the session; the identity feature shapes it into the profile. */
+export interface SessionUser {
+  readonly email: string;
+  readonly name: string | null;
+  readonly phone: string | null;
+  readonly active: boolean;
+  readonly isTenantAdmin: boolean;
+  readonly mustChangePassword: boolean;
+  readonly hasPassword: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
 }
 
 export interface SessionStateSource {
   read(tenantId: string, sessionId: string): Promise<SessionState | undefined>;
   /** Called by every revocation, right after its write: the next read must see it. */
   forgetSession(tenantId: string, sessionId: string): void;
+  /** Called by every revocation of a user's sessions and every change to the user's record, right after its write. */
   forgetUser(tenantId: string, userId: string): void;
 }
 
@@ -29,6 +45,14 @@ interface Row {
   expires_at: Date;
   user_active: boolean;
   authz_epoch: number | string;
+  user_email: string;
+  user_name: string | null;
+  user_phone: string | null;
+  user_is_tenant_admin: boolean;
+  user_must_change_password: boolean;
+  user_has_password: boolean;
+  user_created_at: Date;
+  user_updated_at: Date;
 }
 
 function toState(r: Row): SessionState {
@@ -41,6 +65,17 @@ function toState(r: Row): SessionState {
     expiresAt: new Date(r.expires_at),
     userActive: r.user_active,
     authzEpoch: Number(r.authz_epoch),
+    user: {
+      email: r.user_email,
+      name: r.user_name,
+      phone: r.user_phone,
+      active: r.user_active,
+      isTenantAdmin: r.user_is_tenant_admin,
+      mustChangePassword: r.user_must_change_password,
+      hasPassword: r.user_has_password,
+      createdAt: new Date(r.user_created_at),
+      updatedAt: new Date(r.user_updated_at),
+    },
   };
 }
 
@@ -100,10 +135,11 @@ export function batchedStateSource(db: Database, { maxInFlight = 2, maxBatch = 5
 
 /**
  * Embedded database, one process: every change to a session goes through this process, so the state is
- * served from memory (PGlite costs main-thread time per query, DESIGN §3). Each revocation forgets the
- * entry right after its write; PGlite runs one transaction at a time, so a read that misses waits for the
- * writing transaction to end and sees its outcome. A generation counter keeps a read that started before
- * a revocation from re-filling the cache with the old state.
+ * served from memory (PGlite costs main-thread time per query, DESIGN §3). Each revocation, and each
+ * change to a user's record (the profile rides in the state), forgets the entries right after its write;
+ * PGlite runs one transaction at a time, so a read that misses waits for the writing transaction to end and
+ * sees its outcome. A generation counter keeps a read that started before a revocation or change from
+ * re-filling the cache with the old state.
  */
 export function memoryStateSource(db: Database, { maxEntries = 50_000 } = {}): SessionStateSource {
   const cache = new Map<string, SessionState>();

@@ -4,6 +4,7 @@ import type { PasswordHasher } from '../../crypto/password.js';
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { AuditRecorder } from '../audit/index.js';
+import type { SessionUser } from './session-state.js';
 
 /** What the sessions feature needs from others, declared as small ports (DESIGN §6 rule 4). */
 export interface SigningKeys {
@@ -53,6 +54,8 @@ export interface SessionAuth {
   readonly accountId: string;
   readonly sessionId: string;
   readonly authzEpoch: number;
+  /** The caller's own user record, read with the session on this request (GET /api/v1/me shows it). */
+  readonly user: SessionUser;
 }
 
 /** The caller as services need it. */

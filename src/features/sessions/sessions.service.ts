@@ -29,6 +29,12 @@ export function createSessions(deps: SessionsDeps) {
     authenticator,
     ...login,
     ...sessions,
+    /**
+     * A user's record changed (profile, flags, password): the next authenticated request of each of the
+     * user's sessions reads it afresh. Call right after the write, inside its unit of work. On PostgreSQL
+     * every request reads anyway; on the embedded database this forgets the state kept in memory.
+     */
+    userChanged: (tenantId: string, userId: string): void => states.forgetUser(tenantId, userId),
     /** Whether refresh cookies may drop `Secure`: only for a server reached at http://localhost. */
     secureCookies: !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(deps.issuer),
   };
