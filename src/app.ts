@@ -14,7 +14,7 @@ import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService, rbacRoutes } from './features/rbac/index.js';
 import { createSessions, sessionsRoutes } from './features/sessions/index.js';
-import { createTenantsService, securitySettings, tenantsRoutes } from './features/tenants/index.js';
+import { createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { createAuthGuards } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import { type Clock, systemClock } from './kernel/clock.js';
@@ -39,6 +39,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   const tenants = createTenantsService({ clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
+  const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds });
   const guards = createAuthGuards(sessions.authenticator, rbac.permissionChecker());
@@ -59,9 +60,10 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
   await http.register(identityRoutes({ db, identity, guards }));
   await http.register(mfaRoutes({ db, mfa, guards }));
   await http.register(tenantsRoutes({ db, tenants, guards }));
+  await http.register(organizationsRoutes({ db, organizations, guards }));
   await http.register(rbacRoutes({ db, rbac, guards }));
 
-  return { http, db, config, services: { keyring, passwords, audit, keys, tenants, identity, mfa, rbac, bootstrap, health, sessions, guards } };
+  return { http, db, config, services: { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, bootstrap, health, sessions, guards } };
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -24,6 +24,8 @@ export const BUILTIN_PERMISSIONS: readonly PermissionEntry[] = [
   { key: 'roles.create', category: 'Roles', description: 'Create roles' },
   { key: 'roles.edit', category: 'Roles', description: 'Edit roles and register application permissions' },
   { key: 'roles.delete', category: 'Roles', description: 'Delete roles' },
+  { key: 'organizations.view', category: 'Organizations', description: 'View the organizations of the account' },
+  { key: 'organizations.manage', category: 'Organizations', description: 'Create, rename and delete organizations' },
   { key: 'access_grants.view', category: 'Access grants', description: 'View role assignments, effective access and explanations' },
   { key: 'access_grants.manage', category: 'Access grants', description: 'Create and remove role assignments' },
   { key: 'audit.view', category: 'Audit', description: 'Read the audit log' },

@@ -48,6 +48,9 @@ export function createRbacService(deps: RbacDeps) {
 
     ensureSystemRoles: roles.ensureSystemRoles,
 
+    /** How many roles of the account are scoped to the organization (the organizations API refuses to delete it then). */
+    rolesScopedTo: (tx: Tx, accountId: string, organizationId: string) => store.countRolesScopedTo(tx, accountId, organizationId),
+
     /** Starts the assignment expiry job (`serve`); stop it before closing the database. */
     startJobs(options: ExpiryJobOptions) {
       return startExpiryJob(assignments, options);

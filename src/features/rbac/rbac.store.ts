@@ -133,6 +133,12 @@ export async function organizationExists(tx: Tx, accountId: string, organization
   return row !== undefined;
 }
 
+/** How many roles of the account are scoped to the organization. */
+export async function countRolesScopedTo(tx: Tx, accountId: string, organizationId: string): Promise<number> {
+  const row = await tx.selectFrom('roles').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', accountId).where('organization_id', '=', organizationId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function organizationsOf(tx: Tx, accountIds: string[]) {
   if (accountIds.length === 0) return [];
   return tx.selectFrom('organizations').select(['account_id', 'id', 'name']).where('account_id', 'in', accountIds).orderBy('name').execute();

@@ -7,3 +7,5 @@ export {
   SecuritySettingsSchema,
 } from './security-settings.js';
 export { tenantsRoutes } from './tenants.routes.js';
+export { createOrganizationsService, type OrganizationsService } from './organizations.service.js';
+export { organizationsRoutes } from './organizations.routes.js';
