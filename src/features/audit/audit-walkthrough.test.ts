@@ -111,6 +111,19 @@ describe.each(engines())('every privileged action leaves its audit event [%s]', 
     expect(await step(() => api(admin, 'DELETE', `/api/v1/roles/${spare}`))).toEqual(['role.deleted:success']);
   });
 
+  it('organizations: created, renamed, deleted', async () => {
+    let orgId = '';
+    expect(
+      await step(async () => {
+        const created = await api<{ id: string }>(admin, 'POST', '/api/v1/organizations', { name: 'Trailheads' });
+        expect(created.status, JSON.stringify(created.body)).toBe(201);
+        orgId = created.body.id;
+      }),
+    ).toEqual(['organization.created:success']);
+    expect(await step(() => api(admin, 'PATCH', `/api/v1/organizations/${orgId}`, { name: 'Trailheads North' }))).toEqual(['organization.updated:success']);
+    expect(await step(() => api(admin, 'DELETE', `/api/v1/organizations/${orgId}`))).toEqual(['organization.deleted:success']);
+  });
+
   it('tenant security settings', async () => {
     expect(
       await step(async () => {
