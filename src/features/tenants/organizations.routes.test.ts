@@ -205,6 +205,39 @@ describe.each(engines())('organizations over HTTP [%s]', (engine) => {
     expect(await auditOf(other.tenantId, org.id)).toEqual([]);
   });
 
+  // A delete racing a role being scoped to the organization must not cascade into that role (the roles'
+  // foreign key is ON DELETE CASCADE): the delete locks the organization before counting its roles. PGlite
+  // runs one transaction at a time, so the race exists only on PostgreSQL.
+  it.runIf(engine === 'postgres')('a delete racing a role being scoped to the organization is refused, and the role survives', async () => {
+    const org = await create('Athens');
+    const roleId = newId();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const roleInserted = new Promise<void>((resolve) => (inserted = resolve));
+    const scoping = t.app.db.tenantWork(admin.tenantId, async (tx) => {
+      await tx.insertInto('roles').values({ account_id: admin.accountId, id: roleId, name: `Racing ${roleId.slice(-6)}`, organization_id: org.id, permissions: [] }).execute();
+      inserted();
+      await gate;
+    });
+    await roleInserted;
+    const deleting = api(admin, 'DELETE', `/api/v1/organizations/${org.id}`);
+    // Let the scoping transaction commit only once the delete is waiting for a lock on the organization.
+    for (;;) {
+      const waiting = await t.app.db.ownerWork((tx) =>
+        sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(tx),
+      );
+      if (waiting.rows[0]!.n > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    release();
+    await scoping;
+    const refused = await deleting;
+    expect(errorCode(refused)).toBe('organization_in_use');
+    expect((await api<{ organizationId: string }>(admin, 'GET', `/api/v1/roles/${roleId}`)).body.organizationId).toBe(org.id);
+    expect((await api(admin, 'GET', `/api/v1/organizations/${org.id}`)).status).toBe(200);
+  });
+
   it('store: another tenant sees nothing, through the account filter or, with it forgotten, through row-level security', async () => {
     const org = await create('Oslo');
     await t.app.db.tenantWork(other.tenantId, async (tx) => {
