@@ -205,6 +205,34 @@ describe.each(engines())('organizations over HTTP [%s]', (engine) => {
     expect(await auditOf(other.tenantId, org.id)).toEqual([]);
   });
 
+  // The routes act on the session's account only: another account linked to the same tenant is out of reach too.
+  it("another account of the same tenant keeps its organizations out of the session's account", async () => {
+    const otherAccountId = newId();
+    const foreignOrgId = newId();
+    await t.app.db.tenantWork(admin.tenantId, async (tx) => {
+      await tx.insertInto('accounts').values({ id: otherAccountId, name: 'Second account' }).execute();
+      await tx.insertInto('account_tenants').values({ tenant_id: admin.tenantId, account_id: otherAccountId }).execute();
+      await tx.insertInto('organizations').values({ account_id: otherAccountId, id: foreignOrgId, name: 'Elsewhere' }).execute();
+    });
+    for (const res of [
+      await api(admin, 'GET', `/api/v1/organizations/${foreignOrgId}`),
+      await api(admin, 'PATCH', `/api/v1/organizations/${foreignOrgId}`, { name: 'Moved' }),
+      await api(admin, 'DELETE', `/api/v1/organizations/${foreignOrgId}`),
+    ]) {
+      expect(errorCode(res)).toBe('not_found');
+    }
+    expect((await api<OrganizationList>(admin, 'GET', '/api/v1/organizations?q=elsewhere')).body.total).toBe(0);
+    // The same name is free in the session's account: uniqueness is per account.
+    expect((await create('Elsewhere')).name).toBe('Elsewhere');
+    const row = await t.app.db.tenantWork(admin.tenantId, (tx) => store.findOrganization(tx, otherAccountId, foreignOrgId));
+    expect(row?.name).toBe('Elsewhere');
+  });
+
+  it('the routes are in the OpenAPI document', async () => {
+    const doc = (await api<{ paths: Record<string, unknown> }>(null, 'GET', '/api/openapi.json')).body;
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/organizations', '/api/v1/organizations/{id}']));
+  });
+
   // A delete racing a role being scoped to the organization must not cascade into that role (the roles'
   // foreign key is ON DELETE CASCADE): the delete locks the organization before counting its roles. PGlite
   // runs one transaction at a time, so the race exists only on PostgreSQL.
