@@ -13,7 +13,7 @@ import { createIdentityService, identityRoutes } from './features/identity/index
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService, rbacRoutes } from './features/rbac/index.js';
-import { createSessions, sessionsRoutes } from './features/sessions/index.js';
+import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { createAuthGuards } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
@@ -35,7 +35,7 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   // Sessions are built after MFA (which needs identity); identity reaches them only when a request runs.
-  const identity = createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions: (...args) => sessions.revokeAllSessionsOfUser(...args), userChanged: (tenantId, userId) => sessions.userChanged(tenantId, userId) });
+  const identity = createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions: (...args) => sessions.revokeAllSessionsOfUser(...args), userChanged: (tenantId, userId) => sessions.userChanged(tenantId, userId), guesses: createGuessThrottle({ db, clock }) });
   const tenants = createTenantsService({ clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });

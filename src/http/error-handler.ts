@@ -52,6 +52,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else {
       request.log.info({ code: appError.code, detail: appError.detail }, 'request refused');
     }
+    // RFC 9110 §10.2.3: a throttled refusal that knows how long the wait is says so.
+    const retryAfter = (appError.detail as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (appError.status === 429 && typeof retryAfter === 'number' && retryAfter > 0) reply.header('retry-after', String(retryAfter));
     return sendError(reply, request, appError);
   });
 

@@ -8,5 +8,6 @@ export const IdentityErrors = defineErrors({
   'identity.email_taken': { status: 409, message: 'A user with this email address already exists in the tenant.' },
   'identity.password_policy': { status: 422, message: 'The password must have 8 to 128 characters and must not be a commonly used password.' },
   'identity.current_password_invalid': { status: 403, message: 'The current password is not correct.' },
+  'identity.too_many_password_attempts': { status: 429, message: 'Too many wrong current passwords; wait and retry later.' },
   'identity.tenant_admin_required': { status: 403, message: 'Only a tenant administrator may do this.' },
 });

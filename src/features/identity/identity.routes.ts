@@ -141,13 +141,15 @@ export function identityRoutes({ db, identity, guards }: { db: Database; identit
         schema: {
           tags: ['profile'],
           summary: 'Change your password',
-          description: 'The current password is required. Every other session of yours is revoked; this one stays.',
+          description:
+            'The current password is required. Every other session of yours is revoked; this one stays. Wrong current passwords are throttled like logins (`identity.too_many_password_attempts`).',
           body: ChangePasswordBody,
         },
       },
       async (request, reply) => {
         const { tenantId, sessionId } = auth(request);
-        await db.tenantWork(tenantId, (tx) => identity.changeOwnPassword(tx, tenantId, userActor(request), sessionId, request.body));
+        const actor = userActor(request);
+        await identity.guardCurrentPassword(tenantId, actor, () => db.tenantWork(tenantId, (tx) => identity.changeOwnPassword(tx, tenantId, actor, sessionId, request.body)));
         return reply.code(204).send();
       },
     );

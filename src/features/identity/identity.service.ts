@@ -1,12 +1,13 @@
 import type { PasswordHasher } from '../../crypto/password.js';
 import { generatePassword } from '../../crypto/random.js';
 import type { Tx } from '../../db/database.js';
-import { AppError } from '../../kernel/app-error.js';
+import { AppError, isAppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { withAccountAdminsKept } from '../rbac/index.js';
+import type { GuessThrottle } from '../sessions/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
 import { passwordProblem } from './password-policy.js';
@@ -28,6 +29,8 @@ export interface IdentityDeps {
    * profile rides in the per-request session read, so the next request of the user must read it afresh.
    */
   readonly userChanged: (tenantId: string, userId: string) => void;
+  /** Login's throttle, for guesses of a logged-in user's current password (the sessions feature). */
+  readonly guesses: GuessThrottle;
 }
 
 /** The caller's own record as the request's session read returned it (the sessions feature, DESIGN §3). */
@@ -92,7 +95,7 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
-export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions, userChanged }: IdentityDeps) {
+export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions, userChanged, guesses }: IdentityDeps) {
   // Every write to an existing user goes through these two, so that the next request sees it (userChanged).
   async function writeUser(tx: Tx, tenantId: string, userId: string, changes: store.UserChanges): Promise<boolean> {
     const updated = await store.updateUser(tx, tenantId, userId, changes, clock.now());
@@ -172,6 +175,39 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     findUserByEmail: store.findUserByEmail,
     requireTenantAdmin,
     requireCurrentPassword,
+
+    /**
+     * Runs `work`, a unit of work that checks the caller's current password (POST /me/password, POST
+     * /me/mfa/disable), under login's throttle per user (DESIGN §4), so that a stolen access token cannot
+     * keep guessing: while blocked, refused before any password check, even with the right password
+     * (`identity.too_many_password_attempts`); a wrong password is counted in its own unit of work (the
+     * refused one rolls back), and the failure that locks records `user.current_password.locked` with the
+     * lock; a right one clears the count. Call it with no unit of work open.
+     */
+    async guardCurrentPassword<T>(tenantId: string, actor: UserActor, work: () => Promise<T>): Promise<T> {
+      const subject = `current-password:${tenantId}:${actor.id}`;
+      const { retryAfterSeconds, counted } = await guesses.state(subject);
+      if (retryAfterSeconds > 0) throw new AppError(IdentityErrors['identity.too_many_password_attempts'], { detail: { retryAfterSeconds } });
+      let result: T;
+      try {
+        result = await work();
+      } catch (error) {
+        if (isAppError(error) && error.code === IdentityErrors['identity.current_password_invalid']) {
+          await guesses.failed(tenantId, subject, (tx) =>
+            audit.record(tx, tenantId, {
+              action: 'user.current_password.locked',
+              actor,
+              target: { type: 'user', id: actor.id },
+              outcome: 'failure',
+              errorCode: IdentityErrors['identity.too_many_password_attempts'],
+            }),
+          );
+        }
+        throw error;
+      }
+      if (counted) await guesses.succeeded(subject);
+      return result;
+    },
 
     async getUser(tx: Tx, tenantId: string, userId: string): Promise<User> {
       return toUser(await findOrThrow(tx, tenantId, userId));

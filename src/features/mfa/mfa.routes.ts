@@ -54,10 +54,19 @@ export function mfaRoutes({ db, mfa, guards }: { db: Database; mfa: MfaService; 
 
     app.post(
       '/api/v1/me/mfa/disable',
-      { ...self, schema: { tags: ['mfa'], summary: 'Turn two-step verification off (current password required)', body: MfaDisableBody } },
+      {
+        ...self,
+        schema: {
+          tags: ['mfa'],
+          summary: 'Turn two-step verification off (current password required)',
+          description: 'Wrong current passwords are throttled like logins (`identity.too_many_password_attempts`).',
+          body: MfaDisableBody,
+        },
+      },
       async (request, reply) => {
         const { tenantId } = request.auth!;
-        await db.tenantWork(tenantId, (tx) => mfa.disableForSelf(tx, tenantId, userActor(request), request.body.currentPassword));
+        const actor = userActor(request);
+        await mfa.guardCurrentPassword(tenantId, actor, () => db.tenantWork(tenantId, (tx) => mfa.disableForSelf(tx, tenantId, actor, request.body.currentPassword)));
         return reply.code(204).send();
       },
     );

@@ -135,7 +135,10 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
       return result;
     },
 
-    /** POST /me/mfa/disable: the current password is required. */
+    /** Runs a unit of work that checks the caller's current password under the per-user throttle (identity). */
+    guardCurrentPassword: identity.guardCurrentPassword,
+
+    /** POST /me/mfa/disable: the current password is required (run it inside `guardCurrentPassword`). */
     async disableForSelf(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, currentPassword: string): Promise<void> {
       const userId = actor.id!;
       await identity.requireCurrentPassword(tx, tenantId, userId, currentPassword);
