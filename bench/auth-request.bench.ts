@@ -43,7 +43,7 @@ try {
       show('bare Fastify GET /healthz (baseline)', baseline);
       show('Tessera, unauthenticated route', open, baseline);
       show('authenticated route, reused token (verify cached + session read)', reused, baseline);
-      if (me.errors === 0) show('GET /api/v1/me, reused token (adds the profile read)', me, baseline);
+      if (me.errors === 0) show('GET /api/v1/me, reused token (profile from the session read)', me, baseline);
       show('verify-only route, new token every request (baseline)', verifyOnly);
       show('authenticated route, new token every request (verify + session read)', fresh, verifyOnly);
     } finally {
