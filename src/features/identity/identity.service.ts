@@ -7,7 +7,7 @@ import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { withAccountAdminsKept } from '../rbac/index.js';
-import type { GuessThrottle } from '../sessions/index.js';
+import type { GuessThrottle, SessionUser } from '../sessions/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
 import { passwordProblem } from './password-policy.js';
@@ -34,17 +34,7 @@ export interface IdentityDeps {
 }
 
 /** The caller's own record as the request's session read returned it (the sessions feature, DESIGN §3). */
-export interface OwnRecord {
-  readonly email: string;
-  readonly name: string | null;
-  readonly phone: string | null;
-  readonly active: boolean;
-  readonly isTenantAdmin: boolean;
-  readonly mustChangePassword: boolean;
-  readonly hasPassword: boolean;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-}
+export type OwnRecord = SessionUser;
 
 export interface User {
   readonly id: string;
