@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerProcess, startCliServer } from '../support/cli.js';
+import type { ServerProcess } from '../support/cli.js';
+import { callServer, startTwoInstances, type TwoInstances } from '../support/instances.js';
 
 // Issue 4 and DESIGN §3: a change to a role, an assignment or a group membership made on one instance is
 // seen by the other on the very next request — the other instance had the user's permissions cached.
@@ -9,22 +8,12 @@ import { type ServerProcess, startCliServer } from '../support/cli.js';
 const adminUrl = process.env.TESSERA_TEST_DATABASE_URL;
 
 describe.skipIf(!adminUrl)('access changes are fresh on every instance (two processes, one PostgreSQL)', () => {
-  const dbName = `tessera_fresh_${randomBytes(5).toString('hex')}`;
   let a: ServerProcess;
   let b: ServerProcess;
-  let owner: pg.Client;
+  let instances: TwoInstances;
   const email = 'admin@fresh.example';
   const password = 'fresh instances password';
-
-  async function call(server: ServerProcess, method: string, path: string, options: { body?: unknown; token?: string } = {}) {
-    const headers: Record<string, string> = {};
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    const response = await fetch(`${server.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-    const text = await response.text();
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reads whatever JSON came back
-    return { status: response.status, body: (text ? JSON.parse(text) : null) as any };
-  }
+  const call = callServer;
 
   async function login(server: ServerProcess, who: { email: string; password: string }): Promise<string> {
     const r = await call(server, 'POST', '/auth/login', { body: who });
@@ -33,34 +22,11 @@ describe.skipIf(!adminUrl)('access changes are fresh on every instance (two proc
   }
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
-    const url = new URL(adminUrl!);
-    url.pathname = `/${dbName}`;
-    const env = {
-      DATABASE_URL: url.toString(),
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-      PUBLIC_URL: 'http://localhost:3998',
-      TESSERA_ADMIN_EMAIL: email,
-      TESSERA_ADMIN_PASSWORD: password,
-      LOG_LEVEL: 'info',
-    };
-    a = await startCliServer(env);
-    b = await startCliServer(env);
-    owner = new pg.Client({ connectionString: url.toString() });
-    await owner.connect();
+    instances = await startTwoInstances(adminUrl!, { email, password });
+    ({ a, b } = instances);
   }, 120_000);
 
-  afterAll(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()]);
-    await owner?.end().catch(() => {});
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
-  }, 60_000);
+  afterAll(() => instances?.stop(), 60_000);
 
   it('role edits, assignment removal and group membership changes on A apply to the next request on B', async () => {
     const adminToken = await login(a, { email, password });

@@ -1,34 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import { hash } from '@node-rs/argon2';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARGON2_OPTIONS } from '../../src/crypto/password.js';
 import { newId } from '../../src/kernel/ids.js';
-import { type ServerProcess, startCliServer } from '../support/cli.js';
+import type { ServerProcess } from '../support/cli.js';
+import { callServer, startTwoInstances, type TwoInstances } from '../support/instances.js';
 
 // DESIGN §3 and §7: two real server processes on one PostgreSQL. A revocation, a de-provisioning or a
 // logout on one instance is seen by the other on the very next request: no cache stands in the way.
 const adminUrl = process.env.TESSERA_TEST_DATABASE_URL;
 
 describe.skipIf(!adminUrl)('two instances on one PostgreSQL', () => {
-  const dbName = `tessera_two_${randomBytes(5).toString('hex')}`;
   let a: ServerProcess;
   let b: ServerProcess;
   let owner: pg.Client;
+  let instances: TwoInstances;
   const email = 'admin@two.example';
   const password = 'two instances password';
-
-  async function call(server: ServerProcess, method: string, path: string, options: { body?: unknown; token?: string; cookie?: string } = {}) {
-    const headers: Record<string, string> = {};
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    if (options.cookie) headers.cookie = options.cookie;
-    const response = await fetch(`${server.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-    const text = await response.text();
-    const cookie = response.headers.getSetCookie().find((c) => c.startsWith('tessera_refresh='))?.split(';')[0];
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reads whatever JSON came back
-    return { status: response.status, body: (text ? JSON.parse(text) : null) as any, cookie };
-  }
+  const call = callServer;
 
   async function login(server: ServerProcess, who: { email: string; password: string }) {
     const r = await call(server, 'POST', '/auth/login', { body: who });
@@ -45,35 +34,11 @@ describe.skipIf(!adminUrl)('two instances on one PostgreSQL', () => {
   }
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
-    const url = new URL(adminUrl!);
-    url.pathname = `/${dbName}`;
-    const env = {
-      DATABASE_URL: url.toString(),
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-      // Both instances sit behind one public address: the same token issuer.
-      PUBLIC_URL: 'http://localhost:3999',
-      TESSERA_ADMIN_EMAIL: email,
-      TESSERA_ADMIN_PASSWORD: password,
-      LOG_LEVEL: 'info',
-    };
-    a = await startCliServer(env);
-    b = await startCliServer(env);
-    owner = new pg.Client({ connectionString: url.toString() });
-    await owner.connect();
+    instances = await startTwoInstances(adminUrl!, { email, password });
+    ({ a, b, owner } = instances);
   }, 120_000);
 
-  afterAll(async () => {
-    await Promise.allSettled([a?.stop(), b?.stop()]);
-    await owner?.end().catch(() => {});
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
-  }, 60_000);
+  afterAll(() => instances?.stop(), 60_000);
 
   it('a session created on A works on B; logout on A is refused on B at once', async () => {
     const s = await login(a, { email, password });

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { type ServerProcess, startCliServer } from './cli.js';
+
+/** Two real `tessera serve` processes on one fresh PostgreSQL database (DESIGN §7, the multi-instance suite). */
+export interface TwoInstances {
+  readonly a: ServerProcess;
+  readonly b: ServerProcess;
+  /** A connection as the database owner, to arrange or inspect state behind the servers' backs. */
+  readonly owner: pg.Client;
+  stop(): Promise<void>;
+}
+
+export async function startTwoInstances(adminUrl: string, admin: { email: string; password: string }): Promise<TwoInstances> {
+  const dbName = `tessera_two_${randomBytes(5).toString('hex')}`;
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query(`create database ${dbName}`);
+  await client.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const env = {
+    DATABASE_URL: url.toString(),
+    TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+    // Both instances sit behind one public address: the same token issuer.
+    PUBLIC_URL: 'http://localhost:3999',
+    TESSERA_ADMIN_EMAIL: admin.email,
+    TESSERA_ADMIN_PASSWORD: admin.password,
+    LOG_LEVEL: 'info',
+  };
+  // One after the other: the first migrates and bootstraps, the second finds it done.
+  const a = await startCliServer(env);
+  const b = await startCliServer(env);
+  const owner = new pg.Client({ connectionString: url.toString() });
+  await owner.connect();
+  return {
+    a,
+    b,
+    owner,
+    async stop() {
+      await Promise.allSettled([a.stop(), b.stop()]);
+      await owner.end().catch(() => {});
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${dbName} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** One JSON request to a server process; returns the status, the parsed body and the refresh cookie if set. */
+export async function callServer(server: ServerProcess, method: string, path: string, options: { body?: unknown; token?: string; cookie?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.cookie) headers.cookie = options.cookie;
+  const response = await fetch(`${server.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const text = await response.text();
+  const cookie = response.headers.getSetCookie().find((c) => c.startsWith('tessera_refresh='))?.split(';')[0];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reads whatever JSON came back
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as any, cookie };
+}
