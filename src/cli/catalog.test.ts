@@ -1,48 +1,25 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testConfig } from '../../test/support/app.js';
 import { runCli } from '../../test/support/cli.js';
-import { createTestDatabase, engines } from '../../test/support/databases.js';
-import { buildApp } from '../app.js';
-import { createMasterKeys } from '../crypto/master-key.js';
-import { type Database, openDatabase } from '../db/database.js';
-import { migrate } from '../db/migrator.js';
+import { engines } from '../../test/support/databases.js';
+import { bootstrappedOperatorDatabase } from '../../test/support/operator.js';
+import type { Database } from '../db/database.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../docs/examples/catalog.json', import.meta.url));
 
 // `tessera catalog import FILE` as an operator runs it: the real command in a child process.
 describe.each(engines())('tessera catalog import [%s]', { timeout: 120_000 }, (engine) => {
-  const masterKey = randomBytes(32).toString('base64');
   let env: Record<string, string>;
   let open: () => Promise<Database>;
-  let drop = async () => {};
+  let drop: () => Promise<void>;
   let tenantId: string;
   let accountId: string;
 
   beforeAll(async () => {
-    if (engine === 'pglite') {
-      const dir = mkdtempSync(path.join(tmpdir(), 'tessera-catalog-cli-'));
-      env = { TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: masterKey };
-      open = () => openDatabase({ kind: 'pglite', dataDir: dir, poolMax: 1 });
-    } else {
-      const t = await createTestDatabase('postgres', { migrate: false });
-      await t.db.close();
-      if (t.config.kind !== 'postgres' || !t.config.url) throw new Error('expected PostgreSQL');
-      const url = t.config.url;
-      env = { DATABASE_URL: url, TESSERA_MASTER_KEY: masterKey };
-      open = () => openDatabase({ kind: 'postgres', url, dataDir: 'memory://', poolMax: 2 });
-      drop = () => t.drop();
-    }
-    const db = await open();
-    await migrate(db);
-    const app = await buildApp({ config: testConfig(env), db, masterKeys: createMasterKeys(Buffer.from(masterKey, 'base64')), logger: false });
-    ({ tenantId, accountId } = await app.services.bootstrap.bootstrap({ tenantName: 'Acme', accountName: 'Main', email: 'root@acme.example', password: 'correct horse battery staple' }));
-    await app.http.close();
-    await db.close();
+    ({ env, open, drop, tenantId, accountId } = await bootstrappedOperatorDatabase(engine));
   });
   afterAll(() => drop());
 

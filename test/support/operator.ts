@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildApp } from '../../src/app.js';
+import { createMasterKeys } from '../../src/crypto/master-key.js';
+import { type Database, type Engine, openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrator.js';
+import { testConfig } from './app.js';
+import { createTestDatabase } from './databases.js';
+
+/**
+ * A database an operator command can be pointed at (an embedded data directory, or a PostgreSQL database),
+ * migrated and bootstrapped with one tenant, for suites that run the real `tessera` command on it.
+ */
+export interface OperatorDatabase {
+  /** The environment the command runs with. */
+  readonly env: Record<string, string>;
+  /** Opens the same database from the test (close it before the next command on the embedded engine). */
+  open(): Promise<Database>;
+  drop(): Promise<void>;
+  readonly tenantId: string;
+  readonly accountId: string;
+}
+
+export async function bootstrappedOperatorDatabase(engine: Engine): Promise<OperatorDatabase> {
+  const masterKey = randomBytes(32).toString('base64');
+  let env: Record<string, string>;
+  let open: () => Promise<Database>;
+  let drop = async () => {};
+  if (engine === 'pglite') {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-operator-'));
+    env = { TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: masterKey };
+    open = () => openDatabase({ kind: 'pglite', dataDir: dir, poolMax: 1 });
+  } else {
+    const t = await createTestDatabase('postgres', { migrate: false });
+    await t.db.close();
+    const url = t.config.url!;
+    env = { DATABASE_URL: url, TESSERA_MASTER_KEY: masterKey };
+    open = () => openDatabase({ kind: 'postgres', url, dataDir: 'memory://', poolMax: 2 });
+    drop = () => t.drop();
+  }
+  const db = await open();
+  try {
+    await migrate(db);
+    const app = await buildApp({ config: testConfig(env), db, masterKeys: createMasterKeys(Buffer.from(masterKey, 'base64')), logger: false });
+    await app.services.keys.ensureSigningKey();
+    const { tenantId, accountId } = await app.services.bootstrap.bootstrap({
+      tenantName: 'Acme',
+      accountName: 'Main',
+      email: 'root@acme.example',
+      password: 'correct horse battery staple',
+    });
+    await app.http.close();
+    return { env, open, drop, tenantId, accountId };
+  } finally {
+    await db.close();
+  }
+}
