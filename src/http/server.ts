@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
-import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import './auth.js';
 import { installErrorHandling } from './error-handler.js';
 import { loggerOptions } from './logger.js';
 import { installOpenApi } from './openapi.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface HttpOptions {
   readonly logLevel: string;
@@ -41,11 +41,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   app.decorateRequest('auth', null);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-
-  await app.register(helmet, {
+  const headers = securityHeaders({
     // The API reference page loads its own script and style; everything else is JSON.
     contentSecurityPolicy: {
       directives: {
@@ -56,8 +52,15 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
         upgradeInsecureRequests: options.publicUrl.startsWith('https://') ? [] : null,
       },
     },
-    hsts: options.publicUrl.startsWith('https://') ? { maxAge: 31536000, includeSubDomains: true } : false,
+    strictTransportSecurity: options.publicUrl.startsWith('https://') ? { maxAge: 31536000, includeSubDomains: true } : false,
   });
+  // One synchronous hook for every response: the security headers and the request id.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers);
+    reply.header('x-request-id', request.id);
+    done();
+  });
+
   await app.register(cookie);
   installErrorHandling(app);
   await installOpenApi(app, { version: options.version, publicUrl: options.publicUrl });
