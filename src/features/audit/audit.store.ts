@@ -1,7 +1,7 @@
-import { type Expression, type SqlBool, sql } from 'kysely';
+import { type Expression, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 import type { CanonicalParts, ChainedEvent } from './audit-chain.js';
-import './audit.tables.js';
+import type { AuditEventsTable } from './audit.tables.js';
 
 /** timestamptz → ISO 8601 UTC with microseconds, exactly as hashed (a JS Date would drop the microseconds). */
 const isoMicros = (column: string) => sql<string>`to_char(${sql.ref(column)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -136,24 +136,8 @@ const eventColumns = [
   'hash',
 ] as const;
 
-type EventRow = {
-  tenant_id: string;
-  seq: number;
-  occurred_at: string;
-  actor_type: string;
-  actor_id: string | null;
-  actor_email: string | null;
-  actor_ip: string | null;
-  actor_user_agent: string | null;
-  action: string;
-  target_type: string | null;
-  target_id: string | null;
-  outcome: string;
-  error_code: string | null;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-};
+/** A selected event row: the table's columns, with the timestamp read as ISO text with microseconds. */
+type EventRow = Omit<Selectable<AuditEventsTable>, 'occurred_at'> & { occurred_at: string };
 
 function toEvent(r: EventRow): ChainedEvent {
   return {
