@@ -1,5 +1,4 @@
 import type { TestApp } from './app.js';
-import { authHeaders } from './login.js';
 
 export interface JsonResponse<T = unknown> {
   readonly status: number;
@@ -7,18 +6,28 @@ export interface JsonResponse<T = unknown> {
   readonly headers: Headers;
 }
 
-/** A JSON request to the test app, as `who` (a bearer token) or anonymously; the body parsed, if any. */
-export async function callApi<T = unknown>(
-  t: TestApp,
-  who: { accessToken: string } | null,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = who ? authHeaders(who, body !== undefined) : body !== undefined ? { 'content-type': 'application/json' } : {};
-  const response = await fetch(`${t.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+export interface RequestOptions {
+  readonly body?: unknown;
+  /** Sent as `Authorization: Bearer …`. */
+  readonly token?: string;
+  readonly cookie?: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** One JSON request to a server at `baseUrl`; the answer's body parsed, if any. Every suite's requests go through here. */
+export async function requestJson<T = unknown>(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<JsonResponse<T> & { response: Response }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.cookie) headers.cookie = options.cookie;
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
   const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : null) as T, headers: response.headers };
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as T, headers: response.headers, response };
+}
+
+/** A JSON request to the test app, as `who` (a bearer token) or anonymously. */
+export function callApi<T = unknown>(t: TestApp, who: { accessToken: string } | null, method: string, path: string, body?: unknown): Promise<JsonResponse<T>> {
+  return requestJson<T>(t.url, method, path, { body, token: who?.accessToken });
 }
 
 /** The stable error code of an error response (`{"error": {"code"}}`). */

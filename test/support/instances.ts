@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { type ServerProcess, startCliServer } from './cli.js';
+import { type RequestOptions, requestJson } from './http.js';
+import { refreshCookieOf } from './login.js';
 
 /** Two real `tessera serve` processes on one fresh PostgreSQL database (DESIGN §7, the multi-instance suite). */
 export interface TwoInstances {
@@ -49,14 +51,8 @@ export async function startTwoInstances(adminUrl: string, admin: { email: string
 }
 
 /** One JSON request to a server process; returns the status, the parsed body and the refresh cookie if set. */
-export async function callServer(server: ServerProcess, method: string, path: string, options: { body?: unknown; token?: string; cookie?: string } = {}) {
-  const headers: Record<string, string> = {};
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.cookie) headers.cookie = options.cookie;
-  const response = await fetch(`${server.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-  const text = await response.text();
-  const cookie = response.headers.getSetCookie().find((c) => c.startsWith('tessera_refresh='))?.split(';')[0];
+export async function callServer(server: ServerProcess, method: string, path: string, options: RequestOptions = {}) {
+  const { status, body, response } = await requestJson(server.url, method, path, options);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reads whatever JSON came back
-  return { status: response.status, body: (text ? JSON.parse(text) : null) as any, cookie };
+  return { status, body: body as any, cookie: refreshCookieOf(response) };
 }

@@ -1,5 +1,6 @@
 import { TOTP } from 'otpauth';
 import type { TestApp } from './app.js';
+import { type RequestOptions, requestJson } from './http.js';
 import { refreshCookieOf } from './login.js';
 
 /** What a JSON endpoint answered, for the session suites. */
@@ -12,14 +13,9 @@ export interface Answer {
   readonly refreshCookie: string | undefined;
 }
 
-export async function call(t: TestApp, method: string, path: string, options: { body?: unknown; token?: string; cookie?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.cookie) headers.cookie = options.cookie;
-  const response = await fetch(`${t.url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null, response, refreshCookie: refreshCookieOf(response) };
+export async function call(t: TestApp, method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
+  const { status, body, response } = await requestJson(t.url, method, path, options);
+  return { status, body, response, refreshCookie: refreshCookieOf(response) };
 }
 
 /** The current TOTP code of `secret` at the test app's clock (RFC 6238, SHA-1, 30 s, 6 digits). */
