@@ -30,7 +30,7 @@ export const RecoveryCodes = z
 export const MfaSetupBody = z
   .object({ currentPassword: z.string().min(1).max(512).optional().describe('Needed unless you signed in within the last 5 minutes.') })
   .strict()
-  .optional();
+  .nullish();
 
 export const MfaDisableBody = z.object({ currentPassword: z.string().max(512) }).strict();
 

@@ -31,7 +31,7 @@ export const PasswordChangeBody = z
 export const RevokeOthersBody = z
   .object({ currentPassword: z.string().min(1).max(512).optional().describe('Needed unless you signed in within the last 5 minutes.') })
   .strict()
-  .optional();
+  .nullish();
 
 export const AccountBody = z.object({ accountId: Uuid }).strict().meta({ id: 'AccountSelection' });
 
