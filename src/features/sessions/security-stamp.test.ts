@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
-import { type LoggedIn, loginAsAdmin, loginAsPlainUser } from '../../../test/support/login.js';
+import { type LoggedIn, loginAsAdmin, loginAsPlainUser, loginChangingPassword } from '../../../test/support/login.js';
 import { call, enrollTotp } from '../../../test/support/sessions-http.js';
 import { newId } from '../../kernel/ids.js';
 
@@ -182,6 +182,14 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       expect((await login({ email: user.email, password: oneTime })).body.error.code).toBe('invalid_credentials');
       expect((await login({ email: user.email, password: 'violet harbor engine 31' })).body.status).toBe('authenticated');
     });
+  });
+
+  it('the bootstrap administrator with a generated one-time password changes it at the first login', async () => {
+    const email = `first-${newId().slice(-12)}@example.com`;
+    const created = await t.app.services.bootstrap.bootstrap({ tenantName: 'Fresh', accountName: 'Main', email });
+    expect(created.generatedPassword).toBeDefined();
+    const session = await loginChangingPassword(t, { email, password: created.generatedPassword!, newPassword: 'silver canyon lamp 55', tenantId: created.tenantId });
+    expect((await call(t, 'GET', '/api/v1/me', { token: session.accessToken })).body).toMatchObject({ email, mustChangePassword: false });
   });
 
   it('ending every session of a user needs a tenant administrator, not idp.manage alone', async () => {
