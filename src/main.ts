@@ -109,7 +109,7 @@ function firstStartMessage(created: BootstrapResult, config: Config): string {
     '',
     `    email:     ${created.email}`,
     created.generatedPassword
-      ? `    password:  ${created.generatedPassword}   (one-time: you will be asked to change it at first login)`
+      ? `    password:  ${created.generatedPassword}   (one-time: the first login answers password_change_required; choose a new one with POST /auth/password/change)`
       : '    password:  the one in TESSERA_ADMIN_PASSWORD',
     `    tenant:    ${created.tenantId}`,
     '',

@@ -44,6 +44,8 @@ export interface UsersTable {
   active: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Rotated on every change to the user's credentials or sessions (migration 0008); tokens carry its hash. */
+  security_stamp: Generated<string>;
 }
 
 export interface RolesTable {

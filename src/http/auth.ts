@@ -9,6 +9,8 @@ export interface AuthContext {
   readonly sessionId: string;
   /** The account's authorization epoch read with the session on this request (DESIGN §3). */
   readonly authzEpoch?: number;
+  /** When the user authenticated for this session (`auth_time`, OIDC Core §2), seconds since the epoch. */
+  readonly authTime?: number | undefined;
   /** The caller's own user record, read with the session on this request (DESIGN §3 step 2; GET /api/v1/me). */
   readonly user: AuthenticatedUser;
 }

@@ -86,3 +86,20 @@ export async function createPlainUser(
   });
   return userId;
 }
+
+/**
+ * Logs in a user whose password must be changed (a one-time password from bootstrap or a reset): login answers
+ * `password_change_required`, the new password goes to POST /auth/password/change, which creates the session.
+ */
+export async function loginChangingPassword(t: TestApp, input: { email: string; password: string; newPassword: string; tenantId?: string }): Promise<{ accessToken: string; refreshCookie: string; accountId: string; userId: string; tenantId: string }> {
+  const { newPassword, ...credentials } = input;
+  const first = await fetch(`${t.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) });
+  const pending = (await first.json()) as { status: string; passwordChangeToken?: string };
+  expect(pending.status, JSON.stringify(pending)).toBe('password_change_required');
+  const response = await fetch(`${t.url}/auth/password/change`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ passwordChangeToken: pending.passwordChangeToken, newPassword }) });
+  const body = (await response.json()) as { status: string; tenantId: string; userId: string; session?: { accessToken: string; accountId: string } };
+  expect(response.status, JSON.stringify(body)).toBe(200);
+  const refreshCookie = refreshCookieOf(response);
+  if (!body.session || !refreshCookie) throw new Error(`the password change did not create a session: ${JSON.stringify(body)}`);
+  return { accessToken: body.session.accessToken, refreshCookie, accountId: body.session.accountId, userId: body.userId, tenantId: body.tenantId };
+}

@@ -7,7 +7,7 @@ import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { withAccountAdminsKept } from '../rbac/index.js';
-import type { GuessThrottle, SessionUser } from '../sessions/index.js';
+import { requireRecentAuthentication, type GuessThrottle, type SessionUser, type StepUpProof } from '../sessions/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
 import { passwordProblem } from './password-policy.js';
@@ -111,6 +111,11 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     if (problem) throw new AppError(IdentityErrors['identity.password_policy'], { message: problem });
   }
 
+  /** Rotated in the same unit of work as every change to the user's credentials or sessions (migration 0008). */
+  async function rotateSecurityStamp(tx: Tx, tenantId: string, userId: string): Promise<void> {
+    await store.rotateSecurityStamp(tx, tenantId, userId);
+  }
+
   async function requireTenantAdmin(tx: Tx, tenantId: string, userId: string): Promise<void> {
     if (!(await store.isActiveTenantAdmin(tx, tenantId, userId))) {
       throw new AppError(IdentityErrors['identity.tenant_admin_required']);
@@ -152,7 +157,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     return id;
   }
 
-  return {
+  const service = {
     /** Creates a user in the caller's unit of work (bootstrap); the password is stored only as an argon2id hash. */
     async createUser(
       tx: Tx,
@@ -165,6 +170,47 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     findUserByEmail: store.findUserByEmail,
     requireTenantAdmin,
     requireCurrentPassword,
+    rotateSecurityStamp,
+
+    /**
+     * Step-up (NIST SP 800-63B §4.2.3 re-authentication; the product rule for MFA setup and revoke-all): runs
+     * `work` in a unit of work opened by `unit` when the caller proved it is still the user: with the
+     * current password (checked in that unit of work, under the current-password throttle), or, without
+     * one, with an authentication no older than 5 minutes (`step_up_required` otherwise). Call it with no
+     * unit of work open.
+     */
+    async guardStepUp<T>(
+      tenantId: string,
+      actor: UserActor,
+      proof: StepUpProof,
+      unit: (work: (tx: Tx) => Promise<T>) => Promise<T>,
+      work: (tx: Tx) => Promise<T>,
+    ): Promise<T> {
+      const password = proof.currentPassword;
+      if (password === undefined) {
+        requireRecentAuthentication(proof.authTime, Math.floor(clock.now().getTime() / 1000));
+        return unit(work);
+      }
+      return service.guardCurrentPassword(tenantId, actor, () =>
+        unit(async (tx) => {
+          await requireCurrentPassword(tx, tenantId, actor.id, password);
+          return work(tx);
+        }),
+      );
+    },
+
+    /**
+     * The forced change at login (the user's password is one-time or was reset): the new password must pass
+     * the policy; must-change is cleared, the security stamp rotated, every other session revoked, audited.
+     */
+    async completeForcedPasswordChange(tx: Tx, tenantId: string, actor: UserActor, newPassword: string): Promise<void> {
+      const me = await findOrThrow(tx, tenantId, actor.id);
+      checkPassword(newPassword, me.email);
+      await writePassword(tx, tenantId, actor.id, await passwords.hash(newPassword), false);
+      await rotateSecurityStamp(tx, tenantId, actor.id);
+      await revokeUserSessions(tx, tenantId, actor.id, 'password_changed');
+      await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success', details: { forced: true } });
+    },
 
     /**
      * Runs `work`, a unit of work that checks the caller's current password (POST /me/password, POST
@@ -174,7 +220,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
      * refused one rolls back), and the failure that locks records `user.current_password.locked` with the
      * lock; a right one clears the count. Call it with no unit of work open.
      */
-    async guardCurrentPassword<T>(tenantId: string, actor: UserActor, work: () => Promise<T>): Promise<T> {
+  async guardCurrentPassword<T>(tenantId: string, actor: UserActor, work: () => Promise<T>): Promise<T> {
       const subject = `current-password:${tenantId}:${actor.id}`;
       const { retryAfterSeconds, counted } = await guesses.state(subject);
       if (retryAfterSeconds > 0) throw new AppError(IdentityErrors['identity.too_many_password_attempts'], { detail: { retryAfterSeconds } });
@@ -262,7 +308,10 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
         if (before[key] !== now[key]) changes[key] = { from: before[key], to: now[key] };
       }
       const deactivated = target.active && !updated.active;
-      if (deactivated) await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
+      if (deactivated) {
+        await rotateSecurityStamp(tx, tenantId, userId);
+        await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
+      }
       if (Object.keys(changes).length > 0) {
         await audit.record(tx, tenantId, {
           action: deactivated ? 'user.deactivated' : 'user.updated',
@@ -283,6 +332,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.is_tenant_admin });
       if (!target.active) return;
       await withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, userId, { active: false }));
+      await rotateSecurityStamp(tx, tenantId, userId);
       await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
       await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
     },
@@ -305,6 +355,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       if (!generated) checkPassword(password, target.email);
       const mustChange = input.mustChangePassword ?? true;
       await writePassword(tx, tenantId, userId, await passwords.hash(password), mustChange);
+      await rotateSecurityStamp(tx, tenantId, userId);
       await revokeUserSessions(tx, tenantId, userId, 'password_reset');
       await audit.record(tx, tenantId, {
         action: 'user.password_reset',
@@ -341,10 +392,12 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       await requireCurrentPassword(tx, tenantId, actor.id, input.currentPassword);
       checkPassword(input.newPassword, me.email);
       await writePassword(tx, tenantId, actor.id, await passwords.hash(input.newPassword), false);
+      await rotateSecurityStamp(tx, tenantId, actor.id);
       await revokeUserSessions(tx, tenantId, actor.id, 'password_changed', sessionId ?? undefined);
       await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
     },
   };
+  return service;
 }
 
 export type IdentityService = ReturnType<typeof createIdentityService>;

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 
 export interface NewUser {
@@ -146,4 +147,14 @@ export async function setPassword(tx: Tx, tenantId: string, userId: string, pass
     .where('id', '=', userId)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** A new random security stamp (migration 0008): every login-phase token issued before is refused. */
+export async function rotateSecurityStamp(tx: Tx, tenantId: string, userId: string): Promise<void> {
+  await tx
+    .updateTable('users')
+    .set({ security_stamp: sql<string>`gen_random_uuid()` })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', userId)
+    .execute();
 }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Database } from '../../db/database.js';
 import type { AuthGuards } from '../../http/auth.js';
 import { userActor } from '../identity/index.js';
-import { MfaDisableBody, MfaSetup, MfaStatus, MfaVerifyBody, RecoveryCodes, UserIdParams } from './mfa.schema.js';
+import { MfaDisableBody, MfaSetup, MfaSetupBody, MfaStatus, MfaVerifyBody, RecoveryCodes, UserIdParams } from './mfa.schema.js';
 import type { MfaService } from './mfa.service.js';
 
 export function mfaRoutes({ db, mfa, guards }: { db: Database; mfa: MfaService; guards: AuthGuards }): FastifyPluginAsyncZod {
@@ -22,14 +22,17 @@ export function mfaRoutes({ db, mfa, guards }: { db: Database; mfa: MfaService; 
         schema: {
           tags: ['mfa'],
           summary: 'Start setting up TOTP two-step verification',
-          description: 'Returns a new secret, its otpauth URI and a QR code. Nothing changes for login until /me/mfa/verify succeeds.',
+          description:
+            'Returns a new secret, its otpauth URI and a QR code. Nothing changes for login until /me/mfa/verify succeeds. Step-up: send `currentPassword`, or sign in again within the last 5 minutes (`step_up_required`); wrong current passwords are throttled like logins.',
+          body: MfaSetupBody,
           response: { 200: MfaSetup },
         },
       },
       async (request, reply) => {
-        const { tenantId, userId } = request.auth!;
+        const { tenantId, userId, authTime } = request.auth!;
         reply.header('cache-control', 'no-store');
-        return db.tenantWork(tenantId, (tx) => mfa.setupForSelf(tx, tenantId, userId));
+        const proof = { authTime, currentPassword: request.body?.currentPassword };
+        return mfa.guardStepUp(tenantId, userActor(request), proof, (work) => db.tenantWork(tenantId, work), (tx) => mfa.setupForSelf(tx, tenantId, userId));
       },
     );
 

@@ -26,6 +26,12 @@ export const RecoveryCodes = z
   .object({ recoveryCodes: z.array(z.string()).describe('10 single-use codes, shown only now: store them safely.') })
   .meta({ id: 'RecoveryCodes' });
 
+/** Step-up: the current password, unless the session's login is less than 5 minutes old. An empty body is allowed. */
+export const MfaSetupBody = z
+  .object({ currentPassword: z.string().min(1).max(512).optional().describe('Needed unless you signed in within the last 5 minutes.') })
+  .strict()
+  .nullish();
+
 export const MfaDisableBody = z.object({ currentPassword: z.string().max(512) }).strict();
 
 export const UserIdParams = z.object({ userId: z.uuid() });

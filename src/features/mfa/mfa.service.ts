@@ -101,6 +101,8 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
     if (step === null || !(await store.enableFactor(tx, tenantId, userId, step, now))) return null;
     const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await store.replaceRecoveryCodes(tx, tenantId, userId, recoveryCodes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!)), now);
+    // A new second factor changes how the user proves who they are: login-phase tokens issued before end.
+    await identity.rotateSecurityStamp(tx, tenantId, userId);
     await audit.record(tx, tenantId, { action: 'mfa.enabled', actor, target: { type: 'user', id: userId }, outcome: 'success', details: { method: 'totp' } });
     return { recoveryCodes };
   }
@@ -138,11 +140,15 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
     /** Runs a unit of work that checks the caller's current password under the per-user throttle (identity). */
     guardCurrentPassword: identity.guardCurrentPassword,
 
+    /** Step-up before binding a new authenticator (identity): the current password, or a login within 5 minutes. */
+    guardStepUp: identity.guardStepUp,
+
     /** POST /me/mfa/disable: the current password is required (run it inside `guardCurrentPassword`). */
     async disableForSelf(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, currentPassword: string): Promise<void> {
       const userId = actor.id!;
       await identity.requireCurrentPassword(tx, tenantId, userId, currentPassword);
       if (!(await store.deleteFactor(tx, tenantId, userId))) throw new AppError(MfaErrors['mfa.not_enabled']);
+      await identity.rotateSecurityStamp(tx, tenantId, userId);
       await audit.record(tx, tenantId, { action: 'mfa.disabled', actor, target: { type: 'user', id: userId }, outcome: 'success' });
     },
 
@@ -151,6 +157,8 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
       await identity.requireTenantAdmin(tx, tenantId, actor.id!);
       await identity.getUser(tx, tenantId, userId);
       const removed = await store.deleteFactor(tx, tenantId, userId);
+      // An MFA challenge issued before the reset must not complete a login with the removed factor gone.
+      await identity.rotateSecurityStamp(tx, tenantId, userId);
       await audit.record(tx, tenantId, {
         action: 'user.mfa_reset',
         actor,

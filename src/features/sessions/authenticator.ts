@@ -95,7 +95,7 @@ export function createAuthenticator({
       if (state.expiresAt <= now) refuse('session expired');
       if (!state.userActive) refuse('user inactive');
       if (state.userId !== claims.sub || state.accountId !== claims.acc) refuse('session does not match the token');
-      return { tenantId: state.tenantId, userId: state.userId, accountId: state.accountId, sessionId: state.sessionId, authzEpoch: state.authzEpoch, user: state.user };
+      return { tenantId: state.tenantId, userId: state.userId, accountId: state.accountId, sessionId: state.sessionId, authzEpoch: state.authzEpoch, authTime: claims.auth_time, user: state.user };
     },
   };
 }

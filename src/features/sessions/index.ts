@@ -2,5 +2,6 @@ export { createSessions, type SessionsService } from './sessions.service.js';
 export { createGuessThrottle, type GuessThrottle } from './guess-throttle.js';
 export { sessionsRoutes } from './sessions.routes.js';
 export { SessionErrors } from './sessions.errors.js';
-export type { MfaPort, RequestMeta, SecurityPolicyReader, SessionAuth } from './sessions.ports.js';
+export type { IdentityPort, MfaPort, RequestMeta, SecurityPolicyReader, SessionAuth, StepUpProof } from './sessions.ports.js';
+export { requireRecentAuthentication, STEP_UP_MAX_AGE_SECONDS } from './security-stamp.js';
 export type { SessionUser } from './session-state.js';

@@ -10,6 +10,8 @@ import { verifyToken } from './tokens.js';
 
 export type LoginResult =
   | { readonly status: 'mfa_required'; readonly challengeToken: string; readonly expiresIn: number }
+  /** Every factor passed, but the password must be changed first (POST /auth/password/change); no session yet. */
+  | { readonly status: 'password_change_required'; readonly passwordChangeToken: string; readonly expiresIn: number }
   | {
       readonly status: 'mfa_enrollment_required';
       readonly challengeToken: string;
@@ -30,6 +32,13 @@ export type LoginResult =
     };
 
 type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
+
+/** A wrong second-factor code: thrown to roll the unit of work back (the challenge stays unspent), then answered. */
+class WrongCode extends Error {
+  constructor(readonly email: string) {
+    super('wrong code');
+  }
+}
 
 /** A tenant id no tenant has (ids are UUIDv7; this is the nil UUID). */
 const NO_TENANT = '00000000-0000-0000-0000-000000000000';
@@ -104,12 +113,15 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
    * the embedded database's single connection should not wait for it).
    */
   type Decision =
-    | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string }
-    | { readonly status: 'mfa_enrollment_required'; readonly tenantId: string; readonly userId: string; readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }
+    | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string }
+    | { readonly status: 'mfa_enrollment_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }
+    | { readonly status: 'password_change_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly amr: string[] }
     | {
         readonly status: 'authenticated';
         readonly tenantId: string;
         readonly userId: string;
+        readonly stamp: string;
+        readonly authTime: Date;
         readonly amr: string[];
         readonly accounts: { id: string; name: string }[];
         readonly mustChangePassword: boolean;
@@ -118,14 +130,18 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       };
 
   async function sign(key: SigningKey, d: Decision): Promise<LoginResult> {
+    if (d.status === 'password_change_required') {
+      const change = await issuer.passwordChangeToken(key, d.tenantId, d.userId, d.amr, d.stamp);
+      return { status: d.status, passwordChangeToken: change.token, expiresIn: change.exp - issuer.nowSeconds() };
+    }
     if (d.status !== 'authenticated') {
-      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll');
+      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll', d.stamp);
       const expiresIn = challenge.exp - issuer.nowSeconds();
       return d.status === 'mfa_required'
         ? { status: d.status, challengeToken: challenge.token, expiresIn }
         : { status: d.status, challengeToken: challenge.token, expiresIn, enrollment: d.enrollment };
     }
-    const identity = await issuer.identityToken(key, d.tenantId, d.userId, d.amr);
+    const identity = await issuer.identityToken(key, d.tenantId, d.userId, d.amr, d.stamp, d.authTime);
     return {
       status: 'authenticated',
       identityToken: identity.token,
@@ -139,18 +155,29 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     };
   }
 
-  /** After the first factor (and the second, if any): the accounts and, with exactly one, the session. */
-  async function complete(
-    tx: Tx,
-    tenantId: string,
-    user: { id: string; email: string; mustChangePassword: boolean },
-    amr: string[],
-    meta: RequestMeta,
-    recoveryCodes?: string[],
-  ): Promise<Decision> {
-    const accounts = await store.enterableAccounts(tx, tenantId, user.id, clock.now());
+  /**
+   * After the first factor (and the second, if any): a forced password change first when the user must
+   * change it (no session and no identity token before); else the accounts and, with exactly one, the
+   * session. The user's record is read here, in the unit of work, so the tokens carry the security stamp as
+   * it stands after this login's own changes (an MFA enrollment rotates it).
+   */
+  async function complete(tx: Tx, tenantId: string, userId: string, amr: string[], meta: RequestMeta, recoveryCodes?: string[]): Promise<Decision> {
+    const user = await store.findUserById(tx, tenantId, userId);
+    if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
+    if (user.must_change_password) {
+      await audit.record(tx, tenantId, {
+        action: 'auth.login.password_change_required',
+        actor: actor(user.id, user.email, meta),
+        target: { type: 'user', id: user.id },
+        outcome: 'success',
+        details: { amr },
+      });
+      return { status: 'password_change_required', tenantId, userId, stamp: user.security_stamp, amr };
+    }
+    const authTime = clock.now();
+    const accounts = await store.enterableAccounts(tx, tenantId, user.id, authTime);
     if (accounts.length === 0) throw new AppError(SessionErrors.no_accounts);
-    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, meta) : undefined;
+    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta) : undefined;
     await audit.record(tx, tenantId, {
       action: 'auth.login.succeeded',
       actor: actor(user.id, user.email, meta),
@@ -162,9 +189,11 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       status: 'authenticated',
       tenantId,
       userId: user.id,
+      stamp: user.security_stamp,
+      authTime,
       amr,
       accounts: accounts.map((a) => ({ id: a.id, name: a.name })),
-      mustChangePassword: user.mustChangePassword,
+      mustChangePassword: false,
       ...(recoveryCodes ? { recoveryCodes } : {}),
       ...(session ? { session } : {}),
     };
@@ -221,12 +250,12 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       const key = await issuer.signingKey();
       const decision = await db.tenantWork(tenantId, async (tx): Promise<Decision> => {
         const policy = await deps.securityPolicy(tx, tenantId);
-        if (await mfa.isEnrolled(tx, tenantId, user.id)) return { status: 'mfa_required', tenantId, userId: user.id };
+        if (await mfa.isEnrolled(tx, tenantId, user.id)) return { status: 'mfa_required', tenantId, userId: user.id, stamp: user.security_stamp };
         if (policy.mfaRequired) {
           const enrollment = await mfa.startEnrollment(tx, tenantId, user.id, user.email);
-          return { status: 'mfa_enrollment_required', tenantId, userId: user.id, enrollment };
+          return { status: 'mfa_enrollment_required', tenantId, userId: user.id, stamp: user.security_stamp, enrollment };
         }
-        return complete(tx, tenantId, { id: user.id, email: user.email, mustChangePassword: user.must_change_password }, ['pwd'], meta);
+        return complete(tx, tenantId, user.id, ['pwd'], meta);
       }).catch(recordingNoAccounts(tenantId, user.id, user.email, meta));
       return sign(key, decision);
     },
@@ -248,22 +277,29 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: Decision } | { failed: 'inactive' | 'code'; email: string | null }> => {
         const user = await store.findUserById(tx, tenantId, userId);
         if (!user?.active) return { failed: 'inactive' as const, email: user?.email ?? null };
+        // Bound to the security stamp (a password reset or MFA reset since ends the challenge) and single use;
+        // spent before the code is checked, and kept spent only when the code was right (a wrong one rolls back).
+        await issuer.redeem(tx, verified.claims);
         let recoveryCodes: string[] | undefined;
         let factor: string;
         if (stage === 'enroll') {
           const done = await mfa.completeEnrollment(tx, tenantId, userId, input.code);
-          if (!done) return { failed: 'code' as const, email: user.email };
+          if (!done) throw new WrongCode(user.email);
           recoveryCodes = done.recoveryCodes;
           factor = 'totp';
         } else {
           const used = await mfa.verifyLoginFactor(tx, tenantId, userId, input.code);
-          if (!used) return { failed: 'code' as const, email: user.email };
+          if (!used) throw new WrongCode(user.email);
           factor = used;
         }
-        const mustChange = (await store.findLoginUser(tx, tenantId, user.email))?.must_change_password ?? false;
         const amr = ['pwd', factor === 'recovery_code' ? 'rc' : 'otp'];
-        return { result: await complete(tx, tenantId, { id: userId, email: user.email, mustChangePassword: mustChange }, amr, meta, recoveryCodes) };
-      }).catch(recordingNoAccounts(tenantId, userId, null, meta));
+        return { result: await complete(tx, tenantId, userId, amr, meta, recoveryCodes) };
+      })
+        .catch((error: unknown) => {
+          if (error instanceof WrongCode) return { failed: 'code' as const, email: error.email };
+          throw error;
+        })
+        .catch(recordingNoAccounts(tenantId, userId, null, meta));
       if ('result' in outcome) {
         await clearAccountCount(throttleKeys[0]!.key, counted);
         return sign(key, outcome.result);
@@ -275,6 +311,26 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       throw new AppError(outcome.failed === 'code' ? SessionErrors.invalid_mfa_code : SessionErrors.invalid_token);
     },
 
+    /**
+     * The forced password change (`password_change_required`): the new password replaces the one-time one
+     * (policy-checked, audited, security stamp rotated, must-change cleared), then the login continues
+     * exactly as after the last factor: the accounts, and with exactly one, the session.
+     */
+    async changePassword(input: { passwordChangeToken: string; newPassword: string }, meta: RequestMeta): Promise<LoginResult> {
+      const keys = await deps.keys.verificationKeys();
+      const verified = verifyToken(input.passwordChangeToken, 'password_change', keys, { issuer: deps.issuer }, issuer.nowSeconds());
+      if (!verified.ok) throw new AppError(SessionErrors.invalid_token, { detail: { reason: verified.reason } });
+      const { tid: tenantId, sub: userId } = verified.claims;
+      const key = await issuer.signingKey();
+      const decision = await db.tenantWork(tenantId, async (tx): Promise<Decision> => {
+        const user = await issuer.redeem(tx, verified.claims);
+        if (!user.must_change_password) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'no change pending' } });
+        await deps.identity.completeForcedPasswordChange(tx, tenantId, { type: 'user', id: userId, email: user.email, ip: meta.ip, userAgent: meta.userAgent }, input.newPassword);
+        return complete(tx, tenantId, userId, verified.claims.amr ?? ['pwd'], meta);
+      }).catch(recordingNoAccounts(tenantId, userId, null, meta));
+      return sign(key, decision);
+    },
+
     /** Step 2: a session for the chosen account, given the identity token. */
     async selectAccount(input: { identityToken: string; accountId: string }, meta: RequestMeta): Promise<IssuedSession> {
       const keys = await deps.keys.verificationKeys();
@@ -283,12 +339,14 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       const { tid: tenantId, sub: userId } = verified.claims;
       const key = await issuer.signingKey();
       const pending = await db.tenantWork(tenantId, async (tx) => {
-        const user = await store.findUserById(tx, tenantId, userId);
-        if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
+        // Bound to the security stamp and single use: one account is chosen per identity token. A refused
+        // choice (no access to that account) rolls the spend back, so the user can still pick another.
+        const user = await issuer.redeem(tx, verified.claims);
         const accounts = await store.enterableAccounts(tx, tenantId, userId, clock.now());
         if (!accounts.some((a) => a.id === input.accountId)) throw new AppError(SessionErrors.no_account_access);
         const amr = verified.claims.amr ?? ['pwd'];
-        const session = await issuer.createSession(tx, tenantId, userId, input.accountId, amr, meta);
+        const authTime = verified.claims.auth_time === undefined ? clock.now() : new Date(verified.claims.auth_time * 1000);
+        const session = await issuer.createSession(tx, tenantId, userId, input.accountId, amr, authTime, meta);
         await audit.record(tx, tenantId, {
           action: 'auth.session.created',
           actor: actor(userId, user.email, meta),

@@ -1,12 +1,18 @@
 import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
 import { newId } from '../../kernel/ids.js';
 import { hashRefreshToken, newRefreshToken } from './refresh-token.js';
 import type { SessionState, SessionStateSource } from './session-state.js';
 import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
 
 type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
+import { stampClaim, stampMatches } from './security-stamp.js';
+import { SessionErrors } from './sessions.errors.js';
 import * as store from './sessions.store.js';
-import { issueToken } from './tokens.js';
+import { issueToken, type TokenClaims } from './tokens.js';
+
+/** Spent token ids are kept this much past `exp`: an instance whose clock lags still finds them. */
+const SPENT_ID_MARGIN_MS = 60_000;
 
 /** A session written in a unit of work, its access token not yet signed (signing waits for the commit). */
 export interface PendingSession {
@@ -15,6 +21,7 @@ export interface PendingSession {
   readonly sessionId: string;
   readonly accountId: string;
   readonly amr: string[];
+  readonly authTime: Date;
   readonly refreshToken: string;
   readonly refreshExpiresAt: Date;
 }
@@ -33,8 +40,17 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
   const settings = { issuer: deps.issuer, audience: deps.audience };
   const nowSeconds = () => Math.floor(deps.clock.now().getTime() / 1000);
 
-  async function accessToken(key: SigningKey, tenantId: string, userId: string, accountId: string, sessionId: string, amr: string[]) {
-    return issueToken('access', key, settings, { sub: userId, tid: tenantId, acc: accountId, sid: sessionId, amr }, nowSeconds(), deps.accessTokenTtlSeconds);
+  const seconds = (at: Date) => Math.floor(at.getTime() / 1000);
+
+  async function accessToken(key: SigningKey, tenantId: string, userId: string, accountId: string, sessionId: string, amr: string[], authTime: Date | null) {
+    return issueToken(
+      'access',
+      key,
+      settings,
+      { sub: userId, tid: tenantId, acc: accountId, sid: sessionId, amr, ...(authTime ? { auth_time: seconds(authTime) } : {}) },
+      nowSeconds(),
+      deps.accessTokenTtlSeconds,
+    );
   }
 
   return {
@@ -46,13 +62,34 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
      */
     signingKey: (): Promise<SigningKey> => deps.keys.currentSigningKey(),
 
-    async identityToken(key: SigningKey, tenantId: string, userId: string, amr: string[]) {
-      return issueToken('identity', key, settings, { sub: userId, tid: tenantId, amr }, nowSeconds(), IDENTITY_TTL_SECONDS);
+    /** After every factor: lets the user pick an account once (`/auth/select-account`). */
+    async identityToken(key: SigningKey, tenantId: string, userId: string, amr: string[], stamp: string, authTime: Date) {
+      return issueToken('identity', key, settings, { sub: userId, tid: tenantId, amr, auth_time: seconds(authTime), sst: stampClaim(stamp) }, nowSeconds(), IDENTITY_TTL_SECONDS);
     },
 
-    async challengeToken(key: SigningKey, tenantId: string, userId: string, stage: 'verify' | 'enroll') {
+    async challengeToken(key: SigningKey, tenantId: string, userId: string, stage: 'verify' | 'enroll', stamp: string) {
       // The stage rides in `amr`: the password is done, the second factor is pending (verify or enroll).
-      return issueToken('mfa', key, settings, { sub: userId, tid: tenantId, amr: ['pwd', `pending:${stage}`] }, nowSeconds(), CHALLENGE_TTL_SECONDS);
+      return issueToken('mfa', key, settings, { sub: userId, tid: tenantId, amr: ['pwd', `pending:${stage}`], sst: stampClaim(stamp) }, nowSeconds(), CHALLENGE_TTL_SECONDS);
+    },
+
+    /** Every factor passed, but the password must be changed first: only `/auth/password/change` takes it. */
+    async passwordChangeToken(key: SigningKey, tenantId: string, userId: string, amr: string[], stamp: string) {
+      return issueToken('password_change', key, settings, { sub: userId, tid: tenantId, amr, sst: stampClaim(stamp) }, nowSeconds(), PASSWORD_CHANGE_TTL_SECONDS);
+    },
+
+    /**
+     * Redeems a verified login-phase token in the caller's unit of work: the user must still be active, the
+     * security stamp unchanged since the token was issued, and the token unspent; it is then spent (single
+     * use, RFC 7519 §4.1.7). The spend rolls back with the unit of work, so a refused step (a wrong account,
+     * a password the policy refuses) leaves the token usable; only a completed step spends it.
+     */
+    async redeem(tx: Tx, claims: TokenClaims) {
+      const user = await store.findUserById(tx, claims.tid, claims.sub);
+      if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
+      if (!stampMatches(claims.sst, user.security_stamp)) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'security stamp changed' } });
+      const spent = await store.spendTokenId(tx, claims.tid, claims.jti, new Date(claims.exp * 1000 + SPENT_ID_MARGIN_MS), deps.clock.now());
+      if (!spent) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'token already used' } });
+      return user;
     },
 
     accessToken,
@@ -62,7 +99,7 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
      * token is signed by `sign` after the commit: signing runs on the thread pool, and the embedded
      * database's single connection should not wait for it.
      */
-    async createSession(tx: Tx, tenantId: string, userId: string, accountId: string, amr: string[], meta: RequestMeta): Promise<PendingSession> {
+    async createSession(tx: Tx, tenantId: string, userId: string, accountId: string, amr: string[], authTime: Date, meta: RequestMeta): Promise<PendingSession> {
       const now = deps.clock.now();
       const policy = await deps.securityPolicy(tx, tenantId);
       const sessionId = newId(now.getTime());
@@ -76,15 +113,16 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
         ip: meta.ip.slice(0, 100),
         createdAt: now,
         expiresAt,
+        authTime,
       });
       const refreshToken = newRefreshToken(tenantId);
       const refreshExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + policy.refreshLifetimeSeconds * 1000));
       await store.insertRefreshToken(tx, tenantId, { tokenHash: hashRefreshToken(refreshToken), sessionId, createdAt: now, expiresAt: refreshExpiresAt });
-      return { tenantId, userId, sessionId, accountId, amr, refreshToken, refreshExpiresAt };
+      return { tenantId, userId, sessionId, accountId, amr, authTime, refreshToken, refreshExpiresAt };
     },
 
     async sign(key: SigningKey, pending: PendingSession): Promise<IssuedSession> {
-      const access = await accessToken(key, pending.tenantId, pending.userId, pending.accountId, pending.sessionId, pending.amr);
+      const access = await accessToken(key, pending.tenantId, pending.userId, pending.accountId, pending.sessionId, pending.amr, pending.authTime);
       return { sessionId: pending.sessionId, accountId: pending.accountId, accessToken: access.token, expiresIn: deps.accessTokenTtlSeconds, refreshToken: pending.refreshToken, refreshExpiresAt: pending.refreshExpiresAt };
     },
 
@@ -103,3 +141,4 @@ export type { SessionState };
 
 export const IDENTITY_TTL_SECONDS = 300;
 export const CHALLENGE_TTL_SECONDS = 300;
+export const PASSWORD_CHANGE_TTL_SECONDS = 600;

@@ -62,7 +62,7 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       });
     }
     // Signed after the unit of work commits: the embedded database's one connection is not held meanwhile.
-    const grant = { userId: row.user_id, accountId: row.account_id, sessionId: row.session_id, amr: row.amr, refreshToken: successor, refreshExpiresAt: successorExpiresAt };
+    const grant = { userId: row.user_id, accountId: row.account_id, sessionId: row.session_id, amr: row.amr, authTime: row.auth_time, refreshToken: successor, refreshExpiresAt: successorExpiresAt };
     return { grant };
   }
 
@@ -76,7 +76,7 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       const outcome = await db.tenantWork(parsed.tenantId, (tx) => refreshInTx(tx, parsed.tenantId, token, meta));
       if ('refused' in outcome) throw new AppError(SessionErrors['sessions.refresh_token_invalid'], { detail: { reason: outcome.refused } });
       const { grant } = outcome;
-      const access = await issuer.accessToken(key, parsed.tenantId, grant.userId, grant.accountId, grant.sessionId, grant.amr);
+      const access = await issuer.accessToken(key, parsed.tenantId, grant.userId, grant.accountId, grant.sessionId, grant.amr, grant.authTime);
       return { sessionId: grant.sessionId, accountId: grant.accountId, accessToken: access.token, expiresIn: deps.accessTokenTtlSeconds, refreshToken: grant.refreshToken, refreshExpiresAt: grant.refreshExpiresAt };
     },
 
@@ -87,7 +87,10 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
         const accounts = await store.enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
         if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors.no_account_access);
         const current = await store.findSession(tx, auth.tenantId, auth.sessionId);
-        const session = await issuer.createSession(tx, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], meta);
+        // The new session comes from the same authentication: its `auth_time` is carried over, not renewed
+        // (switching accounts is not a step-up).
+        const authTime = current?.auth_time ?? new Date(0);
+        const session = await issuer.createSession(tx, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], authTime, meta);
         await issuer.revoke(tx, auth.tenantId, { sessionId: auth.sessionId }, 'switched_account');
         await audit.record(tx, auth.tenantId, {
           action: 'auth.account.switched',
@@ -133,19 +136,32 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       });
     },
 
-    /** Revokes every session of the caller except the current one. */
-    async revokeOtherSessions(auth: Caller, meta: RequestMeta): Promise<number> {
-      return db.tenantWork(auth.tenantId, async (tx) => {
+    /**
+     * Revokes every session of the caller except the current one, and rotates the security stamp (login-phase
+     * tokens in flight die too). A stolen access token alone must not be able to do it: step-up first (the
+     * current password, or a login within the last 5 minutes).
+     */
+    async revokeOtherSessions(auth: Caller, proof: { currentPassword?: string | undefined }, meta: RequestMeta): Promise<number> {
+      const who = { type: 'user' as const, id: auth.userId, ip: meta.ip, userAgent: meta.userAgent };
+      const unit = <T>(work: (tx: Tx) => Promise<T>) => db.tenantWork(auth.tenantId, work);
+      return deps.identity.guardStepUp(auth.tenantId, who, { authTime: auth.authTime, currentPassword: proof.currentPassword }, unit, async (tx) => {
+        await deps.identity.rotateSecurityStamp(tx, auth.tenantId, auth.userId);
         const ids = await issuer.revoke(tx, auth.tenantId, { userId: auth.userId, exceptSessionId: auth.sessionId }, 'revoked_by_user');
         await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'user', id: auth.userId }, outcome: 'success', details: { by: 'self', sessions: ids.length, others: true } });
         return ids.length;
       });
     },
 
-    /** An administrator revokes every session of a user of the tenant. */
+    /**
+     * A tenant administrator revokes every session of a user of the tenant (like every other `idp.manage`
+     * write to users, `identity.tenant_admin_required` otherwise) and rotates the user's security stamp, so
+     * no identity or challenge token issued before can open a new session either.
+     */
     async revokeUserSessions(auth: Caller, userId: string, meta: RequestMeta): Promise<number> {
       return db.tenantWork(auth.tenantId, async (tx) => {
+        await deps.identity.requireTenantAdmin(tx, auth.tenantId, auth.userId);
         if (!(await store.findUserById(tx, auth.tenantId, userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
+        await deps.identity.rotateSecurityStamp(tx, auth.tenantId, userId);
         const ids = await issuer.revoke(tx, auth.tenantId, { userId }, 'revoked_by_admin');
         await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'user', id: userId }, outcome: 'success', details: { by: 'admin', sessions: ids.length } });
         return ids.length;

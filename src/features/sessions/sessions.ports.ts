@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import type { PasswordHasher } from '../../crypto/password.js';
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
-import type { AuditRecorder } from '../audit/index.js';
+import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import type { SessionUser } from './session-state.js';
 
 /** What the sessions feature needs from others, declared as small ports (DESIGN §6 rule 4). */
@@ -21,6 +21,27 @@ export interface MfaPort {
   completeEnrollment(tx: Tx, tenantId: string, userId: string, code: string): Promise<{ recoveryCodes: string[] } | null>;
 }
 
+/** The user an action is taken by, as the audit log records it. */
+export type UserActor = Extract<AuditActor, { type: 'user' }> & { readonly id: string };
+
+/** How a caller proves it is still the user (step-up): the current password, or a recent authentication. */
+export interface StepUpProof {
+  /** The session's `auth_time`, seconds since the epoch. */
+  readonly authTime?: number | undefined;
+  readonly currentPassword?: string | undefined;
+}
+
+/** The identity feature: users' passwords, security stamps and the tenant-administrator rule. */
+export interface IdentityPort {
+  requireTenantAdmin(tx: Tx, tenantId: string, userId: string): Promise<void>;
+  /** Rotates the user's security stamp in the caller's unit of work. */
+  rotateSecurityStamp(tx: Tx, tenantId: string, userId: string): Promise<void>;
+  /** Runs `work` in a unit of work opened by `unit` once the caller passed step-up (current password under its throttle, or a recent login). */
+  guardStepUp<T>(tenantId: string, actor: UserActor, proof: StepUpProof, unit: (work: (tx: Tx) => Promise<T>) => Promise<T>, work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** The forced change at login: policy-checked, must-change cleared, stamp rotated, audited. */
+  completeForcedPasswordChange(tx: Tx, tenantId: string, actor: UserActor, newPassword: string): Promise<void>;
+}
+
 /** The tenant's session policy (tenants feature). */
 export type SecurityPolicyReader = (tx: Tx, tenantId: string) => Promise<{ mfaRequired: boolean; sessionLifetimeSeconds: number; refreshLifetimeSeconds: number }>;
 
@@ -31,6 +52,7 @@ export interface SessionsDeps {
   readonly passwords: PasswordHasher;
   readonly audit: AuditRecorder;
   readonly mfa: MfaPort;
+  readonly identity: IdentityPort;
   readonly securityPolicy: SecurityPolicyReader;
   /** `iss` of every token: the server's public URL. */
   readonly issuer: string;
@@ -54,9 +76,11 @@ export interface SessionAuth {
   readonly accountId: string;
   readonly sessionId: string;
   readonly authzEpoch: number;
+  /** When the user authenticated for this session (the access token's `auth_time`), seconds since the epoch. */
+  readonly authTime?: number | undefined;
   /** The caller's own user record, read with the session on this request (GET /api/v1/me shows it). */
   readonly user: SessionUser;
 }
 
 /** The caller as services need it. */
-export type Caller = Pick<SessionAuth, 'tenantId' | 'userId' | 'accountId' | 'sessionId'>;
+export type Caller = Pick<SessionAuth, 'tenantId' | 'userId' | 'accountId' | 'sessionId' | 'authTime'>;

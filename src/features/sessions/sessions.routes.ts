@@ -10,7 +10,9 @@ import {
   LoginBody,
   LoginMfaBody,
   LoginResponse,
+  PasswordChangeBody,
   RevokedCount,
+  RevokeOthersBody,
   SessionIdParams,
   SessionList,
   SessionTokens,
@@ -97,12 +99,32 @@ export function sessionsRoutes(sessions: SessionsService, guards: AuthGuards): F
     );
 
     app.post(
+      '/auth/password/change',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Choose a new password when login answered password_change_required, then continue the login',
+          description:
+            'The password-change token is single use and bound to the user\'s security stamp. The new password must pass the policy (`identity.password_policy`; the token stays usable then). Answers like /auth/login after the last factor: `authenticated` with an identity token and the accounts, and with exactly one account the session.',
+          body: PasswordChangeBody,
+          response: { 200: LoginResponse },
+        },
+      },
+      async (request, reply) => {
+        const result = await sessions.changePassword(request.body, meta(request));
+        if (result.status !== 'authenticated' || !result.session) return result as never;
+        setRefreshCookie(reply, result.session);
+        return { ...result, session: tokens(result.session) };
+      },
+    );
+
+    app.post(
       '/auth/select-account',
       {
         schema: {
           tags: ['auth'],
           summary: 'Create a session in an account (phase 2)',
-          description: 'Authorization: Bearer <identity token>.',
+          description: 'Authorization: Bearer <identity token>. Each identity token creates one session; a refused choice leaves it usable.',
           body: AccountBody,
           response: { 200: SessionTokens },
         },
@@ -169,9 +191,15 @@ export function sessionsRoutes(sessions: SessionsService, guards: AuthGuards): F
       '/api/v1/me/sessions',
       {
         preHandler: guards.requireSession,
-        schema: { tags: ['sessions'], summary: "Revoke all the caller's other sessions", response: { 200: RevokedCount } },
+        schema: {
+          tags: ['sessions'],
+          summary: "Revoke all the caller's other sessions",
+          description: 'Step-up: send `currentPassword`, or sign in again within the last 5 minutes (`step_up_required`).',
+          body: RevokeOthersBody,
+          response: { 200: RevokedCount },
+        },
       },
-      async (request) => ({ revoked: await sessions.revokeOtherSessions(request.auth!, meta(request)) }),
+      async (request) => ({ revoked: await sessions.revokeOtherSessions(request.auth!, { currentPassword: request.body?.currentPassword }, meta(request)) }),
     );
 
     app.delete(
@@ -187,7 +215,7 @@ export function sessionsRoutes(sessions: SessionsService, guards: AuthGuards): F
       '/api/v1/users/:userId/sessions',
       {
         preHandler: guards.requirePermission('idp.manage'),
-        schema: { tags: ['sessions'], summary: "Revoke every session of a user (needs idp.manage)", params: UserIdParams, response: { 200: RevokedCount } },
+        schema: { tags: ['sessions'], summary: 'Revoke every session of a user (tenant administrators with idp.manage)', params: UserIdParams, response: { 200: RevokedCount } },
       },
       async (request) => ({ revoked: await sessions.revokeUserSessions(request.auth!, request.params.userId, meta(request)) }),
     );

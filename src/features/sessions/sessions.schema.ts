@@ -19,6 +19,20 @@ export const LoginMfaBody = z
   .strict()
   .meta({ id: 'LoginMfaRequest' });
 
+export const PasswordChangeBody = z
+  .object({
+    passwordChangeToken: z.string().min(1).max(8192).describe('From a login answer `password_change_required`.'),
+    newPassword: z.string().min(1).max(1024),
+  })
+  .strict()
+  .meta({ id: 'PasswordChangeRequest' });
+
+/** Step-up for revoking every other session: the current password, unless the login is less than 5 minutes old. */
+export const RevokeOthersBody = z
+  .object({ currentPassword: z.string().min(1).max(512).optional().describe('Needed unless you signed in within the last 5 minutes.') })
+  .strict()
+  .nullish();
+
 export const AccountBody = z.object({ accountId: Uuid }).strict().meta({ id: 'AccountSelection' });
 
 export const SessionTokens = z
@@ -37,6 +51,11 @@ export const LoginResponse = z
   .discriminatedUnion('status', [
     z.object({ status: z.literal('mfa_required'), challengeToken: z.string(), expiresIn: z.number().int() }),
     z.object({
+      status: z.literal('password_change_required'),
+      passwordChangeToken: z.string().describe('Accepted only by POST /auth/password/change, once.'),
+      expiresIn: z.number().int(),
+    }),
+    z.object({
       status: z.literal('mfa_enrollment_required'),
       challengeToken: z.string(),
       expiresIn: z.number().int(),
@@ -49,7 +68,7 @@ export const LoginResponse = z
       tenantId: Uuid,
       userId: Uuid,
       accounts: z.array(Account),
-      mustChangePassword: z.boolean(),
+      mustChangePassword: z.boolean().describe('Always false: a user who must change the password gets `password_change_required` instead.'),
       recoveryCodes: z.array(z.string()).optional().describe('Shown once, after an enrollment completed during login.'),
       session: SessionTokens.optional().describe('Present when the user may enter exactly one account.'),
     }),

@@ -12,6 +12,8 @@ export interface NewSession {
   ip: string | null;
   createdAt: Date;
   expiresAt: Date;
+  /** When the user authenticated (OIDC Core §2 `auth_time`); kept across account switches and refreshes. */
+  authTime: Date;
 }
 
 export async function insertSession(tx: Tx, tenantId: string, s: NewSession): Promise<void> {
@@ -28,6 +30,7 @@ export async function insertSession(tx: Tx, tenantId: string, s: NewSession): Pr
       created_at: s.createdAt,
       last_seen_at: s.createdAt,
       expires_at: s.expiresAt,
+      auth_time: s.authTime,
     })
     .execute();
 }
@@ -120,6 +123,7 @@ export async function lockRefreshChain(tx: Tx, tenantId: string, tokenHash: Buff
       's.user_id',
       's.account_id',
       's.amr',
+      's.auth_time',
       's.revoked_at as session_revoked_at',
       's.expires_at as session_expires_at',
       'u.active as user_active',
@@ -166,14 +170,35 @@ export async function enterableAccounts(tx: Tx, tenantId: string, userId: string
 export async function findLoginUser(tx: Tx, tenantId: string, email: string) {
   return tx
     .selectFrom('users')
-    .select(['id', 'email', 'active', 'password_hash', 'must_change_password'])
+    .select(['id', 'email', 'active', 'password_hash', 'must_change_password', 'security_stamp'])
     .where('tenant_id', '=', tenantId)
     .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
     .executeTakeFirst();
 }
 
 export async function findUserById(tx: Tx, tenantId: string, userId: string) {
-  return tx.selectFrom('users').select(['id', 'email', 'active']).where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirst();
+  return tx
+    .selectFrom('users')
+    .select(['id', 'email', 'active', 'must_change_password', 'security_stamp'])
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', userId)
+    .executeTakeFirst();
+}
+
+/**
+ * Spends a login-phase token id (RFC 7519 §4.1.7): true the first time, false ever after. Atomic: of two
+ * concurrent spends of one id, the second waits on the first's primary-key entry and then inserts nothing.
+ * Ids that expired are purged here, opportunistically, for the same tenant.
+ */
+export async function spendTokenId(tx: Tx, tenantId: string, jti: string, expiresAt: Date, now: Date): Promise<boolean> {
+  await tx.deleteFrom('used_tokens').where('tenant_id', '=', tenantId).where('expires_at', '<', now).execute();
+  const row = await tx
+    .insertInto('used_tokens')
+    .values({ tenant_id: tenantId, jti, expires_at: expiresAt })
+    .onConflict((oc) => oc.columns(['tenant_id', 'jti']).doNothing())
+    .returning('jti')
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Candidate tenants for an email when the caller gave none (SECURITY DEFINER function, at most 4). */

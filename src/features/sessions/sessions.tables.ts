@@ -19,6 +19,8 @@ export interface SessionsTable {
   expires_at: Timestamp;
   revoked_at: Date | null;
   revoked_reason: string | null;
+  /** When the user authenticated for this session (OIDC Core §2 `auth_time`); null before migration 0008. */
+  auth_time: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface RefreshTokensTable {
@@ -29,6 +31,13 @@ export interface RefreshTokensTable {
   expires_at: Timestamp;
   rotated_at: Date | null;
   successor_enc: Uint8Array | null;
+}
+
+/** Spent identity, MFA-challenge and password-change token ids, kept until the token expires. */
+export interface UsedTokensTable {
+  tenant_id: string;
+  jti: string;
+  expires_at: Timestamp;
 }
 
 export interface LoginThrottlesTable {
@@ -46,5 +55,6 @@ declare module '../../db/schema.js' {
     sessions: SessionsTable;
     refresh_tokens: RefreshTokensTable;
     login_throttles: LoginThrottlesTable;
+    used_tokens: UsedTokensTable;
   }
 }

@@ -6,11 +6,12 @@ import type { SigningAlgorithm } from '../../config/config.schema.js';
  * Our own tokens. Issued with `jose`; verified synchronously with node:crypto (DESIGN §3 step 1): WebCrypto
  * runs on libuv's thread pool, where argon2 runs too, so a login flood would stall every request.
  *
- * Three kinds, told apart by the JOSE `typ` header (RFC 8725 §3.11, explicit typing), so no token of one
+ * Four kinds, told apart by the JOSE `typ` header (RFC 8725 §3.11, explicit typing), so no token of one
  * kind is ever accepted as another: the access token (RFC 9068 `at+jwt`), the identity token (after the
- * password, before an account is chosen) and the MFA challenge token (between password and second factor).
+ * password, before an account is chosen), the MFA challenge token (between password and second factor) and
+ * the password-change token (the password is right but must be changed before any session exists).
  */
-export const TOKEN_TYPES = { access: 'at+jwt', identity: 'tessera-id+jwt', mfa: 'tessera-mfa+jwt' } as const;
+export const TOKEN_TYPES = { access: 'at+jwt', identity: 'tessera-id+jwt', mfa: 'tessera-mfa+jwt', password_change: 'tessera-pwd+jwt' } as const;
 export type TokenKind = keyof typeof TOKEN_TYPES;
 
 export interface TokenClaims {
@@ -25,6 +26,21 @@ export interface TokenClaims {
   readonly acc?: string;
   readonly sid?: string;
   readonly amr?: string[];
+  /** When the user authenticated (OIDC Core §2, RFC 9068 §2.2.1), seconds since the epoch. */
+  readonly auth_time?: number;
+  /** A hash of the user's security stamp when the token was issued (login-phase tokens only). */
+  readonly sst?: string;
+}
+
+/** The claims a caller chooses; `iss`, `iat`, `exp` and `jti` are set by `issueToken`. */
+export interface IssuedClaims {
+  sub: string;
+  tid: string;
+  acc?: string;
+  sid?: string;
+  amr?: string[];
+  auth_time?: number;
+  sst?: string;
 }
 
 export interface PublicKeyRef {
@@ -41,16 +57,18 @@ export async function issueToken(
   kind: TokenKind,
   key: { kid: string; alg: SigningAlgorithm; privateKey: KeyObject },
   settings: TokenSettings,
-  claims: { sub: string; tid: string; acc?: string; sid?: string; amr?: string[] },
+  claims: IssuedClaims,
   nowSeconds: number,
   ttlSeconds: number,
 ): Promise<{ token: string; jti: string; exp: number }> {
   const jti = randomUUID();
   const exp = nowSeconds + ttlSeconds;
-  let jwt = new SignJWT({ tid: claims.tid, ...(claims.acc ? { acc: claims.acc } : {}), ...(claims.sid ? { sid: claims.sid } : {}), ...(claims.amr ? { amr: claims.amr } : {}) })
+  const { sub, ...rest } = claims;
+  const payload = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  let jwt = new SignJWT(payload)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYPES[kind] })
     .setIssuer(settings.issuer)
-    .setSubject(claims.sub)
+    .setSubject(sub)
     .setIssuedAt(nowSeconds)
     .setExpirationTime(exp)
     .setJti(jti);
@@ -128,6 +146,9 @@ export function verifyToken(
   if (typeof c.sub !== 'string' || !UUID.test(c.sub) || typeof c.tid !== 'string' || !UUID.test(c.tid) || typeof c.jti !== 'string') {
     return { ok: false, reason: 'claims' };
   }
+  if (c.auth_time !== undefined && typeof c.auth_time !== 'number') return { ok: false, reason: 'auth_time' };
+  // Login-phase tokens are bound to the user's security stamp: one without it is not ours to accept.
+  if (kind !== 'access' && (typeof c.sst !== 'string' || !UUID.test(c.jti))) return { ok: false, reason: 'login-phase claims' };
   if (kind === 'access' && (typeof c.acc !== 'string' || !UUID.test(c.acc) || typeof c.sid !== 'string' || !UUID.test(c.sid))) {
     return { ok: false, reason: 'access claims' };
   }
