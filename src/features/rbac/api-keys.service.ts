@@ -4,9 +4,11 @@ import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
+import type { AccessService } from './access.service.js';
 import type { CatalogService } from './catalog.service.js';
+import type { GrantRule } from './grant-rule.js';
 import { RbacErrors } from './rbac.errors.js';
-import type { RbacActor, RbacDeps, Scope } from './rbac.ports.js';
+import { granterOf, type RbacActor, type RbacDeps, type Scope } from './rbac.ports.js';
 import './rbac.tables.js';
 
 /**
@@ -35,11 +37,17 @@ export interface ApiKeyInfo {
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
-export function createApiKeysService({ db, clock, audit }: RbacDeps, catalog: CatalogService) {
+export function createApiKeysService({ db, clock, audit }: RbacDeps, catalog: CatalogService, access: AccessService, grants: GrantRule) {
   return {
     async createKey(tx: Tx, scope: Scope, actor: RbacActor & { type: 'user' }, input: { name: string; permissions: string[] }): Promise<ApiKeyInfo & { key: string }> {
       const permissions = await catalog.checkKeys(tx, scope.accountId, input.permissions);
       const now = clock.now();
+      // The grant rule: a key acts for the whole account, so its creator must hold its scopes account-wide
+      // (now: on each use they are narrowed again to what the creator then holds, see `authenticate`).
+      await grants.assertWithinOwnAccess(tx, granterOf(scope.tenantId, actor)!, [{ accountId: scope.accountId, keys: permissions, organizationId: null, until: now }], {
+        change: 'api_key.create',
+        details: { name: input.name, permissions },
+      });
       const id = newId(now.getTime());
       const key = `tak1.${scope.tenantId}.${randomToken(32)}`;
       await tx
@@ -69,16 +77,35 @@ export function createApiKeysService({ db, clock, audit }: RbacDeps, catalog: Ca
       await audit.record(tx, scope.tenantId, { action: 'api_key.revoked', actor, target: { type: 'api_key', id }, outcome: 'success', details: { accountId: scope.accountId, name: row.name } });
     },
 
-    /** The key's tenant, account and permission scope, or `rbac.api_key_invalid`. */
+    /**
+     * The key's tenant, account and effective scope, or `rbac.api_key_invalid`. A key never exceeds its
+     * creator's access (the grant rule): its effective scope is its scopes intersected with what its creator
+     * holds account-wide at this request, so demoting or deactivating the creator narrows or empties the key
+     * on the next request. The lookup reads the account's authorization epoch with the key, so the creator's
+     * access comes from the resolver cache keyed by that epoch (DESIGN §3) and costs no query when unchanged.
+     */
     async authenticate(key: string): Promise<{ id: string; tenantId: string; accountId: string; permissions: ReadonlySet<string> }> {
       const m = FORMAT.exec(key);
       if (!m) throw new AppError(RbacErrors['rbac.api_key_invalid']);
       const tenantId = m[1]!;
       const row = await db.tenantWork(tenantId, (tx) =>
-        tx.selectFrom('api_keys').select(['id', 'account_id', 'permissions']).where('tenant_id', '=', tenantId).where('key_hash', '=', hashKey(key)).where('revoked_at', 'is', null).executeTakeFirst(),
+        tx
+          .selectFrom('api_keys as k')
+          .innerJoin('accounts as a', 'a.id', 'k.account_id')
+          .leftJoin('users as u', (j) => j.onRef('u.tenant_id', '=', 'k.tenant_id').onRef('u.id', '=', 'k.created_by'))
+          .select(['k.id', 'k.account_id', 'k.permissions', 'k.created_by', 'u.active as creator_active', 'a.authz_epoch'])
+          .where('k.tenant_id', '=', tenantId)
+          .where('k.key_hash', '=', hashKey(key))
+          .where('k.revoked_at', 'is', null)
+          .executeTakeFirst(),
       );
       if (!row) throw new AppError(RbacErrors['rbac.api_key_invalid']);
-      return { id: row.id, tenantId, accountId: row.account_id, permissions: new Set(row.permissions) };
+      const permissions = new Set<string>();
+      if (row.created_by && row.creator_active) {
+        const held = { tenantId, userId: row.created_by, accountId: row.account_id, authzEpoch: Number(row.authz_epoch) };
+        for (const p of row.permissions) if (await access.has(held, p)) permissions.add(p);
+      }
+      return { id: row.id, tenantId, accountId: row.account_id, permissions };
     },
   };
 }

@@ -6,8 +6,10 @@ import { newId } from '../../kernel/ids.js';
 import { withAccountAdminsKept } from './account-admins.js';
 import * as groups from './groups.store.js';
 import { RbacErrors } from './rbac.errors.js';
-import type { LocalChanges, RbacActor, RbacDeps, Scope } from './rbac.ports.js';
+import type { GrantRule } from './grant-rule.js';
+import { granterOf, type LocalChanges, type RbacActor, type RbacDeps, type Scope } from './rbac.ports.js';
 import * as store from './rbac.store.js';
+import { ACCOUNT_ADMIN } from './system-roles.js';
 
 export interface Assignment {
   readonly id: string;
@@ -37,7 +39,7 @@ function toAssignment(r: store.AssignmentRow, now: Date): Assignment {
 const EXPIRY_LOCK = 7_430_117_004;
 
 /** Role assignments to users and groups, optionally expiring (issue 4, "Assignments"). */
-export function createAssignmentsService({ db, clock, audit }: RbacDeps, local: LocalChanges) {
+export function createAssignmentsService({ db, clock, audit }: RbacDeps, local: LocalChanges, grants: GrantRule) {
   async function findOrThrow(tx: Tx, scope: Scope, id: string) {
     const row = await store.findAssignment(tx, scope.tenantId, id);
     if (!row || row.account_id !== scope.accountId) throw new AppError(KernelErrors.not_found, { message: 'No such assignment.' });
@@ -81,6 +83,17 @@ export function createAssignmentsService({ db, clock, audit }: RbacDeps, local: 
       if (input.userId && !(await store.findUser(tx, scope.tenantId, input.userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
       if (input.groupId && !(await groups.findGroup(tx, scope.tenantId, input.groupId))) throw new AppError(KernelErrors.not_found, { message: 'No such group.' });
       if (input.expiresAt && input.expiresAt <= now) throw new AppError(RbacErrors['rbac.expiry_in_past']);
+      // The grant rule: the role's keys in its scope until the assignment's end; Account Administrator only by one of its holders.
+      const granter = granterOf(scope.tenantId, actor);
+      if (granter) {
+        const principal = input.userId ? { type: 'user', id: input.userId } : { type: 'group', id: input.groupId! };
+        await grants.assertWithinOwnAccess(
+          tx,
+          granter,
+          [{ accountId: scope.accountId, keys: role.permissions, organizationId: role.organization_id, accountAdmin: role.system_key === ACCOUNT_ADMIN.systemKey, until: input.expiresAt ?? null }],
+          { change: 'role_assignment.create', target: principal, details: { roleId: role.id, role: role.name, expiresAt: input.expiresAt?.toISOString() ?? null } },
+        );
+      }
       const id = newId(now.getTime());
       await store.insertAssignment(tx, scope.tenantId, { id, accountId: scope.accountId, roleId: role.id, userId: input.userId ?? null, groupId: input.groupId ?? null, expiresAt: input.expiresAt ?? null, createdAt: now });
       local.generation++;

@@ -4,9 +4,11 @@ import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import { withAccountAdminsKept } from './account-admins.js';
 import * as groups from './groups.store.js';
+import type { GrantRule } from './grant-rule.js';
 import { RbacErrors } from './rbac.errors.js';
 import { isUniqueViolation, type LocalChanges, type RbacDeps } from './rbac.ports.js';
 import * as store from './rbac.store.js';
+import { ACCOUNT_ADMIN } from './system-roles.js';
 
 export interface Group {
   readonly id: string;
@@ -31,7 +33,7 @@ function toGroup(r: groups.GroupRow): Group {
 type UserActor = { readonly type: 'user'; readonly id: string; readonly ip?: string | null; readonly userAgent?: string | null };
 
 /** Groups of a tenant and their members (issue 4, "Groups"). Changes need a tenant administrator. */
-export function createGroupsService({ clock, audit, requireTenantAdmin }: RbacDeps, local: LocalChanges) {
+export function createGroupsService({ clock, audit, requireTenantAdmin }: RbacDeps, local: LocalChanges, grants: GrantRule) {
   async function findOrThrow(tx: Tx, tenantId: string, groupId: string) {
     const row = await groups.findGroup(tx, tenantId, groupId);
     if (!row) throw new AppError(KernelErrors.not_found, { message: 'No such group.' });
@@ -109,7 +111,20 @@ export function createGroupsService({ clock, audit, requireTenantAdmin }: RbacDe
       await requireTenantAdmin(tx, tenantId, actor.id);
       const group = await findOrThrow(tx, tenantId, groupId);
       const user = await userOrThrow(tx, tenantId, userId);
-      if (!(await groups.addMember(tx, tenantId, groupId, userId, clock.now()))) return;
+      const now = clock.now();
+      // Already a member: nothing is given (the call is idempotent).
+      if (await groups.isMember(tx, tenantId, groupId, userId)) return;
+      // The grant rule: a new member gains every role the group holds, in every account, until each
+      // assignment's end; tenant administration alone does not allow giving them. Checked before the insert,
+      // so that a granter adding themselves is judged on the access held without the group.
+      const given = await store.grantsOfGroup(tx, tenantId, groupId, now);
+      await grants.assertWithinOwnAccess(
+        tx,
+        { tenantId, userId: actor.id },
+        given.map((g) => ({ accountId: g.account_id, keys: g.permissions, organizationId: g.organization_id, accountAdmin: g.system_key === ACCOUNT_ADMIN.systemKey, until: g.expires_at && new Date(g.expires_at) })),
+        { change: 'group.member_add', target: { type: 'group', id: groupId }, details: { group: group.name, userId, roles: [...new Set(given.map((g) => g.role_name))].sort() } },
+      );
+      if (!(await groups.addMember(tx, tenantId, groupId, userId, now))) return;
       local.generation++;
       await audit.record(tx, tenantId, { action: 'group.member_added', actor, target: { type: 'group', id: groupId }, outcome: 'success', details: { group: group.name, userId, email: user.email } });
     },

@@ -73,6 +73,11 @@ export async function listMembers(tx: Tx, tenantId: string, groupId: string, que
   return q.orderBy('u.email').limit(query.limit).offset(query.offset).execute();
 }
 
+export async function isMember(tx: Tx, tenantId: string, groupId: string, userId: string): Promise<boolean> {
+  const row = await tx.selectFrom('group_members').select('user_id').where('tenant_id', '=', tenantId).where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function addMember(tx: Tx, tenantId: string, groupId: string, userId: string, now: Date): Promise<boolean> {
   const r = await tx
     .insertInto('group_members')

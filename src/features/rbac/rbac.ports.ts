@@ -14,6 +14,16 @@ export interface RbacDeps {
 /** Who acts: a signed-in user, an operator command, or a job. */
 export type RbacActor = Extract<AuditActor, { type: 'user' | 'system' }>;
 
+/**
+ * On whose authority a change is made, for the grant rule: a user's own access; none for the system actor
+ * (operator commands and jobs act with the installation's authority, not a user's).
+ */
+export function granterOf(tenantId: string, actor: RbacActor): { tenantId: string; userId: string } | null {
+  if (actor.type === 'system') return null;
+  // A user actor without an id holds nothing: the nil UUID matches no assignment.
+  return { tenantId, userId: actor.id ?? '00000000-0000-0000-0000-000000000000' };
+}
+
 /** The caller's context: tenant and the account of its session. */
 export interface Scope {
   readonly tenantId: string;

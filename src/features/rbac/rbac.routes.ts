@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Database } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
 import type { AuthContext, AuthGuards } from '../../http/auth.js';
 import { looksLikeApiKey } from './api-keys.service.js';
 import type { Checker, RbacService } from './rbac.service.js';
@@ -50,7 +50,9 @@ function auth(request: FastifyRequest): AuthContext {
 /** Access control routes; each is guarded exactly as the permission table of issue 4 says. */
 export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacService; guards: AuthGuards }): FastifyPluginAsyncZod {
   const need = (permission: string) => ({ onRequest: guards.requirePermission(permission) });
-  const { catalog, roles, groups, assignments, access, apiKeys } = rbac;
+  const { catalog, roles, groups, assignments, access, apiKeys, grants } = rbac;
+  // Routes that give access run through the grant rule's recorder: a refusal is audited though the change rolls back.
+  const granting = <T>(request: FastifyRequest, work: (tx: Tx) => Promise<T>) => grants.refusalsRecorded(auth(request).tenantId, actor(request), work);
 
   return async (app) => {
     // ---- permission catalog and templates ----
@@ -87,10 +89,10 @@ export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacServi
     });
     app.post(
       '/api/v1/roles',
-      { ...need('roles.create'), schema: { tags: ['access control'], summary: 'Create a role', description: 'Refused: `rbac.unknown_permission`, `rbac.unknown_template`, `rbac.role_name_taken`.', body: CreateRoleBody, response: { 201: RoleSchema } } },
+      { ...need('roles.create'), schema: { tags: ['access control'], summary: 'Create a role', description: 'Refused: `rbac.unknown_permission`, `rbac.unknown_template`, `rbac.role_name_taken`, `rbac.grant_exceeds_own_access`.', body: CreateRoleBody, response: { 201: RoleSchema } } },
       async (request, reply) => {
         const a = auth(request);
-        return reply.code(201).send(await db.tenantWork(a.tenantId, (tx) => roles.createRole(tx, a, actor(request), request.body)));
+        return reply.code(201).send(await granting(request, (tx) => roles.createRole(tx, a, actor(request), request.body)));
       },
     );
     app.get('/api/v1/roles/:id', { ...need('roles.view'), schema: { tags: ['access control'], summary: 'Read a role', params: IdParams, response: { 200: RoleSchema } } }, async (request) => {
@@ -99,10 +101,10 @@ export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacServi
     });
     app.patch(
       '/api/v1/roles/:id',
-      { ...need('roles.edit'), schema: { tags: ['access control'], summary: 'Edit a role', description: 'Refused: `system_role_immutable`, `rbac.unknown_permission`.', params: IdParams, body: UpdateRoleBody, response: { 200: RoleSchema } } },
+      { ...need('roles.edit'), schema: { tags: ['access control'], summary: 'Edit a role', description: 'Refused: `system_role_immutable`, `rbac.unknown_permission`, `rbac.grant_exceeds_own_access`.', params: IdParams, body: UpdateRoleBody, response: { 200: RoleSchema } } },
       async (request) => {
         const a = auth(request);
-        return db.tenantWork(a.tenantId, (tx) => roles.updateRole(tx, a, actor(request), request.params.id, request.body));
+        return granting(request, (tx) => roles.updateRole(tx, a, actor(request), request.params.id, request.body));
       },
     );
     app.delete(
@@ -155,10 +157,10 @@ export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacServi
     });
     app.put(
       '/api/v1/groups/:id/members/:userId',
-      { ...need('idp.manage'), schema: { tags: ['groups'], summary: 'Add a member (tenant administrators; idempotent)', params: GroupMemberParams } },
+      { ...need('idp.manage'), schema: { tags: ['groups'], summary: 'Add a member (tenant administrators; idempotent)', description: 'Refused: `rbac.grant_exceeds_own_access`.', params: GroupMemberParams } },
       async (request, reply) => {
         const { tenantId } = auth(request);
-        await db.tenantWork(tenantId, (tx) => groups.addMember(tx, tenantId, actor(request), request.params.id, request.params.userId));
+        await granting(request, (tx) => groups.addMember(tx, tenantId, actor(request), request.params.id, request.params.userId));
         return reply.code(204).send();
       },
     );
@@ -181,11 +183,11 @@ export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacServi
       '/api/v1/assignments',
       {
         ...need('access_grants.manage'),
-        schema: { tags: ['access control'], summary: 'Assign a role to a user or a group, optionally until expiresAt', description: 'Refused: `rbac.expiry_in_past`.', body: CreateAssignmentBody, response: { 201: AssignmentSchema } },
+        schema: { tags: ['access control'], summary: 'Assign a role to a user or a group, optionally until expiresAt', description: 'Refused: `rbac.expiry_in_past`, `rbac.grant_exceeds_own_access`.', body: CreateAssignmentBody, response: { 201: AssignmentSchema } },
       },
       async (request, reply) => {
         const a = auth(request);
-        return reply.code(201).send(await db.tenantWork(a.tenantId, (tx) => assignments.createAssignment(tx, a, actor(request), request.body)));
+        return reply.code(201).send(await granting(request, (tx) => assignments.createAssignment(tx, a, actor(request), request.body)));
       },
     );
     app.delete(
@@ -251,11 +253,11 @@ export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacServi
     });
     app.post(
       '/api/v1/api-keys',
-      { ...need('security.manage'), schema: { tags: ['access control'], summary: 'Create an API key scoped to permissions (shown once)', body: CreateApiKeyBody, response: { 201: ApiKeyCreated } } },
+      { ...need('security.manage'), schema: { tags: ['access control'], summary: 'Create an API key scoped to permissions (shown once)', description: 'Refused: `rbac.unknown_permission`, `rbac.grant_exceeds_own_access`.', body: CreateApiKeyBody, response: { 201: ApiKeyCreated } } },
       async (request, reply) => {
         const a = auth(request);
         reply.header('cache-control', 'no-store');
-        return reply.code(201).send(await db.tenantWork(a.tenantId, (tx) => apiKeys.createKey(tx, a, actor(request), request.body)));
+        return reply.code(201).send(await granting(request, (tx) => apiKeys.createKey(tx, a, actor(request), request.body)));
       },
     );
     app.delete('/api/v1/api-keys/:id', { ...need('security.manage'), schema: { tags: ['access control'], summary: 'Revoke an API key', params: IdParams } }, async (request, reply) => {

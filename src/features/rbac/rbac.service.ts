@@ -6,6 +6,7 @@ import { createApiKeysService } from './api-keys.service.js';
 import { createAssignmentsService } from './assignments.service.js';
 import { createCatalogService } from './catalog.service.js';
 import { type ExpiryJobOptions, startExpiryJob } from './expiry-job.js';
+import { createGrantRule } from './grant-rule.js';
 import { createGroupsService } from './groups.service.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { LocalChanges, RbacDeps } from './rbac.ports.js';
@@ -27,11 +28,12 @@ export type Checker =
 export function createRbacService(deps: RbacDeps) {
   const local: LocalChanges = { generation: 0 };
   const catalog = createCatalogService(deps, local);
-  const roles = createRolesService(deps, local, catalog);
-  const groups = createGroupsService(deps, local);
-  const assignments = createAssignmentsService(deps, local);
   const access = createAccessService(deps, local, catalog);
-  const apiKeys = createApiKeysService(deps, catalog);
+  const grants = createGrantRule({ db: deps.db, audit: deps.audit, accessOf: access.compute });
+  const roles = createRolesService(deps, local, catalog, grants);
+  const groups = createGroupsService(deps, local, grants);
+  const assignments = createAssignmentsService(deps, local, grants);
+  const apiKeys = createApiKeysService(deps, catalog, access, grants);
 
   return {
     catalog,
@@ -40,6 +42,8 @@ export function createRbacService(deps: RbacDeps) {
     assignments,
     access,
     apiKeys,
+    /** The grant rule (grant-rule.ts): every path that gives access calls it, later SSO and SCIM mappings too. */
+    grants,
 
     /** The permission check the HTTP guard uses (http/auth.ts PermissionChecker). */
     permissionChecker() {

@@ -292,6 +292,19 @@ export async function grantsOfUser(tx: Tx, tenantId: string, userId: string, acc
   return result.rows;
 }
 
+/** The assignments of a group that count at `now`, in every account, with their roles: what a new member gains. */
+export async function grantsOfGroup(tx: Tx, tenantId: string, groupId: string, now: Date) {
+  return tx
+    .selectFrom('role_assignments as ra')
+    .innerJoin('roles as r', (j) => j.onRef('r.account_id', '=', 'ra.account_id').onRef('r.id', '=', 'ra.role_id'))
+    .select(['ra.account_id', 'r.id as role_id', 'r.name as role_name', 'r.system_key', 'r.organization_id', 'r.permissions', 'ra.expires_at'])
+    .where('ra.tenant_id', '=', tenantId)
+    .where('ra.group_id', '=', groupId)
+    .where('ra.expired_at', 'is', null)
+    .where((eb) => eb.or([eb('ra.expires_at', 'is', null), eb('ra.expires_at', '>', now)]))
+    .execute();
+}
+
 /** Active users holding Account Administrator without expiry in the account, over every tenant linked to it. */
 export async function accountAdminCount(tx: Tx, accountId: string): Promise<number> {
   const result = await sql<{ n: number | string }>`select tessera_account_admin_count(${accountId}::uuid) as n`.execute(tx);

@@ -17,6 +17,8 @@ export interface Source {
 /** The permissions of one user in one account, each with its sources. */
 export interface Resolved {
   readonly permissions: ReadonlyMap<string, readonly Source[]>;
+  /** The assignments through which the user holds the system Account Administrator role. */
+  readonly accountAdmin: readonly Source[];
   /** Milliseconds: when the earliest assignment it was built from expires (DESIGN §3); Infinity if none. */
   readonly validUntil: number;
 }
@@ -39,18 +41,21 @@ function sourceOf(g: GrantRow): Source {
  */
 export function resolve(grants: readonly GrantRow[], catalogKeys: readonly string[]): Resolved {
   const permissions = new Map<string, Source[]>();
+  const accountAdmin: Source[] = [];
   let validUntil = Infinity;
   for (const g of grants) {
     if (g.expires_at) validUntil = Math.min(validUntil, new Date(g.expires_at).getTime());
-    const keys = g.system_key === ACCOUNT_ADMIN.systemKey ? catalogKeys : g.permissions;
+    const admin = g.system_key === ACCOUNT_ADMIN.systemKey;
+    const keys = admin ? catalogKeys : g.permissions;
     const source = sourceOf(g);
+    if (admin) accountAdmin.push(source);
     for (const key of keys) {
       const list = permissions.get(key);
       if (list) list.push(source);
       else permissions.set(key, [source]);
     }
   }
-  return { permissions, validUntil };
+  return { permissions, accountAdmin, validUntil };
 }
 
 /** Whether the sources grant the permission in `org` (a role scoped to an organization counts only there). */

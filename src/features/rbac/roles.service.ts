@@ -4,7 +4,8 @@ import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { CatalogService } from './catalog.service.js';
 import { RbacErrors } from './rbac.errors.js';
-import { isForeignKeyViolation, isUniqueViolation, type LocalChanges, type RbacActor, type RbacDeps, type Scope } from './rbac.ports.js';
+import type { GrantRule } from './grant-rule.js';
+import { granterOf, isForeignKeyViolation, isUniqueViolation, type LocalChanges, type RbacActor, type RbacDeps, type Scope } from './rbac.ports.js';
 import * as store from './rbac.store.js';
 import { ACCOUNT_ADMIN } from './system-roles.js';
 
@@ -42,7 +43,7 @@ export interface RoleInput {
 }
 
 /** Roles of an account (issue 4, "Roles"): system roles are immutable, a role in use cannot be deleted. */
-export function createRolesService({ clock, audit }: RbacDeps, local: LocalChanges, catalog: CatalogService) {
+export function createRolesService({ clock, audit }: RbacDeps, local: LocalChanges, catalog: CatalogService, grants: GrantRule) {
   async function findOrThrow(tx: Tx, accountId: string, roleId: string) {
     const row = await store.findRole(tx, accountId, roleId);
     // Roles of accounts the caller's tenant is not linked to are not found, never forbidden.
@@ -81,6 +82,14 @@ export function createRolesService({ clock, audit }: RbacDeps, local: LocalChang
       }
       const keys = await catalog.checkKeys(tx, scope.accountId, permissions ?? []);
       await checkOrganization(tx, scope.accountId, input.organizationId);
+      // The grant rule: a role is a lasting definition, so its keys must be held without end in its scope.
+      const granter = granterOf(scope.tenantId, actor);
+      if (granter) {
+        await grants.assertWithinOwnAccess(tx, granter, [{ accountId: scope.accountId, keys, organizationId: input.organizationId ?? null, until: null }], {
+          change: 'role.create',
+          details: { name: input.name.trim(), organizationId: input.organizationId ?? null, permissions: keys, template: input.template ?? null },
+        });
+      }
       const now = clock.now();
       const id = newId(now.getTime());
       const role = { id, name: input.name.trim(), description: input.description ?? '', systemKey: null, organizationId: input.organizationId ?? null, permissions: keys, createdAt: now };
@@ -100,6 +109,21 @@ export function createRolesService({ clock, audit }: RbacDeps, local: LocalChang
       if (before.system_key) throw new AppError(RbacErrors.system_role_immutable);
       const permissions = patch.permissions === undefined ? undefined : await catalog.checkKeys(tx, scope.accountId, patch.permissions);
       await checkOrganization(tx, scope.accountId, patch.organizationId);
+      const granter = granterOf(scope.tenantId, actor);
+      if (granter) {
+        // The grant rule applies to what the edit gives: the keys it adds in the role's scope, or every key of
+        // the role when the scope moves beyond the old one (organization → account, or to another
+        // organization). Removing keys or narrowing the scope gives nothing and is always allowed.
+        const organizationId = patch.organizationId === undefined ? before.organization_id : patch.organizationId;
+        const keysAfter = permissions ?? before.permissions;
+        const widened = before.organization_id !== null && organizationId !== before.organization_id;
+        const given = widened ? keysAfter : keysAfter.filter((k) => !before.permissions.includes(k));
+        await grants.assertWithinOwnAccess(tx, granter, [{ accountId: scope.accountId, keys: given, organizationId, until: null }], {
+          change: 'role.update',
+          target: { type: 'role', id: roleId },
+          details: { role: before.name, organizationId, given },
+        });
+      }
       await named(() => store.updateRole(tx, scope.accountId, roleId, { name: patch.name?.trim(), description: patch.description, organizationId: patch.organizationId, permissions }, clock.now()));
       local.generation++;
       const after = toRole(await findOrThrow(tx, scope.accountId, roleId));
