@@ -69,6 +69,16 @@ describe.each(engines())('login throttle over HTTP [%s]', (engine) => {
     expect((await login({ email: 'nobody-23@v4.example.com', password: 'wrong password' }, '203.0.113.9')).status).toBe(429);
   });
 
+  // Rule: the per-address count keeps failures; a success reserves an attempt like any other and gives it
+  // back, so the many good sign-ins behind one NAT never add up to a block.
+  it('a success gives the address its attempt back: 20 failures and any number of successes leave the 21st failure unblocked', async () => {
+    const ip = '198.51.100.99';
+    for (let i = 1; i <= 20; i++) expect((await login({ email: `nobody-${i}@nat.example.com`, password: 'wrong password' }, ip)).status).toBe(401);
+    for (let i = 0; i < 3; i++) expect((await login({ email: victimTenant.email, password: victimTenant.password, tenantId: victimTenant.tenantId }, ip)).status).toBe(200);
+    expect((await login({ email: 'nobody-21@nat.example.com', password: 'wrong password' }, ip)).status).toBe(401);
+    expect((await login({ email: 'nobody-22@nat.example.com', password: 'wrong password' }, ip)).status).toBe(429);
+  });
+
   // Attack: a tenant creates a user with a victim's email and reads, in its own audit log, the victim's
   // failed tenant-less logins (IP, user agent). Rule: a tenant-less failure that matched no tenant's
   // password is recorded in no tenant's log, only in the operator's; a tenant-specific login is audited in
