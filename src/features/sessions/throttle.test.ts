@@ -96,6 +96,11 @@ describe.each(engines())('login throttle over HTTP [%s]', (engine) => {
     // The operator's record: one refusal line per failure, marked tenant-less.
     expect(refusals('invalid_credentials').map((l) => l.detail)).toEqual(Array(3).fill({ candidates: 2, locked: false, tenantKnown: false }));
 
+    // A tenant-less failure whose password was right for an inactive user is that user's tenant's business.
+    const inactive = await createPlainUser(t, otherTenant, { email: 'gone@shared.example.com', password: 'gone password 42', active: false });
+    expect((await login({ email: 'gone@shared.example.com', password: 'gone password 42' }, '192.0.2.51')).status).toBe(401);
+    expect((await auditActions(t, otherTenant.tenantId)).filter((e) => e.target_id === inactive).map((e) => e.action)).toEqual(['auth.login.failed']);
+
     // The tenant-specific login (the path to use): audited in the tenant named, and only there.
     expect((await login({ email, password: 'wrong again', tenantId: victimTenant.tenantId }, ip)).status).toBe(401);
     expect((await auditActions(t, victimTenant.tenantId)).filter((e) => e.target_id === victim).map((e) => e.action)).toEqual(['auth.login.failed']);
