@@ -215,33 +215,31 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     /**
      * Runs `work`, a unit of work that checks the caller's current password (POST /me/password, POST
      * /me/mfa/disable), under login's throttle per user (DESIGN §4), so that a stolen access token cannot
-     * keep guessing: while blocked, refused before any password check, even with the right password
-     * (`identity.too_many_password_attempts`); a wrong password is counted in its own unit of work (the
-     * refused one rolls back), and the failure that locks records `user.current_password.locked` with the
-     * lock; a right one clears the count. Call it with no unit of work open.
+     * keep guessing: each guess is reserved before the password is checked, so parallel guesses cannot all
+     * pass; while blocked, refused before any password check, even with the right password
+     * (`identity.too_many_password_attempts`; the first refusal of a window records
+     * `user.current_password.throttled`); a wrong password stays counted, and the failure that locks records
+     * `user.current_password.locked`; a right one clears the count. Call it with no unit of work open.
      */
   async guardCurrentPassword<T>(tenantId: string, actor: UserActor, work: () => Promise<T>): Promise<T> {
       const subject = `current-password:${tenantId}:${actor.id}`;
-      const { retryAfterSeconds, counted } = await guesses.state(subject);
-      if (retryAfterSeconds > 0) throw new AppError(IdentityErrors['identity.too_many_password_attempts'], { detail: { retryAfterSeconds } });
+      const event = (action: string) => (tx: Tx) =>
+        audit.record(tx, tenantId, { action, actor, target: { type: 'user', id: actor.id }, outcome: 'failure', errorCode: IdentityErrors['identity.too_many_password_attempts'] });
+      const admission = await guesses.reserve(tenantId, subject, event('user.current_password.throttled'));
+      if (!admission.admitted) throw new AppError(IdentityErrors['identity.too_many_password_attempts'], { detail: { retryAfterSeconds: admission.retryAfterSeconds } });
       let result: T;
       try {
         result = await work();
       } catch (error) {
         if (isAppError(error) && error.code === IdentityErrors['identity.current_password_invalid']) {
-          await guesses.failed(tenantId, subject, (tx) =>
-            audit.record(tx, tenantId, {
-              action: 'user.current_password.locked',
-              actor,
-              target: { type: 'user', id: actor.id },
-              outcome: 'failure',
-              errorCode: IdentityErrors['identity.too_many_password_attempts'],
-            }),
-          );
+          await guesses.failed(tenantId, admission.locksOnFailure, event('user.current_password.locked'));
+        } else {
+          // Refused for another reason (before or after the check): this attempt is not a wrong guess.
+          await guesses.refund(subject);
         }
         throw error;
       }
-      if (counted) await guesses.succeeded(subject);
+      await guesses.succeeded(subject);
       return result;
     },
 

@@ -5,7 +5,8 @@ import type { IssuedSession, Issuer, PendingSession } from './session-issuer.js'
 import { SessionErrors } from './sessions.errors.js';
 import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
 import * as store from './sessions.store.js';
-import { ACCOUNT_POLICY, accountKey, blockAfter, IP_POLICY, ipKey, THROTTLE_WINDOW_MS } from './throttle.js';
+import { type Admission, createAttemptThrottle, type ThrottledKey } from './attempt-throttle.js';
+import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle.js';
 import { verifyToken } from './tokens.js';
 
 export type LoginResult =
@@ -58,9 +59,11 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     return { type: 'user', id: userId, email, ip: meta.ip, userAgent: meta.userAgent };
   }
 
-  /** Failure events change nothing else, so each is written in its own small unit of work. */
-  async function recordFailure(tenantId: string, event: AuditEventInput): Promise<void> {
-    await db.tenantWork(tenantId, (tx) => audit.record(tx, tenantId, event));
+  /** Failure events change nothing else, so they are written in their own small unit of work (one commit). */
+  async function recordFailure(tenantId: string, ...events: AuditEventInput[]): Promise<void> {
+    await db.tenantWork(tenantId, async (tx) => {
+      for (const event of events) await audit.record(tx, tenantId, event);
+    });
   }
 
   /** `no_accounts` ends a login whose credentials were right: recorded too, in its own unit of work. */
@@ -73,39 +76,39 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     };
   }
 
+  const attempts = createAttemptThrottle({ db, clock });
+
+  /** The per-address count of every attempt (throttle.ts: IPv6 per /64); a success gives its attempt back. */
+  const addressKey = (meta: RequestMeta): ThrottledKey => ({ key: ipKey(meta.ip), policy: IP_POLICY, onSuccess: 'refund' });
+
   /**
-   * Step 1: refused at once, before any password work, while a key is blocked. Returns the keys that have a
-   * count, and (when `tenantsOf` is given) the tenants where that email exists, read in the same unit of work.
+   * A refused (429) attempt, before any secret is checked. Its log line (the error's detail, written by the
+   * error handler) is the operator's record; the tenant's record is `auth.login.throttled`, written once per
+   * window by the reservation when the tenant is known.
    */
-  async function assertNotThrottled(keys: Buffer[], tenantsOf?: string): Promise<{ counted: Buffer[]; tenants: string[] }> {
-    const now = clock.now();
-    const [rows, tenants] = await db.globalWork(async (tx) => [await store.readThrottles(tx, keys), tenantsOf === undefined ? [] : await store.loginTenants(tx, tenantsOf)] as const);
-    const until = Math.max(0, ...rows.map((r) => r.blocked_until?.getTime() ?? 0));
-    if (until > now.getTime()) {
-      throw new AppError(SessionErrors['sessions.too_many_attempts'], { detail: { retryAfterSeconds: Math.ceil((until - now.getTime()) / 1000) } });
-    }
-    return { counted: rows.map((r) => Buffer.from(r.key)), tenants };
-  }
-
-  /** A success clears the account's failure count (a write only when there is one). */
-  async function clearAccountCount(key: Buffer, counted: Buffer[]): Promise<void> {
-    if (counted.some((k) => k.equals(key))) await db.globalWork((tx) => store.clearThrottle(tx, key));
-  }
-
-  /** Counts a failure on each key; returns whether this failure locked one of them. */
-  async function countFailures(keys: { key: Buffer; policy: typeof ACCOUNT_POLICY }[]): Promise<boolean> {
-    const now = clock.now();
-    const windowStart = new Date(now.getTime() - THROTTLE_WINDOW_MS);
-    return db.globalWork(async (tx) => {
-      let lockedNow = false;
-      for (const { key, policy } of keys) {
-        const failures = await store.countFailure(tx, key, now, windowStart);
-        const block = blockAfter(failures, policy);
-        if (block.ms > 0) await store.blockUntil(tx, key, new Date(now.getTime() + block.ms));
-        if (block.locked && failures === policy.lockAt) lockedNow = true;
-      }
-      return lockedNow;
+  function tooManyAttempts(refusal: Extract<Admission, { admitted: false }>, tenantKnown: boolean): AppError {
+    return new AppError(SessionErrors['sessions.too_many_attempts'], {
+      detail: { retryAfterSeconds: refusal.retryAfterSeconds, firstRefusal: refusal.firstRefusal, tenantKnown },
     });
+  }
+
+  /**
+   * `auth.login.throttled` (the first refusal of a window, so a SIEM sees a brute force before the lock), in
+   * the tenant the caller named, for its user of that email; a tenant id naming no such user records nothing.
+   */
+  function recordingThrottled(tenantId: string, email: string, meta: RequestMeta, stage: 'password' | 'mfa') {
+    return async (tx: Tx): Promise<void> => {
+      const user = await store.findLoginUser(tx, tenantId, email);
+      if (!user) return;
+      await audit.record(tx, tenantId, {
+        action: 'auth.login.throttled',
+        actor: actor(user.id, user.email, meta),
+        target: { type: 'user', id: user.id },
+        outcome: 'failure',
+        errorCode: SessionErrors['sessions.too_many_attempts'],
+        details: { stage },
+      });
+    };
   }
 
   /**
@@ -202,19 +205,18 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
   return {
     async login(input: { email: string; password: string; tenantId?: string }, meta: RequestMeta): Promise<LoginResult> {
       const email = input.email.trim().toLowerCase();
-      const throttleKeys = [
-        { key: accountKey(email), policy: ACCOUNT_POLICY },
-        { key: ipKey(meta.ip), policy: IP_POLICY },
-      ];
-      const { counted, tenants } = await assertNotThrottled(
-        throttleKeys.map((k) => k.key),
-        input.tenantId ? undefined : email,
-      );
+      // Which tenant, first: the one the client names (a tenant-specific login page: the path to use), else
+      // the one a verified domain of the email names (tenantForEmail, when the SSO feature provides it).
+      const tenantId = input.tenantId ?? (await deps.tenantForEmail?.(email)) ?? undefined;
+      const throttleKeys: ThrottledKey[] = [{ key: accountKey(email), policy: ACCOUNT_POLICY, onSuccess: 'clear' }, addressKey(meta)];
+      // Step 1: reserved before any password work, refused at once while a key is blocked.
+      const admission = await attempts.reserve(throttleKeys, tenantId === undefined ? {} : { tenantId, record: recordingThrottled(tenantId, email, meta, 'password') });
+      if (!admission.admitted) throw tooManyAttempts(admission, tenantId !== undefined);
 
-      // Which tenant: the one given, else the tenants where the email exists. The answer is never shown
-      // to a caller without the right password: every path below costs one argon2 verification per
-      // candidate (a dummy one when there is none) and ends in the same `invalid_credentials`.
-      const candidates = input.tenantId ? [input.tenantId] : tenants;
+      // Else the tenants where the email exists. The answer is never shown to a caller without the right
+      // password: every path below costs one argon2 verification per candidate (a dummy one when there is
+      // none) and ends in the same `invalid_credentials`.
+      const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => store.loginTenants(tx, email));
       const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof store.findLoginUser>>> }[] = [];
       if (candidates.length <= MAX_CANDIDATE_TENANTS) {
         for (const tenantId of candidates) {
@@ -225,38 +227,47 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       // An unknown email costs the same user read as a known one (it finds nothing, by construction).
       if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => store.findLoginUser(tx, NO_TENANT, email));
       const matched: typeof found = [];
+      const passwordMatched: typeof found = [];
       if (found.length === 0) await passwords.verifyDummy(input.password);
       for (const f of found) {
         const ok = f.user.password_hash ? await passwords.verify(f.user.password_hash, input.password) : await passwords.verifyDummy(input.password);
+        if (ok) passwordMatched.push(f);
         if (ok && f.user.active) matched.push(f);
       }
 
       if (matched.length === 0) {
-        const locked = await countFailures(throttleKeys);
-        // Same time for an unknown email as for a known one, whose failure costs one more committed write
-        // (its audit event): an unknown email gets an equivalent write.
-        if (found.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
-        for (const f of found) {
+        // The reserved attempt is the failure's count; `locked` when it was the one that reached a lock.
+        const locked = admission.locksOnFailure;
+        // A tenant's log holds a failure only when the caller chose that tenant, or knew its user's password
+        // (an inactive user): any tenant can create a user with a victim's email, and would otherwise read the
+        // victim's tenant-less failures (IP, user agent). Those are the operator's: the refusal's log line.
+        const audited = tenantId !== undefined ? found : passwordMatched;
+        for (const f of audited) {
           const who = actor(f.user.id, f.user.email, meta);
-          await recordFailure(f.tenantId, { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors.invalid_credentials, details: { reason: f.user.active ? 'password' : 'inactive' } });
-          if (locked) await recordFailure(f.tenantId, { action: 'auth.login.locked', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] });
+          const failed: AuditEventInput = { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors.invalid_credentials, details: { reason: f.user.active ? 'password' : 'inactive' } };
+          const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
+          await recordFailure(f.tenantId, failed, ...(locked ? [lock] : []));
         }
-        throw new AppError(SessionErrors.invalid_credentials, { detail: { candidates: candidates.length, locked } });
+        // Same time whether or not an event was written: a failure with none gets an equivalent committed write.
+        if (audited.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
+        throw new AppError(SessionErrors.invalid_credentials, { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
       }
+      // The password was right (in two tenants): not a failed guess.
+      await attempts.succeeded(throttleKeys);
       if (matched.length > 1) throw new AppError(SessionErrors['sessions.tenant_required']);
 
-      const { tenantId, user } = matched[0]!;
-      await clearAccountCount(throttleKeys[0]!.key, counted);
+      const { user } = matched[0]!;
+      const matchedTenant = matched[0]!.tenantId;
       const key = await issuer.signingKey();
-      const decision = await db.tenantWork(tenantId, async (tx): Promise<Decision> => {
-        const policy = await deps.securityPolicy(tx, tenantId);
-        if (await mfa.isEnrolled(tx, tenantId, user.id)) return { status: 'mfa_required', tenantId, userId: user.id, stamp: user.security_stamp };
+      const decision = await db.tenantWork(matchedTenant, async (tx): Promise<Decision> => {
+        const policy = await deps.securityPolicy(tx, matchedTenant);
+        if (await mfa.isEnrolled(tx, matchedTenant, user.id)) return { status: 'mfa_required', tenantId: matchedTenant, userId: user.id, stamp: user.security_stamp };
         if (policy.mfaRequired) {
-          const enrollment = await mfa.startEnrollment(tx, tenantId, user.id, user.email);
-          return { status: 'mfa_enrollment_required', tenantId, userId: user.id, stamp: user.security_stamp, enrollment };
+          const enrollment = await mfa.startEnrollment(tx, matchedTenant, user.id, user.email);
+          return { status: 'mfa_enrollment_required', tenantId: matchedTenant, userId: user.id, stamp: user.security_stamp, enrollment };
         }
-        return complete(tx, tenantId, user.id, ['pwd'], meta);
-      }).catch(recordingNoAccounts(tenantId, user.id, user.email, meta));
+        return complete(tx, matchedTenant, user.id, ['pwd'], meta);
+      }).catch(recordingNoAccounts(matchedTenant, user.id, user.email, meta));
       return sign(key, decision);
     },
 
@@ -267,11 +278,14 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       if (!verified.ok) throw new AppError(SessionErrors.invalid_token, { detail: { reason: verified.reason } });
       const { tid: tenantId, sub: userId } = verified.claims;
       const stage = verified.claims.amr?.includes('pending:enroll') ? 'enroll' : 'verify';
-      const throttleKeys = [
-        { key: accountKey(`mfa:${tenantId}:${userId}`), policy: ACCOUNT_POLICY },
-        { key: ipKey(meta.ip), policy: IP_POLICY },
-      ];
-      const { counted } = await assertNotThrottled(throttleKeys.map((k) => k.key));
+      // Per user (every challenge of the user shares it) and per address; reserved before the code is checked.
+      const throttleKeys: ThrottledKey[] = [{ key: accountKey(`mfa:${tenantId}:${userId}`), policy: ACCOUNT_POLICY, onSuccess: 'clear' }, addressKey(meta)];
+      const admission = await attempts.reserve(throttleKeys, {
+        tenantId,
+        record: (tx) =>
+          audit.record(tx, tenantId, { action: 'auth.login.throttled', actor: actor(userId, null, meta), target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'], details: { stage: 'mfa' } }),
+      });
+      if (!admission.admitted) throw tooManyAttempts(admission, true);
       const key = await issuer.signingKey();
 
       const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: Decision } | { failed: 'inactive' | 'code'; email: string | null }> => {
@@ -294,20 +308,21 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         }
         const amr = ['pwd', factor === 'recovery_code' ? 'rc' : 'otp'];
         return { result: await complete(tx, tenantId, userId, amr, meta, recoveryCodes) };
-      })
-        .catch((error: unknown) => {
-          if (error instanceof WrongCode) return { failed: 'code' as const, email: error.email };
-          throw error;
-        })
-        .catch(recordingNoAccounts(tenantId, userId, null, meta));
+      }).catch(async (error: unknown) => {
+        if (error instanceof WrongCode) return { failed: 'code' as const, email: error.email };
+        // Thrown, not answered: the code was right (no_accounts), or the challenge was spent or stale; not a guess.
+        await attempts.refund(throttleKeys);
+        return recordingNoAccounts(tenantId, userId, null, meta)(error);
+      });
       if ('result' in outcome) {
-        await clearAccountCount(throttleKeys[0]!.key, counted);
+        await attempts.succeeded(throttleKeys);
         return sign(key, outcome.result);
       }
-      const locked = await countFailures(throttleKeys);
+      // The reserved attempt is the failure's count; `locked` when it was the one that reached a lock.
       const who = actor(userId, outcome.email, meta);
-      await recordFailure(tenantId, { action: 'auth.mfa.failed', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.invalid_mfa_code, details: { stage, reason: outcome.failed } });
-      if (locked) await recordFailure(tenantId, { action: 'auth.login.locked', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] });
+      const failed: AuditEventInput = { action: 'auth.mfa.failed', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.invalid_mfa_code, details: { stage, reason: outcome.failed } };
+      const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
+      await recordFailure(tenantId, failed, ...(admission.locksOnFailure ? [lock] : []));
       throw new AppError(outcome.failed === 'code' ? SessionErrors.invalid_mfa_code : SessionErrors.invalid_token);
     },
 

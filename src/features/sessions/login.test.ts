@@ -40,7 +40,7 @@ describe.each(engines())('login [%s]', (engine) => {
   it('wrong password, unknown email and inactive user all answer invalid_credentials with the same message', async () => {
     await createPlainUser(t, admin, { email: 'inactive@example.com', password: 'inactive password', active: false });
     const answers = [
-      await call(t, 'POST', '/auth/login', { body: { email: admin.email, password: 'wrong password!' } }),
+      await call(t, 'POST', '/auth/login', { body: { email: admin.email, password: 'wrong password!', tenantId: admin.tenantId } }),
       await call(t, 'POST', '/auth/login', { body: { email: 'nobody@example.com', password: 'wrong password!' } }),
       await call(t, 'POST', '/auth/login', { body: { email: 'inactive@example.com', password: 'inactive password' } }),
     ];
@@ -48,7 +48,8 @@ describe.each(engines())('login [%s]', (engine) => {
       expect(a.status).toBe(401);
       expect(a.body.error).toMatchObject({ code: 'invalid_credentials', message: 'Invalid email or password' });
     }
-    // Every login outcome is an audit event, failures included (written in their own unit of work).
+    // Every login outcome in a known tenant is an audit event, failures included (written in their own unit of
+    // work): the tenant-specific wrong password, and the inactive user whose password was right.
     const events = await auditActions(t, admin.tenantId);
     expect(events.filter((e) => e.action === 'auth.login.failed' && e.error_code === 'invalid_credentials').length).toBeGreaterThanOrEqual(2);
     expect(events.some((e) => e.action === 'auth.login.succeeded' && e.target_id === admin.userId)).toBe(true);
@@ -213,7 +214,7 @@ describe.each(engines())('login [%s]', (engine) => {
     for (const email of [admin.email, 'ghost@example.com']) {
       const statuses: number[] = [];
       for (let i = 0; i < 12; i++) {
-        const r = await call(t, 'POST', '/auth/login', { body: { email, password: `wrong ${i}` } });
+        const r = await call(t, 'POST', '/auth/login', { body: { email, password: `wrong ${i}`, tenantId: admin.tenantId } });
         statuses.push(r.status);
         if (r.status === 429) {
           expect(r.body.error.code).toBe('sessions.too_many_attempts');

@@ -91,7 +91,11 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       const first = await login(user);
       const answers = await Promise.all(Array.from({ length: 6 }, () => select(first.body.identityToken, admin.accountId)));
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
-      for (const a of answers.filter((x) => x.status !== 200)) expect(a.body.error.code).toBe('invalid_token');
+      // The others lost the race for the token (spent), or were refused by the challenge's attempt throttle
+      // before any code was judged; several were admitted at once, so the race itself was run.
+      const codes = answers.filter((x) => x.status !== 200).map((a) => a.body.error.code as string);
+      expect(codes.filter((c) => c === 'invalid_token').length).toBeGreaterThan(0);
+      for (const code of codes) expect(['invalid_token', 'sessions.too_many_attempts']).toContain(code);
     });
 
     it('one challenge token with 6 different recovery codes at once completes exactly one login', async () => {
@@ -100,7 +104,11 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       const challenge = await login(user);
       const answers = await Promise.all(recoveryCodes.slice(0, 6).map((code) => call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: challenge.body.challengeToken, code } })));
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
-      for (const a of answers.filter((x) => x.status !== 200)) expect(a.body.error.code).toBe('invalid_token');
+      // The others lost the race for the token (spent), or were refused by the challenge's attempt throttle
+      // before any code was judged; several were admitted at once, so the race itself was run.
+      const codes = answers.filter((x) => x.status !== 200).map((a) => a.body.error.code as string);
+      expect(codes.filter((c) => c === 'invalid_token').length).toBeGreaterThan(0);
+      for (const code of codes) expect(['invalid_token', 'sessions.too_many_attempts']).toContain(code);
     });
   });
 

@@ -59,6 +59,12 @@ export interface SessionsDeps {
   /** `aud` of access tokens, when configured. */
   readonly audience?: string;
   readonly accessTokenTtlSeconds: number;
+  /**
+   * The tenant a login without `tenantId` is for, when the email's domain is verified by exactly one tenant
+   * (a seam for the SSO feature's verified domains; absent: the tenants where the email exists are tried).
+   * A tenant resolved here is treated like one the client named.
+   */
+  readonly tenantForEmail?: (email: string) => Promise<string | undefined>;
   /** A repeat of a rotated refresh token within this window gets the same successor (two tabs). Default 10 s. */
   readonly refreshGraceSeconds?: number;
 }

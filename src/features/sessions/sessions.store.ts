@@ -213,24 +213,51 @@ export async function readThrottles(tx: Tx, keys: Buffer[]) {
   return tx.selectFrom('login_throttles').selectAll().where('key', 'in', keys).execute();
 }
 
-/** Counts one failure atomically; a window older than `windowStart` starts over. Returns the new count. */
-export async function countFailure(tx: Tx, key: Buffer, now: Date, windowStart: Date): Promise<number> {
-  const row = await tx
-    .insertInto('login_throttles')
-    .values({ key, failures: 1, window_started_at: now, blocked_until: null })
-    .onConflict((oc) =>
-      oc.column('key').doUpdateSet({
-        failures: sql<number>`case when login_throttles.window_started_at <= ${windowStart} then 1 else login_throttles.failures + 1 end`,
-        window_started_at: sql<Date>`case when login_throttles.window_started_at <= ${windowStart} then ${now}::timestamptz else login_throttles.window_started_at end`,
-      }),
-    )
-    .returning('failures')
-    .executeTakeFirstOrThrow();
-  return row.failures;
+/**
+ * Reserves one attempt on `key`, in one statement, before the secret is checked: inserts or increments the
+ * window's count and sets the wait that count earns (`schedule[n - 1]` ms after `now`, the lock included),
+ * unless the key is blocked, in which case nothing changes. The upsert takes the row lock and re-checks
+ * `blocked_until` on the newest row version, so of N parallel attempts only those the policy admits get a
+ * number; the rest get null. A window older than `windowStart` starts over (count 1, no refusal noted).
+ */
+export async function reserveAttempt(tx: Tx, key: Buffer, now: Date, windowStart: Date, schedule: readonly number[]): Promise<number | null> {
+  const restart = sql`t.window_started_at <= ${windowStart}`;
+  const next = sql`(case when ${restart} then 1 else t.failures + 1 end)`;
+  const result = await sql<{ failures: number }>`
+    insert into login_throttles as t (key, failures, window_started_at, blocked_until)
+    values (${key}, 1, ${now}, ${now}::timestamptz + ${schedule[0] ?? 0}::int * interval '1 millisecond')
+    on conflict (key) do update set
+      failures = ${next},
+      window_started_at = case when ${restart} then ${now}::timestamptz else t.window_started_at end,
+      blocked_until = ${now}::timestamptz + (${[...schedule]}::int[])[least(${next}, ${schedule.length}::int)] * interval '1 millisecond',
+      first_refused_at = case when ${restart} then null else t.first_refused_at end
+    where t.blocked_until is null or t.blocked_until <= ${now}
+    returning failures`.execute(tx);
+  return result.rows[0]?.failures ?? null;
 }
 
-export async function blockUntil(tx: Tx, key: Buffer, until: Date): Promise<void> {
-  await tx.updateTable('login_throttles').set({ blocked_until: until }).where('key', '=', key).execute();
+/**
+ * Claims the first refusal of `key`'s window: true for exactly one caller per window (the row lock makes a
+ * parallel refusal re-check `first_refused_at` and find it set).
+ */
+export async function claimFirstRefusal(tx: Tx, key: Buffer, now: Date): Promise<boolean> {
+  const rows = await tx.updateTable('login_throttles').set({ first_refused_at: now }).where('key', '=', key).where('first_refused_at', 'is', null).returning('key').execute();
+  return rows.length > 0;
+}
+
+/**
+ * Gives back a reserved attempt that succeeded (a per-address count keeps only failures). When the count
+ * falls back to the free attempts, the wait it had earned is lifted too.
+ */
+export async function refundAttempt(tx: Tx, key: Buffer, free: number): Promise<void> {
+  await tx
+    .updateTable('login_throttles')
+    .set({
+      failures: sql<number>`greatest(failures - 1, 0)`,
+      blocked_until: sql<Date | null>`case when failures - 1 <= ${free} then null else blocked_until end`,
+    })
+    .where('key', '=', key)
+    .execute();
 }
 
 /** Rewrites a counter row unchanged: a committed write of the same cost as a failure's audit event. */

@@ -1,0 +1,104 @@
+import type { Database, Tx } from '../../db/database.js';
+import type { Clock } from '../../kernel/clock.js';
+import * as store from './sessions.store.js';
+import { blockSchedule, THROTTLE_WINDOW_MS, type ThrottlePolicy } from './throttle.js';
+
+/** One counter an attempt is charged to, and what a success does to it. */
+export interface ThrottledKey {
+  readonly key: Buffer;
+  readonly policy: ThrottlePolicy;
+  /** `clear`: a success forgets the count (an account, a user); `refund`: it gives back only its own attempt (an address). */
+  readonly onSuccess: 'clear' | 'refund';
+}
+
+export type Admission =
+  | {
+      readonly admitted: true;
+      /** Whether this attempt reached a key's lock: if it fails, it is the failure that locked. */
+      readonly locksOnFailure: boolean;
+    }
+  | {
+      readonly admitted: false;
+      readonly retryAfterSeconds: number;
+      /** Whether this was the first refusal of a blocked key's window (recorded once). */
+      readonly firstRefusal: boolean;
+    };
+
+export interface RefusalRecording {
+  /** The unit of work for the refusal's bookkeeping: the tenant's when the tenant is known, else a global one. */
+  readonly tenantId?: string;
+  /** Runs in that unit of work when this is a key's first refusal in its window (its audit event). */
+  readonly record?: (tx: Tx) => Promise<void>;
+}
+
+/** Thrown inside the reservation's unit of work so that the keys already reserved are rolled back. */
+class Refused extends Error {}
+
+/**
+ * Check-then-count lets N parallel guesses all pass the check before any is counted (OWASP Authentication
+ * Cheat Sheet, "Protect against automated attacks"; CWE-367). So every attempt is reserved first: one
+ * statement per key counts it and refuses while the key is blocked (sessions.store reserveAttempt), all keys
+ * in one unit of work, so a refusal on one key leaves the others unchanged. Then the secret is checked; a
+ * failure is already counted (the reservation is the failure count), a success clears or refunds.
+ * Keys are always taken in the caller's order with the address last, so two reservations never wait on
+ * each other's rows in opposite orders.
+ */
+export function createAttemptThrottle({ db, clock }: { db: Database; clock: Clock }) {
+  const schedules = new Map<ThrottlePolicy, number[]>();
+  const scheduleOf = (policy: ThrottlePolicy) => {
+    let schedule = schedules.get(policy);
+    if (!schedule) schedules.set(policy, (schedule = blockSchedule(policy)));
+    return schedule;
+  };
+
+  return {
+    /** Reserves one attempt on every key, or refuses the attempt (nothing counted) while any key is blocked. */
+    async reserve(keys: readonly ThrottledKey[], refusal: RefusalRecording = {}): Promise<Admission> {
+      const now = clock.now();
+      const windowStart = new Date(now.getTime() - THROTTLE_WINDOW_MS);
+      try {
+        const attempts = await db.globalWork(async (tx) => {
+          const counts: number[] = [];
+          for (const k of keys) {
+            const n = await store.reserveAttempt(tx, k.key, now, windowStart, scheduleOf(k.policy));
+            if (n === null) throw new Refused();
+            counts.push(n);
+          }
+          return counts;
+        });
+        return { admitted: true, locksOnFailure: keys.some((k, i) => attempts[i] === k.policy.lockAt) };
+      } catch (error) {
+        if (!(error instanceof Refused)) throw error;
+      }
+      const refuse = async (tx: Tx): Promise<Admission> => {
+        const rows = await store.readThrottles(tx, keys.map((k) => k.key));
+        const blocked = rows.filter((r) => (r.blocked_until?.getTime() ?? 0) > now.getTime());
+        let firstRefusal = false;
+        for (const row of blocked) if (await store.claimFirstRefusal(tx, Buffer.from(row.key), now)) firstRefusal = true;
+        if (firstRefusal && refusal.record) await refusal.record(tx);
+        const until = Math.max(0, ...blocked.map((r) => r.blocked_until!.getTime()));
+        return { admitted: false, retryAfterSeconds: Math.max(1, Math.ceil((until - now.getTime()) / 1000)), firstRefusal };
+      };
+      return refusal.tenantId === undefined ? db.globalWork(refuse) : db.tenantWork(refusal.tenantId, refuse);
+    },
+
+    /** The attempt was not a guess after all (it failed before or apart from the secret's check): not counted. */
+    async refund(keys: readonly ThrottledKey[]): Promise<void> {
+      await db.globalWork(async (tx) => {
+        for (const k of keys) await store.refundAttempt(tx, k.key, k.policy.free);
+      });
+    },
+
+    /** The attempt succeeded: each key's count is cleared or its attempt refunded, as the key says. */
+    async succeeded(keys: readonly ThrottledKey[]): Promise<void> {
+      await db.globalWork(async (tx) => {
+        for (const k of keys) {
+          if (k.onSuccess === 'clear') await store.clearThrottle(tx, k.key);
+          else await store.refundAttempt(tx, k.key, k.policy.free);
+        }
+      });
+    },
+  };
+}
+
+export type AttemptThrottle = ReturnType<typeof createAttemptThrottle>;
