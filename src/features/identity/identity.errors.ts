@@ -10,4 +10,8 @@ export const IdentityErrors = defineErrors({
   'identity.current_password_invalid': { status: 403, message: 'The current password is not correct.' },
   'identity.too_many_password_attempts': { status: 429, message: 'Too many wrong current passwords; wait and retry later.' },
   'identity.tenant_admin_required': { status: 403, message: 'Only a tenant administrator may do this.' },
+  'identity.self_service_required': {
+    status: 403,
+    message: 'Change your own password or two-step verification through /api/v1/me (it asks for your current password or a recent sign-in).',
+  },
 });

@@ -69,7 +69,8 @@ export function identityRoutes({ db, identity, guards }: { db: Database; identit
         schema: {
           tags: ['users'],
           summary: 'Update a user (name, phone, active, tenant administrator)',
-          description: 'Deactivating revokes every session of the user at once. Refused: `cannot_delete_self`, `last_tenant_admin`.',
+          description:
+            'Deactivating revokes every session of the user at once. Reactivating needs at least the user\'s access (`rbac.target_exceeds_own_access`). Refused: `cannot_delete_self`, `last_tenant_admin`.',
           params: UserIdParams,
           body: UpdateUserBody,
           response: { 200: UserSchema },
@@ -77,7 +78,8 @@ export function identityRoutes({ db, identity, guards }: { db: Database; identit
       },
       async (request) => {
         const { tenantId } = auth(request);
-        return db.tenantWork(tenantId, (tx) => identity.updateUser(tx, tenantId, userActor(request), request.params.userId, request.body));
+        const actor = userActor(request);
+        return identity.refusalsRecorded(tenantId, actor, (tx) => identity.updateUser(tx, tenantId, actor, request.params.userId, request.body));
       },
     );
 
@@ -106,7 +108,8 @@ export function identityRoutes({ db, identity, guards }: { db: Database; identit
         schema: {
           tags: ['users'],
           summary: "Reset a user's password",
-          description: 'Sets the given password, or generates a one-time one (returned once). Revokes every session of the user.',
+          description:
+            "Sets the given password, or generates a one-time one (returned once). Revokes every session of the user. Needs at least the user's access in every account (`rbac.target_exceeds_own_access`); not for yourself (`identity.self_service_required`).",
           params: UserIdParams,
           body: ResetPasswordBody,
           response: { 200: ResetPasswordResponse },
@@ -115,7 +118,8 @@ export function identityRoutes({ db, identity, guards }: { db: Database; identit
       async (request, reply) => {
         const { tenantId } = auth(request);
         reply.header('cache-control', 'no-store');
-        return db.tenantWork(tenantId, (tx) => identity.resetPassword(tx, tenantId, userActor(request), request.params.userId, request.body));
+        const actor = userActor(request);
+        return identity.refusalsRecorded(tenantId, actor, (tx) => identity.resetPassword(tx, tenantId, actor, request.params.userId, request.body));
       },
     );
 

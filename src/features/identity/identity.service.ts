@@ -6,7 +6,7 @@ import type { Clock } from '../../kernel/clock.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
-import { withAccountAdminsKept } from '../rbac/index.js';
+import { type Takeover, type TakeoverAttempt, withAccountAdminsKept } from '../rbac/index.js';
 import { requireRecentAuthentication, type GuessThrottle, type SessionUser, type StepUpProof } from '../sessions/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
@@ -31,6 +31,14 @@ export interface IdentityDeps {
   readonly userChanged: (tenantId: string, userId: string) => void;
   /** Login's throttle, for guesses of a logged-in user's current password (the sessions feature). */
   readonly guesses: GuessThrottle;
+  /** The takeover rule and the unit of work that audits its refusals (the rbac feature's grant rule). */
+  readonly takeover: TakeoverRule;
+}
+
+/** What identity needs of rbac's takeover rule (grant-rule.ts), passed in by app.ts. */
+export interface TakeoverRule {
+  assertMayActAs(tx: Tx, attempt: TakeoverAttempt, change: Takeover): Promise<void>;
+  refusalsRecorded<T>(tenantId: string, actor: AuditActor, work: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
 /** The caller's own record as the request's session read returned it (the sessions feature, DESIGN §3). */
@@ -85,7 +93,7 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
-export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions, userChanged, guesses }: IdentityDeps) {
+export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions, userChanged, guesses, takeover }: IdentityDeps) {
   // Every write to an existing user goes through these two, so that the next request sees it (userChanged).
   async function writeUser(tx: Tx, tenantId: string, userId: string, changes: store.UserChanges): Promise<boolean> {
     const updated = await store.updateUser(tx, tenantId, userId, changes, clock.now());
@@ -136,6 +144,18 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     if (admins.filter((id) => id !== target.id).length === 0) throw new AppError(IdentityErrors.last_tenant_admin);
   }
 
+  /**
+   * Before an administrative action that lets the actor act as the target or take over their credentials
+   * (rbac's takeover rule, `rbac.target_exceeds_own_access`). Acting on oneself goes through the
+   * self-service routes, which ask for the current password or a recent sign-in (NIST SP 800-63B §4.2.3
+   * re-authentication): an administrator route would let a stolen access token skip that.
+   */
+  async function guardTakeover(tx: Tx, tenantId: string, actor: UserActor, target: store.UserRow, change: Takeover): Promise<void> {
+    if (target.id === actor.id) throw new AppError(IdentityErrors['identity.self_service_required']);
+    const actorIsTenantAdmin = await store.isActiveTenantAdmin(tx, tenantId, actor.id);
+    await takeover.assertMayActAs(tx, { tenantId, actorId: actor.id, targetId: target.id, actorIsTenantAdmin, targetIsTenantAdmin: target.is_tenant_admin }, change);
+  }
+
   async function insert(tx: Tx, tenantId: string, input: NewUserInput & { passwordHash: string | null }) {
     const now = clock.now();
     const id = newId(now.getTime());
@@ -169,6 +189,14 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     },
     findUserByEmail: store.findUserByEmail,
     requireTenantAdmin,
+
+    /** The takeover rule for another feature's administrative action on a user (the MFA reset). */
+    async guardTakeover(tx: Tx, tenantId: string, actor: UserActor, userId: string, change: Takeover): Promise<void> {
+      await guardTakeover(tx, tenantId, actor, await findOrThrow(tx, tenantId, userId), change);
+    },
+
+    /** Runs an administrative action's unit of work; a takeover refusal is audited in a unit of work of its own. */
+    refusalsRecorded: <T>(tenantId: string, actor: UserActor, work: (tx: Tx) => Promise<T>): Promise<T> => takeover.refusalsRecorded(tenantId, actor, work),
     requireCurrentPassword,
     rotateSecurityStamp,
 
@@ -287,12 +315,18 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       return toUser(await findOrThrow(tx, tenantId, id));
     },
 
-    /** Name, phone, active, tenant-admin flag. Deactivation revokes every session of the user at once. */
+    /**
+     * Name, phone, active, tenant-admin flag. Deactivation revokes every session of the user at once.
+     * Reactivation is a takeover (rbac's takeover rule); deactivation and demotion take access away and are
+     * not, within the last-administrator rules. Only a tenant administrator reaches here, so only a tenant
+     * administrator makes another one.
+     */
     async updateUser(tx: Tx, tenantId: string, actor: UserActor, userId: string, patch: UserPatch): Promise<User> {
       await requireTenantAdmin(tx, tenantId, actor.id);
       const target = await findOrThrow(tx, tenantId, userId);
       const after = { active: patch.active ?? target.active, isTenantAdmin: patch.isTenantAdmin ?? target.is_tenant_admin };
       if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors.cannot_delete_self);
+      if (!target.active && after.active) await guardTakeover(tx, tenantId, actor, target, 'user.reactivate');
       await keepOneTenantAdmin(tx, tenantId, target, after);
       // Issue 4: deactivating the last active Account Administrator of an account is refused (last_account_admin).
       const update = () => writeUser(tx, tenantId, userId, patch);
@@ -337,7 +371,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
 
     /**
      * Sets a new password (or generates a one-time one, returned once) and revokes every session of the user.
-     * By default the user must change it at the next login.
+     * By default the user must change it at the next login. A takeover (rbac's takeover rule).
      */
     async resetPassword(
       tx: Tx,
@@ -348,6 +382,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     ): Promise<{ generatedPassword?: string }> {
       await requireTenantAdmin(tx, tenantId, actor.id);
       const target = await findOrThrow(tx, tenantId, userId);
+      await guardTakeover(tx, tenantId, actor, target, 'user.password_reset');
       const generated = input.password === undefined ? generatePassword() : undefined;
       const password = input.password ?? generated!;
       if (!generated) checkPassword(password, target.email);

@@ -81,13 +81,15 @@ export function mfaRoutes({ db, mfa, guards }: { db: Database; mfa: MfaService; 
         schema: {
           tags: ['mfa', 'users'],
           summary: "Reset another user's two-step verification",
-          description: 'Tenant administrators: removes the TOTP factor and recovery codes (a lost device); the user can set it up again.',
+          description:
+            "Tenant administrators: removes the TOTP factor and recovery codes (a lost device); the user can set it up again. Needs at least the user's access in every account (`rbac.target_exceeds_own_access`); not for yourself (`identity.self_service_required`).",
           params: UserIdParams,
         },
       },
       async (request, reply) => {
         const { tenantId } = request.auth!;
-        await db.tenantWork(tenantId, (tx) => mfa.resetForUser(tx, tenantId, userActor(request), request.params.userId));
+        const actor = userActor(request);
+        await mfa.refusalsRecorded(tenantId, actor, (tx) => mfa.resetForUser(tx, tenantId, actor, request.params.userId));
         return reply.code(204).send();
       },
     );

@@ -139,6 +139,7 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
 
     /** Runs a unit of work that checks the caller's current password under the per-user throttle (identity). */
     guardCurrentPassword: identity.guardCurrentPassword,
+    refusalsRecorded: identity.refusalsRecorded,
 
     /** Step-up before binding a new authenticator (identity): the current password, or a login within 5 minutes. */
     guardStepUp: identity.guardStepUp,
@@ -155,7 +156,8 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
     /** A tenant administrator removes another user's factor (lost device); the user may enroll again. */
     async resetForUser(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, userId: string): Promise<void> {
       await identity.requireTenantAdmin(tx, tenantId, actor.id!);
-      await identity.getUser(tx, tenantId, userId);
+      // A takeover: the next login with the password enrolls whichever authenticator is shown (rbac's takeover rule).
+      await identity.guardTakeover(tx, tenantId, { ...actor, id: actor.id! }, userId, 'user.mfa_reset');
       const removed = await store.deleteFactor(tx, tenantId, userId);
       // An MFA challenge issued before the reset must not complete a login with the removed factor gone.
       await identity.rotateSecurityStamp(tx, tenantId, userId);

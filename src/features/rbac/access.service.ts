@@ -85,6 +85,12 @@ export function createAccessService({ db, clock }: RbacDeps, local: LocalChanges
     /** The resolver alone, without cache (benchmarks, explain). */
     compute,
 
+    /** The accounts where the user holds an assignment that counts now (directly or through a group), active or not. */
+    async accountsOf(tx: Tx, tenantId: string, userId: string): Promise<string[]> {
+      const grants = await store.grantsOfUser(tx, tenantId, userId, undefined, clock.now());
+      return [...new Set(grants.map((g) => g.account_id))].sort();
+    },
+
     /** Every account and organization the user can access, each permission with its sources. */
     async effectiveAccess(tx: Tx, tenantId: string, userId: string) {
       const user = await userOrThrow(tx, tenantId, userId);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Grant, shortfall } from './grant-rule.js';
+import { type Grant, shortfall, takeoverShortfall } from './grant-rule.js';
 import type { GrantRow } from './rbac.store.js';
 import { resolve } from './resolver.js';
 import { ACCOUNT_ADMIN } from './system-roles.js';
@@ -71,5 +71,49 @@ describe('shortfall', () => {
       missing: ['audit.view', 'sso.manage'],
       accountAdminRequired: true,
     });
+  });
+});
+
+/** The pure takeover rule (grant-rule.ts): acting as a user needs at least the user's access, account by account. */
+describe('takeoverShortfall', () => {
+  const CATALOG = ['idp.view', 'idp.manage', 'audit.export', 'roles.edit'];
+  const one = (actor: GrantRow[], target: GrantRow[]) => [{ accountId: ACCOUNT, actor: resolve(actor, CATALOG), target: resolve(target, CATALOG) }];
+  const admins = { actor: true, target: false };
+
+  it('an idp.manage holder cannot act as an Account Administrator; another Account Administrator can', () => {
+    const target = [row([], { admin: true })];
+    expect(takeoverShortfall(one([row(['idp.view', 'idp.manage'])], target), admins)).toEqual({ missing: [], accountAdminRequired: true, tenantAdminRequired: false, accounts: [ACCOUNT] });
+    // Even every key of the catalog through a custom role does not stand for the role.
+    expect(takeoverShortfall(one([row(CATALOG)], target), admins).accountAdminRequired).toBe(true);
+    expect(takeoverShortfall(one([row([], { admin: true })], target), admins)).toEqual({ missing: [], accountAdminRequired: false, tenantAdminRequired: false, accounts: [] });
+  });
+
+  it("names the target's keys the actor lacks; a target holding less is allowed", () => {
+    const actor = [row(['idp.view', 'idp.manage'])];
+    expect(takeoverShortfall(one(actor, [row(['idp.view', 'audit.export'])]), admins).missing).toEqual(['audit.export']);
+    expect(takeoverShortfall(one(actor, [row(['idp.view'])]), admins).accounts).toEqual([]);
+    expect(takeoverShortfall(one(actor, []), admins).accounts).toEqual([]);
+  });
+
+  it('scope and time as for grants: an organization key does not cover an account-wide one; an expiring one not a lasting one', () => {
+    expect(takeoverShortfall(one([row(['audit.export'], { org: ORG_A })], [row(['audit.export'])]), admins).missing).toEqual(['audit.export']);
+    expect(takeoverShortfall(one([row(['audit.export'])], [row(['audit.export'], { org: ORG_B })]), admins).missing).toEqual([]);
+    expect(takeoverShortfall(one([row(['audit.export'], { expiresAt: T })], [row(['audit.export'])]), admins).missing).toEqual(['audit.export']);
+    expect(takeoverShortfall(one([row([], { admin: true, expiresAt: T })], [row([], { admin: true })]), admins).accountAdminRequired).toBe(true);
+    expect(takeoverShortfall(one([row(['audit.export'], { expiresAt: T })], [row(['audit.export'], { expiresAt: T })]), admins).missing).toEqual([]);
+  });
+
+  it('every account of the target counts: enough in one does not cover another', () => {
+    const accounts = [
+      { accountId: 'acc-1', actor: resolve([row([], { admin: true })], CATALOG), target: resolve([row([], { admin: true })], CATALOG) },
+      { accountId: 'acc-2', actor: resolve([], CATALOG), target: resolve([row(['idp.view'])], CATALOG) },
+    ];
+    expect(takeoverShortfall(accounts, admins)).toEqual({ missing: ['idp.view'], accountAdminRequired: false, tenantAdminRequired: false, accounts: ['acc-2'] });
+  });
+
+  it('a tenant administrator is acted on only by a tenant administrator', () => {
+    expect(takeoverShortfall([], { actor: false, target: true }).tenantAdminRequired).toBe(true);
+    expect(takeoverShortfall([], { actor: true, target: true }).tenantAdminRequired).toBe(false);
+    expect(takeoverShortfall([], { actor: false, target: false }).tenantAdminRequired).toBe(false);
   });
 });

@@ -63,6 +63,70 @@ export function isAllowed(s: Shortfall): boolean {
   return s.missing.length === 0 && !s.accountAdminRequired;
 }
 
+/**
+ * The takeover rule (same product rule, OWASP A01:2021 / CWE-269; NIST SP 800-53 AC-6 least privilege): an
+ * administrative action that lets the actor act AS another user or take over their credentials gives the
+ * actor everything the target holds, so it is judged like a grant of the target's access to the actor.
+ * It is refused unless the actor holds, in every account where the target holds access, each of the
+ * target's permissions in the same scope and for at least as long (`covers`), and Account Administrator
+ * where the target holds it; a tenant administrator's credentials are taken over only by a tenant
+ * administrator. A deactivated target is judged by what its assignments give once reactivated.
+ * Removing access (deactivating, ending sessions, demoting) takes nothing and is not subject to it.
+ */
+export type Takeover =
+  /** POST /users/{id}/reset-password: the actor chooses, or is shown, the target's new password. */
+  | 'user.password_reset'
+  /** DELETE /users/{id}/mfa: the next login with the password enrolls whichever authenticator is presented. */
+  | 'user.mfa_reset'
+  /** Changing a user's email moves where reset links and one-time passwords go (no admin route does it yet). */
+  | 'user.email_change'
+  /** PATCH /users/{id} `active: true`: revives credentials the actor may know (an earlier reset). */
+  | 'user.reactivate';
+
+/** The target's access in one account as the grants an actor acting as the target would gain. */
+export function grantsHeldBy(accountId: string, held: Resolved): Grant[] {
+  const until = (s: Source) => (s.expiresAt === null ? null : new Date(s.expiresAt));
+  const admin = new Set(held.accountAdmin.map((s) => s.assignmentId));
+  // Account Administrator stands for every key: required as the role, not key by key.
+  const grants: Grant[] = held.accountAdmin.map((s) => ({ accountId, keys: [], organizationId: s.organizationId, accountAdmin: true, until: until(s) }));
+  const bySource = new Map<string, { source: Source; keys: string[] }>();
+  for (const [key, sources] of held.permissions) {
+    for (const source of sources) {
+      if (admin.has(source.assignmentId)) continue;
+      const entry = bySource.get(source.assignmentId) ?? { source, keys: [] };
+      entry.keys.push(key);
+      bySource.set(source.assignmentId, entry);
+    }
+  }
+  for (const { source, keys } of bySource.values()) grants.push({ accountId, keys: keys.sort(), organizationId: source.organizationId, until: until(source) });
+  return grants;
+}
+
+/** What the actor lacks to act as the target; nothing: allowed. */
+export interface TakeoverShortfall extends Shortfall {
+  readonly tenantAdminRequired: boolean;
+  /** The accounts where the actor falls short. */
+  readonly accounts: readonly string[];
+}
+
+/** The pure takeover rule over the two users' access, account by account. */
+export function takeoverShortfall(
+  accounts: ReadonlyArray<{ readonly accountId: string; readonly actor: Resolved; readonly target: Resolved }>,
+  tenantAdmin: { readonly actor: boolean; readonly target: boolean },
+): TakeoverShortfall {
+  const missing = new Set<string>();
+  const short: string[] = [];
+  let accountAdminRequired = false;
+  for (const { accountId, actor, target } of accounts) {
+    const s = shortfall(actor, grantsHeldBy(accountId, target));
+    if (isAllowed(s)) continue;
+    short.push(accountId);
+    for (const key of s.missing) missing.add(key);
+    accountAdminRequired ||= s.accountAdminRequired;
+  }
+  return { missing: [...missing].sort(), accountAdminRequired, tenantAdminRequired: tenantAdmin.target && !tenantAdmin.actor, accounts: short.sort() };
+}
+
 /** The refused change, for the audit event. */
 export interface Attempt {
   /** What was refused: `role_assignment.create`, `role.create`, `role.update`, `group.member_add`, `api_key.create`, … */
@@ -73,6 +137,19 @@ export interface Attempt {
 
 interface RefusalDetail {
   readonly grantRefusal: Shortfall & { readonly accounts: readonly string[]; readonly attempt: Attempt };
+}
+
+interface TakeoverRefusalDetail {
+  readonly takeoverRefusal: TakeoverShortfall & { readonly change: Takeover; readonly targetId: string };
+}
+
+/** The subject of a takeover check: who acts, on whom, and both users' tenant-administrator flags (identity's). */
+export interface TakeoverAttempt {
+  readonly tenantId: string;
+  readonly actorId: string;
+  readonly targetId: string;
+  readonly actorIsTenantAdmin: boolean;
+  readonly targetIsTenantAdmin: boolean;
 }
 
 function publicMessage(s: Shortfall): string {
@@ -94,9 +171,11 @@ export interface GrantRuleDeps {
   readonly audit: AuditRecorder;
   /** The granter's effective access in an account, read in the caller's transaction (no cache). */
   readonly accessOf: (tx: Tx, tenantId: string, userId: string, accountId: string) => Promise<Resolved>;
+  /** The accounts where the user holds any assignment that counts now, active user or not. */
+  readonly accountsOf: (tx: Tx, tenantId: string, userId: string) => Promise<readonly string[]>;
 }
 
-export function createGrantRule({ db, audit, accessOf }: GrantRuleDeps) {
+export function createGrantRule({ db, audit, accessOf, accountsOf }: GrantRuleDeps) {
   return {
     /**
      * Throws `rbac.grant_exceeds_own_access` (403, naming what is missing) unless the granter holds all that
@@ -123,9 +202,26 @@ export function createGrantRule({ db, audit, accessOf }: GrantRuleDeps) {
     },
 
     /**
-     * Runs a unit of work for `tenantId` that the grant rule may refuse. The refused change rolls back with
-     * its unit of work, so the refusal is recorded (`access.grant.refused`) in a unit of work of its own,
-     * as login failures are.
+     * Throws `rbac.target_exceeds_own_access` (403) unless the actor may act as the target (the takeover
+     * rule above). Call it inside the action's unit of work, before the change; run that unit of work
+     * through `refusalsRecorded`. The public message does not name the target's access (the actor may not
+     * be allowed to read it); the audit event does.
+     */
+    async assertMayActAs(tx: Tx, attempt: TakeoverAttempt, change: Takeover): Promise<void> {
+      const accounts = [];
+      for (const accountId of await accountsOf(tx, attempt.tenantId, attempt.targetId)) {
+        accounts.push({ accountId, actor: await accessOf(tx, attempt.tenantId, attempt.actorId, accountId), target: await accessOf(tx, attempt.tenantId, attempt.targetId, accountId) });
+      }
+      const result = takeoverShortfall(accounts, { actor: attempt.actorIsTenantAdmin, target: attempt.targetIsTenantAdmin });
+      if (isAllowed(result) && !result.tenantAdminRequired) return;
+      const detail: TakeoverRefusalDetail = { takeoverRefusal: { ...result, change, targetId: attempt.targetId } };
+      throw new AppError(RbacErrors['rbac.target_exceeds_own_access'], { detail });
+    },
+
+    /**
+     * Runs a unit of work for `tenantId` that the grant or takeover rule may refuse. The refused change rolls
+     * back with its unit of work, so the refusal is recorded (`access.grant.refused`,
+     * `access.takeover.refused`) in a unit of work of its own, as login failures are.
      */
     async refusalsRecorded<T>(tenantId: string, actor: AuditActor, work: (tx: Tx) => Promise<T>): Promise<T> {
       try {
@@ -141,6 +237,19 @@ export function createGrantRule({ db, audit, accessOf }: GrantRuleDeps) {
               outcome: 'failure',
               errorCode: error.code,
               details: { change: r.attempt.change, accounts: r.accounts, missing: r.missing, accountAdminRequired: r.accountAdminRequired, ...r.attempt.details },
+            }),
+          );
+        }
+        if (isAppError(error) && error.code === RbacErrors['rbac.target_exceeds_own_access']) {
+          const { takeoverRefusal: r } = error.detail as TakeoverRefusalDetail;
+          await db.tenantWork(tenantId, (tx) =>
+            audit.record(tx, tenantId, {
+              action: 'access.takeover.refused',
+              actor,
+              target: { type: 'user', id: r.targetId },
+              outcome: 'failure',
+              errorCode: error.code,
+              details: { change: r.change, accounts: r.accounts, missing: r.missing, accountAdminRequired: r.accountAdminRequired, tenantAdminRequired: r.tenantAdminRequired },
             }),
           );
         }

@@ -16,4 +16,9 @@ export const RbacErrors = defineErrors({
   'rbac.api_key_invalid': { status: 401, message: 'The API key is not valid or was revoked.' },
   'rbac.api_key_scope': { status: 403, message: 'The API key is not scoped to this permission, or its creator no longer holds it.' },
   'rbac.grant_exceeds_own_access': { status: 403, message: 'The change would give more access than you hold.' },
+  'rbac.target_exceeds_own_access': {
+    status: 403,
+    message:
+      "This user holds access you do not hold (a permission, the Account Administrator role or tenant administration): only someone holding at least the user's access may reset their password or two-step verification, change their email or reactivate them.",
+  },
 });

@@ -29,7 +29,7 @@ export function createRbacService(deps: RbacDeps) {
   const local: LocalChanges = { generation: 0 };
   const catalog = createCatalogService(deps, local);
   const access = createAccessService(deps, local, catalog);
-  const grants = createGrantRule({ db: deps.db, audit: deps.audit, accessOf: access.compute });
+  const grants = createGrantRule({ db: deps.db, audit: deps.audit, accessOf: access.compute, accountsOf: access.accountsOf });
   const roles = createRolesService(deps, local, catalog, grants);
   const groups = createGroupsService(deps, local, grants);
   const assignments = createAssignmentsService(deps, local, grants);
