@@ -30,6 +30,8 @@ export interface TokenClaims {
 export interface PublicKeyRef {
   readonly alg: SigningAlgorithm;
   readonly publicKey: KeyObject;
+  /** End of a retired key's publication window (epoch ms); from then on it verifies nothing. */
+  readonly notAfter?: number;
 }
 
 export interface TokenSettings {
