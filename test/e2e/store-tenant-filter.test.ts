@@ -43,6 +43,7 @@ interface World {
   readonly headHash: string;
   readonly checkpointHash: string;
   readonly customRole: string;
+  readonly lapsed: string;
   readonly assignmentAccount: string;
 }
 
@@ -131,6 +132,9 @@ const WRITES: WriteCase[] = [
   ['groups.updateGroup', (tx, c, w) => groups.updateGroup(tx, c.tenant, w.group, { name: 'Hijacked' }, now), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group))?.name !== 'Hijacked'],
   ['groups.removeMember', (tx, c, w) => groups.removeMember(tx, c.tenant, w.group, w.user), async (tx, a, w) => mentions(await groups.listMembers(tx, a.tenant, w.group, { ...page }), w.user)],
   ['groups.deleteGroup', (tx, c, w) => groups.deleteGroup(tx, c.tenant, w.group), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group)) !== undefined],
+  ['rbac.markExpired', (tx, c, w) => rbac.markExpired(tx, c.tenant, w.lapsed, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed))?.expired_at === null],
+  // Tenant B with tenant A's account: only the tenant filter stands between B and A's assignments.
+  ['rbac.deleteLapsedAssignmentsOfRole', (tx, c, w) => rbac.deleteLapsedAssignmentsOfRole(tx, c.tenant, w.assignmentAccount, w.role, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed)) !== undefined],
   ['rbac.deleteAssignment', (tx, c, w) => rbac.deleteAssignment(tx, c.tenant, w.assignment), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.assignment)) !== undefined],
   ['rbac.setRolePermissions', (tx, c, w) => rbac.setRolePermissions(tx, c.account, w.role, ['hijack.all'], now), async (tx, a, w) => !mentions(await rbac.findRole(tx, a.account, w.role), 'hijack.all')],
   ['rbac.deleteRole (custom role)', (tx, c, w) => rbac.deleteRole(tx, c.account, w.customRole), async (tx, a, w) => (await rbac.findRole(tx, a.account, w.customRole)) !== undefined],
@@ -186,8 +190,6 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'rbac.accountAdminCount': 'calls the SQL function tessera_account_admin_count, keyed by the account',
   'rbac.lockAccounts': 'locks the accounts it is given',
   'rbac.dueAssignments': 'expiry job: every tenant',
-  'rbac.markExpired': 'NOT COVERED YET: needs a lapsed assignment',
-  'rbac.deleteLapsedAssignmentsOfRole': 'NOT COVERED YET: needs a lapsed assignment',
   'sessions.insertSession': 'insert for the given tenant',
   'sessions.insertRefreshToken': 'insert for the given tenant',
   'sessions.rotate': 'one statement whose insert references (tenant, session): for a wrong tenant the foreign key fails it whole',
@@ -238,6 +240,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
     const group = newId();
     const org = newId();
     const customRole = newId();
+    const lapsed = newId();
     // Tenant A gets a row in every tenant-owned table, through its own stores.
     await db.tenantWork(a.tenant, async (tx) => {
       await groups.insertGroup(tx, a.tenant, { id: group, name: 'Group A', description: '', now });
@@ -257,6 +260,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       const head = await tx.selectFrom('audit_heads').select(['last_seq', 'last_hash']).where('tenant_id', '=', a.tenant).executeTakeFirstOrThrow();
       const checkpointHash = 'c'.repeat(64);
       await tx.insertInto('audit_checkpoints').values({ tenant_id: a.tenant, seq: 0, hash: checkpointHash, occurred_at: now, removed: 0, created_at: now }).execute();
+      await tx.insertInto('role_assignments').values({ tenant_id: a.tenant, id: lapsed, account_id: a.account, role_id: (await tx.selectFrom('roles').select('id').where('account_id', '=', a.account).where('system_key', '=', 'account_admin').executeTakeFirstOrThrow()).id, user_id: adminA.userId, expires_at: new Date('2020-01-01T00:00:00Z') }).execute();
       await tx.insertInto('permission_catalog').values({ account_id: a.account, key: 'hosts.view', category: 'Hosts', description: '', created_at: now }).execute();
       await tx.insertInto('role_templates').values({ account_id: a.account, key: 'viewer_a', name: 'Viewer', description: '', permissions: ['hosts.view'] }).execute();
       await tx.insertInto('permission_catalog_versions').values({ account_id: a.account, version: 7, updated_at: now }).execute();
@@ -265,7 +269,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await tx.insertInto('audit_outbox').values({ tenant_id: a.tenant, seq: head.last_seq, next_attempt_at: now, created_at: now }).execute();
       return { session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
-    w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, assignmentAccount: a.account, ...facts };
+    w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, assignmentAccount: a.account, ...facts };
   });
   afterAll(() => t?.close());
 
