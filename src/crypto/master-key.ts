@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.schema.js';
+import { secureDataDir } from '../db/data-dir.js';
 import { AppError } from '../kernel/app-error.js';
 import { CryptoErrors } from './crypto.errors.js';
 import { open, seal } from './envelope.js';
@@ -61,13 +62,13 @@ export function resolveMasterKey(config: Config): ResolvedMasterKey {
     return { keys: createMasterKeys(config.masterKey, config.previousMasterKey), source: 'environment' };
   }
   if (config.database.kind === 'postgres') throw new AppError(CryptoErrors['keyring.master_key_missing']);
+  secureDataDir(config.dataDir);
   const file = path.join(config.dataDir, 'master.key');
   if (existsSync(file)) {
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key; restore it from your backup`);
     return { keys: createMasterKeys(key), source: 'data-dir' };
   }
-  mkdirSync(config.dataDir, { recursive: true });
   const key = randomBytes(32);
   writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);

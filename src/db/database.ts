@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.schema.js';
+import { secureDataDir, tightenDataDir } from './data-dir.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { DB } from './schema.js';
 
@@ -80,8 +80,11 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     return wrapKysely(kysely, 'postgres', () => kysely.destroy());
   }
   const inMemory = config.dataDir.startsWith('memory://');
-  if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
-  return fromPGlite(await PGlite.create(inMemory ? undefined : `${config.dataDir}/pgdata`, PGLITE_OPTIONS));
+  if (inMemory) return fromPGlite(await PGlite.create(undefined, PGLITE_OPTIONS));
+  secureDataDir(config.dataDir);
+  const pgl = await PGlite.create(`${config.dataDir}/pgdata`, PGLITE_OPTIONS);
+  tightenDataDir(config.dataDir);
+  return fromPGlite(pgl);
 }
 
 /** Options every embedded database is opened with (type parsers aligned with the pg pool's). */

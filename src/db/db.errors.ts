@@ -9,6 +9,10 @@ export const DbErrors = defineErrors({
     status: 503,
     message: 'An applied migration differs from the one this version ships; do not edit applied migrations.',
   },
+  'db.data_dir_insecure': {
+    status: 503,
+    message: 'The data directory may be written by other users; Tessera refuses to start on it.',
+  },
   'db.migrations_pending': {
     status: 503,
     message: 'The database has migrations pending; run `tessera migrate`.',

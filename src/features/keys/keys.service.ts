@@ -9,7 +9,11 @@ import type { Clock } from '../../kernel/clock.js';
 import type { GlobalAuditRecorder } from '../audit/index.js';
 import * as store from './keys.store.js';
 
-/** How long an instance trusts its copy of the key set; rotation on another instance is seen within this. */
+/**
+ * How long an instance trusts its copy of the key set (measured on the injected clock); rotation on another
+ * instance is seen within this. Each key also carries the end of its publication window, which verifiers
+ * re-check on every use, so a retired key stops verifying when its window ends, not up to this much later.
+ */
 const KEY_CACHE_MS = 30_000;
 /** A retired key stays published for the token lifetime plus this margin (clock skew, the cache above). */
 const PUBLISH_MARGIN_MS = 60_000;
@@ -24,6 +28,8 @@ export interface VerificationKey {
   readonly kid: string;
   readonly alg: SigningAlgorithm;
   readonly publicKey: KeyObject;
+  /** End of the key's publication window (epoch ms): a retired key verifies nothing from then on. Absent while current. */
+  readonly notAfter?: number;
 }
 
 interface KeySet {
@@ -64,7 +70,7 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
     let current: SigningKey | undefined;
     for (const row of rows) {
       const alg = row.alg as SigningAlgorithm;
-      verification.set(row.kid, { kid: row.kid, alg, publicKey: publicKeyFromJwk(row.publicJwk) });
+      verification.set(row.kid, { kid: row.kid, alg, publicKey: publicKeyFromJwk(row.publicJwk), ...(row.publishUntil ? { notAfter: row.publishUntil.getTime() } : {}) });
       if (!row.retiredAt) {
         const der = master.unwrap(row.privateKeyEnc, row.masterKeyId, signingKeyAad(row.kid));
         current = { kid: row.kid, alg, privateKey: privateKeyFromDer(der) };
@@ -73,11 +79,11 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
     const jwks = { keys: rows.map((r) => r.publicJwk) };
     const body = JSON.stringify(jwks);
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-    return { loadedAt: Date.now(), jwks, document: { body, etag }, current, verification };
+    return { loadedAt: now.getTime(), jwks, document: { body, etag }, current, verification };
   }
 
   async function keySet(): Promise<KeySet> {
-    if (cache && Date.now() - cache.loadedAt < KEY_CACHE_MS) return cache;
+    if (cache && clock.now().getTime() - cache.loadedAt < KEY_CACHE_MS) return cache;
     loading ??= load().finally(() => (loading = undefined));
     cache = await loading;
     return cache;

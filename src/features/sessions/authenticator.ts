@@ -35,41 +35,60 @@ export function createAuthenticator({
   findKey: (kid: string) => Promise<PublicKeyRef | undefined>;
   cacheSize?: number;
 }) {
-  const verified = new Map<string, TokenClaims>();
-  // Keys found by kid after a rotation elsewhere. Lookups of unknown kids are capped (a few per second), so
-  // tokens with made-up kids cannot turn into a database query per request.
-  const found = new Map<string, PublicKeyRef>();
+  // A verified token is remembered with the end of its key's publication window, re-checked on every hit,
+  // and verified afresh after KEY_RECHECK_MS (its key may have been retired elsewhere since).
+  const verified = new Map<string, { claims: TokenClaims; notAfter: number | undefined; checkedAt: number }>();
+  // Keys found by kid after a rotation elsewhere, each trusted for KEY_RECHECK_MS and then looked up again,
+  // so a key retired or removed on another instance stops verifying here too. Lookups of unknown kids are
+  // capped (a few per second), so tokens with made-up kids cannot turn into a database query per request.
+  const found = new Map<string, { key: PublicKeyRef; foundAt: number }>();
+  const KEY_RECHECK_MS = 30_000;
   const LOOKUPS_PER_SECOND = 5;
   let lookupWindow = 0;
   let lookups = 0;
 
-  async function keySet(token: string): Promise<ReadonlyMap<string, PublicKeyRef>> {
+  /** A key verifies only inside its publication window (a retired key's window ends; RFC 7517 §5 key set hygiene). */
+  function usable<K extends { notAfter?: number | undefined }>(key: K | undefined, nowMs: number): key is K {
+    return key !== undefined && (key.notAfter === undefined || key.notAfter > nowMs);
+  }
+
+  /** The one key the token names, if it is ours and still inside its window: the whole key set verifyToken sees. */
+  async function keySet(token: string, nowMs: number): Promise<ReadonlyMap<string, PublicKeyRef>> {
     const set = await keys.verificationKeys();
     const kid = kidOf(token);
-    if (!kid || set.has(kid)) return set;
-    let key = found.get(kid);
+    if (!kid) return new Map();
+    let key: PublicKeyRef | undefined = set.get(kid);
+    if (!key) {
+      const entry = found.get(kid);
+      if (entry && nowMs - entry.foundAt < KEY_RECHECK_MS) key = entry.key;
+      else found.delete(kid);
+    }
     const second = Math.floor(Date.now() / 1000);
     if (second !== lookupWindow) [lookupWindow, lookups] = [second, 0];
     if (!key && lookups < LOOKUPS_PER_SECOND) {
       lookups++;
       key = await findKey(kid);
-      if (key) found.set(kid, key);
+      if (key) found.set(kid, { key, foundAt: nowMs });
     }
-    return key ? new Map([...set, [kid, key]]) : set;
+    return usable(key, nowMs) ? new Map([[kid, key]]) : new Map();
   }
 
   function refuse(reason: string): never {
     throw new AppError(SessionErrors.invalid_token, { detail: { reason } });
   }
 
-  async function claimsOf(token: string, nowSeconds: number): Promise<TokenClaims> {
+  async function claimsOf(token: string, nowMs: number): Promise<TokenClaims> {
+    const nowSeconds = Math.floor(nowMs / 1000);
     const hit = verified.get(token);
     if (hit) {
-      if (hit.exp > nowSeconds) return hit;
+      if (hit.claims.exp <= nowSeconds) {
+        verified.delete(token);
+        refuse('expired');
+      }
+      if (usable(hit, nowMs) && nowMs - hit.checkedAt < KEY_RECHECK_MS) return hit.claims;
       verified.delete(token);
-      refuse('expired');
     }
-    const known = await keySet(token);
+    const known = await keySet(token, nowMs);
     const result = verifyToken(token, 'access', known, settings, nowSeconds);
     if (!result.ok) {
       // An identity token where a session is needed: the user has not chosen an account yet.
@@ -79,7 +98,7 @@ export function createAuthenticator({
       refuse(result.reason);
     }
     if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
-    verified.set(token, result.claims);
+    verified.set(token, { claims: result.claims, notAfter: known.values().next().value?.notAfter, checkedAt: nowMs });
     return result.claims;
   }
 
@@ -88,7 +107,7 @@ export function createAuthenticator({
       const match = BEARER.exec(request.headers.authorization ?? '');
       if (!match) refuse('no bearer token');
       const now = clock.now();
-      const claims = await claimsOf(match[1]!, Math.floor(now.getTime() / 1000));
+      const claims = await claimsOf(match[1]!, now.getTime());
       const state = await states.read(claims.tid, claims.sid!);
       if (!state) refuse('no such session');
       if (state.revoked) refuse('session revoked');

@@ -22,7 +22,7 @@ export function createSessions(deps: SessionsDeps) {
   const sessions = createSessionService(deps, issuer);
   const findKey = async (kid: string) => {
     const row = await deps.db.globalWork((tx) => publishedSigningKey(tx, kid, deps.clock.now()));
-    return row ? { alg: row.alg as SigningAlgorithm, publicKey: publicKeyFromJwk(row.public_jwk as JWK) } : undefined;
+    return row ? { alg: row.alg as SigningAlgorithm, publicKey: publicKeyFromJwk(row.public_jwk as JWK), ...(row.publish_until ? { notAfter: row.publish_until.getTime() } : {}) } : undefined;
   };
   const authenticator = createAuthenticator({ clock: deps.clock, keys: deps.keys, settings: { issuer: deps.issuer, audience: deps.audience }, states, findKey });
   return {

@@ -273,7 +273,7 @@ export async function clearThrottle(tx: Tx, key: Buffer): Promise<void> {
 export async function publishedSigningKey(tx: Tx, kid: string, now: Date) {
   return tx
     .selectFrom('signing_keys')
-    .select(['kid', 'alg', 'public_jwk'])
+    .select(['kid', 'alg', 'public_jwk', 'publish_until'])
     .where('kid', '=', kid)
     .where((eb) => eb.or([eb('publish_until', 'is', null), eb('publish_until', '>', now)]))
     .executeTakeFirst();

@@ -46,6 +46,8 @@ export interface IssuedClaims {
 export interface PublicKeyRef {
   readonly alg: SigningAlgorithm;
   readonly publicKey: KeyObject;
+  /** End of a retired key's publication window (epoch ms); from then on it verifies nothing. */
+  readonly notAfter?: number;
 }
 
 export interface TokenSettings {

@@ -1,0 +1,313 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Tx } from '../../src/db/database.js';
+import * as audit from '../../src/features/audit/audit.store.js';
+import * as users from '../../src/features/identity/users.store.js';
+import * as keys from '../../src/features/keys/keys.store.js';
+import * as mfa from '../../src/features/mfa/mfa.store.js';
+import * as groups from '../../src/features/rbac/groups.store.js';
+import * as rbac from '../../src/features/rbac/rbac.store.js';
+import * as sessions from '../../src/features/sessions/sessions.store.js';
+import * as organizations from '../../src/features/tenants/organizations.store.js';
+import * as tenants from '../../src/features/tenants/tenants.store.js';
+import { canonicalParts } from '../../src/features/audit/audit-chain.js';
+import { prepareEvent } from '../../src/features/audit/audit-recorder.js';
+import { newId } from '../../src/kernel/ids.js';
+import { engines } from '../support/databases.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { loginAsAdmin } from '../support/login.js';
+
+/**
+ * DESIGN §4 "tenant isolation twice", the first wall alone: every store's tenant (or account) filter,
+ * exercised as the table owner, whom row-level security does not confine. Each case asks a store, on behalf
+ * of tenant B (or B's account), for tenant A's rows by their real ids: a store query that forgets its
+ * `where tenant_id = …` finds them here, where RLS would have hidden the mistake. Each read has a control —
+ * the same call for tenant A finds the row — so a case cannot pass by asking for nothing. Everything runs in
+ * one owner transaction that is rolled back.
+ */
+interface Ctx {
+  readonly tenant: string;
+  readonly account: string;
+}
+interface World {
+  readonly user: string;
+  readonly email: string;
+  readonly session: string;
+  readonly refreshHash: Buffer;
+  readonly role: string;
+  readonly assignment: string;
+  readonly group: string;
+  readonly org: string;
+  readonly seq: number;
+  readonly tenant: string;
+  readonly headHash: string;
+  readonly checkpointHash: string;
+  readonly customRole: string;
+  readonly lapsed: string;
+  readonly assignmentAccount: string;
+}
+
+const now = new Date('2026-03-01T10:00:00Z');
+const page = { limit: 100, offset: 0 };
+const mentions = (result: unknown, id: string) => JSON.stringify(result ?? null).includes(id);
+
+type ReadCase = [name: string, run: (tx: Tx, c: Ctx, w: World) => Promise<unknown>, sees: (result: unknown, w: World) => boolean];
+type WriteCase = [name: string, run: (tx: Tx, c: Ctx, w: World) => Promise<unknown>, intact: (tx: Tx, a: Ctx, w: World) => Promise<boolean>];
+
+const bySome = (key: keyof World) => (r: unknown, w: World) => mentions(r, String(w[key]));
+const isTrue = (r: unknown) => r === true;
+const positive = (r: unknown) => typeof r === 'number' && r > 0;
+
+const READS: ReadCase[] = [
+  // identity
+  ['users.findUser', (tx, c, w) => users.findUser(tx, c.tenant, w.user), bySome('user')],
+  ['users.findUserByEmail', (tx, c, w) => users.findUserByEmail(tx, c.tenant, w.email), bySome('user')],
+  ['users.passwordHashOf', (tx, c, w) => users.passwordHashOf(tx, c.tenant, w.user), (r) => typeof r === 'string'],
+  ['users.isActiveTenantAdmin', (tx, c, w) => users.isActiveTenantAdmin(tx, c.tenant, w.user), isTrue],
+  ['users.lockActiveTenantAdmins', (tx, c) => users.lockActiveTenantAdmins(tx, c.tenant), bySome('user')],
+  ['users.listUsers', (tx, c) => users.listUsers(tx, c.tenant, { ...page }), bySome('user')],
+  // sessions
+  ['sessions.findSession', (tx, c, w) => sessions.findSession(tx, c.tenant, w.session), bySome('session')],
+  ['sessions.listLiveSessionsOfUser', (tx, c, w) => sessions.listLiveSessionsOfUser(tx, c.tenant, w.user, now), bySome('session')],
+  ['sessions.lockRefreshToken', (tx, c, w) => sessions.lockRefreshToken(tx, c.tenant, w.refreshHash), bySome('session')],
+  ['sessions.lockRefreshChain', (tx, c, w) => sessions.lockRefreshChain(tx, c.tenant, w.refreshHash), bySome('session')],
+  ['sessions.enterableAccounts', (tx, c, w) => sessions.enterableAccounts(tx, c.tenant, w.user, now), (r) => Array.isArray(r) && r.length > 0],
+  ['sessions.findLoginUser', (tx, c, w) => sessions.findLoginUser(tx, c.tenant, w.email), bySome('user')],
+  ['sessions.findUserById', (tx, c, w) => sessions.findUserById(tx, c.tenant, w.user), bySome('user')],
+  // mfa
+  ['mfa.findFactor', (tx, c, w) => mfa.findFactor(tx, c.tenant, w.user), (r) => r !== undefined],
+  ['mfa.countUnusedRecoveryCodes', (tx, c, w) => mfa.countUnusedRecoveryCodes(tx, c.tenant, w.user), positive],
+  // groups
+  ['groups.findGroup', (tx, c, w) => groups.findGroup(tx, c.tenant, w.group), bySome('group')],
+  ['groups.listGroups', (tx, c) => groups.listGroups(tx, c.tenant, { ...page }), bySome('group')],
+  ['groups.listMembers', (tx, c, w) => groups.listMembers(tx, c.tenant, w.group, { ...page }), bySome('user')],
+  // rbac (tenant-owned assignments; account-owned roles and catalog)
+  ['rbac.findAssignment', (tx, c, w) => rbac.findAssignment(tx, c.tenant, w.assignment), bySome('assignment')],
+  ['rbac.listAssignments', (tx, c) => rbac.listAssignments(tx, c.tenant, c.account, { includeExpired: true, now }), bySome('assignment')],
+  ['rbac.activeAssignmentsOfRole', (tx, c, w) => rbac.activeAssignmentsOfRole(tx, c.tenant, c.account, w.role, now), positive],
+  ['rbac.grantsOfUser', (tx, c, w) => rbac.grantsOfUser(tx, c.tenant, w.user, undefined, now), (r) => Array.isArray(r) && r.length > 0],
+  ['rbac.adminAccountsOfPrincipal', (tx, c, w) => rbac.adminAccountsOfPrincipal(tx, c.tenant, { userId: w.user }), (r) => Array.isArray(r) && r.length > 0],
+  ['rbac.findUser', (tx, c, w) => rbac.findUser(tx, c.tenant, w.user), bySome('user')],
+  ['rbac.searchPrincipals', (tx, c, w) => rbac.searchPrincipals(tx, c.tenant, w.email.slice(0, 8), 10), bySome('user')],
+  ['rbac.tenantLinkedToAccount (tenant B, account A)', (tx, c, w) => rbac.tenantLinkedToAccount(tx, c.tenant, w.assignmentAccount), isTrue],
+  ['rbac.findRole', (tx, c, w) => rbac.findRole(tx, c.account, w.role), bySome('role')],
+  ['rbac.listRoles', (tx, c) => rbac.listRoles(tx, c.account), bySome('role')],
+  ['rbac.findSystemRole', (tx, c) => rbac.findSystemRole(tx, c.account, 'account_admin'), bySome('role')],
+  ['rbac.organizationExists', (tx, c, w) => rbac.organizationExists(tx, c.account, w.org), isTrue],
+  ['rbac.organizationsOf', (tx, c) => rbac.organizationsOf(tx, [c.account]), bySome('org')],
+  ['rbac.rolesUsing', (tx, c) => rbac.rolesUsing(tx, c.account, ['audit.view']), bySome('customRole')],
+  ['rbac.appCatalog', (tx, c) => rbac.appCatalog(tx, c.account), (r) => mentions(r, 'hosts.view')],
+  ['rbac.appTemplates', (tx, c) => rbac.appTemplates(tx, c.account), (r) => mentions(r, 'viewer_a')],
+  ['rbac.catalogVersion', (tx, c) => rbac.catalogVersion(tx, c.account), (r) => r === 7],
+  ['rbac.lockCatalogVersion', (tx, c) => rbac.lockCatalogVersion(tx, c.account), (r) => r === 7],
+  ['rbac.countRolesScopedTo', (tx, c, w) => rbac.countRolesScopedTo(tx, c.account, w.org), positive],
+  // organizations and tenants
+  ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
+  ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
+  ['organizations.lockOrganization', (tx, c, w) => organizations.lockOrganization(tx, c.account, w.org), bySome('org')],
+  ['organizations.listOrganizations', (tx, c) => organizations.listOrganizations(tx, c.account, { ...page }), bySome('org')],
+  ['tenants.listAccounts', (tx, c) => tenants.listAccounts(tx, c.tenant), (r, w) => mentions(r, w.assignmentAccount)],
+  ['tenants.readSecuritySettings', (tx, c) => tenants.readSecuritySettings(tx, c.tenant), (r) => mentions(r, 'marker-a')],
+  // audit
+  ['audit.readHead', (tx, c) => audit.readHead(tx, c.tenant), bySome('headHash')],
+  ['audit.lockHead', (tx, c) => audit.lockHead(tx, c.tenant), bySome('headHash')],
+  ['audit.latestCheckpoint', (tx, c) => audit.latestCheckpoint(tx, c.tenant), bySome('checkpointHash')],
+  ['audit.pageEvents', (tx, c) => audit.pageEvents(tx, c.tenant, { order: 'asc', limit: 1000 }), (r, w) => mentions(r, w.user)],
+  ['audit.eventsBySeq', (tx, c, w) => audit.eventsBySeq(tx, c.tenant, [w.seq]), (r, w) => mentions(r, w.user)],
+  ['audit.readSettings', (tx, c) => audit.readSettings(tx, c.tenant), (r) => mentions(r, 'siem-a.example')],
+  ['audit.outboxOf', (tx, c) => audit.outboxOf(tx, c.tenant), (r) => Array.isArray(r) && r.length > 0],
+];
+
+/** Counts: each tenant's count equals its own (with A's rows counted too, B's would be larger). */
+const COUNTS: [name: string, run: (tx: Tx, c: Ctx) => Promise<number>, own: (tx: Tx, c: Ctx) => Promise<number>][] = [
+  ['audit.countEvents', (tx, c) => audit.countEvents(tx, c.tenant, {}), (tx, c) => ownCount(tx, 'audit_events', c.tenant)],
+];
+
+const WRITES: WriteCase[] = [
+  ['users.updateUser', (tx, c, w) => users.updateUser(tx, c.tenant, w.user, { name: 'Hijacked' }, now), async (tx, a, w) => (await users.findUser(tx, a.tenant, w.user))?.name !== 'Hijacked'],
+  ['users.setPassword', (tx, c, w) => users.setPassword(tx, c.tenant, w.user, 'hijacked', false, now), async (tx, a, w) => (await users.passwordHashOf(tx, a.tenant, w.user)) !== 'hijacked'],
+  ['sessions.revokeSessions', (tx, c, w) => sessions.revokeSessions(tx, c.tenant, { userId: w.user }, now, 'hijack'), async (tx, a, w) => (await sessions.findSession(tx, a.tenant, w.session))?.revoked_at === null],
+  ['mfa.deleteFactor', (tx, c, w) => mfa.deleteFactor(tx, c.tenant, w.user), async (tx, a, w) => (await mfa.findFactor(tx, a.tenant, w.user)) !== undefined],
+  ['mfa.consumeRecoveryCode', (tx, c, w) => mfa.consumeRecoveryCode(tx, c.tenant, w.user, Buffer.from('code-a'), now), async (tx, a, w) => (await mfa.countUnusedRecoveryCodes(tx, a.tenant, w.user)) === 1],
+  ['groups.updateGroup', (tx, c, w) => groups.updateGroup(tx, c.tenant, w.group, { name: 'Hijacked' }, now), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group))?.name !== 'Hijacked'],
+  ['groups.removeMember', (tx, c, w) => groups.removeMember(tx, c.tenant, w.group, w.user), async (tx, a, w) => mentions(await groups.listMembers(tx, a.tenant, w.group, { ...page }), w.user)],
+  ['groups.deleteGroup', (tx, c, w) => groups.deleteGroup(tx, c.tenant, w.group), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group)) !== undefined],
+  ['rbac.markExpired', (tx, c, w) => rbac.markExpired(tx, c.tenant, w.lapsed, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed))?.expired_at === null],
+  // Tenant B with tenant A's account: only the tenant filter stands between B and A's assignments.
+  ['rbac.deleteLapsedAssignmentsOfRole', (tx, c, w) => rbac.deleteLapsedAssignmentsOfRole(tx, c.tenant, w.assignmentAccount, w.role, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed)) !== undefined],
+  ['rbac.deleteAssignment', (tx, c, w) => rbac.deleteAssignment(tx, c.tenant, w.assignment), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.assignment)) !== undefined],
+  ['rbac.setRolePermissions', (tx, c, w) => rbac.setRolePermissions(tx, c.account, w.role, ['hijack.all'], now), async (tx, a, w) => !mentions(await rbac.findRole(tx, a.account, w.role), 'hijack.all')],
+  ['rbac.deleteRole (custom role)', (tx, c, w) => rbac.deleteRole(tx, c.account, w.customRole), async (tx, a, w) => (await rbac.findRole(tx, a.account, w.customRole)) !== undefined],
+  ['organizations.renameOrganization', (tx, c, w) => organizations.renameOrganization(tx, c.account, w.org, 'Hijacked', now), async (tx, a, w) => (await organizations.findOrganization(tx, a.account, w.org))?.name !== 'Hijacked'],
+  ['organizations.deleteOrganization', (tx, c, w) => organizations.deleteOrganization(tx, c.account, w.org), async (tx, a, w) => (await organizations.findOrganization(tx, a.account, w.org)) !== undefined],
+  ['tenants.writeSecuritySettings', (tx, c) => tenants.writeSecuritySettings(tx, c.tenant, { hijacked: true }, now), async (tx, a) => !mentions(await tenants.readSecuritySettings(tx, a.tenant), 'hijacked')],
+  ['mfa.enableFactor', (tx, c, w) => mfa.enableFactor(tx, c.tenant, w.user, 100, now), async (tx, a, w) => (await mfa.findFactor(tx, a.tenant, w.user))?.enabled_at === null],
+  ['mfa.consumeStep', async (tx, c, w) => {
+    await tx.updateTable('user_mfa').set({ enabled_at: now }).where('tenant_id', '=', w.tenant).execute();
+    return mfa.consumeStep(tx, c.tenant, w.user, 500, now);
+  }, async (tx, a, w) => (await mfa.findFactor(tx, a.tenant, w.user))?.last_used_step !== 500],
+  ['rbac.updateRole', (tx, c, w) => rbac.updateRole(tx, c.account, w.customRole, { name: 'Hijacked' }, now), async (tx, a, w) => (await rbac.findRole(tx, a.account, w.customRole))?.name !== 'Hijacked'],
+  ['keys.replaceWrappedDataKey', (tx, c) => keys.replaceWrappedDataKey(tx, c.tenant, 1, Buffer.from('hijacked'), 'mk'), async (tx, a) => {
+    const row = await tx.selectFrom('tenant_keys').select('master_key_id').where('tenant_id', '=', a.tenant).executeTakeFirstOrThrow();
+    return row.master_key_id !== 'mk';
+  }],
+  ['audit.retainBefore', (tx, c) => audit.retainBefore(tx, c.tenant, new Date('2100-01-01T00:00:00Z'), 10_000, now), async (tx, a) => (await ownCount(tx, 'audit_events', a.tenant)) > 0],
+  ['audit.rescheduleOutbox', (tx, c, w) => audit.rescheduleOutbox(tx, c.tenant, w.seq, now, 'hijacked'), async (tx, a) => !mentions(await audit.outboxOf(tx, a.tenant), 'hijacked')],
+  ['audit.appendAtHead', (tx, c) => {
+    const event = prepareEvent(c.tenant, { action: 'user.updated', actor: { type: 'system', id: 'test' }, outcome: 'success' });
+    return audit.appendAtHead(tx, c.tenant, event, canonicalParts(event), '2026-03-01T10:00:00.000000Z');
+  }, async (tx, a, w) => (await audit.readHead(tx, a.tenant))?.hash === w.headHash],
+  ['audit.deleteOutbox', (tx, c, w) => audit.deleteOutbox(tx, c.tenant, [w.seq]), async (tx, a) => (await audit.outboxOf(tx, a.tenant)).length > 0],
+  ['audit.upsertSettings', (tx, c) => audit.upsertSettings(tx, c.tenant, { retentionDays: 1 }, now), async (tx, a) => (await audit.readSettings(tx, a.tenant))?.retentionDays !== 1],
+];
+
+/**
+ * Store functions with no case above, and why: each either writes the tenant it is given (an insert whose
+ * key is that tenant), or works across tenants by design (operator jobs, global tables).
+ */
+const NOT_TENANT_FILTERED: Record<string, string> = {
+  'audit.createHead': 'insert for the given tenant',
+  'audit.appendEvent': 'insert for the given tenant',
+  'audit.allTenantIds': 'operator job: every tenant',
+  'audit.retentionByTenant': 'operator job: every tenant',
+  'audit.claimOutbox': 'delivery job: every tenant',
+  'users.insertUser': 'insert for the given tenant',
+  'keys.listAllDataKeys': 'operator re-wrap: every tenant',
+  'keys.publishedSigningKeys': 'global table',
+  'keys.listAllSigningKeys': 'global table',
+  'keys.retireCurrentSigningKey': 'global table',
+  'keys.insertSigningKey': 'global table',
+  'keys.replaceSigningKeyEnc': 'global table',
+  'keys.deleteExpiredSigningKeys': 'global table',
+  'mfa.savePendingFactor': 'insert for the given tenant',
+  'mfa.replaceRecoveryCodes': 'insert for the given tenant (after a filtered delete: a wrong tenant fails on the foreign key)',
+  'groups.insertGroup': 'insert for the given tenant',
+  'groups.addMember': 'insert for the given tenant',
+  'rbac.replaceAppCatalog': 'insert for the given account',
+  'rbac.insertRole': 'insert for the given account',
+  'rbac.insertAssignment': 'insert for the given tenant',
+  'rbac.accountName': 'reads the account it is given (accounts are linked, not owned)',
+  'rbac.accountAdminCount': 'calls the SQL function tessera_account_admin_count, keyed by the account',
+  'rbac.lockAccounts': 'locks the accounts it is given',
+  'rbac.dueAssignments': 'expiry job: every tenant',
+  'sessions.insertSession': 'insert for the given tenant',
+  'sessions.insertRefreshToken': 'insert for the given tenant',
+  'sessions.rotate': 'one statement whose insert references (tenant, session): for a wrong tenant the foreign key fails it whole',
+  'sessions.loginTenants': 'tenant discovery by email: every tenant by design',
+  'sessions.readThrottles': 'global table (keyed by hash)',
+  'sessions.countFailure': 'global table (keyed by hash)',
+  'sessions.blockUntil': 'global table (keyed by hash)',
+  'sessions.rewriteThrottle': 'global table (keyed by hash)',
+  'sessions.clearThrottle': 'global table (keyed by hash)',
+  'sessions.publishedSigningKey': 'global table',
+  'organizations.insertOrganization': 'insert for the given account',
+  'tenants.insertTenant': 'insert',
+  'tenants.insertAccount': 'insert for the given tenant',
+  'tenants.countAllTenants': 'bootstrap check: every tenant',
+};
+
+const STORES = { audit, users, keys, mfa, groups, rbac, sessions, organizations, tenants };
+
+/** Rows of a tenant-owned table for one tenant, counted with the filter written out here. */
+async function ownCount(tx: Tx, table: 'audit_events', tenantId: string): Promise<number> {
+  const row = await tx.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+describe('the tenant-filter suite covers every store function', () => {
+  it('each exported store function has a case or a stated reason', () => {
+    const covered = new Set([...READS, ...WRITES, ...COUNTS].map(([name]) => name.split(' ')[0]!));
+    const missing = Object.entries(STORES)
+      .flatMap(([store, module]) => Object.entries(module).filter(([, v]) => typeof v === 'function').map(([fn]) => `${store}.${fn}`))
+      .filter((name) => !covered.has(name) && !(name in NOT_TENANT_FILTERED));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe.each(engines())('every store filters by tenant on its own, with row-level security bypassed [%s]', (engine) => {
+  let t: TestApp;
+  let a: Ctx;
+  let b: Ctx;
+  let w: World;
+
+  beforeAll(async () => {
+    t = await startTestApp(engine);
+    const adminA = await loginAsAdmin(t, { tenantName: 'Tenant A' });
+    const adminB = await loginAsAdmin(t, { tenantName: 'Tenant B' });
+    a = { tenant: adminA.tenantId, account: adminA.accountId };
+    b = { tenant: adminB.tenantId, account: adminB.accountId };
+    const db = t.database.db;
+    const group = newId();
+    const org = newId();
+    const customRole = newId();
+    const lapsed = newId();
+    // Tenant A gets a row in every tenant-owned table, through its own stores.
+    await db.tenantWork(a.tenant, async (tx) => {
+      await groups.insertGroup(tx, a.tenant, { id: group, name: 'Group A', description: '', now });
+      await groups.addMember(tx, a.tenant, group, adminA.userId, now);
+      await organizations.insertOrganization(tx, a.account, { id: org, name: 'Org A', createdAt: now });
+      await rbac.insertRole(tx, a.account, { id: customRole, name: 'Custom A', description: '', systemKey: null, permissions: ['audit.view'], createdAt: now });
+      await mfa.savePendingFactor(tx, a.tenant, adminA.userId, Buffer.from('secret-a'), now);
+      await mfa.replaceRecoveryCodes(tx, a.tenant, adminA.userId, [Buffer.from('code-a')], now);
+      await tenants.writeSecuritySettings(tx, a.tenant, { marker: 'marker-a' }, now);
+      await audit.upsertSettings(tx, a.tenant, { retentionDays: 3650, webhook: { url: 'https://siem-a.example/hook', secretEnc: Buffer.from('x') } }, now);
+    });
+    const facts = await db.ownerWork(async (tx) => {
+      const session = await tx.selectFrom('sessions').select('id').where('tenant_id', '=', a.tenant).executeTakeFirstOrThrow();
+      const refresh = await tx.selectFrom('refresh_tokens').select('token_hash').where('tenant_id', '=', a.tenant).executeTakeFirstOrThrow();
+      const role = await tx.selectFrom('roles').select('id').where('account_id', '=', a.account).where('system_key', '=', 'account_admin').executeTakeFirstOrThrow();
+      const assignment = await tx.selectFrom('role_assignments').select('id').where('tenant_id', '=', a.tenant).executeTakeFirstOrThrow();
+      const head = await tx.selectFrom('audit_heads').select(['last_seq', 'last_hash']).where('tenant_id', '=', a.tenant).executeTakeFirstOrThrow();
+      const checkpointHash = 'c'.repeat(64);
+      await tx.insertInto('audit_checkpoints').values({ tenant_id: a.tenant, seq: 0, hash: checkpointHash, occurred_at: now, removed: 0, created_at: now }).execute();
+      await tx.insertInto('role_assignments').values({ tenant_id: a.tenant, id: lapsed, account_id: a.account, role_id: (await tx.selectFrom('roles').select('id').where('account_id', '=', a.account).where('system_key', '=', 'account_admin').executeTakeFirstOrThrow()).id, user_id: adminA.userId, expires_at: new Date('2020-01-01T00:00:00Z') }).execute();
+      await tx.insertInto('permission_catalog').values({ account_id: a.account, key: 'hosts.view', category: 'Hosts', description: '', created_at: now }).execute();
+      await tx.insertInto('role_templates').values({ account_id: a.account, key: 'viewer_a', name: 'Viewer', description: '', permissions: ['hosts.view'] }).execute();
+      await tx.insertInto('permission_catalog_versions').values({ account_id: a.account, version: 7, updated_at: now }).execute();
+      await tx.updateTable('roles').set({ organization_id: org }).where('account_id', '=', a.account).where('id', '=', customRole).execute();
+      // One event queued for A's webhook, so the outbox has a row to protect.
+      await tx.insertInto('audit_outbox').values({ tenant_id: a.tenant, seq: head.last_seq, next_attempt_at: now, created_at: now }).execute();
+      return { session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+    });
+    w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, assignmentAccount: a.account, ...facts };
+  });
+  afterAll(() => t?.close());
+
+  class Rollback extends Error {}
+  /** As the owner (row-level security does not apply), inside a transaction that is rolled back. */
+  async function asOwner(fn: (tx: Tx) => Promise<void>): Promise<void> {
+    const row = await t.database.db.ownerWork((tx) => sql<{ bypass: boolean }>`select rolsuper or rolbypassrls as bypass from pg_roles where rolname = current_user`.execute(tx));
+    expect(row.rows[0]?.bypass, 'the owner connection must bypass RLS for this suite to mean anything').toBe(true);
+    await t.database.db
+      .ownerWork(async (tx) => {
+        await fn(tx);
+        throw new Rollback();
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof Rollback)) throw error;
+      });
+  }
+
+  it.each(READS)('%s: tenant B is given none of tenant A’s rows (and tenant A is)', async (_name, run, sees) => {
+    await asOwner(async (tx) => {
+      expect(sees(await run(tx, a, w), w), 'control: the call for tenant A finds its row').toBe(true);
+      expect(sees(await run(tx, b, w), w), 'the call for tenant B found tenant A’s row').toBe(false);
+    });
+  });
+
+  it.each(COUNTS)('%s: counts only the tenant’s own rows', async (_name, run, own) => {
+    await asOwner(async (tx) => {
+      for (const c of [a, b]) expect(await run(tx, c)).toBe(await own(tx, c));
+    });
+  });
+
+  it.each(WRITES)('%s: tenant B changes none of tenant A’s rows', async (_name, run, intact) => {
+    await asOwner(async (tx) => {
+      expect(await intact(tx, a, w), 'control: tenant A’s row is intact before').toBe(true);
+      await run(tx, b, w);
+      expect(await intact(tx, a, w)).toBe(true);
+      await run(tx, a, w);
+      expect(await intact(tx, a, w), 'control: the same write for tenant A does change the row').toBe(false);
+    });
+  });
+});
