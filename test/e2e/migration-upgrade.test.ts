@@ -84,9 +84,18 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into role_assignments (tenant_id, id, account_id, role_id, group_id) values (${T}, gen_random_uuid(), ${ACC}, ${ROLE}, ${GROUP})`.execute(tx);
     await sql`insert into api_keys (tenant_id, id, account_id, name, key_hash, permissions, created_at) values (${T}, gen_random_uuid(), ${ACC}, 'CI', '\x0f'::bytea, '{hosts.view}', ${AT}::timestamptz)`.execute(tx);
   },
-  // 0006 and 0007 change functions and policies only; 0008's retention window is never committed to.
+  // 0006 and 0007 change functions and policies only.
   async () => {},
   async () => {},
+  // 0008 security stamp: a spent token id (users and sessions gain columns with defaults).
+  async (tx) => {
+    await sql`insert into used_tokens (tenant_id, jti, expires_at) values (${T}, gen_random_uuid(), '2030-01-01T00:00:00Z')`.execute(tx);
+  },
+  // 0009 throttle refusals: a counter whose window already had its first refusal.
+  async (tx) => {
+    await sql`insert into login_throttles (key, failures, window_started_at, first_refused_at) values ('\x1c'::bytea, 11, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+  },
+  // 0010 audit append-only: functions and triggers only; its retention window is never committed to.
   async () => {},
 ];
 

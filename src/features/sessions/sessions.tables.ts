@@ -45,7 +45,7 @@ export interface LoginThrottlesTable {
   failures: number;
   window_started_at: Timestamp;
   blocked_until: Date | null;
-  /** The first refused attempt of the current window (audited once), if any (migration 0008). */
+  /** The first refused attempt of the current window (audited once), if any (migration 0009). */
   first_refused_at: Generated<Date | null>;
 }
 
