@@ -45,6 +45,8 @@ interface World {
   readonly customRole: string;
   readonly lapsed: string;
   readonly assignmentAccount: string;
+  readonly stamp: string;
+  readonly expiredJti: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
@@ -81,8 +83,10 @@ const READS: ReadCase[] = [
   ['groups.findGroup', (tx, c, w) => groups.findGroup(tx, c.tenant, w.group), bySome('group')],
   ['groups.listGroups', (tx, c) => groups.listGroups(tx, c.tenant, { ...page }), bySome('group')],
   ['groups.listMembers', (tx, c, w) => groups.listMembers(tx, c.tenant, w.group, { ...page }), bySome('user')],
+  ['groups.isMember', (tx, c, w) => groups.isMember(tx, c.tenant, w.group, w.user), isTrue],
   // rbac (tenant-owned assignments; account-owned roles and catalog)
   ['rbac.findAssignment', (tx, c, w) => rbac.findAssignment(tx, c.tenant, w.assignment), bySome('assignment')],
+  ['rbac.grantsOfGroup', (tx, c, w) => rbac.grantsOfGroup(tx, c.tenant, w.group, now), (r) => mentions(r, 'Group role A')],
   ['rbac.listAssignments', (tx, c) => rbac.listAssignments(tx, c.tenant, c.account, { includeExpired: true, now }), bySome('assignment')],
   ['rbac.activeAssignmentsOfRole', (tx, c, w) => rbac.activeAssignmentsOfRole(tx, c.tenant, c.account, w.role, now), positive],
   ['rbac.grantsOfUser', (tx, c, w) => rbac.grantsOfUser(tx, c.tenant, w.user, undefined, now), (r) => Array.isArray(r) && r.length > 0],
@@ -125,6 +129,9 @@ const COUNTS: [name: string, run: (tx: Tx, c: Ctx) => Promise<number>, own: (tx:
 
 const WRITES: WriteCase[] = [
   ['users.updateUser', (tx, c, w) => users.updateUser(tx, c.tenant, w.user, { name: 'Hijacked' }, now), async (tx, a, w) => (await users.findUser(tx, a.tenant, w.user))?.name !== 'Hijacked'],
+  ['users.rotateSecurityStamp', (tx, c, w) => users.rotateSecurityStamp(tx, c.tenant, w.user), async (tx, a, w) => (await stampOf(tx, a.tenant, w.user)) === w.stamp],
+  // The spend purges the tenant's expired ids first: tenant B's spend must leave tenant A's expired id.
+  ['sessions.spendTokenId (purge)', (tx, c) => sessions.spendTokenId(tx, c.tenant, newId(), new Date('2030-01-01T00:00:00Z'), now), async (tx, a, w) => (await usedTokenCount(tx, a.tenant, w.expiredJti)) === 1],
   ['users.setPassword', (tx, c, w) => users.setPassword(tx, c.tenant, w.user, 'hijacked', false, now), async (tx, a, w) => (await users.passwordHashOf(tx, a.tenant, w.user)) !== 'hijacked'],
   ['sessions.revokeSessions', (tx, c, w) => sessions.revokeSessions(tx, c.tenant, { userId: w.user }, now, 'hijack'), async (tx, a, w) => (await sessions.findSession(tx, a.tenant, w.session))?.revoked_at === null],
   ['mfa.deleteFactor', (tx, c, w) => mfa.deleteFactor(tx, c.tenant, w.user), async (tx, a, w) => (await mfa.findFactor(tx, a.tenant, w.user)) !== undefined],
@@ -195,8 +202,9 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'sessions.rotate': 'one statement whose insert references (tenant, session): for a wrong tenant the foreign key fails it whole',
   'sessions.loginTenants': 'tenant discovery by email: every tenant by design',
   'sessions.readThrottles': 'global table (keyed by hash)',
-  'sessions.countFailure': 'global table (keyed by hash)',
-  'sessions.blockUntil': 'global table (keyed by hash)',
+  'sessions.reserveAttempt': 'global table (keyed by hash)',
+  'sessions.claimFirstRefusal': 'global table (keyed by hash)',
+  'sessions.refundAttempt': 'global table (keyed by hash)',
   'sessions.rewriteThrottle': 'global table (keyed by hash)',
   'sessions.clearThrottle': 'global table (keyed by hash)',
   'sessions.publishedSigningKey': 'global table',
@@ -207,6 +215,16 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
 };
 
 const STORES = { audit, users, keys, mfa, groups, rbac, sessions, organizations, tenants };
+
+async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
+  const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();
+  return row.security_stamp;
+}
+
+async function usedTokenCount(tx: Tx, tenantId: string, jti: string): Promise<number> {
+  const rows = await tx.selectFrom('used_tokens').select('jti').where('tenant_id', '=', tenantId).where('jti', '=', jti).execute();
+  return rows.length;
+}
 
 /** Rows of a tenant-owned table for one tenant, counted with the filter written out here. */
 async function ownCount(tx: Tx, table: 'audit_events', tenantId: string): Promise<number> {
@@ -267,7 +285,15 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await tx.updateTable('roles').set({ organization_id: org }).where('account_id', '=', a.account).where('id', '=', customRole).execute();
       // One event queued for A's webhook, so the outbox has a row to protect.
       await tx.insertInto('audit_outbox').values({ tenant_id: a.tenant, seq: head.last_seq, next_attempt_at: now, created_at: now }).execute();
-      return { session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+      // A role held by group A, so the group's grants have a row to protect.
+      const groupRole = newId();
+      await tx.insertInto('roles').values({ account_id: a.account, id: groupRole, name: 'Group role A', description: '', permissions: ['audit.view'], created_at: now, updated_at: now }).execute();
+      await tx.insertInto('role_assignments').values({ tenant_id: a.tenant, id: newId(), account_id: a.account, role_id: groupRole, group_id: group }).execute();
+      // A spent token id of tenant A's that has expired: only A's own spends may purge it.
+      const expiredJti = newId();
+      await tx.insertInto('used_tokens').values({ tenant_id: a.tenant, jti: expiredJti, expires_at: new Date('2020-01-01T00:00:00Z') }).execute();
+      const stamp = await stampOf(tx, a.tenant, adminA.userId);
+      return { stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
     w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, assignmentAccount: a.account, ...facts };
   });
