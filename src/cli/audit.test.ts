@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { runCli } from '../../test/support/cli.js';
 import { engines } from '../../test/support/databases.js';
 import { bootstrappedOperatorDatabase } from '../../test/support/operator.js';
 import type { Database } from '../db/database.js';
+import { testTempDir } from '../../test/support/temp-dir.js';
 
 // `tessera audit export|verify` as an operator runs them: the real command in a child process, against a
 // database prepared here (an embedded data directory, or a PostgreSQL database).
@@ -27,7 +27,7 @@ describe.each(engines())('tessera audit [%s]', { timeout: 120_000 }, (engine) =>
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain('ok: 4 event(s) verified from the first event to #4');
 
-    const out = path.join(mkdtempSync(path.join(tmpdir(), 'tessera-audit-export-')), 'audit.csv');
+    const out = path.join(testTempDir('audit-export'), 'audit.csv');
     const csv = await runCli(['audit', 'export', '--tenant', tenantId, '--format', 'csv', '--out', out, '--action', 'user.'], env);
     expect(csv.code).toBe(0);
     expect(csv.stderr).toContain(`exported 1 event(s) to ${out}`);

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './load-config.js';
 import { variables } from './config.schema.js';
+import { testTempDir } from '../../test/support/temp-dir.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -71,7 +71,7 @@ describe('configuration', () => {
   });
 
   it('reads a JSON config file, with the environment taking precedence', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-config-'));
+    const dir = testTempDir('config');
     const file = path.join(dir, 'tessera.json');
     writeFileSync(file, JSON.stringify({ PORT: 8080, LOG_LEVEL: 'debug', TESSERA_AUTO_MIGRATE: false }));
     const config = loadConfig({ TESSERA_CONFIG: file, LOG_LEVEL: 'warn' });
@@ -81,7 +81,7 @@ describe('configuration', () => {
   });
 
   it('names unknown keys, bad JSON and missing files in the config file', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-config-'));
+    const dir = testTempDir('config');
     const unknown = path.join(dir, 'unknown.json');
     writeFileSync(unknown, JSON.stringify({ PROT: 1 }));
     expect(problems({ TESSERA_CONFIG: unknown })[0]).toMatch(/^PROT \(in .*unknown\.json\): unknown setting/);

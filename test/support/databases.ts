@@ -97,7 +97,14 @@ export async function createTestDatabase(engine: Engine, options: { migrate?: bo
     db = fromPGlite(await PGlite.create({ ...PGLITE_OPTIONS, loadDataDir: await pgliteDump(migrated) }));
   } else {
     db = await openDatabase(config);
-    if (migrated) await migrate(db);
+    try {
+      if (migrated) await migrate(db);
+    } catch (error) {
+      // The caller never gets the handle that would drop it.
+      await db.close();
+      await cleanup();
+      throw error;
+    }
   }
   return {
     engine,
