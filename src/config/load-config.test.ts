@@ -25,6 +25,7 @@ describe('configuration', () => {
     expect(config.dataDir).toBe(path.resolve('.tessera'));
     expect(config.signingAlg).toBe('RS256');
     expect(config.accessTokenTtlSeconds).toBe(300);
+    expect(config.refreshGraceSeconds).toBe(10);
     expect(config.autoMigrate).toBe(true);
     expect(config.bootstrap.adminEmail).toBe('admin@tessera.local');
     expect(Object.isFrozen(config)).toBe(true);
@@ -47,6 +48,8 @@ describe('configuration', () => {
     ['TESSERA_AUTO_MIGRATE', 'maybe', /TESSERA_AUTO_MIGRATE="maybe": must be true or false/],
     ['TESSERA_ADMIN_EMAIL', 'not-an-email', /TESSERA_ADMIN_EMAIL=.*must be an email address/],
     ['TESSERA_ACCESS_TOKEN_TTL', '5', /must be at least 30/],
+    ['TESSERA_REFRESH_GRACE_SECONDS', '61', /TESSERA_REFRESH_GRACE_SECONDS="61": must be at most 60/],
+    ['TESSERA_REFRESH_GRACE_SECONDS', '-1', /TESSERA_REFRESH_GRACE_SECONDS="-1": must be a whole number/],
   ])('rejects %s=%s with a message that names it and says how to fix it', (name, value, message) => {
     const found = problems({ [name]: value });
     expect(found).toHaveLength(1);
@@ -91,6 +94,11 @@ describe('configuration', () => {
     expect(problems({ TESSERA_CONFIG: path.join(dir, 'absent.json') })[0]).toMatch(/^TESSERA_CONFIG: cannot read .*absent\.json \(ENOENT\)/);
   });
 
+  it('reads the refresh grace window in whole seconds, 0 to 60', () => {
+    expect(loadConfig({ TESSERA_REFRESH_GRACE_SECONDS: '0' }).refreshGraceSeconds).toBe(0);
+    expect(loadConfig({ TESSERA_REFRESH_GRACE_SECONDS: '60' }).refreshGraceSeconds).toBe(60);
+  });
+
   it('parses TESSERA_TRUST_PROXY as a flag, a hop count or an address list', () => {
     expect(loadConfig({ TESSERA_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadConfig({ TESSERA_TRUST_PROXY: '2' }).trustProxy).toBe(2);
@@ -99,7 +107,11 @@ describe('configuration', () => {
 
   it('the README documents every variable', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(Object.keys(variables).length).toBeGreaterThan(0);
     const missing = Object.keys(variables).filter((name) => !readme.includes(`| \`${name}\` |`));
     expect(missing).toEqual([]);
+    // …each with the default the code applies ("—" when there is none).
+    const wrongDefault = Object.entries(variables).filter(([name, spec]) => !readme.includes(`| \`${name}\` | ${spec.default === undefined ? '—' : `\`${spec.default}\``} |`));
+    expect(wrongDefault.map(([name]) => name)).toEqual([]);
   });
 });
