@@ -270,6 +270,7 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
       expect((await api(admin, 'PATCH', `/api/v1/users/${user.userId}`, { active: false })).status).toBe(200);
       expect(errorCode(await me(user))).toBe('invalid_token');
       const sessions = await t.app.db.ownerWork((tx) => tx.selectFrom('sessions').select(['revoked_at', 'revoked_reason']).where('user_id', '=', user.userId).execute());
+      expect(sessions.length).toBeGreaterThan(0);
       expect(sessions.every((s) => s.revoked_at !== null && s.revoked_reason === 'user_deactivated')).toBe(true);
     });
 
