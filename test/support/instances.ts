@@ -29,6 +29,8 @@ export async function startTwoInstances(adminUrl: string, admin: { email: string
     TESSERA_ADMIN_EMAIL: admin.email,
     TESSERA_ADMIN_PASSWORD: admin.password,
     LOG_LEVEL: 'info',
+    // Separate processes cannot share a fixed clock: a 1 s grace window lets a reuse test wait 1 s, not 10.
+    TESSERA_REFRESH_GRACE_SECONDS: '1',
   };
   let a: ServerProcess | undefined;
   let b: ServerProcess | undefined;

@@ -129,10 +129,11 @@ describe.each(engines())('audit log [%s]', (engine) => {
     expect((await audit.verify(tenant)).ok).toBe(true);
   });
 
-  it('keeps one chain per tenant, gapless under concurrent appends, and verifiable', async () => {
+  // PGlite runs one transaction at a time, so concurrent appends exist only on PostgreSQL.
+  it.runIf(engine === 'postgres')('keeps one chain per tenant, gapless under concurrent appends, and verifiable (PostgreSQL)', async () => {
     const tenant = await newTenant();
-    // Twenty units of work appending to one chain at once (on PostgreSQL these are real concurrent
-    // transactions on a pool; the head row lock serializes them).
+    // Twenty units of work appending to one chain at once: real concurrent transactions on a pool; the head
+    // row lock serializes them.
     await Promise.all(Array.from({ length: 20 }, (_, i) => t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('group.member_added', { details: { i } })))));
     const report = await audit.verify(tenant);
     expect(report).toMatchObject({ ok: true, checked: 20, lastSeq: 20, break: null });
