@@ -407,7 +407,15 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
   let failNext = 0;
   const clock = new FixedClock('2026-05-01T08:00:00.000Z');
   const keyring = new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore);
-  const tenant = newId();
+  /** A tenant of the test's own, so no test reads the chain, outbox or settings another one left. */
+  async function siemTenant(): Promise<string> {
+    const tenant = newId();
+    await t.db.tenantWork(tenant, async (tx) => {
+      await tx.insertInto('tenants').values({ id: tenant, name: 'SIEM tenant' }).execute();
+      await keyring.createDataKey(tx, tenant);
+    });
+    return tenant;
+  }
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -427,10 +435,6 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/siem/hook?token=abc`;
     t = await createTestDatabase(engine);
     audit = createAudit({ db: t.db, clock, keyring });
-    await t.db.tenantWork(tenant, async (tx) => {
-      await tx.insertInto('tenants').values({ id: tenant, name: 'SIEM tenant' }).execute();
-      await keyring.createDataKey(tx, tenant);
-    });
   });
   afterAll(async () => {
     await t.drop();
@@ -438,6 +442,8 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
   });
 
   it('delivers each event as JSON signed with HMAC-SHA256, from a durable outbox, retrying with backoff', async () => {
+    const tenant = await siemTenant();
+    received.length = 0;
     // No webhook yet: events are not queued.
     await t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('user.created')));
     const { secret } = await audit.setWebhook(tenant, admin, { url });
@@ -476,6 +482,7 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
   });
 
   it('the background job started by serve delivers from the outbox and stops cleanly', async () => {
+    const tenant = await siemTenant();
     await audit.setWebhook(tenant, admin, { url });
     const before = received.length;
     const errors: unknown[] = [];
@@ -491,8 +498,12 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
   });
 
   it('refuses non-http(s) or credential-bearing webhook URLs; removing the webhook drops pending deliveries', async () => {
+    const tenant = await siemTenant();
     await expect(audit.setWebhook(tenant, admin, { url: 'ftp://example.com/x' })).rejects.toMatchObject({ code: 'audit.invalid_settings' });
     await expect(audit.setWebhook(tenant, admin, { url: 'https://user:pw@example.com/x' })).rejects.toMatchObject({ code: 'audit.invalid_settings' });
+    expect(await audit.settings(tenant)).toMatchObject({ webhookUrl: null });
+    await audit.setWebhook(tenant, admin, { url });
+    expect(await audit.deliverOutbox()).toEqual({ delivered: 1, failed: 0 });
     failNext = 1;
     await t.db.tenantWork(tenant, (tx) => audit.record(tx, tenant, event('user.created')));
     expect(await audit.deliverOutbox()).toMatchObject({ failed: 1 });
