@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { runCli } from '../../test/support/cli.js';
 import { engines } from '../../test/support/databases.js';
 import { bootstrappedOperatorDatabase } from '../../test/support/operator.js';
 import type { Database } from '../db/database.js';
+import { testTempDir } from '../../test/support/temp-dir.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../docs/examples/catalog.json', import.meta.url));
 
@@ -43,7 +43,7 @@ describe.each(engines())('tessera catalog import [%s]', { timeout: 120_000 }, (e
   });
 
   it('refuses an invalid file with exit code 2 and a key error with exit code 1', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-catalog-file-'));
+    const dir = testTempDir('catalog-file');
     const shapeless = path.join(dir, 'bad.json');
     writeFileSync(shapeless, JSON.stringify({ permissions: 'hosts.view' }));
     const bad = await runCli(['catalog', 'import', shapeless, '--account', accountId], env);

@@ -89,6 +89,11 @@ export const variables = {
     default: '300',
     doc: 'Access token lifetime in seconds (default 300). Retired signing keys stay published this long plus a minute.',
   },
+  TESSERA_REFRESH_GRACE_SECONDS: {
+    schema: integer(0, 60, 'seconds a rotated refresh token may be presented again for the same successor'),
+    default: '10',
+    doc: 'Seconds after a refresh during which the spent refresh token, sent again (two tabs racing), gets the same successor instead of counting as a reuse (default 10; 0 turns the allowance off).',
+  },
   TESSERA_TOKEN_AUDIENCE: {
     schema: z.string().trim().min(1).max(200),
     default: undefined,
@@ -145,6 +150,7 @@ export interface Config {
   readonly previousMasterKey?: Buffer;
   readonly signingAlg: SigningAlgorithm;
   readonly accessTokenTtlSeconds: number;
+  readonly refreshGraceSeconds: number;
   readonly tokenAudience?: string;
   readonly logLevel: string;
   readonly bodyLimit: number;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './load-config.js';
 import { variables } from './config.schema.js';
+import { testTempDir } from '../../test/support/temp-dir.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -25,6 +25,7 @@ describe('configuration', () => {
     expect(config.dataDir).toBe(path.resolve('.tessera'));
     expect(config.signingAlg).toBe('RS256');
     expect(config.accessTokenTtlSeconds).toBe(300);
+    expect(config.refreshGraceSeconds).toBe(10);
     expect(config.autoMigrate).toBe(true);
     expect(config.bootstrap.adminEmail).toBe('admin@tessera.local');
     expect(Object.isFrozen(config)).toBe(true);
@@ -47,6 +48,8 @@ describe('configuration', () => {
     ['TESSERA_AUTO_MIGRATE', 'maybe', /TESSERA_AUTO_MIGRATE="maybe": must be true or false/],
     ['TESSERA_ADMIN_EMAIL', 'not-an-email', /TESSERA_ADMIN_EMAIL=.*must be an email address/],
     ['TESSERA_ACCESS_TOKEN_TTL', '5', /must be at least 30/],
+    ['TESSERA_REFRESH_GRACE_SECONDS', '61', /TESSERA_REFRESH_GRACE_SECONDS="61": must be at most 60/],
+    ['TESSERA_REFRESH_GRACE_SECONDS', '-1', /TESSERA_REFRESH_GRACE_SECONDS="-1": must be a whole number/],
   ])('rejects %s=%s with a message that names it and says how to fix it', (name, value, message) => {
     const found = problems({ [name]: value });
     expect(found).toHaveLength(1);
@@ -71,7 +74,7 @@ describe('configuration', () => {
   });
 
   it('reads a JSON config file, with the environment taking precedence', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-config-'));
+    const dir = testTempDir('config');
     const file = path.join(dir, 'tessera.json');
     writeFileSync(file, JSON.stringify({ PORT: 8080, LOG_LEVEL: 'debug', TESSERA_AUTO_MIGRATE: false }));
     const config = loadConfig({ TESSERA_CONFIG: file, LOG_LEVEL: 'warn' });
@@ -81,7 +84,7 @@ describe('configuration', () => {
   });
 
   it('names unknown keys, bad JSON and missing files in the config file', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-config-'));
+    const dir = testTempDir('config');
     const unknown = path.join(dir, 'unknown.json');
     writeFileSync(unknown, JSON.stringify({ PROT: 1 }));
     expect(problems({ TESSERA_CONFIG: unknown })[0]).toMatch(/^PROT \(in .*unknown\.json\): unknown setting/);
@@ -89,6 +92,11 @@ describe('configuration', () => {
     writeFileSync(bad, '{ "PORT": ');
     expect(problems({ TESSERA_CONFIG: bad })[0]).toMatch(/^TESSERA_CONFIG: .*bad\.json is not valid JSON/);
     expect(problems({ TESSERA_CONFIG: path.join(dir, 'absent.json') })[0]).toMatch(/^TESSERA_CONFIG: cannot read .*absent\.json \(ENOENT\)/);
+  });
+
+  it('reads the refresh grace window in whole seconds, 0 to 60', () => {
+    expect(loadConfig({ TESSERA_REFRESH_GRACE_SECONDS: '0' }).refreshGraceSeconds).toBe(0);
+    expect(loadConfig({ TESSERA_REFRESH_GRACE_SECONDS: '60' }).refreshGraceSeconds).toBe(60);
   });
 
   it('parses TESSERA_TRUST_PROXY as a flag, a hop count or an address list', () => {
@@ -99,7 +107,11 @@ describe('configuration', () => {
 
   it('the README documents every variable', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(Object.keys(variables).length).toBeGreaterThan(0);
     const missing = Object.keys(variables).filter((name) => !readme.includes(`| \`${name}\` |`));
     expect(missing).toEqual([]);
+    // …each with the default the code applies ("—" when there is none).
+    const wrongDefault = Object.entries(variables).filter(([name, spec]) => !readme.includes(`| \`${name}\` | ${spec.default === undefined ? '—' : `\`${spec.default}\``} |`));
+    expect(wrongDefault.map(([name]) => name)).toEqual([]);
   });
 });

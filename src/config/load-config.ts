@@ -88,6 +88,7 @@ export function loadConfig(env: Source = process.env): Config {
     previousMasterKey: values.TESSERA_MASTER_KEY_PREVIOUS as Buffer | undefined,
     signingAlg: values.TESSERA_SIGNING_ALG as Config['signingAlg'],
     accessTokenTtlSeconds: values.TESSERA_ACCESS_TOKEN_TTL as number,
+    refreshGraceSeconds: values.TESSERA_REFRESH_GRACE_SECONDS as number,
     tokenAudience: values.TESSERA_TOKEN_AUDIENCE as string | undefined,
     logLevel: values.LOG_LEVEL as string,
     bodyLimit: values.TESSERA_BODY_LIMIT as number,

@@ -77,7 +77,7 @@ describe.each(engines())('row-level security [%s]', (engine) => {
         from pg_roles r where r.rolname = current_user`.execute(tx),
     );
     expect(who.rows[0]).toEqual({ current_user: 'tessera_app', rolsuper: false, rolbypassrls: false, owns: false });
-    await expect(t.db.tenantWork(tenantA, (tx) => sql`alter table users disable row level security`.execute(tx))).rejects.toThrow();
+    await expect(t.db.tenantWork(tenantA, (tx) => sql`alter table users disable row level security`.execute(tx))).rejects.toThrow('must be owner of table users');
   });
 
   it('the tenant setting does not outlive its transaction', async () => {

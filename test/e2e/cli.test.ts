@@ -1,18 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli, startCliServer } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { testTempDir } from '../support/temp-dir.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const dataDir = () => mkdtempSync(path.join(tmpdir(), 'tessera-cli-'));
+const dataDir = () => testTempDir('cli');
+
+/** `tessera serve`, stopped when the test ends even if an assertion failed first (before its data dir is removed). */
+async function serve(env: Record<string, string>) {
+  const server = await startCliServer(env);
+  onTestFinished(async () => {
+    await server.stop();
+  });
+  return server;
+}
 
 describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
   it('first start bootstraps and prints a one-time password once; a second start reuses the data and prints no secret', async () => {
     const dir = dataDir();
-    const first = await startCliServer({ TESSERA_DATA_DIR: dir });
+    const first = await serve({ TESSERA_DATA_DIR: dir });
     const ready = await fetch(`${first.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await first.stop()).toBe(0);
@@ -24,7 +31,7 @@ describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
     // The password is printed to the terminal only, never inside a JSON log line.
     expect(out1.split('\n').filter((l) => l.startsWith('{') && l.includes(password!))).toEqual([]);
 
-    const second = await startCliServer({ TESSERA_DATA_DIR: dir });
+    const second = await serve({ TESSERA_DATA_DIR: dir });
     expect(await second.stop()).toBe(0);
     expect(second.output()).not.toContain('Tessera is set up');
     expect(second.output()).not.toContain(password);
@@ -32,7 +39,7 @@ describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
   });
 
   it('uses TESSERA_ADMIN_EMAIL and TESSERA_ADMIN_PASSWORD without printing the password', async () => {
-    const server = await startCliServer({ TESSERA_DATA_DIR: dataDir(), TESSERA_ADMIN_EMAIL: 'Root@Example.com', TESSERA_ADMIN_PASSWORD: 'correct horse battery' });
+    const server = await serve({ TESSERA_DATA_DIR: dataDir(), TESSERA_ADMIN_EMAIL: 'Root@Example.com', TESSERA_ADMIN_PASSWORD: 'correct horse battery' });
     expect(await server.stop()).toBe(0);
     expect(server.output()).toContain('email:     root@example.com');
     expect(server.output()).toContain('the one in TESSERA_ADMIN_PASSWORD');
@@ -111,7 +118,7 @@ describe('tessera bootstrap / migrate / keys', { timeout: 180_000 }, () => {
     expect(rewrapped.stdout).toContain('re-wrapped 1 tenant data key(s) and 2 signing key(s)');
     expect(rewrapped.stdout).not.toContain('new signing key');
 
-    const server = await startCliServer({ TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: newKey });
+    const server = await serve({ TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: newKey });
     const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: { alg: string }[] };
     expect(jwks.keys.map((k) => k.alg)).toEqual(['ES256', 'RS256']);
     expect(await server.stop()).toBe(0);
@@ -130,7 +137,7 @@ describe.runIf(process.env.TESSERA_TEST_DATABASE_URL)('tessera serve on PostgreS
     const env = { DATABASE_URL: t.config.url!, TESSERA_MASTER_KEY: randomBytes(32).toString('base64') };
     const migrated = await runCli(['migrate'], env);
     expect(migrated.code).toBe(0);
-    const server = await startCliServer(env);
+    const server = await serve(env);
     expect(server.output()).toContain('Tessera is set up');
     const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { status: string };
     expect(ready.status).toBe('ready');

@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import type { Tx } from '../../src/db/database.js';
 import { loggerOptions } from '../../src/http/logger.js';
+import { newId } from '../../src/kernel/ids.js';
 import { engines } from '../support/databases.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
@@ -31,6 +33,20 @@ describe.each(engines())('HTTP foundation [%s]', (engine) => {
           throw new Error('database password is hunter2');
         });
         app.http.post('/test/echo', { schema: { hide: true } }, async (request) => ({ received: request.body }));
+        // Writes aimed at another tenant's users, run the way every request runs: as tessera_app, in a unit
+        // of work of the caller's tenant (or of none). Only row-level security stands in their way.
+        app.http.post('/test/rls/update', { schema: { hide: true } }, async (request) => {
+          const { asTenant, victim } = request.body as { asTenant: string | null; victim: string };
+          const write = (tx: Tx) => tx.updateTable('users').set({ name: 'Hijacked' }).where('tenant_id', '=', victim).executeTakeFirst();
+          const result = asTenant ? await app.db.tenantWork(asTenant, write) : await app.db.globalWork(write);
+          return { updated: Number(result.numUpdatedRows) };
+        });
+        app.http.post('/test/rls/insert', { schema: { hide: true } }, async (request) => {
+          const { asTenant, victim } = request.body as { asTenant: string | null; victim: string };
+          const write = (tx: Tx) => tx.insertInto('users').values({ tenant_id: victim, id: newId(), email: `planted-${newId()}@evil.example`, is_tenant_admin: true }).execute();
+          await (asTenant ? app.db.tenantWork(asTenant, write) : app.db.globalWork(write));
+          return { inserted: true };
+        });
       },
     });
   });
@@ -149,9 +165,33 @@ describe.each(engines())('HTTP foundation [%s]', (engine) => {
     expect(await docs.text()).toContain('swagger');
   });
 
+  // DESIGN §4, tenant isolation twice: a write that forgets (or forges) the tenant filter is still stopped by
+  // row-level security, because requests run as tessera_app, which owns no table.
   it('the database refuses the application role a write outside its tenant even through the HTTP app', async () => {
-    // The app's own handle runs requests as tessera_app; a unit of work without tenant sees no tenants.
-    const rows = await t.database.db.globalWork((tx) => sql<{ n: number }>`select count(*)::int as n from tenants`.execute(tx));
+    const a = await t.app.services.bootstrap.bootstrap({ tenantName: 'A', accountName: 'A', email: 'a@a.example', password: 'a password 42' });
+    const b = await t.app.services.bootstrap.bootstrap({ tenantName: 'B', accountName: 'B', email: 'b@b.example', password: 'b password 42' });
+    const usersOfB = () => t.database.db.ownerWork((tx) => tx.selectFrom('users').selectAll().where('tenant_id', '=', b.tenantId).orderBy('id').execute());
+    const before = await usersOfB();
+    expect(before).toHaveLength(1);
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { updated?: number; error?: { code: string; requestId: string } } };
+    };
+    const refusal = (requestId: string) =>
+      logs.lines.map((l) => JSON.parse(l) as { reqId?: string; level: number; err?: { message: string } }).find((l) => l.reqId === requestId && l.level >= 50)?.err?.message;
+
+    for (const asTenant of [a.tenantId, null]) {
+      // USING hides the other tenant's rows from an UPDATE: it finds nothing to change.
+      expect(await post('/test/rls/update', { asTenant, victim: b.tenantId })).toEqual({ status: 200, body: { updated: 0 } });
+      // WITH CHECK (the USING expression) refuses a row planted in another tenant.
+      const planted = await post('/test/rls/insert', { asTenant, victim: b.tenantId });
+      expect(planted.status).toBe(500);
+      expect(planted.body.error?.code).toBe('internal_error');
+      expect(refusal(planted.body.error!.requestId)).toMatch(/row-level security/);
+    }
+    expect(await usersOfB()).toEqual(before);
+    // A unit of work without a tenant sees no tenant at all, though two exist.
+    const rows = await t.app.db.globalWork((tx) => sql<{ n: number }>`select count(*)::int as n from tenants`.execute(tx));
     expect(rows.rows[0]!.n).toBe(0);
   });
 });

@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startServer } from '../../src/main.js';
+import { testTempDir } from '../support/temp-dir.js';
 
 describe('graceful shutdown', () => {
   it('finishes the request in flight, refuses new connections, then closes the database', async () => {
     const config = loadConfig({
-      TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-shutdown-')),
+      TESSERA_DATA_DIR: testTempDir('shutdown'),
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
       PORT: '0',
       HOST: '127.0.0.1',
@@ -29,17 +27,23 @@ describe('graceful shutdown', () => {
         });
       },
     });
+    // Whatever fails below, the request is let go and the server and its database are closed before the
+    // data directory is removed.
+    onTestFinished(async () => {
+      release();
+      await running.shutdown('test finished');
+    });
 
     const slow = fetch(`${running.address}/test/slow`).then(async (r) => ({ status: r.status, body: await r.json() }));
     await inFlight;
     const stopping = running.shutdown('test');
     const readiness = await running.app.services.health.readiness();
     expect(readiness.checks.draining).toBe(true);
-    await expect(fetch(`${running.address}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${running.address}/healthz`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
 
     release();
     expect(await slow).toEqual({ status: 200, body: { finished: true } });
     await stopping;
-    await expect(running.app.db.globalWork(async () => 1)).rejects.toThrow();
+    await expect(running.app.db.globalWork(async () => 1)).rejects.toThrow('driver has already been destroyed');
   });
 });

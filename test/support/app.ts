@@ -35,10 +35,18 @@ export async function startTestApp(
   const clock = options.clock ?? new FixedClock(new Date());
   const database = await createTestDatabase(engine);
   const masterKeys = createMasterKeys(config.masterKey!);
-  const app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false });
-  await app.services.keys.ensureSigningKey();
-  await options.beforeListen?.(app);
-  await app.http.listen({ port: 0, host: '127.0.0.1' });
+  let app: App | undefined;
+  try {
+    app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false });
+    await app.services.keys.ensureSigningKey();
+    await options.beforeListen?.(app);
+    await app.http.listen({ port: 0, host: '127.0.0.1' });
+  } catch (error) {
+    // The suite never gets the handle whose close() would drop the database.
+    await app?.http.close();
+    await database.drop();
+    throw error;
+  }
   const address = app.http.server.address();
   const url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
   return {

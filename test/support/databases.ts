@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseConfig } from '../../src/config/config.schema.js';
@@ -30,8 +30,12 @@ function adminUrl(): string {
 /**
  * Starting PGlite and running initdb plus every migration costs seconds; loading a dump of an already
  * migrated data directory costs a fraction of that. The dump is cached on disk, keyed by the migrations'
- * checksums and the PGlite version, and shared by every test process.
+ * checksums and the PGlite version, and shared by every test process and every run: it lives in
+ * `node_modules/.cache/tessera/pglite-dumps` (where build tools keep their caches, cleared with a fresh
+ * install), not in the temp dir, which a run must leave as it found it (see global-setup.ts).
  */
+const DUMP_DIR = fileURLToPath(new URL('../../node_modules/.cache/tessera/pglite-dumps/', import.meta.url));
+
 const dumps = new Map<string, Promise<Blob>>();
 
 export function pgliteDump(migrated: boolean): Promise<Blob> {
@@ -44,7 +48,7 @@ export function pgliteDump(migrated: boolean): Promise<Blob> {
   let dump = dumps.get(key);
   if (!dump) {
     dump = (async () => {
-      const dir = path.join(tmpdir(), 'tessera-test-pglite');
+      const dir = DUMP_DIR;
       const file = path.join(dir, `${key}.tar`);
       try {
         return new Blob([readFileSync(file)]);
@@ -93,7 +97,14 @@ export async function createTestDatabase(engine: Engine, options: { migrate?: bo
     db = fromPGlite(await PGlite.create({ ...PGLITE_OPTIONS, loadDataDir: await pgliteDump(migrated) }));
   } else {
     db = await openDatabase(config);
-    if (migrated) await migrate(db);
+    try {
+      if (migrated) await migrate(db);
+    } catch (error) {
+      // The caller never gets the handle that would drop it.
+      await db.close();
+      await cleanup();
+      throw error;
+    }
   }
   return {
     engine,

@@ -29,25 +29,32 @@ export async function startTwoInstances(adminUrl: string, admin: { email: string
     TESSERA_ADMIN_EMAIL: admin.email,
     TESSERA_ADMIN_PASSWORD: admin.password,
     LOG_LEVEL: 'info',
+    // Separate processes cannot share a fixed clock: a 1 s grace window lets a reuse test wait 1 s, not 10.
+    TESSERA_REFRESH_GRACE_SECONDS: '1',
   };
-  // One after the other: the first migrates and bootstraps, the second finds it done.
-  const a = await startCliServer(env);
-  const b = await startCliServer(env);
-  const owner = new pg.Client({ connectionString: url.toString() });
-  await owner.connect();
-  return {
-    a,
-    b,
-    owner,
-    async stop() {
-      await Promise.allSettled([a.stop(), b.stop()]);
-      await owner.end().catch(() => {});
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${dbName} with (force)`);
-      await c.end();
-    },
+  let a: ServerProcess | undefined;
+  let b: ServerProcess | undefined;
+  let owner: pg.Client | undefined;
+  const stop = async () => {
+    await Promise.allSettled([a?.stop(), b?.stop()]);
+    await owner?.end().catch(() => {});
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(`drop database if exists ${dbName} with (force)`);
+    await c.end();
   };
+  try {
+    // One after the other: the first migrates and bootstraps, the second finds it done.
+    a = await startCliServer(env);
+    b = await startCliServer(env);
+    owner = new pg.Client({ connectionString: url.toString() });
+    await owner.connect();
+  } catch (error) {
+    // The suite never gets a handle to stop: stop what started and drop the database here.
+    await stop();
+    throw error;
+  }
+  return { a, b, owner, stop };
 }
 
 /** One JSON request to a server process; returns the status, the parsed body and the refresh cookie if set. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildApp } from '../../src/app.js';
@@ -18,6 +18,7 @@ export interface OperatorDatabase {
   readonly env: Record<string, string>;
   /** Opens the same database from the test (close it before the next command on the embedded engine). */
   open(): Promise<Database>;
+  /** Removes the data directory or drops the PostgreSQL database. */
   drop(): Promise<void>;
   readonly tenantId: string;
   readonly accountId: string;
@@ -32,6 +33,7 @@ export async function bootstrappedOperatorDatabase(engine: Engine): Promise<Oper
     const dir = mkdtempSync(path.join(tmpdir(), 'tessera-operator-'));
     env = { TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: masterKey };
     open = () => openDatabase({ kind: 'pglite', dataDir: dir, poolMax: 1 });
+    drop = async () => rmSync(dir, { recursive: true, force: true });
   } else {
     const t = await createTestDatabase('postgres', { migrate: false });
     await t.db.close();
@@ -40,8 +42,9 @@ export async function bootstrappedOperatorDatabase(engine: Engine): Promise<Oper
     open = () => openDatabase({ kind: 'postgres', url, dataDir: 'memory://', poolMax: 2 });
     drop = () => t.drop();
   }
-  const db = await open();
+  let db: Database | undefined;
   try {
+    db = await open();
     await migrate(db);
     const app = await buildApp({ config: testConfig(env), db, masterKeys: createMasterKeys(Buffer.from(masterKey, 'base64')), logger: false });
     await app.services.keys.ensureSigningKey();
@@ -53,7 +56,13 @@ export async function bootstrappedOperatorDatabase(engine: Engine): Promise<Oper
     });
     await app.http.close();
     return { env, open, drop, tenantId, accountId };
+  } catch (error) {
+    // The suite's afterAll never learns of a database it was not handed: remove it here.
+    await db?.close();
+    db = undefined;
+    await drop();
+    throw error;
   } finally {
-    await db.close();
+    await db?.close();
   }
 }

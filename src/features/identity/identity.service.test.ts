@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
@@ -42,14 +43,38 @@ describe.each(engines())('identity service [%s]', (engine) => {
 
   // Issue 3: the last active tenant administrator cannot be demoted — also when two administrators demote
   // each other at the same moment (the administrators' rows are locked, so the second sees the first).
-  it('keeps one tenant administrator when two demote each other concurrently', async () => {
+  // PGlite runs one transaction at a time, so the race exists only on PostgreSQL (a pool of 5).
+  it.runIf(engine === 'postgres')('keeps one tenant administrator when two demote each other concurrently (PostgreSQL)', async () => {
     const second = await t.app.db.tenantWork(tenantA, (tx) =>
       identity().adminCreateUser(tx, tenantA, actor(adminA), { email: 'second@a.example', isTenantAdmin: true }),
     );
-    const results = await Promise.allSettled([
-      t.app.db.tenantWork(tenantA, (tx) => identity().updateUser(tx, tenantA, actor(adminA), second.id, { isTenantAdmin: false })),
-      t.app.db.tenantWork(tenantA, (tx) => identity().updateUser(tx, tenantA, actor(second.id), adminA, { isTenantAdmin: false })),
-    ]);
+    // The two transactions overlap for certain: the first demotes and holds its transaction open until the
+    // second has either finished or is waiting for a lock; only then does the first commit.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let demoted!: () => void;
+    const firstDemoted = new Promise<void>((resolve) => (demoted = resolve));
+    const first = t.app.db.tenantWork(tenantA, async (tx) => {
+      await identity().updateUser(tx, tenantA, actor(adminA), second.id, { isTenantAdmin: false });
+      demoted();
+      await gate;
+    });
+    first.catch(() => demoted());
+    await firstDemoted;
+    let secondSettled = false;
+    const secondDemotion = t.app.db
+      .tenantWork(tenantA, (tx) => identity().updateUser(tx, tenantA, actor(second.id), adminA, { isTenantAdmin: false }))
+      .finally(() => (secondSettled = true));
+    secondDemotion.catch(() => {});
+    for (;;) {
+      const waiting = await t.app.db.ownerWork((tx) =>
+        sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(tx),
+      );
+      if (secondSettled || waiting.rows[0]!.n > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    release();
+    const results = await Promise.allSettled([first, secondDemotion]);
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused).toHaveLength(1);
     expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^(last_tenant_admin|identity\.tenant_admin_required)$/) });

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, engines, type TestDatabase } from '../../../test/support/databases.js';
@@ -11,6 +10,7 @@ import { AppError } from '../../kernel/app-error.js';
 import { newId } from '../../kernel/ids.js';
 import { Keyring } from '../../crypto/keyring.js';
 import { createMasterKeys, resolveMasterKey } from '../../crypto/master-key.js';
+import { testTempDir } from '../../../test/support/temp-dir.js';
 
 function codeOf(promise: Promise<unknown>): Promise<string> {
   return promise.then(
@@ -103,7 +103,7 @@ describe.each(engines())('keyring [%s]', (engine) => {
 
 describe('master key resolution', () => {
   it('generates a key into the data directory in embedded mode (mode 0600), then reuses it', () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-mk-'));
+    const dataDir = testTempDir('mk');
     const config = loadConfig({ TESSERA_DATA_DIR: dataDir });
     const first = resolveMasterKey(config);
     expect(first.generatedAt).toBe(path.join(dataDir, 'master.key'));

@@ -60,6 +60,15 @@ describe.each(engines())('mfa store [%s]', (engine) => {
   });
 
   it('another tenant sees nothing and changes nothing', async () => {
+    // A factor and a recovery code of the test's own in tenant A, so there is something to hide.
+    const victim = newId();
+    await t.db.tenantWork(tenantA, async (tx) => {
+      await tx.insertInto('users').values({ tenant_id: tenantA, id: victim, email: `${victim}@x.example` }).execute();
+      expect(await store.savePendingFactor(tx, tenantA, victim, Buffer.from('s'), now)).toBe(true);
+      expect(await store.enableFactor(tx, tenantA, victim, 101, now)).toBe(true);
+      await store.replaceRecoveryCodes(tx, tenantA, victim, [Buffer.from('h2')], now);
+    });
+    const userA = victim;
     await t.db.tenantWork(tenantB, async (tx) => {
       // The tenant filter names tenant A; row-level security still confines tenant B's unit of work.
       expect(await store.findFactor(tx, tenantA, userA)).toBeUndefined();

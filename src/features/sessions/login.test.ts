@@ -17,11 +17,14 @@ describe.each(engines())('login [%s]', (engine) => {
   afterAll(() => t.close());
 
   it('with exactly one account, the session is created at once (identity token, access token, refresh cookie)', async () => {
-    const r = await call(t, 'POST', '/auth/login', { body: { email: admin.email, password: admin.password } });
+    // Its own tenant: another test gives the suite's administrator a second account.
+    const solo = await loginAsAdmin(t, { tenantName: 'Solo' });
+    const r = await call(t, 'POST', '/auth/login', { body: { email: solo.email, password: solo.password } });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ status: 'authenticated', tenantId: admin.tenantId, userId: admin.userId, accounts: [{ id: admin.accountId, name: 'Main' }] });
+    expect(r.body).toMatchObject({ status: 'authenticated', tenantId: solo.tenantId, userId: solo.userId, accounts: [{ id: solo.accountId, name: 'Main' }] });
+    expect(r.body.accounts).toHaveLength(1);
     expect(r.body.identityToken).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
-    expect(r.body.session).toMatchObject({ tokenType: 'Bearer', accountId: admin.accountId, expiresIn: 300 });
+    expect(r.body.session).toMatchObject({ tokenType: 'Bearer', accountId: solo.accountId, expiresIn: 300 });
     expect(r.refreshCookie).toMatch(/^tessera_refresh=rt1\./);
     const me = await call(t, 'GET', '/api/v1/me/sessions', { token: r.body.session.accessToken });
     expect(me.status).toBe(200);

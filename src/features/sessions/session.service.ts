@@ -28,7 +28,8 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
     let successorExpiresAt: Date;
     if (row.rotated_at) {
       // RFC 9700 §4.14.2: a rotated refresh token presented again means it leaked, unless it is the
-      // same client racing itself (two tabs) within the grace window, which gets the same successor.
+      // same client racing itself (two tabs) within the grace window, which gets the same successor. The
+      // window (TESSERA_REFRESH_GRACE_SECONDS) is inclusive: exactly `grace` after the rotation still counts.
       const repeat = row.successor_enc && now.getTime() - row.rotated_at.getTime() <= graceMs ? openSuccessor(token, row.successor_enc) : undefined;
       if (!repeat) {
         await issuer.revoke(tx, tenantId, { sessionId: row.session_id }, 'refresh_token_reuse');

@@ -51,7 +51,9 @@ describe.each(engines())('sessions [%s]', (engine) => {
     expect(next.status).toBe(200);
   });
 
-  it('two tabs refreshing at once both get the same successor (grace window)', async () => {
+  // PGlite runs one transaction at a time, so the race exists only on PostgreSQL; the grace window itself is
+  // tested on both engines, to the second, in refresh-grace.test.ts.
+  it.runIf(engine === 'postgres')('two tabs refreshing at once both get the same successor (grace window; PostgreSQL)', async () => {
     const me = await loginAsPlainUser(t, admin);
     const [a, b] = await Promise.all([call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie }), call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie })]);
     expect(a.status).toBe(200);
@@ -174,6 +176,7 @@ describe.each(engines())('sessions [%s]', (engine) => {
     const cross = await call(t, 'DELETE', `/api/v1/users/${user.userId}/sessions`, { token: other.accessToken });
     expect(cross.status).toBe(404);
     const rows = await t.app.db.tenantWork(other.tenantId, (tx) => tx.selectFrom('sessions').select(['tenant_id']).execute());
+    expect(rows.length).toBeGreaterThan(0); // at least the other administrator's own session
     expect(rows.every((r) => r.tenant_id === other.tenantId)).toBe(true);
     expect((await call(t, 'GET', '/api/v1/me/sessions', { token: user.accessToken })).status).toBe(200);
   });

@@ -155,7 +155,7 @@ export function sessionsRoutes(sessions: SessionsService, guards: AuthGuards): F
         schema: {
           tags: ['auth'],
           summary: 'Rotate the refresh token (cookie) for a new access token',
-          description: 'A refresh token used twice outside a 10-second grace window revokes its session.',
+          description: 'A refresh token used twice outside the grace window (TESSERA_REFRESH_GRACE_SECONDS, default 10 s) revokes its session.',
           response: { 200: SessionTokens },
         },
       },

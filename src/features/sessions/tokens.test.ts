@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../config/config.schema.js';
 import { issueToken, verifyToken } from './tokens.js';
@@ -34,5 +35,27 @@ describe('access token verification (node:crypto, algorithm pinned by kid)', () 
     expect(verifyToken(withAud, 'access', keys, { issuer: 'i', audience: 'api' }, NOW).ok).toBe(true);
     expect(verifyToken(withAud, 'access', keys, { issuer: 'i', audience: 'other' }, NOW)).toEqual({ ok: false, reason: 'aud' });
     expect(verifyToken(without, 'access', keys, { issuer: 'i', audience: 'api' }, NOW)).toEqual({ ok: false, reason: 'aud' });
+  });
+});
+
+// RFC 7519 §4.1.5/§4.1.6 allow "some small leeway" for clock skew between instances: 30 s here, no more and
+// no less. A token issued (`iat`) or valid from (`nbf`) 30 s ahead of this instance's clock is accepted;
+// 31 s ahead it is refused.
+describe('clock skew allowance for iat and nbf (30 s)', () => {
+  const SKEW = 30;
+  const key = keyFor('EdDSA');
+  const keys = new Map([[key.kid, key]]);
+  const settings = { issuer: 'https://id.example' };
+  const sign = (times: { iat: number; nbf?: number }) =>
+    new SignJWT({ ...claims, exp: NOW + 600, jti: 'j-1', ...times }).setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' }).setIssuer(settings.issuer).setSubject(claims.sub).sign(key.privateKey);
+
+  it('accepts iat up to now + 30 s and refuses now + 31 s', async () => {
+    expect(verifyToken(await sign({ iat: NOW + SKEW }), 'access', keys, settings, NOW)).toMatchObject({ ok: true, claims: { iat: NOW + SKEW } });
+    expect(verifyToken(await sign({ iat: NOW + SKEW + 1 }), 'access', keys, settings, NOW)).toEqual({ ok: false, reason: 'iat in the future' });
+  });
+
+  it('accepts nbf up to now + 30 s and refuses now + 31 s', async () => {
+    expect(verifyToken(await sign({ iat: NOW, nbf: NOW + SKEW }), 'access', keys, settings, NOW)).toMatchObject({ ok: true, claims: { nbf: NOW + SKEW } });
+    expect(verifyToken(await sign({ iat: NOW, nbf: NOW + SKEW + 1 }), 'access', keys, settings, NOW)).toEqual({ ok: false, reason: 'not yet valid' });
   });
 });

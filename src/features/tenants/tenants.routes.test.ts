@@ -9,25 +9,30 @@ import { SECURITY_DEFAULTS, type SecuritySettings } from './security-settings.js
 describe.each(engines())('tenant security settings over HTTP [%s]', (engine) => {
   let t: TestApp;
   let admin: LoggedIn;
-  let otherAdmin: LoggedIn;
 
   beforeAll(async () => {
     t = await startTestApp(engine);
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
-    otherAdmin = await loginAsAdmin(t, { tenantName: 'Globex' });
   });
   afterAll(() => t.close());
 
   const api = <T = unknown>(who: { accessToken: string } | null, method: string, path: string, body?: unknown) => callApi<T>(t, who, method, path, body);
   const PATH = '/api/v1/tenant/security-settings';
 
+  // Tests that read or change a tenant's settings work on a tenant of their own: none depends on what an
+  // earlier test left behind.
+  const ownTenant = (name: string) => loginAsAdmin(t, { tenantName: name });
+
   it('reads the defaults of a tenant that configured nothing', async () => {
+    const admin = await ownTenant('Defaults');
     const res = await api<SecuritySettings>(admin, 'GET', PATH);
     expect(res.status).toBe(200);
     expect(res.body).toEqual(SECURITY_DEFAULTS);
   });
 
   it('changes only the given fields, only for the own tenant, and records the change', async () => {
+    const admin = await ownTenant('Changes');
+    const otherAdmin = await ownTenant('Untouched');
     const res = await api<SecuritySettings>(admin, 'PATCH', PATH, { mfaRequired: true, sessionLifetimeSeconds: 3600, refreshLifetimeSeconds: 1800 });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ...SECURITY_DEFAULTS, mfaRequired: true, sessionLifetimeSeconds: 3600, refreshLifetimeSeconds: 1800 });
@@ -59,6 +64,7 @@ describe.each(engines())('tenant security settings over HTTP [%s]', (engine) => 
 
   // Issue 3: an email whose domain does not match the tenant's configured domains is refused.
   it('restricts user emails to the allowed domains (email_domain_mismatch)', async () => {
+    const admin = await ownTenant('Restricted');
     const set = await api<SecuritySettings>(admin, 'PATCH', PATH, { allowedEmailDomains: ['Acme.example', 'acme.test'], restrictEmailDomains: true });
     expect(set.body.allowedEmailDomains).toEqual(['acme.example', 'acme.test']);
     const refused = await api(admin, 'POST', '/api/v1/users', { email: 'someone@evil.example' });
@@ -73,6 +79,7 @@ describe.each(engines())('tenant security settings over HTTP [%s]', (engine) => 
   });
 
   it('requires idp.view to read and a tenant administrator to change', async () => {
+    const admin = await ownTenant('Guarded');
     const plain = await loginAsPlainUser(t, admin);
     expect(errorCode(await api(plain, 'GET', PATH))).toBe('permission_denied');
     expect(errorCode(await api(plain, 'PATCH', PATH, { mfaRequired: true }))).toBe('permission_denied');
@@ -80,6 +87,7 @@ describe.each(engines())('tenant security settings over HTTP [%s]', (engine) => 
   });
 
   it('mfaRequired set here sends a user without TOTP through enrollment at login', async () => {
+    const otherAdmin = await ownTenant('Enforced');
     const user = await loginAsPlainUser(t, otherAdmin);
     expect((await api(otherAdmin, 'PATCH', PATH, { mfaRequired: true })).status).toBe(200);
     const login = await api<{ status: string; challengeToken: string; enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }>(
