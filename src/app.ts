@@ -15,7 +15,8 @@ import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/ind
 import { createRbacService, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
-import { createAuthGuards } from './http/auth.js';
+import { type AuthGuards, createAuthGuards } from './http/auth.js';
+import { registerRoutes } from './http/route.js';
 import { createHttpServer } from './http/server.js';
 import { type Clock, systemClock } from './kernel/clock.js';
 
@@ -27,8 +28,13 @@ export interface AppDeps {
   readonly logger?: FastifyServerOptions['logger'];
 }
 
-/** Composition root: builds every feature with its dependencies and mounts its routes. No logic here. */
-export async function buildApp({ config, db, masterKeys, clock = systemClock, logger }: AppDeps) {
+export type ServicesDeps = Omit<AppDeps, 'logger'>;
+
+/**
+ * Composition root, first half: builds every feature with its dependencies. No HTTP: operator commands and
+ * tests that need only services build these alone. No logic here.
+ */
+export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
   const audit = createAudit({ db, clock, keyring });
@@ -39,15 +45,22 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
     // rbac is built after identity (it needs requireTenantAdmin); identity reaches its takeover rule only when a request runs.
     takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work) },
   });
-  const tenants = createTenantsService({ clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
+  const tenants = createTenantsService({ db, clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
   const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
-  const guards = createAuthGuards(sessions.authenticator, rbac.permissionChecker());
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, bootstrap, health, sessions };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+/** Composition root, second half: the HTTP server with every feature's routes mounted. No logic here. */
+export async function createHttpApp(s: Services, { config, db, logger }: Pick<AppDeps, 'config' | 'db' | 'logger'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
+  const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker());
   const http: FastifyInstance = await createHttpServer({
     logLevel: config.logLevel,
     bodyLimit: config.bodyLimit,
@@ -56,17 +69,23 @@ export async function buildApp({ config, db, masterKeys, clock = systemClock, lo
     version: VERSION,
     logger,
   });
-  await http.register(healthRoutes(health));
-  await http.register(keysRoutes(keys));
-  await http.register(sessionsRoutes(sessions, guards));
-  await http.register(auditRoutes(audit, guards));
-  await http.register(identityRoutes({ db, identity, guards }));
-  await http.register(mfaRoutes({ db, mfa, guards }));
-  await http.register(tenantsRoutes({ db, tenants, guards }));
-  await http.register(organizationsRoutes({ db, organizations, guards }));
-  await http.register(rbacRoutes({ db, rbac, guards }));
+  registerRoutes(http, guards, [...tenantsRoutes(s.tenants)]);
+  await http.register(healthRoutes(s.health));
+  await http.register(keysRoutes(s.keys));
+  await http.register(sessionsRoutes(s.sessions, guards));
+  await http.register(auditRoutes(s.audit, guards));
+  await http.register(identityRoutes({ db, identity: s.identity, guards }));
+  await http.register(mfaRoutes({ db, mfa: s.mfa, guards }));
+  await http.register(organizationsRoutes({ db, organizations: s.organizations, guards }));
+  await http.register(rbacRoutes({ db, rbac: s.rbac, guards }));
+  return { http, guards };
+}
 
-  return { http, db, config, services: { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, bootstrap, health, sessions, guards } };
+/** The whole server: services, then the HTTP app over them. */
+export async function buildApp(deps: AppDeps) {
+  const services = createServices(deps);
+  const { http, guards } = await createHttpApp(services, deps);
+  return { http, guards, db: deps.db, config: deps.config, services };
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>;

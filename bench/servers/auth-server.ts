@@ -25,7 +25,7 @@ const password = 'bench password 1234';
 const created = await app.services.bootstrap.bootstrap({ tenantName: 'Bench', accountName: 'Bench', email, password });
 
 const settings = { issuer: config.publicUrl };
-app.http.get('/bench/authenticated', { preHandler: app.services.guards.requireSession }, async (request) => ({ userId: request.auth!.userId }));
+app.http.get('/bench/authenticated', { preHandler: app.guards.requireSession }, async (request) => ({ userId: request.auth!.userId }));
 app.http.get('/bench/verify-only', async (request, reply) => {
   const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
   const result = verifyToken(token, 'access', await app.services.keys.verificationKeys(), settings, Math.floor(Date.now() / 1000));

@@ -16,3 +16,8 @@ export const CryptoErrors = defineErrors({
       'TESSERA_MASTER_KEY is required with PostgreSQL. Make one with: node -e "console.log(require(\'node:crypto\').randomBytes(32).toString(\'base64\'))"',
   },
 });
+
+declare module '../kernel/app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof CryptoErrors, true> {}
+}

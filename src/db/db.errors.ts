@@ -18,3 +18,8 @@ export const DbErrors = defineErrors({
     message: 'The database has migrations pending; run `tessera migrate`.',
   },
 });
+
+declare module '../kernel/app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof DbErrors, true> {}
+}

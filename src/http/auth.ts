@@ -72,3 +72,8 @@ export function createAuthGuards(authenticator: Authenticator, permissions: Perm
     },
   };
 }
+
+declare module '../kernel/app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof AuthErrors, true> {}
+}

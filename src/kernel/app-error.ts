@@ -8,6 +8,20 @@ export interface ErrorSpec {
   readonly message: string;
 }
 
+/**
+ * Every error code of the server, as one union (`ErrorCode`). Each `*.errors.ts` adds its codes to this
+ * registry by declaration merging, next to its `defineErrors` call, so `new AppError(code)` compiles only for a
+ * declared code and a caller can `switch` over the codes exhaustively:
+ *
+ *     export const RbacErrors = defineErrors({ 'rbac.role_in_use': { status: 409, message: '…' } });
+ *     declare module '../../kernel/app-error.js' {
+ *       interface ErrorCodeRegistry extends Record<keyof typeof RbacErrors, true> {}
+ *     }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface ErrorCodeRegistry {}
+export type ErrorCode = Extract<keyof ErrorCodeRegistry, string>;
+
 const registry = new Map<string, ErrorSpec>();
 
 /** Declares a feature's error codes; every call adds them to the catalog that docs/errors.md must cover. */
@@ -38,11 +52,11 @@ export interface AppErrorOptions {
 }
 
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly detail: unknown;
 
-  constructor(code: string, options: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const spec = registry.get(code);
     if (!spec) throw new Error(`unknown error code ${code}: declare it with defineErrors()`);
     super(options.message ?? spec.message, options.cause === undefined ? undefined : { cause: options.cause });

@@ -10,3 +10,8 @@ export const KernelErrors = defineErrors({
   internal_error: { status: 500, message: 'Internal error. Quote the request id when reporting it.' },
   service_unavailable: { status: 503, message: 'The server is not ready or is shutting down; retry shortly.' },
 });
+
+declare module './app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof KernelErrors, true> {}
+}

@@ -15,3 +15,8 @@ export const IdentityErrors = defineErrors({
     message: 'Change your own password or two-step verification through /api/v1/me (it asks for your current password or a recent sign-in).',
   },
 });
+
+declare module '../../kernel/app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof IdentityErrors, true> {}
+}

@@ -22,3 +22,8 @@ export const RbacErrors = defineErrors({
       "This user holds access you do not hold (a permission, the Account Administrator role or tenant administration): only someone holding at least the user's access may reset their password or two-step verification, change their email or reactivate them.",
   },
 });
+
+declare module '../../kernel/app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof RbacErrors, true> {}
+}

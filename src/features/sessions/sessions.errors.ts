@@ -13,3 +13,8 @@ export const SessionErrors = defineErrors({
   'sessions.too_many_attempts': { status: 429, message: 'Too many failed sign-in attempts; wait and retry later.' },
   'sessions.tenant_required': { status: 400, message: 'This email is registered in more than one tenant; give the tenant id.' },
 });
+
+declare module '../../kernel/app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof SessionErrors, true> {}
+}

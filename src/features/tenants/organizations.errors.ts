@@ -8,3 +8,8 @@ export const OrganizationErrors = defineErrors({
     message: 'Roles are scoped to this organization; delete those roles or change their organizationId (PATCH /api/v1/roles/{id}) first.',
   },
 });
+
+declare module '../../kernel/app-error.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
+  interface ErrorCodeRegistry extends Record<keyof typeof OrganizationErrors, true> {}
+}

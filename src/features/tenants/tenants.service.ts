@@ -1,4 +1,4 @@
-import type { Tx } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { KernelErrors } from '../../kernel/errors.js';
@@ -8,6 +8,7 @@ import { type SecuritySettings, type SecuritySettingsPatch, settingsProblem, wit
 import * as store from './tenants.store.js';
 
 export interface TenantsDeps {
+  readonly db: Database;
   readonly clock: Clock;
   /** Creates the tenant's first data key in the same transaction (the keyring). */
   readonly createDataKey: (tx: Tx, tenantId: string) => Promise<number>;
@@ -21,7 +22,7 @@ export async function securitySettings(tx: Tx, tenantId: string): Promise<Securi
   return withDefaults(await store.readSecuritySettings(tx, tenantId));
 }
 
-export function createTenantsService({ clock, createDataKey, audit, requireTenantAdmin }: TenantsDeps) {
+export function createTenantsService({ db, clock, createDataKey, audit, requireTenantAdmin }: TenantsDeps) {
   return {
     /** Creates a tenant, its data key and its first account, in the caller's unit of work for `tenantId`. */
     async createTenantWithAccount(tx: Tx, tenantId: string, input: { tenantName: string; accountName: string }) {
@@ -37,12 +38,18 @@ export function createTenantsService({ clock, createDataKey, audit, requireTenan
     countAllTenants: store.countAllTenants,
     securitySettings,
 
+    /** The tenant's security settings, in a unit of work of its own. */
+    getSecuritySettings(tenantId: string): Promise<SecuritySettings> {
+      return db.tenantWork(tenantId, (tx) => securitySettings(tx, tenantId));
+    },
+
     /**
      * Changes the tenant's security settings (tenant administrators only) and records
      * `tenant.security_settings.updated` with the old and new value of each changed field.
      */
-    async updateSecuritySettings(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, patch: SecuritySettingsPatch): Promise<SecuritySettings> {
-      await requireTenantAdmin(tx, tenantId, actor.id!);
+    updateSecuritySettings(tenantId: string, actor: AuditActor & { type: 'user'; id: string }, patch: SecuritySettingsPatch): Promise<SecuritySettings> {
+      return db.tenantWork(tenantId, async (tx) => {
+      await requireTenantAdmin(tx, tenantId, actor.id);
       const before = await securitySettings(tx, tenantId);
       const after = withDefaults({ ...before, ...patch });
       const problem = settingsProblem(after);
@@ -61,6 +68,7 @@ export function createTenantsService({ clock, createDataKey, audit, requireTenan
         details: { changes },
       });
       return after;
+      });
     },
   };
 }

@@ -1,0 +1,201 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { z } from 'zod';
+import type { AuthContext, AuthGuards } from './auth.js';
+
+/**
+ * A route is declared once (DESIGN §6 "defineRoute"): its method and URL, who may call it, the zod schemas that
+ * validate its input and output and produce the OpenAPI document, and a handler that receives a typed context.
+ * Handlers never see the database, the Fastify request or reply: they read `ctx`, call one service and return
+ * the body. The few HTTP effects a route needs (a status, a header, the refresh cookie) go through `ctx.reply`.
+ */
+
+/** Who may call a route: anyone, any live session, or a live session whose user holds `permission`. */
+export type RouteAuth = 'public' | 'session' | { readonly permission: string };
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RouteSchema {
+  readonly tags: readonly string[];
+  readonly summary: string;
+  readonly description?: string;
+  /** Left out of the OpenAPI document. */
+  readonly hide?: boolean;
+  readonly params?: z.ZodType;
+  readonly querystring?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly response: Readonly<Record<number, z.ZodType>>;
+}
+
+type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+/** The request input, parsed by the route's schemas. */
+export interface RouteInput<S extends RouteSchema> {
+  readonly params: Parsed<S['params']>;
+  readonly query: Parsed<S['querystring']>;
+  readonly body: Parsed<S['body']>;
+}
+
+/** Where a request comes from: for audit events, throttling and the session list. */
+export interface RequestMeta {
+  readonly ip: string;
+  readonly userAgent: string | null;
+}
+
+/** The signed-in caller as the audit log records it. */
+export interface RequestActor {
+  readonly type: 'user';
+  readonly id: string;
+  readonly ip: string;
+  readonly userAgent: string | null;
+}
+
+/** The HTTP effects a handler may have besides its body. */
+export interface ReplyControl {
+  /** The status of the answer, when it is not the route's declared `status`. */
+  status(code: number): void;
+  header(name: string, value: string): void;
+  setCookie(name: string, value: string, options: CookieSerializeOptions): void;
+  clearCookie(name: string, options: CookieSerializeOptions): void;
+}
+
+export interface PublicContext<S extends RouteSchema> {
+  readonly input: RouteInput<S>;
+  readonly meta: RequestMeta;
+  readonly headers: IncomingHttpHeaders;
+  readonly cookies: Readonly<Record<string, string | undefined>>;
+  readonly reply: ReplyControl;
+}
+
+export interface SessionContext<S extends RouteSchema> extends PublicContext<S> {
+  readonly tenantId: string;
+  readonly accountId: string;
+  readonly userId: string;
+  /** The caller, as the per-request session read returned it (DESIGN §3 step 2). */
+  readonly principal: AuthContext;
+  readonly actor: RequestActor;
+}
+
+export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends 'public' ? PublicContext<S> : SessionContext<S>;
+
+/** What a handler may return: the input side of any of the route's response schemas. */
+type ResponseBody<S extends RouteSchema> = { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']];
+
+export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
+  readonly method: HttpMethod;
+  readonly url: string;
+  readonly auth: A;
+  readonly schema: S;
+  /** The status of a successful answer (default 200). */
+  readonly status?: number;
+  /** Headers every answer of the route carries (e.g. `cache-control: no-store` on token endpoints). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Probes and key documents are fetched constantly: log them only when something goes wrong. */
+  readonly logLevel?: 'warn';
+  handler(ctx: RouteContext<S, A>): Promise<ResponseBody<S>>;
+}
+
+/** A declared route with its types erased, as a feature's route list holds it. */
+export interface Route {
+  readonly method: HttpMethod;
+  readonly url: string;
+  readonly auth: RouteAuth;
+  readonly schema: RouteSchema;
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly logLevel?: 'warn';
+  handler(ctx: SessionContext<RouteSchema>): Promise<unknown>;
+}
+
+/** Declares a route; the handler's context and return type follow from `auth` and `schema`. */
+export function defineRoute<const S extends RouteSchema, const A extends RouteAuth>(definition: RouteDefinition<S, A>): Route {
+  return definition as unknown as Route;
+}
+
+function userAgentOf(request: FastifyRequest): string | null {
+  const ua = request.headers['user-agent'];
+  return typeof ua === 'string' ? ua : null;
+}
+
+/**
+ * One context per request; its methods live on the prototype so that building it costs one small object
+ * (the authenticated hot path builds one per request).
+ */
+class Context {
+  chosenStatus: number | undefined = undefined;
+  constructor(
+    private readonly request: FastifyRequest,
+    private readonly fastifyReply: FastifyReply,
+  ) {}
+  get input() {
+    const r = this.request;
+    return { params: r.params, query: r.query, body: r.body };
+  }
+  get meta(): RequestMeta {
+    return { ip: this.request.ip, userAgent: userAgentOf(this.request) };
+  }
+  get headers() {
+    return this.request.headers;
+  }
+  get cookies() {
+    return this.request.cookies;
+  }
+  get reply(): ReplyControl {
+    return this as unknown as ReplyControl;
+  }
+  get principal(): AuthContext {
+    return this.request.auth!;
+  }
+  get tenantId() {
+    return this.request.auth!.tenantId;
+  }
+  get accountId() {
+    return this.request.auth!.accountId;
+  }
+  get userId() {
+    return this.request.auth!.userId;
+  }
+  get actor(): RequestActor {
+    return { type: 'user', id: this.request.auth!.userId, ip: this.request.ip, userAgent: userAgentOf(this.request) };
+  }
+  status(code: number): void {
+    this.chosenStatus = code;
+  }
+  header(name: string, value: string): void {
+    void this.fastifyReply.header(name, value);
+  }
+  setCookie(name: string, value: string, options: CookieSerializeOptions): void {
+    void this.fastifyReply.setCookie(name, value, options);
+  }
+  clearCookie(name: string, options: CookieSerializeOptions): void {
+    void this.fastifyReply.clearCookie(name, options);
+  }
+}
+
+function guardFor(auth: RouteAuth, guards: AuthGuards): preHandlerAsyncHookHandler | undefined {
+  if (auth === 'public') return undefined;
+  if (auth === 'session') return guards.requireSession;
+  return guards.requirePermission(auth.permission);
+}
+
+/** Mounts declared routes on the server: guard, schemas, then the handler with its context. */
+export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes: readonly Route[]): void {
+  for (const route of routes) {
+    const { method, url, auth, schema, status = 200, headers, logLevel } = route;
+    const guard = guardFor(auth, guards);
+    app.route({
+      method,
+      url,
+      schema: schema as never,
+      ...(logLevel ? { logLevel } : {}),
+      ...(guard ? { onRequest: guard } : {}),
+      handler: async (request, reply) => {
+        if (headers) void reply.headers(headers);
+        const ctx = new Context(request, reply);
+        const body = await route.handler(ctx as unknown as SessionContext<RouteSchema>);
+        return reply.code(ctx.chosenStatus ?? status).send(body);
+      },
+    });
+  }
+}
