@@ -23,7 +23,7 @@ export function mfaRoutes({ db, mfa, guards }: { db: Database; mfa: MfaService; 
           tags: ['mfa'],
           summary: 'Start setting up TOTP two-step verification',
           description:
-            'Returns a new secret, its otpauth URI and a QR code. Nothing changes for login until /me/mfa/verify succeeds. Step-up: send `currentPassword`, or sign in again within the last 5 minutes (`step_up_required`); wrong current passwords are throttled like logins.',
+            'Returns a new secret, its otpauth URI and a QR code. Nothing changes for login until /me/mfa/verify succeeds. Step-up: send `currentPassword`, or sign in again within the last 5 minutes (`sessions.step_up_required`); wrong current passwords are throttled like logins.',
           body: MfaSetupBody,
           response: { 200: MfaSetup },
         },

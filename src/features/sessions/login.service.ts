@@ -6,7 +6,7 @@ import { SessionErrors } from './sessions.errors.js';
 import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
 import * as store from './sessions.store.js';
 import { type Admission, createAttemptThrottle, type ThrottledKey } from './attempt-throttle.js';
-import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle.js';
+import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle-policy.js';
 import { verifyToken } from './tokens.js';
 
 export type LoginResult =
@@ -66,11 +66,11 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     });
   }
 
-  /** `no_accounts` ends a login whose credentials were right: recorded too, in its own unit of work. */
+  /** `sessions.no_accounts` ends a login whose credentials were right: recorded too, in its own unit of work. */
   function recordingNoAccounts(tenantId: string, userId: string, email: string | null, meta: RequestMeta) {
     return async (error: unknown): Promise<never> => {
-      if (error instanceof AppError && error.code === SessionErrors.no_accounts) {
-        await recordFailure(tenantId, { action: 'auth.login.failed', actor: actor(userId, email, meta), target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.no_accounts });
+      if (error instanceof AppError && error.code === SessionErrors['sessions.no_accounts']) {
+        await recordFailure(tenantId, { action: 'auth.login.failed', actor: actor(userId, email, meta), target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.no_accounts'] });
       }
       throw error;
     };
@@ -78,7 +78,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
 
   const attempts = createAttemptThrottle({ db, clock });
 
-  /** The per-address count of every attempt (throttle.ts: IPv6 per /64); a success gives its attempt back. */
+  /** The per-address count of every attempt (throttle-policy.ts: IPv6 per /64); a success gives its attempt back. */
   const addressKey = (meta: RequestMeta): ThrottledKey => ({ key: ipKey(meta.ip), policy: IP_POLICY, onSuccess: 'refund' });
 
   /**
@@ -179,7 +179,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     }
     const authTime = clock.now();
     const accounts = await store.enterableAccounts(tx, tenantId, user.id, authTime);
-    if (accounts.length === 0) throw new AppError(SessionErrors.no_accounts);
+    if (accounts.length === 0) throw new AppError(SessionErrors['sessions.no_accounts']);
     const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta) : undefined;
     await audit.record(tx, tenantId, {
       action: 'auth.login.succeeded',
@@ -215,7 +215,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
 
       // Else the tenants where the email exists. The answer is never shown to a caller without the right
       // password: every path below costs one argon2 verification per candidate (a dummy one when there is
-      // none) and ends in the same `invalid_credentials`.
+      // none) and ends in the same `sessions.invalid_credentials`.
       const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => store.loginTenants(tx, email));
       const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof store.findLoginUser>>> }[] = [];
       if (candidates.length <= MAX_CANDIDATE_TENANTS) {
@@ -244,13 +244,13 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         const audited = tenantId !== undefined ? found : passwordMatched;
         for (const f of audited) {
           const who = actor(f.user.id, f.user.email, meta);
-          const failed: AuditEventInput = { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors.invalid_credentials, details: { reason: f.user.active ? 'password' : 'inactive' } };
+          const failed: AuditEventInput = { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.invalid_credentials'], details: { reason: f.user.active ? 'password' : 'inactive' } };
           const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
           await recordFailure(f.tenantId, failed, ...(locked ? [lock] : []));
         }
         // Same time whether or not an event was written: a failure with none gets an equivalent committed write.
         if (audited.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
-        throw new AppError(SessionErrors.invalid_credentials, { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
+        throw new AppError(SessionErrors['sessions.invalid_credentials'], { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
       }
       // The password was right (in two tenants): not a failed guess.
       await attempts.succeeded(throttleKeys);
@@ -310,7 +310,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         return { result: await complete(tx, tenantId, userId, amr, meta, recoveryCodes) };
       }).catch(async (error: unknown) => {
         if (error instanceof WrongCode) return { failed: 'code' as const, email: error.email };
-        // Thrown, not answered: the code was right (no_accounts), or the challenge was spent or stale; not a guess.
+        // Thrown, not answered: the code was right (sessions.no_accounts), or the challenge was spent or stale; not a guess.
         await attempts.refund(throttleKeys);
         return recordingNoAccounts(tenantId, userId, null, meta)(error);
       });
@@ -320,10 +320,10 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       }
       // The reserved attempt is the failure's count; `locked` when it was the one that reached a lock.
       const who = actor(userId, outcome.email, meta);
-      const failed: AuditEventInput = { action: 'auth.mfa.failed', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.invalid_mfa_code, details: { stage, reason: outcome.failed } };
+      const failed: AuditEventInput = { action: 'auth.mfa.failed', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.invalid_mfa_code'], details: { stage, reason: outcome.failed } };
       const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
       await recordFailure(tenantId, failed, ...(admission.locksOnFailure ? [lock] : []));
-      throw new AppError(outcome.failed === 'code' ? SessionErrors.invalid_mfa_code : SessionErrors.invalid_token);
+      throw new AppError(outcome.failed === 'code' ? SessionErrors['sessions.invalid_mfa_code'] : SessionErrors.invalid_token);
     },
 
     /**
@@ -358,7 +358,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         // choice (no access to that account) rolls the spend back, so the user can still pick another.
         const user = await issuer.redeem(tx, verified.claims);
         const accounts = await store.enterableAccounts(tx, tenantId, userId, clock.now());
-        if (!accounts.some((a) => a.id === input.accountId)) throw new AppError(SessionErrors.no_account_access);
+        if (!accounts.some((a) => a.id === input.accountId)) throw new AppError(SessionErrors['sessions.no_account_access']);
         const amr = verified.claims.amr ?? ['pwd'];
         const authTime = verified.claims.auth_time === undefined ? clock.now() : new Date(verified.claims.auth_time * 1000);
         const session = await issuer.createSession(tx, tenantId, userId, input.accountId, amr, authTime, meta);

@@ -194,7 +194,7 @@ export function sessionsRoutes(sessions: SessionsService, guards: AuthGuards): F
         schema: {
           tags: ['sessions'],
           summary: "Revoke all the caller's other sessions",
-          description: 'Step-up: send `currentPassword`, or sign in again within the last 5 minutes (`step_up_required`).',
+          description: 'Step-up: send `currentPassword`, or sign in again within the last 5 minutes (`sessions.step_up_required`).',
           body: RevokeOthersBody,
           response: { 200: RevokedCount },
         },

@@ -8,8 +8,8 @@ import { SessionErrors } from './sessions.errors.js';
 import type { Caller, RequestMeta, SessionsDeps } from './sessions.ports.js';
 import * as store from './sessions.store.js';
 
-/** Refresh rotation, account switching, logout, and the user's own session list (the issue's "Session"). */
-export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
+/** Refresh rotation, account switching, logout, and the user's own session list (DESIGN §2 "Session"). */
+export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
   const { db, clock, audit } = deps;
   const graceMs = (deps.refreshGraceSeconds ?? 10) * 1000;
 
@@ -86,7 +86,7 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
       const key = await issuer.signingKey();
       const pending = await db.tenantWork(auth.tenantId, async (tx) => {
         const accounts = await store.enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
-        if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors.no_account_access);
+        if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors['sessions.no_account_access']);
         const current = await store.findSession(tx, auth.tenantId, auth.sessionId);
         // The new session comes from the same authentication: its `auth_time` is carried over, not renewed
         // (switching accounts is not a step-up).
@@ -180,4 +180,4 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
   };
 }
 
-export type SessionService = ReturnType<typeof createSessionService>;
+export type SessionLifecycle = ReturnType<typeof createSessionLifecycle>;
