@@ -5,6 +5,7 @@ import type { IssuedSession, Issuer, PendingSession } from './session-issuer.js'
 import { SessionErrors } from './sessions.errors.js';
 import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
 import * as store from './sessions.store.js';
+import { enterableAccounts } from '../rbac/index.js';
 import { type Admission, createAttemptThrottle, type ThrottledKey } from './attempt-throttle.js';
 import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle-policy.js';
 import { verifyToken } from './tokens.js';
@@ -98,7 +99,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
    */
   function recordingThrottled(tenantId: string, email: string, meta: RequestMeta, stage: 'password' | 'mfa') {
     return async (tx: Tx): Promise<void> => {
-      const user = await store.findLoginUser(tx, tenantId, email);
+      const user = await deps.users.findLoginUser(tx, tenantId, email);
       if (!user) return;
       await audit.record(tx, tenantId, {
         action: 'auth.login.throttled',
@@ -165,7 +166,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
    * it stands after this login's own changes (an MFA enrollment rotates it).
    */
   async function complete(tx: Tx, tenantId: string, userId: string, amr: string[], meta: RequestMeta, recoveryCodes?: string[]): Promise<Decision> {
-    const user = await store.findUserById(tx, tenantId, userId);
+    const user = await deps.users.findLoginUserById(tx, tenantId, userId);
     if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
     if (user.must_change_password) {
       await audit.record(tx, tenantId, {
@@ -178,7 +179,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       return { status: 'password_change_required', tenantId, userId, stamp: user.security_stamp, amr };
     }
     const authTime = clock.now();
-    const accounts = await store.enterableAccounts(tx, tenantId, user.id, authTime);
+    const accounts = await enterableAccounts(tx, tenantId, user.id, authTime);
     if (accounts.length === 0) throw new AppError(SessionErrors['sessions.no_accounts']);
     const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta) : undefined;
     await audit.record(tx, tenantId, {
@@ -216,16 +217,16 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       // Else the tenants where the email exists. The answer is never shown to a caller without the right
       // password: every path below costs one argon2 verification per candidate (a dummy one when there is
       // none) and ends in the same `sessions.invalid_credentials`.
-      const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => store.loginTenants(tx, email));
-      const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof store.findLoginUser>>> }[] = [];
+      const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => deps.users.loginTenants(tx, email));
+      const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof deps.users.findLoginUser>>> }[] = [];
       if (candidates.length <= MAX_CANDIDATE_TENANTS) {
         for (const tenantId of candidates) {
-          const user = await db.tenantWork(tenantId, (tx) => store.findLoginUser(tx, tenantId, email));
+          const user = await db.tenantWork(tenantId, (tx) => deps.users.findLoginUser(tx, tenantId, email));
           if (user) found.push({ tenantId, user });
         }
       }
       // An unknown email costs the same user read as a known one (it finds nothing, by construction).
-      if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => store.findLoginUser(tx, NO_TENANT, email));
+      if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => deps.users.findLoginUser(tx, NO_TENANT, email));
       const matched: typeof found = [];
       const passwordMatched: typeof found = [];
       if (found.length === 0) await passwords.verifyDummy(input.password);
@@ -289,7 +290,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       const key = await issuer.signingKey();
 
       const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: Decision } | { failed: 'inactive' | 'code'; email: string | null }> => {
-        const user = await store.findUserById(tx, tenantId, userId);
+        const user = await deps.users.findLoginUserById(tx, tenantId, userId);
         if (!user?.active) return { failed: 'inactive' as const, email: user?.email ?? null };
         // Bound to the security stamp (a password reset or MFA reset since ends the challenge) and single use;
         // spent before the code is checked, and kept spent only when the code was right (a wrong one rolls back).
@@ -357,7 +358,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         // Bound to the security stamp and single use: one account is chosen per identity token. A refused
         // choice (no access to that account) rolls the spend back, so the user can still pick another.
         const user = await issuer.redeem(tx, verified.claims);
-        const accounts = await store.enterableAccounts(tx, tenantId, userId, clock.now());
+        const accounts = await enterableAccounts(tx, tenantId, userId, clock.now());
         if (!accounts.some((a) => a.id === input.accountId)) throw new AppError(SessionErrors['sessions.no_account_access']);
         const amr = verified.claims.amr ?? ['pwd'];
         const authTime = verified.claims.auth_time === undefined ? clock.now() : new Date(verified.claims.auth_time * 1000);
