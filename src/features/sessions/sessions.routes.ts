@@ -1,5 +1,5 @@
 import { defineRoute, type ReplyControl, type Route } from '../../http/route.js';
-import type { LoginResult } from './login.service.js';
+import type { LoginResult } from './login-pipeline.js';
 import type { IssuedSession } from './session-issuer.js';
 import {
   AccountBody,
