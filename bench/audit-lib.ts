@@ -77,7 +77,7 @@ export async function seedChain(db: Database, tenantId: string, count: number, o
         action: seq % 3 === 0 ? 'auth.login.failed' : 'auth.login.succeeded',
         target: { type: 'user', id: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c' },
         outcome: seq % 3 === 0 ? 'failure' : 'success',
-        errorCode: seq % 3 === 0 ? 'invalid_credentials' : null,
+        errorCode: seq % 3 === 0 ? 'sessions.invalid_credentials' : null,
         details: { method: 'password', attempt: seq % 7 },
         prevHash: prev,
       };

@@ -9,7 +9,7 @@ import { knownMigrations } from './db/migrator.js';
 import { auditRoutes, createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
-import { createIdentityService, identityRoutes } from './features/identity/index.js';
+import { createIdentityService, findLoginUser, findLoginUserById, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService, rbacRoutes } from './features/rbac/index.js';
@@ -46,11 +46,11 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work) },
   });
   const tenants = createTenantsService({ db, clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
-  const mfa = createMfa({ clock, keyring, audit, identity });
+  const mfa = createMfa({ db, clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
   const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
-  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
   return { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, bootstrap, health, sessions };
@@ -69,13 +69,11 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
     version: VERSION,
     logger,
   });
-  registerRoutes(http, guards, [...tenantsRoutes(s.tenants)]);
+  registerRoutes(http, guards, [...tenantsRoutes(s.tenants), ...sessionsRoutes(s.sessions), ...mfaRoutes(s.mfa)]);
   await http.register(healthRoutes(s.health));
   await http.register(keysRoutes(s.keys));
-  await http.register(sessionsRoutes(s.sessions, guards));
   await http.register(auditRoutes(s.audit, guards));
   await http.register(identityRoutes({ db, identity: s.identity, guards }));
-  await http.register(mfaRoutes({ db, mfa: s.mfa, guards }));
   await http.register(organizationsRoutes({ db, organizations: s.organizations, guards }));
   await http.register(rbacRoutes({ db, rbac: s.rbac, guards }));
   return { http, guards };

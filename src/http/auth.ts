@@ -36,7 +36,7 @@ declare module 'fastify' {
 
 /** Implemented by the sessions feature: verifies the bearer token and the live session (DESIGN §3). */
 export interface Authenticator {
-  /** Resolves the caller or throws an AppError (`invalid_token`, `account_context_required`, …). */
+  /** Resolves the caller or throws an AppError (`invalid_token`, `sessions.account_context_required`, …). */
   authenticate(request: FastifyRequest): Promise<AuthContext>;
 }
 

@@ -79,8 +79,10 @@ export interface SessionContext<S extends RouteSchema> extends PublicContext<S> 
 
 export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends 'public' ? PublicContext<S> : SessionContext<S>;
 
-/** What a handler may return: the input side of any of the route's response schemas. */
-type ResponseBody<S extends RouteSchema> = { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']];
+/** What a handler may return: the input side of any of the route's response schemas; nothing when it declares none (a 204). */
+type ResponseBody<S extends RouteSchema> = [keyof S['response']] extends [never]
+  ? void
+  : { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']];
 
 export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
   readonly method: HttpMethod;
@@ -184,14 +186,17 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
   for (const route of routes) {
     const { method, url, auth, schema, status = 200, headers, logLevel } = route;
     const guard = guardFor(auth, guards);
+    // The route's headers go on every answer, a refusal by the guard or the handler included (token
+    // endpoints' errors are `no-store` too, RFC 6749 §5.1), so they are set before the guard runs.
+    const setHeaders = headers ? [async (_request: FastifyRequest, reply: FastifyReply) => void reply.headers(headers)] : [];
+    const onRequest = [...setHeaders, ...(guard ? [guard] : [])];
     app.route({
       method,
       url,
       schema: schema as never,
       ...(logLevel ? { logLevel } : {}),
-      ...(guard ? { onRequest: guard } : {}),
+      ...(onRequest.length > 0 ? { onRequest } : {}),
       handler: async (request, reply) => {
-        if (headers) void reply.headers(headers);
         const ctx = new Context(request, reply);
         const body = await route.handler(ctx as unknown as SessionContext<RouteSchema>);
         return reply.code(ctx.chosenStatus ?? status).send(body);

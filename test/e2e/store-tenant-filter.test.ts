@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/db/database.js';
 import * as audit from '../../src/features/audit/audit.store.js';
+import * as loginUsers from '../../src/features/identity/login-user.store.js';
 import * as users from '../../src/features/identity/users.store.js';
 import * as keys from '../../src/features/keys/keys.store.js';
 import * as mfa from '../../src/features/mfa/mfa.store.js';
@@ -73,9 +74,9 @@ const READS: ReadCase[] = [
   ['sessions.listLiveSessionsOfUser', (tx, c, w) => sessions.listLiveSessionsOfUser(tx, c.tenant, w.user, now), bySome('session')],
   ['sessions.lockRefreshToken', (tx, c, w) => sessions.lockRefreshToken(tx, c.tenant, w.refreshHash), bySome('session')],
   ['sessions.lockRefreshChain', (tx, c, w) => sessions.lockRefreshChain(tx, c.tenant, w.refreshHash), bySome('session')],
-  ['sessions.enterableAccounts', (tx, c, w) => sessions.enterableAccounts(tx, c.tenant, w.user, now), (r) => Array.isArray(r) && r.length > 0],
-  ['sessions.findLoginUser', (tx, c, w) => sessions.findLoginUser(tx, c.tenant, w.email), bySome('user')],
-  ['sessions.findUserById', (tx, c, w) => sessions.findUserById(tx, c.tenant, w.user), bySome('user')],
+  ['loginUsers.findLoginUser', (tx, c, w) => loginUsers.findLoginUser(tx, c.tenant, w.email), bySome('user')],
+  ['loginUsers.findLoginUserById', (tx, c, w) => loginUsers.findLoginUserById(tx, c.tenant, w.user), bySome('user')],
+  ['rbac.enterableAccounts', (tx, c, w) => rbac.enterableAccounts(tx, c.tenant, w.user, now), (r) => Array.isArray(r) && r.length > 0],
   // mfa
   ['mfa.findFactor', (tx, c, w) => mfa.findFactor(tx, c.tenant, w.user), (r) => r !== undefined],
   ['mfa.countUnusedRecoveryCodes', (tx, c, w) => mfa.countUnusedRecoveryCodes(tx, c.tenant, w.user), positive],
@@ -110,6 +111,7 @@ const READS: ReadCase[] = [
   ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
   ['organizations.lockOrganization', (tx, c, w) => organizations.lockOrganization(tx, c.account, w.org), bySome('org')],
   ['organizations.listOrganizations', (tx, c) => organizations.listOrganizations(tx, c.account, { ...page }), bySome('org')],
+  ['tenants.accountNames', (tx, c, w) => tenants.accountNames(tx, c.tenant, [w.assignmentAccount]).then((names) => [...names]), (r, w) => mentions(r, w.assignmentAccount)],
   ['tenants.listAccounts', (tx, c) => tenants.listAccounts(tx, c.tenant), (r, w) => mentions(r, w.assignmentAccount)],
   ['tenants.readSecuritySettings', (tx, c) => tenants.readSecuritySettings(tx, c.tenant), (r) => mentions(r, 'marker-a')],
   // audit
@@ -200,21 +202,21 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'sessions.insertSession': 'insert for the given tenant',
   'sessions.insertRefreshToken': 'insert for the given tenant',
   'sessions.rotate': 'one statement whose insert references (tenant, session): for a wrong tenant the foreign key fails it whole',
-  'sessions.loginTenants': 'tenant discovery by email: every tenant by design',
+  'loginUsers.loginTenants': 'tenant discovery by email: every tenant by design',
   'sessions.readThrottles': 'global table (keyed by hash)',
   'sessions.reserveAttempt': 'global table (keyed by hash)',
   'sessions.claimFirstRefusal': 'global table (keyed by hash)',
   'sessions.refundAttempt': 'global table (keyed by hash)',
   'sessions.rewriteThrottle': 'global table (keyed by hash)',
   'sessions.clearThrottle': 'global table (keyed by hash)',
-  'sessions.publishedSigningKey': 'global table',
+  'keys.publishedSigningKey': 'global table',
   'organizations.insertOrganization': 'insert for the given account',
   'tenants.insertTenant': 'insert',
   'tenants.insertAccount': 'insert for the given tenant',
   'tenants.countAllTenants': 'bootstrap check: every tenant',
 };
 
-const STORES = { audit, users, keys, mfa, groups, rbac, sessions, organizations, tenants };
+const STORES = { audit, users, loginUsers, keys, mfa, groups, rbac, sessions, organizations, tenants };
 
 async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
   const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();

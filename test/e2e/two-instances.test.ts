@@ -80,6 +80,6 @@ describe.skipIf(!adminUrl)('two instances on one PostgreSQL', () => {
     // Any path that deactivates (user management, SCIM) flips this flag; the per-request read returns it.
     await owner.query('update users set active = false where id = $1', [userId]);
     for (const server of [a, b]) expect((await call(server, 'GET', '/api/v1/me/sessions', { token: user.accessToken })).status).toBe(401);
-    expect((await call(a, 'POST', '/auth/login', { body: { email: 'gone@two.example', password: 'deactivated user password' } })).body.error.code).toBe('invalid_credentials');
+    expect((await call(a, 'POST', '/auth/login', { body: { email: 'gone@two.example', password: 'deactivated user password' } })).body.error.code).toBe('sessions.invalid_credentials');
   });
 });

@@ -280,7 +280,7 @@ describe.each(engines())('audit log [%s]', (engine) => {
     const other = { type: 'system', id: 'keys' } as const;
     await recordMany(tenant, 7, (i) =>
       i % 2 === 0
-        ? event(i < 4 ? 'auth.login.succeeded' : 'auth.login.failed', { outcome: i < 4 ? 'success' : 'failure', errorCode: i < 4 ? null : 'invalid_credentials' })
+        ? event(i < 4 ? 'auth.login.succeeded' : 'auth.login.failed', { outcome: i < 4 ? 'success' : 'failure', errorCode: i < 4 ? null : 'sessions.invalid_credentials' })
         : event('keys.signing_key.rotated', { actor: other, target: { type: 'signing_key', id: `k${i}` } }),
     );
     const page1 = await audit.listEvents(tenant, { filters: {}, limit: 3 });

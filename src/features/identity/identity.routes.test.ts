@@ -27,11 +27,11 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     return rows.map((r) => r.action);
   }
 
-  /** Whether /auth/login accepts the password (a user without any account is told `no_accounts`). */
+  /** Whether /auth/login accepts the password (a user without any account is told `sessions.no_accounts`). */
   async function passwordAccepted(email: string, password: string, tenantId = admin.tenantId): Promise<boolean> {
     const res = await callApi(t, null, 'POST', '/auth/login', { email, password, tenantId });
-    if (res.status === 200 || errorCode(res) === 'no_accounts') return true;
-    expect(errorCode(res)).toBe('invalid_credentials');
+    if (res.status === 200 || errorCode(res) === 'sessions.no_accounts') return true;
+    expect(errorCode(res)).toBe('sessions.invalid_credentials');
     return false;
   }
 
@@ -233,7 +233,7 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     expect(errorCode(weak)).toBe('identity.password_policy');
     const ok = await api(user, 'POST', '/api/v1/me/password', { currentPassword: user.password, newPassword: 'amber lantern meadow 9' });
     expect(ok.status).toBe(204);
-    expect(errorCode(await callApi(t, null, 'POST', '/auth/login', { email: user.email, password: user.password, tenantId: admin.tenantId }))).toBe('invalid_credentials');
+    expect(errorCode(await callApi(t, null, 'POST', '/auth/login', { email: user.email, password: user.password, tenantId: admin.tenantId }))).toBe('sessions.invalid_credentials');
     await loginOverHttp(t, { email: user.email, password: 'amber lantern meadow 9', tenantId: admin.tenantId });
     // The session that made the change stays.
     expect((await api(user, 'GET', '/api/v1/me')).status).toBe(200);

@@ -204,7 +204,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
      * Step-up (NIST SP 800-63B §4.2.3 re-authentication; the product rule for MFA setup and revoke-all): runs
      * `work` in a unit of work opened by `unit` when the caller proved it is still the user: with the
      * current password (checked in that unit of work, under the current-password throttle), or, without
-     * one, with an authentication no older than 5 minutes (`step_up_required` otherwise). Call it with no
+     * one, with an authentication no older than 5 minutes (`sessions.step_up_required` otherwise). Call it with no
      * unit of work open.
      */
     async guardStepUp<T>(

@@ -151,6 +151,15 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
       return (await keySet()).verification;
     },
 
+    /**
+     * One published key by kid, read now (not from the cache): a token signed with a key another instance
+     * started signing with after this one loaded its key set.
+     */
+    async publishedKey(kid: string): Promise<VerificationKey | undefined> {
+      const row = await db.globalWork((tx) => store.publishedSigningKey(tx, kid, clock.now()));
+      return row ? { kid: row.kid, alg: row.alg as SigningAlgorithm, publicKey: publicKeyFromJwk(row.public_jwk as JWK), ...(row.publish_until ? { notAfter: row.publish_until.getTime() } : {}) } : undefined;
+    },
+
     /** Adds a new signing key (of `alg`, default the configured one) and retires the current one. */
     async rotateSigningKey(alg: SigningAlgorithm = signingAlg): Promise<{ kid: string; alg: SigningAlgorithm }> {
       return { kid: await insertNewKey(alg, true), alg };

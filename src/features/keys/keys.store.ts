@@ -117,3 +117,13 @@ export async function deleteExpiredSigningKeys(tx: Tx, now: Date): Promise<numbe
   const result = await tx.deleteFrom('signing_keys').where('publish_until', '<=', now).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** One published signing key by kid (global table): for a key another instance started signing with. */
+export async function publishedSigningKey(tx: Tx, kid: string, now: Date) {
+  return tx
+    .selectFrom('signing_keys')
+    .select(['kid', 'alg', 'public_jwk', 'publish_until'])
+    .where('kid', '=', kid)
+    .where((eb) => eb.or([eb('publish_until', 'is', null), eb('publish_until', '>', now)]))
+    .executeTakeFirst();
+}

@@ -90,13 +90,13 @@ describe.each(engines())('two-step verification over HTTP [%s]', (engine) => {
     const code = codeAt(secret, t.clock.now());
     expect((await loginMfa(user, code)).body.status).toBe('authenticated');
     const replay = await loginMfa(user, code);
-    expect(errorCode(replay)).toBe('invalid_mfa_code');
+    expect(errorCode(replay)).toBe('sessions.invalid_mfa_code');
     // One step of drift is accepted.
     nextStep();
     nextStep();
     expect((await loginMfa(user, codeAt(secret, new Date(t.clock.now().getTime() + 30_000)))).body.status).toBe('authenticated');
     expect((await loginMfa(user, recoveryCodes[0]!)).body.status).toBe('authenticated');
-    expect(errorCode(await loginMfa(user, recoveryCodes[0]!))).toBe('invalid_mfa_code');
+    expect(errorCode(await loginMfa(user, recoveryCodes[0]!))).toBe('sessions.invalid_mfa_code');
     expect((await api<{ recoveryCodesRemaining: number }>(user, 'GET', '/api/v1/me/mfa')).body.recoveryCodesRemaining).toBe(9);
   });
 

@@ -1,16 +1,17 @@
 import QRCode from 'qrcode';
 import type { Keyring } from '../../crypto/keyring.js';
-import type { Tx } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
-import type { IdentityService } from '../identity/index.js';
+import type { IdentityService, UserActor } from '../identity/index.js';
 import { MfaErrors } from './mfa.errors.js';
 import * as store from './mfa.store.js';
 import { hashRecoveryCode, newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT } from './recovery-codes.js';
 import { looksLikeTotpCode, matchingStep, newTotpSecret, otpauthUri } from './totp.js';
 
 export interface MfaDeps {
+  readonly db: Database;
   readonly clock: Clock;
   readonly keyring: Keyring<Tx>;
   readonly audit: AuditRecorder;
@@ -38,7 +39,7 @@ function selfActor(userId: string): AuditActor {
   return { type: 'user', id: userId };
 }
 
-export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' }: MfaDeps) {
+export function createMfa({ db, clock, keyring, audit, identity, issuer = 'Tessera' }: MfaDeps) {
   async function readSecret(tx: Tx, tenantId: string, userId: string, enc: Uint8Array): Promise<string> {
     return keyring.decryptString(tx, tenantId, secretField(userId), enc);
   }
@@ -118,55 +119,68 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
   }
 
   return {
+    // The second factor as the login pipeline uses it, in the pipeline's unit of work (sessions' MfaPort).
     isEnrolled,
     verifyLoginFactor,
     startEnrollment,
     completeEnrollment,
     status,
 
-    /** POST /me/mfa/setup: a new pending secret labelled with the caller's email. */
-    async setupForSelf(tx: Tx, tenantId: string, userId: string): Promise<Enrollment> {
-      const user = await identity.getUser(tx, tenantId, userId);
-      return startEnrollment(tx, tenantId, userId, user.email);
+    /** GET /me/mfa: whether the caller's factor is on, since when, and how many recovery codes are left. */
+    async getStatus(tenantId: string, userId: string) {
+      const current = await db.tenantWork(tenantId, (tx) => status(tx, tenantId, userId));
+      return { ...current, enabledAt: current.enabledAt ? new Date(current.enabledAt).toISOString() : null };
+    },
+
+    /**
+     * POST /me/mfa/setup: a new pending secret labelled with the caller's email, after step-up (NIST SP 800-63B
+     * §4.2.3: binding an authenticator needs the current password or a login within 5 minutes).
+     */
+    async setup(tenantId: string, actor: UserActor, proof: { authTime?: number | undefined; currentPassword?: string | undefined }): Promise<Enrollment> {
+      return identity.guardStepUp(tenantId, actor, proof, (work) => db.tenantWork(tenantId, work), async (tx) => {
+        const user = await identity.getUser(tx, tenantId, actor.id);
+        return startEnrollment(tx, tenantId, actor.id, user.email);
+      });
     },
 
     /** POST /me/mfa/verify: the first valid code enables the factor. */
-    async verifySetupForSelf(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, code: string) {
-      const result = await completeEnrollment(tx, tenantId, actor.id!, code, actor);
-      if (!result) throw new AppError(MfaErrors['mfa.invalid_code']);
-      return result;
+    async verifySetup(tenantId: string, actor: UserActor, code: string) {
+      return db.tenantWork(tenantId, async (tx) => {
+        const result = await completeEnrollment(tx, tenantId, actor.id, code, actor);
+        if (!result) throw new AppError(MfaErrors['mfa.invalid_code']);
+        return result;
+      });
     },
 
-    /** Runs a unit of work that checks the caller's current password under the per-user throttle (identity). */
-    guardCurrentPassword: identity.guardCurrentPassword,
-    refusalsRecorded: identity.refusalsRecorded,
-
-    /** Step-up before binding a new authenticator (identity): the current password, or a login within 5 minutes. */
-    guardStepUp: identity.guardStepUp,
-
-    /** POST /me/mfa/disable: the current password is required (run it inside `guardCurrentPassword`). */
-    async disableForSelf(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, currentPassword: string): Promise<void> {
-      const userId = actor.id!;
-      await identity.requireCurrentPassword(tx, tenantId, userId, currentPassword);
-      if (!(await store.deleteFactor(tx, tenantId, userId))) throw new AppError(MfaErrors['mfa.not_enabled']);
-      await identity.rotateSecurityStamp(tx, tenantId, userId);
-      await audit.record(tx, tenantId, { action: 'mfa.disabled', actor, target: { type: 'user', id: userId }, outcome: 'success' });
+    /** POST /me/mfa/disable: the current password is required, checked under the per-user throttle (identity). */
+    async disable(tenantId: string, actor: UserActor, currentPassword: string): Promise<void> {
+      await identity.guardCurrentPassword(tenantId, actor, () =>
+        db.tenantWork(tenantId, async (tx) => {
+          await identity.requireCurrentPassword(tx, tenantId, actor.id, currentPassword);
+          if (!(await store.deleteFactor(tx, tenantId, actor.id))) throw new AppError(MfaErrors['mfa.not_enabled']);
+          await identity.rotateSecurityStamp(tx, tenantId, actor.id);
+          await audit.record(tx, tenantId, { action: 'mfa.disabled', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
+        }),
+      );
     },
 
     /** A tenant administrator removes another user's factor (lost device); the user may enroll again. */
-    async resetForUser(tx: Tx, tenantId: string, actor: AuditActor & { type: 'user' }, userId: string): Promise<void> {
-      await identity.requireTenantAdmin(tx, tenantId, actor.id!);
-      // A takeover: the next login with the password enrolls whichever authenticator is shown (rbac's takeover rule).
-      await identity.guardTakeover(tx, tenantId, { ...actor, id: actor.id! }, userId, 'user.mfa_reset');
-      const removed = await store.deleteFactor(tx, tenantId, userId);
-      // An MFA challenge issued before the reset must not complete a login with the removed factor gone.
-      await identity.rotateSecurityStamp(tx, tenantId, userId);
-      await audit.record(tx, tenantId, {
-        action: 'user.mfa_reset',
-        actor,
-        target: { type: 'user', id: userId },
-        outcome: 'success',
-        details: { hadFactor: removed },
+    async resetForUser(tenantId: string, actor: UserActor, userId: string): Promise<void> {
+      // Refusals of the takeover rule are audited even though the unit of work rolls back (rbac's grant rule).
+      await identity.refusalsRecorded(tenantId, actor, async (tx) => {
+        await identity.requireTenantAdmin(tx, tenantId, actor.id);
+        // A takeover: the next login with the password enrolls whichever authenticator is shown (rbac's takeover rule).
+        await identity.guardTakeover(tx, tenantId, actor, userId, 'user.mfa_reset');
+        const removed = await store.deleteFactor(tx, tenantId, userId);
+        // An MFA challenge issued before the reset must not complete a login with the removed factor gone.
+        await identity.rotateSecurityStamp(tx, tenantId, userId);
+        await audit.record(tx, tenantId, {
+          action: 'user.mfa_reset',
+          actor,
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          details: { hadFactor: removed },
+        });
       });
     },
   };

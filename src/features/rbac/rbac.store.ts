@@ -356,3 +356,19 @@ export async function searchPrincipals(tx: Tx, tenantId: string, q: string, limi
   const groups = await tx.selectFrom('groups').select(['id', 'name']).where('tenant_id', '=', tenantId).where('name', 'ilike', like).orderBy('name').limit(limit).execute();
   return { users, groups };
 }
+
+// ---- accounts a user may enter (asked by the sessions feature) ----
+
+/** Accounts the user may enter: those where the user holds an active role assignment, directly or through a group. */
+export async function enterableAccounts(tx: Tx, tenantId: string, userId: string, now: Date): Promise<{ id: string; name: string }[]> {
+  const result = await sql<{ id: string; name: string }>`
+    select distinct a.id, a.name
+      from role_assignments ra
+      join accounts a on a.id = ra.account_id
+     where ra.tenant_id = ${tenantId}
+       and (ra.user_id = ${userId}
+            or ra.group_id in (select group_id from group_members where tenant_id = ${tenantId} and user_id = ${userId}))
+       and ra.expired_at is null and (ra.expires_at is null or ra.expires_at > ${now})
+     order by a.name, a.id`.execute(tx);
+  return result.rows;
+}

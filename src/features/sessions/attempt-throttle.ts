@@ -1,7 +1,7 @@
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import * as store from './sessions.store.js';
-import { blockSchedule, THROTTLE_WINDOW_MS, type ThrottlePolicy } from './throttle.js';
+import { blockSchedule, THROTTLE_WINDOW_MS, type ThrottlePolicy } from './throttle-policy.js';
 
 /** One counter an attempt is charged to, and what a success does to it. */
 export interface ThrottledKey {

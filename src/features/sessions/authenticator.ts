@@ -93,7 +93,7 @@ export function createAuthenticator({
     if (!result.ok) {
       // An identity token where a session is needed: the user has not chosen an account yet.
       if (claimedKind(token) === 'identity' && verifyToken(token, 'identity', known, settings, nowSeconds).ok) {
-        throw new AppError(SessionErrors.account_context_required);
+        throw new AppError(SessionErrors['sessions.account_context_required']);
       }
       refuse(result.reason);
     }

@@ -1,10 +1,10 @@
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import { createAttemptThrottle, type ThrottledKey } from './attempt-throttle.js';
-import { ACCOUNT_POLICY, accountKey } from './throttle.js';
+import { ACCOUNT_POLICY, accountKey } from './throttle-policy.js';
 
 /**
- * Login's throttle (throttle.ts: the same reservation, policy and lock) for other secrets a caller may guess
+ * Login's throttle (throttle-policy.ts: the same reservation, policy and lock) for other secrets a caller may guess
  * again and again, such as the current password a logged-in user must give to change it (DESIGN §4). Per
  * subject: the first 3 attempts in 15 minutes are free, then each blocks the next attempt for 1 s, 2 s, 4 s…
  * (at most 60 s), and the 10th locks the subject for 15 minutes. Each guess is reserved before it is checked,

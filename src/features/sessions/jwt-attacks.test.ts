@@ -10,7 +10,7 @@ import { createKeysService } from '../keys/index.js';
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const partsOf = (token: string) => token.split('.').map((p, i) => (i < 2 ? JSON.parse(Buffer.from(p, 'base64url').toString()) : p)) as [Record<string, unknown>, Record<string, unknown>, string];
 
-// The issue's JWT attacks: every forged, altered or misplaced token is refused with `invalid_token`
+// JWT attacks (RFC 8725 §2–3): every forged, altered or misplaced token is refused with `invalid_token`
 // (RFC 8725 JSON Web Token Best Current Practices).
 describe.each(engines())('JWT attacks on the access token [%s]', (engine) => {
   let t: TestApp;

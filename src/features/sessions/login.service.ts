@@ -1,38 +1,14 @@
 import { AppError } from '../../kernel/app-error.js';
 import type { Tx } from '../../db/database.js';
-import type { AuditActor, AuditEventInput } from '../audit/index.js';
-import type { IssuedSession, Issuer, PendingSession } from './session-issuer.js';
+import type { AuditEventInput } from '../audit/index.js';
+import type { IssuedSession, Issuer } from './session-issuer.js';
+import { type AuthenticatedUser, createLoginPipeline, type Decision as LoginDecision, type LoginResult } from './login-pipeline.js';
 import { SessionErrors } from './sessions.errors.js';
-import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
+import type { RequestMeta, SessionsDeps } from './sessions.ports.js';
 import * as store from './sessions.store.js';
 import { type Admission, createAttemptThrottle, type ThrottledKey } from './attempt-throttle.js';
-import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle.js';
+import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle-policy.js';
 import { verifyToken } from './tokens.js';
-
-export type LoginResult =
-  | { readonly status: 'mfa_required'; readonly challengeToken: string; readonly expiresIn: number }
-  /** Every factor passed, but the password must be changed first (POST /auth/password/change); no session yet. */
-  | { readonly status: 'password_change_required'; readonly passwordChangeToken: string; readonly expiresIn: number }
-  | {
-      readonly status: 'mfa_enrollment_required';
-      readonly challengeToken: string;
-      readonly expiresIn: number;
-      readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string };
-    }
-  | {
-      readonly status: 'authenticated';
-      readonly identityToken: string;
-      readonly expiresIn: number;
-      readonly tenantId: string;
-      readonly userId: string;
-      readonly accounts: { id: string; name: string }[];
-      readonly mustChangePassword: boolean;
-      readonly recoveryCodes?: string[];
-      /** Present when the user may enter exactly one account: the session was created at once. */
-      readonly session?: IssuedSession;
-    };
-
-type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
 
 /** A wrong second-factor code: thrown to roll the unit of work back (the challenge stays unspent), then answered. */
 class WrongCode extends Error {
@@ -48,37 +24,19 @@ const NO_TENANT = '00000000-0000-0000-0000-000000000000';
 const MAX_CANDIDATE_TENANTS = 3;
 
 /**
- * Two-phase login (the issue's "Login"): password (steps 1–4), second factor when the user has one or the
- * tenant requires it, then the accounts the user may enter and, with exactly one, the session.
+ * The ways into the login pipeline (login-pipeline.ts) over HTTP today: the password as first factor
+ * (identify + first_factor, with the throttle and the uniform failure), the TOTP / recovery-code second factor
+ * for a challenge, the forced password change, and account selection with an identity token.
  */
 export function createLogin(deps: SessionsDeps, issuer: Issuer) {
+  const pipeline = createLoginPipeline(deps, issuer);
+  const { actor, recordFailure, recordingNoAccounts, sign, complete } = pipeline;
   // The hasher bounds concurrent hashing below both the thread-pool size and the core count.
   const { db, clock, audit, mfa, passwords } = deps;
 
-  function actor(userId: string | null, email: string | null, meta: RequestMeta): AuditActor {
-    return { type: 'user', id: userId, email, ip: meta.ip, userAgent: meta.userAgent };
-  }
-
-  /** Failure events change nothing else, so they are written in their own small unit of work (one commit). */
-  async function recordFailure(tenantId: string, ...events: AuditEventInput[]): Promise<void> {
-    await db.tenantWork(tenantId, async (tx) => {
-      for (const event of events) await audit.record(tx, tenantId, event);
-    });
-  }
-
-  /** `no_accounts` ends a login whose credentials were right: recorded too, in its own unit of work. */
-  function recordingNoAccounts(tenantId: string, userId: string, email: string | null, meta: RequestMeta) {
-    return async (error: unknown): Promise<never> => {
-      if (error instanceof AppError && error.code === SessionErrors.no_accounts) {
-        await recordFailure(tenantId, { action: 'auth.login.failed', actor: actor(userId, email, meta), target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.no_accounts });
-      }
-      throw error;
-    };
-  }
-
   const attempts = createAttemptThrottle({ db, clock });
 
-  /** The per-address count of every attempt (throttle.ts: IPv6 per /64); a success gives its attempt back. */
+  /** The per-address count of every attempt (throttle-policy.ts: IPv6 per /64); a success gives its attempt back. */
   const addressKey = (meta: RequestMeta): ThrottledKey => ({ key: ipKey(meta.ip), policy: IP_POLICY, onSuccess: 'refund' });
 
   /**
@@ -98,7 +56,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
    */
   function recordingThrottled(tenantId: string, email: string, meta: RequestMeta, stage: 'password' | 'mfa') {
     return async (tx: Tx): Promise<void> => {
-      const user = await store.findLoginUser(tx, tenantId, email);
+      const user = await deps.users.findLoginUser(tx, tenantId, email);
       if (!user) return;
       await audit.record(tx, tenantId, {
         action: 'auth.login.throttled',
@@ -108,97 +66,6 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         errorCode: SessionErrors['sessions.too_many_attempts'],
         details: { stage },
       });
-    };
-  }
-
-  /**
-   * What a unit of work decided; tokens are signed after it commits (signing runs on the thread pool, and
-   * the embedded database's single connection should not wait for it).
-   */
-  type Decision =
-    | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string }
-    | { readonly status: 'mfa_enrollment_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }
-    | { readonly status: 'password_change_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly amr: string[] }
-    | {
-        readonly status: 'authenticated';
-        readonly tenantId: string;
-        readonly userId: string;
-        readonly stamp: string;
-        readonly authTime: Date;
-        readonly amr: string[];
-        readonly accounts: { id: string; name: string }[];
-        readonly mustChangePassword: boolean;
-        readonly recoveryCodes?: string[];
-        readonly session?: PendingSession;
-      };
-
-  async function sign(key: SigningKey, d: Decision): Promise<LoginResult> {
-    if (d.status === 'password_change_required') {
-      const change = await issuer.passwordChangeToken(key, d.tenantId, d.userId, d.amr, d.stamp);
-      return { status: d.status, passwordChangeToken: change.token, expiresIn: change.exp - issuer.nowSeconds() };
-    }
-    if (d.status !== 'authenticated') {
-      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll', d.stamp);
-      const expiresIn = challenge.exp - issuer.nowSeconds();
-      return d.status === 'mfa_required'
-        ? { status: d.status, challengeToken: challenge.token, expiresIn }
-        : { status: d.status, challengeToken: challenge.token, expiresIn, enrollment: d.enrollment };
-    }
-    const identity = await issuer.identityToken(key, d.tenantId, d.userId, d.amr, d.stamp, d.authTime);
-    return {
-      status: 'authenticated',
-      identityToken: identity.token,
-      expiresIn: identity.exp - issuer.nowSeconds(),
-      tenantId: d.tenantId,
-      userId: d.userId,
-      accounts: d.accounts,
-      mustChangePassword: d.mustChangePassword,
-      ...(d.recoveryCodes ? { recoveryCodes: d.recoveryCodes } : {}),
-      ...(d.session ? { session: await issuer.sign(key, d.session) } : {}),
-    };
-  }
-
-  /**
-   * After the first factor (and the second, if any): a forced password change first when the user must
-   * change it (no session and no identity token before); else the accounts and, with exactly one, the
-   * session. The user's record is read here, in the unit of work, so the tokens carry the security stamp as
-   * it stands after this login's own changes (an MFA enrollment rotates it).
-   */
-  async function complete(tx: Tx, tenantId: string, userId: string, amr: string[], meta: RequestMeta, recoveryCodes?: string[]): Promise<Decision> {
-    const user = await store.findUserById(tx, tenantId, userId);
-    if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
-    if (user.must_change_password) {
-      await audit.record(tx, tenantId, {
-        action: 'auth.login.password_change_required',
-        actor: actor(user.id, user.email, meta),
-        target: { type: 'user', id: user.id },
-        outcome: 'success',
-        details: { amr },
-      });
-      return { status: 'password_change_required', tenantId, userId, stamp: user.security_stamp, amr };
-    }
-    const authTime = clock.now();
-    const accounts = await store.enterableAccounts(tx, tenantId, user.id, authTime);
-    if (accounts.length === 0) throw new AppError(SessionErrors.no_accounts);
-    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta) : undefined;
-    await audit.record(tx, tenantId, {
-      action: 'auth.login.succeeded',
-      actor: actor(user.id, user.email, meta),
-      target: { type: 'user', id: user.id },
-      outcome: 'success',
-      details: { amr, ...(session ? { sessionId: session.sessionId, accountId: session.accountId } : {}) },
-    });
-    return {
-      status: 'authenticated',
-      tenantId,
-      userId: user.id,
-      stamp: user.security_stamp,
-      authTime,
-      amr,
-      accounts: accounts.map((a) => ({ id: a.id, name: a.name })),
-      mustChangePassword: false,
-      ...(recoveryCodes ? { recoveryCodes } : {}),
-      ...(session ? { session } : {}),
     };
   }
 
@@ -215,17 +82,17 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
 
       // Else the tenants where the email exists. The answer is never shown to a caller without the right
       // password: every path below costs one argon2 verification per candidate (a dummy one when there is
-      // none) and ends in the same `invalid_credentials`.
-      const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => store.loginTenants(tx, email));
-      const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof store.findLoginUser>>> }[] = [];
+      // none) and ends in the same `sessions.invalid_credentials`.
+      const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => deps.users.loginTenants(tx, email));
+      const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof deps.users.findLoginUser>>> }[] = [];
       if (candidates.length <= MAX_CANDIDATE_TENANTS) {
         for (const tenantId of candidates) {
-          const user = await db.tenantWork(tenantId, (tx) => store.findLoginUser(tx, tenantId, email));
+          const user = await db.tenantWork(tenantId, (tx) => deps.users.findLoginUser(tx, tenantId, email));
           if (user) found.push({ tenantId, user });
         }
       }
       // An unknown email costs the same user read as a known one (it finds nothing, by construction).
-      if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => store.findLoginUser(tx, NO_TENANT, email));
+      if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => deps.users.findLoginUser(tx, NO_TENANT, email));
       const matched: typeof found = [];
       const passwordMatched: typeof found = [];
       if (found.length === 0) await passwords.verifyDummy(input.password);
@@ -244,13 +111,13 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         const audited = tenantId !== undefined ? found : passwordMatched;
         for (const f of audited) {
           const who = actor(f.user.id, f.user.email, meta);
-          const failed: AuditEventInput = { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors.invalid_credentials, details: { reason: f.user.active ? 'password' : 'inactive' } };
+          const failed: AuditEventInput = { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.invalid_credentials'], details: { reason: f.user.active ? 'password' : 'inactive' } };
           const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
           await recordFailure(f.tenantId, failed, ...(locked ? [lock] : []));
         }
         // Same time whether or not an event was written: a failure with none gets an equivalent committed write.
         if (audited.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
-        throw new AppError(SessionErrors.invalid_credentials, { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
+        throw new AppError(SessionErrors['sessions.invalid_credentials'], { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
       }
       // The password was right (in two tenants): not a failed guess.
       await attempts.succeeded(throttleKeys);
@@ -259,15 +126,11 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       const { user } = matched[0]!;
       const matchedTenant = matched[0]!.tenantId;
       const key = await issuer.signingKey();
-      const decision = await db.tenantWork(matchedTenant, async (tx): Promise<Decision> => {
-        const policy = await deps.securityPolicy(tx, matchedTenant);
-        if (await mfa.isEnrolled(tx, matchedTenant, user.id)) return { status: 'mfa_required', tenantId: matchedTenant, userId: user.id, stamp: user.security_stamp };
-        if (policy.mfaRequired) {
-          const enrollment = await mfa.startEnrollment(tx, matchedTenant, user.id, user.email);
-          return { status: 'mfa_enrollment_required', tenantId: matchedTenant, userId: user.id, stamp: user.security_stamp, enrollment };
-        }
-        return complete(tx, matchedTenant, user.id, ['pwd'], meta);
-      }).catch(recordingNoAccounts(matchedTenant, user.id, user.email, meta));
+      // first_factor done (RFC 8176 `pwd`): the rest of the pipeline, as for every way in.
+      const authenticated: AuthenticatedUser = { tenantId: matchedTenant, userId: user.id, email: user.email, stamp: user.security_stamp, amr: ['pwd'] };
+      const decision = await db
+        .tenantWork(matchedTenant, (tx) => pipeline.afterFirstFactor(tx, authenticated, meta))
+        .catch(recordingNoAccounts(matchedTenant, user.id, user.email, meta));
       return sign(key, decision);
     },
 
@@ -288,8 +151,8 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       if (!admission.admitted) throw tooManyAttempts(admission, true);
       const key = await issuer.signingKey();
 
-      const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: Decision } | { failed: 'inactive' | 'code'; email: string | null }> => {
-        const user = await store.findUserById(tx, tenantId, userId);
+      const outcome = await db.tenantWork(tenantId, async (tx): Promise<{ result: LoginDecision } | { failed: 'inactive' | 'code'; email: string | null }> => {
+        const user = await deps.users.findLoginUserById(tx, tenantId, userId);
         if (!user?.active) return { failed: 'inactive' as const, email: user?.email ?? null };
         // Bound to the security stamp (a password reset or MFA reset since ends the challenge) and single use;
         // spent before the code is checked, and kept spent only when the code was right (a wrong one rolls back).
@@ -310,7 +173,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         return { result: await complete(tx, tenantId, userId, amr, meta, recoveryCodes) };
       }).catch(async (error: unknown) => {
         if (error instanceof WrongCode) return { failed: 'code' as const, email: error.email };
-        // Thrown, not answered: the code was right (no_accounts), or the challenge was spent or stale; not a guess.
+        // Thrown, not answered: the code was right (sessions.no_accounts), or the challenge was spent or stale; not a guess.
         await attempts.refund(throttleKeys);
         return recordingNoAccounts(tenantId, userId, null, meta)(error);
       });
@@ -320,10 +183,10 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       }
       // The reserved attempt is the failure's count; `locked` when it was the one that reached a lock.
       const who = actor(userId, outcome.email, meta);
-      const failed: AuditEventInput = { action: 'auth.mfa.failed', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors.invalid_mfa_code, details: { stage, reason: outcome.failed } };
+      const failed: AuditEventInput = { action: 'auth.mfa.failed', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.invalid_mfa_code'], details: { stage, reason: outcome.failed } };
       const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: userId }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
       await recordFailure(tenantId, failed, ...(admission.locksOnFailure ? [lock] : []));
-      throw new AppError(outcome.failed === 'code' ? SessionErrors.invalid_mfa_code : SessionErrors.invalid_token);
+      throw new AppError(outcome.failed === 'code' ? SessionErrors['sessions.invalid_mfa_code'] : SessionErrors.invalid_token);
     },
 
     /**
@@ -337,7 +200,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       if (!verified.ok) throw new AppError(SessionErrors.invalid_token, { detail: { reason: verified.reason } });
       const { tid: tenantId, sub: userId } = verified.claims;
       const key = await issuer.signingKey();
-      const decision = await db.tenantWork(tenantId, async (tx): Promise<Decision> => {
+      const decision = await db.tenantWork(tenantId, async (tx): Promise<LoginDecision> => {
         const user = await issuer.redeem(tx, verified.claims);
         if (!user.must_change_password) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'no change pending' } });
         await deps.identity.completeForcedPasswordChange(tx, tenantId, { type: 'user', id: userId, email: user.email, ip: meta.ip, userAgent: meta.userAgent }, input.newPassword);
@@ -357,19 +220,9 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         // Bound to the security stamp and single use: one account is chosen per identity token. A refused
         // choice (no access to that account) rolls the spend back, so the user can still pick another.
         const user = await issuer.redeem(tx, verified.claims);
-        const accounts = await store.enterableAccounts(tx, tenantId, userId, clock.now());
-        if (!accounts.some((a) => a.id === input.accountId)) throw new AppError(SessionErrors.no_account_access);
         const amr = verified.claims.amr ?? ['pwd'];
         const authTime = verified.claims.auth_time === undefined ? clock.now() : new Date(verified.claims.auth_time * 1000);
-        const session = await issuer.createSession(tx, tenantId, userId, input.accountId, amr, authTime, meta);
-        await audit.record(tx, tenantId, {
-          action: 'auth.session.created',
-          actor: actor(userId, user.email, meta),
-          target: { type: 'session', id: session.sessionId },
-          outcome: 'success',
-          details: { accountId: input.accountId },
-        });
-        return session;
+        return pipeline.sessionInAccount(tx, tenantId, { id: userId, email: user.email }, input.accountId, amr, authTime, meta);
       });
       return issuer.sign(key, pending);
     },

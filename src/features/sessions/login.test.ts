@@ -5,7 +5,7 @@ import { engines } from '../../../test/support/databases.js';
 import { createPlainUser, loginAsAdmin, loginAsPlainUser, type LoggedIn } from '../../../test/support/login.js';
 import { auditActions, call, enrollTotp, setSecurityPolicy, totpCode } from '../../../test/support/sessions-http.js';
 
-// The "Login (two phases)", over real HTTP, on every engine.
+// Two-phase login (DESIGN §2 "Session": account selection after authentication), over real HTTP, on every engine.
 describe.each(engines())('login [%s]', (engine) => {
   let t: TestApp;
   let admin: LoggedIn;
@@ -40,7 +40,7 @@ describe.each(engines())('login [%s]', (engine) => {
     expect(typeof payload.jti).toBe('string');
   });
 
-  it('wrong password, unknown email and inactive user all answer invalid_credentials with the same message', async () => {
+  it('wrong password, unknown email and inactive user all answer sessions.invalid_credentials with the same message', async () => {
     await createPlainUser(t, admin, { email: 'inactive@example.com', password: 'inactive password', active: false });
     const answers = [
       await call(t, 'POST', '/auth/login', { body: { email: admin.email, password: 'wrong password!', tenantId: admin.tenantId } }),
@@ -49,21 +49,21 @@ describe.each(engines())('login [%s]', (engine) => {
     ];
     for (const a of answers) {
       expect(a.status).toBe(401);
-      expect(a.body.error).toMatchObject({ code: 'invalid_credentials', message: 'Invalid email or password' });
+      expect(a.body.error).toMatchObject({ code: 'sessions.invalid_credentials', message: 'Invalid email or password' });
     }
     // Every login outcome in a known tenant is an audit event, failures included (written in their own unit of
     // work): the tenant-specific wrong password, and the inactive user whose password was right.
     const events = await auditActions(t, admin.tenantId);
-    expect(events.filter((e) => e.action === 'auth.login.failed' && e.error_code === 'invalid_credentials').length).toBeGreaterThanOrEqual(2);
+    expect(events.filter((e) => e.action === 'auth.login.failed' && e.error_code === 'sessions.invalid_credentials').length).toBeGreaterThanOrEqual(2);
     expect(events.some((e) => e.action === 'auth.login.succeeded' && e.target_id === admin.userId)).toBe(true);
   });
 
-  it('a user with no role anywhere: no_accounts', async () => {
+  it('a user with no role anywhere: sessions.no_accounts', async () => {
     await createPlainUser(t, admin, { email: 'norole@example.com', password: 'no role password', withRole: false });
     const r = await call(t, 'POST', '/auth/login', { body: { email: 'norole@example.com', password: 'no role password' } });
     expect(r.status).toBe(403);
-    expect(r.body.error.code).toBe('no_accounts');
-    expect((await auditActions(t, admin.tenantId)).some((e) => e.action === 'auth.login.failed' && e.error_code === 'no_accounts')).toBe(true);
+    expect(r.body.error.code).toBe('sessions.no_accounts');
+    expect((await auditActions(t, admin.tenantId)).some((e) => e.action === 'auth.login.failed' && e.error_code === 'sessions.no_accounts')).toBe(true);
   });
 
   it('an account entered only through a group counts; an expired assignment does not', async () => {
@@ -81,7 +81,7 @@ describe.each(engines())('login [%s]', (engine) => {
     const grouped = await call(t, 'POST', '/auth/login', { body: { email: 'grouped@example.com', password: 'grouped password' } });
     expect(grouped.body).toMatchObject({ status: 'authenticated', accounts: [{ id: admin.accountId }], session: { accountId: admin.accountId } });
     const gone = await call(t, 'POST', '/auth/login', { body: { email: 'expired@example.com', password: 'expired password' } });
-    expect(gone.body.error.code).toBe('no_accounts');
+    expect(gone.body.error.code).toBe('sessions.no_accounts');
   });
 
   it('several accounts: an identity token, then select-account; an identity token is not a session', async () => {
@@ -101,11 +101,11 @@ describe.each(engines())('login [%s]', (engine) => {
 
     const refused = await call(t, 'GET', '/api/v1/me/sessions', { token: r.body.identityToken });
     expect(refused.status).toBe(403);
-    expect(refused.body.error).toMatchObject({ code: 'account_context_required', message: 'Please select an account context first' });
+    expect(refused.body.error).toMatchObject({ code: 'sessions.account_context_required', message: 'Please select an account context first' });
 
     const noAccess = await call(t, 'POST', '/auth/select-account', { token: r.body.identityToken, body: { accountId: crypto.randomUUID() } });
     expect(noAccess.status).toBe(403);
-    expect(noAccess.body.error.code).toBe('no_account_access');
+    expect(noAccess.body.error.code).toBe('sessions.no_account_access');
 
     const chosen = await call(t, 'POST', '/auth/select-account', { token: r.body.identityToken, body: { accountId: second } });
     expect(chosen.status).toBe(200);
@@ -124,10 +124,10 @@ describe.each(engines())('login [%s]', (engine) => {
     expect((await call(t, 'GET', '/api/v1/me/sessions', { token: chosen.body.accessToken })).body.error.code).toBe('invalid_token');
     expect((await call(t, 'GET', '/api/v1/me/sessions', { token: switched.body.accessToken })).status).toBe(200);
     const denied = await call(t, 'POST', '/auth/switch-account', { token: switched.body.accessToken, body: { accountId: crypto.randomUUID() } });
-    expect(denied.body.error.code).toBe('no_account_access');
+    expect(denied.body.error.code).toBe('sessions.no_account_access');
   });
 
-  it('a user with TOTP: mfa_required, then a code; a replayed code and a wrong code answer invalid_mfa_code', async () => {
+  it('a user with TOTP: mfa_required, then a code; a replayed code and a wrong code answer sessions.invalid_mfa_code', async () => {
     const user = await loginAsPlainUser(t, admin);
     const { secret, recoveryCodes } = await enrollTotp(t, admin.tenantId, user.userId);
     const first = await call(t, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
@@ -138,7 +138,7 @@ describe.each(engines())('login [%s]', (engine) => {
 
     const wrong = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: first.body.challengeToken, code: '000000' === totpCode(t, secret) ? '111111' : '000000' } });
     expect(wrong.status).toBe(401);
-    expect(wrong.body.error.code).toBe('invalid_mfa_code');
+    expect(wrong.body.error.code).toBe('sessions.invalid_mfa_code');
 
     const code = totpCode(t, secret);
     const ok = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: first.body.challengeToken, code } });
@@ -149,7 +149,7 @@ describe.each(engines())('login [%s]', (engine) => {
     // RFC 6238 §5.2: the verifier must not accept the second attempt of the same OTP.
     const again = await call(t, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
     const replay = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: again.body.challengeToken, code } });
-    expect(replay.body.error.code).toBe('invalid_mfa_code');
+    expect(replay.body.error.code).toBe('sessions.invalid_mfa_code');
 
     // A recovery code works once.
     const rc = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: again.body.challengeToken, code: recoveryCodes[0] } });
@@ -157,7 +157,7 @@ describe.each(engines())('login [%s]', (engine) => {
     // (A new challenge: the one just used is spent.)
     const third = await call(t, 'POST', '/auth/login', { body: { email: user.email, password: user.password } });
     const rcAgain = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: third.body.challengeToken, code: recoveryCodes[0] } });
-    expect(rcAgain.body.error.code).toBe('invalid_mfa_code');
+    expect(rcAgain.body.error.code).toBe('sessions.invalid_mfa_code');
 
     const events = await auditActions(t, admin.tenantId);
     expect(events.some((e) => e.action === 'auth.mfa.failed' && e.target_id === user.userId)).toBe(true);
@@ -181,7 +181,7 @@ describe.each(engines())('login [%s]', (engine) => {
     expect(first.body.enrollment.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
     expect(first.body.enrollment.qrCodeDataUrl).toMatch(/^data:image\/(png|svg\+xml);base64,/);
     const wrong = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: first.body.challengeToken, code: '000000' === totpCode(t, first.body.enrollment.secret) ? '111111' : '000000' } });
-    expect(wrong.body.error.code).toBe('invalid_mfa_code');
+    expect(wrong.body.error.code).toBe('sessions.invalid_mfa_code');
     const ok = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: first.body.challengeToken, code: totpCode(t, first.body.enrollment.secret) } });
     expect(ok.status).toBe(200);
     expect(ok.body.status).toBe('authenticated');
@@ -200,9 +200,9 @@ describe.each(engines())('login [%s]', (engine) => {
     const inB = await call(t, 'POST', '/auth/login', { body: { email: 'SHARED@example.com', password: 'password in B' } });
     expect(inB.body).toMatchObject({ status: 'authenticated', tenantId: b.tenantId });
     const wrong = await call(t, 'POST', '/auth/login', { body: { email: 'shared@example.com', password: 'not the password' } });
-    expect(wrong.body.error.code).toBe('invalid_credentials');
+    expect(wrong.body.error.code).toBe('sessions.invalid_credentials');
     const withTenant = await call(t, 'POST', '/auth/login', { body: { email: 'shared@example.com', password: 'password in B', tenantId: a.tenantId } });
-    expect(withTenant.body.error.code).toBe('invalid_credentials');
+    expect(withTenant.body.error.code).toBe('sessions.invalid_credentials');
 
     await createPlainUser(t, a, { email: 'same@example.com', password: 'same password' });
     await createPlainUser(t, b, { email: 'same@example.com', password: 'same password' });

@@ -64,7 +64,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
     const user = await loginAsPlainUser(t, admin);
     const first = await login(user);
     const refused = await select(first.body.identityToken, newId());
-    expect(refused.body.error.code).toBe('no_account_access');
+    expect(refused.body.error.code).toBe('sessions.no_account_access');
     const ok = await select(first.body.identityToken, admin.accountId);
     expect(ok.status).toBe(200);
     const twice = await select(first.body.identityToken, admin.accountId);
@@ -77,7 +77,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
     const { recoveryCodes } = await enrollTotp(t, admin.tenantId, user.userId);
     const challenge = await login(user);
     const wrong = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: challenge.body.challengeToken, code: 'aaaaa-bbbbb' } });
-    expect(wrong.body.error.code).toBe('invalid_mfa_code');
+    expect(wrong.body.error.code).toBe('sessions.invalid_mfa_code');
     expect((await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: challenge.body.challengeToken, code: recoveryCodes[0] } })).status).toBe(200);
     const twice = await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: challenge.body.challengeToken, code: recoveryCodes[1] } });
     expect(twice.status).toBe(401);
@@ -126,7 +126,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       const stale = await staleSession();
       const bare = await call(t, 'POST', '/api/v1/me/mfa/setup', { token: stale.accessToken });
       expect(bare.status).toBe(403);
-      expect(bare.body.error.code).toBe('step_up_required');
+      expect(bare.body.error.code).toBe('sessions.step_up_required');
       const wrong = await call(t, 'POST', '/api/v1/me/mfa/setup', { token: stale.accessToken, body: { currentPassword: 'not my password' } });
       expect(wrong.body.error.code).toBe('identity.current_password_invalid');
       const withPassword = await call(t, 'POST', '/api/v1/me/mfa/setup', { token: stale.accessToken, body: { currentPassword: stale.password } });
@@ -143,14 +143,14 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       const switched = await call(t, 'POST', '/auth/switch-account', { token: user.accessToken, body: { accountId: admin.accountId } });
       expect(switched.status).toBe(200);
       t.clock.advance(20_000);
-      expect((await call(t, 'POST', '/api/v1/me/mfa/setup', { token: switched.body.accessToken })).body.error.code).toBe('step_up_required');
+      expect((await call(t, 'POST', '/api/v1/me/mfa/setup', { token: switched.body.accessToken })).body.error.code).toBe('sessions.step_up_required');
     });
 
     it('revoking all other sessions: an old login needs the password', async () => {
       const stale = await staleSession();
       const bare = await call(t, 'DELETE', '/api/v1/me/sessions', { token: stale.accessToken });
       expect(bare.status).toBe(403);
-      expect(bare.body.error.code).toBe('step_up_required');
+      expect(bare.body.error.code).toBe('sessions.step_up_required');
       const ok = await call(t, 'DELETE', '/api/v1/me/sessions', { token: stale.accessToken, body: { currentPassword: stale.password } });
       expect(ok.status).toBe(200);
     });
@@ -187,7 +187,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       expect((await call(t, 'GET', '/api/v1/me', { token: done.body.session.accessToken })).body.mustChangePassword).toBe(false);
       const twice = await call(t, 'POST', '/auth/password/change', { body: { passwordChangeToken: token, newPassword: 'another fine password 8' } });
       expect(twice.body.error.code).toBe('invalid_token');
-      expect((await login({ email: user.email, password: oneTime })).body.error.code).toBe('invalid_credentials');
+      expect((await login({ email: user.email, password: oneTime })).body.error.code).toBe('sessions.invalid_credentials');
       expect((await login({ email: user.email, password: 'violet harbor engine 31' })).body.status).toBe('authenticated');
     });
   });

@@ -28,9 +28,9 @@ export function stampMatches(claim: string | undefined, stamp: string): boolean 
  */
 export const STEP_UP_MAX_AGE_SECONDS = 300;
 
-/** Throws `step_up_required` unless the session's authentication is recent enough. */
+/** Throws `sessions.step_up_required` unless the session's authentication is recent enough. */
 export function requireRecentAuthentication(authTime: number | undefined, nowSeconds: number): void {
   if (authTime === undefined || nowSeconds - authTime > STEP_UP_MAX_AGE_SECONDS || authTime > nowSeconds + 30) {
-    throw new AppError(SessionErrors.step_up_required);
+    throw new AppError(SessionErrors['sessions.step_up_required']);
   }
 }

@@ -84,7 +84,7 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
      * a password the policy refuses) leaves the token usable; only a completed step spends it.
      */
     async redeem(tx: Tx, claims: TokenClaims) {
-      const user = await store.findUserById(tx, claims.tid, claims.sub);
+      const user = await deps.users.findLoginUserById(tx, claims.tid, claims.sub);
       if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
       if (!stampMatches(claims.sst, user.security_stamp)) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'security stamp changed' } });
       const spent = await store.spendTokenId(tx, claims.tid, claims.jti, new Date(claims.exp * 1000 + SPENT_ID_MARGIN_MS), deps.clock.now());

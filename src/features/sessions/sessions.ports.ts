@@ -10,6 +10,8 @@ import type { SessionUser } from './session-state.js';
 export interface SigningKeys {
   currentSigningKey(): Promise<{ kid: string; alg: SigningAlgorithm; privateKey: KeyObject }>;
   verificationKeys(): Promise<ReadonlyMap<string, { kid: string; alg: SigningAlgorithm; publicKey: KeyObject }>>;
+  /** One published key by kid, read now: a key another instance started signing with (keys feature). */
+  publishedKey(kid: string): Promise<{ kid: string; alg: SigningAlgorithm; publicKey: KeyObject; notAfter?: number } | undefined>;
 }
 
 /** The MFA feature (TOTP and recovery codes). */
@@ -31,7 +33,29 @@ export interface StepUpProof {
   readonly currentPassword?: string | undefined;
 }
 
-/** The identity feature: users' passwords, security stamps and the tenant-administrator rule. */
+/** The user as login reads it by email (identity owns `users`). */
+export interface LoginUser {
+  readonly id: string;
+  readonly email: string;
+  readonly active: boolean;
+  readonly password_hash: string | null;
+  readonly must_change_password: boolean;
+  readonly security_stamp: string;
+}
+
+/** The user as a login-phase token's redemption and a refresh read it by id. */
+export type LoginUserById = Omit<LoginUser, 'password_hash'>;
+
+/** The identity feature's users as login reads them (identity owns `users`; its index provides these). */
+export interface LoginUsers {
+  /** The user of `email` in the tenant (case-insensitive), in the caller's unit of work. */
+  findLoginUser(tx: Tx, tenantId: string, email: string): Promise<LoginUser | undefined>;
+  findLoginUserById(tx: Tx, tenantId: string, userId: string): Promise<LoginUserById | undefined>;
+  /** Candidate tenants for an email when the caller named none, in a global unit of work (at most 4). */
+  loginTenants(tx: Tx, email: string): Promise<string[]>;
+}
+
+/** The identity feature: passwords, security stamps and the tenant-administrator rule. */
 export interface IdentityPort {
   requireTenantAdmin(tx: Tx, tenantId: string, userId: string): Promise<void>;
   /** Rotates the user's security stamp in the caller's unit of work. */
@@ -53,6 +77,7 @@ export interface SessionsDeps {
   readonly audit: AuditRecorder;
   readonly mfa: MfaPort;
   readonly identity: IdentityPort;
+  readonly users: LoginUsers;
   readonly securityPolicy: SecurityPolicyReader;
   /** `iss` of every token: the server's public URL. */
   readonly issuer: string;

@@ -1,13 +1,9 @@
-import type { JWK } from 'jose';
-import type { SigningAlgorithm } from '../../config/config.schema.js';
-import { publicKeyFromJwk } from '../../crypto/signing-keys.js';
 import { createAuthenticator } from './authenticator.js';
 import { createLogin } from './login.service.js';
-import { createSessionService } from './session.service.js';
+import { createSessionLifecycle } from './session-lifecycle.service.js';
 import { createIssuer } from './session-issuer.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
 import type { SessionsDeps } from './sessions.ports.js';
-import { publishedSigningKey } from './sessions.store.js';
 import './sessions.tables.js';
 
 /**
@@ -19,11 +15,8 @@ export function createSessions(deps: SessionsDeps) {
   const states = deps.db.engine === 'pglite' ? memoryStateSource(deps.db) : batchedStateSource(deps.db);
   const issuer = createIssuer(deps, states);
   const login = createLogin(deps, issuer);
-  const sessions = createSessionService(deps, issuer);
-  const findKey = async (kid: string) => {
-    const row = await deps.db.globalWork((tx) => publishedSigningKey(tx, kid, deps.clock.now()));
-    return row ? { alg: row.alg as SigningAlgorithm, publicKey: publicKeyFromJwk(row.public_jwk as JWK), ...(row.publish_until ? { notAfter: row.publish_until.getTime() } : {}) } : undefined;
-  };
+  const sessions = createSessionLifecycle(deps, issuer);
+  const findKey = (kid: string) => deps.keys.publishedKey(kid);
   const authenticator = createAuthenticator({ clock: deps.clock, keys: deps.keys, settings: { issuer: deps.issuer, audience: deps.audience }, states, findKey });
   return {
     authenticator,

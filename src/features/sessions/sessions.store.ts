@@ -1,7 +1,11 @@
 import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 
-/** SQL of the sessions feature. Every function takes the tenant first and filters on it (RLS is the second wall). */
+/**
+ * SQL of the sessions feature, on its own tables only (sessions, refresh_tokens, used_tokens, login_throttles):
+ * users are identity's, assignments rbac's, accounts the tenants feature's, signing keys the keys feature's.
+ * Every function takes the tenant first and filters on it (RLS is the second wall); the throttle table is global.
+ */
 
 export interface NewSession {
   id: string;
@@ -62,23 +66,12 @@ export async function revokeSessions(
 export async function listLiveSessionsOfUser(tx: Tx, tenantId: string, userId: string, now: Date) {
   return tx
     .selectFrom('sessions')
-    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
-    .select([
-      'sessions.id',
-      'sessions.account_id',
-      'accounts.name as account_name',
-      'sessions.amr',
-      'sessions.user_agent',
-      'sessions.ip',
-      'sessions.created_at',
-      'sessions.last_seen_at',
-      'sessions.expires_at',
-    ])
-    .where('sessions.tenant_id', '=', tenantId)
-    .where('sessions.user_id', '=', userId)
-    .where('sessions.revoked_at', 'is', null)
-    .where('sessions.expires_at', '>', now)
-    .orderBy('sessions.last_seen_at', 'desc')
+    .select(['id', 'account_id', 'amr', 'user_agent', 'ip', 'created_at', 'last_seen_at', 'expires_at'])
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .orderBy('last_seen_at', 'desc')
     .execute();
 }
 
@@ -105,14 +98,13 @@ export async function lockRefreshToken(tx: Tx, tenantId: string, tokenHash: Buff
 }
 
 /**
- * The refresh token with its session and user, the token row locked until the end of the transaction so
- * that concurrent rotations of the same token queue (the session and user rows are not locked).
+ * The refresh token with its session, the token row locked until the end of the transaction so that
+ * concurrent rotations of the same token queue (the session row is not locked).
  */
 export async function lockRefreshChain(tx: Tx, tenantId: string, tokenHash: Buffer) {
   return tx
     .selectFrom('refresh_tokens as rt')
     .innerJoin('sessions as s', (j) => j.onRef('s.tenant_id', '=', 'rt.tenant_id').onRef('s.id', '=', 'rt.session_id'))
-    .innerJoin('users as u', (j) => j.onRef('u.tenant_id', '=', 's.tenant_id').onRef('u.id', '=', 's.user_id'))
     .select([
       'rt.token_hash',
       'rt.created_at',
@@ -126,8 +118,6 @@ export async function lockRefreshChain(tx: Tx, tenantId: string, tokenHash: Buff
       's.auth_time',
       's.revoked_at as session_revoked_at',
       's.expires_at as session_expires_at',
-      'u.active as user_active',
-      'u.email as user_email',
     ])
     .where('rt.tenant_id', '=', tenantId)
     .where('rt.token_hash', '=', tokenHash)
@@ -152,39 +142,6 @@ export async function rotate(
     values (${tenantId}, ${r.newHash}, ${r.sessionId}, ${r.now}, ${r.expiresAt})`.execute(tx);
 }
 
-/** Accounts the user may enter: those where the user holds an active role assignment, directly or through a group. */
-export async function enterableAccounts(tx: Tx, tenantId: string, userId: string, now: Date): Promise<{ id: string; name: string }[]> {
-  const result = await sql<{ id: string; name: string }>`
-    select distinct a.id, a.name
-      from role_assignments ra
-      join accounts a on a.id = ra.account_id
-     where ra.tenant_id = ${tenantId}
-       and (ra.user_id = ${userId}
-            or ra.group_id in (select group_id from group_members where tenant_id = ${tenantId} and user_id = ${userId}))
-       and ra.expired_at is null and (ra.expires_at is null or ra.expires_at > ${now})
-     order by a.name, a.id`.execute(tx);
-  return result.rows;
-}
-
-/** The user as login needs it (tenant-scoped). */
-export async function findLoginUser(tx: Tx, tenantId: string, email: string) {
-  return tx
-    .selectFrom('users')
-    .select(['id', 'email', 'active', 'password_hash', 'must_change_password', 'security_stamp'])
-    .where('tenant_id', '=', tenantId)
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
-    .executeTakeFirst();
-}
-
-export async function findUserById(tx: Tx, tenantId: string, userId: string) {
-  return tx
-    .selectFrom('users')
-    .select(['id', 'email', 'active', 'must_change_password', 'security_stamp'])
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', userId)
-    .executeTakeFirst();
-}
-
 /**
  * Spends a login-phase token id (RFC 7519 §4.1.7): true the first time, false ever after. Atomic: of two
  * concurrent spends of one id, the second waits on the first's primary-key entry and then inserts nothing.
@@ -199,12 +156,6 @@ export async function spendTokenId(tx: Tx, tenantId: string, jti: string, expire
     .returning('jti')
     .executeTakeFirst();
   return row !== undefined;
-}
-
-/** Candidate tenants for an email when the caller gave none (SECURITY DEFINER function, at most 4). */
-export async function loginTenants(tx: Tx, email: string): Promise<string[]> {
-  const result = await sql<{ t: string }>`select t from tessera_login_tenants(${email}) as t`.execute(tx);
-  return result.rows.map((r) => r.t);
 }
 
 // ---- throttling (global table; keys are hashes) ----
@@ -267,14 +218,4 @@ export async function rewriteThrottle(tx: Tx, key: Buffer): Promise<void> {
 
 export async function clearThrottle(tx: Tx, key: Buffer): Promise<void> {
   await tx.deleteFrom('login_throttles').where('key', '=', key).execute();
-}
-
-/** One published signing key by kid (global table): for a key another instance started signing with. */
-export async function publishedSigningKey(tx: Tx, kid: string, now: Date) {
-  return tx
-    .selectFrom('signing_keys')
-    .select(['kid', 'alg', 'public_jwk', 'publish_until'])
-    .where('kid', '=', kid)
-    .where((eb) => eb.or([eb('publish_until', 'is', null), eb('publish_until', '>', now)]))
-    .executeTakeFirst();
 }

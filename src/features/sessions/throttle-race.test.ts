@@ -117,7 +117,7 @@ describe.skipIf(!engines().includes('postgres'))('parallel guesses are throttled
       codes.reset();
       const wave = await burst(60, (i) => guess(token, wrongCode(i + attempt * 60)));
       expect(codes.count).toBe(1);
-      expect(admittedOf(wave).map((a) => a.body.error.code)).toEqual(['invalid_mfa_code']);
+      expect(admittedOf(wave).map((a) => a.body.error.code)).toEqual(['sessions.invalid_mfa_code']);
     }
     t.clock.advance(30_000);
     token = await challenge();

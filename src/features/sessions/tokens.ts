@@ -163,7 +163,7 @@ export function kidOf(token: string): string | undefined {
   return typeof kid === 'string' && kid.length <= 200 ? kid : undefined;
 }
 
-/** Which kind a token claims to be (header only, unverified): to answer `account_context_required`. */
+/** Which kind a token claims to be (header only, unverified): to answer `sessions.account_context_required`. */
 export function claimedKind(token: string): TokenKind | undefined {
   const header = decodeJson(token.split('.')[0] ?? '');
   const typ = header?.typ;

@@ -7,9 +7,11 @@ import type { IssuedSession, Issuer } from './session-issuer.js';
 import { SessionErrors } from './sessions.errors.js';
 import type { Caller, RequestMeta, SessionsDeps } from './sessions.ports.js';
 import * as store from './sessions.store.js';
+import { accountNames } from '../tenants/index.js';
+import { enterableAccounts } from '../rbac/index.js';
 
-/** Refresh rotation, account switching, logout, and the user's own session list (the issue's "Session"). */
-export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
+/** Refresh rotation, account switching, logout, and the user's own session list (DESIGN §2 "Session"). */
+export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
   const { db, clock, audit } = deps;
   const graceMs = (deps.refreshGraceSeconds ?? 10) * 1000;
 
@@ -22,7 +24,8 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
     const row = await store.lockRefreshChain(tx, tenantId, hashRefreshToken(token));
     if (!row) return { refused: 'unknown' as const };
     if (row.session_revoked_at || row.session_expires_at <= now) return { refused: 'session ended' as const };
-    if (!row.user_active) return { refused: 'user inactive' as const };
+    const user = await deps.users.findLoginUserById(tx, tenantId, row.user_id);
+    if (!user?.active) return { refused: 'user inactive' as const };
 
     let successor: string;
     let successorExpiresAt: Date;
@@ -35,7 +38,7 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
         await issuer.revoke(tx, tenantId, { sessionId: row.session_id }, 'refresh_token_reuse');
         await audit.record(tx, tenantId, {
           action: 'auth.refresh.reuse_detected',
-          actor: { type: 'user', id: row.user_id, email: row.user_email, ip: meta.ip, userAgent: meta.userAgent },
+          actor: { type: 'user', id: row.user_id, email: user.email, ip: meta.ip, userAgent: meta.userAgent },
           target: { type: 'session', id: row.session_id },
           outcome: 'failure',
           errorCode: SessionErrors['sessions.refresh_token_invalid'],
@@ -85,8 +88,8 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
     async switchAccount(auth: Caller, accountId: string, meta: RequestMeta): Promise<IssuedSession> {
       const key = await issuer.signingKey();
       const pending = await db.tenantWork(auth.tenantId, async (tx) => {
-        const accounts = await store.enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
-        if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors.no_account_access);
+        const accounts = await enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
+        if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors['sessions.no_account_access']);
         const current = await store.findSession(tx, auth.tenantId, auth.sessionId);
         // The new session comes from the same authentication: its `auth_time` is carried over, not renewed
         // (switching accounts is not a step-up).
@@ -113,11 +116,15 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
     },
 
     async listOwnSessions(auth: Caller) {
-      const rows = await db.tenantWork(auth.tenantId, (tx) => store.listLiveSessionsOfUser(tx, auth.tenantId, auth.userId, clock.now()));
-      return rows.map((r) => ({
+      const { rows, names } = await db.tenantWork(auth.tenantId, async (tx) => {
+        const rows = await store.listLiveSessionsOfUser(tx, auth.tenantId, auth.userId, clock.now());
+        return { rows, names: await accountNames(tx, auth.tenantId, [...new Set(rows.map((r) => r.account_id))]) };
+      });
+      // A session whose account is no longer visible to the tenant is not listed (as the join did before).
+      return rows.filter((r) => names.has(r.account_id)).map((r) => ({
         id: r.id,
         accountId: r.account_id,
-        accountName: r.account_name,
+        accountName: names.get(r.account_id)!,
         current: r.id === auth.sessionId,
         userAgent: r.user_agent,
         ip: r.ip,
@@ -161,7 +168,7 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
     async revokeUserSessions(auth: Caller, userId: string, meta: RequestMeta): Promise<number> {
       return db.tenantWork(auth.tenantId, async (tx) => {
         await deps.identity.requireTenantAdmin(tx, auth.tenantId, auth.userId);
-        if (!(await store.findUserById(tx, auth.tenantId, userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
+        if (!(await deps.users.findLoginUserById(tx, auth.tenantId, userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
         await deps.identity.rotateSecurityStamp(tx, auth.tenantId, userId);
         const ids = await issuer.revoke(tx, auth.tenantId, { userId }, 'revoked_by_admin');
         await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'user', id: userId }, outcome: 'success', details: { by: 'admin', sessions: ids.length } });
@@ -180,4 +187,4 @@ export function createSessionService(deps: SessionsDeps, issuer: Issuer) {
   };
 }
 
-export type SessionService = ReturnType<typeof createSessionService>;
+export type SessionLifecycle = ReturnType<typeof createSessionLifecycle>;

@@ -4,7 +4,7 @@ import { engines } from '../../../test/support/databases.js';
 import { loginAsAdmin, loginAsPlainUser, loginOverHttp, type LoggedIn } from '../../../test/support/login.js';
 import { auditActions, call } from '../../../test/support/sessions-http.js';
 
-// The "Session": refresh rotation with a grace window and reuse detection, cookies, logout,
+// Sessions (DESIGN §2 "Session"): refresh rotation with a grace window and reuse detection, cookies, logout,
 // the user's session list, and revocation that applies to the very next request.
 describe.each(engines())('sessions [%s]', (engine) => {
   let t: TestApp;

@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { createPlainUser, type LoggedIn, loginAsAdmin } from '../../../test/support/login.js';
 import { auditActions, call } from '../../../test/support/sessions-http.js';
-import { ipSubject } from './throttle.js';
+import { ipSubject } from './throttle-policy.js';
 
 // RFC 6177 / RFC 7421: an IPv6 end site gets a whole /64, so its low 64 bits are the client's to change;
 // RFC 4291 §2.5.5.2: ::ffff:a.b.c.d is the IPv4 address a.b.c.d.
@@ -94,7 +94,7 @@ describe.each(engines())('login throttle over HTTP [%s]', (engine) => {
     expect(leaked).toEqual([]);
     expect((await auditActions(t, victimTenant.tenantId)).filter((e) => e.target_id === victim)).toEqual([]);
     // The operator's record: one refusal line per failure, marked tenant-less.
-    expect(refusals('invalid_credentials').map((l) => l.detail)).toEqual(Array(3).fill({ candidates: 2, locked: false, tenantKnown: false }));
+    expect(refusals('sessions.invalid_credentials').map((l) => l.detail)).toEqual(Array(3).fill({ candidates: 2, locked: false, tenantKnown: false }));
 
     // A tenant-less failure whose password was right for an inactive user is that user's tenant's business.
     const inactive = await createPlainUser(t, otherTenant, { email: 'gone@shared.example.com', password: 'gone password 42', active: false });
