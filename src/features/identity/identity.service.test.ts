@@ -41,29 +41,31 @@ describe.each(engines())('identity service [%s]', (engine) => {
   const identity = () => t.app.services.identity;
   const actor = (id: string) => ({ type: 'user' as const, id });
 
-  // Issue 3: the last active tenant administrator cannot be demoted — also when two administrators demote
-  // each other at the same moment (the administrators' rows are locked, so the second sees the first).
+  // Product rule: a tenant keeps an active tenant administrator — also when two administrators demote each
+  // other at the same moment (the administrators' rows are locked, so the second sees the first).
   // PGlite runs one transaction at a time, so the race exists only on PostgreSQL (a pool of 5).
   it.runIf(engine === 'postgres')('keeps one tenant administrator when two demote each other concurrently (PostgreSQL)', async () => {
-    const second = await t.app.db.tenantWork(tenantA, (tx) =>
-      identity().adminCreateUser(tx, tenantA, actor(adminA), { email: 'second@a.example', isTenantAdmin: true }),
-    );
-    // The two transactions overlap for certain: the first demotes and holds its transaction open until the
-    // second has either finished or is waiting for a lock; only then does the first commit.
+    const second = await identity().adminCreateUser(tenantA, actor(adminA), { email: 'second@a.example', isTenantAdmin: true });
+    // The two transactions overlap for certain: the first demotes and holds its transaction open (a subscriber
+    // to its `user.changed`, which runs inside the writer's transaction) until the second has either finished
+    // or is waiting for a lock; only then does the first commit.
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let demoted!: () => void;
     const firstDemoted = new Promise<void>((resolve) => (demoted = resolve));
-    const first = t.app.db.tenantWork(tenantA, async (tx) => {
-      await identity().updateUser(tx, tenantA, actor(adminA), second.id, { isTenantAdmin: false });
+    let held = false;
+    identity().events.subscribe(async (_tx, event) => {
+      if (held || event.type !== 'user.changed' || event.userId !== second.id) return;
+      held = true;
       demoted();
       await gate;
     });
+    const first = identity().updateUser(tenantA, actor(adminA), second.id, { isTenantAdmin: false });
     first.catch(() => demoted());
     await firstDemoted;
     let secondSettled = false;
-    const secondDemotion = t.app.db
-      .tenantWork(tenantA, (tx) => identity().updateUser(tx, tenantA, actor(second.id), adminA, { isTenantAdmin: false }))
+    const secondDemotion = identity()
+      .updateUser(tenantA, actor(second.id), adminA, { isTenantAdmin: false })
       .finally(() => (secondSettled = true));
     secondDemotion.catch(() => {});
     for (;;) {
@@ -77,7 +79,7 @@ describe.each(engines())('identity service [%s]', (engine) => {
     const results = await Promise.allSettled([first, secondDemotion]);
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused).toHaveLength(1);
-    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^(last_tenant_admin|identity\.tenant_admin_required)$/) });
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^identity\.(last_tenant_admin|tenant_admin_required)$/) });
     const admins = await t.app.db.tenantWork(tenantA, (tx) => store.lockActiveTenantAdmins(tx, tenantA));
     expect(admins).toHaveLength(1);
   });

@@ -102,7 +102,7 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
     const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await store.replaceRecoveryCodes(tx, tenantId, userId, recoveryCodes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!)), now);
     // A new second factor changes how the user proves who they are: login-phase tokens issued before end.
-    await identity.rotateSecurityStamp(tx, tenantId, userId);
+    await identity.rotateSecurityStamp(tx, tenantId, userId, 'mfa_changed');
     await audit.record(tx, tenantId, { action: 'mfa.enabled', actor, target: { type: 'user', id: userId }, outcome: 'success', details: { method: 'totp' } });
     return { recoveryCodes };
   }
@@ -149,7 +149,7 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
       const userId = actor.id!;
       await identity.requireCurrentPassword(tx, tenantId, userId, currentPassword);
       if (!(await store.deleteFactor(tx, tenantId, userId))) throw new AppError(MfaErrors['mfa.not_enabled']);
-      await identity.rotateSecurityStamp(tx, tenantId, userId);
+      await identity.rotateSecurityStamp(tx, tenantId, userId, 'mfa_changed');
       await audit.record(tx, tenantId, { action: 'mfa.disabled', actor, target: { type: 'user', id: userId }, outcome: 'success' });
     },
 
@@ -160,7 +160,7 @@ export function createMfa({ clock, keyring, audit, identity, issuer = 'Tessera' 
       await identity.guardTakeover(tx, tenantId, { ...actor, id: actor.id! }, userId, 'user.mfa_reset');
       const removed = await store.deleteFactor(tx, tenantId, userId);
       // An MFA challenge issued before the reset must not complete a login with the removed factor gone.
-      await identity.rotateSecurityStamp(tx, tenantId, userId);
+      await identity.rotateSecurityStamp(tx, tenantId, userId, 'mfa_changed');
       await audit.record(tx, tenantId, {
         action: 'user.mfa_reset',
         actor,
