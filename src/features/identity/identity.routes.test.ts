@@ -67,7 +67,7 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     expect(errorCode(res)).toBe('identity.email_taken');
   });
 
-  // Issue 3: at least 8 characters, at most 128, refused if on a common-password list.
+  // DESIGN §4 password policy (NIST SP 800-63B §5.1.1.2): at least 8 characters, at most 128, refused if on a common-password list.
   it.each([
     ['too short', 'short7!'],
     ['too long', 'x'.repeat(129)],
@@ -247,8 +247,9 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     }
   });
 
-  // Issue 3: deactivating a user or resetting the password revokes all the user's sessions at once; a
-  // password change revokes the user's other sessions. The very next request with the old token is refused.
+  // DESIGN §3 (de-provisioning applies to the next request) and OWASP ASVS v4 §3.3.3: deactivating a user or
+  // resetting the password revokes all the user's sessions at once; a password change revokes the user's other
+  // sessions. The very next request with the old token is refused.
   describe('session revocation', () => {
     const me = (who: { accessToken: string }) => api(who, 'GET', '/api/v1/me');
 

@@ -96,6 +96,28 @@ describe.each(engines())('identity service [%s]', (engine) => {
     expect(me?.name).toBe('Administrator');
   });
 
+  // Identity owns the principal: every write to a user emits its events inside the write's transaction, from
+  // identity's own write path (no caller can forget them), and what a subscriber does commits or rolls back with it.
+  it("emits the user events in the writer's transaction, once per write; a failing subscriber undoes the write", async () => {
+    const user = await identity().adminCreateUser(tenantA, actor(adminA), { email: 'events@a.example', password: 'quiet otter river 4' });
+    const seen: string[] = [];
+    let fail = false;
+    identity().events.subscribe((_tx, event) => {
+      if (event.userId !== user.id) return;
+      seen.push(event.type === 'user.security_stamp_changed' ? `${event.type}:${event.reason}` : event.type);
+      if (fail) throw new Error('subscriber failed');
+    });
+    await identity().updateUser(tenantA, actor(adminA), user.id, { name: 'Eve' });
+    expect(seen.splice(0)).toEqual(['user.changed']);
+    await identity().resetPassword(tenantA, actor(adminA), user.id, {});
+    expect(seen.splice(0)).toEqual(['user.changed', 'user.security_stamp_changed:password_reset']);
+    await identity().deactivateUser(tenantA, actor(adminA), user.id);
+    expect(seen.splice(0)).toEqual(['user.changed', 'user.security_stamp_changed:user_deactivated', 'user.deactivated']);
+    fail = true;
+    await expect(identity().updateUser(tenantA, actor(adminA), user.id, { name: 'Mallory' })).rejects.toThrow('subscriber failed');
+    expect((await identity().readUser(tenantA, user.id)).name).toBe('Eve');
+  });
+
   it('keeps the bootstrap path: createUser and findUserByEmail', async () => {
     const created = await t.app.db.tenantWork(tenantB, (tx) => identity().createUser(tx, tenantB, { email: ' New@B.example ', password: 'x' }));
     const found = await t.app.db.tenantWork(tenantB, (tx) => identity().findUserByEmail(tx, tenantB, 'new@b.example'));
