@@ -40,8 +40,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const audit = createAudit({ db, clock, keyring });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
-  // Sessions are built after MFA (which needs identity); identity reaches them only when a request runs.
-  const identity = createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions: (...args) => sessions.revokeAllSessionsOfUser(...args), userChanged: (tenantId, userId) => sessions.userChanged(tenantId, userId), guesses: createGuessThrottle({ db, clock }),
+  const identity = createIdentityService({ db, clock, passwords, audit, securitySettings, guesses: createGuessThrottle({ db, clock }),
     // rbac is built after identity (it needs requireTenantAdmin); identity reaches its takeover rule only when a request runs.
     takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work) },
   });
@@ -51,6 +50,8 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
+  // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
+  identity.events.subscribe(sessions.onUserEvent);
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
   return { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, bootstrap, health, sessions };
@@ -69,11 +70,10 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
     version: VERSION,
     logger,
   });
-  registerRoutes(http, guards, [...tenantsRoutes(s.tenants), ...sessionsRoutes(s.sessions), ...mfaRoutes(s.mfa)]);
+  registerRoutes(http, guards, [...tenantsRoutes(s.tenants), ...sessionsRoutes(s.sessions), ...mfaRoutes(s.mfa), ...identityRoutes(s.identity)]);
   await http.register(healthRoutes(s.health));
   await http.register(keysRoutes(s.keys));
   await http.register(auditRoutes(s.audit, guards));
-  await http.register(identityRoutes({ db, identity: s.identity, guards }));
   await http.register(organizationsRoutes({ db, organizations: s.organizations, guards }));
   await http.register(rbacRoutes({ db, rbac: s.rbac, guards }));
   return { http, guards };

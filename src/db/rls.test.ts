@@ -36,6 +36,11 @@ describe.each(engines())('row-level security [%s]', (engine) => {
     expect(tenants).toEqual([{ id: tenantB }]);
   });
 
+  it('the principal projection (the user_principals view, security_invoker) sees only its own tenant too', async () => {
+    const principals = await t.db.tenantWork(tenantA, (tx) => tx.selectFrom('user_principals').select(['email', 'tenant_id']).execute());
+    expect(principals).toEqual([{ email: 'a@a.example', tenant_id: tenantA }]);
+  });
+
   it('account-owned rows are visible only to tenants linked to the account', async () => {
     const roles = await t.db.tenantWork(tenantA, (tx) => tx.selectFrom('roles').select('account_id').execute());
     expect(roles).toEqual([{ account_id: accountA }]);

@@ -32,22 +32,6 @@ export interface OrganizationsTable {
   updated_at: Timestamp;
 }
 
-export interface UsersTable {
-  tenant_id: string;
-  id: string;
-  email: string;
-  name: string | null;
-  phone: string | null;
-  password_hash: string | null;
-  must_change_password: Generated<boolean>;
-  is_tenant_admin: Generated<boolean>;
-  active: Generated<boolean>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  /** Rotated on every change to the user's credentials or sessions (migration 0008); tokens carry its hash. */
-  security_stamp: Generated<string>;
-}
-
 export interface RolesTable {
   account_id: string;
   id: string;
@@ -120,7 +104,6 @@ export interface DB {
   accounts: AccountsTable;
   account_tenants: AccountTenantsTable;
   organizations: OrganizationsTable;
-  users: UsersTable;
   roles: RolesTable;
   role_assignments: RoleAssignmentsTable;
   tenant_keys: TenantKeysTable;

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError, defineErrors } from '../kernel/app-error.js';
+import type { Principal } from '../kernel/principal.js';
 
 /** Who is calling: set by `requireSession` on every authenticated request. */
 export interface AuthContext {
@@ -11,21 +12,8 @@ export interface AuthContext {
   readonly authzEpoch?: number;
   /** When the user authenticated for this session (`auth_time`, OIDC Core §2), seconds since the epoch. */
   readonly authTime?: number | undefined;
-  /** The caller's own user record, read with the session on this request (DESIGN §3 step 2; GET /api/v1/me). */
-  readonly user: AuthenticatedUser;
-}
-
-/** The fields of the caller's user record that the session read returns. */
-export interface AuthenticatedUser {
-  readonly email: string;
-  readonly name: string | null;
-  readonly phone: string | null;
-  readonly active: boolean;
-  readonly isTenantAdmin: boolean;
-  readonly mustChangePassword: boolean;
-  readonly hasPassword: boolean;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
+  /** The caller's own user record, the principal identity owns, read with the session on this request (DESIGN §3 step 2; GET /api/v1/me). */
+  readonly user: Principal;
 }
 
 declare module 'fastify' {

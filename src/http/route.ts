@@ -25,7 +25,8 @@ export interface RouteSchema {
   readonly params?: z.ZodType;
   readonly querystring?: z.ZodType;
   readonly body?: z.ZodType;
-  readonly response: Readonly<Record<number, z.ZodType>>;
+  /** Left out for a route that answers without a body (a 204). */
+  readonly response?: Readonly<Record<number, z.ZodType>>;
 }
 
 type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
@@ -80,9 +81,12 @@ export interface SessionContext<S extends RouteSchema> extends PublicContext<S> 
 export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends 'public' ? PublicContext<S> : SessionContext<S>;
 
 /** What a handler may return: the input side of any of the route's response schemas; nothing when it declares none (a 204). */
-type ResponseBody<S extends RouteSchema> = [keyof S['response']] extends [never]
-  ? void
-  : { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']];
+type ResponseBody<S extends RouteSchema> =
+  S['response'] extends Readonly<Record<number, z.ZodType>>
+    ? [keyof S['response']] extends [never]
+      ? void
+      : { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']]
+    : void;
 
 export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
   readonly method: HttpMethod;

@@ -97,6 +97,8 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   },
   // 0010 audit append-only: functions and triggers only; its retention window is never committed to.
   async () => {},
+  // 0011 user principals: a view and a function, no data.
+  async () => {},
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

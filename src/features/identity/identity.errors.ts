@@ -1,10 +1,10 @@
 import { defineErrors } from '../../kernel/app-error.js';
 
-/** The plain codes are the ones issue 3 names; the others follow `feature.reason`. */
+/** Identity's codes, `feature.reason` (DESIGN §6 rule 5), documented in docs/errors.md. */
 export const IdentityErrors = defineErrors({
-  cannot_delete_self: { status: 409, message: 'You cannot delete or deactivate your own user.' },
-  last_tenant_admin: { status: 409, message: 'The last active tenant administrator cannot be deleted, deactivated or demoted.' },
-  email_domain_mismatch: { status: 422, message: "The email address is not in one of the tenant's email domains." },
+  'identity.cannot_delete_self': { status: 409, message: 'You cannot delete or deactivate your own user.' },
+  'identity.last_tenant_admin': { status: 409, message: 'The last active tenant administrator cannot be deleted, deactivated or demoted.' },
+  'identity.email_domain_mismatch': { status: 422, message: "The email address is not in one of the tenant's email domains." },
   'identity.email_taken': { status: 409, message: 'A user with this email address already exists in the tenant.' },
   'identity.password_policy': { status: 422, message: 'The password must have 8 to 128 characters and must not be a commonly used password.' },
   'identity.current_password_invalid': { status: 403, message: 'The current password is not correct.' },

@@ -67,7 +67,7 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     expect(errorCode(res)).toBe('identity.email_taken');
   });
 
-  // Issue 3: at least 8 characters, at most 128, refused if on a common-password list.
+  // DESIGN §4 password policy (NIST SP 800-63B §5.1.1.2): at least 8 characters, at most 128, refused if on a common-password list.
   it.each([
     ['too short', 'short7!'],
     ['too long', 'x'.repeat(129)],
@@ -116,26 +116,26 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     expect((await api(admin, 'PATCH', `/api/v1/users/${created.body.id}`, { email: 'x@example.com' })).status).toBe(400);
   });
 
-  it('refuses to delete or deactivate yourself (cannot_delete_self)', async () => {
+  it('refuses to delete or deactivate yourself (identity.cannot_delete_self)', async () => {
     const del = await api(admin, 'DELETE', `/api/v1/users/${admin.userId}`);
     expect(del.status).toBe(409);
-    expect(errorCode(del)).toBe('cannot_delete_self');
+    expect(errorCode(del)).toBe('identity.cannot_delete_self');
     const patch = await api(admin, 'PATCH', `/api/v1/users/${admin.userId}`, { active: false });
-    expect(errorCode(patch)).toBe('cannot_delete_self');
+    expect(errorCode(patch)).toBe('identity.cannot_delete_self');
     expect((await api(admin, 'GET', '/api/v1/me')).status).toBe(200);
   });
 
-  it('refuses to demote the last active tenant administrator (last_tenant_admin), allows it when another remains', async () => {
+  it('refuses to demote the last active tenant administrator (identity.last_tenant_admin), allows it when another remains', async () => {
     const res = await api(admin, 'PATCH', `/api/v1/users/${admin.userId}`, { isTenantAdmin: false });
     expect(res.status).toBe(409);
-    expect(errorCode(res)).toBe('last_tenant_admin');
+    expect(errorCode(res)).toBe('identity.last_tenant_admin');
     expect((await api<User>(admin, 'GET', '/api/v1/me')).body.isTenantAdmin).toBe(true);
 
     // A second administrator is deactivated by the first: allowed (one remains). The deactivated one is
     // no longer counted, so the first still cannot demote itself.
     const second = await api<User>(admin, 'POST', '/api/v1/users', { email: 'second.admin@example.com', isTenantAdmin: true });
     expect((await api(admin, 'DELETE', `/api/v1/users/${second.body.id}`)).status).toBe(204);
-    expect(errorCode(await api(admin, 'PATCH', `/api/v1/users/${admin.userId}`, { isTenantAdmin: false }))).toBe('last_tenant_admin');
+    expect(errorCode(await api(admin, 'PATCH', `/api/v1/users/${admin.userId}`, { isTenantAdmin: false }))).toBe('identity.last_tenant_admin');
   });
 
   it('deactivates ("deletes") a user: the user can no longer sign in; user.deactivated recorded', async () => {
@@ -247,8 +247,9 @@ describe.each(engines())('users and profile over HTTP [%s]', (engine) => {
     }
   });
 
-  // Issue 3: deactivating a user or resetting the password revokes all the user's sessions at once; a
-  // password change revokes the user's other sessions. The very next request with the old token is refused.
+  // DESIGN §3 (de-provisioning applies to the next request) and OWASP ASVS v4 §3.3.3: deactivating a user or
+  // resetting the password revokes all the user's sessions at once; a password change revokes the user's other
+  // sessions. The very next request with the old token is refused.
   describe('session revocation', () => {
     const me = (who: { accessToken: string }) => api(who, 'GET', '/api/v1/me');
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PASSWORD_MAX } from '../../crypto/password.js';
+import type { Principal } from '../../kernel/principal.js';
 
 const Name = z.string().trim().min(1).max(200);
 // E.164-ish: digits with an optional +, spaces, dots, dashes and parentheses; stored as given.
@@ -25,6 +26,14 @@ export const UserSchema = z
     updatedAt: z.iso.datetime(),
   })
   .meta({ id: 'User' });
+
+/** A user as the API shows it: the principal (src/kernel/principal.ts), its times as ISO 8601 strings. */
+export type User = { readonly [K in keyof Principal]: Principal[K] extends Date ? string : Principal[K] };
+
+// `UserSchema` and the principal cannot drift apart: a field added to one and not the other fails to compile.
+type Exactly<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const userSchemaIsThePrincipal: Exactly<Readonly<z.output<typeof UserSchema>>, User> = true;
+void userSchemaIsThePrincipal;
 
 export const UserIdParams = z.object({ userId: z.uuid() });
 

@@ -41,29 +41,31 @@ describe.each(engines())('identity service [%s]', (engine) => {
   const identity = () => t.app.services.identity;
   const actor = (id: string) => ({ type: 'user' as const, id });
 
-  // Issue 3: the last active tenant administrator cannot be demoted — also when two administrators demote
-  // each other at the same moment (the administrators' rows are locked, so the second sees the first).
+  // Product rule: a tenant keeps an active tenant administrator — also when two administrators demote each
+  // other at the same moment (the administrators' rows are locked, so the second sees the first).
   // PGlite runs one transaction at a time, so the race exists only on PostgreSQL (a pool of 5).
   it.runIf(engine === 'postgres')('keeps one tenant administrator when two demote each other concurrently (PostgreSQL)', async () => {
-    const second = await t.app.db.tenantWork(tenantA, (tx) =>
-      identity().adminCreateUser(tx, tenantA, actor(adminA), { email: 'second@a.example', isTenantAdmin: true }),
-    );
-    // The two transactions overlap for certain: the first demotes and holds its transaction open until the
-    // second has either finished or is waiting for a lock; only then does the first commit.
+    const second = await identity().adminCreateUser(tenantA, actor(adminA), { email: 'second@a.example', isTenantAdmin: true });
+    // The two transactions overlap for certain: the first demotes and holds its transaction open (a subscriber
+    // to its `user.changed`, which runs inside the writer's transaction) until the second has either finished
+    // or is waiting for a lock; only then does the first commit.
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let demoted!: () => void;
     const firstDemoted = new Promise<void>((resolve) => (demoted = resolve));
-    const first = t.app.db.tenantWork(tenantA, async (tx) => {
-      await identity().updateUser(tx, tenantA, actor(adminA), second.id, { isTenantAdmin: false });
+    let held = false;
+    identity().events.subscribe(async (_tx, event) => {
+      if (held || event.type !== 'user.changed' || event.userId !== second.id) return;
+      held = true;
       demoted();
       await gate;
     });
+    const first = identity().updateUser(tenantA, actor(adminA), second.id, { isTenantAdmin: false });
     first.catch(() => demoted());
     await firstDemoted;
     let secondSettled = false;
-    const secondDemotion = t.app.db
-      .tenantWork(tenantA, (tx) => identity().updateUser(tx, tenantA, actor(second.id), adminA, { isTenantAdmin: false }))
+    const secondDemotion = identity()
+      .updateUser(tenantA, actor(second.id), adminA, { isTenantAdmin: false })
       .finally(() => (secondSettled = true));
     secondDemotion.catch(() => {});
     for (;;) {
@@ -77,7 +79,7 @@ describe.each(engines())('identity service [%s]', (engine) => {
     const results = await Promise.allSettled([first, secondDemotion]);
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused).toHaveLength(1);
-    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^(last_tenant_admin|identity\.tenant_admin_required)$/) });
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^identity\.(last_tenant_admin|tenant_admin_required)$/) });
     const admins = await t.app.db.tenantWork(tenantA, (tx) => store.lockActiveTenantAdmins(tx, tenantA));
     expect(admins).toHaveLength(1);
   });
@@ -92,6 +94,28 @@ describe.each(engines())('identity service [%s]', (engine) => {
     });
     const me = await t.app.db.tenantWork(tenantA, (tx) => store.findUser(tx, tenantA, adminA));
     expect(me?.name).toBe('Administrator');
+  });
+
+  // Identity owns the principal: every write to a user emits its events inside the write's transaction, from
+  // identity's own write path (no caller can forget them), and what a subscriber does commits or rolls back with it.
+  it("emits the user events in the writer's transaction, once per write; a failing subscriber undoes the write", async () => {
+    const user = await identity().adminCreateUser(tenantA, actor(adminA), { email: 'events@a.example', password: 'quiet otter river 4' });
+    const seen: string[] = [];
+    let fail = false;
+    identity().events.subscribe((_tx, event) => {
+      if (event.userId !== user.id) return;
+      seen.push(event.type === 'user.security_stamp_changed' ? `${event.type}:${event.reason}` : event.type);
+      if (fail) throw new Error('subscriber failed');
+    });
+    await identity().updateUser(tenantA, actor(adminA), user.id, { name: 'Eve' });
+    expect(seen.splice(0)).toEqual(['user.changed']);
+    await identity().resetPassword(tenantA, actor(adminA), user.id, {});
+    expect(seen.splice(0)).toEqual(['user.changed', 'user.security_stamp_changed:password_reset']);
+    await identity().deactivateUser(tenantA, actor(adminA), user.id);
+    expect(seen.splice(0)).toEqual(['user.changed', 'user.security_stamp_changed:user_deactivated', 'user.deactivated']);
+    fail = true;
+    await expect(identity().updateUser(tenantA, actor(adminA), user.id, { name: 'Mallory' })).rejects.toThrow('subscriber failed');
+    expect((await identity().readUser(tenantA, user.id)).name).toBe('Eve');
   });
 
   it('keeps the bootstrap path: createUser and findUserByEmail', async () => {

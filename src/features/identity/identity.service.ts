@@ -1,34 +1,32 @@
 import type { PasswordHasher } from '../../crypto/password.js';
 import { generatePassword } from '../../crypto/random.js';
-import type { Tx } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
 import { AppError, isAppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import { createEventBus } from '../../kernel/events.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
+import type { Principal } from '../../kernel/principal.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { type Takeover, type TakeoverAttempt, withAccountAdminsKept } from '../rbac/index.js';
-import { requireRecentAuthentication, type GuessThrottle, type SessionUser, type StepUpProof } from '../sessions/index.js';
+import { requireRecentAuthentication, type GuessThrottle, type StepUpProof } from '../sessions/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
+import type { User } from './identity.schema.js';
 import { passwordProblem } from './password-policy.js';
+import type { StampReason, UserEvent, UserEvents } from './user-events.js';
 import * as store from './users.store.js';
 
 /** The user an action is taken by, as the audit log records it. */
 export type UserActor = Extract<AuditActor, { type: 'user' }> & { readonly id: string };
 
 export interface IdentityDeps {
+  readonly db: Database;
   readonly clock: Clock;
   readonly passwords: PasswordHasher;
   readonly audit: AuditRecorder;
   /** The tenant's security settings (the tenants feature). */
   readonly securitySettings: (tx: Tx, tenantId: string) => Promise<SecuritySettings>;
-  /** Revokes the user's live sessions in the caller's transaction, all or all but one (the sessions feature). */
-  readonly revokeUserSessions: (tx: Tx, tenantId: string, userId: string, reason: string, exceptSessionId?: string) => Promise<unknown>;
-  /**
-   * Called right after every write to a user's record, in its unit of work (the sessions feature): the
-   * profile rides in the per-request session read, so the next request of the user must read it afresh.
-   */
-  readonly userChanged: (tenantId: string, userId: string) => void;
   /** Login's throttle, for guesses of a logged-in user's current password (the sessions feature). */
   readonly guesses: GuessThrottle;
   /** The takeover rule and the unit of work that audits its refusals (the rbac feature's grant rule). */
@@ -41,35 +39,11 @@ export interface TakeoverRule {
   refusalsRecorded<T>(tenantId: string, actor: AuditActor, work: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
-/** The caller's own record as the request's session read returned it (the sessions feature, DESIGN §3). */
-export type OwnRecord = SessionUser;
+export type { User };
 
-export interface User {
-  readonly id: string;
-  readonly email: string;
-  readonly name: string | null;
-  readonly phone: string | null;
-  readonly active: boolean;
-  readonly isTenantAdmin: boolean;
-  readonly mustChangePassword: boolean;
-  readonly hasPassword: boolean;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
-
-function toUser(row: store.UserRow): User {
-  return {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    phone: row.phone,
-    active: row.active,
-    isTenantAdmin: row.is_tenant_admin,
-    mustChangePassword: row.must_change_password,
-    hasPassword: Boolean(row.has_password),
-    createdAt: new Date(row.created_at).toISOString(),
-    updatedAt: new Date(row.updated_at).toISOString(),
-  };
+/** The one mapping from the principal to its JSON form, for every route that shows a user (and GET /me). */
+export function toUser(p: Principal): User {
+  return { ...p, createdAt: p.createdAt.toISOString(), updatedAt: p.updatedAt.toISOString() };
 }
 
 export interface NewUserInput {
@@ -93,21 +67,38 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
-export function createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions, userChanged, guesses, takeover }: IdentityDeps) {
-  // Every write to an existing user goes through these two, so that the next request sees it (userChanged).
-  async function writeUser(tx: Tx, tenantId: string, userId: string, changes: store.UserChanges): Promise<boolean> {
-    const updated = await store.updateUser(tx, tenantId, userId, changes, clock.now());
-    userChanged(tenantId, userId);
-    return updated;
+export function createIdentityService({ db, clock, passwords, audit, securitySettings, guesses, takeover }: IdentityDeps) {
+  const events = createEventBus<UserEvent, Tx>();
+
+  /** Rotated in the same unit of work as every change to the user's credentials or sessions (migration 0008). */
+  async function rotateSecurityStamp(tx: Tx, tenantId: string, userId: string, reason: StampReason, sessionId?: string): Promise<void> {
+    await store.rotateSecurityStamp(tx, tenantId, userId);
+    await events.emit(tx, { type: 'user.security_stamp_changed', tenantId, userId, reason, ...(sessionId ? { sessionId } : {}) });
   }
 
-  async function writePassword(tx: Tx, tenantId: string, userId: string, passwordHash: string, mustChange: boolean): Promise<boolean> {
-    const updated = await store.setPassword(tx, tenantId, userId, passwordHash, mustChange, clock.now());
-    userChanged(tenantId, userId);
-    return updated;
+  /**
+   * Every write to an existing user's record goes through here or `writePassword`, which emit the user events
+   * in the write's transaction. Deactivation is part of the write: it rotates the security stamp and emits
+   * `user.deactivated` (the sessions feature ends every session of the user at once).
+   */
+  async function writeUser(tx: Tx, tenantId: string, before: Principal, changes: store.UserChanges): Promise<void> {
+    const userId = before.id;
+    await store.updateUser(tx, tenantId, userId, changes, clock.now());
+    await events.emit(tx, { type: 'user.changed', tenantId, userId });
+    if (before.active && changes.active === false) {
+      await rotateSecurityStamp(tx, tenantId, userId, 'user_deactivated');
+      await events.emit(tx, { type: 'user.deactivated', tenantId, userId });
+    }
   }
 
-  async function findOrThrow(tx: Tx, tenantId: string, userId: string): Promise<store.UserRow> {
+  /** A new password rotates the security stamp: what the old one started ends (see `user.security_stamp_changed`). */
+  async function writePassword(tx: Tx, tenantId: string, userId: string, password: { hash: string; mustChange: boolean; reason: StampReason; sessionId?: string | undefined }): Promise<void> {
+    await store.setPassword(tx, tenantId, userId, password.hash, password.mustChange, clock.now());
+    await events.emit(tx, { type: 'user.changed', tenantId, userId });
+    await rotateSecurityStamp(tx, tenantId, userId, password.reason, password.sessionId);
+  }
+
+  async function findOrThrow(tx: Tx, tenantId: string, userId: string): Promise<Principal> {
     const row = await store.findUser(tx, tenantId, userId);
     // Users of other tenants are not found (RLS and the tenant filter), never forbidden.
     if (!row) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
@@ -117,11 +108,6 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
   function checkPassword(password: string, email: string): void {
     const problem = passwordProblem(password, { email });
     if (problem) throw new AppError(IdentityErrors['identity.password_policy'], { message: problem });
-  }
-
-  /** Rotated in the same unit of work as every change to the user's credentials or sessions (migration 0008). */
-  async function rotateSecurityStamp(tx: Tx, tenantId: string, userId: string): Promise<void> {
-    await store.rotateSecurityStamp(tx, tenantId, userId);
   }
 
   async function requireTenantAdmin(tx: Tx, tenantId: string, userId: string): Promise<void> {
@@ -136,12 +122,12 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     if (!ok) throw new AppError(IdentityErrors['identity.current_password_invalid']);
   }
 
-  /** Issue 3: the last active tenant administrator cannot be deleted, deactivated or demoted. */
-  async function keepOneTenantAdmin(tx: Tx, tenantId: string, target: store.UserRow, after: { active: boolean; isTenantAdmin: boolean }) {
-    const losesAdmin = target.active && target.is_tenant_admin && !(after.active && after.isTenantAdmin);
+  /** Product rule: a tenant always keeps an active tenant administrator (none could manage it otherwise). */
+  async function keepOneTenantAdmin(tx: Tx, tenantId: string, target: Principal, after: { active: boolean; isTenantAdmin: boolean }) {
+    const losesAdmin = target.active && target.isTenantAdmin && !(after.active && after.isTenantAdmin);
     if (!losesAdmin) return;
     const admins = await store.lockActiveTenantAdmins(tx, tenantId);
-    if (admins.filter((id) => id !== target.id).length === 0) throw new AppError(IdentityErrors.last_tenant_admin);
+    if (admins.filter((id) => id !== target.id).length === 0) throw new AppError(IdentityErrors['identity.last_tenant_admin']);
   }
 
   /**
@@ -150,10 +136,10 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
    * self-service routes, which ask for the current password or a recent sign-in (NIST SP 800-63B §4.2.3
    * re-authentication): an administrator route would let a stolen access token skip that.
    */
-  async function guardTakeover(tx: Tx, tenantId: string, actor: UserActor, target: store.UserRow, change: Takeover): Promise<void> {
+  async function guardTakeover(tx: Tx, tenantId: string, actor: UserActor, target: Principal, change: Takeover): Promise<void> {
     if (target.id === actor.id) throw new AppError(IdentityErrors['identity.self_service_required']);
     const actorIsTenantAdmin = await store.isActiveTenantAdmin(tx, tenantId, actor.id);
-    await takeover.assertMayActAs(tx, { tenantId, actorId: actor.id, targetId: target.id, actorIsTenantAdmin, targetIsTenantAdmin: target.is_tenant_admin }, change);
+    await takeover.assertMayActAs(tx, { tenantId, actorId: actor.id, targetId: target.id, actorIsTenantAdmin, targetIsTenantAdmin: target.isTenantAdmin }, change);
   }
 
   async function insert(tx: Tx, tenantId: string, input: NewUserInput & { passwordHash: string | null }) {
@@ -177,7 +163,43 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     return id;
   }
 
-  const service = {
+  /**
+   * Runs `work`, a unit of work that checks the caller's current password (POST /me/password, POST
+   * /me/mfa/disable), under login's throttle per user (DESIGN §4), so that a stolen access token cannot
+   * keep guessing: each guess is reserved before the password is checked, so parallel guesses cannot all
+   * pass; while blocked, refused before any password check, even with the right password
+   * (`identity.too_many_password_attempts`; the first refusal of a window records
+   * `user.current_password.throttled`); a wrong password stays counted, and the failure that locks records
+   * `user.current_password.locked`; a right one clears the count. Call it with no unit of work open.
+   */
+  async function guardCurrentPassword<T>(tenantId: string, actor: UserActor, work: () => Promise<T>): Promise<T> {
+    const subject = `current-password:${tenantId}:${actor.id}`;
+    const event = (action: string) => (tx: Tx) =>
+      audit.record(tx, tenantId, { action, actor, target: { type: 'user', id: actor.id }, outcome: 'failure', errorCode: IdentityErrors['identity.too_many_password_attempts'] });
+    const admission = await guesses.reserve(tenantId, subject, event('user.current_password.throttled'));
+    if (!admission.admitted) throw new AppError(IdentityErrors['identity.too_many_password_attempts'], { detail: { retryAfterSeconds: admission.retryAfterSeconds } });
+    let result: T;
+    try {
+      result = await work();
+    } catch (error) {
+      if (isAppError(error) && error.code === IdentityErrors['identity.current_password_invalid']) {
+        await guesses.failed(tenantId, admission.locksOnFailure, event('user.current_password.locked'));
+      } else {
+        // Refused for another reason (before or after the check): this attempt is not a wrong guess.
+        await guesses.refund(subject);
+      }
+      throw error;
+    }
+    await guesses.succeeded(subject);
+    return result;
+  }
+
+  return {
+    /** The user events (user-events.ts), for other features to subscribe to at composition. */
+    events: events as UserEvents,
+
+    // ---- Called by other features inside their own unit of work (the `tx` says so). ----
+
     /** Creates a user in the caller's unit of work (bootstrap); the password is stored only as an argon2id hash. */
     async createUser(
       tx: Tx,
@@ -189,6 +211,13 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
     },
     findUserByEmail: store.findUserByEmail,
     requireTenantAdmin,
+    requireCurrentPassword,
+    rotateSecurityStamp,
+
+    /** A user in the caller's unit of work (`not_found` when absent). */
+    async getUser(tx: Tx, tenantId: string, userId: string): Promise<User> {
+      return toUser(await findOrThrow(tx, tenantId, userId));
+    },
 
     /** The takeover rule for another feature's administrative action on a user (the MFA reset). */
     async guardTakeover(tx: Tx, tenantId: string, actor: UserActor, userId: string, change: Takeover): Promise<void> {
@@ -197,8 +226,6 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
 
     /** Runs an administrative action's unit of work; a takeover refusal is audited in a unit of work of its own. */
     refusalsRecorded: <T>(tenantId: string, actor: UserActor, work: (tx: Tx) => Promise<T>): Promise<T> => takeover.refusalsRecorded(tenantId, actor, work),
-    requireCurrentPassword,
-    rotateSecurityStamp,
 
     /**
      * Step-up (NIST SP 800-63B §4.2.3 re-authentication; the product rule for MFA setup and revoke-all): runs
@@ -219,100 +246,63 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
         requireRecentAuthentication(proof.authTime, Math.floor(clock.now().getTime() / 1000));
         return unit(work);
       }
-      return service.guardCurrentPassword(tenantId, actor, () =>
+      return guardCurrentPassword(tenantId, actor, () =>
         unit(async (tx) => {
           await requireCurrentPassword(tx, tenantId, actor.id, password);
           return work(tx);
         }),
       );
     },
+    guardCurrentPassword,
 
     /**
      * The forced change at login (the user's password is one-time or was reset): the new password must pass
-     * the policy; must-change is cleared, the security stamp rotated, every other session revoked, audited.
+     * the policy; must-change is cleared, the security stamp rotated (every session of the user ends), audited.
      */
     async completeForcedPasswordChange(tx: Tx, tenantId: string, actor: UserActor, newPassword: string): Promise<void> {
       const me = await findOrThrow(tx, tenantId, actor.id);
       checkPassword(newPassword, me.email);
-      await writePassword(tx, tenantId, actor.id, await passwords.hash(newPassword), false);
-      await rotateSecurityStamp(tx, tenantId, actor.id);
-      await revokeUserSessions(tx, tenantId, actor.id, 'password_changed');
+      await writePassword(tx, tenantId, actor.id, { hash: await passwords.hash(newPassword), mustChange: false, reason: 'password_changed' });
       await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success', details: { forced: true } });
     },
 
-    /**
-     * Runs `work`, a unit of work that checks the caller's current password (POST /me/password, POST
-     * /me/mfa/disable), under login's throttle per user (DESIGN §4), so that a stolen access token cannot
-     * keep guessing: each guess is reserved before the password is checked, so parallel guesses cannot all
-     * pass; while blocked, refused before any password check, even with the right password
-     * (`identity.too_many_password_attempts`; the first refusal of a window records
-     * `user.current_password.throttled`); a wrong password stays counted, and the failure that locks records
-     * `user.current_password.locked`; a right one clears the count. Call it with no unit of work open.
-     */
-  async guardCurrentPassword<T>(tenantId: string, actor: UserActor, work: () => Promise<T>): Promise<T> {
-      const subject = `current-password:${tenantId}:${actor.id}`;
-      const event = (action: string) => (tx: Tx) =>
-        audit.record(tx, tenantId, { action, actor, target: { type: 'user', id: actor.id }, outcome: 'failure', errorCode: IdentityErrors['identity.too_many_password_attempts'] });
-      const admission = await guesses.reserve(tenantId, subject, event('user.current_password.throttled'));
-      if (!admission.admitted) throw new AppError(IdentityErrors['identity.too_many_password_attempts'], { detail: { retryAfterSeconds: admission.retryAfterSeconds } });
-      let result: T;
-      try {
-        result = await work();
-      } catch (error) {
-        if (isAppError(error) && error.code === IdentityErrors['identity.current_password_invalid']) {
-          await guesses.failed(tenantId, admission.locksOnFailure, event('user.current_password.locked'));
-        } else {
-          // Refused for another reason (before or after the check): this attempt is not a wrong guess.
-          await guesses.refund(subject);
-        }
-        throw error;
-      }
-      await guesses.succeeded(subject);
-      return result;
+    // ---- Use cases the routes call: each opens its own unit of work. ----
+
+    listUsers(tenantId: string, query: store.UserQuery) {
+      return db.tenantWork(tenantId, async (tx) => {
+        const { items, total } = await store.listUsers(tx, tenantId, query);
+        return { items: items.map(toUser), total, limit: query.limit, offset: query.offset };
+      });
     },
 
-    async getUser(tx: Tx, tenantId: string, userId: string): Promise<User> {
-      return toUser(await findOrThrow(tx, tenantId, userId));
+    readUser(tenantId: string, userId: string): Promise<User> {
+      return db.tenantWork(tenantId, async (tx) => toUser(await findOrThrow(tx, tenantId, userId)));
     },
 
-    /** GET /me: the caller's profile from the record the request's own session read returned (no query). */
-    ownProfile(userId: string, record: OwnRecord): User {
-      return {
-        id: userId,
-        email: record.email,
-        name: record.name,
-        phone: record.phone,
-        active: record.active,
-        isTenantAdmin: record.isTenantAdmin,
-        mustChangePassword: record.mustChangePassword,
-        hasPassword: record.hasPassword,
-        createdAt: record.createdAt.toISOString(),
-        updatedAt: record.updatedAt.toISOString(),
-      };
-    },
-
-    async listUsers(tx: Tx, tenantId: string, query: store.UserQuery) {
-      const { items, total } = await store.listUsers(tx, tenantId, query);
-      return { items: items.map(toUser), total, limit: query.limit, offset: query.offset };
+    /** GET /me: the caller's profile from the principal the request's own session read returned (no query). */
+    ownProfile(principal: Principal): User {
+      return toUser(principal);
     },
 
     /** An administrator creates a user: domain rule, password policy, unique email; `user.created` audited. */
-    async adminCreateUser(tx: Tx, tenantId: string, actor: UserActor, input: NewUserInput): Promise<User> {
-      await requireTenantAdmin(tx, tenantId, actor.id);
-      const email = input.email.trim();
-      if (!emailDomainAllowed(await securitySettings(tx, tenantId), email)) throw new AppError(IdentityErrors.email_domain_mismatch);
-      if (input.password !== undefined) checkPassword(input.password, email);
-      if (await store.findUserByEmail(tx, tenantId, email)) throw new AppError(IdentityErrors['identity.email_taken']);
-      const passwordHash = input.password === undefined ? null : await passwords.hash(input.password);
-      const id = await insert(tx, tenantId, { ...input, email, passwordHash });
-      await audit.record(tx, tenantId, {
-        action: 'user.created',
-        actor,
-        target: { type: 'user', id },
-        outcome: 'success',
-        details: { email, isTenantAdmin: input.isTenantAdmin ?? false, hasPassword: passwordHash !== null },
+    adminCreateUser(tenantId: string, actor: UserActor, input: NewUserInput): Promise<User> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const email = input.email.trim();
+        if (!emailDomainAllowed(await securitySettings(tx, tenantId), email)) throw new AppError(IdentityErrors['identity.email_domain_mismatch']);
+        if (input.password !== undefined) checkPassword(input.password, email);
+        if (await store.findUserByEmail(tx, tenantId, email)) throw new AppError(IdentityErrors['identity.email_taken']);
+        const passwordHash = input.password === undefined ? null : await passwords.hash(input.password);
+        const id = await insert(tx, tenantId, { ...input, email, passwordHash });
+        await audit.record(tx, tenantId, {
+          action: 'user.created',
+          actor,
+          target: { type: 'user', id },
+          outcome: 'success',
+          details: { email, isTenantAdmin: input.isTenantAdmin ?? false, hasPassword: passwordHash !== null },
+        });
+        return toUser(await findOrThrow(tx, tenantId, id));
       });
-      return toUser(await findOrThrow(tx, tenantId, id));
     },
 
     /**
@@ -321,116 +311,112 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
      * not, within the last-administrator rules. Only a tenant administrator reaches here, so only a tenant
      * administrator makes another one.
      */
-    async updateUser(tx: Tx, tenantId: string, actor: UserActor, userId: string, patch: UserPatch): Promise<User> {
-      await requireTenantAdmin(tx, tenantId, actor.id);
-      const target = await findOrThrow(tx, tenantId, userId);
-      const after = { active: patch.active ?? target.active, isTenantAdmin: patch.isTenantAdmin ?? target.is_tenant_admin };
-      if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors.cannot_delete_self);
-      if (!target.active && after.active) await guardTakeover(tx, tenantId, actor, target, 'user.reactivate');
-      await keepOneTenantAdmin(tx, tenantId, target, after);
-      // Issue 4: deactivating the last active Account Administrator of an account is refused (last_account_admin).
-      const update = () => writeUser(tx, tenantId, userId, patch);
-      if (target.active && !after.active) await withAccountAdminsKept(tx, tenantId, { userId }, update);
-      else await update();
-      const updated = await findOrThrow(tx, tenantId, userId);
-      const before = toUser(target);
-      const now = toUser(updated);
-      const changes: Record<string, { from: unknown; to: unknown }> = {};
-      for (const key of ['name', 'phone', 'active', 'isTenantAdmin'] as const) {
-        if (before[key] !== now[key]) changes[key] = { from: before[key], to: now[key] };
-      }
-      const deactivated = target.active && !updated.active;
-      if (deactivated) {
-        await rotateSecurityStamp(tx, tenantId, userId);
-        await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
-      }
-      if (Object.keys(changes).length > 0) {
-        await audit.record(tx, tenantId, {
-          action: deactivated ? 'user.deactivated' : 'user.updated',
-          actor,
-          target: { type: 'user', id: userId },
-          outcome: 'success',
-          details: { changes },
-        });
-      }
-      return now;
+    updateUser(tenantId: string, actor: UserActor, userId: string, patch: UserPatch): Promise<User> {
+      return takeover.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const target = await findOrThrow(tx, tenantId, userId);
+        const after = { active: patch.active ?? target.active, isTenantAdmin: patch.isTenantAdmin ?? target.isTenantAdmin };
+        if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors['identity.cannot_delete_self']);
+        if (!target.active && after.active) await guardTakeover(tx, tenantId, actor, target, 'user.reactivate');
+        await keepOneTenantAdmin(tx, tenantId, target, after);
+        // Product rule: an account keeps an active Account Administrator (rbac's `rbac.last_account_admin`).
+        const update = () => writeUser(tx, tenantId, target, patch);
+        if (target.active && !after.active) await withAccountAdminsKept(tx, tenantId, { userId }, update);
+        else await update();
+        const before = toUser(target);
+        const now = toUser(await findOrThrow(tx, tenantId, userId));
+        const changes: Record<string, { from: unknown; to: unknown }> = {};
+        for (const key of ['name', 'phone', 'active', 'isTenantAdmin'] as const) {
+          if (before[key] !== now[key]) changes[key] = { from: before[key], to: now[key] };
+        }
+        if (Object.keys(changes).length > 0) {
+          await audit.record(tx, tenantId, {
+            action: target.active && !now.active ? 'user.deactivated' : 'user.updated',
+            actor,
+            target: { type: 'user', id: userId },
+            outcome: 'success',
+            details: { changes },
+          });
+        }
+        return now;
+      });
     },
 
     /** "Delete" deactivates: the user can no longer sign in and every session ends at once. */
-    async deactivateUser(tx: Tx, tenantId: string, actor: UserActor, userId: string): Promise<void> {
-      await requireTenantAdmin(tx, tenantId, actor.id);
-      if (userId === actor.id) throw new AppError(IdentityErrors.cannot_delete_self);
-      const target = await findOrThrow(tx, tenantId, userId);
-      await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.is_tenant_admin });
-      if (!target.active) return;
-      await withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, userId, { active: false }));
-      await rotateSecurityStamp(tx, tenantId, userId);
-      await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
-      await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
+    deactivateUser(tenantId: string, actor: UserActor, userId: string): Promise<void> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        if (userId === actor.id) throw new AppError(IdentityErrors['identity.cannot_delete_self']);
+        const target = await findOrThrow(tx, tenantId, userId);
+        await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.isTenantAdmin });
+        if (!target.active) return;
+        await withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, target, { active: false }));
+        await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
+      });
     },
 
     /**
      * Sets a new password (or generates a one-time one, returned once) and revokes every session of the user.
      * By default the user must change it at the next login. A takeover (rbac's takeover rule).
      */
-    async resetPassword(
-      tx: Tx,
+    resetPassword(
       tenantId: string,
       actor: UserActor,
       userId: string,
       input: { password?: string | undefined; mustChangePassword?: boolean | undefined },
     ): Promise<{ generatedPassword?: string }> {
-      await requireTenantAdmin(tx, tenantId, actor.id);
-      const target = await findOrThrow(tx, tenantId, userId);
-      await guardTakeover(tx, tenantId, actor, target, 'user.password_reset');
-      const generated = input.password === undefined ? generatePassword() : undefined;
-      const password = input.password ?? generated!;
-      if (!generated) checkPassword(password, target.email);
-      const mustChange = input.mustChangePassword ?? true;
-      await writePassword(tx, tenantId, userId, await passwords.hash(password), mustChange);
-      await rotateSecurityStamp(tx, tenantId, userId);
-      await revokeUserSessions(tx, tenantId, userId, 'password_reset');
-      await audit.record(tx, tenantId, {
-        action: 'user.password_reset',
-        actor,
-        target: { type: 'user', id: userId },
-        outcome: 'success',
-        details: { generated: generated !== undefined, mustChangePassword: mustChange },
+      return takeover.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const target = await findOrThrow(tx, tenantId, userId);
+        await guardTakeover(tx, tenantId, actor, target, 'user.password_reset');
+        const generated = input.password === undefined ? generatePassword() : undefined;
+        const password = input.password ?? generated!;
+        if (!generated) checkPassword(password, target.email);
+        const mustChange = input.mustChangePassword ?? true;
+        await writePassword(tx, tenantId, userId, { hash: await passwords.hash(password), mustChange, reason: 'password_reset' });
+        await audit.record(tx, tenantId, {
+          action: 'user.password_reset',
+          actor,
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          details: { generated: generated !== undefined, mustChangePassword: mustChange },
+        });
+        return generated ? { generatedPassword: generated } : {};
       });
-      return generated ? { generatedPassword: generated } : {};
     },
 
     /** PATCH /me: the caller's own name and phone. */
-    async updateProfile(tx: Tx, tenantId: string, actor: UserActor, patch: { name?: string | null | undefined; phone?: string | null | undefined }): Promise<User> {
-      const before = toUser(await findOrThrow(tx, tenantId, actor.id));
-      await writeUser(tx, tenantId, actor.id, { name: patch.name, phone: patch.phone });
-      const after = toUser(await findOrThrow(tx, tenantId, actor.id));
-      const changes: Record<string, { from: unknown; to: unknown }> = {};
-      for (const key of ['name', 'phone'] as const) if (before[key] !== after[key]) changes[key] = { from: before[key], to: after[key] };
-      if (Object.keys(changes).length > 0) {
-        await audit.record(tx, tenantId, { action: 'user.updated', actor, target: { type: 'user', id: actor.id }, outcome: 'success', details: { changes } });
-      }
-      return after;
+    updateProfile(tenantId: string, actor: UserActor, patch: { name?: string | null | undefined; phone?: string | null | undefined }): Promise<User> {
+      return db.tenantWork(tenantId, async (tx) => {
+        const target = await findOrThrow(tx, tenantId, actor.id);
+        const before = toUser(target);
+        await writeUser(tx, tenantId, target, { name: patch.name, phone: patch.phone });
+        const after = toUser(await findOrThrow(tx, tenantId, actor.id));
+        const changes: Record<string, { from: unknown; to: unknown }> = {};
+        for (const key of ['name', 'phone'] as const) if (before[key] !== after[key]) changes[key] = { from: before[key], to: after[key] };
+        if (Object.keys(changes).length > 0) {
+          await audit.record(tx, tenantId, { action: 'user.updated', actor, target: { type: 'user', id: actor.id }, outcome: 'success', details: { changes } });
+        }
+        return after;
+      });
     },
 
-    /** The caller's own password: the current one is required; every other session of the user is revoked. */
-    async changeOwnPassword(
-      tx: Tx,
-      tenantId: string,
-      actor: UserActor,
-      sessionId: string | null,
-      input: { currentPassword: string; newPassword: string },
-    ): Promise<void> {
-      const me = await findOrThrow(tx, tenantId, actor.id);
-      await requireCurrentPassword(tx, tenantId, actor.id, input.currentPassword);
-      checkPassword(input.newPassword, me.email);
-      await writePassword(tx, tenantId, actor.id, await passwords.hash(input.newPassword), false);
-      await rotateSecurityStamp(tx, tenantId, actor.id);
-      await revokeUserSessions(tx, tenantId, actor.id, 'password_changed', sessionId ?? undefined);
-      await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
+    /**
+     * The caller's own password, under the current-password throttle: the current one is required; every
+     * other session of the user is revoked, the one that made the change stays.
+     */
+    changeOwnPassword(tenantId: string, actor: UserActor, sessionId: string | null, input: { currentPassword: string; newPassword: string }): Promise<void> {
+      return guardCurrentPassword(tenantId, actor, () =>
+        db.tenantWork(tenantId, async (tx) => {
+          const me = await findOrThrow(tx, tenantId, actor.id);
+          await requireCurrentPassword(tx, tenantId, actor.id, input.currentPassword);
+          checkPassword(input.newPassword, me.email);
+          await writePassword(tx, tenantId, actor.id, { hash: await passwords.hash(input.newPassword), mustChange: false, reason: 'password_changed', sessionId: sessionId ?? undefined });
+          await audit.record(tx, tenantId, { action: 'user.password_changed', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
+        }),
+      );
     },
   };
-  return service;
 }
 
 export type IdentityService = ReturnType<typeof createIdentityService>;

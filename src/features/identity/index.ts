@@ -1,5 +1,7 @@
+// userActor: until the mfa routes are declared with defineRoute (ctx.actor).
 export { identityRoutes, userActor } from './identity.routes.js';
-export { createIdentityService, type IdentityService, type NewUserInput, type OwnRecord, type User, type UserActor, type UserPatch } from './identity.service.js';
+export { createIdentityService, type IdentityService, type NewUserInput, type User, type UserActor, type UserPatch } from './identity.service.js';
+export type { StampReason, UserEvent, UserEvents } from './user-events.js';
 export { IdentityErrors } from './identity.errors.js';
 export { passwordProblem } from './password-policy.js';
 export { findLoginUser, findLoginUserById, loginTenants, type LoginUser, type LoginUserById } from './login-user.store.js';

@@ -2,7 +2,7 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../crypto/password.js';
 
 /**
- * The password policy (DESIGN §4, issue 3): 8 to 128 characters (Unicode code points), and not on the
+ * The password policy (DESIGN §4; NIST SP 800-63B §5.1.1.2): 8 to 128 characters (Unicode code points), and not on the
  * common-password list zxcvbn-ts ships (`passwords-common`, ~49,000 entries from breach corpora), compared
  * case-insensitively; nor the user's own email address.
  */

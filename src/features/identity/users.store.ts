@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
+import { type Principal, toPrincipal } from '../../kernel/principal.js';
+import './identity.tables.js';
 
 export interface NewUser {
   id: string;
@@ -39,17 +41,10 @@ export async function findUserByEmail(tx: Tx, tenantId: string, email: string) {
     .executeTakeFirst();
 }
 
-const PUBLIC_COLUMNS = ['id', 'email', 'name', 'phone', 'active', 'is_tenant_admin', 'must_change_password', 'created_at', 'updated_at'] as const;
-
-export type UserRow = Awaited<ReturnType<typeof findUser>> & object;
-
-export async function findUser(tx: Tx, tenantId: string, userId: string) {
-  return tx
-    .selectFrom('users')
-    .select([...PUBLIC_COLUMNS, (eb) => eb('password_hash', 'is not', null).as('has_password')])
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', userId)
-    .executeTakeFirst();
+/** A user's own record, read through the principal projection (the `user_principals` view, migration 0011). */
+export async function findUser(tx: Tx, tenantId: string, userId: string): Promise<Principal | undefined> {
+  const row = await tx.selectFrom('user_principals').selectAll().where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst();
+  return row && toPrincipal(row);
 }
 
 export async function passwordHashOf(tx: Tx, tenantId: string, userId: string): Promise<string | null> {
@@ -98,22 +93,22 @@ function likePattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-export async function listUsers(tx: Tx, tenantId: string, query: UserQuery) {
-  let base = tx.selectFrom('users').where('tenant_id', '=', tenantId);
+export async function listUsers(tx: Tx, tenantId: string, query: UserQuery): Promise<{ items: Principal[]; total: number }> {
+  let base = tx.selectFrom('user_principals').where('tenant_id', '=', tenantId);
   if (query.search) {
     const pattern = likePattern(query.search);
     base = base.where((eb) => eb.or([eb(eb.fn('lower', ['email']), 'like', pattern), eb(eb.fn('lower', ['name']), 'like', pattern)]));
   }
   if (query.active !== undefined) base = base.where('active', '=', query.active);
-  const items = await base
-    .select([...PUBLIC_COLUMNS, (eb) => eb('password_hash', 'is not', null).as('has_password')])
+  const rows = await base
+    .selectAll()
     .orderBy((eb) => eb.fn('lower', ['email']))
-    .orderBy('id')
+    .orderBy('user_id')
     .limit(query.limit)
     .offset(query.offset)
     .execute();
   const count = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  return { items, total: Number(count.n) };
+  return { items: rows.map(toPrincipal), total: Number(count.n) };
 }
 
 export interface UserChanges {

@@ -103,7 +103,7 @@ export function createMfa({ db, clock, keyring, audit, identity, issuer = 'Tesse
     const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     await store.replaceRecoveryCodes(tx, tenantId, userId, recoveryCodes.map((c) => hashRecoveryCode(normalizeRecoveryCode(c)!)), now);
     // A new second factor changes how the user proves who they are: login-phase tokens issued before end.
-    await identity.rotateSecurityStamp(tx, tenantId, userId);
+    await identity.rotateSecurityStamp(tx, tenantId, userId, 'mfa_changed');
     await audit.record(tx, tenantId, { action: 'mfa.enabled', actor, target: { type: 'user', id: userId }, outcome: 'success', details: { method: 'totp' } });
     return { recoveryCodes };
   }
@@ -158,7 +158,7 @@ export function createMfa({ db, clock, keyring, audit, identity, issuer = 'Tesse
         db.tenantWork(tenantId, async (tx) => {
           await identity.requireCurrentPassword(tx, tenantId, actor.id, currentPassword);
           if (!(await store.deleteFactor(tx, tenantId, actor.id))) throw new AppError(MfaErrors['mfa.not_enabled']);
-          await identity.rotateSecurityStamp(tx, tenantId, actor.id);
+          await identity.rotateSecurityStamp(tx, tenantId, actor.id, 'mfa_changed');
           await audit.record(tx, tenantId, { action: 'mfa.disabled', actor, target: { type: 'user', id: actor.id }, outcome: 'success' });
         }),
       );
@@ -173,7 +173,7 @@ export function createMfa({ db, clock, keyring, audit, identity, issuer = 'Tesse
         await identity.guardTakeover(tx, tenantId, actor, userId, 'user.mfa_reset');
         const removed = await store.deleteFactor(tx, tenantId, userId);
         // An MFA challenge issued before the reset must not complete a login with the removed factor gone.
-        await identity.rotateSecurityStamp(tx, tenantId, userId);
+        await identity.rotateSecurityStamp(tx, tenantId, userId, 'mfa_changed');
         await audit.record(tx, tenantId, {
           action: 'user.mfa_reset',
           actor,

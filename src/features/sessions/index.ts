@@ -4,4 +4,3 @@ export { sessionsRoutes } from './sessions.routes.js';
 export { SessionErrors } from './sessions.errors.js';
 export type { IdentityPort, MfaPort, RequestMeta, SecurityPolicyReader, SessionAuth, StepUpProof } from './sessions.ports.js';
 export { requireRecentAuthentication, STEP_UP_MAX_AGE_SECONDS } from './security-stamp.js';
-export type { SessionUser } from './session-state.js';

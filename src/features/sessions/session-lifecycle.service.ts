@@ -153,7 +153,7 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
       const who = { type: 'user' as const, id: auth.userId, ip: meta.ip, userAgent: meta.userAgent };
       const unit = <T>(work: (tx: Tx) => Promise<T>) => db.tenantWork(auth.tenantId, work);
       return deps.identity.guardStepUp(auth.tenantId, who, { authTime: auth.authTime, currentPassword: proof.currentPassword }, unit, async (tx) => {
-        await deps.identity.rotateSecurityStamp(tx, auth.tenantId, auth.userId);
+        await deps.identity.rotateSecurityStamp(tx, auth.tenantId, auth.userId, 'sessions_revoked');
         const ids = await issuer.revoke(tx, auth.tenantId, { userId: auth.userId, exceptSessionId: auth.sessionId }, 'revoked_by_user');
         await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'user', id: auth.userId }, outcome: 'success', details: { by: 'self', sessions: ids.length, others: true } });
         return ids.length;
@@ -169,7 +169,7 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
       return db.tenantWork(auth.tenantId, async (tx) => {
         await deps.identity.requireTenantAdmin(tx, auth.tenantId, auth.userId);
         if (!(await deps.users.findLoginUserById(tx, auth.tenantId, userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
-        await deps.identity.rotateSecurityStamp(tx, auth.tenantId, userId);
+        await deps.identity.rotateSecurityStamp(tx, auth.tenantId, userId, 'sessions_revoked');
         const ids = await issuer.revoke(tx, auth.tenantId, { userId }, 'revoked_by_admin');
         await audit.record(tx, auth.tenantId, { action: 'auth.session.revoked', actor: actor(auth, meta), target: { type: 'user', id: userId }, outcome: 'success', details: { by: 'admin', sessions: ids.length } });
         return ids.length;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../../db/database.js';
+import { type Principal, type PrincipalRow, toPrincipal } from '../../kernel/principal.js';
 
 /** What the request hot path needs to know about a session, read together (DESIGN §3 step 2). */
 export interface SessionState {
@@ -11,21 +12,8 @@ export interface SessionState {
   readonly expiresAt: Date;
   readonly userActive: boolean;
   readonly authzEpoch: number;
-  /** The session's user as the profile (GET /api/v1/me) shows it, read in the same query. */
-  readonly user: SessionUser;
-}
-
-/** The user's own record, read with the session; the identity feature shapes it into the profile. */
-export interface SessionUser {
-  readonly email: string;
-  readonly name: string | null;
-  readonly phone: string | null;
-  readonly active: boolean;
-  readonly isTenantAdmin: boolean;
-  readonly mustChangePassword: boolean;
-  readonly hasPassword: boolean;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
+  /** The session's user, the principal identity owns, read in the same query (GET /api/v1/me shows it). */
+  readonly user: Principal;
 }
 
 export interface SessionStateSource {
@@ -36,23 +24,14 @@ export interface SessionStateSource {
   forgetUser(tenantId: string, userId: string): void;
 }
 
-interface Row {
+/** The function's columns: the session's, then the principal projection's (migration 0011). */
+interface Row extends PrincipalRow {
   tenant_id: string;
   session_id: string;
-  user_id: string;
   account_id: string;
   revoked: boolean;
   expires_at: Date;
-  user_active: boolean;
   authz_epoch: number | string;
-  user_email: string;
-  user_name: string | null;
-  user_phone: string | null;
-  user_is_tenant_admin: boolean;
-  user_must_change_password: boolean;
-  user_has_password: boolean;
-  user_created_at: Date;
-  user_updated_at: Date;
 }
 
 function toState(r: Row): SessionState {
@@ -63,19 +42,9 @@ function toState(r: Row): SessionState {
     accountId: r.account_id,
     revoked: r.revoked,
     expiresAt: new Date(r.expires_at),
-    userActive: r.user_active,
+    userActive: r.active,
     authzEpoch: Number(r.authz_epoch),
-    user: {
-      email: r.user_email,
-      name: r.user_name,
-      phone: r.user_phone,
-      active: r.user_active,
-      isTenantAdmin: r.user_is_tenant_admin,
-      mustChangePassword: r.user_must_change_password,
-      hasPassword: r.user_has_password,
-      createdAt: new Date(r.user_created_at),
-      updatedAt: new Date(r.user_updated_at),
-    },
+    user: toPrincipal(r),
   };
 }
 

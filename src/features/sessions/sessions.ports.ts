@@ -4,7 +4,7 @@ import type { PasswordHasher } from '../../crypto/password.js';
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
-import type { SessionUser } from './session-state.js';
+import type { Principal } from '../../kernel/principal.js';
 
 /** What the sessions feature needs from others, declared as small ports (DESIGN §6 rule 4). */
 export interface SigningKeys {
@@ -58,13 +58,22 @@ export interface LoginUsers {
 /** The identity feature: passwords, security stamps and the tenant-administrator rule. */
 export interface IdentityPort {
   requireTenantAdmin(tx: Tx, tenantId: string, userId: string): Promise<void>;
-  /** Rotates the user's security stamp in the caller's unit of work. */
-  rotateSecurityStamp(tx: Tx, tenantId: string, userId: string): Promise<void>;
+  /** Rotates the user's security stamp in the caller's unit of work (identity emits `user.security_stamp_changed`). */
+  rotateSecurityStamp(tx: Tx, tenantId: string, userId: string, reason: 'sessions_revoked'): Promise<void>;
   /** Runs `work` in a unit of work opened by `unit` once the caller passed step-up (current password under its throttle, or a recent login). */
   guardStepUp<T>(tenantId: string, actor: UserActor, proof: StepUpProof, unit: (work: (tx: Tx) => Promise<T>) => Promise<T>, work: (tx: Tx) => Promise<T>): Promise<T>;
   /** The forced change at login: policy-checked, must-change cleared, stamp rotated, audited. */
   completeForcedPasswordChange(tx: Tx, tenantId: string, actor: UserActor, newPassword: string): Promise<void>;
 }
+
+/**
+ * The identity feature's user events that sessions acts on (identity's `UserEvent`), delivered inside the
+ * transaction of the write (app.ts subscribes `onUserEvent`).
+ */
+export type UserEventPort =
+  | { readonly type: 'user.changed'; readonly tenantId: string; readonly userId: string }
+  | { readonly type: 'user.deactivated'; readonly tenantId: string; readonly userId: string }
+  | { readonly type: 'user.security_stamp_changed'; readonly tenantId: string; readonly userId: string; readonly reason: string; readonly sessionId?: string };
 
 /** The tenant's session policy (tenants feature). */
 export type SecurityPolicyReader = (tx: Tx, tenantId: string) => Promise<{ mfaRequired: boolean; sessionLifetimeSeconds: number; refreshLifetimeSeconds: number }>;
@@ -110,7 +119,7 @@ export interface SessionAuth {
   /** When the user authenticated for this session (the access token's `auth_time`), seconds since the epoch. */
   readonly authTime?: number | undefined;
   /** The caller's own user record, read with the session on this request (GET /api/v1/me shows it). */
-  readonly user: SessionUser;
+  readonly user: Principal;
 }
 
 /** The caller as services need it. */

@@ -3,7 +3,8 @@ import { createLogin } from './login.service.js';
 import { createSessionLifecycle } from './session-lifecycle.service.js';
 import { createIssuer } from './session-issuer.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
-import type { SessionsDeps } from './sessions.ports.js';
+import type { Tx } from '../../db/database.js';
+import type { SessionsDeps, UserEventPort } from './sessions.ports.js';
 import './sessions.tables.js';
 
 /**
@@ -23,11 +24,23 @@ export function createSessions(deps: SessionsDeps) {
     ...login,
     ...sessions,
     /**
-     * A user's record changed (profile, flags, password): the next authenticated request of each of the
-     * user's sessions reads it afresh. Call right after the write, inside its unit of work. On PostgreSQL
-     * every request reads anyway; on the embedded database this forgets the state kept in memory.
+     * What sessions does when identity changes a user, in the transaction of the change:
+     * - `user.changed`: the principal rides in the per-request session read, so the next request of each of
+     *   the user's sessions reads it afresh (on PostgreSQL every request reads anyway; on the embedded
+     *   database this forgets the state kept in memory);
+     * - `user.deactivated`: every session of the user ends at once (DESIGN §3: de-provisioning applies to
+     *   the very next request);
+     * - `user.security_stamp_changed` by a new password: every session the old password started ends, except
+     *   the one that made the change (OWASP ASVS v4 §3.3.3); other reasons end only login-phase tokens (the
+     *   stamp itself does that), and a revoke-all has revoked its sessions already.
      */
-    userChanged: (tenantId: string, userId: string): void => states.forgetUser(tenantId, userId),
+    async onUserEvent(tx: Tx, event: UserEventPort): Promise<void> {
+      if (event.type === 'user.changed') states.forgetUser(event.tenantId, event.userId);
+      else if (event.type === 'user.deactivated') await sessions.revokeAllSessionsOfUser(tx, event.tenantId, event.userId, 'user_deactivated');
+      else if (event.reason === 'password_changed' || event.reason === 'password_reset') {
+        await sessions.revokeAllSessionsOfUser(tx, event.tenantId, event.userId, event.reason, event.sessionId);
+      }
+    },
     /** Whether refresh cookies may drop `Secure`: only for a server reached at http://localhost. */
     secureCookies: !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(deps.issuer),
   };

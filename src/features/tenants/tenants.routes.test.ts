@@ -62,17 +62,17 @@ describe.each(engines())('tenant security settings over HTTP [%s]', (engine) => 
     expect((await api<SecuritySettings>(admin, 'GET', PATH)).body).toEqual(before);
   });
 
-  // Issue 3: an email whose domain does not match the tenant's configured domains is refused.
-  it('restricts user emails to the allowed domains (email_domain_mismatch)', async () => {
+  // Product rule (tenant security settings `restrictEmailDomains`): an email whose domain does not match the tenant's configured domains is refused.
+  it('restricts user emails to the allowed domains (identity.email_domain_mismatch)', async () => {
     const admin = await ownTenant('Restricted');
     const set = await api<SecuritySettings>(admin, 'PATCH', PATH, { allowedEmailDomains: ['Acme.example', 'acme.test'], restrictEmailDomains: true });
     expect(set.body.allowedEmailDomains).toEqual(['acme.example', 'acme.test']);
     const refused = await api(admin, 'POST', '/api/v1/users', { email: 'someone@evil.example' });
     expect(refused.status).toBe(422);
-    expect(errorCode(refused)).toBe('email_domain_mismatch');
+    expect(errorCode(refused)).toBe('identity.email_domain_mismatch');
     // A subdomain or look-alike is not the domain.
-    expect(errorCode(await api(admin, 'POST', '/api/v1/users', { email: 'someone@mail.acme.example' }))).toBe('email_domain_mismatch');
-    expect(errorCode(await api(admin, 'POST', '/api/v1/users', { email: 'someone@acme.example.evil' }))).toBe('email_domain_mismatch');
+    expect(errorCode(await api(admin, 'POST', '/api/v1/users', { email: 'someone@mail.acme.example' }))).toBe('identity.email_domain_mismatch');
+    expect(errorCode(await api(admin, 'POST', '/api/v1/users', { email: 'someone@acme.example.evil' }))).toBe('identity.email_domain_mismatch');
     expect((await api(admin, 'POST', '/api/v1/users', { email: 'Someone@ACME.example' })).status).toBe(201);
     await api(admin, 'PATCH', PATH, { restrictEmailDomains: false });
     expect((await api(admin, 'POST', '/api/v1/users', { email: 'someone@evil.example' })).status).toBe(201);
