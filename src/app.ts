@@ -6,6 +6,7 @@ import type { MasterKeys } from './crypto/master-key.js';
 import { createPasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
+import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.js';
 import { auditRoutes, createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
@@ -48,19 +49,20 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const tenants = createTenantsService({ db, clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
+  const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: rbac.catalog.checkKeys, grants: rbac.grants, has: rbac.access.has } });
   const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, bootstrap, health, sessions };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, apiKeys, bootstrap, health, sessions };
 }
 
 export type Services = ReturnType<typeof createServices>;
 
 /** Composition root, second half: the HTTP server with every feature's routes mounted. No logic here. */
 export async function createHttpApp(s: Services, { config, db, logger }: Pick<AppDeps, 'config' | 'db' | 'logger'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
-  const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker());
+  const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker(), s.apiKeys);
   const http: FastifyInstance = await createHttpServer({
     logLevel: config.logLevel,
     bodyLimit: config.bodyLimit,
@@ -69,7 +71,7 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
     version: VERSION,
     logger,
   });
-  registerRoutes(http, guards, [...tenantsRoutes(s.tenants)]);
+  registerRoutes(http, guards, [...tenantsRoutes(s.tenants), ...apiKeysRoutes(s.apiKeys)]);
   await http.register(healthRoutes(s.health));
   await http.register(keysRoutes(s.keys));
   await http.register(sessionsRoutes(s.sessions, guards));

@@ -5,3 +5,4 @@ export { RbacErrors } from './rbac.errors.js';
 export { withAccountAdminsKept } from './account-admins.js';
 export { CatalogBody as CatalogFile } from './rbac.schema.js';
 export { shortfall, takeoverShortfall, type Grant, type GrantRule, type Granter, type Shortfall, type Takeover, type TakeoverAttempt } from './grant-rule.js';
+export type { CheckContext } from './access.service.js';

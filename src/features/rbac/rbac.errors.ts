@@ -13,7 +13,7 @@ export const RbacErrors = defineErrors({
   'rbac.group_name_taken': { status: 409, message: 'A group with this name already exists in the tenant.' },
   'rbac.expiry_in_past': { status: 422, message: 'expiresAt must be in the future.' },
   'rbac.unknown_template': { status: 422, message: 'No such role template.' },
-  'rbac.api_key_invalid': { status: 401, message: 'The API key is not valid or was revoked.' },
+  'api_keys.invalid': { status: 401, message: 'The API key is not valid or was revoked.' },
   'rbac.api_key_scope': { status: 403, message: 'The API key is not scoped to this permission, or its creator no longer holds it.' },
   'rbac.grant_exceeds_own_access': { status: 403, message: 'The change would give more access than you hold.' },
   'rbac.target_exceeds_own_access': {

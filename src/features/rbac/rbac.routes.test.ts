@@ -253,8 +253,8 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
     expect(res.body.results.map((r) => r.allowed)).toEqual([true, true]);
     expect(errorCode(await api(byKey, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.manage' }))).toBe('rbac.api_key_scope');
     expect((await api(admin, 'DELETE', `/api/v1/api-keys/${created.body.id}`)).status).toBe(204);
-    expect(errorCode(await api(byKey, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('rbac.api_key_invalid');
-    expect(errorCode(await api({ accessToken: `tak1.${admin.tenantId}.${'A'.repeat(43)}` }, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('rbac.api_key_invalid');
+    expect(errorCode(await api(byKey, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('api_keys.invalid');
+    expect(errorCode(await api({ accessToken: `tak1.${admin.tenantId}.${'A'.repeat(43)}` }, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('api_keys.invalid');
     const actions = await auditActions(admin.tenantId);
     expect(actions).toContain('api_key.created');
     expect(actions).toContain('api_key.revoked');

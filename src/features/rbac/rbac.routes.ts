@@ -2,12 +2,9 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Database, Tx } from '../../db/database.js';
 import type { AuthContext, AuthGuards } from '../../http/auth.js';
-import { looksLikeApiKey } from './api-keys.service.js';
 import type { Checker, RbacService } from './rbac.service.js';
 import {
   AccessSchema,
-  ApiKeyCreated,
-  ApiKeyList,
   AssignmentList,
   AssignmentQuery,
   AssignmentSchema,
@@ -16,7 +13,6 @@ import {
   CatalogSchema,
   CheckBody,
   CheckResponse,
-  CreateApiKeyBody,
   CreateAssignmentBody,
   CreateGroupBody,
   CreateRoleBody,
@@ -50,7 +46,7 @@ function auth(request: FastifyRequest): AuthContext {
 /** Access control routes; each is guarded exactly as the permission table of issue 4 says. */
 export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacService; guards: AuthGuards }): FastifyPluginAsyncZod {
   const need = (permission: string) => ({ onRequest: guards.requirePermission(permission) });
-  const { catalog, roles, groups, assignments, access, apiKeys, grants } = rbac;
+  const { catalog, roles, groups, assignments, access, grants } = rbac;
   // Routes that give access run through the grant rule's recorder: a refusal is audited though the change rolls back.
   const granting = <T>(request: FastifyRequest, work: (tx: Tx) => Promise<T>) => grants.refusalsRecorded(auth(request).tenantId, actor(request), work);
 
@@ -223,6 +219,7 @@ export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacServi
     app.post(
       '/api/v1/authz/check',
       {
+        onRequest: guards.requireSessionOrApiKey,
         schema: {
           tags: ['access control'],
           summary: 'Allow or deny, with the reason, for one check or a batch',
@@ -232,38 +229,10 @@ export function rbacRoutes({ db, rbac, guards }: { db: Database; rbac: RbacServi
         },
       },
       async (request) => {
-        const token = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
-        let checker: Checker;
-        if (looksLikeApiKey(token)) {
-          const key = await apiKeys.authenticate(token);
-          checker = { kind: 'api_key', ...key };
-        } else {
-          await guards.requireSession.call(app, request, undefined as never);
-          checker = { kind: 'session', ...auth(request) };
-        }
+        const checker: Checker = request.apiKey ?? { kind: 'session', ...auth(request) };
         const checks = 'checks' in request.body ? request.body.checks : [request.body];
         return rbac.check(checker, checks);
       },
     );
-
-    // ---- API keys ----
-    app.get('/api/v1/api-keys', { ...need('security.manage'), schema: { tags: ['access control'], summary: "The account's API keys (never the keys themselves)", response: { 200: ApiKeyList } } }, async (request) => {
-      const a = auth(request);
-      return { items: await db.tenantWork(a.tenantId, (tx) => apiKeys.listKeys(tx, a)) };
-    });
-    app.post(
-      '/api/v1/api-keys',
-      { ...need('security.manage'), schema: { tags: ['access control'], summary: 'Create an API key scoped to permissions (shown once)', description: 'Refused: `rbac.unknown_permission`, `rbac.grant_exceeds_own_access`.', body: CreateApiKeyBody, response: { 201: ApiKeyCreated } } },
-      async (request, reply) => {
-        const a = auth(request);
-        reply.header('cache-control', 'no-store');
-        return reply.code(201).send(await granting(request, (tx) => apiKeys.createKey(tx, a, actor(request), request.body)));
-      },
-    );
-    app.delete('/api/v1/api-keys/:id', { ...need('security.manage'), schema: { tags: ['access control'], summary: 'Revoke an API key', params: IdParams } }, async (request, reply) => {
-      const a = auth(request);
-      await db.tenantWork(a.tenantId, (tx) => apiKeys.revokeKey(tx, a, actor(request), request.params.id));
-      return reply.code(204).send();
-    });
   };
 }

@@ -2,7 +2,6 @@ import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import { newId } from '../../kernel/ids.js';
 import { createAccessService } from './access.service.js';
-import { createApiKeysService } from './api-keys.service.js';
 import { createAssignmentsService } from './assignments.service.js';
 import { createCatalogService } from './catalog.service.js';
 import { type ExpiryJobOptions, startExpiryJob } from './expiry-job.js';
@@ -33,7 +32,6 @@ export function createRbacService(deps: RbacDeps) {
   const roles = createRolesService(deps, local, catalog, grants);
   const groups = createGroupsService(deps, local, grants);
   const assignments = createAssignmentsService(deps, local, grants);
-  const apiKeys = createApiKeysService(deps, catalog, access, grants);
 
   return {
     catalog,
@@ -41,7 +39,6 @@ export function createRbacService(deps: RbacDeps) {
     groups,
     assignments,
     access,
-    apiKeys,
     /** The grant rule (grant-rule.ts): every path that gives access calls it, later SSO and SCIM mappings too. */
     grants,
 

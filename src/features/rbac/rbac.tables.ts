@@ -44,19 +44,6 @@ export interface GroupMembersTable {
   created_at: Timestamp;
 }
 
-export interface ApiKeysTable {
-  tenant_id: string;
-  id: string;
-  account_id: string;
-  name: string;
-  key_hash: Uint8Array;
-  permissions: string[];
-  created_by: string | null;
-  created_at: Timestamp;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
-
 declare module '../../db/schema.js' {
   interface RoleAssignmentsTable {
     group_id: string | null;
@@ -68,6 +55,5 @@ declare module '../../db/schema.js' {
     permission_catalog_versions: PermissionCatalogVersionsTable;
     groups: GroupsTable;
     group_members: GroupMembersTable;
-    api_keys: ApiKeysTable;
   }
 }
