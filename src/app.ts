@@ -10,7 +10,7 @@ import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.j
 import { auditRoutes, createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
-import { createIdentityService, identityRoutes } from './features/identity/index.js';
+import { createGroupsService, createIdentityService, groupsRoutes, identityRoutes } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService, rbacRoutes } from './features/rbac/index.js';
@@ -44,18 +44,19 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   // Sessions are built after MFA (which needs identity); identity reaches them only when a request runs.
   const identity = createIdentityService({ clock, passwords, audit, securitySettings, revokeUserSessions: (...args) => sessions.revokeAllSessionsOfUser(...args), userChanged: (tenantId, userId) => sessions.userChanged(tenantId, userId), guesses: createGuessThrottle({ db, clock }),
     // rbac is built after identity (it needs requireTenantAdmin); identity reaches its takeover rule only when a request runs.
-    takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work) },
+    takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work), withAccountAdminsKept: (...args) => rbac.groupRules.withAccountAdminsKept(...args) },
   });
   const tenants = createTenantsService({ db, clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ clock, keyring, audit, identity });
-  const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
+  const rbac = createRbacService({ db, clock, audit });
+  const groups = createGroupsService({ db, clock, audit, access: rbac.groupRules });
   const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: rbac.catalog.checkKeys, grants: rbac.grants, has: rbac.access.has } });
   const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, apiKeys, bootstrap, health, sessions };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -71,7 +72,7 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
     version: VERSION,
     logger,
   });
-  registerRoutes(http, guards, [...tenantsRoutes(s.tenants), ...apiKeysRoutes(s.apiKeys)]);
+  registerRoutes(http, guards, [...tenantsRoutes(s.tenants), ...groupsRoutes(s.groups), ...rbacRoutes(s.rbac), ...apiKeysRoutes(s.apiKeys)]);
   await http.register(healthRoutes(s.health));
   await http.register(keysRoutes(s.keys));
   await http.register(sessionsRoutes(s.sessions, guards));
@@ -79,7 +80,6 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
   await http.register(identityRoutes({ db, identity: s.identity, guards }));
   await http.register(mfaRoutes({ db, mfa: s.mfa, guards }));
   await http.register(organizationsRoutes({ db, organizations: s.organizations, guards }));
-  await http.register(rbacRoutes({ db, rbac: s.rbac, guards }));
   return { http, guards };
 }
 

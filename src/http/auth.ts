@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { AppError, defineErrors } from '../kernel/app-error.js';
+import { AppError } from '../kernel/app-error.js';
+import { KernelErrors } from '../kernel/errors.js';
 
 /** Who is calling: set by `requireSession` on every authenticated request. */
 export interface AuthContext {
@@ -64,9 +65,8 @@ export interface ApiKeyAuthenticator {
   authenticate(token: string): Promise<ApiKeyCaller>;
 }
 
-export const AuthErrors = defineErrors({
-  permission_denied: { status: 403, message: 'You do not have the permission this action needs.' },
-});
+/** The guard's refusal; the code is the kernel's, because access control raises it too (authz/check). */
+export const AuthErrors = { permission_denied: KernelErrors.permission_denied } as const;
 
 export interface AuthGuards {
   /** preHandler: the request must carry a valid access token of a live session. */
@@ -102,9 +102,4 @@ export function createAuthGuards(authenticator: Authenticator, permissions: Perm
       };
     },
   };
-}
-
-declare module '../kernel/app-error.js' {
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
-  interface ErrorCodeRegistry extends Record<keyof typeof AuthErrors, true> {}
 }

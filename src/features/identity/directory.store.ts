@@ -1,4 +1,5 @@
 import type { Tx } from '../../db/database.js';
+import { likePattern } from './like-pattern.js';
 
 /**
  * Reads of the directory (users) that other features make inside their own unit of work: access control
@@ -21,10 +22,6 @@ export async function findUserRef(tx: Tx, tenantId: string, userId: string): Pro
 export async function userRefs(tx: Tx, tenantId: string, userIds: readonly string[]): Promise<UserRef[]> {
   if (userIds.length === 0) return [];
   return tx.selectFrom('users').select(['id', 'email', 'name', 'active']).where('tenant_id', '=', tenantId).where('id', 'in', [...userIds]).execute();
-}
-
-export function likePattern(q: string): string {
-  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** Active users of the tenant whose email or name contains `q`. */

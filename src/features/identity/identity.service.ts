@@ -6,11 +6,11 @@ import type { Clock } from '../../kernel/clock.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
-import { type Takeover, type TakeoverAttempt, withAccountAdminsKept } from '../rbac/index.js';
 import { requireRecentAuthentication, type GuessThrottle, type SessionUser, type StepUpProof } from '../sessions/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
 import { passwordProblem } from './password-policy.js';
+import type { Takeover, TakeoverAttempt } from './takeover.js';
 import * as store from './users.store.js';
 
 /** The user an action is taken by, as the audit log records it. */
@@ -39,6 +39,8 @@ export interface IdentityDeps {
 export interface TakeoverRule {
   assertMayActAs(tx: Tx, attempt: TakeoverAttempt, change: Takeover): Promise<void>;
   refusalsRecorded<T>(tenantId: string, actor: AuditActor, work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** The last-Account-Administrator rule around a change of the user's status (throws `rbac.last_account_admin`). */
+  withAccountAdminsKept<T>(tx: Tx, tenantId: string, principal: { userId: string }, change: () => Promise<T>): Promise<T>;
 }
 
 /** The caller's own record as the request's session read returned it (the sessions feature, DESIGN §3). */
@@ -328,9 +330,9 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       if (userId === actor.id && target.active && !after.active) throw new AppError(IdentityErrors.cannot_delete_self);
       if (!target.active && after.active) await guardTakeover(tx, tenantId, actor, target, 'user.reactivate');
       await keepOneTenantAdmin(tx, tenantId, target, after);
-      // Issue 4: deactivating the last active Account Administrator of an account is refused (last_account_admin).
+      // Issue 4: deactivating the last active Account Administrator of an account is refused (rbac.last_account_admin).
       const update = () => writeUser(tx, tenantId, userId, patch);
-      if (target.active && !after.active) await withAccountAdminsKept(tx, tenantId, { userId }, update);
+      if (target.active && !after.active) await takeover.withAccountAdminsKept(tx, tenantId, { userId }, update);
       else await update();
       const updated = await findOrThrow(tx, tenantId, userId);
       const before = toUser(target);
@@ -363,7 +365,7 @@ export function createIdentityService({ clock, passwords, audit, securitySetting
       const target = await findOrThrow(tx, tenantId, userId);
       await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.is_tenant_admin });
       if (!target.active) return;
-      await withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, userId, { active: false }));
+      await takeover.withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, userId, { active: false }));
       await rotateSecurityStamp(tx, tenantId, userId);
       await revokeUserSessions(tx, tenantId, userId, 'user_deactivated');
       await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });

@@ -3,3 +3,8 @@ export { createIdentityService, type IdentityService, type NewUserInput, type Ow
 export { IdentityErrors } from './identity.errors.js';
 export { passwordProblem } from './password-policy.js';
 export { findUserRef, userRefs, searchActiveUsers, type UserRef } from './directory.store.js';
+export { createGroupsService, type GroupAccessRules, type GroupsService } from './groups.service.js';
+export { groupsRoutes } from './groups.routes.js';
+export { GroupsErrors } from './groups.errors.js';
+export { groupRefs, groupsOfUser, searchGroups, type GroupRef } from './groups.store.js';
+export type { Takeover, TakeoverAttempt } from './takeover.js';

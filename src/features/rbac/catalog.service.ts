@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
+import { bumpAuthzEpoch } from '../tenants/index.js';
 import { BUILTIN_PERMISSIONS, builtinTemplates, isBuiltinPermission, isValidPermissionKey, type RoleTemplate } from './catalog.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { LocalChanges, RbacActor, RbacDeps } from './rbac.ports.js';
@@ -16,7 +16,7 @@ export interface CatalogInput {
 }
 
 /** The permission catalog: Tessera's keys plus the keys and templates an application registers per account. */
-export function createCatalogService({ clock, audit }: RbacDeps, local: LocalChanges) {
+export function createCatalogService({ db, clock, audit }: RbacDeps, local: LocalChanges) {
   async function allKeys(tx: Tx, accountId: string): Promise<string[]> {
     const app = await store.appCatalog(tx, accountId);
     return [...BUILTIN_PERMISSIONS.map((p) => p.key), ...app.map((p) => p.key)];
@@ -48,15 +48,24 @@ export function createCatalogService({ clock, audit }: RbacDeps, local: LocalCha
 
   return {
     allKeys,
-    catalog,
-    templates,
     checkKeys,
+    /** The catalog (Tessera's keys and the application's), in a unit of work of its own. */
+    catalog: (tenantId: string, accountId: string) => db.tenantWork(tenantId, (tx) => catalog(tx, accountId)),
+    /** Every role template of the account, in a unit of work of its own. */
+    templates: (tenantId: string, accountId: string) => db.tenantWork(tenantId, (tx) => templates(tx, accountId)),
+    /** The application's registration (PUT /api/v1/permissions), in a unit of work of its own. */
+    register: (tenantId: string, actor: RbacActor, accountId: string, input: CatalogInput) => db.tenantWork(tenantId, (tx) => putCatalog(tx, tenantId, actor, accountId, input)),
+    putCatalog,
+    /** The role templates, in the caller's unit of work. */
+    templatesIn: templates,
+  };
 
-    /**
-     * Replaces the application's keys and templates of the account (idempotent: the same content again
-     * changes nothing and keeps the version). Removing a key a role uses is refused unless forced.
-     */
-    async putCatalog(tx: Tx, tenantId: string, actor: RbacActor, accountId: string, input: CatalogInput) {
+  /**
+   * Replaces the application's keys and templates of the account (idempotent: the same content again
+   * changes nothing and keeps the version). Removing a key a role uses is refused unless forced. In the
+   * caller's unit of work (the `catalog` operator command runs it in its own).
+   */
+  async function putCatalog(tx: Tx, tenantId: string, actor: RbacActor, accountId: string, input: CatalogInput) {
       const current = await store.lockCatalogVersion(tx, accountId);
       if (input.expectedVersion !== undefined && input.expectedVersion !== current) {
         throw new AppError(RbacErrors['rbac.catalog_version_conflict'], { message: `The catalog is at version ${current}.` });
@@ -90,7 +99,7 @@ export function createCatalogService({ clock, audit }: RbacDeps, local: LocalCha
       const version = current + 1;
       await store.replaceAppCatalog(tx, accountId, { permissions, templates: templatesIn, version, now });
       // Account Administrator holds every key: its holders' permissions changed.
-      await sql`update accounts set authz_epoch = authz_epoch + 1 where id = ${accountId}`.execute(tx);
+      await bumpAuthzEpoch(tx, accountId);
       local.generation++;
       await audit.record(tx, tenantId, {
         action: 'permission_catalog.updated',
@@ -100,8 +109,7 @@ export function createCatalogService({ clock, audit }: RbacDeps, local: LocalCha
         details: { version, added, removed, forced: Boolean(input.force), rolesChanged: using.map((r) => r.name), templates: templatesIn.map((t) => t.key) },
       });
       return { version, changed: true };
-    },
-  };
+  }
 }
 
 export type CatalogService = ReturnType<typeof createCatalogService>;

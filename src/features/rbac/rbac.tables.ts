@@ -28,22 +28,6 @@ export interface PermissionCatalogVersionsTable {
   updated_at: Timestamp;
 }
 
-export interface GroupsTable {
-  tenant_id: string;
-  id: string;
-  name: string;
-  description: string;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export interface GroupMembersTable {
-  tenant_id: string;
-  group_id: string;
-  user_id: string;
-  created_at: Timestamp;
-}
-
 declare module '../../db/schema.js' {
   interface RoleAssignmentsTable {
     group_id: string | null;
@@ -53,7 +37,5 @@ declare module '../../db/schema.js' {
     permission_catalog: PermissionCatalogTable;
     role_templates: RoleTemplatesTable;
     permission_catalog_versions: PermissionCatalogVersionsTable;
-    groups: GroupsTable;
-    group_members: GroupMembersTable;
   }
 }

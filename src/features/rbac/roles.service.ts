@@ -2,6 +2,7 @@ import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
+import { organizationExists } from '../tenants/index.js';
 import type { CatalogService } from './catalog.service.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { GrantRule } from './grant-rule.js';
@@ -42,8 +43,8 @@ export interface RoleInput {
   template?: string | undefined;
 }
 
-/** Roles of an account (issue 4, "Roles"): system roles are immutable, a role in use cannot be deleted. */
-export function createRolesService({ clock, audit }: RbacDeps, local: LocalChanges, catalog: CatalogService, grants: GrantRule) {
+/** Roles of an account (DESIGN §2 "Role"): system roles are immutable, a role in use cannot be deleted. */
+export function createRolesService({ db, clock, audit }: RbacDeps, local: LocalChanges, catalog: CatalogService, grants: GrantRule) {
   async function findOrThrow(tx: Tx, accountId: string, roleId: string) {
     const row = await store.findRole(tx, accountId, roleId);
     // Roles of accounts the caller's tenant is not linked to are not found, never forbidden.
@@ -52,7 +53,7 @@ export function createRolesService({ clock, audit }: RbacDeps, local: LocalChang
   }
 
   async function checkOrganization(tx: Tx, accountId: string, organizationId: string | null | undefined) {
-    if (organizationId && !(await store.organizationExists(tx, accountId, organizationId))) {
+    if (organizationId && !(await organizationExists(tx, accountId, organizationId))) {
       throw new AppError(KernelErrors.not_found, { message: 'No such organization in the account.' });
     }
   }
@@ -65,18 +66,35 @@ export function createRolesService({ clock, audit }: RbacDeps, local: LocalChang
   }
 
   return {
-    async listRoles(tx: Tx, scope: Scope): Promise<Role[]> {
-      return (await store.listRoles(tx, scope.accountId)).map(toRole);
+    async listRoles(scope: Scope): Promise<Role[]> {
+      return (await db.tenantWork(scope.tenantId, (tx) => store.listRoles(tx, scope.accountId))).map(toRole);
     },
 
-    async getRole(tx: Tx, scope: Scope, roleId: string): Promise<Role> {
-      return toRole(await findOrThrow(tx, scope.accountId, roleId));
+    async getRole(scope: Scope, roleId: string): Promise<Role> {
+      return toRole(await db.tenantWork(scope.tenantId, (tx) => findOrThrow(tx, scope.accountId, roleId)));
     },
 
-    async createRole(tx: Tx, scope: Scope, actor: RbacActor, input: RoleInput): Promise<Role> {
+    /** Creates a role (also from a template). The grant rule may refuse it; the refusal is audited. */
+    createRole(scope: Scope, actor: RbacActor, input: RoleInput): Promise<Role> {
+      return grants.refusalsRecorded(scope.tenantId, actor, (tx) => createRole(tx, scope, actor, input));
+    },
+
+    /** Edits a role. The grant rule may refuse what the edit gives; the refusal is audited. */
+    updateRole(scope: Scope, actor: RbacActor, roleId: string, patch: Partial<Omit<RoleInput, 'template'>>): Promise<Role> {
+      return grants.refusalsRecorded(scope.tenantId, actor, (tx) => updateRole(tx, scope, actor, roleId, patch));
+    },
+
+    deleteRole(scope: Scope, actor: RbacActor, roleId: string): Promise<void> {
+      return db.tenantWork(scope.tenantId, (tx) => deleteRole(tx, scope, actor, roleId));
+    },
+
+    ensureSystemRoles,
+  };
+
+  async function createRole(tx: Tx, scope: Scope, actor: RbacActor, input: RoleInput): Promise<Role> {
       let permissions = input.permissions;
       if (permissions === undefined && input.template !== undefined) {
-        const template = (await catalog.templates(tx, scope.accountId)).find((t) => t.key === input.template);
+        const template = (await catalog.templatesIn(tx, scope.accountId)).find((t) => t.key === input.template);
         if (!template) throw new AppError(RbacErrors['rbac.unknown_template']);
         permissions = [...template.permissions];
       }
@@ -102,11 +120,11 @@ export function createRolesService({ clock, audit }: RbacDeps, local: LocalChang
         details: { accountId: scope.accountId, name: role.name, organizationId: role.organizationId, permissions: keys, template: input.template ?? null },
       });
       return toRole(await findOrThrow(tx, scope.accountId, id));
-    },
+  }
 
-    async updateRole(tx: Tx, scope: Scope, actor: RbacActor, roleId: string, patch: Partial<Omit<RoleInput, 'template'>>): Promise<Role> {
+  async function updateRole(tx: Tx, scope: Scope, actor: RbacActor, roleId: string, patch: Partial<Omit<RoleInput, 'template'>>): Promise<Role> {
       const before = await findOrThrow(tx, scope.accountId, roleId);
-      if (before.system_key) throw new AppError(RbacErrors.system_role_immutable);
+      if (before.system_key) throw new AppError(RbacErrors['rbac.system_role_immutable']);
       const permissions = patch.permissions === undefined ? undefined : await catalog.checkKeys(tx, scope.accountId, patch.permissions);
       await checkOrganization(tx, scope.accountId, patch.organizationId);
       const granter = granterOf(scope.tenantId, actor);
@@ -136,35 +154,34 @@ export function createRolesService({ clock, audit }: RbacDeps, local: LocalChang
         await audit.record(tx, scope.tenantId, { action: 'role.updated', actor, target: { type: 'role', id: roleId }, outcome: 'success', details: { accountId: scope.accountId, changes } });
       }
       return after;
-    },
+  }
 
-    async deleteRole(tx: Tx, scope: Scope, actor: RbacActor, roleId: string): Promise<void> {
+  async function deleteRole(tx: Tx, scope: Scope, actor: RbacActor, roleId: string): Promise<void> {
       const role = await findOrThrow(tx, scope.accountId, roleId);
-      if (role.system_key) throw new AppError(RbacErrors.system_role_immutable);
+      if (role.system_key) throw new AppError(RbacErrors['rbac.system_role_immutable']);
       const now = clock.now();
-      if ((await store.activeAssignmentsOfRole(tx, scope.tenantId, scope.accountId, roleId, now)) > 0) throw new AppError(RbacErrors.role_in_use);
+      if ((await store.activeAssignmentsOfRole(tx, scope.tenantId, scope.accountId, roleId, now)) > 0) throw new AppError(RbacErrors['rbac.role_in_use']);
       await store.deleteLapsedAssignmentsOfRole(tx, scope.tenantId, scope.accountId, roleId, now);
       try {
         // Assignments held in another tenant linked to the account are invisible here; the foreign key sees them.
         await store.deleteRole(tx, scope.accountId, roleId);
       } catch (error) {
-        if (isForeignKeyViolation(error)) throw new AppError(RbacErrors.role_in_use, { cause: error });
+        if (isForeignKeyViolation(error)) throw new AppError(RbacErrors['rbac.role_in_use'], { cause: error });
         throw error;
       }
       local.generation++;
       await audit.record(tx, scope.tenantId, { action: 'role.deleted', actor, target: { type: 'role', id: roleId }, outcome: 'success', details: { accountId: scope.accountId, name: role.name } });
-    },
+  }
 
-    /** Creates the account's system roles if missing; returns the Account Administrator role id. */
-    async ensureSystemRoles(tx: Tx, accountId: string): Promise<{ accountAdminRoleId: string }> {
+  /** Creates the account's system roles if missing (in the caller's unit of work); returns the Account Administrator role id. */
+  async function ensureSystemRoles(tx: Tx, accountId: string): Promise<{ accountAdminRoleId: string }> {
       const existing = await store.findSystemRole(tx, accountId, ACCOUNT_ADMIN.systemKey);
       if (existing) return { accountAdminRoleId: existing.id };
       const now = clock.now();
       const id = newId(now.getTime());
       await store.insertRole(tx, accountId, { id, ...ACCOUNT_ADMIN, permissions: [], createdAt: now });
       return { accountAdminRoleId: id };
-    },
-  };
+  }
 }
 
 export type RolesService = ReturnType<typeof createRolesService>;

@@ -5,10 +5,10 @@ import type { Tx } from '../../db/database.js';
  * the caller's transaction: they run inside another feature's unit of work.
  */
 
-/** The accounts' names, by id (accounts whose row the caller's tenant may read; others are missing). */
+/** The accounts' names by name, then id (accounts whose row the caller's tenant may read; others are missing). */
 export async function accountNames(tx: Tx, accountIds: readonly string[]): Promise<{ id: string; name: string }[]> {
   if (accountIds.length === 0) return [];
-  return tx.selectFrom('accounts').select(['id', 'name']).where('id', 'in', [...accountIds]).execute();
+  return tx.selectFrom('accounts').select(['id', 'name']).where('id', 'in', [...accountIds]).orderBy('name').orderBy('id').execute();
 }
 
 /** The account's authorization epoch (DESIGN §3 step 2), or undefined for an unknown account. */
