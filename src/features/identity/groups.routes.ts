@@ -1,5 +1,14 @@
 import { defineRoute, type Route } from '../../http/route.js';
-import { CreateGroupBody, GroupIdParams, GroupList, GroupListQuery, GroupMemberParams, GroupSchema, MemberList, UpdateGroupBody } from './groups.schema.js';
+import {
+  CreateGroupBody,
+  GroupIdParams,
+  GroupList,
+  GroupListQuery,
+  GroupMemberParams,
+  GroupSchema,
+  MemberList,
+  UpdateGroupBody,
+} from './groups.schema.js';
 import type { GroupsService } from './groups.service.js';
 
 const tags = ['groups'];
@@ -35,7 +44,13 @@ export function groupsRoutes(groups: GroupsService): Route[] {
       method: 'PATCH',
       url: '/api/v1/groups/:id',
       auth: manage,
-      schema: { tags, summary: 'Rename or describe a group (tenant administrators)', params: GroupIdParams, body: UpdateGroupBody, response: { 200: GroupSchema } },
+      schema: {
+        tags,
+        summary: 'Rename or describe a group (tenant administrators)',
+        params: GroupIdParams,
+        body: UpdateGroupBody,
+        response: { 200: GroupSchema },
+      },
       handler: (ctx) => groups.updateGroup(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.body),
     }),
     defineRoute({
@@ -56,7 +71,13 @@ export function groupsRoutes(groups: GroupsService): Route[] {
       method: 'GET',
       url: '/api/v1/groups/:id/members',
       auth: view,
-      schema: { tags, summary: 'Members of a group (search by email or name)', params: GroupIdParams, querystring: GroupListQuery, response: { 200: MemberList } },
+      schema: {
+        tags,
+        summary: 'Members of a group (search by email or name)',
+        params: GroupIdParams,
+        querystring: GroupListQuery,
+        response: { 200: MemberList },
+      },
       handler: (ctx) => groups.listMembers(ctx.tenantId, ctx.input.params.id, ctx.input.query),
     }),
     defineRoute({
@@ -64,7 +85,13 @@ export function groupsRoutes(groups: GroupsService): Route[] {
       url: '/api/v1/groups/:id/members/:userId',
       auth: manage,
       status: 204,
-      schema: { tags, summary: 'Add a member (tenant administrators; idempotent)', description: 'Refused: `rbac.grant_exceeds_own_access`.', params: GroupMemberParams, response: {} },
+      schema: {
+        tags,
+        summary: 'Add a member (tenant administrators; idempotent)',
+        description: 'Refused: `rbac.grant_exceeds_own_access`.',
+        params: GroupMemberParams,
+        response: {},
+      },
       handler: (ctx) => groups.addMember(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.userId),
     }),
     defineRoute({
@@ -72,7 +99,13 @@ export function groupsRoutes(groups: GroupsService): Route[] {
       url: '/api/v1/groups/:id/members/:userId',
       auth: manage,
       status: 204,
-      schema: { tags, summary: 'Remove a member (tenant administrators)', description: 'Refused: `rbac.last_account_admin`.', params: GroupMemberParams, response: {} },
+      schema: {
+        tags,
+        summary: 'Remove a member (tenant administrators)',
+        description: 'Refused: `rbac.last_account_admin`.',
+        params: GroupMemberParams,
+        response: {},
+      },
       handler: (ctx) => groups.removeMember(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.userId),
     }),
   ];

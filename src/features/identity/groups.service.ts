@@ -30,6 +30,11 @@ function toGroup(r: groups.GroupRow): Group {
   };
 }
 
+/** PostgreSQL `unique_violation` (SQLSTATE 23505): the tenant's group names are unique, case-insensitively. */
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
 
 /**
@@ -79,7 +84,7 @@ export function createGroupsService({ db, clock, audit, access }: GroupsDeps) {
 
   function named<T>(run: () => Promise<T>): Promise<T> {
     return run().catch((error: unknown) => {
-      if (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505') throw new AppError(GroupsErrors['identity.group_name_taken'], { cause: error });
+      if (isUniqueViolation(error)) throw new AppError(GroupsErrors['identity.group_name_taken'], { cause: error });
       throw error;
     });
   }

@@ -120,50 +120,50 @@ export function createAccessService({ db, clock }: RbacDeps, local: LocalChanges
     /** Every account and organization the user can access, each permission with its sources. */
     effectiveAccess(tenantId: string, userId: string) {
       return db.tenantWork(tenantId, async (tx) => {
-      const user = await userOrThrow(tx, tenantId, userId);
-      const grants = user.active ? await grantsOf(tx, tenantId, userId, undefined) : [];
-      const accountIds = [...new Set(grants.map((g) => g.account_id))];
-      const orgs = await organizationsOf(tx, accountIds);
-      const names = new Map((await accountNames(tx, accountIds)).map((a) => [a.id, a.name]));
-      const accounts = [];
-      for (const accountId of accountIds) {
-        const mine = grants.filter((g) => g.account_id === accountId);
-        const keys = mine.some((g) => g.system_key) ? await catalog.allKeys(tx, accountId) : [];
-        const r = resolve(mine, keys);
-        const accountWide = mine.some((g) => g.organization_id === null);
-        const inAccount = orgs.filter((o) => o.account_id === accountId);
-        const reachable = accountWide ? inAccount : inAccount.filter((o) => mine.some((g) => g.organization_id === o.id));
-        accounts.push({
-          accountId,
-          name: names.get(accountId) ?? '',
-          organizations: reachable.map((o) => ({ id: o.id, name: o.name })),
-          permissions: [...r.permissions.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([key, sources]) => ({ key, sources: [...sources] })),
-        });
-      }
-      return { userId, accounts };
+        const user = await userOrThrow(tx, tenantId, userId);
+        const grants = user.active ? await grantsOf(tx, tenantId, userId, undefined) : [];
+        const accountIds = [...new Set(grants.map((g) => g.account_id))];
+        const orgs = await organizationsOf(tx, accountIds);
+        const names = new Map((await accountNames(tx, accountIds)).map((a) => [a.id, a.name]));
+        const accounts = [];
+        for (const accountId of accountIds) {
+          const mine = grants.filter((g) => g.account_id === accountId);
+          const keys = mine.some((g) => g.system_key) ? await catalog.allKeys(tx, accountId) : [];
+          const r = resolve(mine, keys);
+          const accountWide = mine.some((g) => g.organization_id === null);
+          const inAccount = orgs.filter((o) => o.account_id === accountId);
+          const reachable = accountWide ? inAccount : inAccount.filter((o) => mine.some((g) => g.organization_id === o.id));
+          accounts.push({
+            accountId,
+            name: names.get(accountId) ?? '',
+            organizations: reachable.map((o) => ({ id: o.id, name: o.name })),
+            permissions: [...r.permissions.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([key, sources]) => ({ key, sources: [...sources] })),
+          });
+        }
+        return { userId, accounts };
       });
     },
 
     /** Why a user has (or lacks) a permission: user → group → assignment → role → permission, or what is missing. */
     explain(tenantId: string, accountId: string, input: { userId: string; permission: string; org?: string | undefined }) {
       return db.tenantWork(tenantId, async (tx) => {
-      const user = await userOrThrow(tx, tenantId, input.userId);
-      const r = await compute(tx, tenantId, input.userId, accountId);
-      const d = decide(r, input.permission, input.org);
-      const chains = d.sources.map((s) => ({
-        user: { id: user.id, email: user.email },
-        group: s.groupId ? { id: s.groupId, name: s.source.slice('group:'.length) } : null,
-        assignment: { id: s.assignmentId, expiresAt: s.expiresAt },
-        role: { id: s.roleId, name: s.role, organizationId: s.organizationId },
-        permission: input.permission,
-      }));
-      let missing: string | null = null;
-      if (!user.active) missing = 'The user is deactivated: no assignment counts.';
-      else if (!d.allowed) {
-        const roles = [...new Set([...r.permissions.values()].flat().map((s) => s.role))];
-        missing = `No role assigned to the user (directly or through a group) grants ${input.permission}${input.org ? ` in organization ${input.org}` : ''}. Roles held: ${roles.length > 0 ? roles.join(', ') : 'none'}.`;
-      }
-      return { userId: user.id, permission: input.permission, org: input.org ?? null, allowed: user.active && d.allowed, reason: missing ?? d.reason, chains: user.active ? chains : [], missing };
+        const user = await userOrThrow(tx, tenantId, input.userId);
+        const r = await compute(tx, tenantId, input.userId, accountId);
+        const d = decide(r, input.permission, input.org);
+        const chains = d.sources.map((s) => ({
+          user: { id: user.id, email: user.email },
+          group: s.groupId ? { id: s.groupId, name: s.source.slice('group:'.length) } : null,
+          assignment: { id: s.assignmentId, expiresAt: s.expiresAt },
+          role: { id: s.roleId, name: s.role, organizationId: s.organizationId },
+          permission: input.permission,
+        }));
+        let missing: string | null = null;
+        if (!user.active) missing = 'The user is deactivated: no assignment counts.';
+        else if (!d.allowed) {
+          const roles = [...new Set([...r.permissions.values()].flat().map((s) => s.role))];
+          missing = `No role assigned to the user (directly or through a group) grants ${input.permission}${input.org ? ` in organization ${input.org}` : ''}. Roles held: ${roles.length > 0 ? roles.join(', ') : 'none'}.`;
+        }
+        return { userId: user.id, permission: input.permission, org: input.org ?? null, allowed: user.active && d.allowed, reason: missing ?? d.reason, chains: user.active ? chains : [], missing };
       });
     },
   };

@@ -1,5 +1,13 @@
 import { defineRoute, type Route } from '../../http/route.js';
-import { AssignmentList, AssignmentQuery, AssignmentSchema, CreateAssignmentBody, IdParams, PrincipalList, PrincipalQuery } from './rbac.schema.js';
+import {
+  AssignmentList,
+  AssignmentQuery,
+  AssignmentSchema,
+  CreateAssignmentBody,
+  IdParams,
+  PrincipalList,
+  PrincipalQuery,
+} from './rbac.schema.js';
 import type { RbacService } from './rbac.service.js';
 
 const tags = ['access control'];

@@ -114,50 +114,50 @@ export function createAssignmentsService({ db, clock, audit }: RbacDeps, local: 
     actor: RbacActor,
     input: { roleId: string; userId?: string | undefined; groupId?: string | undefined; expiresAt?: Date | null | undefined },
   ): Promise<Assignment> {
-      const now = clock.now();
-      const role = await store.findRole(tx, scope.accountId, input.roleId);
-      if (!role) throw new AppError(KernelErrors.not_found, { message: 'No such role.' });
-      // Principals are searched only in the caller's tenant, which is linked to the account.
-      if (input.userId && !(await findUserRef(tx, scope.tenantId, input.userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
-      if (input.groupId && (await groupRefs(tx, scope.tenantId, [input.groupId])).length === 0) throw new AppError(KernelErrors.not_found, { message: 'No such group.' });
-      if (input.expiresAt && input.expiresAt <= now) throw new AppError(RbacErrors['rbac.expiry_in_past']);
-      // The grant rule: the role's keys in its scope until the assignment's end; Account Administrator only by one of its holders.
-      const granter = granterOf(scope.tenantId, actor);
-      if (granter) {
-        const principal = input.userId ? { type: 'user', id: input.userId } : { type: 'group', id: input.groupId! };
-        await grants.assertWithinOwnAccess(
-          tx,
-          granter,
-          [{ accountId: scope.accountId, keys: role.permissions, organizationId: role.organization_id, accountAdmin: role.system_key === ACCOUNT_ADMIN.systemKey, until: input.expiresAt ?? null }],
-          { change: 'role_assignment.create', target: principal, details: { roleId: role.id, role: role.name, expiresAt: input.expiresAt?.toISOString() ?? null } },
-        );
-      }
-      const id = newId(now.getTime());
-      await store.insertAssignment(tx, scope.tenantId, { id, accountId: scope.accountId, roleId: role.id, userId: input.userId ?? null, groupId: input.groupId ?? null, expiresAt: input.expiresAt ?? null, createdAt: now });
-      local.generation++;
-      await audit.record(tx, scope.tenantId, {
-        action: 'role_assignment.created',
-        actor,
-        target: { type: 'role_assignment', id },
-        outcome: 'success',
-        details: { accountId: scope.accountId, roleId: role.id, role: role.name, userId: input.userId ?? null, groupId: input.groupId ?? null, expiresAt: input.expiresAt?.toISOString() ?? null },
-      });
-      const [created] = await named(tx, scope.tenantId, [(await store.findAssignment(tx, scope.tenantId, id))!]);
-      return toAssignment(created!, now);
+    const now = clock.now();
+    const role = await store.findRole(tx, scope.accountId, input.roleId);
+    if (!role) throw new AppError(KernelErrors.not_found, { message: 'No such role.' });
+    // Principals are searched only in the caller's tenant, which is linked to the account.
+    if (input.userId && !(await findUserRef(tx, scope.tenantId, input.userId))) throw new AppError(KernelErrors.not_found, { message: 'No such user.' });
+    if (input.groupId && (await groupRefs(tx, scope.tenantId, [input.groupId])).length === 0) throw new AppError(KernelErrors.not_found, { message: 'No such group.' });
+    if (input.expiresAt && input.expiresAt <= now) throw new AppError(RbacErrors['rbac.expiry_in_past']);
+    // The grant rule: the role's keys in its scope until the assignment's end; Account Administrator only by one of its holders.
+    const granter = granterOf(scope.tenantId, actor);
+    if (granter) {
+      const principal = input.userId ? { type: 'user', id: input.userId } : { type: 'group', id: input.groupId! };
+      await grants.assertWithinOwnAccess(
+        tx,
+        granter,
+        [{ accountId: scope.accountId, keys: role.permissions, organizationId: role.organization_id, accountAdmin: role.system_key === ACCOUNT_ADMIN.systemKey, until: input.expiresAt ?? null }],
+        { change: 'role_assignment.create', target: principal, details: { roleId: role.id, role: role.name, expiresAt: input.expiresAt?.toISOString() ?? null } },
+      );
+    }
+    const id = newId(now.getTime());
+    await store.insertAssignment(tx, scope.tenantId, { id, accountId: scope.accountId, roleId: role.id, userId: input.userId ?? null, groupId: input.groupId ?? null, expiresAt: input.expiresAt ?? null, createdAt: now });
+    local.generation++;
+    await audit.record(tx, scope.tenantId, {
+      action: 'role_assignment.created',
+      actor,
+      target: { type: 'role_assignment', id },
+      outcome: 'success',
+      details: { accountId: scope.accountId, roleId: role.id, role: role.name, userId: input.userId ?? null, groupId: input.groupId ?? null, expiresAt: input.expiresAt?.toISOString() ?? null },
+    });
+    const [created] = await named(tx, scope.tenantId, [(await store.findAssignment(tx, scope.tenantId, id))!]);
+    return toAssignment(created!, now);
   }
 
   async function removeAssignment(tx: Tx, scope: Scope, actor: RbacActor, id: string): Promise<void> {
-      const row = await findOrThrow(tx, scope, id);
-      const principal = row.user_id ? { userId: row.user_id } : { groupId: row.group_id! };
-      await withAccountAdminsKept(tx, scope.tenantId, principal, () => store.deleteAssignment(tx, scope.tenantId, id));
-      local.generation++;
-      await audit.record(tx, scope.tenantId, {
-        action: 'role_assignment.removed',
-        actor,
-        target: { type: 'role_assignment', id },
-        outcome: 'success',
-        details: { accountId: scope.accountId, roleId: row.role_id, role: row.role_name, userId: row.user_id, groupId: row.group_id },
-      });
+    const row = await findOrThrow(tx, scope, id);
+    const principal = row.user_id ? { userId: row.user_id } : { groupId: row.group_id! };
+    await withAccountAdminsKept(tx, scope.tenantId, principal, () => store.deleteAssignment(tx, scope.tenantId, id));
+    local.generation++;
+    await audit.record(tx, scope.tenantId, {
+      action: 'role_assignment.removed',
+      actor,
+      target: { type: 'role_assignment', id },
+      outcome: 'success',
+      details: { accountId: scope.accountId, roleId: row.role_id, role: row.role_name, userId: row.user_id, groupId: row.group_id },
+    });
   }
 
     /**
@@ -165,22 +165,22 @@ export function createAssignmentsService({ db, clock, audit }: RbacDeps, local: 
      * already stopped counting at that instant; this keeps the record. One instance at a time (advisory lock).
      */
   async function expireDue({ batch = 500 } = {}): Promise<number | null> {
-      const run = async (): Promise<number> => {
-        let count = 0;
-        for (;;) {
-          const due = await db.globalWork((tx) => store.dueAssignments(tx, clock.now(), batch));
-          let progressed = 0;
-          for (const d of due) if (await expireOne(d.tenant_id, d.id)) progressed++;
-          count += progressed;
-          if (progressed === 0 || due.length < batch) return count;
-        }
-      };
-      // The embedded database has one process: no other instance to exclude (and one connection to hold).
-      if (db.engine === 'pglite') return run();
-      return db.globalWork(async (tx) => {
-        const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${EXPIRY_LOCK}) as ok`.execute(tx);
-        return locked.rows[0]?.ok ? run() : null;
-      });
+    const run = async (): Promise<number> => {
+      let count = 0;
+      for (;;) {
+        const due = await db.globalWork((tx) => store.dueAssignments(tx, clock.now(), batch));
+        let progressed = 0;
+        for (const d of due) if (await expireOne(d.tenant_id, d.id)) progressed++;
+        count += progressed;
+        if (progressed === 0 || due.length < batch) return count;
+      }
+    };
+    // The embedded database has one process: no other instance to exclude (and one connection to hold).
+    if (db.engine === 'pglite') return run();
+    return db.globalWork(async (tx) => {
+      const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${EXPIRY_LOCK}) as ok`.execute(tx);
+      return locked.rows[0]?.ok ? run() : null;
+    });
   }
 }
 

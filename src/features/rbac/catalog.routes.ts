@@ -11,7 +11,11 @@ export function catalogRoutes({ catalog }: RbacService): Route[] {
       method: 'GET',
       url: '/api/v1/permissions',
       auth: { permission: 'roles.view' },
-      schema: { tags, summary: 'The permission catalog (Tessera and application keys)', response: { 200: CatalogSchema } },
+      schema: {
+        tags,
+        summary: 'The permission catalog (Tessera and application keys)',
+        response: { 200: CatalogSchema },
+      },
       handler: (ctx) => catalog.catalog(ctx.tenantId, ctx.accountId),
     }),
     defineRoute({
@@ -22,8 +26,8 @@ export function catalogRoutes({ catalog }: RbacService): Route[] {
         tags,
         summary: "Register the application's permission keys and role templates (idempotent, versioned)",
         description:
-          'Replaces the application keys and templates of the account. Refused: `rbac.invalid_permission_key`, `rbac.unknown_permission`, ' +
-          '`rbac.permission_in_use` (unless `force`), `rbac.catalog_version_conflict`.',
+          'Replaces the application keys and templates of the account. Refused: `rbac.invalid_permission_key`, ' +
+          '`rbac.unknown_permission`, `rbac.permission_in_use` (unless `force`), `rbac.catalog_version_conflict`.',
         body: CatalogBody,
         response: { 200: CatalogPutResponse },
       },

@@ -22,7 +22,9 @@ export function rolesRoutes({ roles }: RbacService): Route[] {
       schema: {
         tags,
         summary: 'Create a role',
-        description: 'Refused: `rbac.unknown_permission`, `rbac.unknown_template`, `rbac.role_name_taken`, `rbac.grant_exceeds_own_access`.',
+        description:
+          'Refused: `rbac.unknown_permission`, `rbac.unknown_template`, `rbac.role_name_taken`, ' +
+          '`rbac.grant_exceeds_own_access`.',
         body: CreateRoleBody,
         response: { 201: RoleSchema },
       },
@@ -54,7 +56,13 @@ export function rolesRoutes({ roles }: RbacService): Route[] {
       url: '/api/v1/roles/:id',
       auth: { permission: 'roles.delete' },
       status: 204,
-      schema: { tags, summary: 'Delete a role', description: 'Refused: `rbac.system_role_immutable`, `rbac.role_in_use`.', params: IdParams, response: {} },
+      schema: {
+        tags,
+        summary: 'Delete a role',
+        description: 'Refused: `rbac.system_role_immutable`, `rbac.role_in_use`.',
+        params: IdParams,
+        response: {},
+      },
       handler: (ctx) => roles.deleteRole(ctx.principal, ctx.actor, ctx.input.params.id),
     }),
   ];
