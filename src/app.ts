@@ -6,10 +6,11 @@ import type { MasterKeys } from './crypto/master-key.js';
 import { createPasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
+import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.js';
 import { auditRoutes, createAudit } from './features/audit/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
-import { createIdentityService, findLoginUser, findLoginUserById, identityRoutes, loginTenants } from './features/identity/index.js';
+import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService, rbacRoutes } from './features/rbac/index.js';
@@ -42,11 +43,13 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   const identity = createIdentityService({ db, clock, passwords, audit, securitySettings, guesses: createGuessThrottle({ db, clock }),
     // rbac is built after identity (it needs requireTenantAdmin); identity reaches its takeover rule only when a request runs.
-    takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work) },
+    takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work), withAccountAdminsKept: (...args) => rbac.groupRules.withAccountAdminsKept(...args) },
   });
   const tenants = createTenantsService({ db, clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ db, clock, keyring, audit, identity });
-  const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
+  const rbac = createRbacService({ db, clock, audit });
+  const groups = createGroupsService({ db, clock, audit, access: rbac.groupRules });
+  const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: rbac.catalog.checkKeys, grants: rbac.grants, has: rbac.access.has } });
   const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
@@ -54,14 +57,14 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   identity.events.subscribe(sessions.onUserEvent);
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, mfa, rbac, bootstrap, health, sessions };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions };
 }
 
 export type Services = ReturnType<typeof createServices>;
 
 /** Composition root, second half: the HTTP server with every feature's routes mounted. No logic here. */
 export async function createHttpApp(s: Services, { config, db, logger }: Pick<AppDeps, 'config' | 'db' | 'logger'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
-  const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker());
+  const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker(), s.apiKeys);
   const http: FastifyInstance = await createHttpServer({
     logLevel: config.logLevel,
     bodyLimit: config.bodyLimit,
@@ -70,12 +73,19 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
     version: VERSION,
     logger,
   });
-  registerRoutes(http, guards, [...tenantsRoutes(s.tenants), ...sessionsRoutes(s.sessions), ...mfaRoutes(s.mfa), ...identityRoutes(s.identity)]);
+  registerRoutes(http, guards, [
+    ...tenantsRoutes(s.tenants),
+    ...sessionsRoutes(s.sessions),
+    ...mfaRoutes(s.mfa),
+    ...identityRoutes(s.identity),
+    ...groupsRoutes(s.groups),
+    ...rbacRoutes(s.rbac),
+    ...apiKeysRoutes(s.apiKeys),
+  ]);
   await http.register(healthRoutes(s.health));
   await http.register(keysRoutes(s.keys));
   await http.register(auditRoutes(s.audit, guards));
   await http.register(organizationsRoutes({ db, organizations: s.organizations, guards }));
-  await http.register(rbacRoutes({ db, rbac: s.rbac, guards }));
   return { http, guards };
 }
 

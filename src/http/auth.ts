@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { AppError, defineErrors } from '../kernel/app-error.js';
+import { AppError } from '../kernel/app-error.js';
+import { KernelErrors } from '../kernel/errors.js';
 import type { Principal } from '../kernel/principal.js';
 
 /** Who is calling: set by `requireSession` on every authenticated request. */
@@ -16,9 +17,20 @@ export interface AuthContext {
   readonly user: Principal;
 }
 
+/** An application calling with an API key of an account (the api-keys feature resolves it). */
+export interface ApiKeyCaller {
+  readonly kind: 'api_key';
+  readonly id: string;
+  readonly tenantId: string;
+  readonly accountId: string;
+  /** The key's scopes narrowed to what its creator holds account-wide at this request (the grant rule). */
+  readonly permissions: ReadonlySet<string>;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthContext | null;
+    apiKey: ApiKeyCaller | null;
   }
 }
 
@@ -33,23 +45,42 @@ export interface PermissionChecker {
   has(auth: AuthContext, permission: string): Promise<boolean>;
 }
 
-export const AuthErrors = defineErrors({
-  permission_denied: { status: 403, message: 'You do not have the permission this action needs.' },
-});
+/** Implemented by the api-keys feature: recognises an API key among bearer tokens and resolves it. */
+export interface ApiKeyAuthenticator {
+  /** Whether the bearer token is an API key (by its prefix) rather than an access token. */
+  isApiKey(token: string): boolean;
+  /** The key's caller, or throws an AppError (`api_keys.invalid`). */
+  authenticate(token: string): Promise<ApiKeyCaller>;
+}
+
+/** The guard's refusal; the code is the kernel's, because access control raises it too (authz/check). */
+export const AuthErrors = { permission_denied: KernelErrors.permission_denied } as const;
 
 export interface AuthGuards {
   /** preHandler: the request must carry a valid access token of a live session. */
   readonly requireSession: preHandlerAsyncHookHandler;
   /** preHandler: a live session whose user holds `permission` in the session's account. */
   requirePermission(permission: string): preHandlerAsyncHookHandler;
+  /** preHandler: an API key of an account (`Authorization: Bearer tak1…`) or else a live session. */
+  readonly requireSessionOrApiKey: preHandlerAsyncHookHandler;
 }
 
-export function createAuthGuards(authenticator: Authenticator, permissions: PermissionChecker): AuthGuards {
+/** The bearer token of `Authorization` (RFC 6750 §2.1), or '' without one. */
+function bearerOf(request: FastifyRequest): string {
+  return /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
+}
+
+export function createAuthGuards(authenticator: Authenticator, permissions: PermissionChecker, apiKeys?: ApiKeyAuthenticator): AuthGuards {
   async function requireSession(this: unknown, request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     request.auth = await authenticator.authenticate(request);
   }
   return {
     requireSession,
+    async requireSessionOrApiKey(request: FastifyRequest, reply: FastifyReply) {
+      const token = bearerOf(request);
+      if (apiKeys?.isApiKey(token)) request.apiKey = await apiKeys.authenticate(token);
+      else await requireSession.call(this, request, reply);
+    },
     requirePermission(permission) {
       return async function (request: FastifyRequest, reply: FastifyReply) {
         if (!request.auth) await requireSession.call(this, request, reply);
@@ -59,9 +90,4 @@ export function createAuthGuards(authenticator: Authenticator, permissions: Perm
       };
     },
   };
-}
-
-declare module '../kernel/app-error.js' {
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- declaration merging (see ErrorCodeRegistry)
-  interface ErrorCodeRegistry extends Record<keyof typeof AuthErrors, true> {}
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { z } from 'zod';
-import type { AuthContext, AuthGuards } from './auth.js';
+import type { ApiKeyCaller, AuthContext, AuthGuards } from './auth.js';
 
 /**
  * A route is declared once (DESIGN §6 "defineRoute"): its method and URL, who may call it, the zod schemas that
@@ -11,8 +11,11 @@ import type { AuthContext, AuthGuards } from './auth.js';
  * the body. The few HTTP effects a route needs (a status, a header, the refresh cookie) go through `ctx.reply`.
  */
 
-/** Who may call a route: anyone, any live session, or a live session whose user holds `permission`. */
-export type RouteAuth = 'public' | 'session' | { readonly permission: string };
+/**
+ * Who may call a route: anyone, any live session, a live session whose user holds `permission`, or an
+ * application's API key as well as a session (`session-or-api-key`: the handler reads `ctx.caller`).
+ */
+export type RouteAuth = 'public' | 'session' | 'session-or-api-key' | { readonly permission: string };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -78,7 +81,18 @@ export interface SessionContext<S extends RouteSchema> extends PublicContext<S> 
   readonly actor: RequestActor;
 }
 
-export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends 'public' ? PublicContext<S> : SessionContext<S>;
+/** Who called a `session-or-api-key` route: a signed-in user (its session) or an API key of an account. */
+export type Caller = ({ readonly kind: 'session' } & AuthContext) | ApiKeyCaller;
+
+export interface CallerContext<S extends RouteSchema> extends PublicContext<S> {
+  readonly caller: Caller;
+}
+
+export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends 'public'
+  ? PublicContext<S>
+  : A extends 'session-or-api-key'
+    ? CallerContext<S>
+    : SessionContext<S>;
 
 /** What a handler may return: the input side of any of the route's response schemas; nothing when it declares none (a 204). */
 type ResponseBody<S extends RouteSchema> =
@@ -150,6 +164,9 @@ class Context {
   get reply(): ReplyControl {
     return this as unknown as ReplyControl;
   }
+  get caller(): Caller {
+    return this.request.apiKey ?? { kind: 'session', ...this.request.auth! };
+  }
   get principal(): AuthContext {
     return this.request.auth!;
   }
@@ -182,6 +199,7 @@ class Context {
 function guardFor(auth: RouteAuth, guards: AuthGuards): preHandlerAsyncHookHandler | undefined {
   if (auth === 'public') return undefined;
   if (auth === 'session') return guards.requireSession;
+  if (auth === 'session-or-api-key') return guards.requireSessionOrApiKey;
   return guards.requirePermission(auth.permission);
 }
 

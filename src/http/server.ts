@@ -41,6 +41,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   const app = Fastify(fastifyOptions).withTypeProvider<ZodTypeProvider>();
 
   app.decorateRequest('auth', null);
+  app.decorateRequest('apiKey', null);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const headers = securityHeaders({

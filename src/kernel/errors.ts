@@ -6,6 +6,7 @@ export const KernelErrors = defineErrors({
   not_found: { status: 404, message: 'Not found.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type; send application/json.' },
+  permission_denied: { status: 403, message: 'You do not have the permission this action needs.' },
   rate_limited: { status: 429, message: 'Too many requests; retry later.' },
   internal_error: { status: 500, message: 'Internal error. Quote the request id when reporting it.' },
   service_unavailable: { status: 503, message: 'The server is not ready or is shutting down; retry shortly.' },

@@ -1,12 +1,15 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/db/database.js';
+import * as apiKeys from '../../src/features/api-keys/api-keys.store.js';
 import * as audit from '../../src/features/audit/audit.store.js';
 import * as loginUsers from '../../src/features/identity/login-user.store.js';
 import * as users from '../../src/features/identity/users.store.js';
 import * as keys from '../../src/features/keys/keys.store.js';
 import * as mfa from '../../src/features/mfa/mfa.store.js';
-import * as groups from '../../src/features/rbac/groups.store.js';
+import * as directory from '../../src/features/identity/directory.store.js';
+import * as groups from '../../src/features/identity/groups.store.js';
+import * as accounts from '../../src/features/tenants/accounts.store.js';
 import * as rbac from '../../src/features/rbac/rbac.store.js';
 import * as sessions from '../../src/features/sessions/sessions.store.js';
 import * as organizations from '../../src/features/tenants/organizations.store.js';
@@ -48,9 +51,11 @@ interface World {
   readonly assignmentAccount: string;
   readonly stamp: string;
   readonly expiredJti: string;
+  readonly apiKey: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
+const API_KEY_HASH = Buffer.alloc(32, 7);
 const page = { limit: 100, offset: 0 };
 const mentions = (result: unknown, id: string) => JSON.stringify(result ?? null).includes(id);
 
@@ -76,7 +81,6 @@ const READS: ReadCase[] = [
   ['sessions.lockRefreshChain', (tx, c, w) => sessions.lockRefreshChain(tx, c.tenant, w.refreshHash), bySome('session')],
   ['loginUsers.findLoginUser', (tx, c, w) => loginUsers.findLoginUser(tx, c.tenant, w.email), bySome('user')],
   ['loginUsers.findLoginUserById', (tx, c, w) => loginUsers.findLoginUserById(tx, c.tenant, w.user), bySome('user')],
-  ['rbac.enterableAccounts', (tx, c, w) => rbac.enterableAccounts(tx, c.tenant, w.user, now), (r) => Array.isArray(r) && r.length > 0],
   // mfa
   ['mfa.findFactor', (tx, c, w) => mfa.findFactor(tx, c.tenant, w.user), (r) => r !== undefined],
   ['mfa.countUnusedRecoveryCodes', (tx, c, w) => mfa.countUnusedRecoveryCodes(tx, c.tenant, w.user), positive],
@@ -85,33 +89,42 @@ const READS: ReadCase[] = [
   ['groups.listGroups', (tx, c) => groups.listGroups(tx, c.tenant, { ...page }), bySome('group')],
   ['groups.listMembers', (tx, c, w) => groups.listMembers(tx, c.tenant, w.group, { ...page }), bySome('user')],
   ['groups.isMember', (tx, c, w) => groups.isMember(tx, c.tenant, w.group, w.user), isTrue],
+  ['groups.groupsOfUser', (tx, c, w) => groups.groupsOfUser(tx, c.tenant, w.user), bySome('group')],
+  ['groups.groupRefs', (tx, c, w) => groups.groupRefs(tx, c.tenant, [w.group]), bySome('group')],
+  ['groups.searchGroups', (tx, c) => groups.searchGroups(tx, c.tenant, 'Group', 10), bySome('group')],
+  ['directory.findUserRef', (tx, c, w) => directory.findUserRef(tx, c.tenant, w.user), bySome('user')],
+  ['directory.userRefs', (tx, c, w) => directory.userRefs(tx, c.tenant, [w.user]), bySome('user')],
+  ['directory.searchActiveUsers', (tx, c, w) => directory.searchActiveUsers(tx, c.tenant, w.email.slice(0, 8), 10), bySome('user')],
   // rbac (tenant-owned assignments; account-owned roles and catalog)
   ['rbac.findAssignment', (tx, c, w) => rbac.findAssignment(tx, c.tenant, w.assignment), bySome('assignment')],
   ['rbac.grantsOfGroup', (tx, c, w) => rbac.grantsOfGroup(tx, c.tenant, w.group, now), (r) => mentions(r, 'Group role A')],
   ['rbac.listAssignments', (tx, c) => rbac.listAssignments(tx, c.tenant, c.account, { includeExpired: true, now }), bySome('assignment')],
   ['rbac.activeAssignmentsOfRole', (tx, c, w) => rbac.activeAssignmentsOfRole(tx, c.tenant, c.account, w.role, now), positive],
-  ['rbac.grantsOfUser', (tx, c, w) => rbac.grantsOfUser(tx, c.tenant, w.user, undefined, now), (r) => Array.isArray(r) && r.length > 0],
-  ['rbac.adminAccountsOfPrincipal', (tx, c, w) => rbac.adminAccountsOfPrincipal(tx, c.tenant, { userId: w.user }), (r) => Array.isArray(r) && r.length > 0],
-  ['rbac.findUser', (tx, c, w) => rbac.findUser(tx, c.tenant, w.user), bySome('user')],
-  ['rbac.searchPrincipals', (tx, c, w) => rbac.searchPrincipals(tx, c.tenant, w.email.slice(0, 8), 10), bySome('user')],
-  ['rbac.tenantLinkedToAccount (tenant B, account A)', (tx, c, w) => rbac.tenantLinkedToAccount(tx, c.tenant, w.assignmentAccount), isTrue],
+  ['rbac.grantsOfUser', (tx, c, w) => rbac.grantsOfUser(tx, c.tenant, w.user, [w.group], undefined, now), (r) => Array.isArray(r) && r.length > 0],
+  ['rbac.accountsOfActiveAssignments', (tx, c, w) => rbac.accountsOfActiveAssignments(tx, c.tenant, w.user, [w.group], now), (r) => Array.isArray(r) && r.length > 0],
+  ['rbac.adminAccountsOfPrincipal', (tx, c, w) => rbac.adminAccountsOfPrincipal(tx, c.tenant, { userId: w.user, groupIds: [w.group] }), (r) => Array.isArray(r) && r.length > 0],
+  ['accounts.tenantLinkedToAccount (tenant B, account A)', (tx, c, w) => accounts.tenantLinkedToAccount(tx, c.tenant, w.assignmentAccount), isTrue],
   ['rbac.findRole', (tx, c, w) => rbac.findRole(tx, c.account, w.role), bySome('role')],
   ['rbac.listRoles', (tx, c) => rbac.listRoles(tx, c.account), bySome('role')],
   ['rbac.findSystemRole', (tx, c) => rbac.findSystemRole(tx, c.account, 'account_admin'), bySome('role')],
-  ['rbac.organizationExists', (tx, c, w) => rbac.organizationExists(tx, c.account, w.org), isTrue],
-  ['rbac.organizationsOf', (tx, c) => rbac.organizationsOf(tx, [c.account]), bySome('org')],
+  ['accounts.organizationExists', (tx, c, w) => accounts.organizationExists(tx, c.account, w.org), isTrue],
+  ['accounts.organizationsOf', (tx, c) => accounts.organizationsOf(tx, [c.account]), bySome('org')],
   ['rbac.rolesUsing', (tx, c) => rbac.rolesUsing(tx, c.account, ['audit.view']), bySome('customRole')],
   ['rbac.appCatalog', (tx, c) => rbac.appCatalog(tx, c.account), (r) => mentions(r, 'hosts.view')],
   ['rbac.appTemplates', (tx, c) => rbac.appTemplates(tx, c.account), (r) => mentions(r, 'viewer_a')],
   ['rbac.catalogVersion', (tx, c) => rbac.catalogVersion(tx, c.account), (r) => r === 7],
   ['rbac.lockCatalogVersion', (tx, c) => rbac.lockCatalogVersion(tx, c.account), (r) => r === 7],
   ['rbac.countRolesScopedTo', (tx, c, w) => rbac.countRolesScopedTo(tx, c.account, w.org), positive],
+  // api keys (tenant B with tenant A's account: only the tenant filter stands between them)
+  ['apiKeys.listKeys', (tx, c, w) => apiKeys.listKeys(tx, c.tenant, w.assignmentAccount), bySome('apiKey')],
+  ['apiKeys.findKey', (tx, c, w) => apiKeys.findKey(tx, c.tenant, w.assignmentAccount, w.apiKey), bySome('apiKey')],
+  ['apiKeys.findLiveKeyByHash', (tx, c) => apiKeys.findLiveKeyByHash(tx, c.tenant, API_KEY_HASH), bySome('apiKey')],
   // organizations and tenants
   ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
   ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
   ['organizations.lockOrganization', (tx, c, w) => organizations.lockOrganization(tx, c.account, w.org), bySome('org')],
   ['organizations.listOrganizations', (tx, c) => organizations.listOrganizations(tx, c.account, { ...page }), bySome('org')],
-  ['tenants.accountNames', (tx, c, w) => tenants.accountNames(tx, c.tenant, [w.assignmentAccount]).then((names) => [...names]), (r, w) => mentions(r, w.assignmentAccount)],
+  ['accounts.linkedAccountNames', (tx, c, w) => accounts.linkedAccountNames(tx, c.tenant, [w.assignmentAccount]).then((names) => [...names]), (r, w) => mentions(r, w.assignmentAccount)],
   ['tenants.listAccounts', (tx, c) => tenants.listAccounts(tx, c.tenant), (r, w) => mentions(r, w.assignmentAccount)],
   ['tenants.readSecuritySettings', (tx, c) => tenants.readSecuritySettings(tx, c.tenant), (r) => mentions(r, 'marker-a')],
   // audit
@@ -141,6 +154,8 @@ const WRITES: WriteCase[] = [
   ['groups.updateGroup', (tx, c, w) => groups.updateGroup(tx, c.tenant, w.group, { name: 'Hijacked' }, now), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group))?.name !== 'Hijacked'],
   ['groups.removeMember', (tx, c, w) => groups.removeMember(tx, c.tenant, w.group, w.user), async (tx, a, w) => mentions(await groups.listMembers(tx, a.tenant, w.group, { ...page }), w.user)],
   ['groups.deleteGroup', (tx, c, w) => groups.deleteGroup(tx, c.tenant, w.group), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group)) !== undefined],
+  ['apiKeys.revokeKey', (tx, c, w) => apiKeys.revokeKey(tx, c.tenant, w.apiKey, now), async (tx, a, w) => (await apiKeys.findKey(tx, a.tenant, a.account, w.apiKey))?.revoked_at === null],
+  ['rbac.deleteAssignmentsOfGroup', (tx, c, w) => rbac.deleteAssignmentsOfGroup(tx, c.tenant, w.group), async (tx, a, w) => (await rbac.grantsOfGroup(tx, a.tenant, w.group, now)).length > 0],
   ['rbac.markExpired', (tx, c, w) => rbac.markExpired(tx, c.tenant, w.lapsed, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed))?.expired_at === null],
   // Tenant B with tenant A's account: only the tenant filter stands between B and A's assignments.
   ['rbac.deleteLapsedAssignmentsOfRole', (tx, c, w) => rbac.deleteLapsedAssignmentsOfRole(tx, c.tenant, w.assignmentAccount, w.role, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed)) !== undefined],
@@ -195,9 +210,12 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'rbac.replaceAppCatalog': 'insert for the given account',
   'rbac.insertRole': 'insert for the given account',
   'rbac.insertAssignment': 'insert for the given tenant',
-  'rbac.accountName': 'reads the account it is given (accounts are linked, not owned)',
   'rbac.accountAdminCount': 'calls the SQL function tessera_account_admin_count, keyed by the account',
-  'rbac.lockAccounts': 'locks the accounts it is given',
+  'apiKeys.insertKey': 'insert for the given tenant',
+  'accounts.accountNames': 'reads the accounts it is given (accounts are linked, not owned)',
+  'accounts.authzEpochOf': 'reads the account it is given (accounts are linked, not owned)',
+  'accounts.bumpAuthzEpoch': 'moves the epoch of the account it is given',
+  'accounts.lockAccounts': 'locks the accounts it is given',
   'rbac.dueAssignments': 'expiry job: every tenant',
   'sessions.insertSession': 'insert for the given tenant',
   'sessions.insertRefreshToken': 'insert for the given tenant',
@@ -216,7 +234,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'tenants.countAllTenants': 'bootstrap check: every tenant',
 };
 
-const STORES = { audit, users, loginUsers, keys, mfa, groups, rbac, sessions, organizations, tenants };
+const STORES = { audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants };
 
 async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
   const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();
@@ -294,8 +312,10 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       // A spent token id of tenant A's that has expired: only A's own spends may purge it.
       const expiredJti = newId();
       await tx.insertInto('used_tokens').values({ tenant_id: a.tenant, jti: expiredJti, expires_at: new Date('2020-01-01T00:00:00Z') }).execute();
+      const apiKey = newId();
+      await tx.insertInto('api_keys').values({ tenant_id: a.tenant, id: apiKey, account_id: a.account, name: 'Key A', key_hash: API_KEY_HASH, permissions: ['idp.view'], created_by: adminA.userId, created_at: now }).execute();
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
-      return { stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+      return { apiKey, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
     w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, assignmentAccount: a.account, ...facts };
   });

@@ -8,13 +8,13 @@ import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { Principal } from '../../kernel/principal.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
-import { type Takeover, type TakeoverAttempt, withAccountAdminsKept } from '../rbac/index.js';
 import { requireRecentAuthentication, type GuessThrottle, type StepUpProof } from '../sessions/index.js';
 import { emailDomainAllowed, type SecuritySettings } from '../tenants/index.js';
 import { IdentityErrors } from './identity.errors.js';
 import type { User } from './identity.schema.js';
 import { passwordProblem } from './password-policy.js';
 import type { StampReason, UserEvent, UserEvents } from './user-events.js';
+import type { Takeover, TakeoverAttempt } from './takeover.js';
 import * as store from './users.store.js';
 
 /** The user an action is taken by, as the audit log records it. */
@@ -37,6 +37,8 @@ export interface IdentityDeps {
 export interface TakeoverRule {
   assertMayActAs(tx: Tx, attempt: TakeoverAttempt, change: Takeover): Promise<void>;
   refusalsRecorded<T>(tenantId: string, actor: AuditActor, work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** The last-Account-Administrator rule around a change of the user's status (throws `rbac.last_account_admin`). */
+  withAccountAdminsKept<T>(tx: Tx, tenantId: string, principal: { userId: string }, change: () => Promise<T>): Promise<T>;
 }
 
 export type { User };
@@ -321,7 +323,7 @@ export function createIdentityService({ db, clock, passwords, audit, securitySet
         await keepOneTenantAdmin(tx, tenantId, target, after);
         // Product rule: an account keeps an active Account Administrator (rbac's `rbac.last_account_admin`).
         const update = () => writeUser(tx, tenantId, target, patch);
-        if (target.active && !after.active) await withAccountAdminsKept(tx, tenantId, { userId }, update);
+        if (target.active && !after.active) await takeover.withAccountAdminsKept(tx, tenantId, { userId }, update);
         else await update();
         const before = toUser(target);
         const now = toUser(await findOrThrow(tx, tenantId, userId));
@@ -350,7 +352,7 @@ export function createIdentityService({ db, clock, passwords, audit, securitySet
         const target = await findOrThrow(tx, tenantId, userId);
         await keepOneTenantAdmin(tx, tenantId, target, { active: false, isTenantAdmin: target.isTenantAdmin });
         if (!target.active) return;
-        await withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, target, { active: false }));
+        await takeover.withAccountAdminsKept(tx, tenantId, { userId }, () => writeUser(tx, tenantId, target, { active: false }));
         await audit.record(tx, tenantId, { action: 'user.deactivated', actor, target: { type: 'user', id: userId }, outcome: 'success' });
       });
     },

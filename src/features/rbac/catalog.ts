@@ -1,5 +1,5 @@
 /**
- * Tessera's own permission keys and role templates (issue 4, "Permission catalog"). Applications add
+ * Tessera's own permission keys and role templates (DESIGN §2 "Permission"). Applications add
  * theirs per account (permission_catalog, role_templates); the effective catalog is the union.
  */
 export interface PermissionEntry {
@@ -41,7 +41,7 @@ export function isBuiltinPermission(key: string): boolean {
   return BUILTIN_KEYS.has(key);
 }
 
-// `domain.action`, lowercase (issue 4).
+// `domain.action`, lowercase (DESIGN §2 "Permission").
 const KEY = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
 
 export function isValidPermissionKey(key: string): boolean {

@@ -2,7 +2,10 @@ import type { AssignmentsService } from './assignments.service.js';
 
 export interface ExpiryJobOptions {
   readonly log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  /** Default every 30 minutes (issue 4). The first pass runs one minute after start. */
+  /**
+   * Default every 30 minutes: the record of an expiry lags the instant the assignment stopped counting by at
+   * most that (the expiry itself is exact, see the resolver). The first pass runs one minute after start.
+   */
   readonly intervalMs?: number;
   readonly firstMs?: number;
 }

@@ -245,7 +245,7 @@ describe.each(engines())('the grant rule over HTTP [%s]', (engine) => {
     expect(expiring.status).toBe(201);
     const res = await api(boss, 'DELETE', `/api/v1/assignments/${lasting.id}`);
     expect(res.status).toBe(409);
-    expect(errorCode(res)).toBe('last_account_admin');
+    expect(errorCode(res)).toBe('rbac.last_account_admin');
     expect((await api<{ items: Assignment[] }>(boss, 'GET', `/api/v1/assignments?userId=${boss.userId}`)).body.items.map((a) => a.id).sort()).toEqual([lasting.id, expiring.body.id].sort());
   });
 });

@@ -1,6 +1,7 @@
 import type { Database, Tx } from '../../db/database.js';
 import { AppError, isAppError } from '../../kernel/app-error.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import type { Takeover, TakeoverAttempt } from '../identity/index.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { Resolved, Source } from './resolver.js';
 
@@ -63,26 +64,6 @@ export function isAllowed(s: Shortfall): boolean {
   return s.missing.length === 0 && !s.accountAdminRequired;
 }
 
-/**
- * The takeover rule (same product rule, OWASP A01:2021 / CWE-269; NIST SP 800-53 AC-6 least privilege): an
- * administrative action that lets the actor act AS another user or take over their credentials gives the
- * actor everything the target holds, so it is judged like a grant of the target's access to the actor.
- * It is refused unless the actor holds, in every account where the target holds access, each of the
- * target's permissions in the same scope and for at least as long (`covers`), and Account Administrator
- * where the target holds it; a tenant administrator's credentials are taken over only by a tenant
- * administrator. A deactivated target is judged by what its assignments give once reactivated.
- * Removing access (deactivating, ending sessions, demoting) takes nothing and is not subject to it.
- */
-export type Takeover =
-  /** POST /users/{id}/reset-password: the actor chooses, or is shown, the target's new password. */
-  | 'user.password_reset'
-  /** DELETE /users/{id}/mfa: the next login with the password enrolls whichever authenticator is presented. */
-  | 'user.mfa_reset'
-  /** Changing a user's email moves where reset links and one-time passwords go (no admin route does it yet). */
-  | 'user.email_change'
-  /** PATCH /users/{id} `active: true`: revives credentials the actor may know (an earlier reset). */
-  | 'user.reactivate';
-
 /** The target's access in one account as the grants an actor acting as the target would gain. */
 export function grantsHeldBy(accountId: string, held: Resolved): Grant[] {
   const until = (s: Source) => (s.expiresAt === null ? null : new Date(s.expiresAt));
@@ -141,15 +122,6 @@ interface RefusalDetail {
 
 interface TakeoverRefusalDetail {
   readonly takeoverRefusal: TakeoverShortfall & { readonly change: Takeover; readonly targetId: string };
-}
-
-/** The subject of a takeover check: who acts, on whom, and both users' tenant-administrator flags (identity's). */
-export interface TakeoverAttempt {
-  readonly tenantId: string;
-  readonly actorId: string;
-  readonly targetId: string;
-  readonly actorIsTenantAdmin: boolean;
-  readonly targetIsTenantAdmin: boolean;
 }
 
 function publicMessage(s: Shortfall): string {

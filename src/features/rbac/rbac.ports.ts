@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../../db/database.js';
+import type { Database } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 
@@ -7,8 +7,6 @@ export interface RbacDeps {
   readonly db: Database;
   readonly clock: Clock;
   readonly audit: AuditRecorder;
-  /** Throws unless the user is an active tenant administrator (the identity feature). */
-  readonly requireTenantAdmin: (tx: Tx, tenantId: string, userId: string) => Promise<void>;
 }
 
 /** Who acts: a signed-in user, an operator command, or a job. */

@@ -93,11 +93,11 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
     expect(errorCode(await api(admin, 'POST', '/api/v1/roles', { name: 'Bad', permissions: ['nope.view'] }))).toBe('rbac.unknown_permission');
     expect(errorCode(await api(admin, 'POST', '/api/v1/roles', { name: 'Auditors', permissions: [] }))).toBe('rbac.role_name_taken');
     expect(errorCode(await api(admin, 'POST', '/api/v1/roles', { name: 'Nobody', template: 'no_such_template' }))).toBe('rbac.unknown_template');
-    expect(errorCode(await api(admin, 'PATCH', `/api/v1/roles/${adminRoleId}`, { name: 'Mine' }))).toBe('system_role_immutable');
-    expect(errorCode(await api(admin, 'DELETE', `/api/v1/roles/${adminRoleId}`))).toBe('system_role_immutable');
+    expect(errorCode(await api(admin, 'PATCH', `/api/v1/roles/${adminRoleId}`, { name: 'Mine' }))).toBe('rbac.system_role_immutable');
+    expect(errorCode(await api(admin, 'DELETE', `/api/v1/roles/${adminRoleId}`))).toBe('rbac.system_role_immutable');
     const userId = await newUser();
     const a = await assign({ roleId: created.body.id, userId });
-    expect(errorCode(await api(admin, 'DELETE', `/api/v1/roles/${created.body.id}`))).toBe('role_in_use');
+    expect(errorCode(await api(admin, 'DELETE', `/api/v1/roles/${created.body.id}`))).toBe('rbac.role_in_use');
     expect((await api(admin, 'DELETE', `/api/v1/assignments/${a.id}`)).status).toBe(204);
     expect((await api(admin, 'DELETE', `/api/v1/roles/${created.body.id}`)).status).toBe(204);
     const actions = await auditActions(admin.tenantId);
@@ -139,7 +139,7 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
     const userId = await newUser(email);
     const group = await api<{ id: string }>(admin, 'POST', '/api/v1/groups', { name: 'Helpdesk' });
     expect(group.status).toBe(201);
-    expect(errorCode(await api(admin, 'POST', '/api/v1/groups', { name: 'HELPDESK' }))).toBe('rbac.group_name_taken');
+    expect(errorCode(await api(admin, 'POST', '/api/v1/groups', { name: 'HELPDESK' }))).toBe('identity.group_name_taken');
     expect((await api(admin, 'PUT', `/api/v1/groups/${group.body.id}/members/${userId}`)).status).toBe(204);
     const viewRoles = await role(['roles.view']);
     const viewGroups = await role(['idp.view', 'roles.view']);
@@ -218,21 +218,21 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
   it('last Account Administrator: protected through removal, deactivation, group removal and group deletion', async () => {
     const mine = await api<{ items: (Assignment & { roleId: string; principal: { id: string } })[] }>(admin, 'GET', `/api/v1/assignments?userId=${admin.userId}`);
     const adminAssignment = mine.body.items.find((a) => a.roleId === adminRoleId)!;
-    expect(errorCode(await api(admin, 'DELETE', `/api/v1/assignments/${adminAssignment.id}`))).toBe('last_account_admin');
+    expect(errorCode(await api(admin, 'DELETE', `/api/v1/assignments/${adminAssignment.id}`))).toBe('rbac.last_account_admin');
     // Deactivation by another tenant administrator (who is not an Account Administrator).
     const deputyEmail = `d-${newId().slice(-10)}@example.com`;
     const deputyId = await newUser(deputyEmail, true);
     await assign({ roleId: (await role(['idp.manage'])).id, userId: deputyId });
     const deputy = await loginOverHttp(t, { email: deputyEmail, password: PASSWORD, tenantId: admin.tenantId });
-    expect(errorCode(await api(deputy, 'DELETE', `/api/v1/users/${admin.userId}`))).toBe('last_account_admin');
-    expect(errorCode(await api(deputy, 'PATCH', `/api/v1/users/${admin.userId}`, { active: false }))).toBe('last_account_admin');
+    expect(errorCode(await api(deputy, 'DELETE', `/api/v1/users/${admin.userId}`))).toBe('rbac.last_account_admin');
+    expect(errorCode(await api(deputy, 'PATCH', `/api/v1/users/${admin.userId}`, { active: false }))).toBe('rbac.last_account_admin');
     // Through a group: the group becomes the only holder, then emptying or deleting it is refused.
     const group = await api<{ id: string }>(admin, 'POST', '/api/v1/groups', { name: `Admins ${newId().slice(-6)}` });
     await api(admin, 'PUT', `/api/v1/groups/${group.body.id}/members/${admin.userId}`);
     await assign({ roleId: adminRoleId, groupId: group.body.id });
     expect((await api(admin, 'DELETE', `/api/v1/assignments/${adminAssignment.id}`)).status).toBe(204);
-    expect(errorCode(await api(admin, 'DELETE', `/api/v1/groups/${group.body.id}/members/${admin.userId}`))).toBe('last_account_admin');
-    expect(errorCode(await api(admin, 'DELETE', `/api/v1/groups/${group.body.id}`))).toBe('last_account_admin');
+    expect(errorCode(await api(admin, 'DELETE', `/api/v1/groups/${group.body.id}/members/${admin.userId}`))).toBe('rbac.last_account_admin');
+    expect(errorCode(await api(admin, 'DELETE', `/api/v1/groups/${group.body.id}`))).toBe('rbac.last_account_admin');
     // An expiring assignment never counts as the one that keeps the account administered.
     expect((await api(admin, 'GET', '/api/v1/roles')).status).toBe(200);
     await assign({ roleId: adminRoleId, userId: admin.userId });
@@ -253,8 +253,8 @@ describe.each(engines())('access control over HTTP [%s]', (engine) => {
     expect(res.body.results.map((r) => r.allowed)).toEqual([true, true]);
     expect(errorCode(await api(byKey, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.manage' }))).toBe('rbac.api_key_scope');
     expect((await api(admin, 'DELETE', `/api/v1/api-keys/${created.body.id}`)).status).toBe(204);
-    expect(errorCode(await api(byKey, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('rbac.api_key_invalid');
-    expect(errorCode(await api({ accessToken: `tak1.${admin.tenantId}.${'A'.repeat(43)}` }, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('rbac.api_key_invalid');
+    expect(errorCode(await api(byKey, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('api_keys.invalid');
+    expect(errorCode(await api({ accessToken: `tak1.${admin.tenantId}.${'A'.repeat(43)}` }, 'POST', '/api/v1/authz/check', { user: userId, permission: 'idp.view' }))).toBe('api_keys.invalid');
     const actions = await auditActions(admin.tenantId);
     expect(actions).toContain('api_key.created');
     expect(actions).toContain('api_key.revoked');

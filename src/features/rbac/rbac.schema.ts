@@ -5,7 +5,6 @@ const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 const id = z.uuid();
 
 export const IdParams = z.object({ id });
-export const GroupMemberParams = z.object({ id, userId: id });
 export const UserIdParams = z.object({ userId: id });
 
 export const PermissionSchema = z.object({ key: z.string(), category: z.string(), description: z.string(), source: z.enum(['tessera', 'application']) });
@@ -49,17 +48,6 @@ export const UpdateRoleBody = z.object({
   description: z.string().max(2000).optional(),
   organizationId: id.nullable().optional(),
   permissions: z.array(key).max(1000).optional(),
-});
-
-export const GroupSchema = z.object({ id: z.string(), name: z.string(), description: z.string(), memberCount: z.number().int(), createdAt: z.string(), updatedAt: z.string() }).meta({ id: 'Group' });
-export const GroupList = z.object({ items: z.array(GroupSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
-export const ListQuery = z.object({ q: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), offset: z.coerce.number().int().min(0).default(0) });
-export const CreateGroupBody = z.object({ name: z.string().trim().min(1).max(200), description: z.string().max(2000).optional() });
-export const UpdateGroupBody = z.object({ name: z.string().trim().min(1).max(200).optional(), description: z.string().max(2000).optional() });
-export const MemberList = z.object({
-  items: z.array(z.object({ id: z.string(), email: z.string(), name: z.string().nullable(), active: z.boolean(), addedAt: z.string() })),
-  limit: z.number().int(),
-  offset: z.number().int(),
 });
 
 export const AssignmentSchema = z
@@ -129,16 +117,3 @@ export const CheckBody = z.union([CheckItem, z.object({ checks: z.array(CheckIte
 export const CheckResponse = z.object({
   results: z.array(z.object({ user: z.string(), permission: z.string(), org: z.string().nullable(), allowed: z.boolean(), reason: z.string() })),
 });
-
-export const ApiKeySchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  accountId: z.string(),
-  permissions: z.array(z.string()),
-  createdAt: z.string(),
-  lastUsedAt: z.string().nullable(),
-  revokedAt: z.string().nullable(),
-});
-export const ApiKeyCreated = ApiKeySchema.extend({ key: z.string().describe('Shown once; only its hash is stored.') });
-export const ApiKeyList = z.object({ items: z.array(ApiKeySchema) });
-export const CreateApiKeyBody = z.object({ name: z.string().trim().min(1).max(200), permissions: z.array(key).min(1).max(1000) });

@@ -1,17 +1,19 @@
 import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
+import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
+import type { AuditActor } from '../audit/index.js';
 import { createAccessService } from './access.service.js';
-import { createApiKeysService } from './api-keys.service.js';
+import { withAccountAdminsKept } from './account-admins.js';
 import { createAssignmentsService } from './assignments.service.js';
 import { createCatalogService } from './catalog.service.js';
 import { type ExpiryJobOptions, startExpiryJob } from './expiry-job.js';
 import { createGrantRule } from './grant-rule.js';
-import { createGroupsService } from './groups.service.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { LocalChanges, RbacDeps } from './rbac.ports.js';
 import * as store from './rbac.store.js';
 import { createRolesService } from './roles.service.js';
+import { ACCOUNT_ADMIN } from './system-roles.js';
 
 export interface CheckInput {
   readonly user: string;
@@ -24,24 +26,20 @@ export type Checker =
   | { readonly kind: 'session'; readonly tenantId: string; readonly userId: string; readonly accountId: string; readonly authzEpoch?: number | undefined }
   | { readonly kind: 'api_key'; readonly tenantId: string; readonly accountId: string; readonly permissions: ReadonlySet<string> };
 
-/** Access control (issue 4): catalog, roles, groups, assignments, effective access, authorization API. */
+/** Access control (DESIGN §2): catalog, roles, assignments, effective access, the grant rule, the authorization API. */
 export function createRbacService(deps: RbacDeps) {
   const local: LocalChanges = { generation: 0 };
   const catalog = createCatalogService(deps, local);
   const access = createAccessService(deps, local, catalog);
   const grants = createGrantRule({ db: deps.db, audit: deps.audit, accessOf: access.compute, accountsOf: access.accountsOf });
   const roles = createRolesService(deps, local, catalog, grants);
-  const groups = createGroupsService(deps, local, grants);
   const assignments = createAssignmentsService(deps, local, grants);
-  const apiKeys = createApiKeysService(deps, catalog, access, grants);
 
   return {
     catalog,
     roles,
-    groups,
     assignments,
     access,
-    apiKeys,
     /** The grant rule (grant-rule.ts): every path that gives access calls it, later SSO and SCIM mappings too. */
     grants,
 
@@ -54,6 +52,26 @@ export function createRbacService(deps: RbacDeps) {
 
     /** How many roles of the account are scoped to the organization (the organizations API refuses to delete it then). */
     rolesScopedTo: (tx: Tx, accountId: string, organizationId: string) => store.countRolesScopedTo(tx, accountId, organizationId),
+
+    /** What identity's groups need of access control (identity's GroupAccessRules), wired by app.ts. */
+    groupRules: {
+      async assertMayJoin(tx: Tx, tenantId: string, granterId: string, group: { id: string; name: string }, userId: string): Promise<void> {
+        // A new member gains every role the group holds, in every account, until each assignment's end.
+        const given = await store.grantsOfGroup(tx, tenantId, group.id, deps.clock.now());
+        await grants.assertWithinOwnAccess(
+          tx,
+          { tenantId, userId: granterId },
+          given.map((g) => ({ accountId: g.account_id, keys: g.permissions, organizationId: g.organization_id, accountAdmin: g.system_key === ACCOUNT_ADMIN.systemKey, until: g.expires_at && new Date(g.expires_at) })),
+          { change: 'group.member_add', target: { type: 'group', id: group.id }, details: { group: group.name, userId, roles: [...new Set(given.map((g) => g.role_name))].sort() } },
+        );
+      },
+      refusalsRecorded: <T>(tenantId: string, actor: AuditActor, work: (tx: Tx) => Promise<T>) => grants.refusalsRecorded(tenantId, actor, work),
+      withAccountAdminsKept,
+      removeGroupAssignments: (tx: Tx, tenantId: string, groupId: string) => store.deleteAssignmentsOfGroup(tx, tenantId, groupId),
+      membershipChanged: () => {
+        local.generation++;
+      },
+    },
 
     /** Starts the assignment expiry job (`serve`); stop it before closing the database. */
     startJobs(options: ExpiryJobOptions) {
@@ -85,13 +103,13 @@ export function createRbacService(deps: RbacDeps) {
         const outside = checks.filter((c) => !checker.permissions.has(c.permission)).map((c) => c.permission);
         if (outside.length > 0) throw new AppError(RbacErrors['rbac.api_key_scope'], { message: `The API key is not scoped to ${[...new Set(outside)].join(', ')}.` });
       } else if (checks.some((c) => c.user !== checker.userId) && !(await access.has(checker, 'access_grants.view'))) {
-        throw new AppError('permission_denied', { message: 'Missing permission access_grants.view.' });
+        throw new AppError(KernelErrors.permission_denied, { message: 'Missing permission access_grants.view.' });
       }
       const results = [];
       for (const c of checks) {
         // The caller itself was found live and active by this request's session read (DESIGN §3).
         const self = checker.kind === 'session' && c.user === checker.userId;
-        const user = self ? { active: true } : await deps.db.tenantWork(checker.tenantId, (tx) => store.findUser(tx, checker.tenantId, c.user));
+        const user = self ? { active: true } : await access.findUser(checker.tenantId, c.user);
         if (!user?.active) {
           results.push({ user: c.user, permission: c.permission, org: c.org ?? null, allowed: false, reason: user ? 'the user is deactivated' : 'no such user in the tenant' });
           continue;

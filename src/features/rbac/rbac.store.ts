@@ -128,30 +128,10 @@ export async function deleteRole(tx: Tx, accountId: string, roleId: string): Pro
   await tx.deleteFrom('roles').where('account_id', '=', accountId).where('id', '=', roleId).execute();
 }
 
-export async function organizationExists(tx: Tx, accountId: string, organizationId: string): Promise<boolean> {
-  const row = await tx.selectFrom('organizations').select('id').where('account_id', '=', accountId).where('id', '=', organizationId).executeTakeFirst();
-  return row !== undefined;
-}
-
 /** How many roles of the account are scoped to the organization. */
 export async function countRolesScopedTo(tx: Tx, accountId: string, organizationId: string): Promise<number> {
   const row = await tx.selectFrom('roles').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', accountId).where('organization_id', '=', organizationId).executeTakeFirstOrThrow();
   return Number(row.n);
-}
-
-export async function organizationsOf(tx: Tx, accountIds: string[]) {
-  if (accountIds.length === 0) return [];
-  return tx.selectFrom('organizations').select(['account_id', 'id', 'name']).where('account_id', 'in', accountIds).orderBy('name').execute();
-}
-
-export async function accountName(tx: Tx, accountId: string) {
-  return tx.selectFrom('accounts').select(['id', 'name']).where('id', '=', accountId).executeTakeFirst();
-}
-
-/** Whether the tenant is linked to the account (the accounts whose assignments it may hold). */
-export async function tenantLinkedToAccount(tx: Tx, tenantId: string, accountId: string): Promise<boolean> {
-  const row = await tx.selectFrom('account_tenants').select('account_id').where('tenant_id', '=', tenantId).where('account_id', '=', accountId).executeTakeFirst();
-  return row !== undefined;
 }
 
 // ---- assignments (tenant-owned) ----
@@ -163,7 +143,6 @@ export interface AssignmentRow {
   role_name: string;
   user_id: string | null;
   group_id: string | null;
-  principal_name: string | null;
   expires_at: Date | null;
   expired_at: Date | null;
   created_at: Date;
@@ -193,10 +172,7 @@ function assignmentsQuery(tx: Tx, tenantId: string) {
   return tx
     .selectFrom('role_assignments as ra')
     .innerJoin('roles as r', (j) => j.onRef('r.account_id', '=', 'ra.account_id').onRef('r.id', '=', 'ra.role_id'))
-    .leftJoin('users as u', (j) => j.onRef('u.tenant_id', '=', 'ra.tenant_id').onRef('u.id', '=', 'ra.user_id'))
-    .leftJoin('groups as g', (j) => j.onRef('g.tenant_id', '=', 'ra.tenant_id').onRef('g.id', '=', 'ra.group_id'))
     .select(['ra.id', 'ra.account_id', 'ra.role_id', 'r.name as role_name', 'ra.user_id', 'ra.group_id', 'ra.expires_at', 'ra.expired_at', 'ra.created_at'])
-    .select(sql<string | null>`coalesce(u.email, g.name)`.as('principal_name'))
     .where('ra.tenant_id', '=', tenantId);
 }
 
@@ -268,24 +244,23 @@ export interface GrantRow {
   permissions: string[];
   expires_at: Date | null;
   group_id: string | null;
+  /** Filled from the directory (identity owns groups): the source label `group:NAME`. */
   group_name: string | null;
 }
 
 /**
- * Every assignment that counts for the user at `now`, directly or through a group, with its role: the
- * resolver's one query. `accountId` undefined: in every account.
+ * Every assignment that counts for the user at `now`, directly or through one of `groupIds` (the user's
+ * groups, identity's to say), with its role: the resolver's query. `accountId` undefined: in every account.
  */
-export async function grantsOfUser(tx: Tx, tenantId: string, userId: string, accountId: string | undefined, now: Date): Promise<GrantRow[]> {
+export async function grantsOfUser(tx: Tx, tenantId: string, userId: string, groupIds: readonly string[], accountId: string | undefined, now: Date): Promise<Omit<GrantRow, 'group_name'>[]> {
   const account = accountId === undefined ? sql`` : sql`and ra.account_id = ${accountId}`;
-  const result = await sql<GrantRow>`
+  const result = await sql<Omit<GrantRow, 'group_name'>>`
     select ra.id as assignment_id, ra.account_id, r.id as role_id, r.name as role_name, r.system_key, r.organization_id,
-           r.permissions, ra.expires_at, g.id as group_id, g.name as group_name
+           r.permissions, ra.expires_at, ra.group_id
       from role_assignments ra
       join roles r on r.account_id = ra.account_id and r.id = ra.role_id
-      left join groups g on g.tenant_id = ra.tenant_id and g.id = ra.group_id
      where ra.tenant_id = ${tenantId}
-       and (ra.user_id = ${userId}
-            or ra.group_id in (select group_id from group_members where tenant_id = ${tenantId} and user_id = ${userId}))
+       and (ra.user_id = ${userId} or ra.group_id = any(${sql.val([...groupIds])}::uuid[]))
        and ra.expired_at is null and (ra.expires_at is null or ra.expires_at > ${now})
        ${account}
      order by ra.created_at, ra.id`.execute(tx);
@@ -311,22 +286,17 @@ export async function accountAdminCount(tx: Tx, accountId: string): Promise<numb
   return Number(result.rows[0]?.n ?? 0);
 }
 
-/** Accounts where the user (directly or through groups) or the group holds Account Administrator. */
-export async function adminAccountsOfPrincipal(tx: Tx, tenantId: string, principal: { userId?: string; groupId?: string }): Promise<string[]> {
-  const who = principal.userId
-    ? sql`(ra.user_id = ${principal.userId} or ra.group_id in (select group_id from group_members where tenant_id = ${tenantId} and user_id = ${principal.userId}))`
-    : sql`ra.group_id = ${principal.groupId!}`;
+/** Accounts where the user (directly or through `groupIds`, its groups) or the group holds Account Administrator. */
+export async function adminAccountsOfPrincipal(tx: Tx, tenantId: string, principal: { userId: string; groupIds: readonly string[] } | { groupId: string }): Promise<string[]> {
+  const who =
+    'userId' in principal
+      ? sql`(ra.user_id = ${principal.userId} or ra.group_id = any(${sql.val([...principal.groupIds])}::uuid[]))`
+      : sql`ra.group_id = ${principal.groupId}`;
   const result = await sql<{ account_id: string }>`
     select distinct ra.account_id from role_assignments ra
       join roles r on r.account_id = ra.account_id and r.id = ra.role_id
      where ra.tenant_id = ${tenantId} and r.system_key = 'account_admin' and ${who}`.execute(tx);
   return result.rows.map((r) => r.account_id);
-}
-
-/** Locks the accounts' rows: changes that could remove their last administrator run one at a time. */
-export async function lockAccounts(tx: Tx, accountIds: string[]): Promise<void> {
-  if (accountIds.length === 0) return;
-  await tx.selectFrom('accounts').select('id').where('id', 'in', accountIds).orderBy('id').forUpdate().execute();
 }
 
 /** Assignments due for marking, across tenants (the expiry job). */
@@ -335,40 +305,22 @@ export async function dueAssignments(tx: Tx, now: Date, limit: number) {
   return result.rows;
 }
 
-// ---- principals ----
-
-export async function findUser(tx: Tx, tenantId: string, userId: string) {
-  return tx.selectFrom('users').select(['id', 'email', 'name', 'active']).where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirst();
+/** Removes the group's assignments (the group is being deleted); how many. */
+export async function deleteAssignmentsOfGroup(tx: Tx, tenantId: string, groupId: string): Promise<number> {
+  const r = await tx.deleteFrom('role_assignments').where('tenant_id', '=', tenantId).where('group_id', '=', groupId).executeTakeFirst();
+  return Number(r.numDeletedRows);
 }
 
-/** Users and groups of the tenant whose email, name or group name contains `q` (assignment search). */
-export async function searchPrincipals(tx: Tx, tenantId: string, q: string, limit: number) {
-  const like = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const users = await tx
-    .selectFrom('users')
-    .select(['id', 'email', 'name'])
+/** The accounts where the user holds an assignment that counts at `now`, directly or through one of `groupIds`. */
+export async function accountsOfActiveAssignments(tx: Tx, tenantId: string, userId: string, groupIds: readonly string[], now: Date): Promise<string[]> {
+  const rows = await tx
+    .selectFrom('role_assignments')
+    .select('account_id')
+    .distinct()
     .where('tenant_id', '=', tenantId)
-    .where('active', '=', true)
-    .where((eb) => eb.or([eb('email', 'ilike', like), eb('name', 'ilike', like)]))
-    .orderBy('email')
-    .limit(limit)
+    .where((eb) => eb.or([eb('user_id', '=', userId), ...(groupIds.length > 0 ? [eb('group_id', 'in', [...groupIds])] : [])]))
+    .where('expired_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
     .execute();
-  const groups = await tx.selectFrom('groups').select(['id', 'name']).where('tenant_id', '=', tenantId).where('name', 'ilike', like).orderBy('name').limit(limit).execute();
-  return { users, groups };
-}
-
-// ---- accounts a user may enter (asked by the sessions feature) ----
-
-/** Accounts the user may enter: those where the user holds an active role assignment, directly or through a group. */
-export async function enterableAccounts(tx: Tx, tenantId: string, userId: string, now: Date): Promise<{ id: string; name: string }[]> {
-  const result = await sql<{ id: string; name: string }>`
-    select distinct a.id, a.name
-      from role_assignments ra
-      join accounts a on a.id = ra.account_id
-     where ra.tenant_id = ${tenantId}
-       and (ra.user_id = ${userId}
-            or ra.group_id in (select group_id from group_members where tenant_id = ${tenantId} and user_id = ${userId}))
-       and ra.expired_at is null and (ra.expires_at is null or ra.expires_at > ${now})
-     order by a.name, a.id`.execute(tx);
-  return result.rows;
+  return rows.map((r) => r.account_id);
 }

@@ -28,35 +28,6 @@ export interface PermissionCatalogVersionsTable {
   updated_at: Timestamp;
 }
 
-export interface GroupsTable {
-  tenant_id: string;
-  id: string;
-  name: string;
-  description: string;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export interface GroupMembersTable {
-  tenant_id: string;
-  group_id: string;
-  user_id: string;
-  created_at: Timestamp;
-}
-
-export interface ApiKeysTable {
-  tenant_id: string;
-  id: string;
-  account_id: string;
-  name: string;
-  key_hash: Uint8Array;
-  permissions: string[];
-  created_by: string | null;
-  created_at: Timestamp;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
-
 declare module '../../db/schema.js' {
   interface RoleAssignmentsTable {
     group_id: string | null;
@@ -66,8 +37,5 @@ declare module '../../db/schema.js' {
     permission_catalog: PermissionCatalogTable;
     role_templates: RoleTemplatesTable;
     permission_catalog_versions: PermissionCatalogVersionsTable;
-    groups: GroupsTable;
-    group_members: GroupMembersTable;
-    api_keys: ApiKeysTable;
   }
 }

@@ -1,7 +1,7 @@
 import type { GrantRow } from './rbac.store.js';
 import { ACCOUNT_ADMIN } from './system-roles.js';
 
-/** Where a permission comes from (issue 4, "Effective access"). */
+/** Where a permission comes from (DESIGN §2 "Assignment": each permission labelled with its source). */
 export interface Source {
   /** `direct` or `group:NAME`. */
   readonly source: string;

@@ -7,7 +7,7 @@ import type { IssuedSession, Issuer } from './session-issuer.js';
 import { SessionErrors } from './sessions.errors.js';
 import type { Caller, RequestMeta, SessionsDeps } from './sessions.ports.js';
 import * as store from './sessions.store.js';
-import { accountNames } from '../tenants/index.js';
+import { linkedAccountNames } from '../tenants/index.js';
 import { enterableAccounts } from '../rbac/index.js';
 
 /** Refresh rotation, account switching, logout, and the user's own session list (DESIGN §2 "Session"). */
@@ -118,7 +118,7 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
     async listOwnSessions(auth: Caller) {
       const { rows, names } = await db.tenantWork(auth.tenantId, async (tx) => {
         const rows = await store.listLiveSessionsOfUser(tx, auth.tenantId, auth.userId, clock.now());
-        return { rows, names: await accountNames(tx, auth.tenantId, [...new Set(rows.map((r) => r.account_id))]) };
+        return { rows, names: await linkedAccountNames(tx, auth.tenantId, [...new Set(rows.map((r) => r.account_id))]) };
       });
       // A session whose account is no longer visible to the tenant is not listed (as the join did before).
       return rows.filter((r) => names.has(r.account_id)).map((r) => ({

@@ -9,4 +9,4 @@ export {
 export { tenantsRoutes } from './tenants.routes.js';
 export { createOrganizationsService, type OrganizationsService } from './organizations.service.js';
 export { organizationsRoutes } from './organizations.routes.js';
-export { accountNames } from './tenants.store.js';
+export { accountNames, authzEpochOf, linkedAccountNames, bumpAuthzEpoch, lockAccounts, organizationExists, organizationsOf, tenantLinkedToAccount } from './accounts.store.js';

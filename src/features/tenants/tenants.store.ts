@@ -52,15 +52,3 @@ export async function writeSecuritySettings(tx: Tx, tenantId: string, security: 
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** The names of the tenant's linked accounts among `accountIds` (the sessions list shows them). */
-export async function accountNames(tx: Tx, tenantId: string, accountIds: readonly string[]): Promise<Map<string, string>> {
-  if (accountIds.length === 0) return new Map();
-  const rows = await tx
-    .selectFrom('accounts')
-    .innerJoin('account_tenants', 'account_tenants.account_id', 'accounts.id')
-    .select(['accounts.id', 'accounts.name'])
-    .where('account_tenants.tenant_id', '=', tenantId)
-    .where('accounts.id', 'in', [...accountIds])
-    .execute();
-  return new Map(rows.map((r) => [r.id, r.name]));
-}

@@ -1,5 +1,6 @@
 import type { Tx } from '../../db/database.js';
-import './rbac.tables.js';
+import { likePattern } from './like-pattern.js';
+import './groups.tables.js';
 
 export interface GroupRow {
   id: string;
@@ -8,10 +9,6 @@ export interface GroupRow {
   created_at: Date;
   updated_at: Date;
   member_count: number | string;
-}
-
-function likePattern(q: string): string {
-  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 function groupsQuery(tx: Tx, tenantId: string) {
@@ -51,12 +48,11 @@ export async function updateGroup(tx: Tx, tenantId: string, groupId: string, pat
     .execute();
 }
 
-/** Removes the group's assignments and memberships, then the group (one transaction: the caller's). */
-export async function deleteGroup(tx: Tx, tenantId: string, groupId: string): Promise<{ assignments: number; members: number }> {
-  const a = await tx.deleteFrom('role_assignments').where('tenant_id', '=', tenantId).where('group_id', '=', groupId).executeTakeFirst();
+/** Removes the group's memberships, then the group (its role assignments are access control's to remove first). */
+export async function deleteGroup(tx: Tx, tenantId: string, groupId: string): Promise<{ members: number }> {
   const m = await tx.deleteFrom('group_members').where('tenant_id', '=', tenantId).where('group_id', '=', groupId).executeTakeFirst();
   await tx.deleteFrom('groups').where('tenant_id', '=', tenantId).where('id', '=', groupId).execute();
-  return { assignments: Number(a.numDeletedRows), members: Number(m.numDeletedRows) };
+  return { members: Number(m.numDeletedRows) };
 }
 
 export async function listMembers(tx: Tx, tenantId: string, groupId: string, query: { q?: string | undefined; limit: number; offset: number }) {
@@ -90,4 +86,33 @@ export async function addMember(tx: Tx, tenantId: string, groupId: string, userI
 export async function removeMember(tx: Tx, tenantId: string, groupId: string, userId: string): Promise<boolean> {
   const r = await tx.deleteFrom('group_members').where('tenant_id', '=', tenantId).where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
+}
+
+// ---- reads other features make in their own unit of work (access control resolves groups' assignments) ----
+
+/** A group as others refer to it. */
+export interface GroupRef {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** The groups the user is a member of: one indexed read (the resolver's first, DESIGN §3 step 3). */
+export async function groupsOfUser(tx: Tx, tenantId: string, userId: string): Promise<GroupRef[]> {
+  return tx
+    .selectFrom('group_members as m')
+    .innerJoin('groups as g', (j) => j.onRef('g.tenant_id', '=', 'm.tenant_id').onRef('g.id', '=', 'm.group_id'))
+    .select(['g.id', 'g.name'])
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.user_id', '=', userId)
+    .execute();
+}
+
+export async function groupRefs(tx: Tx, tenantId: string, groupIds: readonly string[]): Promise<GroupRef[]> {
+  if (groupIds.length === 0) return [];
+  return tx.selectFrom('groups').select(['id', 'name']).where('tenant_id', '=', tenantId).where('id', 'in', [...groupIds]).execute();
+}
+
+/** Groups of the tenant whose name contains `q`. */
+export async function searchGroups(tx: Tx, tenantId: string, q: string, limit: number): Promise<GroupRef[]> {
+  return tx.selectFrom('groups').select(['id', 'name']).where('tenant_id', '=', tenantId).where('name', 'ilike', likePattern(q)).orderBy('name').limit(limit).execute();
 }
