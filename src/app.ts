@@ -48,7 +48,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const tenants = createTenantsService({ db, clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin });
-  const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
+  const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
@@ -69,14 +69,10 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
     version: VERSION,
     logger,
   });
-  registerRoutes(http, guards, [...tenantsRoutes(s.tenants)]);
-  await http.register(healthRoutes(s.health));
-  await http.register(keysRoutes(s.keys));
+  registerRoutes(http, guards, [...healthRoutes(s.health), ...keysRoutes(s.keys), ...tenantsRoutes(s.tenants), ...organizationsRoutes(s.organizations), ...auditRoutes(s.audit)]);
   await http.register(sessionsRoutes(s.sessions, guards));
-  await http.register(auditRoutes(s.audit, guards));
   await http.register(identityRoutes({ db, identity: s.identity, guards }));
   await http.register(mfaRoutes({ db, mfa: s.mfa, guards }));
-  await http.register(organizationsRoutes({ db, organizations: s.organizations, guards }));
   await http.register(rbacRoutes({ db, rbac: s.rbac, guards }));
   return { http, guards };
 }

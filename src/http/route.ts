@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { AuthContext, AuthGuards } from './auth.js';
 
 /**
@@ -10,6 +11,9 @@ import type { AuthContext, AuthGuards } from './auth.js';
  * Handlers never see the database, the Fastify request or reply: they read `ctx`, call one service and return
  * the body. The few HTTP effects a route needs (a status, a header, the refresh cookie) go through `ctx.reply`.
  */
+
+/** The response schema of a `204 No Content` answer: the handler returns `null`, Fastify sends no body (RFC 9110 §15.3.5). */
+export const NoContent = z.null().describe('No content');
 
 /** Who may call a route: anyone, any live session, or a live session whose user holds `permission`. */
 export type RouteAuth = 'public' | 'session' | { readonly permission: string };
@@ -79,8 +83,21 @@ export interface SessionContext<S extends RouteSchema> extends PublicContext<S> 
 
 export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends 'public' ? PublicContext<S> : SessionContext<S>;
 
-/** What a handler may return: the input side of any of the route's response schemas. */
-type ResponseBody<S extends RouteSchema> = { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']];
+/**
+ * A body sent as it is, past the response schema, with its own content type: a stream (an export of any size,
+ * in constant memory) or a JSON document serialized once ahead and served to every caller (the JWKS).
+ */
+export class RawBody {
+  constructor(
+    readonly payload: string | Readable,
+    readonly contentType: string,
+  ) {}
+}
+
+/** What a handler may return: the input side of any of the route's response schemas, or a raw body. */
+type ResponseBody<S extends RouteSchema> =
+  | { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']]
+  | RawBody;
 
 export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
   readonly method: HttpMethod;
@@ -194,6 +211,7 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
         if (headers) void reply.headers(headers);
         const ctx = new Context(request, reply);
         const body = await route.handler(ctx as unknown as SessionContext<RouteSchema>);
+        if (body instanceof RawBody) return reply.code(ctx.chosenStatus ?? status).type(body.contentType).send(body.payload);
         return reply.code(ctx.chosenStatus ?? status).send(body);
       },
     });
