@@ -38,6 +38,11 @@ export function createTenantsService({ db, clock, createDataKey, audit, requireT
     countAllTenants: store.countAllTenants,
     securitySettings,
 
+    /** The tenant whose audit log an operator's change to an account is recorded in: the first one linked to it. */
+    firstTenantOfAccount(accountId: string): Promise<string | undefined> {
+      return db.ownerWork((tx) => store.firstTenantOfAccount(tx, accountId));
+    },
+
     /** The tenant's security settings, in a unit of work of its own. */
     getSecuritySettings(tenantId: string): Promise<SecuritySettings> {
       return db.tenantWork(tenantId, (tx) => securitySettings(tx, tenantId));
