@@ -14,7 +14,7 @@ import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createRbacService, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
-import { createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
+import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { type AuthGuards, createAuthGuards } from './http/auth.js';
 import { registerRoutes } from './http/route.js';
 import { createHttpServer } from './http/server.js';
@@ -37,7 +37,7 @@ export type ServicesDeps = Omit<AppDeps, 'logger'>;
 export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
-  const audit = createAudit({ db, clock, keyring });
+  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   // Sessions are built after MFA (which needs identity); identity reaches them only when a request runs.

@@ -3,35 +3,6 @@ import type { ColumnType, Generated } from 'kysely';
 /** Kysely's view of the tables (src/db/migrations is the source of truth). */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
-export interface TenantsTable {
-  id: string;
-  name: string;
-  settings: ColumnType<Record<string, unknown>, string | undefined, string>;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export interface AccountsTable {
-  id: string;
-  name: string;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
-export interface AccountTenantsTable {
-  tenant_id: string;
-  account_id: string;
-  created_at: Timestamp;
-}
-
-export interface OrganizationsTable {
-  account_id: string;
-  id: string;
-  name: string;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-}
-
 export interface UsersTable {
   tenant_id: string;
   id: string;
@@ -71,25 +42,6 @@ export interface RoleAssignmentsTable {
   created_at: Timestamp;
 }
 
-export interface TenantKeysTable {
-  tenant_id: string;
-  version: number;
-  wrapped_key: Uint8Array;
-  master_key_id: string;
-  created_at: Timestamp;
-}
-
-export interface SigningKeysTable {
-  kid: string;
-  alg: string;
-  public_jwk: ColumnType<Record<string, unknown>, string, string>;
-  private_key_enc: Uint8Array;
-  master_key_id: string;
-  created_at: Timestamp;
-  retired_at: Date | null;
-  publish_until: Date | null;
-}
-
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -116,15 +68,9 @@ export interface MfaRecoveryCodesTable {
 }
 
 export interface DB {
-  tenants: TenantsTable;
-  accounts: AccountsTable;
-  account_tenants: AccountTenantsTable;
-  organizations: OrganizationsTable;
   users: UsersTable;
   roles: RolesTable;
   role_assignments: RoleAssignmentsTable;
-  tenant_keys: TenantKeysTable;
-  signing_keys: SigningKeysTable;
   tessera_migrations: MigrationsTable;
   user_mfa: UserMfaTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;

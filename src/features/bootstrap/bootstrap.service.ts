@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import { generatePassword } from '../../crypto/random.js';
+import { advisoryXactLock } from '../../db/advisory-lock.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -78,7 +78,7 @@ export function createBootstrapService({ db, clock, tenants, identity, rbac, aud
     /** The first start's setup: runs only on a database without tenants. Returns undefined when already done. */
     async bootstrapIfEmpty(input: BootstrapInput): Promise<BootstrapResult | undefined> {
       return db.ownerWork(async (tx) => {
-        await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(tx);
+        await advisoryXactLock(tx, BOOTSTRAP_LOCK);
         if ((await tenants.countAllTenants(tx)) > 0) return undefined;
         const tenantId = newId(clock.now().getTime());
         await db.enterTenant(tx, tenantId);

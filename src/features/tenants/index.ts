@@ -9,3 +9,4 @@ export {
 export { tenantsRoutes } from './tenants.routes.js';
 export { createOrganizationsService, type OrganizationsService } from './organizations.service.js';
 export { organizationsRoutes } from './organizations.routes.js';
+export { allTenantIds } from './tenants.store.js';
