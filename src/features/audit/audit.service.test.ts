@@ -185,7 +185,7 @@ describe.each(engines())('audit log [%s]', (engine) => {
     expect((await audit.verify(a)).lastSeq).toBe(2);
   });
 
-  // Issue 5: the table is append-only — database privileges and a trigger.
+  // OWASP ASVS V7.3.3 (logs protected from modification): the table is append-only — database privileges and a trigger.
   it('the application role cannot UPDATE, DELETE or TRUNCATE audit events', async () => {
     const tenant = await newTenant();
     await recordMany(tenant, 1);

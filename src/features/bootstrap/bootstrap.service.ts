@@ -52,7 +52,7 @@ export function createBootstrapService({ db, clock, tenants, identity, rbac, aud
       isTenantAdmin: true,
     });
     const assignment = await rbac.assignRoleToUser(tx, tenantId, { accountId, roleId: accountAdminRoleId, userId: user.id });
-    // Issue 5: every privileged action leaves its event in the same transaction, the first ones included.
+    // DESIGN §4 and §6 rule 7: every privileged action leaves its event in the same transaction, the first ones included.
     const actor = { type: 'system', id: 'bootstrap' } as const;
     const events = [
       { action: 'tenant.created', target: { type: 'tenant', id: tenantId }, details: { name: tenantName } },

@@ -62,7 +62,7 @@ describe.each(engines())('tenant security settings over HTTP [%s]', (engine) => 
     expect((await api<SecuritySettings>(admin, 'GET', PATH)).body).toEqual(before);
   });
 
-  // Issue 3: an email whose domain does not match the tenant's configured domains is refused.
+  // Product rule (tenant security settings, restrictEmailDomains): an email whose domain does not match the tenant's configured domains is refused.
   it('restricts user emails to the allowed domains (email_domain_mismatch)', async () => {
     const admin = await ownTenant('Restricted');
     const set = await api<SecuritySettings>(admin, 'PATCH', PATH, { allowedEmailDomains: ['Acme.example', 'acme.test'], restrictEmailDomains: true });
