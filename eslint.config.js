@@ -2,19 +2,9 @@
 import tseslint from 'typescript-eslint';
 
 /**
- * Style is left to the compiler; these rules keep the architecture visible (DESIGN §6 rule 2):
- * kernel/ imports nothing of ours; features talk to each other only through index.ts; only routes and
- * app.ts import http/; the lower layers (config, db, crypto) never reach up into features or http.
+ * Style is left to the compiler. The module boundaries (DESIGN §6 rule 2) are checked by dependency-cruiser
+ * (.dependency-cruiser.cjs, `npm run lint:deps`), their one source of truth.
  */
-const restrict = (...patterns) => ['error', { patterns }];
-
-const featureInternals = {
-  regex: '^\\.\\./(?!\\.\\.)[^/]+/(?!index\\.js$).+',
-  message: 'Another feature is reached only through its index.ts.',
-};
-const httpFromNonRoutes = { regex: '^(\\.\\./)+http/', message: 'Only *.routes.ts files and app.ts import http/.' };
-const upward = { regex: '^\\.\\./(features|http|app|main|cli)(/|\\.js$)', message: 'Lower layers never import features, http, app or cli.' };
-
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tessera/**', 'console/dist/**'] },
   ...tseslint.configs.recommended,
@@ -26,9 +16,5 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
-  { files: ['src/kernel/**/*.ts'], rules: { 'no-restricted-imports': restrict({ regex: '^\\.\\./', message: 'kernel/ imports nothing else of ours.' }) } },
-  { files: ['src/config/**/*.ts', 'src/db/**/*.ts', 'src/crypto/**/*.ts'], rules: { 'no-restricted-imports': restrict(upward) } },
-  { files: ['src/features/**/*.ts'], ignores: ['src/features/**/*.routes.ts'], rules: { 'no-restricted-imports': restrict(featureInternals, httpFromNonRoutes) } },
-  { files: ['src/features/**/*.routes.ts'], rules: { 'no-restricted-imports': restrict(featureInternals) } },
   { files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*', '**/*.test.ts'], rules: { 'no-console': 'off' } },
 );

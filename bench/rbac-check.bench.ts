@@ -1,4 +1,4 @@
-// The permission check over HTTP (issue 4, "Freshness and speed"): the permission guard on a route and
+// The permission check over HTTP (DESIGN §3 steps 2–3, fresh and fast): the permission guard on a route and
 // POST /api/v1/authz/check, against the plain authenticated request of the login issue, for a user in 50
 // groups holding 200 roles. Aim: the guard adds at most 10 % to the authenticated request.
 // Usage: npx tsx bench/rbac-check.bench.ts   (PostgreSQL too with BENCH_DATABASE_URL=postgres://…)

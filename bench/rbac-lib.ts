@@ -1,5 +1,5 @@
 // Shared set-up of the access-control benchmarks: a user in 50 groups, each group holding 4 of 200 roles
-// (the "user in 50 groups with 200 roles"), on an app built with buildApp.
+// (the access-control sizing target), on an app built with buildApp.
 import type { App } from '../src/app.js';
 
 export const GROUPS = 50;

@@ -13,9 +13,9 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
-import { createRbacService, rbacRoutes } from './features/rbac/index.js';
+import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
-import { createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
+import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { type AuthGuards, createAuthGuards } from './http/auth.js';
 import { registerRoutes } from './http/route.js';
 import { createHttpServer } from './http/server.js';
@@ -38,7 +38,7 @@ export type ServicesDeps = Omit<AppDeps, 'logger'>;
 export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
-  const audit = createAudit({ db, clock, keyring });
+  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   const identity = createIdentityService({ db, clock, passwords, audit, securitySettings, guesses: createGuessThrottle({ db, clock }),
@@ -50,9 +50,9 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const rbac = createRbacService({ db, clock, audit });
   const groups = createGroupsService({ db, clock, audit, access: rbac.groupRules });
   const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: rbac.catalog.checkKeys, grants: rbac.grants, has: rbac.access.has } });
-  const organizations = createOrganizationsService({ clock, audit, rolesScopedTo: rbac.rolesScopedTo });
+  const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
-  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe(sessions.onUserEvent);
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
@@ -63,7 +63,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
 export type Services = ReturnType<typeof createServices>;
 
 /** Composition root, second half: the HTTP server with every feature's routes mounted. No logic here. */
-export async function createHttpApp(s: Services, { config, db, logger }: Pick<AppDeps, 'config' | 'db' | 'logger'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
+export async function createHttpApp(s: Services, { config, logger }: Pick<AppDeps, 'config' | 'logger'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
   const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker(), s.apiKeys);
   const http: FastifyInstance = await createHttpServer({
     logLevel: config.logLevel,
@@ -74,18 +74,18 @@ export async function createHttpApp(s: Services, { config, db, logger }: Pick<Ap
     logger,
   });
   registerRoutes(http, guards, [
-    ...tenantsRoutes(s.tenants),
+    ...healthRoutes(s.health),
+    ...keysRoutes(s.keys),
     ...sessionsRoutes(s.sessions),
     ...mfaRoutes(s.mfa),
     ...identityRoutes(s.identity),
     ...groupsRoutes(s.groups),
+    ...tenantsRoutes(s.tenants),
+    ...organizationsRoutes(s.organizations),
     ...rbacRoutes(s.rbac),
     ...apiKeysRoutes(s.apiKeys),
+    ...auditRoutes(s.audit),
   ]);
-  await http.register(healthRoutes(s.health));
-  await http.register(keysRoutes(s.keys));
-  await http.register(auditRoutes(s.audit, guards));
-  await http.register(organizationsRoutes({ db, organizations: s.organizations, guards }));
   return { http, guards };
 }
 

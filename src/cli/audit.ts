@@ -3,11 +3,9 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { buildApp } from '../app.js';
-import { migrate } from '../db/migrator.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../features/audit/index.js';
 import { isUuid } from '../kernel/ids.js';
-import { cliConfig, EXIT_FAILED, EXIT_USAGE, openForOperator, runCommand } from './context.js';
+import { EXIT_FAILED, EXIT_USAGE, runCommand, withServices } from './context.js';
 
 const OPERATOR = { type: 'system', id: 'cli' } as const;
 
@@ -24,23 +22,6 @@ function parseInstant(value: string | undefined, name: string): Date | undefined
     return null;
   }
   return date;
-}
-
-/** Opens the database, migrates, builds the app, runs `body` with it, closes everything. */
-async function withApp(body: (app: Awaited<ReturnType<typeof buildApp>>) => Promise<void>): Promise<void> {
-  const config = cliConfig();
-  const { db, master } = await openForOperator(config);
-  try {
-    await migrate(db);
-    const app = await buildApp({ config, db, masterKeys: master.keys, logger: false });
-    try {
-      await body(app);
-    } finally {
-      await app.http.close();
-    }
-  } finally {
-    await db.close();
-  }
 }
 
 async function write(out: Writable, chunk: string): Promise<void> {
@@ -67,13 +48,13 @@ export function registerAudit(program: Command): void {
         const to = parseInstant(options.to, '--to');
         if (from === null || to === null) return;
         const filters = { from, to, action: options.action };
-        await withApp(async (app) => {
+        await withServices(async (services) => {
           const out = options.out ? createWriteStream(options.out) : process.stdout;
           const bar = process.stderr.isTTY ? new SingleBar({ format: 'exporting [{bar}] {value}/{total} events  {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : undefined;
-          bar?.start(await app.services.audit.countEvents(options.tenant, { from, to }), 0);
+          bar?.start(await services.audit.countEvents(options.tenant, { from, to }), 0);
           let rows = 0;
           try {
-            for await (const chunk of app.services.audit.exportEvents(options.tenant, options.format as ExportFormat, filters, (n) => {
+            for await (const chunk of services.audit.exportEvents(options.tenant, options.format as ExportFormat, filters, (n) => {
               rows += n;
               bar?.update(rows);
             })) {
@@ -99,8 +80,8 @@ export function registerAudit(program: Command): void {
     .action((options: { tenant: string; json?: boolean }) =>
       runCommand(async () => {
         if (!isUuid(options.tenant)) return usage('--tenant must be a tenant id (a UUID)');
-        await withApp(async (app) => {
-          const report = await app.services.audit.verify(options.tenant);
+        await withServices(async (services) => {
+          const report = await services.audit.verify(options.tenant);
           if (options.json) process.stdout.write(`${JSON.stringify(report)}\n`);
           else if (report.ok) {
             const from = report.start.seq === 0 ? 'the first event' : `the retention checkpoint at #${report.start.seq}`;
@@ -125,13 +106,13 @@ export function registerAudit(program: Command): void {
       runCommand(async () => {
         if (options.days !== undefined && (!options.tenant || !isUuid(options.tenant))) return usage('--days needs --tenant <tenant id>');
         if (options.days === undefined && !options.apply) return usage('give --tenant and --days, or --apply');
-        await withApp(async (app) => {
+        await withServices(async (services) => {
           if (options.days !== undefined) {
-            await app.services.audit.setRetention(options.tenant!, OPERATOR, Number(options.days));
+            await services.audit.setRetention(options.tenant!, OPERATOR, Number(options.days));
             process.stdout.write(`tenant ${options.tenant} keeps audit events ${Number(options.days)} day(s)\n`);
           }
           if (options.apply) {
-            const reports = await app.services.audit.applyRetention();
+            const reports = await services.audit.applyRetention();
             const removed = reports.reduce((sum, r) => sum + r.removed, 0);
             process.stdout.write(`retention removed ${removed} event(s) from ${reports.length} tenant(s); each chain keeps a checkpoint and still verifies\n`);
           }
@@ -150,8 +131,8 @@ export function registerAudit(program: Command): void {
       runCommand(async () => {
         if (!isUuid(options.tenant)) return usage('--tenant must be a tenant id (a UUID)');
         if (Boolean(options.url) === Boolean(options.remove)) return usage('give either --url <url> or --remove');
-        await withApp(async (app) => {
-          const { secret } = await app.services.audit.setWebhook(options.tenant, OPERATOR, { url: options.remove ? null : options.url!, secret: options.secret });
+        await withServices(async (services) => {
+          const { secret } = await services.audit.setWebhook(options.tenant, OPERATOR, { url: options.remove ? null : options.url!, secret: options.secret });
           if (options.remove) process.stdout.write('webhook removed; pending deliveries are dropped\n');
           else {
             process.stdout.write(`webhook set: events are delivered to ${options.url}\n`);

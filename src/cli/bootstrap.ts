@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { buildApp } from '../app.js';
-import { migrate } from '../db/migrator.js';
-import { cliConfig, openForOperator, runCommand } from './context.js';
+import { runCommand, withServices } from './context.js';
 
 interface Options {
   tenant: string;
@@ -22,13 +20,9 @@ export function registerBootstrap(program: Command): void {
     .option('--json', 'print ids and credentials as JSON, for scripts')
     .action((options: Options) =>
       runCommand(async () => {
-        const config = cliConfig();
-        const { db, master } = await openForOperator(config);
-        try {
-          await migrate(db);
-          const app = await buildApp({ config, db, masterKeys: master.keys, logger: false });
-          await app.services.keys.ensureSigningKey();
-          const result = await app.services.bootstrap.bootstrap({
+        await withServices(async (services, { config }) => {
+          await services.keys.ensureSigningKey();
+          const result = await services.bootstrap.bootstrap({
             tenantName: options.tenant,
             accountName: options.account,
             email: options.email,
@@ -57,10 +51,7 @@ export function registerBootstrap(program: Command): void {
               ].join('\n'),
             );
           }
-          await app.http.close();
-        } finally {
-          await db.close();
-        }
+        });
       }),
     );
 }

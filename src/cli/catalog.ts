@@ -1,10 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { buildApp } from '../app.js';
-import { migrate } from '../db/migrator.js';
 import { CatalogFile } from '../features/rbac/index.js';
 import { isUuid } from '../kernel/ids.js';
-import { cliConfig, EXIT_USAGE, openForOperator, runCommand } from './context.js';
+import { EXIT_USAGE, runCommand, withServices } from './context.js';
 
 const OPERATOR = { type: 'system', id: 'cli' } as const;
 
@@ -33,25 +31,13 @@ export function registerCatalog(program: Command): void {
         }
         const parsed = CatalogFile.safeParse(json);
         if (!parsed.success) return usage(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-        const config = cliConfig();
-        const { db, master } = await openForOperator(config);
-        try {
-          await migrate(db);
-          const app = await buildApp({ config, db, masterKeys: master.keys, logger: false });
-          try {
-            const tenantId =
-              options.tenant ??
-              (await db.ownerWork((tx) => tx.selectFrom('account_tenants').select('tenant_id').where('account_id', '=', options.account).orderBy('created_at').executeTakeFirst()))?.tenant_id;
-            if (!tenantId) return usage(`no tenant is linked to account ${options.account}`);
-            const body = { ...parsed.data, force: options.force ?? parsed.data.force };
-            const result = await db.tenantWork(tenantId, (tx) => app.services.rbac.catalog.putCatalog(tx, tenantId, OPERATOR, options.account, body));
-            process.stdout.write(`catalog of account ${options.account}: version ${result.version} (${result.changed ? 'changed' : 'unchanged'})\n`);
-          } finally {
-            await app.http.close();
-          }
-        } finally {
-          await db.close();
-        }
+        await withServices(async (services, { db }) => {
+          const tenantId = options.tenant ?? (await services.tenants.firstTenantOfAccount(options.account));
+          if (!tenantId) return usage(`no tenant is linked to account ${options.account}`);
+          const body = { ...parsed.data, force: options.force ?? parsed.data.force };
+          const result = await db.tenantWork(tenantId, (tx) => services.rbac.catalog.putCatalog(tx, tenantId, OPERATOR, options.account, body));
+          process.stdout.write(`catalog of account ${options.account}: version ${result.version} (${result.changed ? 'changed' : 'unchanged'})\n`);
+        });
       }),
     );
 }

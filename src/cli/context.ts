@@ -1,7 +1,9 @@
+import { createServices, type Services } from '../app.js';
 import type { Config } from '../config/config.schema.js';
 import { ConfigError, loadConfig } from '../config/load-config.js';
-import { resolveMasterKey } from '../crypto/master-key.js';
+import { type MasterKeys, resolveMasterKey } from '../crypto/master-key.js';
 import { type Database, openDatabase } from '../db/database.js';
+import { migrate } from '../db/migrator.js';
 import { isAppError } from '../kernel/app-error.js';
 
 /** Exit codes: 0 done, 1 the operation failed, 2 the configuration or the command line is wrong. */
@@ -35,4 +37,19 @@ export async function openForOperator(config: Config): Promise<{ db: Database; m
   const master = resolveMasterKey(config);
   const db = await openDatabase(config.database);
   return { db, master };
+}
+
+/**
+ * Opens the configured database, migrates it, builds the services (no HTTP server: DESIGN §6, the composition
+ * root's first half), runs `body` with them, and closes the database.
+ */
+export async function withServices(body: (services: Services, context: { config: Config; db: Database; masterKeys: MasterKeys }) => Promise<void>): Promise<void> {
+  const config = cliConfig();
+  const { db, master } = await openForOperator(config);
+  try {
+    await migrate(db);
+    await body(createServices({ config, db, masterKeys: master.keys }), { config, db, masterKeys: master.keys });
+  } finally {
+    await db.close();
+  }
 }

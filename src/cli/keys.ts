@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { buildApp } from '../app.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../config/config.schema.js';
-import { migrate } from '../db/migrator.js';
-import { cliConfig, EXIT_USAGE, openForOperator, runCommand } from './context.js';
+import { EXIT_USAGE, runCommand, withServices } from './context.js';
 
 interface RotateOptions {
   alg?: string;
@@ -26,15 +24,11 @@ export function registerKeys(program: Command): void {
           process.exitCode = EXIT_USAGE;
           return;
         }
-        const config = cliConfig();
-        const { db, master } = await openForOperator(config);
-        try {
-          await migrate(db);
-          const app = await buildApp({ config, db, masterKeys: master.keys, logger: false });
-          if (master.keys.previous) {
+        await withServices(async (services, { config, masterKeys }) => {
+          if (masterKeys.previous) {
             const bar = process.stderr.isTTY ? new SingleBar({ format: 're-wrapping keys [{bar}] {value}/{total}' }, Presets.shades_classic) : undefined;
             let started = false;
-            const report = await app.services.keys.rewrapAll((done, total) => {
+            const report = await services.keys.rewrapAll((done, total) => {
               if (bar && !started) {
                 bar.start(total, 0);
                 started = true;
@@ -47,15 +41,12 @@ export function registerKeys(program: Command): void {
             );
           }
           if (options.signing) {
-            const rotated = await app.services.keys.rotateSigningKey((options.alg as SigningAlgorithm | undefined) ?? config.signingAlg);
+            const rotated = await services.keys.rotateSigningKey((options.alg as SigningAlgorithm | undefined) ?? config.signingAlg);
             process.stdout.write(
               `new signing key ${rotated.kid} (${rotated.alg}) is current; the previous key stays in the JWKS for ${config.accessTokenTtlSeconds + 60} s. Running servers pick it up within 30 s.\n`,
             );
           }
-          await app.http.close();
-        } finally {
-          await db.close();
-        }
+        });
       }),
     );
 }

@@ -80,6 +80,12 @@ function compare(applied: { version: number; name: string; checksum: string }[],
   };
 }
 
+/** The versions of the migrations applied (the ledger is db's own table; readiness probes read it). */
+export async function appliedMigrationVersions(db: Database): Promise<number[]> {
+  const rows = await db.globalWork((tx) => tx.selectFrom('tessera_migrations').select('version').execute());
+  return rows.map((r) => r.version);
+}
+
 /** Where the database stands against this version's migrations. Throws if the database is newer or was edited. */
 export async function migrationStatus(db: Database, known: Migration[] = knownMigrations()): Promise<MigrationStatus> {
   return db.ownerWork(async (tx) => compare(await readLedger(tx), known));

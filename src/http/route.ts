@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ApiKeyCaller, AuthContext, AuthGuards } from './auth.js';
 
 /**
@@ -10,6 +11,9 @@ import type { ApiKeyCaller, AuthContext, AuthGuards } from './auth.js';
  * Handlers never see the database, the Fastify request or reply: they read `ctx`, call one service and return
  * the body. The few HTTP effects a route needs (a status, a header, the refresh cookie) go through `ctx.reply`.
  */
+
+/** The response schema of a `204 No Content` answer: the handler returns `null`, Fastify sends no body (RFC 9110 §15.3.5). */
+export const NoContent = z.null().describe('No content');
 
 /**
  * Who may call a route: anyone, any live session, a live session whose user holds `permission`, or an
@@ -29,7 +33,7 @@ export interface RouteSchema {
   readonly querystring?: z.ZodType;
   readonly body?: z.ZodType;
   /** Left out for a route that answers without a body (a 204). */
-  readonly response?: Readonly<Record<number, z.ZodType>>;
+  readonly response: Readonly<Record<number, z.ZodType>>;
 }
 
 type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
@@ -84,6 +88,18 @@ export interface SessionContext<S extends RouteSchema> extends PublicContext<S> 
 /** Who called a `session-or-api-key` route: a signed-in user (its session) or an API key of an account. */
 export type Caller = ({ readonly kind: 'session' } & AuthContext) | ApiKeyCaller;
 
+/**
+ * A body sent as it is, past the response schema, with its own content type: a stream (an export of any size,
+ * in constant memory) or a JSON document serialized once ahead and served to every caller (the JWKS).
+ */
+export class RawBody {
+  constructor(
+    readonly payload: string | Readable,
+    readonly contentType: string,
+  ) {}
+}
+
+
 export interface CallerContext<S extends RouteSchema> extends PublicContext<S> {
   readonly caller: Caller;
 }
@@ -94,12 +110,15 @@ export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends
     ? CallerContext<S>
     : SessionContext<S>;
 
-/** What a handler may return: the input side of any of the route's response schemas; nothing when it declares none (a 204). */
+/**
+ * What a handler may return: the input side of any of the route's response schemas, or a raw body; nothing
+ * when it declares no response (a 204).
+ */
 type ResponseBody<S extends RouteSchema> =
   S['response'] extends Readonly<Record<number, z.ZodType>>
     ? [keyof S['response']] extends [never]
       ? void
-      : { [K in keyof S['response']]: S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']]
+      : { [K in keyof S['response']]: S['response'][K] extends z.ZodNull ? null | void : S['response'][K] extends z.ZodType ? z.input<S['response'][K]> : never }[keyof S['response']] | RawBody
     : void;
 
 export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
@@ -221,6 +240,7 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
       handler: async (request, reply) => {
         const ctx = new Context(request, reply);
         const body = await route.handler(ctx as unknown as SessionContext<RouteSchema>);
+        if (body instanceof RawBody) return reply.code(ctx.chosenStatus ?? status).type(body.contentType).send(body.payload);
         return reply.code(ctx.chosenStatus ?? status).send(body);
       },
     });

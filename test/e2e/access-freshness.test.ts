@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerProcess } from '../support/cli.js';
 import { callServer, startTwoInstances, type TwoInstances } from '../support/instances.js';
 
-// Issue 4 and DESIGN §3: a change to a role, an assignment or a group membership made on one instance is
+// DESIGN §3 (the authorization epoch): a change to a role, an assignment or a group membership made on one instance is
 // seen by the other on the very next request — the other instance had the user's permissions cached.
 // Two real `tessera serve` processes on one PostgreSQL.
 const adminUrl = process.env.TESSERA_TEST_DATABASE_URL;

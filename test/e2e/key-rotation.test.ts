@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, buildApp } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import { issueToken } from '../../src/features/sessions/tokens.js';
 import { engines } from '../support/databases.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { startSecondInstance, startTestApp, type TestApp } from '../support/app.js';
 import { errorCode, requestJson } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin, loginOverHttp } from '../support/login.js';
 
@@ -18,19 +18,16 @@ type SigningKey = Awaited<ReturnType<App['services']['keys']['currentSigningKey'
  */
 describe.each(engines())('signing key rotation mid-session [%s]', (engine) => {
   let a: TestApp;
-  let b: { app: App; url: string };
+  let b: Awaited<ReturnType<typeof startSecondInstance>>;
   let admin: LoggedIn;
 
   beforeAll(async () => {
     a = await startTestApp(engine);
-    const app = await buildApp({ config: a.config, db: a.database.db, masterKeys: a.masterKeys, clock: a.clock, logger: false });
-    await app.http.listen({ port: 0, host: '127.0.0.1' });
-    const address = app.http.server.address();
-    b = { app, url: typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '' };
+    b = await startSecondInstance(a);
     admin = await loginAsAdmin(a);
   });
   afterAll(async () => {
-    await b?.app.http.close();
+    await b?.close();
     await a?.close();
   });
 

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, engines, type TestDatabase } from '../support/databases.js';
 import { Keyring } from '../../src/crypto/keyring.js';
 import { createMasterKeys } from '../../src/crypto/master-key.js';
+import { allTenantIds } from '../../src/features/tenants/index.js';
 import { eventHash, GENESIS_HASH } from '../../src/features/audit/audit-chain.js';
 import { createAudit } from '../../src/features/audit/index.js';
 import { dataKeyStore } from '../../src/features/keys/index.js';
@@ -144,7 +145,7 @@ describe.each(engines())('upgrading a database with data [%s]', (engine) => {
     expect(await snapshot(t, before)).toEqual(before);
 
     if (from >= 2) {
-      const audit = createAudit({ db: t.db, clock: new FixedClock(AT), keyring: new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore) });
+      const audit = createAudit({ db: t.db, clock: new FixedClock(AT), keyring: new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore), tenantIds: allTenantIds });
       expect(await audit.verify(T)).toMatchObject({ ok: true, lastSeq: 2 });
     }
   });

@@ -192,8 +192,9 @@ const WRITES: WriteCase[] = [
 const NOT_TENANT_FILTERED: Record<string, string> = {
   'audit.createHead': 'insert for the given tenant',
   'audit.appendEvent': 'insert for the given tenant',
-  'audit.allTenantIds': 'operator job: every tenant',
-  'audit.retentionByTenant': 'operator job: every tenant',
+  'audit.retentionSettings': 'operator job: every tenant',
+  'tenants.allTenantIds': 'operator work: every tenant',
+  'tenants.firstTenantOfAccount': 'operator command: finds the tenants an account is linked to',
   'audit.claimOutbox': 'delivery job: every tenant',
   'users.insertUser': 'insert for the given tenant',
   'keys.listAllDataKeys': 'operator re-wrap: every tenant',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyServerOptions } from 'fastify';
 import type { Config } from '../../src/config/config.schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { type App, buildApp } from '../../src/app.js';
+import { type App, buildApp, createHttpApp, createServices, type Services } from '../../src/app.js';
 import { createMasterKeys, type MasterKeys } from '../../src/crypto/master-key.js';
 import type { Engine } from '../../src/db/database.js';
 import { FixedClock } from '../../src/kernel/clock.js';
@@ -61,4 +61,43 @@ export async function startTestApp(
       await database.drop();
     },
   };
+}
+
+export interface TestServices {
+  readonly services: Services;
+  readonly database: TestDatabase;
+  readonly clock: FixedClock;
+  readonly masterKeys: MasterKeys;
+  readonly config: Config;
+  close(): Promise<void>;
+}
+
+/**
+ * Every feature's services on a fresh database of `engine`, with a fixed clock and no HTTP server (DESIGN §6:
+ * `createServices` apart from `createHttpApp`): for suites that call use cases directly.
+ */
+export async function startTestServices(engine: Engine, options: { env?: Record<string, string>; clock?: FixedClock } = {}): Promise<TestServices> {
+  const config = testConfig(options.env);
+  const clock = options.clock ?? new FixedClock(new Date());
+  const database = await createTestDatabase(engine);
+  const masterKeys = createMasterKeys(config.masterKey!);
+  try {
+    const services = createServices({ config, db: database.db, masterKeys, clock });
+    await services.keys.ensureSigningKey();
+    return { services, database, clock, masterKeys, config, close: () => database.drop() };
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+}
+
+/** A second server instance on the test app's database (its own services and caches), listening on another port. */
+export async function startSecondInstance(t: TestApp): Promise<{ app: App; url: string; close(): Promise<void> }> {
+  const deps = { config: t.config, db: t.database.db, masterKeys: t.masterKeys, clock: t.clock, logger: false as const };
+  const services = createServices(deps);
+  const { http, guards } = await createHttpApp(services, deps);
+  await http.listen({ port: 0, host: '127.0.0.1' });
+  const address = http.server.address();
+  const url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
+  return { app: { http, guards, db: deps.db, config: deps.config, services }, url, close: () => http.close() };
 }

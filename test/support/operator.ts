@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildApp } from '../../src/app.js';
+import { createServices } from '../../src/app.js';
 import { createMasterKeys } from '../../src/crypto/master-key.js';
 import { type Database, type Engine, openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrator.js';
@@ -46,15 +46,14 @@ export async function bootstrappedOperatorDatabase(engine: Engine): Promise<Oper
   try {
     db = await open();
     await migrate(db);
-    const app = await buildApp({ config: testConfig(env), db, masterKeys: createMasterKeys(Buffer.from(masterKey, 'base64')), logger: false });
-    await app.services.keys.ensureSigningKey();
-    const { tenantId, accountId } = await app.services.bootstrap.bootstrap({
+    const services = createServices({ config: testConfig(env), db, masterKeys: createMasterKeys(Buffer.from(masterKey, 'base64')) });
+    await services.keys.ensureSigningKey();
+    const { tenantId, accountId } = await services.bootstrap.bootstrap({
       tenantName: 'Acme',
       accountName: 'Main',
       email: 'root@acme.example',
       password: 'correct horse battery staple',
     });
-    await app.http.close();
     return { env, open, drop, tenantId, accountId };
   } catch (error) {
     // The suite's afterAll never learns of a database it was not handed: remove it here.

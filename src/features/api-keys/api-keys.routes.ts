@@ -1,4 +1,4 @@
-import { defineRoute, type Route } from '../../http/route.js';
+import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import { ApiKeyCreated, ApiKeyIdParams, ApiKeyList, CreateApiKeyBody } from './api-keys.schema.js';
 import type { ApiKeysService } from './api-keys.service.js';
 
@@ -33,7 +33,7 @@ export function apiKeysRoutes(apiKeys: ApiKeysService): Route[] {
       url: '/api/v1/api-keys/:id',
       auth: { permission: 'security.manage' },
       status: 204,
-      schema: { tags, summary: 'Revoke an API key', params: ApiKeyIdParams, response: {} },
+      schema: { tags, summary: 'Revoke an API key', params: ApiKeyIdParams, response: { 204: NoContent } },
       handler: (ctx) => apiKeys.revokeKey(ctx.principal, ctx.actor, ctx.input.params.id),
     }),
   ];

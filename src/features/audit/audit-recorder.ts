@@ -70,9 +70,7 @@ export function prepareEvent(tenantId: string, input: AuditEventInput): Omit<Cha
  * less under concurrent writers. On PGlite, which has no concurrent writers and runs SQL on this thread,
  * hashing in JavaScript between the head lock and the insert measured faster (BENCHMARKS.md).
  */
-export function createAuditRecorder({ clock, engine = 'postgres' }: { readonly clock: Clock; readonly engine?: Engine }): AuditRecorder & {
-  recordInEveryTenant(tx: Tx, event: AuditEventInput): Promise<number>;
-} {
+export function createAuditRecorder({ clock, engine = 'postgres' }: { readonly clock: Clock; readonly engine?: Engine }): AuditRecorder {
   async function appendInDatabase(tx: Tx, tenantId: string, prepared: ReturnType<typeof prepareEvent>, now: string): Promise<boolean> {
     return (await store.appendAtHead(tx, tenantId, prepared, canonicalParts(prepared), now)) !== undefined;
   }
@@ -98,13 +96,5 @@ export function createAuditRecorder({ clock, engine = 'postgres' }: { readonly c
     if (!(await append(tx, tenantId, prepared, now))) throw new Error(`audit head of tenant ${tenantId} is not visible in this unit of work`);
   }
 
-  return {
-    record,
-    /** For global changes (signing keys): one event in every tenant's chain, in the caller's owner transaction. */
-    async recordInEveryTenant(tx, event) {
-      const tenants = await store.allTenantIds(tx);
-      for (const tenantId of tenants) await record(tx, tenantId, event);
-      return tenants.length;
-    },
-  };
+  return { record };
 }

@@ -1,4 +1,4 @@
-import type { Database } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import * as store from './audit.store.js';
 import type { AuditRecorder } from './audit.types.js';
@@ -18,10 +18,21 @@ export interface RetentionReport {
  * Retention (operator work, as the owner): for each tenant, removes the events older than its retention,
  * oldest first, after checkpointing the last removed one, and records what it removed in the same chain.
  */
-export function createAuditRetention({ db, clock, recorder }: { readonly db: Database; readonly clock: Clock; readonly recorder: AuditRecorder }) {
+export interface AuditRetentionDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly recorder: AuditRecorder;
+  /** Every tenant's id, in order (the tenants feature owns the list). */
+  readonly tenantIds: (tx: Tx) => Promise<string[]>;
+}
+
+export function createAuditRetention({ db, clock, recorder, tenantIds }: AuditRetentionDeps) {
   return {
     async applyRetention(): Promise<RetentionReport[]> {
-      const tenants = await db.ownerWork((tx) => store.retentionByTenant(tx, DEFAULT_RETENTION_DAYS));
+      const tenants = await db.ownerWork(async (tx) => {
+        const own = await store.retentionSettings(tx);
+        return (await tenantIds(tx)).map((tenantId) => ({ tenantId, days: own.get(tenantId) ?? DEFAULT_RETENTION_DAYS }));
+      });
       const reports: RetentionReport[] = [];
       for (const { tenantId, days } of tenants) {
         let removed = 0;

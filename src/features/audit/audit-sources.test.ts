@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 
-// Issue 5: the privileged actions that exist before any login — bootstrap and key operations — record
+// DESIGN §4: the privileged actions that exist before any login — bootstrap and key operations — record
 // exactly one event each, in the same transaction as the change.
 describe.each(engines())('events of bootstrap and key operations [%s]', (engine) => {
   let t: TestApp;

@@ -8,8 +8,8 @@ import type { ChainedEvent } from './audit-chain.js';
 
 const codeAt = (secret: string, at: Date) => TOTP.generate({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30, timestamp: at.getTime() });
 
-// Issue 5, "done when": every privileged action that exists leaves exactly its event(s), in the tenant's
-// chain, and the log then reads, exports and verifies. Each step is driven over real HTTP and compared
+// DESIGN §4 (every privileged action writes an audit event in the same transaction): every privileged
+// action that exists leaves exactly its event(s), in the tenant's chain, and the log then reads, exports and verifies. Each step is driven over real HTTP and compared
 // with the events appended during that step only. The steps are one walkthrough: each builds on what the
 // step before left (the user, its role, its sessions, its TOTP), so they run in order, never shuffled, and a
 // step run alone (-t) is not meaningful.

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Keyring } from '../../crypto/keyring.js';
 import { randomToken } from '../../crypto/random.js';
+import { tryAdvisoryXactLock } from '../../db/advisory-lock.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -133,8 +133,7 @@ export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchI
     async deliverOutbox(): Promise<DeliveryReport> {
       const now = clock.now();
       const claimed = await db.ownerWork(async (tx) => {
-        const lock = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${OUTBOX_LOCK}) as locked`.execute(tx);
-        if (!lock.rows[0]?.locked) return [];
+        if (!(await tryAdvisoryXactLock(tx, OUTBOX_LOCK))) return [];
         return store.claimOutbox(tx, now, new Date(now.getTime() + LEASE_MS), CLAIM);
       });
       const byTenant = new Map<string, { seq: number; attempts: number }[]>();

@@ -98,7 +98,7 @@ describe.each(engines())('audit API [%s]', (engine) => {
     expect(doc.paths['/api/v1/audit/events']!.get!.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['from', 'to', 'actor', 'action', 'cursor', 'limit']));
   });
 
-  // Issue 5: reading needs audit.view, exporting audit.export; a user without them is refused.
+  // Product rule (permission catalog): reading needs audit.view, exporting audit.export; a user without them is refused.
   it('refuses callers without a session or without the permission', async () => {
     for (const path of ['/api/v1/audit/events', '/api/v1/audit/export?format=csv', '/api/v1/audit/verify']) {
       const anonymous = await json<{ error: { code: string } }>(null, path);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, engines, type TestDatabase } from '../../../test/support/databases.js';
 import { Keyring } from '../../crypto/keyring.js';
 import { createMasterKeys } from '../../crypto/master-key.js';
+import { allTenantIds } from '../tenants/index.js';
 import type { Tx } from '../../db/database.js';
 import { FixedClock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
@@ -111,7 +112,7 @@ describe.each(engines())('audit log [%s]', (engine) => {
 
   beforeAll(async () => {
     t = await createTestDatabase(engine);
-    audit = createAudit({ db: t.db, clock, keyring });
+    audit = createAudit({ db: t.db, clock, keyring, tenantIds: allTenantIds });
   });
   afterAll(() => t.drop());
 
@@ -184,7 +185,7 @@ describe.each(engines())('audit log [%s]', (engine) => {
     expect((await audit.verify(a)).lastSeq).toBe(2);
   });
 
-  // Issue 5: the table is append-only — database privileges and a trigger.
+  // OWASP ASVS V7.3.3 (logs protected from modification): the table is append-only — database privileges and a trigger.
   it('the application role cannot UPDATE, DELETE or TRUNCATE audit events', async () => {
     const tenant = await newTenant();
     await recordMany(tenant, 1);
@@ -434,7 +435,7 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/siem/hook?token=abc`;
     t = await createTestDatabase(engine);
-    audit = createAudit({ db: t.db, clock, keyring });
+    audit = createAudit({ db: t.db, clock, keyring, tenantIds: allTenantIds });
   });
   afterAll(async () => {
     await t.drop();

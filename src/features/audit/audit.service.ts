@@ -8,12 +8,14 @@ import { createAuditRetention, DEFAULT_RETENTION_DAYS } from './audit-retention.
 import { createAuditWebhook } from './audit-webhook.js';
 import { AuditErrors } from './audit.errors.js';
 import * as store from './audit.store.js';
-import type { AuditActor } from './audit.types.js';
+import type { AuditActor, AuditEventInput } from './audit.types.js';
 
 export interface AuditDeps {
   readonly db: Database;
   readonly clock: Clock;
   readonly keyring: Keyring<Tx>;
+  /** Every tenant's id, in order, in the caller's owner transaction (the tenants feature owns the list). */
+  readonly tenantIds: (tx: Tx) => Promise<string[]>;
   /** The webhook's HTTP client (default: global fetch). */
   readonly fetch?: typeof fetch;
 }
@@ -25,15 +27,20 @@ export interface AuditJobsOptions {
 }
 
 /** The audit log: the recorder every feature writes through, and the use cases that read and keep the chain. */
-export function createAudit({ db, clock, keyring, fetch }: AuditDeps) {
+export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps) {
   const recorder = createAuditRecorder({ clock, engine: db.engine });
   const queries = createAuditQueries({ db });
-  const retention = createAuditRetention({ db, clock, recorder });
+  const retention = createAuditRetention({ db, clock, recorder, tenantIds });
   const webhook = createAuditWebhook({ db, clock, keyring, recorder, fetch });
 
   return {
     record: recorder.record,
-    recordInEveryTenant: recorder.recordInEveryTenant,
+    /** For global changes (signing keys): one event in every tenant's chain, in the caller's owner transaction. */
+    async recordInEveryTenant(tx: Tx, event: AuditEventInput): Promise<number> {
+      const tenants = await tenantIds(tx);
+      for (const tenantId of tenants) await recorder.record(tx, tenantId, event);
+      return tenants.length;
+    },
     ...queries,
     applyRetention: retention.applyRetention,
     deliverOutbox: webhook.deliverOutbox,

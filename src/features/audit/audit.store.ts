@@ -41,6 +41,19 @@ export async function readHead(tx: Tx, tenantId: string): Promise<Head | undefin
 }
 
 /**
+ * The columns an event row is written with (both ways of appending use them): its tenant and place, what
+ * describedEvent() gives, then the chain links.
+ */
+const INSERT_COLUMNS = sql.raw(
+  'tenant_id, seq, occurred_at, actor_type, actor_id, actor_email, actor_ip, actor_user_agent, action, target_type, target_id, outcome, error_code, details, prev_hash, hash',
+);
+
+/** The values of the columns from actor_type to details, in INSERT_COLUMNS order. */
+function describedEvent(e: Omit<ChainedEvent, 'seq' | 'occurredAt' | 'prevHash' | 'hash'>) {
+  return sql`${e.actor.type}, ${e.actor.id}, ${e.actor.email}, ${e.actor.ip}, ${e.actor.userAgent}, ${e.action}, ${e.target?.type ?? null}, ${e.target?.id ?? null}, ${e.outcome}, ${e.errorCode}, ${JSON.stringify(e.details)}::jsonb`;
+}
+
+/**
  * Appends the event at the tenant's chain head in one statement: locks the head row (concurrent appends of
  * one tenant wait here until this transaction ends), takes the next sequence number and the later of the
  * head's time and `now` (never backwards), completes the canonical form and hashes it (SHA-256, as
@@ -64,11 +77,8 @@ export async function appendAtHead(
                                       || prev_hash || ${parts.beforeSeq} || seq::text || ${parts.suffix}, 'UTF8')), 'hex') as hash
       from head
     ), inserted as (
-      insert into audit_events (tenant_id, seq, occurred_at, actor_type, actor_id, actor_email, actor_ip, actor_user_agent,
-                                action, target_type, target_id, outcome, error_code, details, prev_hash, hash)
-      select ${tenantId}, seq, at, ${e.actor.type}, ${e.actor.id}, ${e.actor.email}, ${e.actor.ip}, ${e.actor.userAgent},
-             ${e.action}, ${e.target?.type ?? null}, ${e.target?.id ?? null}, ${e.outcome}, ${e.errorCode},
-             ${JSON.stringify(e.details)}::jsonb, prev_hash, hash
+      insert into audit_events (${INSERT_COLUMNS})
+      select ${tenantId}, seq, at, ${describedEvent(e)}, prev_hash, hash
       from chained
     ), queued as (
       insert into audit_outbox (tenant_id, seq, next_attempt_at, created_at)
@@ -88,11 +98,8 @@ export async function appendAtHead(
 export async function appendEvent(tx: Tx, tenantId: string, e: ChainedEvent): Promise<void> {
   await sql`
     with inserted as (
-      insert into audit_events (tenant_id, seq, occurred_at, actor_type, actor_id, actor_email, actor_ip, actor_user_agent,
-                                action, target_type, target_id, outcome, error_code, details, prev_hash, hash)
-      values (${tenantId}, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.actor.type}, ${e.actor.id}, ${e.actor.email}, ${e.actor.ip},
-              ${e.actor.userAgent}, ${e.action}, ${e.target?.type ?? null}, ${e.target?.id ?? null}, ${e.outcome}, ${e.errorCode},
-              ${JSON.stringify(e.details)}::jsonb, ${e.prevHash}, ${e.hash})
+      insert into audit_events (${INSERT_COLUMNS})
+      values (${tenantId}, ${e.seq}, ${e.occurredAt}::timestamptz, ${describedEvent(e)}, ${e.prevHash}, ${e.hash})
     ), queued as (
       insert into audit_outbox (tenant_id, seq, next_attempt_at, created_at)
       select tenant_id, ${e.seq}, ${e.occurredAt}::timestamptz, ${e.occurredAt}::timestamptz
@@ -209,21 +216,10 @@ export async function latestCheckpoint(tx: Tx, tenantId: string): Promise<Head |
   return row && { seq: Number(row.seq), hash: row.hash, at: row.occurred_at };
 }
 
-/** Operator work (owner): every tenant id, for events that concern all tenants (signing key rotation). */
-export async function allTenantIds(tx: Tx): Promise<string[]> {
-  const rows = await tx.selectFrom('tenants').select('id').orderBy('id').execute();
-  return rows.map((r) => r.id);
-}
-
-/** Operator work (owner): each tenant's retention in days (7 years unless the tenant set another). */
-export async function retentionByTenant(tx: Tx, defaultDays: number): Promise<{ tenantId: string; days: number }[]> {
-  const rows = await tx
-    .selectFrom('tenants')
-    .leftJoin('audit_settings', 'audit_settings.tenant_id', 'tenants.id')
-    .select(['tenants.id as tenant_id', 'audit_settings.retention_days'])
-    .orderBy('tenants.id')
-    .execute();
-  return rows.map((r) => ({ tenantId: r.tenant_id, days: r.retention_days ?? defaultDays }));
+/** Operator work (owner): the retention of each tenant that has audit settings (the others keep the default). */
+export async function retentionSettings(tx: Tx): Promise<Map<string, number>> {
+  const rows = await tx.selectFrom('audit_settings').select(['tenant_id', 'retention_days']).execute();
+  return new Map(rows.map((r) => [r.tenant_id, r.retention_days]));
 }
 
 /** Operator work (owner): removes up to `limit` of the oldest events before `cutoff`, checkpoint first. */

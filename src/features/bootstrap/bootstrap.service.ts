@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import { generatePassword } from '../../crypto/random.js';
+import { advisoryXactLock } from '../../db/advisory-lock.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -52,7 +52,7 @@ export function createBootstrapService({ db, clock, tenants, identity, rbac, aud
       isTenantAdmin: true,
     });
     const assignment = await rbac.assignRoleToUser(tx, tenantId, { accountId, roleId: accountAdminRoleId, userId: user.id });
-    // Issue 5: every privileged action leaves its event in the same transaction, the first ones included.
+    // DESIGN §4 and §6 rule 7: every privileged action leaves its event in the same transaction, the first ones included.
     const actor = { type: 'system', id: 'bootstrap' } as const;
     const events = [
       { action: 'tenant.created', target: { type: 'tenant', id: tenantId }, details: { name: tenantName } },
@@ -78,7 +78,7 @@ export function createBootstrapService({ db, clock, tenants, identity, rbac, aud
     /** The first start's setup: runs only on a database without tenants. Returns undefined when already done. */
     async bootstrapIfEmpty(input: BootstrapInput): Promise<BootstrapResult | undefined> {
       return db.ownerWork(async (tx) => {
-        await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`.execute(tx);
+        await advisoryXactLock(tx, BOOTSTRAP_LOCK);
         if ((await tenants.countAllTenants(tx)) > 0) return undefined;
         const tenantId = newId(clock.now().getTime());
         await db.enterTenant(tx, tenantId);

@@ -1,34 +1,36 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { defineRoute, type Route } from '../../http/route.js';
 import { LivenessSchema, ReadinessSchema } from './health.schema.js';
 import type { HealthService } from './health.service.js';
 
-export function healthRoutes(health: HealthService): FastifyPluginAsyncZod {
-  return async (app) => {
-    app.get(
-      '/healthz',
-      {
-        logLevel: 'warn',
-        schema: { tags: ['operations'], summary: 'Liveness: the process is up', response: { 200: LivenessSchema } },
-      },
-      async () => ({ status: 'ok' as const }),
-    );
+const tags = ['operations'];
 
-    app.get(
-      '/readyz',
-      {
-        logLevel: 'warn',
-        schema: {
-          tags: ['operations'],
-          summary: 'Readiness: the database answers and its migrations are current',
-          description: '503 while the database is unreachable, migrations are pending, or the server is shutting down.',
-          response: { 200: ReadinessSchema, 503: ReadinessSchema },
-        },
+export function healthRoutes(health: HealthService): Route[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/healthz',
+      auth: 'public',
+      logLevel: 'warn',
+      schema: { tags, summary: 'Liveness: the process is up', response: { 200: LivenessSchema } },
+      handler: () => Promise.resolve({ status: 'ok' as const }),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/readyz',
+      auth: 'public',
+      logLevel: 'warn',
+      headers: { 'cache-control': 'no-store' },
+      schema: {
+        tags,
+        summary: 'Readiness: the database answers and its migrations are current',
+        description: '503 while the database is unreachable, migrations are pending, or the server is shutting down.',
+        response: { 200: ReadinessSchema, 503: ReadinessSchema },
       },
-      async (_request, reply) => {
+      handler: async (ctx) => {
         const { ready, checks } = await health.readiness();
-        reply.header('cache-control', 'no-store');
-        return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+        if (!ready) ctx.reply.status(503);
+        return { status: ready ? ('ready' as const) : ('not_ready' as const), checks };
       },
-    );
-  };
+    }),
+  ];
 }

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/database.js';
-import { appliedMigrationVersions } from './health.store.js';
+import { appliedMigrationVersions } from '../../db/migrator.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -16,7 +16,7 @@ export function createHealthService({ db, latestMigration }: { readonly db: Data
     async readiness(): Promise<Readiness> {
       let versions: number[];
       try {
-        versions = await db.globalWork((tx) => appliedMigrationVersions(tx));
+        versions = await appliedMigrationVersions(db);
       } catch {
         return { ready: false, checks: { database: 'unreachable', migrations: 'unknown', draining } };
       }

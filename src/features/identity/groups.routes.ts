@@ -1,4 +1,4 @@
-import { defineRoute, type Route } from '../../http/route.js';
+import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import {
   CreateGroupBody,
   GroupIdParams,
@@ -63,7 +63,7 @@ export function groupsRoutes(groups: GroupsService): Route[] {
         summary: 'Delete a group with its memberships and assignments (tenant administrators)',
         description: 'Refused: `rbac.last_account_admin`.',
         params: GroupIdParams,
-        response: {},
+        response: { 204: NoContent },
       },
       handler: (ctx) => groups.deleteGroup(ctx.tenantId, ctx.actor, ctx.input.params.id),
     }),
@@ -90,7 +90,7 @@ export function groupsRoutes(groups: GroupsService): Route[] {
         summary: 'Add a member (tenant administrators; idempotent)',
         description: 'Refused: `rbac.grant_exceeds_own_access`.',
         params: GroupMemberParams,
-        response: {},
+        response: { 204: NoContent },
       },
       handler: (ctx) => groups.addMember(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.userId),
     }),
@@ -104,7 +104,7 @@ export function groupsRoutes(groups: GroupsService): Route[] {
         summary: 'Remove a member (tenant administrators)',
         description: 'Refused: `rbac.last_account_admin`.',
         params: GroupMemberParams,
-        response: {},
+        response: { 204: NoContent },
       },
       handler: (ctx) => groups.removeMember(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.userId),
     }),

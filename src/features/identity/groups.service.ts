@@ -9,6 +9,7 @@ import { GroupsErrors } from './groups.errors.js';
 import * as groups from './groups.store.js';
 import * as users from './users.store.js';
 import { IdentityErrors } from './identity.errors.js';
+import { isUniqueViolation } from '../../db/pg-errors.js';
 
 export interface Group {
   readonly id: string;
@@ -28,11 +29,6 @@ function toGroup(r: groups.GroupRow): Group {
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
   };
-}
-
-/** PostgreSQL `unique_violation` (SQLSTATE 23505): the tenant's group names are unique, case-insensitively. */
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };

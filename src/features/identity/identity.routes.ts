@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { defineRoute, type Route } from '../../http/route.js';
+import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import {
   ChangePasswordBody,
   CreateUserBody,
@@ -78,6 +78,7 @@ export function identityRoutes(identity: IdentityService): Route[] {
         summary: 'Delete (deactivate) a user',
         description: 'The user can no longer sign in and every session ends at once. Refused: `identity.cannot_delete_self`, `identity.last_tenant_admin`.',
         params: UserIdParams,
+        response: { 204: NoContent },
       },
       handler: (ctx) => identity.deactivateUser(ctx.tenantId, ctx.actor, ctx.input.params.userId),
     }),
@@ -123,6 +124,7 @@ export function identityRoutes(identity: IdentityService): Route[] {
         description:
           'The current password is required. Every other session of yours is revoked; this one stays. Wrong current passwords are throttled like logins (`identity.too_many_password_attempts`).',
         body: ChangePasswordBody,
+        response: { 204: NoContent },
       },
       handler: (ctx) => identity.changeOwnPassword(ctx.tenantId, ctx.actor, ctx.principal.sessionId, ctx.input.body),
     }),

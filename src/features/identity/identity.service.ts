@@ -16,6 +16,7 @@ import { passwordProblem } from './password-policy.js';
 import type { StampReason, UserEvent, UserEvents } from './user-events.js';
 import type { Takeover, TakeoverAttempt } from './takeover.js';
 import * as store from './users.store.js';
+import { isUniqueViolation } from '../../db/pg-errors.js';
 
 /** The user an action is taken by, as the audit log records it. */
 export type UserActor = Extract<AuditActor, { type: 'user' }> & { readonly id: string };
@@ -63,10 +64,6 @@ export interface UserPatch {
   phone?: string | null | undefined;
   active?: boolean | undefined;
   isTenantAdmin?: boolean | undefined;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
 export function createIdentityService({ db, clock, passwords, audit, securitySettings, guesses, takeover }: IdentityDeps) {

@@ -1,4 +1,4 @@
-import { defineRoute, type Route } from '../../http/route.js';
+import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import { MfaDisableBody, MfaSetup, MfaSetupBody, MfaStatus, MfaVerifyBody, RecoveryCodes, UserIdParams } from './mfa.schema.js';
 import type { MfaService } from './mfa.service.js';
 
@@ -53,7 +53,7 @@ export function mfaRoutes(mfa: MfaService): Route[] {
         summary: 'Turn two-step verification off (current password required)',
         description: 'Wrong current passwords are throttled like logins (`identity.too_many_password_attempts`).',
         body: MfaDisableBody,
-        response: {},
+        response: { 204: NoContent },
       },
       handler: (ctx) => mfa.disable(ctx.tenantId, ctx.actor, ctx.input.body.currentPassword),
     }),
@@ -68,7 +68,7 @@ export function mfaRoutes(mfa: MfaService): Route[] {
         description:
           "Tenant administrators: removes the TOTP factor and recovery codes (a lost device); the user can set it up again. Needs at least the user's access in every account (`rbac.target_exceeds_own_access`); not for yourself (`identity.self_service_required`).",
         params: UserIdParams,
-        response: {},
+        response: { 204: NoContent },
       },
       handler: (ctx) => mfa.resetForUser(ctx.tenantId, ctx.actor, ctx.input.params.userId),
     }),

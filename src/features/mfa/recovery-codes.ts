@@ -1,4 +1,5 @@
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 
 /**
  * Recovery codes: 10 per enrollment, each 16 characters of Crockford base32 (80 random bits), shown once
@@ -24,5 +25,5 @@ export function normalizeRecoveryCode(input: string): string | null {
 }
 
 export function hashRecoveryCode(normalized: string): Buffer {
-  return createHash('sha256').update(`tessera:recovery-code:${normalized}`).digest();
+  return hashOpaqueToken(normalized, 'tessera:recovery-code:');
 }

@@ -1,4 +1,4 @@
-import { defineRoute, type Route } from '../../http/route.js';
+import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import {
   AssignmentList,
   AssignmentQuery,
@@ -41,7 +41,7 @@ export function assignmentsRoutes({ assignments }: RbacService): Route[] {
       url: '/api/v1/assignments/:id',
       auth: { permission: 'access_grants.manage' },
       status: 204,
-      schema: { tags, summary: 'Remove an assignment', description: 'Refused: `rbac.last_account_admin`.', params: IdParams, response: {} },
+      schema: { tags, summary: 'Remove an assignment', description: 'Refused: `rbac.last_account_admin`.', params: IdParams, response: { 204: NoContent } },
       handler: (ctx) => assignments.removeAssignment(ctx.principal, ctx.actor, ctx.input.params.id),
     }),
     defineRoute({

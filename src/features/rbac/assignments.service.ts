@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { tryAdvisoryXactLock } from '../../db/advisory-lock.js';
 import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import { KernelErrors } from '../../kernel/errors.js';
@@ -178,8 +178,7 @@ export function createAssignmentsService({ db, clock, audit }: RbacDeps, local: 
     // The embedded database has one process: no other instance to exclude (and one connection to hold).
     if (db.engine === 'pglite') return run();
     return db.globalWork(async (tx) => {
-      const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${EXPIRY_LOCK}) as ok`.execute(tx);
-      return locked.rows[0]?.ok ? run() : null;
+      return (await tryAdvisoryXactLock(tx, EXPIRY_LOCK)) ? run() : null;
     });
   }
 }

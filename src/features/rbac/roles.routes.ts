@@ -1,4 +1,4 @@
-import { defineRoute, type Route } from '../../http/route.js';
+import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import { CreateRoleBody, IdParams, RoleList, RoleSchema, UpdateRoleBody } from './rbac.schema.js';
 import type { RbacService } from './rbac.service.js';
 
@@ -61,7 +61,7 @@ export function rolesRoutes({ roles }: RbacService): Route[] {
         summary: 'Delete a role',
         description: 'Refused: `rbac.system_role_immutable`, `rbac.role_in_use`.',
         params: IdParams,
-        response: {},
+        response: { 204: NoContent },
       },
       handler: (ctx) => roles.deleteRole(ctx.principal, ctx.actor, ctx.input.params.id),
     }),

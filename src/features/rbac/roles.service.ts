@@ -6,9 +6,10 @@ import { organizationExists } from '../tenants/index.js';
 import type { CatalogService } from './catalog.service.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { GrantRule } from './grant-rule.js';
-import { granterOf, isForeignKeyViolation, isUniqueViolation, type LocalChanges, type RbacActor, type RbacDeps, type Scope } from './rbac.ports.js';
+import { granterOf, type LocalChanges, type RbacActor, type RbacDeps, type Scope } from './rbac.ports.js';
 import * as store from './rbac.store.js';
 import { ACCOUNT_ADMIN } from './system-roles.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/pg-errors.js';
 
 export interface Role {
   readonly id: string;

@@ -1,7 +1,6 @@
 import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { AuditActor, AuditEventInput } from '../audit/index.js';
-import { enterableAccounts } from '../rbac/index.js';
 import type { IssuedSession, Issuer, PendingSession } from './session-issuer.js';
 import { SessionErrors } from './sessions.errors.js';
 import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
@@ -175,7 +174,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
       return { status: 'password_change_required', tenantId, userId, stamp: user.security_stamp, amr };
     }
     const authTime = clock.now();
-    const accounts = await enterableAccounts(tx, tenantId, user.id, authTime);
+    const accounts = await deps.enterableAccounts(tx, tenantId, user.id, authTime);
     if (accounts.length === 0) throw new AppError(SessionErrors['sessions.no_accounts']);
     const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta) : undefined;
     await audit.record(tx, tenantId, {
@@ -229,7 +228,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
      * token's redemption): refused with `sessions.no_account_access` when the user may not enter it.
      */
     async sessionInAccount(tx: Tx, tenantId: string, user: { id: string; email: string }, accountId: string, amr: string[], authTime: Date, meta: RequestMeta): Promise<PendingSession> {
-      const accounts = await enterableAccounts(tx, tenantId, user.id, clock.now());
+      const accounts = await deps.enterableAccounts(tx, tenantId, user.id, clock.now());
       if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors['sessions.no_account_access']);
       const session = await issuer.createSession(tx, tenantId, user.id, accountId, amr, authTime, meta);
       await audit.record(tx, tenantId, {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import { open, seal } from '../../crypto/envelope.js';
 import { randomToken } from '../../crypto/random.js';
 
@@ -18,11 +18,11 @@ export function parseRefreshToken(token: string): { tenantId: string } | undefin
 }
 
 export function hashRefreshToken(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
+  return hashOpaqueToken(token);
 }
 
 function successorKey(token: string): Buffer {
-  return createHash('sha256').update(`tessera:refresh-successor:${token}`).digest();
+  return hashOpaqueToken(token, 'tessera:refresh-successor:');
 }
 
 /** The successor, encrypted under a key only the holder of the rotated token can derive. */

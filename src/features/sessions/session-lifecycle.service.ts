@@ -8,7 +8,6 @@ import { SessionErrors } from './sessions.errors.js';
 import type { Caller, RequestMeta, SessionsDeps } from './sessions.ports.js';
 import * as store from './sessions.store.js';
 import { linkedAccountNames } from '../tenants/index.js';
-import { enterableAccounts } from '../rbac/index.js';
 
 /** Refresh rotation, account switching, logout, and the user's own session list (DESIGN §2 "Session"). */
 export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
@@ -88,7 +87,7 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
     async switchAccount(auth: Caller, accountId: string, meta: RequestMeta): Promise<IssuedSession> {
       const key = await issuer.signingKey();
       const pending = await db.tenantWork(auth.tenantId, async (tx) => {
-        const accounts = await enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
+        const accounts = await deps.enterableAccounts(tx, auth.tenantId, auth.userId, clock.now());
         if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors['sessions.no_account_access']);
         const current = await store.findSession(tx, auth.tenantId, auth.sessionId);
         // The new session comes from the same authentication: its `auth_time` is carried over, not renewed

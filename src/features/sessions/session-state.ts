@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import type { Database } from '../../db/database.js';
-import { type Principal, type PrincipalRow, toPrincipal } from '../../kernel/principal.js';
+import { type Principal, toPrincipal } from '../../kernel/principal.js';
+import { type SessionStateRow as Row, readSessionStates } from './sessions.store.js';
 
 /** What the request hot path needs to know about a session, read together (DESIGN §3 step 2). */
 export interface SessionState {
@@ -24,16 +24,6 @@ export interface SessionStateSource {
   forgetUser(tenantId: string, userId: string): void;
 }
 
-/** The function's columns: the session's, then the principal projection's (migration 0011). */
-interface Row extends PrincipalRow {
-  tenant_id: string;
-  session_id: string;
-  account_id: string;
-  revoked: boolean;
-  expires_at: Date;
-  authz_epoch: number | string;
-}
-
 function toState(r: Row): SessionState {
   return {
     tenantId: r.tenant_id,
@@ -51,10 +41,7 @@ function toState(r: Row): SessionState {
 async function readStates(db: Database, keys: readonly { tenantId: string; sessionId: string }[]): Promise<Row[]> {
   const tenants = keys.map((k) => k.tenantId);
   const sessions = keys.map((k) => k.sessionId);
-  const result = await db.globalWork((tx) =>
-    sql<Row>`select * from tessera_session_states(${tenants}::uuid[], ${sessions}::uuid[])`.execute(tx),
-  );
-  return result.rows;
+  return db.globalWork((tx) => readSessionStates(tx, tenants, sessions));
 }
 
 /**

@@ -78,6 +78,8 @@ export type UserEventPort =
 /** The tenant's session policy (tenants feature). */
 export type SecurityPolicyReader = (tx: Tx, tenantId: string) => Promise<{ mfaRequired: boolean; sessionLifetimeSeconds: number; refreshLifetimeSeconds: number }>;
 
+export type EnterableAccounts = (tx: Tx, tenantId: string, userId: string, now: Date) => Promise<{ id: string; name: string }[]>;
+
 export interface SessionsDeps {
   readonly db: Database;
   readonly clock: Clock;
@@ -87,6 +89,8 @@ export interface SessionsDeps {
   readonly mfa: MfaPort;
   readonly identity: IdentityPort;
   readonly users: LoginUsers;
+  /** The accounts a user may enter: an active assignment, direct or through a group (the rbac feature). */
+  readonly enterableAccounts: EnterableAccounts;
   readonly securityPolicy: SecurityPolicyReader;
   /** `iss` of every token: the server's public URL. */
   readonly issuer: string;

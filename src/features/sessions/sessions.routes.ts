@@ -1,4 +1,4 @@
-import { defineRoute, type ReplyControl, type Route } from '../../http/route.js';
+import { defineRoute, NoContent, type ReplyControl, type Route } from '../../http/route.js';
 import type { LoginResult } from './login-pipeline.js';
 import type { IssuedSession } from './session-issuer.js';
 import {
@@ -124,7 +124,7 @@ export function sessionsRoutes(sessions: SessionsService): Route[] {
       auth: 'session',
       headers: NO_STORE,
       status: 204,
-      schema: { tags: ['auth'], summary: 'End the current session', response: {} },
+      schema: { tags: ['auth'], summary: 'End the current session', response: { 204: NoContent } },
       handler: async (ctx) => {
         await sessions.logout(ctx.principal, ctx.meta);
         ctx.reply.clearCookie(REFRESH_COOKIE, cookie);
@@ -158,7 +158,7 @@ export function sessionsRoutes(sessions: SessionsService): Route[] {
       auth: 'session',
       headers: NO_STORE,
       status: 204,
-      schema: { tags: ['sessions'], summary: 'Revoke one of your sessions', params: SessionIdParams, response: {} },
+      schema: { tags: ['sessions'], summary: 'Revoke one of your sessions', params: SessionIdParams, response: { 204: NoContent } },
       handler: (ctx) => sessions.revokeOwnSession(ctx.principal, ctx.input.params.sessionId, ctx.meta),
     }),
     defineRoute({

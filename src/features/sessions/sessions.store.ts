@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
+import type { PrincipalRow } from '../../kernel/principal.js';
 
 /**
  * SQL of the sessions feature, on its own tables only (sessions, refresh_tokens, used_tokens, login_throttles):
@@ -218,4 +219,23 @@ export async function rewriteThrottle(tx: Tx, key: Buffer): Promise<void> {
 
 export async function clearThrottle(tx: Tx, key: Buffer): Promise<void> {
   await tx.deleteFrom('login_throttles').where('key', '=', key).execute();
+}
+
+/** The function's columns: the session's, then the principal projection's (migration 0011). */
+export interface SessionStateRow extends PrincipalRow {
+  tenant_id: string;
+  session_id: string;
+  account_id: string;
+  revoked: boolean;
+  expires_at: Date;
+  authz_epoch: number | string;
+}
+
+/**
+ * The per-request read (DESIGN §3 step 2) for many sessions at once: liveness, the user's principal and the
+ * account's authorization epoch, in one statement (the SECURITY DEFINER function of the migrations).
+ */
+export async function readSessionStates(tx: Tx, tenantIds: readonly string[], sessionIds: readonly string[]): Promise<SessionStateRow[]> {
+  const result = await sql<SessionStateRow>`select * from tessera_session_states(${tenantIds}::uuid[], ${sessionIds}::uuid[])`.execute(tx);
+  return result.rows;
 }

@@ -50,9 +50,6 @@ export interface LoginThrottlesTable {
 }
 
 declare module '../../db/schema.js' {
-  interface AccountsTable {
-    authz_epoch: Generated<number>;
-  }
   interface DB {
     sessions: SessionsTable;
     refresh_tokens: RefreshTokensTable;

@@ -1,9 +1,9 @@
 import { defineErrors } from '../../kernel/app-error.js';
 
-/** Organizations of an account (issue 4): the plain codes the access-control issue names. */
+/** Organizations of an account (DESIGN §2): a unit inside an account that roles can be scoped to. */
 export const OrganizationErrors = defineErrors({
-  organization_name_taken: { status: 409, message: 'An organization with this name already exists in the account (names are compared case-insensitively).' },
-  organization_in_use: {
+  'organizations.name_taken': { status: 409, message: 'An organization with this name already exists in the account (names are compared case-insensitively).' },
+  'organizations.in_use': {
     status: 409,
     message: 'Roles are scoped to this organization; delete those roles or change their organizationId (PATCH /api/v1/roles/{id}) first.',
   },

@@ -102,22 +102,22 @@ describe.each(engines())('organizations over HTTP [%s]', (engine) => {
     expect(errorCode(await api(admin, 'GET', '/api/v1/organizations/not-a-uuid'))).toBe('invalid_request');
   });
 
-  it('a name is unique in the account, case-insensitively (organization_name_taken)', async () => {
+  it('a name is unique in the account, case-insensitively (organizations.name_taken)', async () => {
     const lisbon = await create('Lisbon');
     const taken = await api(admin, 'POST', '/api/v1/organizations', { name: ' LISBON' });
     expect(taken.status).toBe(409);
-    expect(errorCode(taken)).toBe('organization_name_taken');
+    expect(errorCode(taken)).toBe('organizations.name_taken');
     const porto = await create('Porto');
     const renamed = await api(admin, 'PATCH', `/api/v1/organizations/${porto.id}`, { name: 'lisbon' });
     expect(renamed.status).toBe(409);
-    expect(errorCode(renamed)).toBe('organization_name_taken');
+    expect(errorCode(renamed)).toBe('organizations.name_taken');
     expect((await api<Organization>(admin, 'GET', `/api/v1/organizations/${porto.id}`)).body.name).toBe('Porto');
     expect((await api<OrganizationList>(admin, 'GET', '/api/v1/organizations?q=lisbon')).body.items.map((o) => o.id)).toEqual([lisbon.id]);
     // Unique per account: another tenant's account may use the name.
     expect((await create('Lisbon', other)).name).toBe('Lisbon');
   });
 
-  it('a role scoped to a new organization reaches its assignee in /me/access; deleting the organization then is refused (organization_in_use)', async () => {
+  it('a role scoped to a new organization reaches its assignee in /me/access; deleting the organization then is refused (organizations.in_use)', async () => {
     const org = await create('Madrid');
     const assignee = await userWith(['roles.view'], { organizationId: org.id });
     const access = await api<Access>(assignee, 'GET', '/api/v1/me/access');
@@ -133,7 +133,7 @@ describe.each(engines())('organizations over HTTP [%s]', (engine) => {
 
     const refused = await api<{ error: { message: string } }>(admin, 'DELETE', `/api/v1/organizations/${org.id}`);
     expect(refused.status).toBe(409);
-    expect(errorCode(refused)).toBe('organization_in_use');
+    expect(errorCode(refused)).toBe('organizations.in_use');
     expect(refused.body.error.message).toBe('1 role is scoped to this organization; delete it or change its organizationId (PATCH /api/v1/roles/{id}) first.');
     expect((await api(admin, 'GET', `/api/v1/organizations/${org.id}`)).status).toBe(200);
     expect((await api(admin, 'GET', `/api/v1/roles/${assignee.roleId}`)).status).toBe(200);
@@ -261,7 +261,7 @@ describe.each(engines())('organizations over HTTP [%s]', (engine) => {
     release();
     await scoping;
     const refused = await deleting;
-    expect(errorCode(refused)).toBe('organization_in_use');
+    expect(errorCode(refused)).toBe('organizations.in_use');
     expect((await api<{ organizationId: string }>(admin, 'GET', `/api/v1/roles/${roleId}`)).body.organizationId).toBe(org.id);
     expect((await api(admin, 'GET', `/api/v1/organizations/${org.id}`)).status).toBe(200);
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../../test/support/app.js';
+import { startTestServices, type TestServices } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { emailDomainAllowed, SECURITY_DEFAULTS, withDefaults } from './security-settings.js';
 import * as store from './tenants.store.js';
@@ -25,31 +25,31 @@ describe('security settings defaults', () => {
 });
 
 describe.each(engines())('tenant security settings store [%s]', (engine) => {
-  let t: TestApp;
+  let t: TestServices;
   let tenantA: string;
   let tenantB: string;
 
   beforeAll(async () => {
-    t = await startTestApp(engine);
-    tenantA = (await t.app.services.bootstrap.bootstrap({ tenantName: 'A', accountName: 'A', email: 'admin@a.example', password: 'correct horse battery' })).tenantId;
-    tenantB = (await t.app.services.bootstrap.bootstrap({ tenantName: 'B', accountName: 'B', email: 'admin@b.example', password: 'correct horse battery' })).tenantId;
+    t = await startTestServices(engine);
+    tenantA = (await t.services.bootstrap.bootstrap({ tenantName: 'A', accountName: 'A', email: 'admin@a.example', password: 'correct horse battery' })).tenantId;
+    tenantB = (await t.services.bootstrap.bootstrap({ tenantName: 'B', accountName: 'B', email: 'admin@b.example', password: 'correct horse battery' })).tenantId;
   });
   afterAll(() => t.close());
 
   it('keeps the other keys of tenants.settings', async () => {
-    await t.app.db.ownerWork((tx) => tx.updateTable('tenants').set({ settings: JSON.stringify({ sso: { required: true } }) }).where('id', '=', tenantA).execute());
-    await t.app.db.tenantWork(tenantA, (tx) => store.writeSecuritySettings(tx, tenantA, { ...SECURITY_DEFAULTS, mfaRequired: true }, new Date()));
-    const row = await t.app.db.ownerWork((tx) => tx.selectFrom('tenants').select('settings').where('id', '=', tenantA).executeTakeFirstOrThrow());
+    await t.database.db.ownerWork((tx) => tx.updateTable('tenants').set({ settings: JSON.stringify({ sso: { required: true } }) }).where('id', '=', tenantA).execute());
+    await t.database.db.tenantWork(tenantA, (tx) => store.writeSecuritySettings(tx, tenantA, { ...SECURITY_DEFAULTS, mfaRequired: true }, new Date()));
+    const row = await t.database.db.ownerWork((tx) => tx.selectFrom('tenants').select('settings').where('id', '=', tenantA).executeTakeFirstOrThrow());
     expect(row.settings).toMatchObject({ sso: { required: true }, security: { mfaRequired: true } });
   });
 
   it('another tenant neither reads nor writes them', async () => {
-    await t.app.db.tenantWork(tenantB, async (tx) => {
+    await t.database.db.tenantWork(tenantB, async (tx) => {
       expect(await store.readSecuritySettings(tx, tenantA)).toBeUndefined();
       expect(await store.writeSecuritySettings(tx, tenantA, { ...SECURITY_DEFAULTS }, new Date())).toBe(false);
-      expect(await t.app.services.tenants.securitySettings(tx, tenantA)).toEqual(SECURITY_DEFAULTS);
+      expect(await t.services.tenants.securitySettings(tx, tenantA)).toEqual(SECURITY_DEFAULTS);
     });
-    const a = await t.app.db.tenantWork(tenantA, (tx) => t.app.services.tenants.securitySettings(tx, tenantA));
+    const a = await t.database.db.tenantWork(tenantA, (tx) => t.services.tenants.securitySettings(tx, tenantA));
     expect(a.mfaRequired).toBe(true);
   });
 });

@@ -38,6 +38,11 @@ export function createTenantsService({ db, clock, createDataKey, audit, requireT
     countAllTenants: store.countAllTenants,
     securitySettings,
 
+    /** The tenant whose audit log an operator's change to an account is recorded in: the first one linked to it. */
+    firstTenantOfAccount(accountId: string): Promise<string | undefined> {
+      return db.ownerWork((tx) => store.firstTenantOfAccount(tx, accountId));
+    },
+
     /** The tenant's security settings, in a unit of work of its own. */
     getSecuritySettings(tenantId: string): Promise<SecuritySettings> {
       return db.tenantWork(tenantId, (tx) => securitySettings(tx, tenantId));
@@ -49,25 +54,25 @@ export function createTenantsService({ db, clock, createDataKey, audit, requireT
      */
     updateSecuritySettings(tenantId: string, actor: AuditActor & { type: 'user'; id: string }, patch: SecuritySettingsPatch): Promise<SecuritySettings> {
       return db.tenantWork(tenantId, async (tx) => {
-      await requireTenantAdmin(tx, tenantId, actor.id);
-      const before = await securitySettings(tx, tenantId);
-      const after = withDefaults({ ...before, ...patch });
-      const problem = settingsProblem(after);
-      if (problem) throw new AppError(KernelErrors.invalid_request, { message: problem });
-      const changes: Record<string, { from: unknown; to: unknown }> = {};
-      for (const key of Object.keys(after) as (keyof SecuritySettings)[]) {
-        if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changes[key] = { from: before[key], to: after[key] };
-      }
-      if (Object.keys(changes).length === 0) return after;
-      if (!(await store.writeSecuritySettings(tx, tenantId, after, clock.now()))) throw new AppError(KernelErrors.not_found);
-      await audit.record(tx, tenantId, {
-        action: 'tenant.security_settings.updated',
-        actor,
-        target: { type: 'tenant', id: tenantId },
-        outcome: 'success',
-        details: { changes },
-      });
-      return after;
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const before = await securitySettings(tx, tenantId);
+        const after = withDefaults({ ...before, ...patch });
+        const problem = settingsProblem(after);
+        if (problem) throw new AppError(KernelErrors.invalid_request, { message: problem });
+        const changes: Record<string, { from: unknown; to: unknown }> = {};
+        for (const key of Object.keys(after) as (keyof SecuritySettings)[]) {
+          if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changes[key] = { from: before[key], to: after[key] };
+        }
+        if (Object.keys(changes).length === 0) return after;
+        if (!(await store.writeSecuritySettings(tx, tenantId, after, clock.now()))) throw new AppError(KernelErrors.not_found);
+        await audit.record(tx, tenantId, {
+          action: 'tenant.security_settings.updated',
+          actor,
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
+          details: { changes },
+        });
+        return after;
       });
     },
   };

@@ -52,3 +52,14 @@ export async function writeSecuritySettings(tx: Tx, tenantId: string, security: 
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** The first tenant an account was linked to: across tenants, so only in the owner's unit of work (operator commands). */
+export async function firstTenantOfAccount(tx: Tx, accountId: string): Promise<string | undefined> {
+  const row = await tx.selectFrom('account_tenants').select('tenant_id').where('account_id', '=', accountId).orderBy('created_at').executeTakeFirst();
+  return row?.tenant_id;
+}
+
+/** Every tenant's id, in order: across tenants, so only in the owner's unit of work (global events, retention). */
+export async function allTenantIds(tx: Tx): Promise<string[]> {
+  const rows = await tx.selectFrom('tenants').select('id').orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
