@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import {
   ChangePasswordBody,
@@ -13,12 +12,6 @@ import {
   UserSchema,
 } from './identity.schema.js';
 import type { IdentityService, UserActor } from './identity.service.js';
-
-/** The caller as the audit log records it, for routes not yet declared with defineRoute (`ctx.actor` there). */
-export function userActor(request: FastifyRequest): UserActor {
-  const ua = request.headers['user-agent'];
-  return { type: 'user', id: request.auth!.userId, ip: request.ip, userAgent: typeof ua === 'string' ? ua : null };
-}
 
 const view = { permission: 'idp.view' } as const;
 const manage = { permission: 'idp.manage' } as const;

@@ -1,5 +1,4 @@
-// userActor: until the mfa routes are declared with defineRoute (ctx.actor).
-export { identityRoutes, userActor } from './identity.routes.js';
+export { identityRoutes } from './identity.routes.js';
 export { createIdentityService, type IdentityService, type NewUserInput, type User, type UserActor, type UserPatch } from './identity.service.js';
 export type { StampReason, UserEvent, UserEvents } from './user-events.js';
 export { IdentityErrors } from './identity.errors.js';
