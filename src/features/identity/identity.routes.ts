@@ -11,7 +11,7 @@ import {
   UserList,
   UserSchema,
 } from './identity.schema.js';
-import type { IdentityService, UserActor } from './identity.service.js';
+import type { IdentityService } from './identity.service.js';
 
 const view = { permission: 'idp.view' } as const;
 const manage = { permission: 'idp.manage' } as const;
