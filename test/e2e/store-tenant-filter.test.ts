@@ -76,6 +76,7 @@ const READS: ReadCase[] = [
   ['users.listUsers', (tx, c) => users.listUsers(tx, c.tenant, { ...page }), bySome('user')],
   // sessions
   ['sessions.findSession', (tx, c, w) => sessions.findSession(tx, c.tenant, w.session), bySome('session')],
+  ['sessions.readSessionStates', (tx, c, w) => sessions.readSessionStates(tx, [c.tenant], [w.session]), bySome('session')],
   ['sessions.listLiveSessionsOfUser', (tx, c, w) => sessions.listLiveSessionsOfUser(tx, c.tenant, w.user, now), bySome('session')],
   ['sessions.lockRefreshToken', (tx, c, w) => sessions.lockRefreshToken(tx, c.tenant, w.refreshHash), bySome('session')],
   ['sessions.lockRefreshChain', (tx, c, w) => sessions.lockRefreshChain(tx, c.tenant, w.refreshHash), bySome('session')],
