@@ -8,6 +8,7 @@ import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
 import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.js';
 import { auditRoutes, createAudit } from './features/audit/index.js';
+import { createDomainsService, createTxtLookup, domainsRoutes } from './features/domains/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
@@ -52,12 +53,13 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: rbac.catalog.checkKeys, grants: rbac.grants, has: rbac.access.has } });
   const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
-  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
+  const domains = createDomainsService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin, txt: createTxtLookup({ servers: config.domains.dnsServers, timeoutMs: config.domains.dnsTimeoutMs }), extraPublicMailboxDomains: config.domains.publicMailboxDomains });
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: domains.tenantForEmail });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe(sessions.onUserEvent);
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -84,6 +86,7 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...organizationsRoutes(s.organizations),
     ...rbacRoutes(s.rbac),
     ...apiKeysRoutes(s.apiKeys),
+    ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit),
   ]);
   return { http, guards };

@@ -57,6 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // Background jobs (audit webhook delivery, audit retention); stopped before the database closes.
   const auditJobs = app.services.audit.startJobs({ log: app.http.log });
   const rbacJobs = app.services.rbac.startJobs({ log: app.http.log });
+  const domainJobs = app.services.domains.startJobs({ log: app.http.log });
   const address = app.http.server.address();
   const url =
     address && typeof address === 'object'
@@ -80,6 +81,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         clearTimeout(timer);
         await auditJobs.stop();
         await rbacJobs.stop();
+        await domainJobs.stop();
         await db.close();
       }
     })();

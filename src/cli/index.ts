@@ -4,6 +4,7 @@ import { VERSION } from '../config/version.js';
 import { registerAudit } from './audit.js';
 import { registerBootstrap } from './bootstrap.js';
 import { registerCatalog } from './catalog.js';
+import { registerDomains } from './domains.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
 import { registerServe } from './serve.js';
@@ -22,5 +23,6 @@ registerBootstrap(program);
 registerKeys(program);
 registerAudit(program);
 registerCatalog(program);
+registerDomains(program);
 
 await program.parseAsync(process.argv);

@@ -127,6 +127,24 @@ export const variables = {
     default: undefined,
     doc: 'Password of that administrator. Unset: a one-time password is generated and printed once.',
   },
+  TESSERA_DNS_SERVERS: {
+    schema: z
+      .string()
+      .trim()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine((list) => list.every((s) => /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)$/.test(s)), 'must be a comma-separated list of IP addresses, each with an optional :port (e.g. 10.0.0.53,10.0.0.54:5353)'),
+    default: undefined,
+    doc: 'DNS servers for domain verification (TXT look-ups), comma-separated `ip` or `ip:port`. Unset: the system resolvers. Set it to reach internal DNS.',
+  },
+  TESSERA_DNS_TIMEOUT_MS: { schema: integer(100, 60_000, 'milliseconds a DNS query may take'), default: '5000', doc: 'How long one DNS query of a domain verification may take, in milliseconds (default 5000; two tries).' },
+  TESSERA_PUBLIC_MAILBOX_DOMAINS: {
+    schema: z
+      .string()
+      .trim()
+      .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)),
+    default: undefined,
+    doc: 'Extra public mailbox domains (comma-separated) refused as tenant domains, on top of the shipped list (`email-providers` plus the repository\'s own).',
+  },
   TESSERA_BOOTSTRAP_TENANT: { schema: z.string().trim().min(1).max(200), default: 'Default', doc: 'Name of the tenant created on first start.' },
   TESSERA_BOOTSTRAP_ACCOUNT: { schema: z.string().trim().min(1).max(200), default: 'Default', doc: 'Name of the account created on first start.' },
 } as const;
@@ -157,6 +175,12 @@ export interface Config {
   readonly trustProxy: boolean | number | string[];
   readonly shutdownTimeoutMs: number;
   readonly autoMigrate: boolean;
+  /** Domain verification: DNS servers (empty: the system's), query timeout, extra public mailbox domains. */
+  readonly domains: {
+    readonly dnsServers: readonly string[];
+    readonly dnsTimeoutMs: number;
+    readonly publicMailboxDomains: readonly string[];
+  };
   readonly bootstrap: {
     readonly adminEmail: string;
     readonly adminPassword?: string;

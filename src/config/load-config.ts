@@ -95,6 +95,11 @@ export function loadConfig(env: Source = process.env): Config {
     trustProxy: parseTrustProxy(values.TESSERA_TRUST_PROXY as string),
     shutdownTimeoutMs: values.TESSERA_SHUTDOWN_TIMEOUT_MS as number,
     autoMigrate: values.TESSERA_AUTO_MIGRATE as boolean,
+    domains: {
+      dnsServers: Object.freeze([...((values.TESSERA_DNS_SERVERS as string[] | undefined) ?? [])]),
+      dnsTimeoutMs: values.TESSERA_DNS_TIMEOUT_MS as number,
+      publicMailboxDomains: Object.freeze([...((values.TESSERA_PUBLIC_MAILBOX_DOMAINS as string[] | undefined) ?? [])]),
+    },
     bootstrap: {
       adminEmail: ((values.TESSERA_ADMIN_EMAIL as string | undefined) ?? 'admin@tessera.local').toLowerCase(),
       adminPassword: values.TESSERA_ADMIN_PASSWORD as string | undefined,
@@ -102,5 +107,5 @@ export function loadConfig(env: Source = process.env): Config {
       accountName: values.TESSERA_BOOTSTRAP_ACCOUNT as string,
     },
   };
-  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap) });
+  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains) });
 }

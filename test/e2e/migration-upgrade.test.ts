@@ -100,6 +100,11 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   async () => {},
   // 0011 user principals: a view and a function, no data.
   async () => {},
+  // 0012 domains: one verified and one pending domain.
+  async (tx) => {
+    await sql`insert into domains (tenant_id, id, domain, token, status, verified_at, verified_by, next_check_at, created_at) values (${T}, gen_random_uuid(), 'upgrade.example', 'tok-0123456789abcdef', 'verified', ${AT}::timestamptz, 'dns', ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into domains (tenant_id, id, domain, token, status, created_at) values (${T}, gen_random_uuid(), 'pending.example', 'tok-fedcba9876543210', 'pending', ${AT}::timestamptz)`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/db/database.js';
 import * as apiKeys from '../../src/features/api-keys/api-keys.store.js';
 import * as audit from '../../src/features/audit/audit.store.js';
+import * as domains from '../../src/features/domains/domains.store.js';
 import * as loginUsers from '../../src/features/identity/login-user.store.js';
 import * as users from '../../src/features/identity/users.store.js';
 import * as keys from '../../src/features/keys/keys.store.js';
@@ -52,6 +53,7 @@ interface World {
   readonly stamp: string;
   readonly expiredJti: string;
   readonly apiKey: string;
+  readonly domain: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
@@ -120,6 +122,11 @@ const READS: ReadCase[] = [
   ['apiKeys.listKeys', (tx, c, w) => apiKeys.listKeys(tx, c.tenant, w.assignmentAccount), bySome('apiKey')],
   ['apiKeys.findKey', (tx, c, w) => apiKeys.findKey(tx, c.tenant, w.assignmentAccount, w.apiKey), bySome('apiKey')],
   ['apiKeys.findLiveKeyByHash', (tx, c) => apiKeys.findLiveKeyByHash(tx, c.tenant, API_KEY_HASH), bySome('apiKey')],
+  // domains
+  ['domains.listDomains', (tx, c) => domains.listDomains(tx, c.tenant), bySome('domain')],
+  ['domains.findDomain', (tx, c, w) => domains.findDomain(tx, c.tenant, w.domain), bySome('domain')],
+  ['domains.findDomainByName', (tx, c) => domains.findDomainByName(tx, c.tenant, 'tenant-a.example'), bySome('domain')],
+  ['domains.lockDomain', (tx, c, w) => domains.lockDomain(tx, c.tenant, w.domain), bySome('domain')],
   // organizations and tenants
   ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
   ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
@@ -183,6 +190,8 @@ const WRITES: WriteCase[] = [
     return audit.appendAtHead(tx, c.tenant, event, canonicalParts(event), '2026-03-01T10:00:00.000000Z');
   }, async (tx, a, w) => (await audit.readHead(tx, a.tenant))?.hash === w.headHash],
   ['audit.deleteOutbox', (tx, c, w) => audit.deleteOutbox(tx, c.tenant, [w.seq]), async (tx, a) => (await audit.outboxOf(tx, a.tenant)).length > 0],
+  ['domains.updateCheck', (tx, c, w) => domains.updateCheck(tx, c.tenant, w.domain, { status: 'pending', verifiedAt: null, verifiedBy: null, failures: 9, lastCheckedAt: now, nextCheckAt: null }), async (tx, a, w) => (await domains.findDomain(tx, a.tenant, w.domain))?.failures !== 9],
+  ['domains.deleteDomain', (tx, c, w) => domains.deleteDomain(tx, c.tenant, w.domain), async (tx, a, w) => (await domains.findDomain(tx, a.tenant, w.domain)) !== undefined],
   ['audit.upsertSettings', (tx, c) => audit.upsertSettings(tx, c.tenant, { retentionDays: 1 }, now), async (tx, a) => (await audit.readSettings(tx, a.tenant))?.retentionDays !== 1],
 ];
 
@@ -234,9 +243,12 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'tenants.insertTenant': 'insert',
   'tenants.insertAccount': 'insert for the given tenant',
   'tenants.countAllTenants': 'bootstrap check: every tenant',
+  'domains.insertDomain': 'insert for the given tenant',
+  'domains.verifiedDomainOwner': 'global by design: which tenant holds a domain verified (SQL function tessera_verified_domain_owner)',
+  'domains.dueDomains': 're-check job: every tenant',
 };
 
-const STORES = { audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants };
+const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants };
 
 async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
   const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();
@@ -281,6 +293,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
     const org = newId();
     const customRole = newId();
     const lapsed = newId();
+    const domain = newId();
     // Tenant A gets a row in every tenant-owned table, through its own stores.
     await db.tenantWork(a.tenant, async (tx) => {
       await groups.insertGroup(tx, a.tenant, { id: group, name: 'Group A', description: '', now });
@@ -291,6 +304,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await mfa.replaceRecoveryCodes(tx, a.tenant, adminA.userId, [Buffer.from('code-a')], now);
       await tenants.writeSecuritySettings(tx, a.tenant, { marker: 'marker-a' }, now);
       await audit.upsertSettings(tx, a.tenant, { retentionDays: 3650, webhook: { url: 'https://siem-a.example/hook', secretEnc: Buffer.from('x') } }, now);
+      await domains.insertDomain(tx, a.tenant, { id: domain, domain: 'tenant-a.example', token: 'token-a-0123456789', createdBy: adminA.userId, now, nextCheckAt: now });
     });
     const facts = await db.ownerWork(async (tx) => {
       const session = await tx.selectFrom('sessions').select('id').where('tenant_id', '=', a.tenant).executeTakeFirstOrThrow();
@@ -319,7 +333,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
       return { apiKey, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
-    w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, assignmentAccount: a.account, ...facts };
+    w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, domain, assignmentAccount: a.account, ...facts };
   });
   afterAll(() => t?.close());
 

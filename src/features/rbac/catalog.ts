@@ -31,6 +31,8 @@ export const BUILTIN_PERMISSIONS: readonly PermissionEntry[] = [
   { key: 'audit.view', category: 'Audit', description: 'Read and verify the audit log' },
   { key: 'audit.export', category: 'Audit', description: 'Export the audit log' },
   { key: 'sso.manage', category: 'Single sign-on', description: 'Manage SSO connections' },
+  { key: 'domains.view', category: 'Single sign-on', description: "View the tenant's email domains and their verification" },
+  { key: 'domains.manage', category: 'Single sign-on', description: 'Add, verify and remove email domains (tenant administrators)' },
   { key: 'scim.manage', category: 'Provisioning', description: 'Manage SCIM directories' },
   { key: 'security.manage', category: 'Security', description: 'Manage security settings and API keys' },
 ];
@@ -54,7 +56,7 @@ export function builtinTemplates(catalogKeys: readonly string[]): RoleTemplate[]
   return [
     { key: 'account_administrator', name: 'Account Administrator', description: 'Every permission of the catalog.', permissions: [...catalogKeys], source: 'tessera' },
     { key: 'read_only_auditor', name: 'Read-Only Auditor', description: 'Every view permission.', permissions: catalogKeys.filter((k) => k.endsWith('.view')), source: 'tessera' },
-    { key: 'identity_administrator', name: 'Identity Administrator', description: 'Users, groups, SSO and SCIM.', permissions: pick(['idp', 'sso', 'scim']), source: 'tessera' },
+    { key: 'identity_administrator', name: 'Identity Administrator', description: 'Users, groups, SSO, domains and SCIM.', permissions: pick(['idp', 'sso', 'domains', 'scim']), source: 'tessera' },
     { key: 'access_manager', name: 'Access Manager', description: 'Roles and role assignments.', permissions: pick(['roles', 'access_grants']), source: 'tessera' },
   ];
 }

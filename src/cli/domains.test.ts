@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../test/support/cli.js';
+import { engines } from '../../test/support/databases.js';
+import { bootstrappedOperatorDatabase } from '../../test/support/operator.js';
+import type { Database } from '../db/database.js';
+
+// `tessera domains verify DOMAIN --tenant ID --force` as an operator runs it: the real command in a child process.
+describe.each(engines())('tessera domains verify [%s]', { timeout: 120_000 }, (engine) => {
+  let env: Record<string, string>;
+  let open: () => Promise<Database>;
+  let drop: () => Promise<void>;
+  let tenantId: string;
+
+  beforeAll(async () => {
+    ({ env, open, drop, tenantId } = await bootstrappedOperatorDatabase(engine));
+  });
+  afterAll(() => drop());
+
+  it('--force marks the domain verified without DNS, audited as the cli system actor; a public mailbox is refused', async () => {
+    const forced = await runCli(['domains', 'verify', 'Intranet.Example', '--tenant', tenantId, '--force'], env);
+    expect(forced.stderr).toBe('');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('intranet.example: verified (forced by the operator)');
+
+    const refused = await runCli(['domains', 'verify', 'gmail.com', '--tenant', tenantId, '--force'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('domain.public_mailbox');
+
+    const db = await open();
+    try {
+      const rows = await db.ownerWork((tx) => tx.selectFrom('domains').select(['domain', 'status', 'verified_by']).where('tenant_id', '=', tenantId).execute());
+      expect(rows).toEqual([{ domain: 'intranet.example', status: 'verified', verified_by: 'operator' }]);
+      const events = await db.ownerWork((tx) => tx.selectFrom('audit_events').select(['action', 'actor_type', 'actor_id']).where('tenant_id', '=', tenantId).where('action', 'like', 'domain.%').orderBy('seq').execute());
+      expect(events).toEqual([
+        { action: 'domain.added', actor_type: 'system', actor_id: 'cli' },
+        { action: 'domain.force_verified', actor_type: 'system', actor_id: 'cli' },
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+});
