@@ -79,6 +79,7 @@ describe.each(engines())('identity service [%s]', (engine) => {
     const results = await Promise.allSettled([first, secondDemotion]);
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused).toHaveLength(1);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers `any` so they fit any field
     expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^identity\.(last_tenant_admin|tenant_admin_required)$/) });
     const admins = await t.app.db.tenantWork(tenantA, (tx) => store.lockActiveTenantAdmins(tx, tenantA));
     expect(admins).toHaveLength(1);

@@ -116,6 +116,7 @@ describe('master key resolution', () => {
 
   it('requires TESSERA_MASTER_KEY with PostgreSQL, saying how to make one', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://localhost/x' });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers `any` so they fit any field
     expect(() => resolveMasterKey(config)).toThrow(expect.objectContaining({ code: 'keyring.master_key_missing', message: expect.stringContaining('randomBytes(32)') }));
   });
 

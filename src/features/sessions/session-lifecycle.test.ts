@@ -43,6 +43,7 @@ describe.each(engines())('sessions [%s]', (engine) => {
     const me = await loginAsPlainUser(t, admin);
     const r = await call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie });
     expect(r.status).toBe(200);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers `any` so they fit any field
     expect(r.body).toMatchObject({ tokenType: 'Bearer', accountId: admin.accountId, sessionId: expect.any(String) });
     expect(r.refreshCookie).toBeDefined();
     expect(r.refreshCookie).not.toBe(me.refreshCookie);
@@ -115,16 +116,17 @@ describe.each(engines())('sessions [%s]', (engine) => {
     const r3 = await call(t, 'POST', '/auth/login', { body: { email: tab1.email, password: tab1.password }, headers: { 'user-agent': 'Laptop/2.0' } });
     const list = await call(t, 'GET', '/api/v1/me/sessions', { token: tab1.accessToken });
     expect(list.body.sessions).toHaveLength(3);
-    const phone = list.body.sessions.find((s: { userAgent: string }) => s.userAgent === 'Phone/1.0');
+    const phone = list.body.sessions.find((s) => s.userAgent === 'Phone/1.0')!;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers `any` so they fit any field
     expect(phone).toMatchObject({ ip: '127.0.0.1', current: false, accountId: admin.accountId, accountName: 'Main', lastSeenAt: expect.any(String) });
-    expect(list.body.sessions.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+    expect(list.body.sessions.filter((s) => s.current)).toHaveLength(1);
 
     expect((await call(t, 'DELETE', `/api/v1/me/sessions/${phone.id}`, { token: tab1.accessToken })).status).toBe(204);
     expect((await call(t, 'GET', '/api/v1/me/sessions', { token: r2.body.session.accessToken })).body.error.code).toBe('invalid_token');
     // Another user's session is not found, never forbidden.
     const adminNow = await loginOverHttp(t, { email: admin.email, password: admin.password, tenantId: admin.tenantId });
     const adminSessions = (await call(t, 'GET', '/api/v1/me/sessions', { token: adminNow.accessToken })).body.sessions;
-    const notMine = await call(t, 'DELETE', `/api/v1/me/sessions/${adminSessions[0].id}`, { token: tab1.accessToken });
+    const notMine = await call(t, 'DELETE', `/api/v1/me/sessions/${adminSessions[0]!.id}`, { token: tab1.accessToken });
     expect(notMine.status).toBe(404);
 
     const others = await call(t, 'DELETE', '/api/v1/me/sessions', { token: tab1.accessToken });
