@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { loginAsAdmin, loginAsPlainUser, loginOverHttp, type LoggedIn } from '../../../test/support/login.js';
 import { auditActions, call } from '../../../test/support/sessions-http.js';
+import { match } from '../../../test/support/matchers.js';
 
 // Sessions (DESIGN §2 "Session"): refresh rotation with a grace window and reuse detection, cookies, logout,
 // the user's session list, and revocation that applies to the very next request.
@@ -43,8 +44,7 @@ describe.each(engines())('sessions [%s]', (engine) => {
     const me = await loginAsPlainUser(t, admin);
     const r = await call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie });
     expect(r.status).toBe(200);
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers `any` so they fit any field
-    expect(r.body).toMatchObject({ tokenType: 'Bearer', accountId: admin.accountId, sessionId: expect.any(String) });
+    expect(r.body).toMatchObject({ tokenType: 'Bearer', accountId: admin.accountId, sessionId: match.anyString() });
     expect(r.refreshCookie).toBeDefined();
     expect(r.refreshCookie).not.toBe(me.refreshCookie);
     expect((await call(t, 'GET', '/api/v1/me/sessions', { token: r.body.accessToken })).status).toBe(200);
@@ -117,8 +117,7 @@ describe.each(engines())('sessions [%s]', (engine) => {
     const list = await call(t, 'GET', '/api/v1/me/sessions', { token: tab1.accessToken });
     expect(list.body.sessions).toHaveLength(3);
     const phone = list.body.sessions.find((s) => s.userAgent === 'Phone/1.0')!;
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers `any` so they fit any field
-    expect(phone).toMatchObject({ ip: '127.0.0.1', current: false, accountId: admin.accountId, accountName: 'Main', lastSeenAt: expect.any(String) });
+    expect(phone).toMatchObject({ ip: '127.0.0.1', current: false, accountId: admin.accountId, accountName: 'Main', lastSeenAt: match.anyString() });
     expect(list.body.sessions.filter((s) => s.current)).toHaveLength(1);
 
     expect((await call(t, 'DELETE', `/api/v1/me/sessions/${phone.id}`, { token: tab1.accessToken })).status).toBe(204);
