@@ -24,7 +24,7 @@ export interface SessionRow {
 }
 
 /**
- * The JSON fields the session suites read, over the endpoints they call. Which fields an answer has depends on
+ * The JSON fields the HTTP suites read, over the endpoints they call. Which fields an answer has depends on
  * the endpoint and the outcome; each test asserts the ones it expects, so they are typed as present here, once,
  * instead of the body being `any` in every test.
  */
