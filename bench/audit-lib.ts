@@ -20,7 +20,7 @@ function adminUrl(): string | undefined {
 
 export interface BenchDatabase {
   readonly db: Database;
-  drop(): Promise<void>;
+  readonly drop: () => Promise<void>;
 }
 
 export async function benchDatabase(engine: Engine): Promise<BenchDatabase> {
@@ -106,7 +106,7 @@ export async function seedChain(db: Database, tenantId: string, count: number, o
       await sql`insert into audit_events
         select * from jsonb_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::jsonb)`.execute(tx);
       await sql`insert into audit_heads (tenant_id, last_seq, last_hash, last_at)
-        values (${tenantId}, ${done + n}, ${prev}, ${rows.at(-1)!.occurred_at as string}::timestamptz)
+        values (${tenantId}, ${done + n}, ${prev}, ${rows.at(-1)!.occurred_at}::timestamptz)
         on conflict (tenant_id) do update set last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_at = excluded.last_at`.execute(tx);
     });
     done += n;

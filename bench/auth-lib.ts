@@ -66,9 +66,9 @@ export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthS
   const info = await new Promise<{ url: string; email: string; password: string; tenantId: string; tokensFile: string }>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
-      out += d;
+      out += d.toString();
       const m = /^BENCH (.+)$/m.exec(out);
-      if (m) resolve(JSON.parse(m[1]!));
+      if (m) resolve(JSON.parse(m[1]!) as { url: string; email: string; password: string; tenantId: string; tokensFile: string });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);

@@ -19,7 +19,7 @@ function waitForUrl(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
-      out += d;
+      out += d.toString();
       const m = pattern.exec(out);
       if (m) resolve(m[1]!);
     };

@@ -37,9 +37,9 @@ async function startRbacServer(engine: Engine) {
   const info = await new Promise<{ url: string; accessToken: string; userId: string }>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
-      out += d;
+      out += d.toString();
       const m = /^BENCH (.+)$/m.exec(out);
-      if (m) resolve(JSON.parse(m[1]!));
+      if (m) resolve(JSON.parse(m[1]!) as { url: string; accessToken: string; userId: string });
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);

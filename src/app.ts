@@ -50,13 +50,13 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const mfa = createMfa({ db, clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit });
   const groups = createGroupsService({ db, clock, audit, access: rbac.groupRules });
-  const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: rbac.catalog.checkKeys, grants: rbac.grants, has: rbac.access.has } });
+  const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: (...args) => rbac.catalog.checkKeys(...args), grants: rbac.grants, has: (...args) => rbac.access.has(...args) } });
   const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const domains = createDomainsService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin, txt: createTxtLookup({ servers: config.domains.dnsServers, timeoutMs: config.domains.dnsTimeoutMs }), extraPublicMailboxDomains: config.domains.publicMailboxDomains });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: domains.tenantForEmail });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
-  identity.events.subscribe(sessions.onUserEvent);
+  identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
   return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains };

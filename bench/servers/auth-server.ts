@@ -25,14 +25,14 @@ const password = 'bench password 1234';
 const created = await app.services.bootstrap.bootstrap({ tenantName: 'Bench', accountName: 'Bench', email, password });
 
 const settings = { issuer: config.publicUrl };
-app.http.get('/bench/authenticated', { preHandler: app.guards.requireSession }, async (request) => ({ userId: request.auth!.userId }));
+app.http.get('/bench/authenticated', { preHandler: app.guards.requireSession }, (request) => Promise.resolve({ userId: request.auth!.userId }));
 app.http.get('/bench/verify-only', async (request, reply) => {
   const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
   const result = verifyToken(token, 'access', await app.services.keys.verificationKeys(), settings, Math.floor(Date.now() / 1000));
   if (!result.ok) return reply.code(401).send({ error: result.reason });
   return { userId: result.claims.sub };
 });
-app.http.get('/bench/open', async () => ({ userId: created.userId }));
+app.http.get('/bench/open', () => Promise.resolve({ userId: created.userId }));
 await app.http.listen({ port: 0, host: '127.0.0.1' });
 
 // Distinct access tokens of one live session (same claims, new jti each), for the "new token every request" case.

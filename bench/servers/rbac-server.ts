@@ -21,8 +21,8 @@ const email = 'many-roles@bench.example';
 const password = 'bench password 5678';
 const userId = await seedManyRoles(app, created, email, password);
 
-app.http.get('/bench/authenticated', { preHandler: app.guards.requireSession }, async (request) => ({ userId: request.auth!.userId }));
-app.http.get('/bench/guarded', { preHandler: app.guards.requirePermission('roles.view') }, async (request) => ({ userId: request.auth!.userId }));
+app.http.get('/bench/authenticated', { preHandler: app.guards.requireSession }, (request) => Promise.resolve({ userId: request.auth!.userId }));
+app.http.get('/bench/guarded', { preHandler: app.guards.requirePermission('roles.view') }, (request) => Promise.resolve({ userId: request.auth!.userId }));
 await app.http.listen({ port: 0, host: '127.0.0.1' });
 
 const login = await app.services.sessions.login({ email, password, tenantId: created.tenantId }, { ip: '127.0.0.1', userAgent: 'bench' });

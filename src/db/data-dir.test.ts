@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveMasterKey } from '../crypto/master-key.js';
 import { testConfig } from '../../test/support/app.js';
 import { openDatabase } from './database.js';
+import { match } from '../../test/support/matchers.js';
 
 /** Every path under `dir` whose mode grants anything to group or others. */
 function looseModes(dir: string): string[] {
@@ -61,7 +62,7 @@ describe.skipIf(process.platform === 'win32')('the embedded data directory', () 
     chmodSync(dir, 0o777);
     await expect(openDatabase({ kind: 'pglite', dataDir: dir, poolMax: 1 })).rejects.toMatchObject({
       code: 'db.data_dir_insecure',
-      message: expect.stringContaining(`chmod -R go-rwx ${dir}`),
+      message: match.stringContaining(`chmod -R go-rwx ${dir}`),
     });
     expect(readdirSync(dir)).toEqual([]);
     expect(() => resolveMasterKey(testConfig({ TESSERA_MASTER_KEY: '', TESSERA_DATA_DIR: dir }))).toThrow(/writable by its group or by others/);
@@ -82,7 +83,7 @@ describe.skipIf(process.platform === 'win32')('the embedded data directory', () 
     chownSync(dir, 65534, 65534);
     await expect(openDatabase({ kind: 'pglite', dataDir: dir, poolMax: 1 })).rejects.toMatchObject({
       code: 'db.data_dir_insecure',
-      message: expect.stringContaining('owned by uid 65534'),
+      message: match.stringContaining('owned by uid 65534'),
     });
   });
 });

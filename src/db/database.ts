@@ -71,7 +71,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       max: config.poolMax,
       application_name: 'tessera',
       // int8 as number: our int8 columns (sequences, counts) stay far below 2^53.
-      types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
+      types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) },
     });
     // An idle client whose connection the server closed (restart, failover, an administrator) is discarded
     // by the pool, which opens a new one on demand; without a listener that event would crash the process.

@@ -27,10 +27,10 @@ describe.each(engines())('migrations [%s]', (engine) => {
 
   it('applies every shipped migration once; a second run applies nothing', async () => {
     t = await createTestDatabase(engine, { migrate: false });
-    const first = await migrate(t!.db);
+    const first = await migrate(t.db);
     expect(first.map((m) => m.version)).toEqual(knownMigrations().map((m) => m.version));
-    expect(await migrate(t!.db)).toEqual([]);
-    const status = await migrationStatus(t!.db);
+    expect(await migrate(t.db)).toEqual([]);
+    const status = await migrationStatus(t.db);
     expect(status.pending).toEqual([]);
     expect(status.newestApplied).toBe(status.latestKnown);
   });
@@ -43,26 +43,26 @@ describe.each(engines())('migrations [%s]', (engine) => {
         '0002_bad.sql': 'create table half_done (id int primary key);\ninsert into no_such_table values (1);',
       }),
     );
-    await expect(migrate(t!.db, { known })).rejects.toThrow(/no_such_table/);
+    await expect(migrate(t.db, { known })).rejects.toThrow(/no_such_table/);
     expect(await tableExists(t, 'good_one')).toBe(true);
     expect(await tableExists(t, 'half_done')).toBe(false);
-    const status = await migrationStatus(t!.db, known);
+    const status = await migrationStatus(t.db, known);
     expect(status.pending.map((m) => m.name)).toEqual(['bad']);
   });
 
   it('refuses a database migrated by a newer version', async () => {
     t = await createTestDatabase(engine);
-    await t!.db.kysely.insertInto('tessera_migrations').values({ version: 999, name: 'from_the_future', checksum: 'x' }).execute();
-    await expect(migrate(t!.db)).rejects.toMatchObject({ code: 'db.newer_than_code' });
-    await expect(migrationStatus(t!.db)).rejects.toMatchObject({ code: 'db.newer_than_code' });
+    await t.db.kysely.insertInto('tessera_migrations').values({ version: 999, name: 'from_the_future', checksum: 'x' }).execute();
+    await expect(migrate(t.db)).rejects.toMatchObject({ code: 'db.newer_than_code' });
+    await expect(migrationStatus(t.db)).rejects.toMatchObject({ code: 'db.newer_than_code' });
   });
 
   it('refuses an applied migration that was edited afterwards', async () => {
     t = await createTestDatabase(engine, { migrate: false });
     const original = knownMigrations(dirWith({ '0001_one.sql': 'create table one (id int);' }));
-    await migrate(t!.db, { known: original });
+    await migrate(t.db, { known: original });
     const edited = knownMigrations(dirWith({ '0001_one.sql': 'create table one (id int, extra text);' }));
-    await expect(migrate(t!.db, { known: edited })).rejects.toMatchObject({ code: 'db.migration_modified' });
+    await expect(migrate(t.db, { known: edited })).rejects.toMatchObject({ code: 'db.migration_modified' });
   });
 
   it('refuses a numbering gap in the shipped files', () => {
@@ -72,11 +72,11 @@ describe.each(engines())('migrations [%s]', (engine) => {
   if (engine === 'postgres') {
     it('two instances migrating at once apply each migration exactly once', async () => {
       t = await createTestDatabase(engine, { migrate: false });
-      const other = await openDatabase(t!.config);
+      const other = await openDatabase(t.config);
       try {
-        const [a, b] = await Promise.all([migrate(t!.db), migrate(other)]);
+        const [a, b] = await Promise.all([migrate(t.db), migrate(other)]);
         expect(a.length + b.length).toBe(knownMigrations().length);
-        const ledger = await t!.db.kysely.selectFrom('tessera_migrations').select('version').execute();
+        const ledger = await t.db.kysely.selectFrom('tessera_migrations').select('version').execute();
         expect(ledger).toHaveLength(knownMigrations().length);
       } finally {
         await other.close();

@@ -86,7 +86,7 @@ describe.each(engines())('row-level security [%s]', (engine) => {
   });
 
   it('the tenant setting does not outlive its transaction', async () => {
-    await t.db.tenantWork(tenantA, async () => undefined);
+    await t.db.tenantWork(tenantA, () => Promise.resolve(undefined));
     const after = await t.db.kysely.executeQuery<{ tenant: string | null; role: string }>(
       sql`select nullif(current_setting('tessera.tenant_id', true), '') as tenant, current_user as role`.compile(t.db.kysely),
     );

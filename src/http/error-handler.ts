@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { AppError, isAppError } from '../kernel/app-error.js';
 import { KernelErrors } from '../kernel/errors.js';
@@ -11,7 +11,9 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, error: A
 function validationMessage(error: FastifyError): string {
   if (hasZodFastifySchemaValidationErrors(error)) {
     const context = error.validationContext ?? 'request';
-    return error.validation
+    // The provider's element type names a fastify path its package exports do not resolve; it is fastify's own.
+    const issues: readonly FastifySchemaValidationError[] = error.validation;
+    return issues
       .map((issue) => {
         const where = issue.instancePath ? `${context}${issue.instancePath.replace(/\//g, '.')}` : context;
         return `${where}: ${issue.message}`;

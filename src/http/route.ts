@@ -181,7 +181,7 @@ class Context {
     return this.request.cookies;
   }
   get reply(): ReplyControl {
-    return this as unknown as ReplyControl;
+    return this;
   }
   get caller(): Caller {
     return this.request.apiKey ?? { kind: 'session', ...this.request.auth! };
@@ -239,7 +239,7 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
       ...(onRequest.length > 0 ? { onRequest } : {}),
       handler: async (request, reply) => {
         const ctx = new Context(request, reply);
-        const body = await route.handler(ctx as unknown as SessionContext<RouteSchema>);
+        const body = await route.handler(ctx);
         if (body instanceof RawBody) return reply.code(ctx.chosenStatus ?? status).type(body.contentType).send(body.payload);
         return reply.code(ctx.chosenStatus ?? status).send(body);
       },

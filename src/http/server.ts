@@ -75,7 +75,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   await app.register(cookie);
   installErrorHandling(app);
   await installOpenApi(app, { version: options.version, publicUrl: options.publicUrl });
-  return app as unknown as FastifyInstance;
+  return app;
 }
 
 /**

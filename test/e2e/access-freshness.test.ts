@@ -18,7 +18,7 @@ describe.skipIf(!adminUrl)('access changes are fresh on every instance (two proc
   async function login(server: ServerProcess, who: { email: string; password: string }): Promise<string> {
     const r = await call(server, 'POST', '/auth/login', { body: who });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    return r.body.session.accessToken as string;
+    return r.body.session.accessToken;
   }
 
   beforeAll(async () => {

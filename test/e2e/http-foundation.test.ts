@@ -29,10 +29,8 @@ describe.each(engines())('HTTP foundation [%s]', (engine) => {
       logger: { ...(loggerOptions('info') as object), stream: logs.stream },
       beforeListen: (app) => {
         // A route that fails unexpectedly, to prove internals never reach the client.
-        app.http.post('/test/explode', { schema: { hide: true } }, async () => {
-          throw new Error('database password is hunter2');
-        });
-        app.http.post('/test/echo', { schema: { hide: true } }, async (request) => ({ received: request.body }));
+        app.http.post('/test/explode', { schema: { hide: true } }, () => Promise.reject(new Error('database password is hunter2')));
+        app.http.post('/test/echo', { schema: { hide: true } }, (request) => Promise.resolve({ received: request.body }));
         // Writes aimed at another tenant's users, run the way every request runs: as tessera_app, in a unit
         // of work of the caller's tenant (or of none). Only row-level security stands in their way.
         app.http.post('/test/rls/update', { schema: { hide: true } }, async (request) => {

@@ -117,7 +117,7 @@ async function snapshot(t: TestDatabase, like?: Snapshot): Promise<Snapshot> {
   for (const { name } of tables.rows) {
     if (like && !(name in like)) continue;
     const rows = await sql<{ row: Record<string, unknown> }>`select to_jsonb(x) as row from ${sql.table(name)} x`.execute(t.db.kysely);
-    const columns = like?.[name]?.[0] ? Object.keys(like[name]![0]!) : undefined;
+    const columns = like?.[name]?.[0] ? Object.keys(like[name][0]) : undefined;
     out[name] = rows.rows
       .map(({ row }) => (columns ? Object.fromEntries(columns.map((c) => [c, row[c]])) : row))
       .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));

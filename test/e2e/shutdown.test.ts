@@ -44,6 +44,6 @@ describe('graceful shutdown', () => {
     release();
     expect(await slow).toEqual({ status: 200, body: { finished: true } });
     await stopping;
-    await expect(running.app.db.globalWork(async () => 1)).rejects.toThrow('driver has already been destroyed');
+    await expect(running.app.db.globalWork(() => Promise.resolve(1))).rejects.toThrow('driver has already been destroyed');
   });
 });

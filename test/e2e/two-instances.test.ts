@@ -22,7 +22,7 @@ describe.skipIf(!adminUrl)('two instances on one PostgreSQL', () => {
   async function login(server: ServerProcess, who: { email: string; password: string }) {
     const r = await call(server, 'POST', '/auth/login', { body: who });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    return { accessToken: r.body.session.accessToken as string, cookie: r.cookie!, userId: r.body.userId as string, tenantId: r.body.tenantId as string };
+    return { accessToken: r.body.session.accessToken, cookie: r.cookie!, userId: r.body.userId, tenantId: r.body.tenantId };
   }
 
   async function newUser(tenantId: string, userEmail: string, userPassword: string): Promise<string> {

@@ -52,7 +52,7 @@ export function startCliServer(env: Record<string, string>, timeoutMs = 45_000):
       reject(new Error(`server did not start in time:\n${out}`));
     }, timeoutMs);
     const onData = (d: Buffer) => {
-      out += d;
+      out += d.toString();
       const match = /"url":"(http:\/\/[^"]+)".*"msg":"Tessera is listening"/.exec(out);
       if (match) {
         clearTimeout(timer);

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { type ServerProcess, startCliServer } from './cli.js';
 import { type RequestOptions, requestJson } from './http.js';
 import { refreshCookieOf } from './login.js';
+import type { AnswerBody } from './sessions-http.js';
 
 /** Two real `tessera serve` processes on one fresh PostgreSQL database (DESIGN §7, the multi-instance suite). */
 export interface TwoInstances {
@@ -58,8 +59,7 @@ export async function startTwoInstances(adminUrl: string, admin: { email: string
 }
 
 /** One JSON request to a server process; returns the status, the parsed body and the refresh cookie if set. */
-export async function callServer(server: ServerProcess, method: string, path: string, options: RequestOptions = {}) {
-  const { status, body, response } = await requestJson(server.url, method, path, options);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reads whatever JSON came back
-  return { status, body: body as any, cookie: refreshCookieOf(response) };
+export async function callServer<T = AnswerBody>(server: ServerProcess, method: string, path: string, options: RequestOptions = {}): Promise<{ status: number; body: T; cookie: string | undefined }> {
+  const { status, body, response } = await requestJson<T>(server.url, method, path, options);
+  return { status, body, cookie: refreshCookieOf(response) };
 }

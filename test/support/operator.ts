@@ -17,9 +17,9 @@ export interface OperatorDatabase {
   /** The environment the command runs with. */
   readonly env: Record<string, string>;
   /** Opens the same database from the test (close it before the next command on the embedded engine). */
-  open(): Promise<Database>;
+  readonly open: () => Promise<Database>;
   /** Removes the data directory or drops the PostgreSQL database. */
-  drop(): Promise<void>;
+  readonly drop: () => Promise<void>;
   readonly tenantId: string;
   readonly accountId: string;
 }
@@ -33,7 +33,10 @@ export async function bootstrappedOperatorDatabase(engine: Engine): Promise<Oper
     const dir = mkdtempSync(path.join(tmpdir(), 'tessera-operator-'));
     env = { TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: masterKey };
     open = () => openDatabase({ kind: 'pglite', dataDir: dir, poolMax: 1 });
-    drop = async () => rmSync(dir, { recursive: true, force: true });
+    drop = () => {
+      rmSync(dir, { recursive: true, force: true });
+      return Promise.resolve();
+    };
   } else {
     const t = await createTestDatabase('postgres', { migrate: false });
     await t.db.close();

@@ -3,19 +3,81 @@ import type { TestApp } from './app.js';
 import { type RequestOptions, requestJson } from './http.js';
 import { refreshCookieOf } from './login.js';
 
+/** A session's tokens as login, account selection, switch and refresh answer them. */
+export interface SessionTokens {
+  readonly tokenType: string;
+  readonly accessToken: string;
+  readonly expiresIn: number;
+  readonly accountId: string;
+  readonly sessionId: string;
+}
+
+/** One row of `GET /api/v1/me/sessions`. */
+export interface SessionRow {
+  readonly id: string;
+  readonly accountId: string;
+  readonly accountName: string;
+  readonly ip: string;
+  readonly userAgent: string;
+  readonly current: boolean;
+  readonly lastSeenAt: string;
+}
+
+/**
+ * The JSON fields the HTTP suites read, over the endpoints they call. Which fields an answer has depends on
+ * the endpoint and the outcome; each test asserts the ones it expects, so they are typed as present here, once,
+ * instead of the body being `any` in every test.
+ */
+export interface AnswerBody extends SessionTokens {
+  readonly error: { readonly code: string; readonly message: string; readonly requestId: string };
+  readonly status: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly accounts: readonly { readonly id: string; readonly name: string }[];
+  readonly identityToken: string;
+  readonly challengeToken: string;
+  readonly passwordChangeToken: string;
+  readonly session: SessionTokens;
+  readonly recoveryCodes: readonly string[];
+  readonly enrollment: { readonly secret: string; readonly otpauthUri: string; readonly qrCodeDataUrl: string };
+  readonly otpauthUri: string;
+  readonly sessions: readonly SessionRow[];
+  readonly id: string;
+  readonly generatedPassword: string;
+  readonly mustChangePassword: boolean;
+  /** The JWKS (RFC 7517 §5). */
+  readonly keys: readonly { readonly kid: string }[];
+}
+
 /** What a JSON endpoint answered, for the session suites. */
-export interface Answer {
+export interface Answer<T = AnswerBody> {
   readonly status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read whatever JSON came back
-  readonly body: any;
+  readonly body: T;
   readonly response: Response;
   /** The refresh cookie the answer set, as `tessera_refresh=…`. */
   readonly refreshCookie: string | undefined;
 }
 
-export async function call(t: TestApp, method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
-  const { status, body, response } = await requestJson(t.url, method, path, options);
+export async function call<T = AnswerBody>(t: TestApp, method: string, path: string, options: RequestOptions = {}): Promise<Answer<T>> {
+  const { status, body, response } = await requestJson<T>(t.url, method, path, options);
   return { status, body, response, refreshCookie: refreshCookieOf(response) };
+}
+
+/** The claims of an access token the suites read (RFC 9068 §2.2 and ours: tid, acc, sid). */
+export interface AccessClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly tid: string;
+  readonly acc: string;
+  readonly sid: string;
+  readonly jti: string;
+  readonly exp: number;
+  readonly iat: number;
+}
+
+/** One part of a compact JWS decoded, not verified (RFC 7515 §7.1): 0 the header, 1 the claims. */
+export function jwtPart<T = Record<string, unknown>>(token: string, part: 0 | 1): T {
+  return JSON.parse(Buffer.from(token.split('.')[part]!, 'base64url').toString()) as T;
 }
 
 /** The current TOTP code of `secret` at the test app's clock (RFC 6238, SHA-1, 30 s, 6 digits). */

@@ -38,10 +38,10 @@ export function auditRoutes(audit: Audit): Route[] {
         querystring: ExportQuery,
         response: { 200: z.string().describe('The events in the requested format') },
       },
-      handler: async (ctx) => {
+      handler: (ctx) => {
         const { format, ...filters } = ctx.input.query;
         ctx.reply.header('content-disposition', `attachment; filename="audit-events.${format}"`);
-        return new RawBody(Readable.from(audit.exportEvents(ctx.tenantId, format, filters), { objectMode: false }), EXPORT_CONTENT_TYPES[format]);
+        return Promise.resolve(new RawBody(Readable.from(audit.exportEvents(ctx.tenantId, format, filters), { objectMode: false }), EXPORT_CONTENT_TYPES[format]));
       },
     }),
     defineRoute({

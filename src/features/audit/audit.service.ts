@@ -34,7 +34,7 @@ export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps)
   const webhook = createAuditWebhook({ db, clock, keyring, recorder, fetch });
 
   return {
-    record: recorder.record,
+    record: (tx: Tx, tenantId: string, event: AuditEventInput) => recorder.record(tx, tenantId, event),
     /** For global changes (signing keys): one event in every tenant's chain, in the caller's owner transaction. */
     async recordInEveryTenant(tx: Tx, event: AuditEventInput): Promise<number> {
       const tenants = await tenantIds(tx);
@@ -42,9 +42,9 @@ export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps)
       return tenants.length;
     },
     ...queries,
-    applyRetention: retention.applyRetention,
-    deliverOutbox: webhook.deliverOutbox,
-    setWebhook: webhook.setWebhook,
+    applyRetention: () => retention.applyRetention(),
+    deliverOutbox: () => webhook.deliverOutbox(),
+    setWebhook: (...args: Parameters<typeof webhook.setWebhook>) => webhook.setWebhook(...args),
 
     async settings(tenantId: string) {
       const row = await db.tenantWork(tenantId, (tx) => store.readSettings(tx, tenantId));
@@ -96,7 +96,7 @@ export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps)
         timer.unref();
         timers.add(timer);
       }
-      every(outboxIntervalMs, outboxIntervalMs, 'audit-webhook', webhook.deliverOutbox);
+      every(outboxIntervalMs, outboxIntervalMs, 'audit-webhook', () => webhook.deliverOutbox());
       every(retentionIntervalMs, 60_000, 'audit-retention', async () => {
         const removed = await retention.applyRetention();
         if (removed.length > 0) log.info({ removed }, 'audit retention applied');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
+import { match } from '../../../test/support/matchers.js';
 
 describe.each(engines())('bootstrap [%s]', (engine) => {
   let t: TestApp;
@@ -45,7 +46,7 @@ describe.each(engines())('bootstrap [%s]', (engine) => {
     const before = await t.database.db.kysely.selectFrom('tenants').select('id').execute();
     await expect(t.app.services.bootstrap.bootstrap({ tenantName: ' ', accountName: 'A', email: 'nope', password: 'short' })).rejects.toMatchObject({
       code: 'bootstrap.invalid_input',
-      message: expect.stringContaining('password must be at least 8 characters'),
+      message: match.stringContaining('password must be at least 8 characters'),
     });
     expect(await t.database.db.kysely.selectFrom('tenants').select('id').execute()).toEqual(before);
   });

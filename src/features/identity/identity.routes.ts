@@ -97,7 +97,7 @@ export function identityRoutes(identity: IdentityService): Route[] {
       url: '/api/v1/me',
       auth: 'session',
       schema: { tags: ['profile'], summary: 'Your own profile', response: { 200: UserSchema } },
-      handler: async (ctx) => identity.ownProfile(ctx.principal.user),
+      handler: (ctx) => Promise.resolve(identity.ownProfile(ctx.principal.user)),
     }),
     defineRoute({
       method: 'PATCH',

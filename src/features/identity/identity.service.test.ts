@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { passwordProblem } from './password-policy.js';
 import * as store from './users.store.js';
+import { match } from '../../../test/support/matchers.js';
 
 describe('password policy', () => {
   it('counts characters, not bytes or UTF-16 units', () => {
@@ -79,7 +80,7 @@ describe.each(engines())('identity service [%s]', (engine) => {
     const results = await Promise.allSettled([first, secondDemotion]);
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused).toHaveLength(1);
-    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: expect.stringMatching(/^identity\.(last_tenant_admin|tenant_admin_required)$/) });
+    expect((refused[0] as PromiseRejectedResult).reason).toMatchObject({ code: match.stringMatching(/^identity\.(last_tenant_admin|tenant_admin_required)$/) });
     const admins = await t.app.db.tenantWork(tenantA, (tx) => store.lockActiveTenantAdmins(tx, tenantA));
     expect(admins).toHaveLength(1);
   });

@@ -11,6 +11,7 @@ import { newId } from '../../kernel/ids.js';
 import { Keyring } from '../../crypto/keyring.js';
 import { createMasterKeys, resolveMasterKey } from '../../crypto/master-key.js';
 import { testTempDir } from '../../../test/support/temp-dir.js';
+import { match } from '../../../test/support/matchers.js';
 
 function codeOf(promise: Promise<unknown>): Promise<string> {
   return promise.then(
@@ -116,7 +117,7 @@ describe('master key resolution', () => {
 
   it('requires TESSERA_MASTER_KEY with PostgreSQL, saying how to make one', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://localhost/x' });
-    expect(() => resolveMasterKey(config)).toThrow(expect.objectContaining({ code: 'keyring.master_key_missing', message: expect.stringContaining('randomBytes(32)') }));
+    expect(() => resolveMasterKey(config)).toThrow(expect.objectContaining({ code: 'keyring.master_key_missing', message: match.stringContaining('randomBytes(32)') }));
   });
 
   it('prefers TESSERA_MASTER_KEY and keeps the previous one for re-wrapping', () => {

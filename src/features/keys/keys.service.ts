@@ -157,7 +157,7 @@ export function createKeysService({ db, clock, master, signingAlg, accessTokenTt
      */
     async publishedKey(kid: string): Promise<VerificationKey | undefined> {
       const row = await db.globalWork((tx) => store.publishedSigningKey(tx, kid, clock.now()));
-      return row ? { kid: row.kid, alg: row.alg as SigningAlgorithm, publicKey: publicKeyFromJwk(row.public_jwk as JWK), ...(row.publish_until ? { notAfter: row.publish_until.getTime() } : {}) } : undefined;
+      return row ? { kid: row.kid, alg: row.alg as SigningAlgorithm, publicKey: publicKeyFromJwk(row.public_jwk), ...(row.publish_until ? { notAfter: row.publish_until.getTime() } : {}) } : undefined;
     },
 
     /** Adds a new signing key (of `alg`, default the configured one) and retires the current one. */

@@ -74,7 +74,7 @@ export async function publishedSigningKeys(tx: Tx, now: Date): Promise<SigningKe
   return rows.map((r) => ({
     kid: r.kid,
     alg: r.alg,
-    publicJwk: r.public_jwk as JWK,
+    publicJwk: r.public_jwk,
     privateKeyEnc: Buffer.from(r.private_key_enc),
     masterKeyId: r.master_key_id,
     createdAt: r.created_at,

@@ -31,7 +31,7 @@ export function createRbacService(deps: RbacDeps) {
   const local: LocalChanges = { generation: 0 };
   const catalog = createCatalogService(deps, local);
   const access = createAccessService(deps, local, catalog);
-  const grants = createGrantRule({ db: deps.db, audit: deps.audit, accessOf: access.compute, accountsOf: access.accountsOf });
+  const grants = createGrantRule({ db: deps.db, audit: deps.audit, accessOf: access.compute, accountsOf: (tx, tenantId, userId) => access.accountsOf(tx, tenantId, userId) });
   const roles = createRolesService(deps, local, catalog, grants);
   const assignments = createAssignmentsService(deps, local, grants);
 

@@ -8,7 +8,7 @@ import { call } from '../../../test/support/sessions-http.js';
 import { createKeysService } from '../keys/index.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const partsOf = (token: string) => token.split('.').map((p, i) => (i < 2 ? JSON.parse(Buffer.from(p, 'base64url').toString()) : p)) as [Record<string, unknown>, Record<string, unknown>, string];
+const partsOf = (token: string) => token.split('.').map((p, i) => (i < 2 ? (JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>) : p)) as [Record<string, unknown>, Record<string, unknown>, string];
 
 // JWT attacks (RFC 8725 §2–3): every forged, altered or misplaced token is refused with `invalid_token`
 // (RFC 8725 JSON Web Token Best Current Practices).
@@ -98,10 +98,10 @@ describe.each(engines())('JWT attacks on the access token [%s]', (engine) => {
   it('refuses a tampered payload and a tampered header', async () => {
     const fresh = await loginAsPlainUser(t, admin);
     const [header, payload, signature] = fresh.accessToken.split('.');
-    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown> & { exp: number };
     await refused(`${header}.${b64({ ...claims, sub: admin.userId })}.${signature}`);
     await refused(`${header}.${b64({ ...claims, exp: claims.exp + 3600 })}.${signature}`);
-    await refused(`${b64({ ...JSON.parse(Buffer.from(header!, 'base64url').toString()), typ: 'JWT' })}.${payload}.${signature}`);
+    await refused(`${b64({ ...(JSON.parse(Buffer.from(header!, 'base64url').toString()) as Record<string, unknown>), typ: 'JWT' })}.${payload}.${signature}`);
     await refused(`${header}.${payload}.${signature!.slice(0, -4)}AAAA`);
     await refused(`${header}.${payload}`);
     await refused(`${header}.${payload}.${signature}.extra`);

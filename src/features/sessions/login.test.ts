@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { createPlainUser, loginAsAdmin, loginAsPlainUser, type LoggedIn } from '../../../test/support/login.js';
-import { auditActions, call, enrollTotp, setSecurityPolicy, totpCode } from '../../../test/support/sessions-http.js';
+import { type AccessClaims, auditActions, call, enrollTotp, jwtPart, setSecurityPolicy, totpCode } from '../../../test/support/sessions-http.js';
 
 // Two-phase login (DESIGN §2 "Session": account selection after authentication), over real HTTP, on every engine.
 describe.each(engines())('login [%s]', (engine) => {
@@ -31,9 +31,10 @@ describe.each(engines())('login [%s]', (engine) => {
   });
 
   it('the access token carries iss, sub, tid, acc, sid, exp, iat, jti and is signed with the current key (RS256)', async () => {
-    const [header, payload] = admin.accessToken.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
+    const header = jwtPart(admin.accessToken, 0);
+    const payload = jwtPart<AccessClaims>(admin.accessToken, 1);
     const jwks = (await call(t, 'GET', '/.well-known/jwks.json')).body;
-    expect(header).toMatchObject({ alg: 'RS256', typ: 'at+jwt', kid: jwks.keys[0].kid });
+    expect(header).toMatchObject({ alg: 'RS256', typ: 'at+jwt', kid: jwks.keys[0]!.kid });
     expect(payload).toMatchObject({ iss: t.config.publicUrl, sub: admin.userId, tid: admin.tenantId, acc: admin.accountId });
     expect(payload.exp - payload.iat).toBe(300);
     expect(typeof payload.sid).toBe('string');
@@ -226,7 +227,7 @@ describe.each(engines())('login [%s]', (engine) => {
       }
       // Three free failures, then delays (waited out), then the lock at the tenth: the same for a real and a
       // ghost account; the attempts after it are refused with the wait.
-      expect(answers.map((r) => r.status)).toEqual([...Array(10).fill(401), 429, 429]);
+      expect(answers.map((r) => r.status)).toEqual([...Array<number>(10).fill(401), 429, 429]);
       for (const r of answers.slice(10)) {
         expect(r.body.error.code).toBe('sessions.too_many_attempts');
         expect(Number(r.response.headers.get('retry-after'))).toBeGreaterThan(0);

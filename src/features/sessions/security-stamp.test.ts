@@ -4,6 +4,7 @@ import { engines } from '../../../test/support/databases.js';
 import { type LoggedIn, loginAsAdmin, loginAsPlainUser, loginChangingPassword } from '../../../test/support/login.js';
 import { call, enrollTotp } from '../../../test/support/sessions-http.js';
 import { newId } from '../../kernel/ids.js';
+import { match } from '../../../test/support/matchers.js';
 
 // Login-phase tokens bound to the user's security state, single use, step-up, the forced password change, and
 // who may end another user's sessions — over real HTTP, on every engine.
@@ -93,7 +94,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
       // The others lost the race for the token (spent), or were refused by the challenge's attempt throttle
       // before any code was judged; several were admitted at once, so the race itself was run.
-      const codes = answers.filter((x) => x.status !== 200).map((a) => a.body.error.code as string);
+      const codes = answers.filter((x) => x.status !== 200).map((a) => a.body.error.code);
       expect(codes.filter((c) => c === 'invalid_token').length).toBeGreaterThan(0);
       for (const code of codes) expect(['invalid_token', 'sessions.too_many_attempts']).toContain(code);
     });
@@ -106,7 +107,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
       // The others lost the race for the token (spent), or were refused by the challenge's attempt throttle
       // before any code was judged; several were admitted at once, so the race itself was run.
-      const codes = answers.filter((x) => x.status !== 200).map((a) => a.body.error.code as string);
+      const codes = answers.filter((x) => x.status !== 200).map((a) => a.body.error.code);
       expect(codes.filter((c) => c === 'invalid_token').length).toBeGreaterThan(0);
       for (const code of codes) expect(['invalid_token', 'sessions.too_many_attempts']).toContain(code);
     });
@@ -167,9 +168,9 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
       const { user, oneTime } = await mustChange();
       const r = await login({ email: user.email, password: oneTime });
       expect(r.status).toBe(200);
-      expect(r.body).toEqual({ status: 'password_change_required', passwordChangeToken: expect.any(String), expiresIn: 600 });
+      expect(r.body).toEqual({ status: 'password_change_required', passwordChangeToken: match.anyString(), expiresIn: 600 });
       expect(r.refreshCookie).toBeUndefined();
-      const token = r.body.passwordChangeToken as string;
+      const token = r.body.passwordChangeToken;
       expect((await call(t, 'GET', '/api/v1/me', { token })).body.error.code).toBe('invalid_token');
       expect((await select(token, admin.accountId)).body.error.code).toBe('invalid_token');
       expect((await call(t, 'POST', '/auth/login/mfa', { body: { challengeToken: token, code: '123456' } })).body.error.code).toBe('invalid_token');
@@ -177,7 +178,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
 
     it('the change is policy-checked, then completes the login once; the new password works, the old does not', async () => {
       const { user, oneTime } = await mustChange();
-      const token = (await login({ email: user.email, password: oneTime })).body.passwordChangeToken as string;
+      const token = (await login({ email: user.email, password: oneTime })).body.passwordChangeToken;
       const weak = await call(t, 'POST', '/auth/password/change', { body: { passwordChangeToken: token, newPassword: 'qwertyuiop' } });
       expect(weak.body.error.code).toBe('identity.password_policy');
       const done = await call(t, 'POST', '/auth/password/change', { body: { passwordChangeToken: token, newPassword: 'violet harbor engine 31' } });

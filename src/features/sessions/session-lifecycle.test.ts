@@ -3,6 +3,7 @@ import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { loginAsAdmin, loginAsPlainUser, loginOverHttp, type LoggedIn } from '../../../test/support/login.js';
 import { auditActions, call } from '../../../test/support/sessions-http.js';
+import { match } from '../../../test/support/matchers.js';
 
 // Sessions (DESIGN §2 "Session"): refresh rotation with a grace window and reuse detection, cookies, logout,
 // the user's session list, and revocation that applies to the very next request.
@@ -43,7 +44,7 @@ describe.each(engines())('sessions [%s]', (engine) => {
     const me = await loginAsPlainUser(t, admin);
     const r = await call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ tokenType: 'Bearer', accountId: admin.accountId, sessionId: expect.any(String) });
+    expect(r.body).toMatchObject({ tokenType: 'Bearer', accountId: admin.accountId, sessionId: match.anyString() });
     expect(r.refreshCookie).toBeDefined();
     expect(r.refreshCookie).not.toBe(me.refreshCookie);
     expect((await call(t, 'GET', '/api/v1/me/sessions', { token: r.body.accessToken })).status).toBe(200);
@@ -115,16 +116,16 @@ describe.each(engines())('sessions [%s]', (engine) => {
     const r3 = await call(t, 'POST', '/auth/login', { body: { email: tab1.email, password: tab1.password }, headers: { 'user-agent': 'Laptop/2.0' } });
     const list = await call(t, 'GET', '/api/v1/me/sessions', { token: tab1.accessToken });
     expect(list.body.sessions).toHaveLength(3);
-    const phone = list.body.sessions.find((s: { userAgent: string }) => s.userAgent === 'Phone/1.0');
-    expect(phone).toMatchObject({ ip: '127.0.0.1', current: false, accountId: admin.accountId, accountName: 'Main', lastSeenAt: expect.any(String) });
-    expect(list.body.sessions.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+    const phone = list.body.sessions.find((s) => s.userAgent === 'Phone/1.0')!;
+    expect(phone).toMatchObject({ ip: '127.0.0.1', current: false, accountId: admin.accountId, accountName: 'Main', lastSeenAt: match.anyString() });
+    expect(list.body.sessions.filter((s) => s.current)).toHaveLength(1);
 
     expect((await call(t, 'DELETE', `/api/v1/me/sessions/${phone.id}`, { token: tab1.accessToken })).status).toBe(204);
     expect((await call(t, 'GET', '/api/v1/me/sessions', { token: r2.body.session.accessToken })).body.error.code).toBe('invalid_token');
     // Another user's session is not found, never forbidden.
     const adminNow = await loginOverHttp(t, { email: admin.email, password: admin.password, tenantId: admin.tenantId });
     const adminSessions = (await call(t, 'GET', '/api/v1/me/sessions', { token: adminNow.accessToken })).body.sessions;
-    const notMine = await call(t, 'DELETE', `/api/v1/me/sessions/${adminSessions[0].id}`, { token: tab1.accessToken });
+    const notMine = await call(t, 'DELETE', `/api/v1/me/sessions/${adminSessions[0]!.id}`, { token: tab1.accessToken });
     expect(notMine.status).toBe(404);
 
     const others = await call(t, 'DELETE', '/api/v1/me/sessions', { token: tab1.accessToken });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { loginAsAdmin, loginAsPlainUser, type LoggedIn } from '../../../test/support/login.js';
+import { type AccessClaims, jwtPart } from '../../../test/support/sessions-http.js';
 import type { Database } from '../../db/database.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
 
@@ -11,7 +12,7 @@ describe.each(engines())('session state reads [%s]', (engine) => {
   let t: TestApp;
   let admin: LoggedIn;
   const users: LoggedIn[] = [];
-  const sidOf = (who: LoggedIn) => JSON.parse(Buffer.from(who.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+  const sidOf = (who: LoggedIn) => jwtPart<AccessClaims>(who.accessToken, 1).sid;
 
   beforeAll(async () => {
     t = await startTestApp(engine);

@@ -96,7 +96,7 @@ describe.skipIf(!engines().includes('postgres'))('parallel guesses are throttled
     const challenge = async () => {
       const r = await call(t, 'POST', '/auth/login', { body: { email: user.email, password: user.password, tenantId: admin.tenantId }, headers: from });
       expect(r.body.status).toBe('mfa_required');
-      return r.body.challengeToken as string;
+      return r.body.challengeToken;
     };
     const right = () => totpCode(t, secret);
     const wrongCode = (i: number) => {
