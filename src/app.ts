@@ -13,6 +13,7 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
+import { createSsoService, ssoRoutes } from './features/sso/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
@@ -55,9 +56,10 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe(sessions.onUserEvent);
+  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, sso };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -85,6 +87,7 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...rbacRoutes(s.rbac),
     ...apiKeysRoutes(s.apiKeys),
     ...auditRoutes(s.audit),
+    ...ssoRoutes(s.sso),
   ]);
   return { http, guards };
 }

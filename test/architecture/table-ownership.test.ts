@@ -42,6 +42,8 @@ const OWNERS: Readonly<Record<string, string>> = {
   audit_settings: 'audit',
   audit_outbox: 'audit',
   audit_retention_window: 'audit',
+  // sso: connections (their secrets and cached discovery documents)
+  sso_connections: 'sso',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

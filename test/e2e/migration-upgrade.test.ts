@@ -100,6 +100,14 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   async () => {},
   // 0011 user principals: a view and a function, no data.
   async () => {},
+  // 0012 (placeholder on this branch; the verified-domains branch brings the real migration and its seed).
+  async () => {},
+  // 0013 SSO connections: an OIDC connection with an encrypted secret and a cached discovery document.
+  async (tx) => {
+    await sql`insert into sso_connections (tenant_id, id, type, name, enabled, domains, rules, config, client_secret_enc, discovery, discovery_fetched_at, created_at, updated_at)
+      values (${T}, gen_random_uuid(), 'oidc', 'Okta', true, '{acme.test}', '[{"claim":"groups","operator":"equals","value":"admins","roleId":null}]'::jsonb,
+        '{"issuer":"https://acme.okta.com","clientId":"0oa1"}'::jsonb, '\x1d'::bytea, '{"issuer":"https://acme.okta.com"}'::jsonb, ${AT}::timestamptz, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -106,6 +106,7 @@ const READS: ReadCase[] = [
   ['rbac.adminAccountsOfPrincipal', (tx, c, w) => rbac.adminAccountsOfPrincipal(tx, c.tenant, { userId: w.user, groupIds: [w.group] }), (r) => Array.isArray(r) && r.length > 0],
   ['accounts.tenantLinkedToAccount (tenant B, account A)', (tx, c, w) => accounts.tenantLinkedToAccount(tx, c.tenant, w.assignmentAccount), isTrue],
   ['rbac.findRole', (tx, c, w) => rbac.findRole(tx, c.account, w.role), bySome('role')],
+  ['rbac.findRoleInAccounts', (tx, c, w) => rbac.findRoleInAccounts(tx, [c.account], w.role), bySome('role')],
   ['rbac.listRoles', (tx, c) => rbac.listRoles(tx, c.account), bySome('role')],
   ['rbac.findSystemRole', (tx, c) => rbac.findSystemRole(tx, c.account, 'account_admin'), bySome('role')],
   ['accounts.organizationExists', (tx, c, w) => accounts.organizationExists(tx, c.account, w.org), isTrue],

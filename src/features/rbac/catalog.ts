@@ -30,7 +30,8 @@ export const BUILTIN_PERMISSIONS: readonly PermissionEntry[] = [
   { key: 'access_grants.manage', category: 'Access grants', description: 'Create and remove role assignments' },
   { key: 'audit.view', category: 'Audit', description: 'Read and verify the audit log' },
   { key: 'audit.export', category: 'Audit', description: 'Export the audit log' },
-  { key: 'sso.manage', category: 'Single sign-on', description: 'Manage SSO connections' },
+  { key: 'sso.view', category: 'Single sign-on', description: 'View SSO connections (never their secrets)' },
+  { key: 'sso.manage', category: 'Single sign-on', description: 'Create, change and delete SSO connections (tenant administrators)' },
   { key: 'scim.manage', category: 'Provisioning', description: 'Manage SCIM directories' },
   { key: 'security.manage', category: 'Security', description: 'Manage security settings and API keys' },
 ];
