@@ -70,13 +70,16 @@ function causeChain(err: unknown): unknown[] {
   return out;
 }
 
+function mismatch(issuer: string, found?: unknown): AppError {
+  const named = typeof found === 'string' ? ` (it says "${found}")` : '';
+  return configError(`The discovery document's "issuer"${named} is not exactly "${issuer}"; the configured issuer must equal it character for character (OpenID Connect Discovery 1.0 §4.3), trailing slash included.`);
+}
+
 /** Why the discovery failed, in words an administrator can act on. */
 function explain(err: unknown, issuer: string): AppError {
   const chain = causeChain(err);
   const code = (e: unknown) => (e as { code?: unknown }).code;
-  if (chain.some((e) => code(e) === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED')) {
-    return configError(`The discovery document's "issuer" is not exactly "${issuer}"; the configured issuer must equal it byte for byte (OpenID Connect Discovery 1.0 §4.3), trailing slash included.`);
-  }
+  if (chain.some((e) => code(e) === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED')) return mismatch(issuer);
   const refused = chain.find((e) => e instanceof AddressRefused);
   if (refused) return configError(`The issuer may not be reached: ${(refused as Error).message}.`);
   if (chain.some((e) => code(e) === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code(e) === 'OAUTH_INVALID_RESPONSE')) {
@@ -109,6 +112,10 @@ export async function discoverIssuer(input: { issuer: string; clientId: string; 
       ...(url.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {}),
     });
     const document = { ...configuration.serverMetadata() } as DiscoveryDocument;
+    // openid-client compares issuers as parsed URLs, so `https://idp` and `https://idp/` pass for each other; the
+    // id_token's `iss` is compared as a string (OpenID Connect Core §3.1.3.7 step 2), so the configured issuer must
+    // be the document's, character for character.
+    if (document.issuer !== input.issuer) throw mismatch(input.issuer, document.issuer);
     const algs = document.id_token_signing_alg_values_supported;
     if (Array.isArray(algs) && !algs.includes(input.idTokenAlg)) {
       throw configError(`The IdP does not offer ${input.idTokenAlg} for id_tokens (it offers ${algs.join(', ')}); pin one of those.`);
