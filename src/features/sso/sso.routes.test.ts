@@ -151,7 +151,9 @@ describe.each(engines())('SSO connections over HTTP [%s]', (engine) => {
 
   it('refuses unsafe settings: http issuer off loopback, private address, scopes without openid, Account Administrator, bad regex', async () => {
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({}, { issuer: 'http://idp.example.com' })))).toBe('sso_config');
-    expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({}, { issuer: 'https://10.1.2.3' })))).toBe('sso_config');
+    const privateIssuer = await api<{ error: { message: string } }>(admin, 'POST', '/api/v1/sso/connections', oidcBody({}, { issuer: 'https://10.1.2.3' }));
+    expect(errorCode(privateIssuer)).toBe('sso_config');
+    expect(privateIssuer.body.error.message).toContain('private or reserved');
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({}, { scopes: 'email profile' })))).toBe('sso_config');
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', { ...oidcBody(), type: 'saml', oidc: undefined }))).toBe('sso_config');
 
