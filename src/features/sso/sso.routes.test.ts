@@ -180,6 +180,26 @@ describe.each(engines())('SSO connections over HTTP [%s]', (engine) => {
     expect(errorCode(await api(manager, 'POST', '/api/v1/sso/connections', oidcBody()))).toBe('identity.tenant_admin_required');
   });
 
+  // The grant rule (rbac): a connection hands its roles to everyone who signs in through it, so whoever
+  // configures it must hold those roles' permissions; the refusal changes nothing and is audited.
+  it('refuses default and rule roles beyond the administrator’s own access (rbac.grant_exceeds_own_access)', async () => {
+    const manager = await userWith(['sso.view', 'sso.manage'], true);
+    const before = await api<{ items: unknown[] }>(admin, 'GET', '/api/v1/sso/connections');
+    const refused = await api(manager, 'POST', '/api/v1/sso/connections', oidcBody({ name: 'Beyond', rules: [] }));
+    expect(errorCode(refused)).toBe('rbac.grant_exceeds_own_access');
+    const viaRule = await api(manager, 'POST', '/api/v1/sso/connections', oidcBody({ name: 'Beyond rule', defaultRoleId: null }));
+    expect(errorCode(viaRule)).toBe('rbac.grant_exceeds_own_access');
+    expect((await api<{ items: unknown[] }>(admin, 'GET', '/api/v1/sso/connections')).body.items).toHaveLength(before.body.items.length);
+    const events = await t.app.db.ownerWork((tx) =>
+      tx.selectFrom('audit_events').select(['action', 'details']).where('tenant_id', '=', admin.tenantId).where('action', '=', 'access.grant.refused').execute(),
+    );
+    expect(events.filter((e) => JSON.stringify(e.details).includes('sso.connection.roles'))).toHaveLength(2);
+    // Control: holding the role's permissions, the same administrator may configure it.
+    const holder = await userWith(['sso.view', 'sso.manage', 'idp.view'], true);
+    const allowed = await api(holder, 'POST', '/api/v1/sso/connections', oidcBody({ name: 'Within' }));
+    expect(allowed.status, JSON.stringify(allowed.body)).toBe(201);
+  });
+
   it("another tenant's connection is not found and stays unchanged", async () => {
     const c = await create();
     for (const [method, path, body] of [

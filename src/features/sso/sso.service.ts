@@ -4,7 +4,7 @@ import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
-import { ACCOUNT_ADMIN, findRoleInAccounts } from '../rbac/index.js';
+import { ACCOUNT_ADMIN, findRoleInAccounts, type Grant, type GrantRule } from '../rbac/index.js';
 import { organizationExists, tenantAccounts } from '../tenants/index.js';
 import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { checkCaBundle, checkIssuerUrl, discoverIssuer, type DiscoveryDocument } from './oidc-discovery.js';
@@ -23,6 +23,8 @@ export interface SsoDeps {
   readonly requireTenantAdmin: (tx: Tx, tenantId: string, userId: string) => Promise<void>;
   /** Where an issuer may be reached (TESSERA_SSO_ALLOW_LOOPBACK, TESSERA_SSO_PRIVATE_NETWORKS). */
   readonly network: IssuerNetworkPolicy;
+  /** rbac's grant rule: the roles a connection hands out must be within the configuring administrator's access. */
+  readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
 }
 
 /** The non-secret OIDC settings kept in `config`. */
@@ -113,12 +115,12 @@ function auditView(c: Connection) {
  * use. Writes need `sso.manage` and a tenant administrator, and are audited with the non-secret before/after.
  * The client secret is encrypted with the tenant's data key (DESIGN §4) and never returned.
  */
-export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network }: SsoDeps) {
+export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants }: SsoDeps) {
   /**
    * Roles SSO may hand out: a role of an account linked to the tenant, never Account Administrator
    * (`sso_role_forbidden`: SSO must not mint account owners); a rule's organization belongs to its role's account.
    */
-  async function checkRoles(tx: Tx, tenantId: string, defaultRoleId: string | null, rules: readonly Rule[]): Promise<void> {
+  async function checkRoles(tx: Tx, tenantId: string, actor: UserActor, defaultRoleId: string | null, rules: readonly Rule[], connectionId?: string): Promise<void> {
     const accounts = (await tenantAccounts(tx, tenantId)).map((a) => a.id);
     const roleOf = async (roleId: string) => {
       const role = await findRoleInAccounts(tx, accounts, roleId);
@@ -126,14 +128,29 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       if (role.system_key === ACCOUNT_ADMIN.systemKey) throw new AppError(SsoErrors.sso_role_forbidden);
       return role;
     };
-    if (defaultRoleId) await roleOf(defaultRoleId);
+    const given: Grant[] = [];
+    if (defaultRoleId) {
+      const role = await roleOf(defaultRoleId);
+      given.push({ accountId: role.account_id, keys: role.permissions, organizationId: role.organization_id, until: null });
+    }
     for (const [i, rule] of rules.entries()) {
       const role = await roleOf(rule.roleId);
       if (rule.organizationId && !(await organizationExists(tx, role.account_id, rule.organizationId))) {
         throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the organization is not one of the role's account.` });
       }
+      given.push({ accountId: role.account_id, keys: role.permissions, organizationId: rule.organizationId ?? role.organization_id, until: null });
+    }
+    // The grant rule (rbac): a connection gives its roles to every user who signs in through it, without end, so
+    // whoever configures them must hold their permissions in that scope without end.
+    if (given.length > 0) {
+      await grants.assertWithinOwnAccess(tx, { tenantId, userId: actor.id }, given, {
+        change: 'sso.connection.roles',
+        target: connectionId ? { type: 'sso_connection', id: connectionId } : null,
+        details: { defaultRoleId, ruleRoles: rules.map((r) => r.roleId) },
+      });
     }
   }
+
 
   function checkOidc(oidc: OidcConfig, secret: string | null): OidcConfig {
     checkIssuerUrl(oidc.issuer, network);
@@ -199,14 +216,14 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       const { clientSecret, ...settings } = input.oidc;
       const oidc = checkOidc(settings, clientSecret);
       // Checked before the network call too, so that a refused caller learns nothing about the issuer.
-      await db.tenantWork(tenantId, async (tx) => {
+      await grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
-        await checkRoles(tx, tenantId, input.defaultRoleId, input.rules);
+        await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
       });
       const discovery = await discover(oidc);
-      return db.tenantWork(tenantId, async (tx) => {
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
-        await checkRoles(tx, tenantId, input.defaultRoleId, input.rules);
+        await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
         if (await store.nameTaken(tx, tenantId, input.name)) throw new AppError(SsoErrors['sso.name_taken']);
         const now = clock.now();
         const id = newId(now.getTime());
@@ -235,12 +252,12 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         oidc = checkOidc({ ...before, ...Object.fromEntries(Object.entries(patch.oidc).filter(([, v]) => v !== undefined)) } as OidcConfig, null);
         discovery = await discover(oidc);
       }
-      return db.tenantWork(tenantId, async (tx) => {
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
         const rules = (patch.rules ?? row.rules) as Rule[];
         const defaultRoleId = patch.defaultRoleId === undefined ? row.default_role_id : patch.defaultRoleId;
-        if (patch.rules !== undefined || patch.defaultRoleId !== undefined) await checkRoles(tx, tenantId, defaultRoleId, rules);
+        if (patch.rules !== undefined || patch.defaultRoleId !== undefined) await checkRoles(tx, tenantId, actor, defaultRoleId, rules, id);
         if (patch.name !== undefined && (await store.nameTaken(tx, tenantId, patch.name, id))) throw new AppError(SsoErrors['sso.name_taken']);
         const before = represent(row);
         const now = clock.now();
@@ -267,7 +284,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     disable: (tenantId: string, actor: UserActor, id: string) => setEnabled(tenantId, actor, id, false),
 
     remove(tenantId: string, actor: UserActor, id: string): Promise<void> {
-      return db.tenantWork(tenantId, async (tx) => {
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
         await store.deleteConnection(tx, tenantId, id);
@@ -277,7 +294,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
 
     /** Replaces the client secret (the IdP rotated it); the old one is gone, the new one never returned. */
     rotateSecret(tenantId: string, actor: UserActor, id: string, clientSecret: string): Promise<Connection> {
-      return db.tenantWork(tenantId, async (tx) => {
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
         if (row.type === 'oidc') checkOidc(row.config as unknown as OidcConfig, clientSecret);
