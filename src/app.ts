@@ -14,6 +14,7 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
+import { createSsoService, ssoRoutes } from './features/sso/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
@@ -54,12 +55,13 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const domains = createDomainsService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin, txt: createTxtLookup({ servers: config.domains.dnsServers, timeoutMs: config.domains.dnsTimeoutMs }), extraPublicMailboxDomains: config.domains.publicMailboxDomains });
-  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: domains.tenantForEmail });
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email) });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
+  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -88,6 +90,7 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...apiKeysRoutes(s.apiKeys),
     ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit),
+    ...ssoRoutes(s.sso),
   ]);
   return { http, guards };
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -51,6 +52,14 @@ const httpUrl = (what: string) =>
       }
     }, `must be an absolute http(s) URL (${what})`)
     .transform((v) => v.replace(/\/+$/, ''));
+
+/** `address/prefix`, IPv4 or IPv6. */
+function isCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/');
+  const family = isIP(address ?? '');
+  if (rest.length > 0 || family === 0 || prefix === undefined || !/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 export const variables = {
   PORT: { schema: integer(0, 65535, 'the TCP port to listen on'), default: '3000', doc: 'TCP port the server listens on.' },
@@ -147,6 +156,19 @@ export const variables = {
   },
   TESSERA_BOOTSTRAP_TENANT: { schema: z.string().trim().min(1).max(200), default: 'Default', doc: 'Name of the tenant created on first start.' },
   TESSERA_BOOTSTRAP_ACCOUNT: { schema: z.string().trim().min(1).max(200), default: 'Default', doc: 'Name of the account created on first start.' },
+  TESSERA_SSO_ALLOW_LOOPBACK: {
+    schema: bool,
+    default: 'false',
+    doc: 'Development and tests only: SSO issuers may be `http://localhost` / `http://127.0.0.1` and may resolve to loopback addresses. Never set in production.',
+  },
+  TESSERA_SSO_PRIVATE_NETWORKS: {
+    schema: z
+      .string()
+      .trim()
+      .refine((v) => v.split(',').map((c) => c.trim()).filter((c) => c !== '').every(isCidr), 'must be comma-separated CIDRs such as 10.20.0.0/16 or fd00::/8'),
+    default: undefined,
+    doc: 'Comma-separated CIDRs (e.g. `10.20.0.0/16,fd00::/8`) an SSO issuer may resolve to although they are private; for IdPs on an internal network (air-gapped installs). Default: none, private and loopback addresses are refused.',
+  },
 } as const;
 
 export type VariableName = keyof typeof variables;
@@ -186,5 +208,10 @@ export interface Config {
     readonly adminPassword?: string;
     readonly tenantName: string;
     readonly accountName: string;
+  };
+  /** Where SSO may reach an IdP (server-side request forgery guard, OWASP SSRF prevention). */
+  readonly sso: {
+    readonly allowLoopback: boolean;
+    readonly privateNetworks: readonly string[];
   };
 }

@@ -106,6 +106,10 @@ export function loadConfig(env: Source = process.env): Config {
       tenantName: values.TESSERA_BOOTSTRAP_TENANT as string,
       accountName: values.TESSERA_BOOTSTRAP_ACCOUNT as string,
     },
+    sso: {
+      allowLoopback: values.TESSERA_SSO_ALLOW_LOOPBACK as boolean,
+      privateNetworks: ((values.TESSERA_SSO_PRIVATE_NETWORKS as string | undefined) ?? '').split(',').map((c) => c.trim()).filter((c) => c !== ''),
+    },
   };
-  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains) });
+  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), sso: Object.freeze(config.sso) });
 }

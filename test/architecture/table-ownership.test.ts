@@ -44,6 +44,8 @@ const OWNERS: Readonly<Record<string, string>> = {
   audit_retention_window: 'audit',
   // domains: a tenant's verified email domains
   domains: 'domains',
+  // sso: connections (their secrets and cached discovery documents)
+  sso_connections: 'sso',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

@@ -105,6 +105,12 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into domains (tenant_id, id, domain, token, status, verified_at, verified_by, next_check_at, created_at) values (${T}, gen_random_uuid(), 'upgrade.example', 'tok-0123456789abcdef', 'verified', ${AT}::timestamptz, 'dns', ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
     await sql`insert into domains (tenant_id, id, domain, token, status, created_at) values (${T}, gen_random_uuid(), 'pending.example', 'tok-fedcba9876543210', 'pending', ${AT}::timestamptz)`.execute(tx);
   },
+  // 0013 SSO connections: an OIDC connection with an encrypted secret and a cached discovery document.
+  async (tx) => {
+    await sql`insert into sso_connections (tenant_id, id, type, name, enabled, domains, rules, config, client_secret_enc, discovery, discovery_fetched_at, created_at, updated_at)
+      values (${T}, gen_random_uuid(), 'oidc', 'Okta', true, '{acme.test}', '[{"claim":"groups","operator":"equals","value":"admins","roleId":null}]'::jsonb,
+        '{"issuer":"https://acme.okta.com","clientId":"0oa1"}'::jsonb, '\x1d'::bytea, '{"issuer":"https://acme.okta.com"}'::jsonb, ${AT}::timestamptz, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -13,6 +13,7 @@ import * as groups from '../../src/features/identity/groups.store.js';
 import * as accounts from '../../src/features/tenants/accounts.store.js';
 import * as rbac from '../../src/features/rbac/rbac.store.js';
 import * as sessions from '../../src/features/sessions/sessions.store.js';
+import * as sso from '../../src/features/sso/sso.store.js';
 import * as organizations from '../../src/features/tenants/organizations.store.js';
 import * as tenants from '../../src/features/tenants/tenants.store.js';
 import { canonicalParts } from '../../src/features/audit/audit-chain.js';
@@ -54,11 +55,13 @@ interface World {
   readonly expiredJti: string;
   readonly apiKey: string;
   readonly domain: string;
+  readonly ssoConnection: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
 const API_KEY_HASH = Buffer.alloc(32, 7);
 const page = { limit: 100, offset: 0 };
+const SSO_VALUES = { name: 'SSO A', enabled: false, domains: ['a.example'], defaultRoleId: null, rulesMode: 'highest_match', rules: [], claimMapping: {}, mfaPolicy: {}, config: { issuer: 'https://idp-a.example' }, discovery: null, discoveryFetchedAt: null };
 const mentions = (result: unknown, id: string) => JSON.stringify(result ?? null).includes(id);
 
 type ReadCase = [name: string, run: (tx: Tx, c: Ctx, w: World) => Promise<unknown>, sees: (result: unknown, w: World) => boolean];
@@ -108,6 +111,7 @@ const READS: ReadCase[] = [
   ['rbac.adminAccountsOfPrincipal', (tx, c, w) => rbac.adminAccountsOfPrincipal(tx, c.tenant, { userId: w.user, groupIds: [w.group] }), (r) => Array.isArray(r) && r.length > 0],
   ['accounts.tenantLinkedToAccount (tenant B, account A)', (tx, c, w) => accounts.tenantLinkedToAccount(tx, c.tenant, w.assignmentAccount), isTrue],
   ['rbac.findRole', (tx, c, w) => rbac.findRole(tx, c.account, w.role), bySome('role')],
+  ['rbac.findRoleInAccounts', (tx, c, w) => rbac.findRoleInAccounts(tx, [c.account], w.role), bySome('role')],
   ['rbac.listRoles', (tx, c) => rbac.listRoles(tx, c.account), bySome('role')],
   ['rbac.findSystemRole', (tx, c) => rbac.findSystemRole(tx, c.account, 'account_admin'), bySome('role')],
   ['accounts.organizationExists', (tx, c, w) => accounts.organizationExists(tx, c.account, w.org), isTrue],
@@ -127,6 +131,10 @@ const READS: ReadCase[] = [
   ['domains.findDomain', (tx, c, w) => domains.findDomain(tx, c.tenant, w.domain), bySome('domain')],
   ['domains.findDomainByName', (tx, c) => domains.findDomainByName(tx, c.tenant, 'tenant-a.example'), bySome('domain')],
   ['domains.lockDomain', (tx, c, w) => domains.lockDomain(tx, c.tenant, w.domain), bySome('domain')],
+  // sso connections
+  ['sso.listConnections', (tx, c) => sso.listConnections(tx, c.tenant), bySome('ssoConnection')],
+  ['sso.findConnection', (tx, c, w) => sso.findConnection(tx, c.tenant, w.ssoConnection), bySome('ssoConnection')],
+  ['sso.nameTaken', (tx, c) => sso.nameTaken(tx, c.tenant, 'SSO A'), isTrue],
   // organizations and tenants
   ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
   ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
@@ -167,6 +175,9 @@ const WRITES: WriteCase[] = [
   ['rbac.markExpired', (tx, c, w) => rbac.markExpired(tx, c.tenant, w.lapsed, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed))?.expired_at === null],
   // Tenant B with tenant A's account: only the tenant filter stands between B and A's assignments.
   ['rbac.deleteLapsedAssignmentsOfRole', (tx, c, w) => rbac.deleteLapsedAssignmentsOfRole(tx, c.tenant, w.assignmentAccount, w.role, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed)) !== undefined],
+  ['sso.updateConnection', (tx, c, w) => sso.updateConnection(tx, c.tenant, w.ssoConnection, { ...SSO_VALUES, name: 'Hijacked', actorId: null, now }), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection))?.name === 'SSO A'],
+  ['sso.setSecret', (tx, c, w) => sso.setSecret(tx, c.tenant, w.ssoConnection, Buffer.from('hijack'), null, now), async (tx, a, w) => Buffer.from((await sso.findConnection(tx, a.tenant, w.ssoConnection))!.client_secret_enc!).toString() === 'secret-a'],
+  ['sso.deleteConnection', (tx, c, w) => sso.deleteConnection(tx, c.tenant, w.ssoConnection), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection)) !== undefined],
   ['rbac.deleteAssignment', (tx, c, w) => rbac.deleteAssignment(tx, c.tenant, w.assignment), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.assignment)) !== undefined],
   ['rbac.setRolePermissions', (tx, c, w) => rbac.setRolePermissions(tx, c.account, w.role, ['hijack.all'], now), async (tx, a, w) => !mentions(await rbac.findRole(tx, a.account, w.role), 'hijack.all')],
   ['rbac.deleteRole (custom role)', (tx, c, w) => rbac.deleteRole(tx, c.account, w.customRole), async (tx, a, w) => (await rbac.findRole(tx, a.account, w.customRole)) !== undefined],
@@ -223,6 +234,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'rbac.insertAssignment': 'insert for the given tenant',
   'rbac.accountAdminCount': 'calls the SQL function tessera_account_admin_count, keyed by the account',
   'apiKeys.insertKey': 'insert for the given tenant',
+  'sso.insertConnection': 'insert for the given tenant',
   'accounts.accountNames': 'reads the accounts it is given (accounts are linked, not owned)',
   'accounts.authzEpochOf': 'reads the account it is given (accounts are linked, not owned)',
   'accounts.bumpAuthzEpoch': 'moves the epoch of the account it is given',
@@ -248,7 +260,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'domains.dueDomains': 're-check job: every tenant',
 };
 
-const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants };
+const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants, sso };
 
 async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
   const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();
@@ -330,8 +342,10 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await tx.insertInto('used_tokens').values({ tenant_id: a.tenant, jti: expiredJti, expires_at: new Date('2020-01-01T00:00:00Z') }).execute();
       const apiKey = newId();
       await tx.insertInto('api_keys').values({ tenant_id: a.tenant, id: apiKey, account_id: a.account, name: 'Key A', key_hash: API_KEY_HASH, permissions: ['idp.view'], created_by: adminA.userId, created_at: now }).execute();
+      const ssoConnection = newId();
+      await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, id: ssoConnection, type: 'oidc', secret: Buffer.from('secret-a'), actorId: null, now });
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
-      return { apiKey, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+      return { apiKey, ssoConnection, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
     w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, domain, assignmentAccount: a.account, ...facts };
   });

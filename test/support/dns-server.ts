@@ -24,7 +24,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
       const txts = q ? records.get(q.name.toLowerCase()) : undefined;
       if (!q || !txts) response.header.rcode = NXDOMAIN;
       else if (q.type === Packet.TYPE.TXT) for (const data of txts) response.answers.push({ name: q.name, type: Packet.TYPE.TXT, class: Packet.CLASS.IN, ttl: 60, data } as never);
-      send(response);
+      void send(response);
     },
   });
   await server.listen({ udp: { port: 0, address: '127.0.0.1' } });

@@ -117,7 +117,8 @@ describe.each(engines())('verified domains over HTTP, with a local DNS server [%
     const three = (await add(a, unique('three'))).body;
     expect((await api(a, 'DELETE', `/api/v1/domains/${one.id}`)).status).toBe(204);
     const after = await api<DomainInfo>(a, 'GET', `/api/v1/domains/${two.id}`);
-    expect(after.body).toMatchObject({ status: 'verified', verifiedAt: expect.any(String) });
+    expect(after.body.status).toBe('verified');
+    expect(typeof after.body.verifiedAt).toBe('string');
     expect((await api<DomainInfo>(a, 'GET', `/api/v1/domains/${three.id}`)).body.status).toBe('pending');
     expect((await auditOf(a.tenantId, 'domain.removed')).at(-1)?.details).toMatchObject({ domain: one.domain, wasVerified: true });
   });

@@ -7,3 +7,4 @@ export { CatalogBody as CatalogFile } from './rbac.schema.js';
 export { shortfall, takeoverShortfall, type Grant, type GrantRule, type Granter, type Shortfall } from './grant-rule.js';
 export type { CheckContext } from './access.service.js';
 export { enterableAccounts } from './enterable-accounts.js';
+export { findRoleInAccounts } from './rbac.store.js';

@@ -99,6 +99,12 @@ export async function findRole(tx: Tx, accountId: string, roleId: string): Promi
   return tx.selectFrom('roles').select(ROLE_COLUMNS).where('account_id', '=', accountId).where('id', '=', roleId).executeTakeFirst();
 }
 
+/** The role, if it belongs to one of the accounts (SSO checks a connection's roles against its tenant's accounts). */
+export async function findRoleInAccounts(tx: Tx, accountIds: readonly string[], roleId: string): Promise<(RoleRow & { account_id: string }) | undefined> {
+  if (accountIds.length === 0) return undefined;
+  return tx.selectFrom('roles').select([...ROLE_COLUMNS, 'account_id']).where('account_id', 'in', [...accountIds]).where('id', '=', roleId).executeTakeFirst();
+}
+
 export async function updateRole(
   tx: Tx,
   accountId: string,

@@ -1,0 +1,4 @@
+export { createSsoService, type SsoDeps, type SsoService } from './sso.service.js';
+export { ssoRoutes } from './sso.routes.js';
+export { SsoErrors } from './sso.errors.js';
+export type { IssuerNetworkPolicy } from './issuer-network.js';

@@ -1,0 +1,61 @@
+import { defineRoute, NoContent, type Route } from '../../http/route.js';
+import { ConnectionList, ConnectionParams, ConnectionSchema, CreateConnectionBody, RotateSecretBody, UpdateConnectionBody } from './sso.schema.js';
+import type { SsoService } from './sso.service.js';
+
+const tags = ['single sign-on'];
+const view = { permission: 'sso.view' } as const;
+const manage = { permission: 'sso.manage' } as const;
+const base = '/api/v1/sso/connections';
+const params = ConnectionParams;
+const refusals = 'Tenant administrators with `sso.manage`. Refused: `sso_config` (with the reason), `sso_role_forbidden`, `sso.role_not_found`, `sso.invalid_rule`, `sso.name_taken`.';
+
+/** SSO connections: reading needs `sso.view`; changes `sso.manage` and a tenant administrator. */
+export function ssoRoutes(sso: SsoService): Route[] {
+  return [
+    defineRoute({
+      method: 'GET', url: base, auth: view,
+      schema: { tags, summary: "The tenant's SSO connections (never their secrets)", response: { 200: ConnectionList } },
+      handler: async (ctx) => ({ items: await sso.list(ctx.tenantId) }),
+    }),
+    defineRoute({
+      method: 'POST', url: base, auth: manage, status: 201,
+      schema: { tags, summary: 'Create an SSO connection (OIDC: its discovery document is fetched first)', description: refusals, body: CreateConnectionBody, response: { 201: ConnectionSchema } },
+      handler: (ctx) => sso.create(ctx.tenantId, ctx.actor, ctx.input.body),
+    }),
+    defineRoute({
+      method: 'GET', url: `${base}/:id`, auth: view,
+      schema: { tags, summary: 'An SSO connection', params, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.get(ctx.tenantId, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'PATCH', url: `${base}/:id`, auth: manage,
+      schema: { tags, summary: 'Change an SSO connection (a change of its OIDC settings fetches discovery again)', description: refusals, params, body: UpdateConnectionBody, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.update(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.body),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:id/enable`, auth: manage,
+      schema: { tags, summary: 'Enable an SSO connection', description: 'Refused (`sso_config`) until it has a discovery document and a client secret.', params, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.enable(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:id/disable`, auth: manage,
+      schema: { tags, summary: 'Disable an SSO connection', params, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.disable(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'DELETE', url: `${base}/:id`, auth: manage, status: 204,
+      schema: { tags, summary: 'Delete an SSO connection', params, response: { 204: NoContent } },
+      handler: (ctx) => sso.remove(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:id/secret`, auth: manage,
+      schema: { tags, summary: 'Replace the client secret (write-only)', params, body: RotateSecretBody, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.rotateSecret(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.body.clientSecret),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:id/discovery/refresh`, auth: manage,
+      schema: { tags, summary: "Fetch the issuer's discovery document again", description: 'Refused: `sso_config` (issuer mismatch, unreachable, untrusted certificate, refused address).', params, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.refreshDiscovery(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+  ];
+}

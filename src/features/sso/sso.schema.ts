@@ -1,0 +1,144 @@
+import { domainToASCII } from 'node:url';
+import { z } from 'zod';
+
+/** id_token signature algorithms a connection may pin (RFC 7518 §3.1, RFC 8037); HS256 only when chosen explicitly. */
+export const ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256'] as const;
+export const DEFAULT_SCOPES = 'openid email profile';
+/** RFC 8176 §2 values that assert a second factor. */
+export const DEFAULT_MFA_AMR = ['mfa', 'otp', 'hwk', 'sc'];
+export const MAX_RULE_REGEX_LENGTH = 200;
+
+const name = z.string().trim().min(1).max(200).describe('1–200 characters; unique in the tenant, case-insensitively');
+const claimName = z.string().trim().min(1).max(100);
+
+/** A DNS name as entered: trimmed, lowercase, trailing dot dropped, IDNs in their ASCII (punycode) form. */
+const domainName = z
+  .string()
+  .trim()
+  .max(253)
+  .transform((v, ctx) => {
+    const ascii = domainToASCII(v.toLowerCase().replace(/\.$/, ''));
+    // RFC 1035 §2.3.1 labels, at least two of them.
+    if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(ascii) || !ascii.includes('.')) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a domain name` });
+      return z.NEVER;
+    }
+    return ascii;
+  });
+
+export const MappingRule = z.strictObject({
+  claim: claimName.describe('The claim to test (e.g. `groups`, `department`); array claims match on any element'),
+  operator: z.enum(['equals', 'contains', 'regex']),
+  value: z.string().min(1).max(MAX_RULE_REGEX_LENGTH).describe(`The value; for \`regex\` a JavaScript pattern of at most ${MAX_RULE_REGEX_LENGTH} characters`),
+  roleId: z.uuid(),
+  organizationId: z.uuid().nullable().default(null),
+});
+
+export const ClaimMapping = z.strictObject({
+  email: claimName.default('email'),
+  name: claimName.default('name'),
+  groups: claimName.default('groups'),
+  department: claimName.default('department'),
+});
+
+export const MfaPolicy = z.strictObject({
+  requireMfa: z.boolean().default(false),
+  acceptedAmr: z.array(z.string().trim().min(1).max(50)).max(20).default(DEFAULT_MFA_AMR).describe('`amr` values (RFC 8176) that count as a second factor'),
+  acceptedAcr: z.array(z.string().trim().min(1).max(200)).max(20).default([]).describe('`acr` values that count as a second factor'),
+});
+
+const oidcSettings = {
+  issuer: z.string().trim().min(1).max(500).describe('Exactly as the IdP spells it (a trailing slash matters); https only'),
+  clientId: z.string().trim().min(1).max(500),
+  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  scopes: z.string().trim().min(1).max(500).default(DEFAULT_SCOPES).describe('Space-separated; must include `openid`'),
+  caBundlePem: z.string().max(65_536).nullable().default(null).describe('PEM certificates trusted for this IdP instead of the public CAs (internal IdPs)'),
+  idTokenSignedResponseAlg: z.enum(ID_TOKEN_ALGS).default('RS256').describe('The one id_token algorithm accepted; HS256 (keyed with the client secret) only when chosen'),
+};
+const clientSecret = z.string().min(1).max(1000).describe('Write-only: stored encrypted, never returned');
+
+const common = {
+  name,
+  enabled: z.boolean().default(false),
+  domains: z.array(domainName).max(50).default([]).describe('Email domains this connection serves; sign-in will require each to be verified for the tenant'),
+  defaultRoleId: z.uuid().nullable().default(null).describe('Role given at just-in-time provisioning; never Account Administrator'),
+  rulesMode: z.enum(['highest_match', 'additive']).default('highest_match'),
+  rules: z.array(MappingRule).max(100).default([]),
+  claimMapping: ClaimMapping.default({ email: 'email', name: 'name', groups: 'groups', department: 'department' }),
+  mfaPolicy: MfaPolicy.default({ requireMfa: false, acceptedAmr: DEFAULT_MFA_AMR, acceptedAcr: [] }),
+};
+
+export const CreateConnectionBody = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('oidc'), ...common, oidc: z.strictObject({ ...oidcSettings, clientSecret }) }),
+  z.strictObject({ type: z.literal('saml'), ...common, saml: z.record(z.string(), z.unknown()).optional() }),
+]);
+export type CreateConnectionInput = z.infer<typeof CreateConnectionBody>;
+
+export const UpdateConnectionBody = z.strictObject({
+  name: name.optional(),
+  domains: z.array(domainName).max(50).optional(),
+  defaultRoleId: z.uuid().nullable().optional(),
+  rulesMode: z.enum(['highest_match', 'additive']).optional(),
+  rules: z.array(MappingRule).max(100).optional(),
+  claimMapping: ClaimMapping.optional(),
+  mfaPolicy: MfaPolicy.optional(),
+  oidc: z
+    .strictObject({
+      issuer: oidcSettings.issuer.optional(),
+      clientId: oidcSettings.clientId.optional(),
+      tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
+      scopes: z.string().trim().min(1).max(500).optional(),
+      caBundlePem: z.string().max(65_536).nullable().optional(),
+      idTokenSignedResponseAlg: z.enum(ID_TOKEN_ALGS).optional(),
+    })
+    .optional()
+    .describe('The client secret changes only through `POST …/secret`'),
+});
+export type UpdateConnectionInput = z.infer<typeof UpdateConnectionBody>;
+
+export const RotateSecretBody = z.strictObject({ clientSecret });
+export const ConnectionParams = z.object({ id: z.uuid() });
+
+export const DiscoverySummary = z.object({
+  fetchedAt: z.string(),
+  authorizationEndpoint: z.string().nullable(),
+  tokenEndpoint: z.string().nullable(),
+  userinfoEndpoint: z.string().nullable(),
+  jwksUri: z.string().nullable(),
+  endSessionEndpoint: z.string().nullable(),
+  idTokenSigningAlgValuesSupported: z.array(z.string()),
+  issParameterSupported: z.boolean().describe('RFC 9207: the IdP sends `iss` with the authorization response'),
+});
+
+export const OidcSettingsSchema = z.object({
+  issuer: z.string(),
+  clientId: z.string(),
+  tokenEndpointAuthMethod: z.string(),
+  scopes: z.string(),
+  caBundlePem: z.string().nullable(),
+  idTokenSignedResponseAlg: z.string(),
+  discovery: DiscoverySummary.nullable(),
+});
+
+export const ConnectionSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(['oidc', 'saml']),
+    name: z.string(),
+    enabled: z.boolean(),
+    domains: z.array(z.string()),
+    defaultRoleId: z.string().nullable(),
+    rulesMode: z.enum(['highest_match', 'additive']),
+    rules: z.array(z.object({ claim: z.string(), operator: z.string(), value: z.string(), roleId: z.string(), organizationId: z.string().nullable() })),
+    claimMapping: z.object({ email: z.string(), name: z.string(), groups: z.string(), department: z.string() }),
+    mfaPolicy: z.object({ requireMfa: z.boolean(), acceptedAmr: z.array(z.string()), acceptedAcr: z.array(z.string()) }),
+    hasClientSecret: z.boolean().describe('The secret itself is never returned'),
+    oidc: OidcSettingsSchema.nullable(),
+    createdBy: z.string().nullable(),
+    createdAt: z.string(),
+    updatedBy: z.string().nullable(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'SsoConnection' });
+export type Connection = z.infer<typeof ConnectionSchema>;
+export const ConnectionList = z.object({ items: z.array(ConnectionSchema) });

@@ -1,0 +1,331 @@
+import type { Keyring } from '../../crypto/keyring.js';
+import type { Database, Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import type { Clock } from '../../kernel/clock.js';
+import { newId } from '../../kernel/ids.js';
+import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { ACCOUNT_ADMIN, findRoleInAccounts, type Grant, type GrantRule } from '../rbac/index.js';
+import { organizationExists, tenantAccounts } from '../tenants/index.js';
+import type { IssuerNetworkPolicy } from './issuer-network.js';
+import { checkCaBundle, checkIssuerUrl, discoverIssuer, type DiscoveryDocument } from './oidc-discovery.js';
+import { SsoErrors } from './sso.errors.js';
+import { type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
+import * as store from './sso.store.js';
+
+type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
+
+export interface SsoDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly keyring: Keyring<Tx>;
+  readonly audit: AuditRecorder;
+  /** identity's rule: tenant-level settings change only by a tenant administrator. */
+  readonly requireTenantAdmin: (tx: Tx, tenantId: string, userId: string) => Promise<void>;
+  /** Where an issuer may be reached (TESSERA_SSO_ALLOW_LOOPBACK, TESSERA_SSO_PRIVATE_NETWORKS). */
+  readonly network: IssuerNetworkPolicy;
+  /** rbac's grant rule: the roles a connection hands out must be within the configuring administrator's access. */
+  readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
+}
+
+/** The non-secret OIDC settings kept in `config`. */
+interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  tokenEndpointAuthMethod: string;
+  scopes: string;
+  caBundlePem: string | null;
+  idTokenSignedResponseAlg: string;
+}
+
+type Rule = CreateConnectionInput['rules'][number];
+
+/** The keyring field names the connection: a ciphertext copied to another connection or tenant fails to decrypt. */
+const secretField = (connectionId: string) => `sso.client_secret/${connectionId}`;
+const notFound = () => new AppError(SsoErrors['sso.connection_not_found']);
+const configError = (message: string) => new AppError(SsoErrors.sso_config, { message });
+const iso = (d: Date | string) => new Date(d).toISOString();
+
+/** RFC 6749 §3.3 scope tokens; OpenID Connect Core §3.1.2.1 requires `openid`. */
+function checkScopes(scopes: string): string {
+  const tokens = scopes.split(/\s+/).filter((s) => s !== '');
+  if (!tokens.every((t) => /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(t))) throw configError('A scope contains a character RFC 6749 §3.3 does not allow.');
+  if (!tokens.includes('openid')) throw configError('The scopes must include "openid" (OpenID Connect Core §3.1.2.1).');
+  return [...new Set(tokens)].join(' ');
+}
+
+/** The rule's pattern compiles and stays short (evaluation at sign-in is time-bounded as well). */
+function checkRulePatterns(rules: readonly Rule[]): void {
+  for (const [i, rule] of rules.entries()) {
+    if (rule.operator !== 'regex') continue;
+    if (rule.value.length > MAX_RULE_REGEX_LENGTH) throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern exceeds ${MAX_RULE_REGEX_LENGTH} characters.` });
+    try {
+      new RegExp(rule.value, 'u');
+    } catch (err) {
+      throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern does not compile (${(err as Error).message}).` });
+    }
+  }
+}
+
+function summary(document: DiscoveryDocument | null, fetchedAt: Date | string | null): NonNullable<Connection['oidc']>['discovery'] {
+  if (!document || !fetchedAt) return null;
+  const str = (k: string) => (typeof document[k] === 'string' ? (document[k]) : null);
+  const algs = document.id_token_signing_alg_values_supported;
+  return {
+    fetchedAt: iso(fetchedAt),
+    authorizationEndpoint: str('authorization_endpoint'),
+    tokenEndpoint: str('token_endpoint'),
+    userinfoEndpoint: str('userinfo_endpoint'),
+    jwksUri: str('jwks_uri'),
+    endSessionEndpoint: str('end_session_endpoint'),
+    idTokenSigningAlgValuesSupported: Array.isArray(algs) ? algs.filter((a): a is string => typeof a === 'string') : [],
+    issParameterSupported: document.authorization_response_iss_parameter_supported === true,
+  };
+}
+
+function represent(row: store.ConnectionRow): Connection {
+  const oidc = row.type === 'oidc' ? (row.config as unknown as OidcConfig) : null;
+  return {
+    id: row.id,
+    type: row.type as Connection['type'],
+    name: row.name,
+    enabled: row.enabled,
+    domains: row.domains,
+    defaultRoleId: row.default_role_id,
+    rulesMode: row.rules_mode as Connection['rulesMode'],
+    rules: row.rules as Connection['rules'],
+    claimMapping: row.claim_mapping as Connection['claimMapping'],
+    mfaPolicy: row.mfa_policy as Connection['mfaPolicy'],
+    hasClientSecret: row.client_secret_enc !== null,
+    oidc: oidc && { ...oidc, discovery: summary(row.discovery, row.discovery_fetched_at) },
+    createdBy: row.created_by,
+    createdAt: iso(row.created_at),
+    updatedBy: row.updated_by,
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+/** What the audit log records of a connection: everything but the secret (DESIGN §6 rule 7). */
+function auditView(c: Connection) {
+  const { createdAt: _c, updatedAt: _u, createdBy: _cb, updatedBy: _ub, ...rest } = c;
+  return { ...rest, oidc: rest.oidc && { ...rest.oidc, caBundlePem: rest.oidc.caBundlePem === null ? null : '(set)', discovery: undefined } };
+}
+
+/**
+ * SSO connections (configuration side): any number per tenant, each an identity source the sign-in flow will
+ * use. Writes need `sso.manage` and a tenant administrator, and are audited with the non-secret before/after.
+ * The client secret is encrypted with the tenant's data key (DESIGN §4) and never returned.
+ */
+export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants }: SsoDeps) {
+  /**
+   * Roles SSO may hand out: a role of an account linked to the tenant, never Account Administrator
+   * (`sso_role_forbidden`: SSO must not mint account owners); a rule's organization belongs to its role's account.
+   */
+  async function checkRoles(tx: Tx, tenantId: string, actor: UserActor, defaultRoleId: string | null, rules: readonly Rule[], connectionId?: string): Promise<void> {
+    const accounts = (await tenantAccounts(tx, tenantId)).map((a) => a.id);
+    const roleOf = async (roleId: string) => {
+      const role = await findRoleInAccounts(tx, accounts, roleId);
+      if (!role) throw new AppError(SsoErrors['sso.role_not_found'], { message: `The role ${roleId} does not exist in an account of this tenant.` });
+      if (role.system_key === ACCOUNT_ADMIN.systemKey) throw new AppError(SsoErrors.sso_role_forbidden);
+      return role;
+    };
+    const given: Grant[] = [];
+    if (defaultRoleId) {
+      const role = await roleOf(defaultRoleId);
+      given.push({ accountId: role.account_id, keys: role.permissions, organizationId: role.organization_id, until: null });
+    }
+    for (const [i, rule] of rules.entries()) {
+      const role = await roleOf(rule.roleId);
+      if (rule.organizationId && !(await organizationExists(tx, role.account_id, rule.organizationId))) {
+        throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the organization is not one of the role's account.` });
+      }
+      given.push({ accountId: role.account_id, keys: role.permissions, organizationId: rule.organizationId ?? role.organization_id, until: null });
+    }
+    // The grant rule (rbac): a connection gives its roles to every user who signs in through it, without end, so
+    // whoever configures them must hold their permissions in that scope without end.
+    if (given.length > 0) {
+      await grants.assertWithinOwnAccess(tx, { tenantId, userId: actor.id }, given, {
+        change: 'sso.connection.roles',
+        target: connectionId ? { type: 'sso_connection', id: connectionId } : null,
+        details: { defaultRoleId, ruleRoles: rules.map((r) => r.roleId) },
+      });
+    }
+  }
+
+
+  function checkOidc(oidc: OidcConfig, secret: string | null): OidcConfig {
+    checkIssuerUrl(oidc.issuer, network);
+    const checked = { ...oidc, scopes: checkScopes(oidc.scopes), caBundlePem: oidc.caBundlePem ? checkCaBundle(oidc.caBundlePem) : null };
+    // RFC 7518 §3.2: an HMAC key at least as long as the hash; HS256 id_tokens are keyed with the client secret.
+    if (checked.idTokenSignedResponseAlg === 'HS256' && secret !== null && Buffer.byteLength(secret) < 32) {
+      throw configError('HS256 id_tokens are keyed with the client secret, which must then be at least 32 bytes (RFC 7518 §3.2).');
+    }
+    return checked;
+  }
+
+  const discover = (oidc: OidcConfig) => discoverIssuer({ issuer: oidc.issuer, clientId: oidc.clientId, caBundlePem: oidc.caBundlePem, idTokenAlg: oidc.idTokenSignedResponseAlg }, network);
+
+  async function findOrThrow(tx: Tx, tenantId: string, id: string, forUpdate = false) {
+    const row = await store.findConnection(tx, tenantId, id, forUpdate);
+    if (!row) throw notFound();
+    return row;
+  }
+
+  const valuesOf = (row: store.ConnectionRow): store.ConnectionValues => ({
+    name: row.name,
+    enabled: row.enabled,
+    domains: row.domains,
+    defaultRoleId: row.default_role_id,
+    rulesMode: row.rules_mode,
+    rules: row.rules,
+    claimMapping: row.claim_mapping,
+    mfaPolicy: row.mfa_policy,
+    config: row.config,
+    discovery: row.discovery,
+    discoveryFetchedAt: row.discovery_fetched_at && new Date(row.discovery_fetched_at),
+  });
+
+  async function setEnabled(tenantId: string, actor: UserActor, id: string, enabled: boolean): Promise<Connection> {
+    return db.tenantWork(tenantId, async (tx) => {
+      await requireTenantAdmin(tx, tenantId, actor.id);
+      const row = await findOrThrow(tx, tenantId, id, true);
+      if (row.enabled === enabled) return represent(row);
+      if (enabled && row.type === 'oidc' && (!row.discovery || row.client_secret_enc === null)) throw configError('Refresh the discovery document and set a client secret before enabling the connection.');
+      await store.updateConnection(tx, tenantId, id, { ...valuesOf(row), enabled, actorId: actor.id, now: clock.now() });
+      const after = represent((await store.findConnection(tx, tenantId, id))!);
+      await audit.record(tx, tenantId, { action: enabled ? 'sso.connection.enabled' : 'sso.connection.disabled', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name } });
+      return after;
+    });
+  }
+
+  return {
+    list(tenantId: string): Promise<Connection[]> {
+      return db.tenantWork(tenantId, async (tx) => (await store.listConnections(tx, tenantId)).map(represent));
+    },
+
+    get(tenantId: string, id: string): Promise<Connection> {
+      return db.tenantWork(tenantId, async (tx) => represent(await findOrThrow(tx, tenantId, id)));
+    },
+
+    /**
+     * Creates a connection. OIDC: the settings are checked, then the issuer's discovery document is fetched
+     * (outside the transaction: no network inside a unit of work) and must name the issuer exactly.
+     */
+    async create(tenantId: string, actor: UserActor, input: CreateConnectionInput): Promise<Connection> {
+      if (input.type === 'saml') throw configError('SAML connections arrive with the SAML work; create an OIDC connection.');
+      checkRulePatterns(input.rules);
+      const { clientSecret, ...settings } = input.oidc;
+      const oidc = checkOidc(settings, clientSecret);
+      // Checked before the network call too, so that a refused caller learns nothing about the issuer.
+      await grants.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
+      });
+      const discovery = await discover(oidc);
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
+        if (await store.nameTaken(tx, tenantId, input.name)) throw new AppError(SsoErrors['sso.name_taken']);
+        const now = clock.now();
+        const id = newId(now.getTime());
+        const secret = await keyring.encrypt(tx, tenantId, secretField(id), clientSecret);
+        await store.insertConnection(tx, tenantId, {
+          id, type: 'oidc', name: input.name, enabled: input.enabled, domains: [...new Set(input.domains)], defaultRoleId: input.defaultRoleId, rulesMode: input.rulesMode, rules: input.rules,
+          claimMapping: input.claimMapping, mfaPolicy: input.mfaPolicy, config: { ...oidc }, discovery, discoveryFetchedAt: now, secret, actorId: actor.id, now,
+        });
+        const created = represent((await store.findConnection(tx, tenantId, id))!);
+        await audit.record(tx, tenantId, { action: 'sso.connection.created', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { after: auditView(created) } });
+        return created;
+      });
+    },
+
+    /** Changes settings; a change of the OIDC settings fetches the discovery document again before saving. */
+    async update(tenantId: string, actor: UserActor, id: string, patch: UpdateConnectionInput): Promise<Connection> {
+      if (patch.rules) checkRulePatterns(patch.rules);
+      const current = await db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        return findOrThrow(tx, tenantId, id);
+      });
+      let oidc: OidcConfig | undefined;
+      let discovery: DiscoveryDocument | undefined;
+      if (patch.oidc && current.type === 'oidc') {
+        const before = current.config as unknown as OidcConfig;
+        oidc = checkOidc({ ...before, ...Object.fromEntries(Object.entries(patch.oidc).filter(([, v]) => v !== undefined)) }, null);
+        discovery = await discover(oidc);
+      }
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await findOrThrow(tx, tenantId, id, true);
+        const rules = (patch.rules ?? row.rules) as Rule[];
+        const defaultRoleId = patch.defaultRoleId === undefined ? row.default_role_id : patch.defaultRoleId;
+        if (patch.rules !== undefined || patch.defaultRoleId !== undefined) await checkRoles(tx, tenantId, actor, defaultRoleId, rules, id);
+        if (patch.name !== undefined && (await store.nameTaken(tx, tenantId, patch.name, id))) throw new AppError(SsoErrors['sso.name_taken']);
+        const before = represent(row);
+        const now = clock.now();
+        await store.updateConnection(tx, tenantId, id, {
+          ...valuesOf(row),
+          ...(patch.name !== undefined ? { name: patch.name } : {}),
+          ...(patch.domains !== undefined ? { domains: [...new Set(patch.domains)] } : {}),
+          defaultRoleId,
+          rules,
+          ...(patch.rulesMode !== undefined ? { rulesMode: patch.rulesMode } : {}),
+          ...(patch.claimMapping !== undefined ? { claimMapping: patch.claimMapping } : {}),
+          ...(patch.mfaPolicy !== undefined ? { mfaPolicy: patch.mfaPolicy } : {}),
+          ...(oidc && discovery ? { config: { ...oidc }, discovery, discoveryFetchedAt: now } : {}),
+          actorId: actor.id,
+          now,
+        });
+        const after = represent((await store.findConnection(tx, tenantId, id))!);
+        await audit.record(tx, tenantId, { action: 'sso.connection.updated', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { before: auditView(before), after: auditView(after) } });
+        return after;
+      });
+    },
+
+    enable: (tenantId: string, actor: UserActor, id: string) => setEnabled(tenantId, actor, id, true),
+    disable: (tenantId: string, actor: UserActor, id: string) => setEnabled(tenantId, actor, id, false),
+
+    remove(tenantId: string, actor: UserActor, id: string): Promise<void> {
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await findOrThrow(tx, tenantId, id, true);
+        await store.deleteConnection(tx, tenantId, id);
+        await audit.record(tx, tenantId, { action: 'sso.connection.deleted', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { before: auditView(represent(row)) } });
+      });
+    },
+
+    /** Replaces the client secret (the IdP rotated it); the old one is gone, the new one never returned. */
+    rotateSecret(tenantId: string, actor: UserActor, id: string, clientSecret: string): Promise<Connection> {
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await findOrThrow(tx, tenantId, id, true);
+        if (row.type === 'oidc') checkOidc(row.config as unknown as OidcConfig, clientSecret);
+        await store.setSecret(tx, tenantId, id, await keyring.encrypt(tx, tenantId, secretField(id), clientSecret), actor.id, clock.now());
+        await audit.record(tx, tenantId, { action: 'sso.connection.secret_rotated', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name } });
+        return represent((await store.findConnection(tx, tenantId, id))!);
+      });
+    },
+
+    /** Fetches the issuer's discovery document again (the IdP moved an endpoint or published new algorithms). */
+    async refreshDiscovery(tenantId: string, actor: UserActor, id: string): Promise<Connection> {
+      const row = await db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        return findOrThrow(tx, tenantId, id);
+      });
+      if (row.type !== 'oidc') throw configError('Only OIDC connections have a discovery document.');
+      const discovery = await discover(row.config as unknown as OidcConfig);
+      return db.tenantWork(tenantId, async (tx) => {
+        const locked = await findOrThrow(tx, tenantId, id, true);
+        // The settings changed while we fetched: this document may belong to the old issuer.
+        if (JSON.stringify(locked.config) !== JSON.stringify(row.config)) throw configError('The connection changed during the refresh; refresh again.');
+        await store.updateConnection(tx, tenantId, id, { ...valuesOf(locked), discovery, discoveryFetchedAt: clock.now(), actorId: actor.id, now: clock.now() });
+        return represent((await store.findConnection(tx, tenantId, id))!);
+      });
+    },
+
+    /** The decrypted client secret, for the sign-in flow inside its own unit of work. */
+    clientSecret(tx: Tx, tenantId: string, row: { id: string; client_secret_enc: Uint8Array | null }): Promise<string | null> {
+      return row.client_secret_enc === null ? Promise.resolve(null) : keyring.decryptString(tx, tenantId, secretField(row.id), row.client_secret_enc);
+    },
+  };
+}
+
+export type SsoService = ReturnType<typeof createSsoService>;

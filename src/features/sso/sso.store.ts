@@ -1,0 +1,69 @@
+import type { Selectable } from 'kysely';
+import type { Tx } from '../../db/database.js';
+import type { SsoConnectionsTable } from './sso.tables.js';
+import './sso.tables.js';
+
+export type ConnectionRow = Selectable<SsoConnectionsTable>;
+
+export interface ConnectionValues {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly domains: string[];
+  readonly defaultRoleId: string | null;
+  readonly rulesMode: string;
+  readonly rules: unknown[];
+  readonly claimMapping: Record<string, unknown>;
+  readonly mfaPolicy: Record<string, unknown>;
+  readonly config: Record<string, unknown>;
+  readonly discovery: Record<string, unknown> | null;
+  readonly discoveryFetchedAt: Date | null;
+}
+
+const columns = (v: ConnectionValues) => ({
+  name: v.name,
+  enabled: v.enabled,
+  domains: v.domains,
+  default_role_id: v.defaultRoleId,
+  rules_mode: v.rulesMode,
+  rules: JSON.stringify(v.rules),
+  claim_mapping: JSON.stringify(v.claimMapping),
+  mfa_policy: JSON.stringify(v.mfaPolicy),
+  config: JSON.stringify(v.config),
+  discovery: v.discovery === null ? null : JSON.stringify(v.discovery),
+  discovery_fetched_at: v.discoveryFetchedAt,
+});
+
+export async function insertConnection(tx: Tx, tenantId: string, row: ConnectionValues & { id: string; type: string; secret: Buffer | null; actorId: string | null; now: Date }): Promise<void> {
+  await tx
+    .insertInto('sso_connections')
+    .values({ tenant_id: tenantId, id: row.id, type: row.type, ...columns(row), client_secret_enc: row.secret, created_by: row.actorId, created_at: row.now, updated_by: row.actorId, updated_at: row.now })
+    .execute();
+}
+
+export async function listConnections(tx: Tx, tenantId: string): Promise<ConnectionRow[]> {
+  return tx.selectFrom('sso_connections').selectAll().where('tenant_id', '=', tenantId).orderBy('created_at').orderBy('id').execute();
+}
+
+/** The connection, locked for the rest of the transaction when `forUpdate`. */
+export async function findConnection(tx: Tx, tenantId: string, id: string, forUpdate = false): Promise<ConnectionRow | undefined> {
+  const query = tx.selectFrom('sso_connections').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id);
+  return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
+}
+
+export async function nameTaken(tx: Tx, tenantId: string, name: string, exceptId?: string): Promise<boolean> {
+  let query = tx.selectFrom('sso_connections').select('id').where('tenant_id', '=', tenantId).where((eb) => eb(eb.fn('lower', ['name']), '=', name.toLowerCase()));
+  if (exceptId) query = query.where('id', '<>', exceptId);
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+export async function updateConnection(tx: Tx, tenantId: string, id: string, v: ConnectionValues & { actorId: string | null; now: Date }): Promise<void> {
+  await tx.updateTable('sso_connections').set({ ...columns(v), updated_by: v.actorId, updated_at: v.now }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}
+
+export async function setSecret(tx: Tx, tenantId: string, id: string, secret: Buffer, actorId: string | null, now: Date): Promise<void> {
+  await tx.updateTable('sso_connections').set({ client_secret_enc: secret, updated_by: actorId, updated_at: now }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}
+
+export async function deleteConnection(tx: Tx, tenantId: string, id: string): Promise<void> {
+  await tx.deleteFrom('sso_connections').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}

@@ -1,0 +1,34 @@
+import type { ColumnType } from 'kysely';
+
+/** Kysely's view of the tables the sso feature owns (src/db/migrations/0013_sso_connections.sql is the source of truth). */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** jsonb: read as the value, written as its JSON text. */
+type Json<T> = ColumnType<T, string, string>;
+
+export interface SsoConnectionsTable {
+  tenant_id: string;
+  id: string;
+  type: string;
+  name: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  domains: string[];
+  default_role_id: string | null;
+  rules_mode: string;
+  rules: Json<unknown[]>;
+  claim_mapping: Json<Record<string, unknown>>;
+  mfa_policy: Json<Record<string, unknown>>;
+  config: Json<Record<string, unknown>>;
+  client_secret_enc: Uint8Array | null;
+  discovery: Json<Record<string, unknown>> | null;
+  discovery_fetched_at: Timestamp | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_by: string | null;
+  updated_at: Timestamp;
+}
+
+declare module '../../db/schema.js' {
+  interface DB {
+    sso_connections: SsoConnectionsTable;
+  }
+}

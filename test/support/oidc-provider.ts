@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as jose from 'jose';
+import Provider, { type Configuration } from 'oidc-provider';
+
+/**
+ * A real OpenID Provider for tests: oidc-provider 9 in-process on 127.0.0.1:<random port>, no UI. The test
+ * queues who logs in next; the interaction URL completes login and consent without a page. Hooks rewrite the
+ * next token, userinfo or discovery response (attack tests), and `rotateKeys` swaps the signing key.
+ */
+export interface TestOp {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly keys: jose.JWK[];
+  addAccount(sub: string, claims: Record<string, unknown>): void;
+  queueLogin(sub: string, options?: { amr?: string[]; acr?: string }): void;
+  rotateKeys(options?: { keepOld?: boolean }): Promise<string>;
+  /** fn(body) => body for the next 200 response of the path. */
+  tamperNext(path: '/token' | '/me' | '/.well-known/openid-configuration', fn: (body: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>): void;
+  close(): Promise<void>;
+}
+
+export async function newSigningJwk(alg = 'RS256'): Promise<jose.JWK> {
+  const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
+  return { ...(await jose.exportJWK(privateKey)), kid: `k-${randomUUID().slice(0, 8)}`, alg, use: 'sig' };
+}
+
+export async function startOp(options: { redirectUri?: string; clientId?: string; clientSecret?: string; tls?: { key: Buffer | string; cert: Buffer | string }; thinIdToken?: boolean } = {}): Promise<TestOp> {
+  const { redirectUri = 'http://127.0.0.1/auth/sso/oidc/callback', clientId = 'tessera-rp', clientSecret = 'rp-secret-rp-secret-rp-secret-32b', tls, thinIdToken = false } = options;
+  const accounts = new Map<string, Record<string, unknown>>();
+  const loginQueue: { sub: string; amr?: string[]; acr?: string }[] = [];
+  const tamperQueue: { path: string; fn: (body: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> }[] = [];
+
+  let handler: http.RequestListener = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const server = tls ? https.createServer(tls, (req, res) => handler(req, res)) : http.createServer((req, res) => handler(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let keys: jose.JWK[] = [await newSigningJwk()];
+  let provider: Provider;
+
+  function build(): Provider {
+    const configuration: Configuration = {
+      clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256' }],
+      jwks: { keys: keys },
+      cookies: { keys: ['test-cookie-key-1'] },
+      pkce: { required: () => true },
+      features: { devInteractions: { enabled: false }, userinfo: { enabled: true } },
+      claims: { sid: null, openid: ['sub', 'acr', 'amr', 'auth_time'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+      conformIdTokenClaims: thinIdToken,
+      acrValues: ['urn:test:mfa', 'urn:test:pwd'],
+      findAccount: (_ctx, sub) => {
+        const claims = accounts.get(sub);
+        return claims ? { accountId: sub, claims: () => ({ sub, ...claims }) } : undefined;
+      },
+      interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+      renderError: (ctx, out, err) => {
+        ctx.type = 'json';
+        ctx.body = { ...out, detail: err instanceof Error ? err.message : undefined };
+      },
+    };
+    const p = new Provider(issuer, configuration);
+    p.use(async (ctx, next) => {
+      await next();
+      const hook = tamperQueue[0];
+      if (hook && ctx.path === hook.path && ctx.status === 200) {
+        tamperQueue.shift();
+        ctx.body = await hook.fn(ctx.body as Record<string, unknown>);
+      }
+    });
+    return p;
+  }
+
+  async function interaction(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    const result: Record<string, unknown> = {};
+    let accountId = details.session?.accountId;
+    if (details.prompt.name === 'login') {
+      const next = loginQueue.shift();
+      if (!next) {
+        await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'no queued test user' }, { mergeWithLastSubmission: false });
+        return;
+      }
+      accountId = next.sub;
+      result.login = { accountId, amr: next.amr ?? ['pwd'], ...(next.acr ? { acr: next.acr } : {}), remember: false };
+    }
+    const grant = details.grantId ? (await provider.Grant.find(details.grantId))! : new provider.Grant({ accountId: accountId!, clientId: String(details.params.client_id) });
+    grant.addOIDCScope(String(details.params.scope));
+    const missing = (details.prompt.details as { missingOIDCClaims?: string[] }).missingOIDCClaims;
+    if (missing) grant.addOIDCClaims(missing);
+    result.consent = { grantId: await grant.save() };
+    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
+  }
+
+  function install(): void {
+    provider = build();
+    const callback = provider.callback();
+    handler = (req, res) => {
+      if (req.url?.startsWith('/interaction/')) {
+        interaction(req, res).catch((err: unknown) => {
+          res.statusCode = 500;
+          res.end(String(err));
+        });
+      } else void callback(req, res);
+    };
+  }
+  install();
+
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    get keys() {
+      return keys;
+    },
+    addAccount: (sub, claims) => void accounts.set(sub, claims),
+    queueLogin: (sub, o = {}) => void loginQueue.push({ sub, ...o }),
+    async rotateKeys({ keepOld = false } = {}) {
+      const key = await newSigningJwk();
+      keys = keepOld ? [key, ...keys] : [key];
+      install();
+      return key.kid!;
+    },
+    tamperNext: (path, fn) => void tamperQueue.push({ path, fn }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
