@@ -1,12 +1,12 @@
 // Shared set-up of the authentication benchmarks: the bench server (bench/servers/auth-server.ts) on a fresh
 // database of each engine, and the figures' table.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { ROOT } from './lib.js';
+import { ROOT, spawnServer } from './lib.js';
 
 export type Engine = 'pglite' | 'postgres';
 
@@ -62,7 +62,7 @@ export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthS
   };
   delete env.DATABASE_URL;
   if (pgdb) env.DATABASE_URL = pgdb.url;
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/auth-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawnServer(['--import', 'tsx', 'bench/servers/auth-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const info = await new Promise<{ url: string; email: string; password: string; tenantId: string; tokensFile: string }>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {

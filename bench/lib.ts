@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,15 +37,25 @@ function stopper(child: ChildProcess) {
     });
 }
 
+/**
+ * Spawns a benchmark server with node. With BENCH_SERVER_CPUS (e.g. `1`) the server runs under `taskset -c`,
+ * so that pinned to one core, with the load generator pinned to another (`taskset -c 0 npx tsx bench/…`), a
+ * figure is the cost per core of the server alone.
+ */
+export function spawnServer(args: readonly string[], options: SpawnOptions): ChildProcess {
+  const cpus = process.env.BENCH_SERVER_CPUS;
+  return cpus ? spawn('taskset', ['-c', cpus, process.execPath, ...args], options) : spawn(process.execPath, [...args], options);
+}
+
 /** Bare Fastify in its own process: the baseline every figure is compared with. */
 export async function startBareFastify(): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers/bare-fastify.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnServer(['--import', 'tsx', 'bench/servers/bare-fastify.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   return { url: await waitForUrl(child, /listening (http:\/\/\S+)/), stop: stopper(child) };
 }
 
 /** The real `tessera serve` in its own process, on a fresh embedded database or on `DATABASE_URL`. */
 export async function startTessera(env: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve'], {
+  const child = spawnServer(['--import', 'tsx', 'src/cli/index.ts', 'serve'], {
     cwd: ROOT,
     env: {
       ...process.env,
