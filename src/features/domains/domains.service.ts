@@ -13,6 +13,7 @@ import { emailDomain, normaliseDomain, verificationRecordName, verificationRecor
 import { DomainErrors } from './domains.errors.js';
 import * as store from './domains.store.js';
 import { isPublicMailboxDomain } from './public-mailboxes.js';
+import { type JobLog, type PeriodicJob, startPeriodicJob } from '../../kernel/periodic-job.js';
 
 export interface DomainInfo {
   readonly id: string;
@@ -316,34 +317,11 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
     recheckDue,
 
     /** The re-check job, started and stopped by `serve` (first pass a minute after start, then every 15 min). */
-    startJobs({ log, intervalMs = 15 * 60_000, firstMs = 60_000 }: { log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void }; intervalMs?: number; firstMs?: number }) {
-      let stopped = false;
-      let running: Promise<unknown> | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const schedule = (ms: number) => {
-        timer = setTimeout(tick, ms);
-        timer.unref();
-      };
-      function tick() {
-        if (stopped) return;
-        running = recheckDue()
-          .then((r) => {
-            if (r?.checked) log.info({ checked: r.checked }, 'domains re-checked');
-          })
-          .catch((err: unknown) => log.error({ err, job: 'domain-recheck' }, 'domain re-check failed'))
-          .finally(() => {
-            running = undefined;
-            if (!stopped) schedule(intervalMs);
-          });
-      }
-      schedule(firstMs);
-      return {
-        async stop(): Promise<void> {
-          stopped = true;
-          if (timer) clearTimeout(timer);
-          await running;
-        },
-      };
+    startJobs({ log, intervalMs = 15 * 60_000, firstMs = 60_000 }: { log: JobLog; intervalMs?: number; firstMs?: number }): PeriodicJob {
+      return startPeriodicJob('domain-recheck', async () => {
+        const r = await recheckDue();
+        return r ? { checked: r.checked } : null;
+      }, { log, intervalMs, firstMs });
     },
   };
 }
