@@ -207,6 +207,46 @@ describe.each(engines())('OIDC sign-in over HTTP with a real OP [%s]', (engine) 
     expect(new URL(ok.headers.get('location')!).origin).toBe(op.issuer);
   });
 
+  /** Follows the browser up to the callback URL without delivering it. */
+  async function untilCallback(ua: ReturnType<typeof createUserAgent>, connection = connectionId): Promise<string> {
+    let location = `${t.url}/auth/sso/start?connection=${connection}&returnTo=${encodeURIComponent(`${t.url}/app`)}`;
+    for (let i = 0; i < 8 && !location.startsWith(`${t.url}/auth/sso/oidc/callback`); i++) {
+      const hop = await ua.request(location);
+      location = new URL(hop.headers.get('location')!, location).href;
+    }
+    return location;
+  }
+
+  it('refuses a transaction older than 10 minutes (sso_expired)', async () => {
+    t.clock.set(new Date());
+    const ua = createUserAgent();
+    op.queueLogin('u-alice');
+    const callback = await untilCallback(ua);
+    t.clock.advance(10 * 60_000 + 1_000);
+    const before = await failures('sso_expired');
+    const res = await ua.request(callback);
+    expect(new URL(res.headers.get('location')!).searchParams.get('error')).toBe('sso_expired');
+    expect(await failures('sso_expired')).toBe(before + 1);
+    t.clock.set(new Date());
+  });
+
+  it('a connection requiring IdP MFA refuses a login without it (sso_mfa_required) and accepts amr mfa without a local second factor', async () => {
+    const strict = await createConnection({ mfaPolicy: { requireMfa: true } });
+    await expectRefused(signIn('u-alice', { connection: strict, amr: ['pwd'] }), 'sso_mfa_required');
+    const ok = await signIn('u-alice', { connection: strict, amr: ['pwd', 'mfa'] });
+    expect(ok.error).toBeNull();
+    const answer = await result(ok.ua);
+    expect(answer.body).toMatchObject({ status: 'authenticated', session: { accountId: admin.accountId } });
+  });
+
+  it('refuses a deactivated user, and changes nothing', async () => {
+    op.addAccount('u-bob', { email: 'bob@acme.test', email_verified: true });
+    const first = await signIn('u-bob');
+    expect(first.error).toBeNull();
+    await t.app.db.tenantWork(admin.tenantId, (tx) => tx.updateTable('users').set({ active: false }).where('tenant_id', '=', admin.tenantId).where('email', '=', 'bob@acme.test').execute());
+    await expectRefused(signIn('u-bob'), 'sso_config');
+  });
+
   it('a login right after the OP rotates its keys works (one JWKS refetch on the unknown kid)', async () => {
     const warm = await signIn('u-alice');
     expect(warm.error).toBeNull();
