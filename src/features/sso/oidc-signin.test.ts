@@ -247,6 +247,33 @@ describe.each(engines())('OIDC sign-in over HTTP with a real OP [%s]', (engine) 
     await expectRefused(signIn('u-bob'), 'sso_config');
   });
 
+  it('a thin id_token: the email comes from userinfo, whose sub must equal the id_token\'s (sso_signature)', async () => {
+    const thin = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback`, thinIdToken: true });
+    try {
+      thin.addAccount('u-carol', { email: 'carol@acme.test', email_verified: true });
+      const res = await api<{ id: string }>(admin, 'POST', '/api/v1/sso/connections', {
+        type: 'oidc', name: `Thin ${newId().slice(-8)}`, enabled: true, domains: ['acme.test'], defaultRoleId: roleId, rules: [],
+        oidc: { issuer: thin.issuer, clientId: thin.clientId, clientSecret: thin.clientSecret },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const viaThin = async () => {
+        t.clock.set(new Date());
+        const ua = createUserAgent();
+        thin.queueLogin('u-carol');
+        const { chain } = await ua.navigate(`${t.url}/auth/sso/start?connection=${res.body.id}&returnTo=${encodeURIComponent(`${t.url}/app`)}`);
+        const landing = new URL(chain.at(-1)!);
+        return { ua, res: undefined as unknown as Response, chain, landing, error: landing.searchParams.get('error') };
+      };
+      const ok = await viaThin();
+      expect(ok.error, ok.chain.join(' -> ')).toBeNull();
+      expect((await result(ok.ua)).body).toMatchObject({ status: 'authenticated' });
+      thin.tamperNext('/me', (body) => ({ ...body, sub: 'u-mallory' }));
+      await expectRefused(viaThin(), 'sso_signature');
+    } finally {
+      await thin.close();
+    }
+  });
+
   it('a login right after the OP rotates its keys works (one JWKS refetch on the unknown kid)', async () => {
     const warm = await signIn('u-alice');
     expect(warm.error).toBeNull();

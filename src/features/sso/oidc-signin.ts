@@ -75,7 +75,7 @@ function fromOpenIdClient(err: unknown): SignInRefused {
   if (err instanceof SignInRefused) return err;
   if (err instanceof IdTokenRefused) return refused(err.code, err.message);
   const chain = causeChain(err);
-  const field = (name: 'code' | 'claim' | 'error') => chain.map((e) => (e as Record<string, unknown>)[name]).find((c): c is string => typeof c === 'string');
+  const field = (name: 'code' | 'claim' | 'error' | 'attribute') => chain.map((e) => (e as Record<string, unknown>)[name]).find((c): c is string => typeof c === 'string');
   const code = field('code');
   const claim = field('claim');
   const error = field('error');
@@ -83,6 +83,8 @@ function fromOpenIdClient(err: unknown): SignInRefused {
   if (claim === 'aud' || claim === 'azp') return refused('sso_audience', message);
   if (claim === 'nonce') return refused('sso_replay', message);
   if (claim === 'exp' || code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED') return refused('sso_expired', message);
+  // OpenID Connect Core §5.3.2: userinfo's sub must be the id_token's (openid-client's expected subject).
+  if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && field('attribute') === 'sub') return refused('sso_signature', 'userinfo\'s sub is not the id_token\'s.');
   // RFC 6749 §5.2: a code already redeemed or expired.
   if (error === 'invalid_grant') return refused('sso_replay', message);
   // The callback's own state and RFC 9207 iss are checked before the exchange; a state openid-client refuses is still ours.
