@@ -14,7 +14,7 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
-import { createSsoService, ssoRoutes } from './features/sso/index.js';
+import { createOidcSignIn, createSsoService, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
@@ -59,9 +59,17 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
   const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants });
+  const ssoSignIn = createOidcSignIn({
+    db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
+    clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),
+    createUser: (tx, tenantId, input) => identity.createUser(tx, tenantId, input),
+    findUserByEmail: (tx, tenantId, email) => identity.findUserByEmail(tx, tenantId, email),
+    assignRole: (tx, tenantId, input) => rbac.assignRoleToUser(tx, tenantId, input),
+    loginWithIdentitySource: (tenantId, resolve, meta) => sessions.loginWithIdentitySource(tenantId, resolve, meta),
+  });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoSignIn };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -91,6 +99,7 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit),
     ...ssoRoutes(s.sso),
+    ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl }),
   ]);
   return { http, guards };
 }

@@ -29,7 +29,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
  */
 export async function startTestApp(
   engine: Engine,
-  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger'] } = {},
+  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger']; port?: number } = {},
 ): Promise<TestApp> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new FixedClock(new Date());
@@ -40,7 +40,7 @@ export async function startTestApp(
     app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false });
     await app.services.keys.ensureSigningKey();
     await options.beforeListen?.(app);
-    await app.http.listen({ port: 0, host: '127.0.0.1' });
+    await app.http.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   } catch (error) {
     // The suite never gets the handle whose close() would drop the database.
     await app?.http.close();

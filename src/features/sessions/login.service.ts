@@ -134,6 +134,27 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       return sign(key, decision);
     },
 
+    /**
+     * The first factor of an identity source other than the password (an SSO connection): `resolve` finds or
+     * provisions the user in the tenant's unit of work and returns who was proven; the rest of the pipeline
+     * follows in the same unit of work, as for a password (docs/login-pipeline.md "How an SSO identity source
+     * plugs in"). A refusal thrown by `resolve` rolls its changes back.
+     */
+    async loginWithIdentitySource(tenantId: string, resolve: (tx: Tx) => Promise<AuthenticatedUser>, meta: RequestMeta): Promise<LoginResult> {
+      const key = await issuer.signingKey();
+      let proven: AuthenticatedUser | undefined;
+      const decision = await db
+        .tenantWork(tenantId, async (tx) => {
+          proven = await resolve(tx);
+          return pipeline.afterFirstFactor(tx, proven, meta);
+        })
+        .catch(async (error: unknown) => {
+          if (proven) return recordingNoAccounts(tenantId, proven.userId, proven.email, meta)(error);
+          throw error;
+        });
+      return sign(key, decision);
+    },
+
     /** The second factor: a TOTP or recovery code for the challenge, or the first code of an enrollment. */
     async loginMfa(input: { challengeToken: string; code: string }, meta: RequestMeta): Promise<LoginResult> {
       const keys = await deps.keys.verificationKeys();

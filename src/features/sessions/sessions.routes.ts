@@ -22,8 +22,12 @@ const COOKIE_PATH = '/auth';
 /** Token endpoints' answers, refusals included, are never cached (RFC 6749 §5.1). */
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 
-export function sessionsRoutes(sessions: SessionsService): Route[] {
-  const cookie = { httpOnly: true, secure: sessions.secureCookies, sameSite: 'lax', path: COOKIE_PATH } as const;
+/**
+ * What a login step answers over HTTP, for every way in (POST /auth/login and the SSO result alike): with a
+ * session (exactly one account), its tokens in the body and its refresh token only in the HttpOnly cookie.
+ */
+export function loginAnswerer(secureCookies: boolean) {
+  const cookie = { httpOnly: true, secure: secureCookies, sameSite: 'lax', path: COOKIE_PATH } as const;
   /** The session's tokens as the body carries them; its refresh token goes only in the HttpOnly cookie. */
   function tokens(reply: ReplyControl, issued: IssuedSession) {
     reply.setCookie(REFRESH_COOKIE, issued.refreshToken, { ...cookie, expires: issued.refreshExpiresAt });
@@ -35,6 +39,11 @@ export function sessionsRoutes(sessions: SessionsService): Route[] {
     const { session, ...rest } = result;
     return session ? { ...rest, session: tokens(reply, session) } : rest;
   }
+  return { cookie, tokens, loginAnswer };
+}
+
+export function sessionsRoutes(sessions: SessionsService): Route[] {
+  const { cookie, tokens, loginAnswer } = loginAnswerer(sessions.secureCookies);
   const bearer = (authorization: string | undefined) => /^Bearer (\S+)$/.exec(authorization ?? '')?.[1] ?? '';
 
   return [

@@ -2,3 +2,5 @@ export { createSsoService, type SsoDeps, type SsoService } from './sso.service.j
 export { ssoRoutes } from './sso.routes.js';
 export { SsoErrors } from './sso.errors.js';
 export type { IssuerNetworkPolicy } from './issuer-network.js';
+export { createOidcSignIn, type OidcSignIn } from './oidc-signin.js';
+export { ssoSignInRoutes } from './signin.routes.js';

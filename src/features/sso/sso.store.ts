@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 import type { SsoConnectionsTable } from './sso.tables.js';
 import './sso.tables.js';
@@ -66,4 +67,24 @@ export async function setSecret(tx: Tx, tenantId: string, id: string, secret: Bu
 
 export async function deleteConnection(tx: Tx, tenantId: string, id: string): Promise<void> {
   await tx.deleteFrom('sso_connections').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}
+
+/** The user an IdP subject of the connection signs in as (OpenID Connect Core §5.7: `sub` is the stable key). */
+export async function findIdentityUser(tx: Tx, tenantId: string, connectionId: string, subject: string): Promise<string | undefined> {
+  const row = await tx.selectFrom('sso_identities').select('user_id').where('tenant_id', '=', tenantId).where('connection_id', '=', connectionId).where('subject', '=', subject).executeTakeFirst();
+  return row?.user_id;
+}
+
+export async function linkIdentity(tx: Tx, tenantId: string, connectionId: string, subject: string, userId: string, now: Date): Promise<void> {
+  await tx
+    .insertInto('sso_identities')
+    .values({ tenant_id: tenantId, connection_id: connectionId, subject, user_id: userId, created_at: now, last_login_at: now })
+    .onConflict((oc) => oc.columns(['tenant_id', 'connection_id', 'subject']).doUpdateSet({ user_id: userId, last_login_at: now }))
+    .execute();
+}
+
+/** The tenant of a connection, read without a tenant context (SQL function of migration 0014). */
+export async function connectionTenant(tx: Tx, connectionId: string): Promise<string | undefined> {
+  const result = await sql<{ tenant: string | null }>`select tessera_sso_connection_tenant(${connectionId}::uuid) as tenant`.execute(tx);
+  return result.rows[0]?.tenant ?? undefined;
 }

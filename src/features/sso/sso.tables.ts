@@ -32,3 +32,18 @@ declare module '../../db/schema.js' {
     sso_connections: SsoConnectionsTable;
   }
 }
+
+export interface SsoIdentitiesTable {
+  tenant_id: string;
+  connection_id: string;
+  subject: string;
+  user_id: string;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_login_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+declare module '../../db/schema.js' {
+  interface DB {
+    sso_identities: SsoIdentitiesTable;
+  }
+}

@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import type * as jose from 'jose';
+import * as client from 'openid-client';
+import type { MasterKeys } from '../../crypto/master-key.js';
+import type { Database, Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import type { Clock } from '../../kernel/clock.js';
+import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { emailDomain, verifiedDomainOwner } from '../domains/index.js';
+import { findLoginUserById } from '../identity/index.js';
+import { findRoleInAccounts } from '../rbac/index.js';
+import type { AuthenticatedUser, LoginResult, RequestMeta } from '../sessions/index.js';
+import { tenantAccounts } from '../tenants/index.js';
+import { createJwksCache, IdTokenRefused, type JwksCache, verifyIdToken } from './id-token.js';
+import type { IssuerNetworkPolicy } from './issuer-network.js';
+import { issuerFetch } from './oidc-discovery.js';
+import { SsoErrors } from './sso.errors.js';
+import { createCookieSealer, RESULT_TTL_SECONDS, type SsoTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
+import * as store from './sso.store.js';
+
+export const CALLBACK_PATH = '/auth/sso/oidc/callback';
+/** RFC 8176 values that count as a second factor when the connection lists none. */
+const DEFAULT_MFA_AMR = ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'vbm'];
+
+export type SignInCode = 'sso_expired' | 'sso_state' | 'sso_config' | 'sso_disabled' | 'sso_signature' | 'sso_replay' | 'sso_audience' | 'sso_domain' | 'sso_mfa_required';
+
+/** A refused sign-in: its code, and where the browser goes back to (the transaction's returnTo, when known). */
+export class SignInRefused extends Error {
+  constructor(
+    readonly code: SignInCode,
+    message: string,
+    readonly returnTo: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface OidcSignInDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly audit: AuditRecorder;
+  readonly masterKeys: MasterKeys;
+  /** PUBLIC_URL: the redirect_uri is built on it, and `returnTo` must be on its origin. */
+  readonly publicUrl: string;
+  readonly network: IssuerNetworkPolicy;
+  readonly clientSecret: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<string | null>;
+  /** identity: creates a user without a password in the caller's unit of work. */
+  readonly createUser: (tx: Tx, tenantId: string, input: { email: string; name?: string | null }) => Promise<{ id: string }>;
+  readonly findUserByEmail: (tx: Tx, tenantId: string, email: string) => Promise<{ id: string; email: string; active: boolean } | undefined>;
+  /** rbac's assignment path, in the caller's unit of work. */
+  readonly assignRole: (tx: Tx, tenantId: string, input: { accountId: string; roleId: string; userId: string }) => Promise<{ id: string }>;
+  /** sessions: the login pipeline after a first factor. */
+  readonly loginWithIdentitySource: (tenantId: string, resolve: (tx: Tx) => Promise<AuthenticatedUser>, meta: RequestMeta) => Promise<LoginResult>;
+}
+
+interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  tokenEndpointAuthMethod: string;
+  scopes: string;
+  caBundlePem: string | null;
+  idTokenSignedResponseAlg: string;
+}
+
+const refused = (code: SignInCode, message: string) => new SignInRefused(code, message);
+
+function causeChain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && out.length < 6; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+/** openid-client's refusals of the callback or the code exchange, as sign-in codes. */
+function fromOpenIdClient(err: unknown): SignInRefused {
+  if (err instanceof SignInRefused) return err;
+  if (err instanceof IdTokenRefused) return refused(err.code, err.message);
+  const chain = causeChain(err);
+  const field = (name: 'code' | 'claim' | 'error' | 'attribute') => chain.map((e) => (e as Record<string, unknown>)[name]).find((c): c is string => typeof c === 'string');
+  const code = field('code');
+  const claim = field('claim');
+  const error = field('error');
+  const message = (err as Error).message;
+  if (claim === 'aud' || claim === 'azp') return refused('sso_audience', message);
+  if (claim === 'nonce') return refused('sso_replay', message);
+  if (claim === 'exp' || code === 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED') return refused('sso_expired', message);
+  // OpenID Connect Core §5.3.2: userinfo's sub must be the id_token's (openid-client's expected subject).
+  if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && field('attribute') === 'sub') return refused('sso_signature', 'userinfo\'s sub is not the id_token\'s.');
+  // RFC 6749 §5.2: a code already redeemed or expired.
+  if (error === 'invalid_grant') return refused('sso_replay', message);
+  // The callback's own state and RFC 9207 iss are checked before the exchange; a state openid-client refuses is still ours.
+  if (claim === 'state') return refused('sso_state', message);
+  // The id_token itself was malformed or signed with an algorithm other than the pinned one.
+  const messages = chain.map((e) => String((e as Error)?.message ?? '')).join(' | ');
+  if (code?.startsWith('OAUTH_JWT') || claim !== undefined || /JWT|"alg"|signature/.test(messages)) return refused('sso_signature', messages);
+  return refused('sso_config', message);
+}
+
+/**
+ * OIDC sign-in through a tenant's connection (OpenID Connect Core §3.1, Authorization Code + PKCE S256, RFC 7636):
+ * start, callback, and the one-time result the browser's front-end reads. openid-client does the protocol; the
+ * id_token is verified by us (id-token.ts).
+ */
+export function createOidcSignIn(deps: OidcSignInDeps) {
+  const { db, clock, audit } = deps;
+  const transactions = createCookieSealer(deps.masterKeys, 'transaction');
+  const results = createCookieSealer(deps.masterKeys, 'result');
+  const publicOrigin = new URL(deps.publicUrl).origin;
+  const redirectUri = `${deps.publicUrl}${CALLBACK_PATH}`;
+  const jwksCaches = new Map<string, JwksCache>();
+  /** Result ids already read: the result cookie is single use within its lifetime (this process). */
+  const spentResults = new Map<string, number>();
+  const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
+
+  /**
+   * The return URL allow-list: PUBLIC_URL's origin only, for now (an absolute URL of another origin, a
+   * scheme-relative `//host` and a backslash trick are all refused; OWASP Unvalidated Redirects cheat sheet).
+   */
+  function checkReturnTo(returnTo: string | undefined): string | null {
+    if (returnTo === undefined || returnTo === '') return null;
+    let url: URL;
+    try {
+      url = new URL(returnTo, deps.publicUrl);
+    } catch {
+      throw refused('sso_config', 'returnTo is not a URL.');
+    }
+    if (url.origin !== publicOrigin || /^\s*[\\/]{2}/.test(returnTo) || returnTo.includes('\\')) throw refused('sso_config', 'returnTo must be on this server\'s origin (PUBLIC_URL).');
+    return url.href;
+  }
+
+  async function loadConnection(tenantId: string, connectionId: string) {
+    const row = await db.tenantWork(tenantId, (tx) => store.findConnection(tx, tenantId, connectionId));
+    if (!row || row.type !== 'oidc') throw refused('sso_config', 'No such OIDC connection.');
+    return row;
+  }
+
+  function configuration(row: store.ConnectionRow, secret: string | null) {
+    const oidc = row.config as unknown as OidcConfig;
+    if (!row.discovery) throw refused('sso_config', 'The connection has no discovery document; refresh it.');
+    // No secret at start (only the authorization URL is built); the callback authenticates with it (RFC 6749 §2.3.1).
+    const auth = secret === null ? client.None() : oidc.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+    const config = new client.Configuration(row.discovery as client.ServerMetadata, oidc.clientId, { id_token_signed_response_alg: oidc.idTokenSignedResponseAlg }, auth);
+    const { fetch, close } = issuerFetch(deps.network, oidc.caBundlePem);
+    config[client.customFetch] = fetch;
+    if (oidc.issuer.startsWith('http:')) client.allowInsecureRequests(config);
+    return { config, oidc, close };
+  }
+
+  function jwksFor(row: store.ConnectionRow, oidc: OidcConfig): JwksCache {
+    const jwksUri = row.discovery?.jwks_uri;
+    if (typeof jwksUri !== 'string') throw refused('sso_config', 'The IdP publishes no jwks_uri.');
+    const key = `${row.id}|${jwksUri}|${oidc.caBundlePem ?? ''}`;
+    let cache = jwksCaches.get(key);
+    if (!cache) {
+      const { fetch } = issuerFetch(deps.network, oidc.caBundlePem);
+      cache = createJwksCache(jwksUri, (url, init) => fetch(url, { ...init, method: 'GET', body: undefined, redirect: 'manual' }), clock);
+      jwksCaches.set(key, cache);
+    }
+    return cache;
+  }
+
+  async function recordFailure(tenantId: string, connectionId: string, code: SignInCode, meta: RequestMeta, details: Record<string, unknown> = {}): Promise<void> {
+    const actor: AuditActor = { type: 'user', id: null, ip: meta.ip, userAgent: meta.userAgent };
+    await db.tenantWork(tenantId, (tx) => audit.record(tx, tenantId, { action: 'sso.login.failed', actor, target: { type: 'sso_connection', id: connectionId }, outcome: 'failure', errorCode: SsoErrors[code], details }));
+  }
+
+  /** The user the IdP asserted, found by the linked subject or the email, or provisioned (JIT). */
+  async function resolveUser(tx: Tx, row: store.ConnectionRow, claims: jose.JWTPayload, email: string, meta: RequestMeta): Promise<{ userId: string; provisioned: boolean }> {
+    const tenantId = row.tenant_id;
+    const sub = claims.sub!;
+    const system: AuditActor = { type: 'system', id: `sso:${row.id}` };
+    const now = clock.now();
+    let userId = await store.findIdentityUser(tx, tenantId, row.id, sub);
+    let provisioned = false;
+    if (!userId) {
+      const existing = await deps.findUserByEmail(tx, tenantId, email);
+      if (existing) userId = existing.id;
+      else {
+        const nameClaim = claims[(row.claim_mapping as { name?: string }).name ?? 'name'];
+        userId = (await deps.createUser(tx, tenantId, { email, name: typeof nameClaim === 'string' ? nameClaim.slice(0, 200) : null })).id;
+        provisioned = true;
+        let assignment: Record<string, unknown> | null = null;
+        if (row.default_role_id) {
+          // The grant rule was checked when the administrator configured the role (sso.service.ts checkRoles).
+          const accounts = (await tenantAccounts(tx, tenantId)).map((a) => a.id);
+          const role = await findRoleInAccounts(tx, accounts, row.default_role_id);
+          if (role) {
+            const { id } = await deps.assignRole(tx, tenantId, { accountId: role.account_id, roleId: role.id, userId });
+            assignment = { assignmentId: id, roleId: role.id, accountId: role.account_id };
+          }
+        }
+        await audit.record(tx, tenantId, { action: 'sso.user.provisioned', actor: system, target: { type: 'user', id: userId }, outcome: 'success', details: { connectionId: row.id, email, assignment } });
+      }
+    }
+    await store.linkIdentity(tx, tenantId, row.id, sub, userId, now);
+    void meta;
+    return { userId, provisioned };
+  }
+
+  return {
+    redirectUri,
+
+    /** GET /auth/sso/start: the IdP's authorization URL and the sealed transaction cookie's value. */
+    async start(connectionId: string, returnToInput: string | undefined, meta: RequestMeta): Promise<{ location: string; transaction: string }> {
+      const returnTo = checkReturnTo(returnToInput);
+      const tenantId = await db.globalWork((tx) => store.connectionTenant(tx, connectionId));
+      if (!tenantId) throw refused('sso_config', 'No such SSO connection.');
+      const row = await loadConnection(tenantId, connectionId);
+      if (!row.enabled) {
+        await recordFailure(tenantId, connectionId, 'sso_disabled', meta, { stage: 'start' });
+        throw refused('sso_disabled', 'This SSO connection is disabled.');
+      }
+      const { config, oidc, close } = configuration(row, null);
+      await close();
+      const tx: SsoTransaction = {
+        tenantId,
+        connectionId,
+        state: client.randomState(),
+        nonce: client.randomNonce(),
+        codeVerifier: client.randomPKCECodeVerifier(),
+        returnTo,
+        createdAt: nowSeconds(),
+      };
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope: oidc.scopes,
+        code_challenge: await client.calculatePKCECodeChallenge(tx.codeVerifier),
+        code_challenge_method: 'S256',
+        state: tx.state,
+        nonce: tx.nonce,
+      });
+      return { location: url.href, transaction: transactions.seal(tx) };
+    },
+
+    /**
+     * GET /auth/sso/oidc/callback: the checks in order (transaction, state, RFC 9207 iss, code exchange with
+     * PKCE, our id_token verification, userinfo), then the email's domain, the user (linked or JIT), the IdP's
+     * MFA, and the login pipeline. Each refusal is audited `sso.login.failed` in the connection's tenant.
+     */
+    async callback(query: Record<string, string | undefined>, transactionCookie: string | undefined, meta: RequestMeta): Promise<{ result: string; returnTo: string | null }> {
+      const tx = transactions.open<SsoTransaction>(transactionCookie);
+      if (!tx) throw refused('sso_expired', 'No sign-in under way in this browser (the transaction cookie is missing or altered).');
+      const fail = async (code: SignInCode, message: string, details: Record<string, unknown> = {}): Promise<never> => {
+        await recordFailure(tx.tenantId, tx.connectionId, code, meta, details);
+        throw new SignInRefused(code, message, tx.returnTo);
+      };
+      if (nowSeconds() - tx.createdAt > TRANSACTION_TTL_SECONDS) return fail('sso_expired', 'The sign-in took longer than 10 minutes; start again.');
+      // RFC 6749 §10.12: the state binds the response to this browser's request.
+      if (query.state !== tx.state) return fail('sso_state', 'The state does not match this browser\'s sign-in.');
+      const row = await db.tenantWork(tx.tenantId, (t) => store.findConnection(t, tx.tenantId, tx.connectionId));
+      if (!row || row.type !== 'oidc') return fail('sso_config', 'The connection no longer exists.');
+      if (!row.enabled) return fail('sso_disabled', 'This SSO connection is disabled.');
+      if (query.error) return fail('sso_config', `The IdP answered ${query.error}.`, { error: query.error.slice(0, 100) });
+      const oidc = row.config as unknown as OidcConfig;
+      // RFC 9207 §2.4: `iss` must equal the issuer when present, and must be present when the OP advertises it.
+      if (query.iss !== undefined && query.iss !== oidc.issuer) return fail('sso_state', 'The response\'s iss is not the connection\'s issuer (RFC 9207).');
+      if (query.iss === undefined && row.discovery?.authorization_response_iss_parameter_supported === true) return fail('sso_state', 'The IdP advertises RFC 9207 iss but the response has none.');
+
+      const secret = await db.tenantWork(tx.tenantId, (t) => deps.clientSecret(t, tx.tenantId, row));
+      const { config, close } = configuration(row, secret);
+      let claims: jose.JWTPayload;
+      try {
+        const current = new URL(redirectUri);
+        for (const [k, v] of Object.entries(query)) if (v !== undefined) current.searchParams.set(k, v);
+        const tokens = await client.authorizationCodeGrant(config, current, { pkceCodeVerifier: tx.codeVerifier, expectedState: tx.state, expectedNonce: tx.nonce, idTokenExpected: true });
+        const idToken = tokens.id_token;
+        if (!idToken) return await fail('sso_signature', 'The IdP returned no id_token.');
+        claims = await verifyIdToken(idToken, { issuer: oidc.issuer, clientId: oidc.clientId, alg: oidc.idTokenSignedResponseAlg, nonce: tx.nonce, clientSecret: secret }, jwksFor(row, oidc), clock);
+        const emailClaim = (row.claim_mapping as { email?: string }).email ?? 'email';
+        if (claims[emailClaim] === undefined && typeof row.discovery?.userinfo_endpoint === 'string') {
+          // Core §5.3.2: userinfo's sub must equal the id_token's (openid-client checks the expected subject).
+          const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub!);
+          claims = { ...userinfo, ...claims };
+        }
+      } catch (err) {
+        if (err instanceof SignInRefused) throw err;
+        const mapped = fromOpenIdClient(err);
+        return await fail(mapped.code, mapped.message, { reason: mapped.message.slice(0, 200) });
+      } finally {
+        await close();
+      }
+
+      const mapping = row.claim_mapping as { email?: string };
+      const rawEmail = claims[mapping.email ?? 'email'];
+      // Core §5.1: an email the IdP says is unverified is not an identity.
+      if (typeof rawEmail !== 'string' || claims.email_verified === false) return fail('sso_domain', 'The IdP asserted no verified email.', { sub: claims.sub });
+      const email = rawEmail.trim().toLowerCase();
+      const domain = emailDomain(email);
+      const owner = domain ? await db.globalWork((t) => verifiedDomainOwner(t, domain)) : undefined;
+      if (!domain || !row.domains.includes(domain) || owner !== tx.tenantId) return fail('sso_domain', 'The email\'s domain is not one of the connection\'s verified domains.', { sub: claims.sub, domain });
+
+      // MFA delegated to the IdP: amr (RFC 8176) or an accepted acr.
+      const policy = row.mfa_policy as { requireMfa?: boolean; acceptedAmr?: string[]; acceptedAcr?: string[] };
+      const amr = Array.isArray(claims.amr) ? (claims.amr as unknown[]).filter((a): a is string => typeof a === 'string').slice(0, 20) : [];
+      const acceptedAmr = policy.acceptedAmr?.length ? policy.acceptedAmr : DEFAULT_MFA_AMR;
+      const idpMfa = amr.some((a) => acceptedAmr.includes(a)) || (typeof claims.acr === 'string' && (policy.acceptedAcr ?? []).includes(claims.acr));
+      if (policy.requireMfa && !idpMfa) return fail('sso_mfa_required', 'The connection requires the IdP to assert a second factor, and it did not.', { sub: claims.sub, amr });
+
+      let resolved: { userId: string; provisioned: boolean } | undefined;
+      let inactive = false;
+      const result = await deps
+        .loginWithIdentitySource(
+          tx.tenantId,
+          async (t) => {
+            resolved = await resolveUser(t, row, claims, email, meta);
+            const user = await findLoginUserById(t, tx.tenantId, resolved.userId);
+            if (!user?.active) {
+              inactive = true;
+              throw refused('sso_config', 'This user is deactivated.');
+            }
+            await audit.record(t, tx.tenantId, {
+              action: 'sso.login.succeeded',
+              actor: { type: 'user', id: user.id, email: user.email, ip: meta.ip, userAgent: meta.userAgent },
+              target: { type: 'sso_connection', id: row.id },
+              outcome: 'success',
+              details: { sub: claims.sub, amr, provisioned: resolved.provisioned },
+            });
+            return { tenantId: tx.tenantId, userId: user.id, email: user.email, stamp: user.security_stamp, amr: amr.length > 0 ? amr : ['ext'], secondFactorSatisfied: idpMfa };
+          },
+          meta,
+        )
+        .catch(async (err: unknown) => {
+          if (inactive) return fail('sso_config', 'This user is deactivated.', { sub: claims.sub, reason: 'inactive' });
+          if (err instanceof AppError || err instanceof SignInRefused) throw err;
+          throw err;
+        });
+      const id = randomUUID();
+      return { result: results.seal({ id, exp: nowSeconds() + RESULT_TTL_SECONDS, result }), returnTo: tx.returnTo };
+    },
+
+    /** POST /auth/sso/result: the pipeline's answer, once. */
+    // eslint-disable-next-line @typescript-eslint/require-await -- async: a refusal is a rejected promise, like every other route's
+    async takeResult(cookie: string | undefined): Promise<LoginResult> {
+      const sealed = results.open<{ id: string; exp: number; result: LoginResult }>(cookie);
+      const now = nowSeconds();
+      for (const [id, exp] of spentResults) if (exp < now) spentResults.delete(id);
+      if (!sealed || sealed.exp < now || spentResults.has(sealed.id)) throw new AppError(SsoErrors.sso_expired);
+      spentResults.set(sealed.id, sealed.exp);
+      const r = sealed.result;
+      if (r.status === 'authenticated' && r.session) return { ...r, session: { ...r.session, refreshExpiresAt: new Date(r.session.refreshExpiresAt) } };
+      return r;
+    },
+  };
+}
+
+export type OidcSignIn = ReturnType<typeof createOidcSignIn>;
