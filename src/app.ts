@@ -66,6 +66,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     findUserByEmail: (tx, tenantId, email) => identity.findUserByEmail(tx, tenantId, email),
     assignRole: (tx, tenantId, input) => rbac.assignRoleToUser(tx, tenantId, input),
     loginWithIdentitySource: (tenantId, resolve, meta) => sessions.loginWithIdentitySource(tenantId, resolve, meta),
+    spendOnce: (tenantId, id, expiresAt) => sessions.spendOnce(tenantId, id, expiresAt),
   });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 

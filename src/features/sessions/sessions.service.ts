@@ -5,6 +5,7 @@ import { createIssuer } from './session-issuer.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
 import type { Tx } from '../../db/database.js';
 import type { SessionsDeps, UserEventPort } from './sessions.ports.js';
+import { spendTokenId } from './sessions.store.js';
 import './sessions.tables.js';
 
 /**
@@ -40,6 +41,14 @@ export function createSessions(deps: SessionsDeps) {
       else if (event.reason === 'password_changed' || event.reason === 'password_reset') {
         await sessions.revokeAllSessionsOfUser(tx, event.tenantId, event.userId, event.reason, event.sessionId);
       }
+    },
+    /**
+     * Spends a one-time id of the tenant (RFC 7519 §4.1.7 `jti`) until `expiresAt`, in the table every instance
+     * shares: true the first time, false on every later use. For one-time artefacts other features hand a
+     * browser (the SSO sign-in result), so a replay is refused on every instance, not only the one that issued it.
+     */
+    spendOnce(tenantId: string, id: string, expiresAt: Date): Promise<boolean> {
+      return deps.db.tenantWork(tenantId, (tx) => spendTokenId(tx, tenantId, id, expiresAt, deps.clock.now()));
     },
     /** Whether refresh cookies may drop `Secure`: only for a server reached at http://localhost. */
     secureCookies: !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(deps.issuer),

@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../../test/support/app.js';
+import { startSecondInstance, startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { callApi } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../../../test/support/login.js';
@@ -110,6 +110,7 @@ describe.each(engines())('OIDC sign-in over HTTP with a real OP [%s]', (engine) 
     expect(first.error, first.chain.join(' -> ')).toBeNull();
     expect(first.landing.href).toBe(`${t.url}/app`);
     expect(first.ua.jar.has('tessera_sso_result')).toBe(true);
+    const resultCookie = `tessera_sso_result=${first.ua.jar.get('tessera_sso_result')}`;
     const answer = await result(first.ua);
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     expect(answer.body).toMatchObject({ status: 'authenticated', tenantId: admin.tenantId, accounts: [{ id: admin.accountId }], session: { tokenType: 'Bearer', accountId: admin.accountId } });
@@ -120,14 +121,27 @@ describe.each(engines())('OIDC sign-in over HTTP with a real OP [%s]', (engine) 
     expect(me.body).toMatchObject({ email: 'alice@acme.test' });
     const userId = answer.body.userId as string;
 
-    // The result is read once.
+    // The result is read once: the browser's cookie is cleared, and the same cookie replayed, to this instance or
+    // to another instance on the same database, is refused (the spent id is in the shared table).
     expect((await result(first.ua)).status).toBe(400);
+    const replay = async (url: string) => fetch(`${url}/auth/sso/result`, { method: 'POST', headers: { cookie: resultCookie } });
+    const sameInstance = await replay(t.url);
+    expect(sameInstance.status).toBe(400);
+    expect(((await sameInstance.json()) as { error: { code: string } }).error.code).toBe('sso_expired');
+    const second = await startSecondInstance(t);
+    try {
+      const elsewhere = await replay(second.url);
+      expect(elsewhere.status).toBe(400);
+      expect(((await elsewhere.json()) as { error: { code: string } }).error.code).toBe('sso_expired');
+    } finally {
+      await second.close();
+    }
 
     // A second login, after the IdP changed the email: the subject finds the same user.
     op.addAccount('u-alice', { email: 'alice.admin@acme.test', email_verified: true, name: 'Alice Admin' });
-    const second = await signIn('u-alice');
-    expect(second.error).toBeNull();
-    const again = await result(second.ua);
+    const secondLogin = await signIn('u-alice');
+    expect(secondLogin.error).toBeNull();
+    const again = await result(secondLogin.ua);
     expect(again.body.userId).toBe(userId);
     op.addAccount('u-alice', { email: 'alice@acme.test', email_verified: true, name: 'Alice Admin' });
 

@@ -51,6 +51,8 @@ export interface OidcSignInDeps {
   readonly assignRole: (tx: Tx, tenantId: string, input: { accountId: string; roleId: string; userId: string }) => Promise<{ id: string }>;
   /** sessions: the login pipeline after a first factor. */
   readonly loginWithIdentitySource: (tenantId: string, resolve: (tx: Tx) => Promise<AuthenticatedUser>, meta: RequestMeta) => Promise<LoginResult>;
+  /** sessions: spends a one-time id in the table every instance shares; false when it was spent before. */
+  readonly spendOnce: (tenantId: string, id: string, expiresAt: Date) => Promise<boolean>;
 }
 
 interface OidcConfig {
@@ -107,8 +109,6 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
   const publicOrigin = new URL(deps.publicUrl).origin;
   const redirectUri = `${deps.publicUrl}${CALLBACK_PATH}`;
   const jwksCaches = new Map<string, JwksCache>();
-  /** Result ids already read: the result cookie is single use within its lifetime (this process). */
-  const spentResults = new Map<string, number>();
   const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
   /**
@@ -324,17 +324,16 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
           throw err;
         });
       const id = randomUUID();
-      return { result: results.seal({ id, exp: nowSeconds() + RESULT_TTL_SECONDS, result }), returnTo: tx.returnTo };
+      return { result: results.seal({ id, tenantId: tx.tenantId, exp: nowSeconds() + RESULT_TTL_SECONDS, result }), returnTo: tx.returnTo };
     },
 
     /** POST /auth/sso/result: the pipeline's answer, once. */
-    // eslint-disable-next-line @typescript-eslint/require-await -- async: a refusal is a rejected promise, like every other route's
+     
     async takeResult(cookie: string | undefined): Promise<LoginResult> {
-      const sealed = results.open<{ id: string; exp: number; result: LoginResult }>(cookie);
-      const now = nowSeconds();
-      for (const [id, exp] of spentResults) if (exp < now) spentResults.delete(id);
-      if (!sealed || sealed.exp < now || spentResults.has(sealed.id)) throw new AppError(SsoErrors.sso_expired);
-      spentResults.set(sealed.id, sealed.exp);
+      const sealed = results.open<{ id: string; tenantId: string; exp: number; result: LoginResult }>(cookie);
+      if (!sealed || sealed.exp < nowSeconds()) throw new AppError(SsoErrors.sso_expired);
+      // Single use on every instance: the result's id is spent in the shared table of spent token ids.
+      if (!(await deps.spendOnce(sealed.tenantId, sealed.id, new Date(sealed.exp * 1000)))) throw new AppError(SsoErrors.sso_expired);
       const r = sealed.result;
       if (r.status === 'authenticated' && r.session) return { ...r, session: { ...r.session, refreshExpiresAt: new Date(r.session.refreshExpiresAt) } };
       return r;
