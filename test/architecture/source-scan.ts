@@ -61,6 +61,7 @@ export function migrationTables(): Set<string> {
 
 /** The tables a `*.tables.ts` (or db/schema.ts) adds to Kysely's `DB` interface. */
 export function declaredTables(source: string): string[] {
-  const body = /interface DB \{([^}]*)\}/.exec(source)?.[1] ?? '';
-  return [...body.matchAll(/^\s*([a-z_][a-z0-9_]*)\s*:/gm)].map((m) => m[1]!);
+  // Every `interface DB { … }` block of the file (a file may augment DB more than once).
+  const bodies = [...source.matchAll(/interface DB \{([^}]*)\}/g)].map((m) => m[1] ?? '');
+  return bodies.flatMap((body) => [...body.matchAll(/^\s*([a-z_][a-z0-9_]*)\s*:/gm)].map((m) => m[1]!));
 }

@@ -46,6 +46,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   domains: 'domains',
   // sso: connections (their secrets and cached discovery documents)
   sso_connections: 'sso',
+  sso_identities: 'sso',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

@@ -19,6 +19,7 @@ const USER = '0190a7a2-1111-7000-8000-000000000004';
 const ROLE = '0190a7a2-1111-7000-8000-000000000005';
 const SESSION = '0190a7a2-1111-7000-8000-000000000006';
 const GROUP = '0190a7a2-1111-7000-8000-000000000007';
+const CONNECTION = '0190a7a2-1111-7000-8000-000000000008';
 const AT = '2026-01-02T03:04:05.678000Z';
 
 function auditEvent(seq: number, prevHash: string) {
@@ -108,8 +109,12 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   // 0013 SSO connections: an OIDC connection with an encrypted secret and a cached discovery document.
   async (tx) => {
     await sql`insert into sso_connections (tenant_id, id, type, name, enabled, domains, rules, config, client_secret_enc, discovery, discovery_fetched_at, created_at, updated_at)
-      values (${T}, gen_random_uuid(), 'oidc', 'Okta', true, '{acme.test}', '[{"claim":"groups","operator":"equals","value":"admins","roleId":null}]'::jsonb,
+      values (${T}, ${CONNECTION}, 'oidc', 'Okta', true, '{acme.test}', '[{"claim":"groups","operator":"equals","value":"admins","roleId":null}]'::jsonb,
         '{"issuer":"https://acme.okta.com","clientId":"0oa1"}'::jsonb, '\x1d'::bytea, '{"issuer":"https://acme.okta.com"}'::jsonb, ${AT}::timestamptz, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+  },
+  // 0014 SSO identities: the user an IdP subject of the connection signs in as.
+  async (tx) => {
+    await sql`insert into sso_identities (tenant_id, connection_id, subject, user_id, created_at, last_login_at) values (${T}, ${CONNECTION}, 'okta-sub-1', ${USER}, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
   },
 ];
 

@@ -134,6 +134,7 @@ const READS: ReadCase[] = [
   // sso connections
   ['sso.listConnections', (tx, c) => sso.listConnections(tx, c.tenant), bySome('ssoConnection')],
   ['sso.findConnection', (tx, c, w) => sso.findConnection(tx, c.tenant, w.ssoConnection), bySome('ssoConnection')],
+  ['sso.findIdentityUser', (tx, c, w) => sso.findIdentityUser(tx, c.tenant, w.ssoConnection, 'subject-a'), bySome('user')],
   ['sso.nameTaken', (tx, c) => sso.nameTaken(tx, c.tenant, 'SSO A'), isTrue],
   // organizations and tenants
   ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
@@ -235,6 +236,8 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'rbac.accountAdminCount': 'calls the SQL function tessera_account_admin_count, keyed by the account',
   'apiKeys.insertKey': 'insert for the given tenant',
   'sso.insertConnection': 'insert for the given tenant',
+  'sso.linkIdentity': 'upsert keyed by (tenant, connection, subject): for a wrong tenant the foreign key to that tenant’s connection fails it whole',
+  'sso.connectionTenant': 'calls the SQL function tessera_sso_connection_tenant: a connection id to its tenant, by design before any tenant is known',
   'accounts.accountNames': 'reads the accounts it is given (accounts are linked, not owned)',
   'accounts.authzEpochOf': 'reads the account it is given (accounts are linked, not owned)',
   'accounts.bumpAuthzEpoch': 'moves the epoch of the account it is given',
@@ -344,6 +347,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await tx.insertInto('api_keys').values({ tenant_id: a.tenant, id: apiKey, account_id: a.account, name: 'Key A', key_hash: API_KEY_HASH, permissions: ['idp.view'], created_by: adminA.userId, created_at: now }).execute();
       const ssoConnection = newId();
       await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, id: ssoConnection, type: 'oidc', secret: Buffer.from('secret-a'), actorId: null, now });
+      await tx.insertInto('sso_identities').values({ tenant_id: a.tenant, connection_id: ssoConnection, subject: 'subject-a', user_id: adminA.userId, created_at: now, last_login_at: null }).execute();
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
       return { apiKey, ssoConnection, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
