@@ -320,7 +320,6 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
         )
         .catch(async (err: unknown) => {
           if (inactive) return fail('sso_config', 'This user is deactivated.', { sub: claims.sub, reason: 'inactive' });
-          if (err instanceof AppError || err instanceof SignInRefused) throw err;
           throw err;
         });
       const id = randomUUID();
