@@ -27,6 +27,8 @@ export interface TestOp {
   reload(): void;
   /** fn(body) => body for the next 200 response of the path. */
   tamperNext(path: '/token' | '/me' | '/.well-known/openid-configuration', fn: (body: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>): void;
+  /** The `client_assertion` of the last token request that carried one (private_key_jwt). */
+  readonly lastClientAssertion: string | undefined;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
   const accounts = new Map<string, Record<string, unknown>>();
   const loginQueue: { sub: string; amr?: string[]; acr?: string }[] = [];
   const extraClients: ClientMetadata[] = [];
+  let lastClientAssertion: string | undefined;
   const tamperQueue: { path: string; fn: (body: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> }[] = [];
 
   let handler: http.RequestListener = (_req, res) => {
@@ -81,6 +84,8 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
     const p = new Provider(issuer, configuration);
     p.use(async (ctx, next) => {
       await next();
+      const assertion = (ctx.oidc as { params?: { client_assertion?: unknown } } | undefined)?.params?.client_assertion;
+      if (ctx.path === '/token' && typeof assertion === 'string') lastClientAssertion = assertion;
       const hook = tamperQueue[0];
       if (hook && ctx.path === hook.path && ctx.status === 200) {
         tamperQueue.shift();
@@ -131,6 +136,9 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
     clientSecret,
     get keys() {
       return keys;
+    },
+    get lastClientAssertion() {
+      return lastClientAssertion;
     },
     addAccount: (sub, claims) => void accounts.set(sub, claims),
     queueLogin: (sub, o = {}) => void loginQueue.push({ sub, ...o }),

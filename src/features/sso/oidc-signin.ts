@@ -61,6 +61,7 @@ interface OidcConfig {
   issuer: string;
   clientId: string;
   tokenEndpointAuthMethod: string;
+  clientAssertionAudience?: string;
   scopes: string;
   caBundlePem: string | null;
   idTokenSignedResponseAlg: string;
@@ -138,13 +139,21 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
   /** The client's authentication at the token endpoint (OpenID Connect Core §9); null at start, where none is used. */
   type Credentials = { secret: string | null; key: { key: jose.CryptoKey; kid: string } | null } | null;
 
-  function clientAuth(oidc: OidcConfig, credentials: Credentials): client.ClientAuth {
+  function clientAuth(oidc: OidcConfig, credentials: Credentials, tokenEndpoint: unknown): client.ClientAuth {
     // No credential at start (only the authorization URL is built); the callback authenticates (RFC 6749 §2.3.1).
     if (credentials === null) return client.None();
     if (oidc.tokenEndpointAuthMethod === 'private_key_jwt') {
       // RFC 7523 §2.2 / Core §9: a JWT signed with the current key, its kid in the header so the IdP picks the key.
       if (!credentials.key) throw refused('sso_config', 'The connection has no client key; rotate one (POST …/keys/rotate).');
-      return client.PrivateKeyJwt({ key: credentials.key.key, kid: credentials.key.kid });
+      // Core §9: the audience SHOULD be the token endpoint URL (Entra ID and Okta expect it); some IdPs (Auth0)
+      // expect their issuer, which openid-client uses by default (RFC 7523 §3 allows either).
+      if (oidc.clientAssertionAudience === 'issuer') return client.PrivateKeyJwt({ key: credentials.key.key, kid: credentials.key.kid });
+      if (typeof tokenEndpoint !== 'string') throw refused('sso_config', 'The IdP publishes no token_endpoint.');
+      return client.PrivateKeyJwt({ key: credentials.key.key, kid: credentials.key.kid }, {
+        [client.modifyAssertion]: (_header, payload) => {
+          payload.aud = tokenEndpoint;
+        },
+      });
     }
     if (credentials.secret === null) throw refused('sso_config', 'The connection has no client secret.');
     return oidc.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(credentials.secret) : client.ClientSecretBasic(credentials.secret);
@@ -153,7 +162,7 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
   function configuration(row: store.ConnectionRow, credentials: Credentials) {
     const oidc = row.config as unknown as OidcConfig;
     if (!row.discovery) throw refused('sso_config', 'The connection has no discovery document; refresh it.');
-    const auth = clientAuth(oidc, credentials);
+    const auth = clientAuth(oidc, credentials, row.discovery.token_endpoint);
     const config = new client.Configuration(row.discovery as client.ServerMetadata, oidc.clientId, { id_token_signed_response_alg: oidc.idTokenSignedResponseAlg }, auth);
     const { fetch, close } = issuerFetch(deps.network, oidc.caBundlePem);
     config[client.customFetch] = fetch;

@@ -1,3 +1,4 @@
+import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
@@ -14,6 +15,7 @@ interface Connection {
   hasClientSecret: boolean;
   clientJwks: { keys: Jwk[] } | null;
   clientJwksUri: string | null;
+  clientPublicKeyPem: string | null;
   oidc: { tokenEndpointAuthMethod: string; clientKeyAlg: string };
 }
 
@@ -83,6 +85,9 @@ describe.each(engines())('SSO private_key_jwt client authentication [%s]', (engi
     expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     for (const m of PRIVATE_MEMBERS) expect(key).not.toHaveProperty(m);
     expect(c.clientJwksUri).toBe(`${t.url}/auth/sso/connections/${c.id}/jwks.json`);
+    // The same public key as PEM, for IdPs that take an upload (Auth0).
+    expect(c.clientPublicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+    expect(await jose.exportJWK(await jose.importSPKI(c.clientPublicKeyPem!, 'ES256'))).toMatchObject({ x: key!.x, y: key!.y });
 
     // The public URL needs no authentication and serves exactly the published keys.
     const published = await publicJwks(c);
@@ -109,6 +114,10 @@ describe.each(engines())('SSO private_key_jwt client authentication [%s]', (engi
     op.registerClient({ client_id: CLIENT_ID, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks_uri: c.clientJwksUri! });
     expect(await signIn(c.id)).toBeNull();
     const firstKid = c.clientJwks!.keys[0]!.kid;
+    // RFC 7523 §3 / Core §9: signed with the current key (its kid in the header), iss = sub = client id, aud the token endpoint.
+    const assertion = op.lastClientAssertion!;
+    expect(jose.decodeProtectedHeader(assertion)).toMatchObject({ alg: 'ES256', kid: firstKid });
+    expect(jose.decodeJwt(assertion)).toMatchObject({ iss: CLIENT_ID, sub: CLIENT_ID, aud: `${op.issuer}/token` });
 
     const rotated = await api<Connection>(admin, 'POST', `/api/v1/sso/connections/${c.id}/keys/rotate`);
     expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
@@ -129,6 +138,7 @@ describe.each(engines())('SSO private_key_jwt client authentication [%s]', (engi
     // The OP refetches the set (its cache expired): only the new key is there, and the sign-in works with it.
     op.reload();
     expect(await signIn(c.id)).toBeNull();
+    expect(jose.decodeProtectedHeader(op.lastClientAssertion!).kid).toBe(kids[0]);
 
     const actions = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('action').where('tenant_id', '=', admin.tenantId).where('target_id', '=', c.id).where('action', 'in', ['sso.connection.key_rotated', 'sso.connection.key_removed']).orderBy('seq').execute());
     expect(actions.map((a) => a.action)).toEqual(['sso.connection.key_rotated', 'sso.connection.key_rotated', 'sso.connection.key_removed']);
@@ -147,6 +157,12 @@ describe.each(engines())('SSO private_key_jwt client authentication [%s]', (engi
     for (const m of PRIVATE_MEMBERS) expect(rsa.clientJwks!.keys[0]).not.toHaveProperty(m);
     op.registerClient({ client_id: 'tessera-pkjwt-rsa', token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'RS256', jwks_uri: rsa.clientJwksUri! });
     expect(await signIn(rsa.id)).toBeNull();
+    expect(jose.decodeProtectedHeader(op.lastClientAssertion!)).toMatchObject({ alg: 'RS256', kid: rsa.clientJwks!.keys[0]!.kid });
+    // The issuer as the audience, for IdPs that expect it.
+    const toIssuer = await api(admin, 'PATCH', `/api/v1/sso/connections/${rsa.id}`, { oidc: { clientAssertionAudience: 'issuer' } });
+    expect(toIssuer.status, JSON.stringify(toIssuer.body)).toBe(200);
+    expect(await signIn(rsa.id)).toBeNull();
+    expect(jose.decodeJwt(op.lastClientAssertion!).aud).toBe(op.issuer);
 
     const noSecret = await api(admin, 'POST', '/api/v1/sso/connections', { type: 'oidc', name: `Basic ${newId().slice(-8)}`, oidc: { issuer: op.issuer, clientId: op.clientId } });
     expect([noSecret.status, errorCode(noSecret)]).toEqual([400, 'sso_config']);

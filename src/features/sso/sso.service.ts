@@ -1,3 +1,4 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import * as jose from 'jose';
 import type { z } from 'zod';
 import type { Keyring } from '../../crypto/keyring.js';
@@ -38,6 +39,7 @@ interface OidcConfig {
   clientId: string;
   tokenEndpointAuthMethod: string;
   clientKeyAlg?: string;
+  clientAssertionAudience?: string;
   scopes: string;
   caBundlePem: string | null;
   idTokenSignedResponseAlg: string;
@@ -112,7 +114,7 @@ const clientKeysOf = (row: store.ConnectionRow): PublicJwk[] => ((row.client_jwk
 
 function representRow(row: store.ConnectionRow, publicUrl: string): Connection {
   const stored = row.type === 'oidc' ? (row.config as unknown as OidcConfig) : null;
-  const oidc = stored && { ...stored, clientKeyAlg: stored.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG };
+  const oidc = stored && { ...stored, clientKeyAlg: stored.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, clientAssertionAudience: stored.clientAssertionAudience ?? 'token_endpoint' };
   const keys = clientKeysOf(row);
   return {
     id: row.id,
@@ -127,6 +129,7 @@ function representRow(row: store.ConnectionRow, publicUrl: string): Connection {
     mfaPolicy: row.mfa_policy as Connection['mfaPolicy'],
     hasClientSecret: row.client_secret_enc !== null,
     clientJwks: keys.length > 0 ? { keys } : null,
+    clientPublicKeyPem: keys[0] ? (createPublicKey({ key: keys[0] as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string) : null,
     clientJwksUri: keys.length > 0 ? `${publicUrl}${CLIENT_JWKS_PATH.replace(':id', row.id)}` : null,
     oidc: oidc && { ...oidc, discovery: summary(row.discovery, row.discovery_fetched_at) },
     createdBy: row.created_by,
