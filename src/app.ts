@@ -58,10 +58,11 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email) });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
-  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants });
+  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl });
   const ssoSignIn = createOidcSignIn({
     db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
     clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),
+    clientKey: (tx, tenantId, row) => sso.clientKey(tx, tenantId, row),
     createUser: (tx, tenantId, input) => identity.createUser(tx, tenantId, input),
     findUserByEmail: (tx, tenantId, email) => identity.findUserByEmail(tx, tenantId, email),
     assignRole: (tx, tenantId, input) => rbac.assignRoleToUser(tx, tenantId, input),

@@ -116,6 +116,11 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   async (tx) => {
     await sql`insert into sso_identities (tenant_id, connection_id, subject, user_id, created_at, last_login_at) values (${T}, ${CONNECTION}, 'okta-sub-1', ${USER}, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
   },
+  // 0015 SSO client keys: a private_key_jwt connection with its published JWKS and encrypted private key.
+  async (tx) => {
+    await sql`update sso_connections set client_jwks = '{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y","kid":"k1","alg":"ES256","use":"sig"}]}'::jsonb, client_key_enc = '\x2e'::bytea
+      where tenant_id = ${T} and id = ${CONNECTION}`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
 
 /**
  * A real OpenID Provider for tests: oidc-provider 9 in-process on 127.0.0.1:<random port>, no UI. The test
@@ -18,8 +18,17 @@ export interface TestOp {
   addAccount(sub: string, claims: Record<string, unknown>): void;
   queueLogin(sub: string, options?: { amr?: string[]; acr?: string }): void;
   rotateKeys(options?: { keepOld?: boolean }): Promise<string>;
+  /**
+   * Registers another client (e.g. `token_endpoint_auth_method: 'private_key_jwt'` with a `jwks_uri`), with this
+   * OP's redirect URI unless given; a client of the same id is replaced. The provider is rebuilt, as `reload` does.
+   */
+  registerClient(metadata: ClientMetadata): void;
+  /** Rebuilds the provider: what it cached of clients' `jwks_uri` is gone (an IdP whose JWKS cache expired). */
+  reload(): void;
   /** fn(body) => body for the next 200 response of the path. */
   tamperNext(path: '/token' | '/me' | '/.well-known/openid-configuration', fn: (body: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>): void;
+  /** The `client_assertion` of the last token request that carried one (private_key_jwt). */
+  readonly lastClientAssertion: string | undefined;
   close(): Promise<void>;
 }
 
@@ -32,6 +41,8 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
   const { redirectUri = 'http://127.0.0.1/auth/sso/oidc/callback', clientId = 'tessera-rp', clientSecret = 'rp-secret-rp-secret-rp-secret-32b', tls, thinIdToken = false } = options;
   const accounts = new Map<string, Record<string, unknown>>();
   const loginQueue: { sub: string; amr?: string[]; acr?: string }[] = [];
+  const extraClients: ClientMetadata[] = [];
+  let lastClientAssertion: string | undefined;
   const tamperQueue: { path: string; fn: (body: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> }[] = [];
 
   let handler: http.RequestListener = (_req, res) => {
@@ -46,9 +57,15 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
 
   function build(): Provider {
     const configuration: Configuration = {
-      clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256' }],
+      clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256' }, ...extraClients],
       jwks: { keys: keys },
       cookies: { keys: ['test-cookie-key-1'] },
+      // The test's clients publish their jwks_uri on 127.0.0.1, which oidc-provider's SSRF guard (a dispatcher
+      // refusing special-use addresses) would refuse: a test OP fetches without it.
+      fetch: (url, init) => {
+        const { dispatcher: _dispatcher, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+        return globalThis.fetch(url, rest);
+      },
       pkce: { required: () => true },
       features: { devInteractions: { enabled: false }, userinfo: { enabled: true } },
       claims: { sid: null, openid: ['sub', 'acr', 'amr', 'auth_time'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
@@ -67,6 +84,8 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
     const p = new Provider(issuer, configuration);
     p.use(async (ctx, next) => {
       await next();
+      const assertion = (ctx.oidc as { params?: { client_assertion?: unknown } } | undefined)?.params?.client_assertion;
+      if (ctx.path === '/token' && typeof assertion === 'string') lastClientAssertion = assertion;
       const hook = tamperQueue[0];
       if (hook && ctx.path === hook.path && ctx.status === 200) {
         tamperQueue.shift();
@@ -118,6 +137,9 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
     get keys() {
       return keys;
     },
+    get lastClientAssertion() {
+      return lastClientAssertion;
+    },
     addAccount: (sub, claims) => void accounts.set(sub, claims),
     queueLogin: (sub, o = {}) => void loginQueue.push({ sub, ...o }),
     async rotateKeys({ keepOld = false } = {}) {
@@ -126,6 +148,13 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
       install();
       return key.kid!;
     },
+    registerClient(metadata) {
+      const same = extraClients.findIndex((c) => c.client_id === metadata.client_id);
+      if (same >= 0) extraClients.splice(same, 1);
+      extraClients.push({ redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'RS256', ...metadata });
+      install();
+    },
+    reload: () => install(),
     tamperNext: (path, fn) => void tamperQueue.push({ path, fn }),
     close: () =>
       new Promise<void>((resolve) => {

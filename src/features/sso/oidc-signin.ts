@@ -44,6 +44,8 @@ export interface OidcSignInDeps {
   readonly publicUrl: string;
   readonly network: IssuerNetworkPolicy;
   readonly clientSecret: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<string | null>;
+  /** private_key_jwt: the connection's current private key and its kid. */
+  readonly clientKey: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<{ key: jose.CryptoKey; kid: string } | null>;
   /** identity: creates a user without a password in the caller's unit of work. */
   readonly createUser: (tx: Tx, tenantId: string, input: { email: string; name?: string | null }) => Promise<{ id: string }>;
   readonly findUserByEmail: (tx: Tx, tenantId: string, email: string) => Promise<{ id: string; email: string; active: boolean } | undefined>;
@@ -59,6 +61,7 @@ interface OidcConfig {
   issuer: string;
   clientId: string;
   tokenEndpointAuthMethod: string;
+  clientAssertionAudience?: string;
   scopes: string;
   caBundlePem: string | null;
   idTokenSignedResponseAlg: string;
@@ -133,11 +136,33 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
     return row;
   }
 
-  function configuration(row: store.ConnectionRow, secret: string | null) {
+  /** The client's authentication at the token endpoint (OpenID Connect Core §9); null at start, where none is used. */
+  type Credentials = { secret: string | null; key: { key: jose.CryptoKey; kid: string } | null } | null;
+
+  function clientAuth(oidc: OidcConfig, credentials: Credentials, tokenEndpoint: unknown): client.ClientAuth {
+    // No credential at start (only the authorization URL is built); the callback authenticates (RFC 6749 §2.3.1).
+    if (credentials === null) return client.None();
+    if (oidc.tokenEndpointAuthMethod === 'private_key_jwt') {
+      // RFC 7523 §2.2 / Core §9: a JWT signed with the current key, its kid in the header so the IdP picks the key.
+      if (!credentials.key) throw refused('sso_config', 'The connection has no client key; rotate one (POST …/keys/rotate).');
+      // Core §9: the audience SHOULD be the token endpoint URL (Entra ID and Okta expect it); some IdPs (Auth0)
+      // expect their issuer, which openid-client uses by default (RFC 7523 §3 allows either).
+      if (oidc.clientAssertionAudience === 'issuer') return client.PrivateKeyJwt({ key: credentials.key.key, kid: credentials.key.kid });
+      if (typeof tokenEndpoint !== 'string') throw refused('sso_config', 'The IdP publishes no token_endpoint.');
+      return client.PrivateKeyJwt({ key: credentials.key.key, kid: credentials.key.kid }, {
+        [client.modifyAssertion]: (_header, payload) => {
+          payload.aud = tokenEndpoint;
+        },
+      });
+    }
+    if (credentials.secret === null) throw refused('sso_config', 'The connection has no client secret.');
+    return oidc.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(credentials.secret) : client.ClientSecretBasic(credentials.secret);
+  }
+
+  function configuration(row: store.ConnectionRow, credentials: Credentials) {
     const oidc = row.config as unknown as OidcConfig;
     if (!row.discovery) throw refused('sso_config', 'The connection has no discovery document; refresh it.');
-    // No secret at start (only the authorization URL is built); the callback authenticates with it (RFC 6749 §2.3.1).
-    const auth = secret === null ? client.None() : oidc.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+    const auth = clientAuth(oidc, credentials, row.discovery.token_endpoint);
     const config = new client.Configuration(row.discovery as client.ServerMetadata, oidc.clientId, { id_token_signed_response_alg: oidc.idTokenSignedResponseAlg }, auth);
     const { fetch, close } = issuerFetch(deps.network, oidc.caBundlePem);
     config[client.customFetch] = fetch;
@@ -255,9 +280,16 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
       if (query.iss !== undefined && query.iss !== oidc.issuer) return fail('sso_state', 'The response\'s iss is not the connection\'s issuer (RFC 9207).');
       if (query.iss === undefined && row.discovery?.authorization_response_iss_parameter_supported === true) return fail('sso_state', 'The IdP advertises RFC 9207 iss but the response has none.');
 
-      const secret = await db.tenantWork(tx.tenantId, (t) => deps.clientSecret(t, tx.tenantId, row));
-      const { config, close } = configuration(row, secret);
+      const { secret, key } = await db.tenantWork(tx.tenantId, async (t) => ({ secret: await deps.clientSecret(t, tx.tenantId, row), key: await deps.clientKey(t, tx.tenantId, row) }));
       let claims: jose.JWTPayload;
+      let configured: ReturnType<typeof configuration>;
+      try {
+        configured = configuration(row, { secret, key });
+      } catch (err) {
+        const mapped = fromOpenIdClient(err);
+        return await fail(mapped.code, mapped.message, { reason: mapped.message.slice(0, 200) });
+      }
+      const { config, close } = configured;
       try {
         const current = new URL(redirectUri);
         for (const [k, v] of Object.entries(query)) if (v !== undefined) current.searchParams.set(k, v);

@@ -19,6 +19,8 @@ export const SsoErrors = defineErrors({
   'sso.name_taken': { status: 409, message: 'Another SSO connection of this tenant has that name.' },
   'sso.role_not_found': { status: 400, message: 'The role does not exist in an account of this tenant.' },
   'sso.invalid_rule': { status: 400, message: 'A mapping rule is invalid.' },
+  'sso.key_not_found': { status: 404, message: 'The connection publishes no client key with that kid.' },
+  'sso.key_in_use': { status: 409, message: 'The current client key signs the connection\'s assertions; rotate before removing it.' },
 });
 
 declare module '../../kernel/app-error.js' {

@@ -1,5 +1,6 @@
 import { defineRoute, NoContent, type Route } from '../../http/route.js';
-import { ConnectionList, ConnectionParams, ConnectionSchema, CreateConnectionBody, RotateSecretBody, UpdateConnectionBody } from './sso.schema.js';
+import { ClientJwks, ClientKeyParams, ConnectionList, ConnectionParams, ConnectionSchema, CreateConnectionBody, RotateSecretBody, UpdateConnectionBody } from './sso.schema.js';
+import { CLIENT_JWKS_PATH } from './sso-paths.js';
 import type { SsoService } from './sso.service.js';
 
 const tags = ['single sign-on'];
@@ -51,6 +52,33 @@ export function ssoRoutes(sso: SsoService): Route[] {
       method: 'POST', url: `${base}/:id/secret`, auth: manage,
       schema: { tags, summary: 'Replace the client secret (write-only)', params, body: RotateSecretBody, response: { 200: ConnectionSchema } },
       handler: (ctx) => sso.rotateSecret(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.body.clientSecret),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:id/keys/rotate`, auth: manage,
+      schema: {
+        tags, summary: 'private_key_jwt: generate a new client key pair and sign with it from now on',
+        description: 'The new public key goes first in `clientJwks`; the previous ones stay published until removed, so register the new key (or let the IdP refetch `clientJwksUri`) and then remove the old one. Refused: `sso_config` (the connection does not use private_key_jwt, or already publishes 5 keys).',
+        params, response: { 200: ConnectionSchema },
+      },
+      handler: (ctx) => sso.rotateClientKey(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'DELETE', url: `${base}/:id/keys/:kid`, auth: manage,
+      schema: { tags, summary: 'private_key_jwt: stop publishing a previous client key', description: 'Refused: `sso.key_not_found`, `sso.key_in_use` (the current key).', params: ClientKeyParams, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.removeClientKey(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.kid),
+    }),
+    defineRoute({
+      method: 'GET', url: CLIENT_JWKS_PATH, auth: 'public', logLevel: 'warn',
+      schema: {
+        tags: ['auth'], summary: "A connection's private_key_jwt public keys, for its identity provider (RFC 7517 JWK Set)",
+        description: 'No authentication: public keys only. An empty set when the connection has no keys; `sso.connection_not_found` for an unknown connection.',
+        params, response: { 200: ClientJwks },
+      },
+      handler: async (ctx) => {
+        // Short cache: an IdP that caches the set sees a rotation within five minutes.
+        ctx.reply.header('cache-control', 'public, max-age=300');
+        return sso.publicClientJwks(ctx.input.params.id);
+      },
     }),
     defineRoute({
       method: 'POST', url: `${base}/:id/discovery/refresh`, auth: manage,

@@ -7,6 +7,10 @@ export const DEFAULT_SCOPES = 'openid email profile';
 /** RFC 8176 §2 values that assert a second factor. */
 export const DEFAULT_MFA_AMR = ['mfa', 'otp', 'hwk', 'sc'];
 export const MAX_RULE_REGEX_LENGTH = 200;
+/** Token endpoint client authentication (OpenID Connect Core §9); private_key_jwt with a key pair Tessera generates. */
+export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+/** Algorithms of the generated private_key_jwt key (RFC 7518 §3.1): ES256 by default, RS256 for IdPs that take only RSA. */
+export const CLIENT_KEY_ALGS = ['ES256', 'RS256'] as const;
 
 const name = z.string().trim().min(1).max(200).describe('1–200 characters; unique in the tenant, case-insensitively');
 const claimName = z.string().trim().min(1).max(100);
@@ -50,12 +54,15 @@ export const MfaPolicy = z.strictObject({
 const oidcSettings = {
   issuer: z.string().trim().min(1).max(500).describe('Exactly as the IdP spells it (a trailing slash matters); https only'),
   clientId: z.string().trim().min(1).max(500),
-  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  tokenEndpointAuthMethod: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).default('client_secret_basic').describe('`private_key_jwt`: Tessera generates a key pair and publishes its public key (`clientJwksUri`); no client secret needed'),
+  clientKeyAlg: z.enum(CLIENT_KEY_ALGS).default('ES256').describe('private_key_jwt: the algorithm of the key pair Tessera generates'),
+  clientAssertionAudience: z.enum(['token_endpoint', 'issuer']).default('token_endpoint').describe('private_key_jwt: the client assertion\'s `aud`: the token endpoint URL (OpenID Connect Core §9) or the issuer (e.g. Auth0)'),
   scopes: z.string().trim().min(1).max(500).default(DEFAULT_SCOPES).describe('Space-separated; must include `openid`'),
   caBundlePem: z.string().max(65_536).nullable().default(null).describe('PEM certificates trusted for this IdP instead of the public CAs (internal IdPs)'),
   idTokenSignedResponseAlg: z.enum(ID_TOKEN_ALGS).default('RS256').describe('The one id_token algorithm accepted; HS256 (keyed with the client secret) only when chosen'),
 };
 const clientSecret = z.string().min(1).max(1000).describe('Write-only: stored encrypted, never returned');
+const optionalClientSecret = clientSecret.optional().describe('Write-only: stored encrypted, never returned. Required unless `tokenEndpointAuthMethod` is `private_key_jwt`');
 
 const common = {
   name,
@@ -69,7 +76,7 @@ const common = {
 };
 
 export const CreateConnectionBody = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('oidc'), ...common, oidc: z.strictObject({ ...oidcSettings, clientSecret }) }),
+  z.strictObject({ type: z.literal('oidc'), ...common, oidc: z.strictObject({ ...oidcSettings, clientSecret: optionalClientSecret }) }),
   z.strictObject({ type: z.literal('saml'), ...common, saml: z.record(z.string(), z.unknown()).optional() }),
 ]);
 export type CreateConnectionInput = z.infer<typeof CreateConnectionBody>;
@@ -86,18 +93,37 @@ export const UpdateConnectionBody = z.strictObject({
     .strictObject({
       issuer: oidcSettings.issuer.optional(),
       clientId: oidcSettings.clientId.optional(),
-      tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).optional(),
+      tokenEndpointAuthMethod: z.enum(TOKEN_ENDPOINT_AUTH_METHODS).optional(),
+      clientKeyAlg: z.enum(CLIENT_KEY_ALGS).optional(),
+      clientAssertionAudience: z.enum(['token_endpoint', 'issuer']).optional(),
       scopes: z.string().trim().min(1).max(500).optional(),
       caBundlePem: z.string().max(65_536).nullable().optional(),
       idTokenSignedResponseAlg: z.enum(ID_TOKEN_ALGS).optional(),
     })
     .optional()
-    .describe('The client secret changes only through `POST …/secret`'),
+    .describe('The client secret changes only through `POST …/secret`; switching to `private_key_jwt` (or changing `clientKeyAlg`) generates a new key pair'),
 });
 export type UpdateConnectionInput = z.infer<typeof UpdateConnectionBody>;
 
 export const RotateSecretBody = z.strictObject({ clientSecret });
 export const ConnectionParams = z.object({ id: z.uuid() });
+export const ClientKeyParams = z.object({ id: z.uuid(), kid: z.string().min(1).max(100) });
+
+/** RFC 7517 §4: a public JWK of a connection's private_key_jwt key pair (never a private member). */
+export const ClientJwk = z
+  .object({
+    kty: z.enum(['EC', 'RSA']),
+    kid: z.string(),
+    alg: z.enum(CLIENT_KEY_ALGS),
+    use: z.literal('sig'),
+    crv: z.string().optional(),
+    x: z.string().optional(),
+    y: z.string().optional(),
+    n: z.string().optional(),
+    e: z.string().optional(),
+  })
+  .strict();
+export const ClientJwks = z.object({ keys: z.array(ClientJwk) }).meta({ id: 'SsoClientJwks' });
 
 export const DiscoverySummary = z.object({
   fetchedAt: z.string(),
@@ -114,6 +140,8 @@ export const OidcSettingsSchema = z.object({
   issuer: z.string(),
   clientId: z.string(),
   tokenEndpointAuthMethod: z.string(),
+  clientKeyAlg: z.string(),
+  clientAssertionAudience: z.string(),
   scopes: z.string(),
   caBundlePem: z.string().nullable(),
   idTokenSignedResponseAlg: z.string(),
@@ -133,6 +161,9 @@ export const ConnectionSchema = z
     claimMapping: z.object({ email: z.string(), name: z.string(), groups: z.string(), department: z.string() }),
     mfaPolicy: z.object({ requireMfa: z.boolean(), acceptedAmr: z.array(z.string()), acceptedAcr: z.array(z.string()) }),
     hasClientSecret: z.boolean().describe('The secret itself is never returned'),
+    clientJwks: ClientJwks.nullable().describe('private_key_jwt: the public keys to register at the IdP, the current (signing) key first; the private key is never returned'),
+    clientPublicKeyPem: z.string().nullable().describe('private_key_jwt: the current public key as PEM (SPKI), for IdPs that take a PEM upload instead of a JWK Set'),
+    clientJwksUri: z.string().nullable().describe('private_key_jwt: the public URL of `clientJwks`, for IdPs that fetch a JWKS URL'),
     oidc: OidcSettingsSchema.nullable(),
     createdBy: z.string().nullable(),
     createdAt: z.string(),

@@ -1,3 +1,6 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import * as jose from 'jose';
+import type { z } from 'zod';
 import type { Keyring } from '../../crypto/keyring.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
@@ -9,7 +12,8 @@ import { organizationExists, tenantAccounts } from '../tenants/index.js';
 import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { checkCaBundle, checkIssuerUrl, discoverIssuer, type DiscoveryDocument } from './oidc-discovery.js';
 import { SsoErrors } from './sso.errors.js';
-import { type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
+import { ClientJwk, type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
+import { CLIENT_JWKS_PATH } from './sso-paths.js';
 import * as store from './sso.store.js';
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
@@ -25,6 +29,8 @@ export interface SsoDeps {
   readonly network: IssuerNetworkPolicy;
   /** rbac's grant rule: the roles a connection hands out must be within the configuring administrator's access. */
   readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
+  /** PUBLIC_URL: a connection's client JWKS is published under it. */
+  readonly publicUrl: string;
 }
 
 /** The non-secret OIDC settings kept in `config`. */
@@ -32,6 +38,8 @@ interface OidcConfig {
   issuer: string;
   clientId: string;
   tokenEndpointAuthMethod: string;
+  clientKeyAlg?: string;
+  clientAssertionAudience?: string;
   scopes: string;
   caBundlePem: string | null;
   idTokenSignedResponseAlg: string;
@@ -41,6 +49,12 @@ type Rule = CreateConnectionInput['rules'][number];
 
 /** The keyring field names the connection: a ciphertext copied to another connection or tenant fails to decrypt. */
 const secretField = (connectionId: string) => `sso.client_secret/${connectionId}`;
+/** The same for the private_key_jwt private key, bound to its kid too (a swapped ciphertext fails to decrypt). */
+const keyField = (connectionId: string, kid: string) => `sso.client_key/${connectionId}/${kid}`;
+/** Keys a connection publishes at most: the current one and a few previous ones awaiting removal. */
+export const MAX_CLIENT_KEYS = 5;
+type PublicJwk = z.infer<typeof ClientJwk>;
+const DEFAULT_CLIENT_KEY_ALG = 'ES256';
 const notFound = () => new AppError(SsoErrors['sso.connection_not_found']);
 const configError = (message: string) => new AppError(SsoErrors.sso_config, { message });
 const iso = (d: Date | string) => new Date(d).toISOString();
@@ -82,8 +96,26 @@ function summary(document: DiscoveryDocument | null, fetchedAt: Date | string | 
   };
 }
 
-function represent(row: store.ConnectionRow): Connection {
-  const oidc = row.type === 'oidc' ? (row.config as unknown as OidcConfig) : null;
+/** The public members only (RFC 7517 §4; RFC 7518 §6.2.1, §6.3.1): what the IdP needs to verify our assertions. */
+function publicJwk(jwk: jose.JWK, kid: string, alg: string): PublicJwk {
+  const members = jwk.kty === 'EC' ? { kty: 'EC' as const, crv: jwk.crv, x: jwk.x, y: jwk.y } : { kty: 'RSA' as const, n: jwk.n, e: jwk.e };
+  return ClientJwk.parse({ ...members, kid, alg, use: 'sig' });
+}
+
+/** A fresh key pair for private_key_jwt; its kid is the RFC 7638 thumbprint of the public key. */
+async function generateClientKey(alg: string): Promise<{ publicKey: PublicJwk; privateJwk: jose.JWK }> {
+  const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
+  const privateJwk = await jose.exportJWK(privateKey);
+  const kid = await jose.calculateJwkThumbprint(privateJwk, 'sha256');
+  return { publicKey: publicJwk(privateJwk, kid, alg), privateJwk: { ...privateJwk, kid, alg } };
+}
+
+const clientKeysOf = (row: store.ConnectionRow): PublicJwk[] => ((row.client_jwks as { keys?: PublicJwk[] } | null)?.keys ?? []);
+
+function representRow(row: store.ConnectionRow, publicUrl: string): Connection {
+  const stored = row.type === 'oidc' ? (row.config as unknown as OidcConfig) : null;
+  const oidc = stored && { ...stored, clientKeyAlg: stored.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, clientAssertionAudience: stored.clientAssertionAudience ?? 'token_endpoint' };
+  const keys = clientKeysOf(row);
   return {
     id: row.id,
     type: row.type as Connection['type'],
@@ -96,6 +128,9 @@ function represent(row: store.ConnectionRow): Connection {
     claimMapping: row.claim_mapping as Connection['claimMapping'],
     mfaPolicy: row.mfa_policy as Connection['mfaPolicy'],
     hasClientSecret: row.client_secret_enc !== null,
+    clientJwks: keys.length > 0 ? { keys } : null,
+    clientPublicKeyPem: keys[0] ? (createPublicKey({ key: keys[0] as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string) : null,
+    clientJwksUri: keys.length > 0 ? `${publicUrl}${CLIENT_JWKS_PATH.replace(':id', row.id)}` : null,
     oidc: oidc && { ...oidc, discovery: summary(row.discovery, row.discovery_fetched_at) },
     createdBy: row.created_by,
     createdAt: iso(row.created_at),
@@ -115,7 +150,9 @@ function auditView(c: Connection) {
  * use. Writes need `sso.manage` and a tenant administrator, and are audited with the non-secret before/after.
  * The client secret is encrypted with the tenant's data key (DESIGN §4) and never returned.
  */
-export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants }: SsoDeps) {
+export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl }: SsoDeps) {
+  const represent = (row: store.ConnectionRow) => representRow(row, publicUrl);
+
   /**
    * Roles SSO may hand out: a role of an account linked to the tenant, never Account Administrator
    * (`sso_role_forbidden`: SSO must not mint account owners); a rule's organization belongs to its role's account.
@@ -154,6 +191,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
 
   function checkOidc(oidc: OidcConfig, secret: string | null): OidcConfig {
     checkIssuerUrl(oidc.issuer, network);
+    if (oidc.clientKeyAlg === undefined) oidc = { ...oidc, clientKeyAlg: DEFAULT_CLIENT_KEY_ALG };
     const checked = { ...oidc, scopes: checkScopes(oidc.scopes), caBundlePem: oidc.caBundlePem ? checkCaBundle(oidc.caBundlePem) : null };
     // RFC 7518 §3.2: an HMAC key at least as long as the hash; HS256 id_tokens are keyed with the client secret.
     if (checked.idTokenSignedResponseAlg === 'HS256' && secret !== null && Buffer.byteLength(secret) < 32) {
@@ -162,7 +200,37 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     return checked;
   }
 
-  const discover = (oidc: OidcConfig) => discoverIssuer({ issuer: oidc.issuer, clientId: oidc.clientId, caBundlePem: oidc.caBundlePem, idTokenAlg: oidc.idTokenSignedResponseAlg }, network);
+  /**
+   * The discovery document, which must offer private_key_jwt and the key's algorithm when the connection uses
+   * them (OpenID Connect Discovery 1.0 §3: `token_endpoint_auth_methods_supported` defaults to
+   * client_secret_basic when absent; `token_endpoint_auth_signing_alg_values_supported`).
+   */
+  async function discover(oidc: OidcConfig): Promise<DiscoveryDocument> {
+    const document = await discoverIssuer({ issuer: oidc.issuer, clientId: oidc.clientId, caBundlePem: oidc.caBundlePem, idTokenAlg: oidc.idTokenSignedResponseAlg }, network);
+    if (oidc.tokenEndpointAuthMethod === 'private_key_jwt') {
+      const methods = document.token_endpoint_auth_methods_supported;
+      if (!Array.isArray(methods) || !methods.includes('private_key_jwt')) throw configError('The IdP does not offer private_key_jwt at its token endpoint (token_endpoint_auth_methods_supported).');
+      const algs = document.token_endpoint_auth_signing_alg_values_supported;
+      const alg = oidc.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG;
+      if (Array.isArray(algs) && !algs.includes(alg)) throw configError(`The IdP does not accept ${alg} client assertions (it accepts ${algs.join(', ')}); choose another clientKeyAlg.`);
+    }
+    return document;
+  }
+
+  /**
+   * Generates a new private_key_jwt key pair and makes it the current one: its private key, encrypted, replaces
+   * the previous private key; its public key goes first in the published JWKS, the previous public keys stay
+   * (rotation with overlap) until removed. Audited `sso.connection.key_rotated`.
+   */
+  async function installClientKey(tx: Tx, tenantId: string, actor: UserActor, row: store.ConnectionRow, alg: string, now: Date): Promise<PublicJwk> {
+    const previous = clientKeysOf(row);
+    if (previous.length >= MAX_CLIENT_KEYS) throw configError(`The connection already publishes ${MAX_CLIENT_KEYS} keys; remove a previous one first (DELETE …/keys/{kid}).`);
+    const { publicKey, privateJwk } = await generateClientKey(alg);
+    const keyEnc = await keyring.encrypt(tx, tenantId, keyField(row.id, publicKey.kid), JSON.stringify(privateJwk));
+    await store.setClientKeys(tx, tenantId, row.id, { keys: [publicKey, ...previous] }, keyEnc, actor.id, now);
+    await audit.record(tx, tenantId, { action: 'sso.connection.key_rotated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { name: row.name, kid: publicKey.kid, alg, previousKids: previous.map((k) => k.kid) } });
+    return publicKey;
+  }
 
   async function findOrThrow(tx: Tx, tenantId: string, id: string, forUpdate = false) {
     const row = await store.findConnection(tx, tenantId, id, forUpdate);
@@ -189,7 +257,11 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       await requireTenantAdmin(tx, tenantId, actor.id);
       const row = await findOrThrow(tx, tenantId, id, true);
       if (row.enabled === enabled) return represent(row);
-      if (enabled && row.type === 'oidc' && (!row.discovery || row.client_secret_enc === null)) throw configError('Refresh the discovery document and set a client secret before enabling the connection.');
+      if (enabled && row.type === 'oidc') {
+        const privateKeyJwt = (row.config as unknown as OidcConfig).tokenEndpointAuthMethod === 'private_key_jwt';
+        const credential = privateKeyJwt ? row.client_key_enc : row.client_secret_enc;
+        if (!row.discovery || credential === null) throw configError(privateKeyJwt ? 'Refresh the discovery document and rotate the client key before enabling the connection.' : 'Refresh the discovery document and set a client secret before enabling the connection.');
+      }
       await store.updateConnection(tx, tenantId, id, { ...valuesOf(row), enabled, actorId: actor.id, now: clock.now() });
       const after = represent((await store.findConnection(tx, tenantId, id))!);
       await audit.record(tx, tenantId, { action: enabled ? 'sso.connection.enabled' : 'sso.connection.disabled', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name } });
@@ -214,7 +286,9 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       if (input.type === 'saml') throw configError('SAML connections arrive with the SAML work; create an OIDC connection.');
       checkRulePatterns(input.rules);
       const { clientSecret, ...settings } = input.oidc;
-      const oidc = checkOidc(settings, clientSecret);
+      // OpenID Connect Core §9: the client secret authenticates client_secret_basic/post; private_key_jwt needs none.
+      if (clientSecret === undefined && settings.tokenEndpointAuthMethod !== 'private_key_jwt') throw configError(`A client secret is required with ${settings.tokenEndpointAuthMethod}.`);
+      const oidc = checkOidc(settings, clientSecret ?? null);
       // Checked before the network call too, so that a refused caller learns nothing about the issuer.
       await grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
@@ -227,11 +301,12 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         if (await store.nameTaken(tx, tenantId, input.name)) throw new AppError(SsoErrors['sso.name_taken']);
         const now = clock.now();
         const id = newId(now.getTime());
-        const secret = await keyring.encrypt(tx, tenantId, secretField(id), clientSecret);
+        const secret = clientSecret === undefined ? null : await keyring.encrypt(tx, tenantId, secretField(id), clientSecret);
         await store.insertConnection(tx, tenantId, {
           id, type: 'oidc', name: input.name, enabled: input.enabled, domains: [...new Set(input.domains)], defaultRoleId: input.defaultRoleId, rulesMode: input.rulesMode, rules: input.rules,
           claimMapping: input.claimMapping, mfaPolicy: input.mfaPolicy, config: { ...oidc }, discovery, discoveryFetchedAt: now, secret, actorId: actor.id, now,
         });
+        if (oidc.tokenEndpointAuthMethod === 'private_key_jwt') await installClientKey(tx, tenantId, actor, (await store.findConnection(tx, tenantId, id))!, oidc.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, now);
         const created = represent((await store.findConnection(tx, tenantId, id))!);
         await audit.record(tx, tenantId, { action: 'sso.connection.created', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { after: auditView(created) } });
         return created;
@@ -274,6 +349,10 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
           actorId: actor.id,
           now,
         });
+        // Switching to private_key_jwt, or to another key algorithm, needs a key of that algorithm.
+        if (oidc && oidc.tokenEndpointAuthMethod === 'private_key_jwt' && (row.client_key_enc === null || clientKeysOf(row)[0]?.alg !== oidc.clientKeyAlg)) {
+          await installClientKey(tx, tenantId, actor, (await store.findConnection(tx, tenantId, id))!, oidc.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, now);
+        }
         const after = represent((await store.findConnection(tx, tenantId, id))!);
         await audit.record(tx, tenantId, { action: 'sso.connection.updated', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { before: auditView(before), after: auditView(after) } });
         return after;
@@ -319,6 +398,51 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         await store.updateConnection(tx, tenantId, id, { ...valuesOf(locked), discovery, discoveryFetchedAt: clock.now(), actorId: actor.id, now: clock.now() });
         return represent((await store.findConnection(tx, tenantId, id))!);
       });
+    },
+
+    /** private_key_jwt: a new key pair becomes the current one; the previous public keys stay published until removed. */
+    rotateClientKey(tenantId: string, actor: UserActor, id: string): Promise<Connection> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await findOrThrow(tx, tenantId, id, true);
+        const oidc = row.type === 'oidc' ? (row.config as unknown as OidcConfig) : null;
+        if (oidc?.tokenEndpointAuthMethod !== 'private_key_jwt') throw configError('Only a connection using private_key_jwt has client keys; set tokenEndpointAuthMethod first.');
+        await installClientKey(tx, tenantId, actor, row, oidc.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, clock.now());
+        return represent((await store.findConnection(tx, tenantId, id))!);
+      });
+    },
+
+    /** Stops publishing a previous public key (after the IdP has the new one); the current key cannot be removed. */
+    removeClientKey(tenantId: string, actor: UserActor, id: string, kid: string): Promise<Connection> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await findOrThrow(tx, tenantId, id, true);
+        const keys = clientKeysOf(row);
+        const index = keys.findIndex((k) => k.kid === kid);
+        if (index < 0) throw new AppError(SsoErrors['sso.key_not_found']);
+        if (index === 0 && row.client_key_enc !== null) throw new AppError(SsoErrors['sso.key_in_use']);
+        const rest = keys.filter((k) => k.kid !== kid);
+        await store.setClientKeys(tx, tenantId, id, rest.length > 0 ? { keys: rest } : null, row.client_key_enc === null ? null : Buffer.from(row.client_key_enc), actor.id, clock.now());
+        await audit.record(tx, tenantId, { action: 'sso.connection.key_removed', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name, kid } });
+        return represent((await store.findConnection(tx, tenantId, id))!);
+      });
+    },
+
+    /** The public JWKS of a connection, for the IdP (no authentication: public keys only); unknown: not found. */
+    async publicClientJwks(connectionId: string): Promise<{ keys: PublicJwk[] }> {
+      const tenantId = await db.globalWork((tx) => store.connectionTenant(tx, connectionId));
+      if (!tenantId) throw notFound();
+      const row = await db.tenantWork(tenantId, (tx) => store.findConnection(tx, tenantId, connectionId));
+      if (!row) throw notFound();
+      return { keys: clientKeysOf(row) };
+    },
+
+    /** The current private_key_jwt key, for the sign-in flow inside its own unit of work; null when there is none. */
+    async clientKey(tx: Tx, tenantId: string, row: { id: string; client_jwks: unknown; client_key_enc: Uint8Array | null }): Promise<{ key: jose.CryptoKey; kid: string } | null> {
+      const current = ((row.client_jwks as { keys?: PublicJwk[] } | null)?.keys ?? [])[0];
+      if (row.client_key_enc === null || !current) return null;
+      const jwk = JSON.parse(await keyring.decryptString(tx, tenantId, keyField(row.id, current.kid), row.client_key_enc)) as jose.JWK;
+      return { key: (await jose.importJWK(jwk, current.alg)) as jose.CryptoKey, kid: current.kid };
     },
 
     /** The decrypted client secret, for the sign-in flow inside its own unit of work. */

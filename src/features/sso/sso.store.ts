@@ -65,6 +65,16 @@ export async function setSecret(tx: Tx, tenantId: string, id: string, secret: Bu
   await tx.updateTable('sso_connections').set({ client_secret_enc: secret, updated_by: actorId, updated_at: now }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }
 
+/** The connection's published client JWKS and its current private key (private_key_jwt); null both to clear. */
+export async function setClientKeys(tx: Tx, tenantId: string, id: string, jwks: { keys: Record<string, unknown>[] } | null, keyEnc: Buffer | null, actorId: string | null, now: Date): Promise<void> {
+  await tx
+    .updateTable('sso_connections')
+    .set({ client_jwks: jwks === null ? null : JSON.stringify(jwks), client_key_enc: keyEnc, updated_by: actorId, updated_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .execute();
+}
+
 export async function deleteConnection(tx: Tx, tenantId: string, id: string): Promise<void> {
   await tx.deleteFrom('sso_connections').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }

@@ -1,6 +1,6 @@
 import type { ColumnType } from 'kysely';
 
-/** Kysely's view of the tables the sso feature owns (src/db/migrations/0013_sso_connections.sql is the source of truth). */
+/** Kysely's view of the tables the sso feature owns (src/db/migrations/0013_sso_connections.sql and 0015_sso_client_keys.sql are the source of truth). */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 /** jsonb: read as the value, written as its JSON text. */
 type Json<T> = ColumnType<T, string, string>;
@@ -19,6 +19,10 @@ export interface SsoConnectionsTable {
   mfa_policy: Json<Record<string, unknown>>;
   config: Json<Record<string, unknown>>;
   client_secret_enc: Uint8Array | null;
+  /** 0015: the public JWK Set for private_key_jwt, the current key first. */
+  client_jwks: Json<{ keys: Record<string, unknown>[] }> | null;
+  /** 0015: the current private key (a JWK), encrypted. */
+  client_key_enc: Uint8Array | null;
   discovery: Json<Record<string, unknown>> | null;
   discovery_fetched_at: Timestamp | null;
   created_by: string | null;
