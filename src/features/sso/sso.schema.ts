@@ -27,9 +27,9 @@ const domainName = z
   });
 
 export const MappingRule = z.strictObject({
-  claim: claimName.describe('The claim to test (e.g. `groups`, `department`); array claims match on any element'),
-  operator: z.enum(['equals', 'contains', 'regex']),
-  value: z.string().min(1).max(MAX_RULE_REGEX_LENGTH).describe(`The value; for \`regex\` a JavaScript pattern of at most ${MAX_RULE_REGEX_LENGTH} characters`),
+  claim: claimName.describe('The claim to test (e.g. `groups`, `department`, or a dotted path `realm_access.roles`); array claims match on any element'),
+  operator: z.enum(['equals', 'contains', 'regex']).describe('`equals` exact; `contains` substring of a string claim, element equality for an array claim; `regex` RE2'),
+  value: z.string().min(1).max(MAX_RULE_REGEX_LENGTH).describe(`The value; for \`regex\` an RE2 pattern (no backreferences nor lookaround; searched unanchored, use ^…$) of at most ${MAX_RULE_REGEX_LENGTH} characters`),
   roleId: z.uuid(),
   organizationId: z.uuid().nullable().default(null),
 });
@@ -61,8 +61,8 @@ const common = {
   name,
   enabled: z.boolean().default(false),
   domains: z.array(domainName).max(50).default([]).describe('Email domains this connection serves; sign-in will require each to be verified for the tenant'),
-  defaultRoleId: z.uuid().nullable().default(null).describe('Role given at just-in-time provisioning; never Account Administrator'),
-  rulesMode: z.enum(['highest_match', 'additive']).default('highest_match'),
+  defaultRoleId: z.uuid().nullable().default(null).describe('Role held when no rule matches (re-evaluated at every sign-in); never Account Administrator'),
+  rulesMode: z.enum(['highest_match', 'additive']).default('highest_match').describe('`highest_match`: the first matching rule wins (order rules from most to least privileged); `additive`: every matching rule\'s role'),
   rules: z.array(MappingRule).max(100).default([]),
   claimMapping: ClaimMapping.default({ email: 'email', name: 'name', groups: 'groups', department: 'department' }),
   mfaPolicy: MfaPolicy.default({ requireMfa: false, acceptedAmr: DEFAULT_MFA_AMR, acceptedAcr: [] }),

@@ -10,6 +10,7 @@ import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { checkCaBundle, checkIssuerUrl, discoverIssuer, type DiscoveryDocument } from './oidc-discovery.js';
 import { SsoErrors } from './sso.errors.js';
 import { type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
+import { compilePattern } from './role-rules.js';
 import * as store from './sso.store.js';
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
@@ -53,15 +54,18 @@ function checkScopes(scopes: string): string {
   return [...new Set(tokens)].join(' ');
 }
 
-/** The rule's pattern compiles and stays short (evaluation at sign-in is time-bounded as well). */
+/**
+ * The rule's pattern is RE2 (re2js: linear-time matching, no backreferences nor lookaround; OWASP ReDoS) and stays
+ * short; sign-in evaluates it with the same engine on capped input (role-rules.ts).
+ */
 function checkRulePatterns(rules: readonly Rule[]): void {
   for (const [i, rule] of rules.entries()) {
     if (rule.operator !== 'regex') continue;
     if (rule.value.length > MAX_RULE_REGEX_LENGTH) throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern exceeds ${MAX_RULE_REGEX_LENGTH} characters.` });
     try {
-      new RegExp(rule.value, 'u');
+      compilePattern(rule.value);
     } catch (err) {
-      throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern does not compile (${(err as Error).message}).` });
+      throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern is not valid RE2 syntax (${(err as Error).message}).` });
     }
   }
 }
