@@ -116,6 +116,15 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   async (tx) => {
     await sql`insert into sso_identities (tenant_id, connection_id, subject, user_id, created_at, last_login_at) values (${T}, ${CONNECTION}, 'okta-sub-1', ${USER}, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
   },
+  // 0015 assignment source: an assignment an SSO connection's mapping rules manage.
+  async (tx) => {
+    await sql`insert into role_assignments (tenant_id, id, account_id, role_id, user_id, managed_by, created_at) values (${T}, gen_random_uuid(), ${ACC}, ${ROLE}, ${USER}, ${`sso:${CONNECTION}`}, ${AT}::timestamptz)`.execute(tx);
+  },
+  // 0016 SSO connection tests: a finished dry-run sign-in's outcome.
+  async (tx) => {
+    await sql`insert into sso_connection_tests (tenant_id, id, connection_id, started_by, status, outcome, created_at, expires_at)
+      values (${T}, gen_random_uuid(), ${CONNECTION}, ${USER}, 'succeeded', '{"claims":{"sub":"okta-sub-1"}}'::jsonb, ${AT}::timestamptz, ${AT}::timestamptz + interval '30 minutes')`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

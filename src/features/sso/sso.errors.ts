@@ -19,6 +19,7 @@ export const SsoErrors = defineErrors({
   'sso.name_taken': { status: 409, message: 'Another SSO connection of this tenant has that name.' },
   'sso.role_not_found': { status: 400, message: 'The role does not exist in an account of this tenant.' },
   'sso.invalid_rule': { status: 400, message: 'A mapping rule is invalid.' },
+  'sso.test_not_found': { status: 404, message: 'No such connection test in this tenant, or it expired (outcomes are kept 30 minutes).' },
 });
 
 declare module '../../kernel/app-error.js' {

@@ -142,3 +142,26 @@ export const ConnectionSchema = z
   .meta({ id: 'SsoConnection' });
 export type Connection = z.infer<typeof ConnectionSchema>;
 export const ConnectionList = z.object({ items: z.array(ConnectionSchema) });
+
+export const TestConnectionBody = z
+  .strictObject({ returnTo: z.string().max(2000).optional().describe('Where the browser lands after the test (`?ssoTest=<testId>`): on PUBLIC_URL\'s origin only; default PUBLIC_URL/login') })
+  .default({});
+export const TestStarted = z.object({
+  url: z.string().describe('Open it in a browser: a real sign-in through the IdP, as a dry run (valid 30 minutes)'),
+  testId: z.string(),
+});
+export const TestParams = z.object({ id: z.uuid(), testId: z.uuid() });
+export const ConnectionTestSchema = z
+  .object({
+    id: z.string(),
+    connectionId: z.string(),
+    startedBy: z.string().describe('The administrator who started the test'),
+    status: z.enum(['pending', 'succeeded', 'failed']).describe('`pending` until the test sign-in reaches the callback'),
+    createdAt: z.string(),
+    expiresAt: z.string().describe('The outcome is purged after this (30 minutes)'),
+    outcome: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe('`error` ({code, message} or null), `claims` received (capped at 16 KiB), `email`, `user` (`existingUserId`, `wouldBeProvisioned`), `mapping` (`mode`, `matchedRules`, `usedDefault`, `roles` that would be assigned, `refused` roles with the reason, `before`/`after` managed role ids)'),
+  })
+  .meta({ id: 'SsoConnectionTest' });

@@ -26,6 +26,8 @@ export interface SsoDeps {
   readonly network: IssuerNetworkPolicy;
   /** rbac's grant rule: the roles a connection hands out must be within the configuring administrator's access. */
   readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
+  /** rbac: removes every assignment `managedBy` (`sso:<connectionId>`) manages; the removed ones. */
+  readonly removeManagedAssignments: (tx: Tx, tenantId: string, managedBy: string) => Promise<ReadonlyArray<{ assignmentId: string; roleId: string; accountId: string; userId: string | null }>>;
 }
 
 /** The non-secret OIDC settings kept in `config`. */
@@ -119,7 +121,7 @@ function auditView(c: Connection) {
  * use. Writes need `sso.manage` and a tenant administrator, and are audited with the non-secret before/after.
  * The client secret is encrypted with the tenant's data key (DESIGN §4) and never returned.
  */
-export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants }: SsoDeps) {
+export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, removeManagedAssignments }: SsoDeps) {
   /**
    * Roles SSO may hand out: a role of an account linked to the tenant, never Account Administrator
    * (`sso_role_forbidden`: SSO must not mint account owners); a rule's organization belongs to its role's account.
@@ -291,8 +293,10 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
+        // The roles its mapping rules gave go with it (README "Mapping rules"): a deleted connection manages nothing.
+        const removedAssignments = await removeManagedAssignments(tx, tenantId, `sso:${id}`);
         await store.deleteConnection(tx, tenantId, id);
-        await audit.record(tx, tenantId, { action: 'sso.connection.deleted', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { before: auditView(represent(row)) } });
+        await audit.record(tx, tenantId, { action: 'sso.connection.deleted', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { before: auditView(represent(row)), removedAssignments } });
       });
     },
 
