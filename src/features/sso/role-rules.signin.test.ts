@@ -239,6 +239,19 @@ describe.each(engines())('SSO mapping rules at sign-in, and Test connection, wit
     expect(mapping.roles.map((r) => r.roleId)).toEqual([roles.admin, roles.viewer]);
     expect((await events('sso.connection.tested')).at(-1)).toMatchObject({ outcome: 'success', target_id: connection, details: { testId: started.body.testId, status: 'succeeded' } });
 
+    // An existing user (found by email): the roles it would get are shown, and its assignments stay as they are.
+    op.addAccount('tc-3', { email: 'tc3@acme.test', email_verified: true, groups: ['users'] });
+    const existing = await signIn(await createConnection(admin, ordered()), 'tc-3');
+    const again = await api<{ url: string; testId: string }>(admin, 'POST', `/api/v1/sso/connections/${connection}/test`, {});
+    const beforeExisting = await counts();
+    const assignedBefore = await assignments(existing.userId, connection);
+    expect((await runTest(again.body.url, 'tc-3')).searchParams.get('ssoTest')).toBe(again.body.testId);
+    expect(await counts()).toEqual(beforeExisting);
+    expect(await assignments(existing.userId, connection)).toEqual(assignedBefore);
+    const existingOutcome = await api<{ outcome: { user: unknown; mapping: { roles: { roleId: string }[] } } }>(admin, 'GET', `/api/v1/sso/connections/${connection}/tests/${again.body.testId}`);
+    expect(existingOutcome.body.outcome.user).toEqual({ existingUserId: existing.userId, wouldBeProvisioned: false });
+    expect(existingOutcome.body.outcome.mapping.roles.map((r) => r.roleId)).toEqual([roles.user]);
+
     const other = await loginAsAdmin(t, { tenantName: 'Globex' });
     const foreign = await api<{ error: { code: string } }>(other, 'GET', `/api/v1/sso/connections/${connection}/tests/${started.body.testId}`);
     expect(foreign.status).toBe(404);
