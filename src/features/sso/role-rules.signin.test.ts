@@ -286,7 +286,8 @@ describe.each(engines())('SSO mapping rules at sign-in, and Test connection, wit
   it('a test link is bound to its connection and cannot be altered', async () => {
     const a = await createConnection(admin, []);
     const b = await createConnection(admin, []);
-    const started = await api<{ url: string }>(admin, 'POST', `/api/v1/sso/connections/${a}/test`, {});
+    const started = await api<{ url: string }>(admin, 'POST', `/api/v1/sso/connections/${a}/test`);
+    expect(started.status, JSON.stringify(started.body)).toBe(200);
     const url = new URL(started.body.url);
     url.searchParams.set('connection', b);
     const res = await createUserAgent().request(url.href);

@@ -145,7 +145,7 @@ export const ConnectionList = z.object({ items: z.array(ConnectionSchema) });
 
 export const TestConnectionBody = z
   .strictObject({ returnTo: z.string().max(2000).optional().describe('Where the browser lands after the test (`?ssoTest=<testId>`): on PUBLIC_URL\'s origin only; default PUBLIC_URL/login') })
-  .default({});
+  .nullish();
 export const TestStarted = z.object({
   url: z.string().describe('Open it in a browser: a real sign-in through the IdP, as a dry run (valid 30 minutes)'),
   testId: z.string(),
