@@ -58,14 +58,15 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email) });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
-  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl });
+  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy) });
   const ssoSignIn = createOidcSignIn({
     db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
     clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),
     clientKey: (tx, tenantId, row) => sso.clientKey(tx, tenantId, row),
     createUser: (tx, tenantId, input) => identity.createUser(tx, tenantId, input),
     findUserByEmail: (tx, tenantId, email) => identity.findUserByEmail(tx, tenantId, email),
-    assignRole: (tx, tenantId, input) => rbac.assignRoleToUser(tx, tenantId, input),
+    syncManagedRoles: (tx, tenantId, input) => rbac.managed.sync(tx, tenantId, input),
+    requireTenantAdmin: identity.requireTenantAdmin,
     loginWithIdentitySource: (tenantId, resolve, meta) => sessions.loginWithIdentitySource(tenantId, resolve, meta),
     spendOnce: (tenantId, id, expiresAt) => sessions.spendOnce(tenantId, id, expiresAt),
   });
@@ -100,7 +101,7 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...apiKeysRoutes(s.apiKeys),
     ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit),
-    ...ssoRoutes(s.sso),
+    ...ssoRoutes(s.sso, s.ssoSignIn),
     ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl }),
   ]);
   return { http, guards };

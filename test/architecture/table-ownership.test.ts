@@ -47,6 +47,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   // sso: connections (their secrets and cached discovery documents)
   sso_connections: 'sso',
   sso_identities: 'sso',
+  sso_connection_tests: 'sso',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

@@ -121,6 +121,15 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`update sso_connections set client_jwks = '{"keys":[{"kty":"EC","crv":"P-256","x":"x","y":"y","kid":"k1","alg":"ES256","use":"sig"}]}'::jsonb, client_key_enc = '\x2e'::bytea
       where tenant_id = ${T} and id = ${CONNECTION}`.execute(tx);
   },
+  // 0016 assignment source: an assignment an SSO connection's mapping rules manage.
+  async (tx) => {
+    await sql`insert into role_assignments (tenant_id, id, account_id, role_id, user_id, managed_by, created_at) values (${T}, gen_random_uuid(), ${ACC}, ${ROLE}, ${USER}, ${`sso:${CONNECTION}`}, ${AT}::timestamptz)`.execute(tx);
+  },
+  // 0017 SSO connection tests: a finished dry-run sign-in's outcome.
+  async (tx) => {
+    await sql`insert into sso_connection_tests (tenant_id, id, connection_id, started_by, status, outcome, created_at, expires_at)
+      values (${T}, gen_random_uuid(), ${CONNECTION}, ${USER}, 'succeeded', '{"claims":{"sub":"okta-sub-1"}}'::jsonb, ${AT}::timestamptz, ${AT}::timestamptz + interval '30 minutes')`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -56,6 +56,9 @@ interface World {
   readonly apiKey: string;
   readonly domain: string;
   readonly ssoConnection: string;
+  readonly ssoTest: string;
+  readonly ssoTestExpired: string;
+  readonly managedAssignment: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
@@ -136,6 +139,8 @@ const READS: ReadCase[] = [
   ['sso.findConnection', (tx, c, w) => sso.findConnection(tx, c.tenant, w.ssoConnection), bySome('ssoConnection')],
   ['sso.findIdentityUser', (tx, c, w) => sso.findIdentityUser(tx, c.tenant, w.ssoConnection, 'subject-a'), bySome('user')],
   ['sso.nameTaken', (tx, c) => sso.nameTaken(tx, c.tenant, 'SSO A'), isTrue],
+  ['sso.findTest', (tx, c, w) => sso.findTest(tx, c.tenant, w.ssoConnection, w.ssoTest, now), bySome('ssoTest')],
+  ['rbac.managedAssignmentsOfUser', (tx, c, w) => rbac.managedAssignmentsOfUser(tx, c.tenant, w.user, `sso:${w.ssoConnection}`), bySome('managedAssignment')],
   // organizations and tenants
   ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
   ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
@@ -179,6 +184,9 @@ const WRITES: WriteCase[] = [
   ['sso.updateConnection', (tx, c, w) => sso.updateConnection(tx, c.tenant, w.ssoConnection, { ...SSO_VALUES, name: 'Hijacked', actorId: null, now }), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection))?.name === 'SSO A'],
   ['sso.setSecret', (tx, c, w) => sso.setSecret(tx, c.tenant, w.ssoConnection, Buffer.from('hijack'), null, now), async (tx, a, w) => Buffer.from((await sso.findConnection(tx, a.tenant, w.ssoConnection))!.client_secret_enc!).toString() === 'secret-a'],
   ['sso.setClientKeys', (tx, c, w) => sso.setClientKeys(tx, c.tenant, w.ssoConnection, { keys: [{ kid: 'hijack' }] }, Buffer.from('hijack'), null, now), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection))?.client_key_enc === null],
+  ['sso.finishTest', (tx, c, w) => sso.finishTest(tx, c.tenant, w.ssoTest, 'failed', { hijacked: true }), async (tx, a, w) => (await sso.findTest(tx, a.tenant, w.ssoConnection, w.ssoTest, now))?.status === 'pending'],
+  ['sso.purgeTests', (tx, c) => sso.purgeTests(tx, c.tenant, now), async (tx, a, w) => (await tx.selectFrom('sso_connection_tests').select('id').where('tenant_id', '=', a.tenant).where('id', '=', w.ssoTestExpired).execute()).length === 1],
+  ['rbac.deleteManagedAssignments', (tx, c, w) => rbac.deleteManagedAssignments(tx, c.tenant, `sso:${w.ssoConnection}`), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.managedAssignment)) !== undefined],
   ['sso.deleteConnection', (tx, c, w) => sso.deleteConnection(tx, c.tenant, w.ssoConnection), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection)) !== undefined],
   ['rbac.deleteAssignment', (tx, c, w) => rbac.deleteAssignment(tx, c.tenant, w.assignment), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.assignment)) !== undefined],
   ['rbac.setRolePermissions', (tx, c, w) => rbac.setRolePermissions(tx, c.account, w.role, ['hijack.all'], now), async (tx, a, w) => !mentions(await rbac.findRole(tx, a.account, w.role), 'hijack.all')],
@@ -237,6 +245,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'rbac.accountAdminCount': 'calls the SQL function tessera_account_admin_count, keyed by the account',
   'apiKeys.insertKey': 'insert for the given tenant',
   'sso.insertConnection': 'insert for the given tenant',
+  'sso.insertTest': 'insert for the given tenant: for a wrong tenant the foreign key to that tenant’s connection fails it whole',
   'sso.linkIdentity': 'upsert keyed by (tenant, connection, subject): for a wrong tenant the foreign key to that tenant’s connection fails it whole',
   'sso.connectionTenant': 'calls the SQL function tessera_sso_connection_tenant: a connection id to its tenant, by design before any tenant is known',
   'accounts.accountNames': 'reads the accounts it is given (accounts are linked, not owned)',
@@ -349,8 +358,17 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       const ssoConnection = newId();
       await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, id: ssoConnection, type: 'oidc', secret: Buffer.from('secret-a'), actorId: null, now });
       await tx.insertInto('sso_identities').values({ tenant_id: a.tenant, connection_id: ssoConnection, subject: 'subject-a', user_id: adminA.userId, created_at: now, last_login_at: null }).execute();
+      // A test outcome still live and one past its time, and an assignment the connection manages.
+      const ssoTest = newId();
+      const ssoTestExpired = newId();
+      await sso.insertTest(tx, a.tenant, { id: ssoTest, connectionId: ssoConnection, startedBy: adminA.userId, now, expiresAt: new Date('2030-01-01T00:00:00Z') });
+      await sso.insertTest(tx, a.tenant, { id: ssoTestExpired, connectionId: ssoConnection, startedBy: adminA.userId, now: new Date('2020-01-01T00:00:00Z'), expiresAt: new Date('2020-01-01T00:30:00Z') });
+      const managedAssignment = newId();
+      const managedRole = newId();
+      await tx.insertInto('roles').values({ account_id: a.account, id: managedRole, name: 'Managed role A', description: '', permissions: ['audit.view'], created_at: now, updated_at: now }).execute();
+      await rbac.insertAssignment(tx, a.tenant, { id: managedAssignment, accountId: a.account, roleId: managedRole, userId: adminA.userId, expiresAt: null, createdAt: now, managedBy: `sso:${ssoConnection}` });
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
-      return { apiKey, ssoConnection, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+      return { apiKey, ssoConnection, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
     w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, domain, assignmentAccount: a.account, ...facts };
   });

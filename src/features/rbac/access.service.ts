@@ -153,7 +153,7 @@ export function createAccessService({ db, clock }: RbacDeps, local: LocalChanges
         const chains = d.sources.map((s) => ({
           user: { id: user.id, email: user.email },
           group: s.groupId ? { id: s.groupId, name: s.source.slice('group:'.length) } : null,
-          assignment: { id: s.assignmentId, expiresAt: s.expiresAt },
+          assignment: { id: s.assignmentId, expiresAt: s.expiresAt, managedBy: s.managedBy },
           role: { id: s.roleId, name: s.role, organizationId: s.organizationId },
           permission: input.permission,
         }));

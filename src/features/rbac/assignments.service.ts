@@ -19,6 +19,7 @@ export interface Assignment {
   readonly principal: { readonly type: 'user' | 'group'; readonly id: string; readonly name: string | null };
   readonly expiresAt: string | null;
   readonly expired: boolean;
+  readonly managedBy: string | null;
   readonly createdAt: string;
 }
 
@@ -43,6 +44,7 @@ function toAssignment(r: NamedAssignmentRow, now: Date): Assignment {
     principal: r.user_id ? { type: 'user', id: r.user_id, name: r.principal_name } : { type: 'group', id: r.group_id!, name: r.principal_name },
     expiresAt: r.expires_at ? new Date(r.expires_at).toISOString() : null,
     expired: r.expired_at !== null || (r.expires_at !== null && new Date(r.expires_at) <= now),
+    managedBy: r.managed_by,
     createdAt: new Date(r.created_at).toISOString(),
   };
 }

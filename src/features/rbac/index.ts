@@ -8,3 +8,4 @@ export { shortfall, takeoverShortfall, type Grant, type GrantRule, type Granter,
 export type { CheckContext } from './access.service.js';
 export { enterableAccounts } from './enterable-accounts.js';
 export { findRoleInAccounts } from './rbac.store.js';
+export type { ManagedAssignments, ManagedRefusal, ManagedSync } from './managed-assignments.js';

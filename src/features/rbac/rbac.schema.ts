@@ -59,6 +59,7 @@ export const AssignmentSchema = z
     principal: z.object({ type: z.enum(['user', 'group']), id: z.string(), name: z.string().nullable() }),
     expiresAt: z.string().nullable(),
     expired: z.boolean(),
+    managedBy: z.string().nullable().describe('Null: assigned by a person; `sso:<connectionId>`: managed by that SSO connection\'s mapping rules (re-evaluated at each sign-in)'),
     createdAt: z.string(),
   })
   .meta({ id: 'Assignment' });
@@ -78,6 +79,7 @@ const SourceSchema = z.object({
   assignmentId: z.string(),
   organizationId: z.string().nullable(),
   expiresAt: z.string().nullable(),
+  managedBy: z.string().nullable().describe('Who made the assignment: null, a person; `sso:<connectionId>`, an SSO connection\'s mapping rules'),
 });
 export const AccessSchema = z
   .object({
@@ -104,7 +106,7 @@ export const ExplainSchema = z.object({
     z.object({
       user: z.object({ id: z.string(), email: z.string() }),
       group: z.object({ id: z.string(), name: z.string() }).nullable(),
-      assignment: z.object({ id: z.string(), expiresAt: z.string().nullable() }),
+      assignment: z.object({ id: z.string(), expiresAt: z.string().nullable(), managedBy: z.string().nullable().describe('The assignment\'s source: null, a person; `sso:<connectionId>`, an SSO connection\'s mapping rules') }),
       role: z.object({ id: z.string(), name: z.string(), organizationId: z.string().nullable() }),
       permission: z.string(),
     }),

@@ -9,6 +9,7 @@ import { createAssignmentsService } from './assignments.service.js';
 import { createCatalogService } from './catalog.service.js';
 import { type ExpiryJobOptions, startExpiryJob } from './expiry-job.js';
 import { createGrantRule } from './grant-rule.js';
+import { createManagedAssignments } from './managed-assignments.js';
 import { RbacErrors } from './rbac.errors.js';
 import type { LocalChanges, RbacDeps } from './rbac.ports.js';
 import * as store from './rbac.store.js';
@@ -34,6 +35,7 @@ export function createRbacService(deps: RbacDeps) {
   const grants = createGrantRule({ db: deps.db, audit: deps.audit, accessOf: access.compute, accountsOf: (tx, tenantId, userId) => access.accountsOf(tx, tenantId, userId) });
   const roles = createRolesService(deps, local, catalog, grants);
   const assignments = createAssignmentsService(deps, local, grants);
+  const managed = createManagedAssignments(deps, local, access);
 
   return {
     catalog,
@@ -42,6 +44,9 @@ export function createRbacService(deps: RbacDeps) {
     access,
     /** The grant rule (grant-rule.ts): every path that gives access calls it, later SSO and SCIM mappings too. */
     grants,
+
+    /** Assignments an identity source manages (SSO mapping rules), through the grant rule at each sync. */
+    managed,
 
     /** The permission check the HTTP guard uses (http/auth.ts PermissionChecker). */
     permissionChecker() {

@@ -151,13 +151,14 @@ export interface AssignmentRow {
   group_id: string | null;
   expires_at: Date | null;
   expired_at: Date | null;
+  managed_by: string | null;
   created_at: Date;
 }
 
 export async function insertAssignment(
   tx: Tx,
   tenantId: string,
-  a: { id: string; accountId: string; roleId: string; userId?: string | null; groupId?: string | null; expiresAt: Date | null; createdAt: Date },
+  a: { id: string; accountId: string; roleId: string; userId?: string | null; groupId?: string | null; expiresAt: Date | null; createdAt: Date; managedBy?: string | null },
 ): Promise<void> {
   await tx
     .insertInto('role_assignments')
@@ -169,6 +170,7 @@ export async function insertAssignment(
       user_id: a.userId ?? null,
       group_id: a.groupId ?? null,
       expires_at: a.expiresAt,
+      managed_by: a.managedBy ?? null,
       created_at: a.createdAt,
     })
     .execute();
@@ -178,7 +180,7 @@ function assignmentsQuery(tx: Tx, tenantId: string) {
   return tx
     .selectFrom('role_assignments as ra')
     .innerJoin('roles as r', (j) => j.onRef('r.account_id', '=', 'ra.account_id').onRef('r.id', '=', 'ra.role_id'))
-    .select(['ra.id', 'ra.account_id', 'ra.role_id', 'r.name as role_name', 'ra.user_id', 'ra.group_id', 'ra.expires_at', 'ra.expired_at', 'ra.created_at'])
+    .select(['ra.id', 'ra.account_id', 'ra.role_id', 'r.name as role_name', 'ra.user_id', 'ra.group_id', 'ra.expires_at', 'ra.expired_at', 'ra.managed_by', 'ra.created_at'])
     .where('ra.tenant_id', '=', tenantId);
 }
 
@@ -250,6 +252,8 @@ export interface GrantRow {
   permissions: string[];
   expires_at: Date | null;
   group_id: string | null;
+  /** Who manages the assignment: null, a person; `sso:<connectionId>`, that connection's mapping rules. */
+  managed_by?: string | null;
   /** Filled from the directory (identity owns groups): the source label `group:NAME`. */
   group_name: string | null;
 }
@@ -262,7 +266,7 @@ export async function grantsOfUser(tx: Tx, tenantId: string, userId: string, gro
   const account = accountId === undefined ? sql`` : sql`and ra.account_id = ${accountId}`;
   const result = await sql<Omit<GrantRow, 'group_name'>>`
     select ra.id as assignment_id, ra.account_id, r.id as role_id, r.name as role_name, r.system_key, r.organization_id,
-           r.permissions, ra.expires_at, ra.group_id
+           r.permissions, ra.expires_at, ra.group_id, ra.managed_by
       from role_assignments ra
       join roles r on r.account_id = ra.account_id and r.id = ra.role_id
      where ra.tenant_id = ${tenantId}
@@ -329,4 +333,24 @@ export async function accountsOfActiveAssignments(tx: Tx, tenantId: string, user
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
     .execute();
   return rows.map((r) => r.account_id);
+}
+
+// ---- assignments managed by an identity source (SSO mapping rules) ----
+
+/** The user's direct assignments that `managedBy` (e.g. `sso:<connectionId>`) manages, in every account. */
+export async function managedAssignmentsOfUser(tx: Tx, tenantId: string, userId: string, managedBy: string) {
+  return tx
+    .selectFrom('role_assignments')
+    .select(['id', 'account_id', 'role_id'])
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .where('managed_by', '=', managedBy)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** Removes every assignment `managedBy` manages (its connection is being deleted); the removed ones. */
+export async function deleteManagedAssignments(tx: Tx, tenantId: string, managedBy: string) {
+  return tx.deleteFrom('role_assignments').where('tenant_id', '=', tenantId).where('managed_by', '=', managedBy).returning(['id', 'account_id', 'role_id', 'user_id']).execute();
 }

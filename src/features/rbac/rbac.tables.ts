@@ -52,6 +52,8 @@ export interface RoleAssignmentsTable {
   expires_at: Date | null;
   group_id: string | null;
   expired_at: Date | null;
+  /** Null: made by a person; `sso:<connectionId>`: managed by that connection's mapping rules (0015_assignment_managed_by.sql). */
+  managed_by: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: DefaultedTimestamp;
 }
 

@@ -12,6 +12,8 @@ export interface Source {
   /** The organization the role is scoped to; null: the whole account. */
   readonly organizationId: string | null;
   readonly expiresAt: string | null;
+  /** Who made the assignment: null, a person; `sso:<connectionId>`, an SSO connection's mapping rules. */
+  readonly managedBy: string | null;
 }
 
 /** The permissions of one user in one account, each with its sources. */
@@ -32,6 +34,7 @@ function sourceOf(g: GrantRow): Source {
     assignmentId: g.assignment_id,
     organizationId: g.organization_id,
     expiresAt: g.expires_at ? new Date(g.expires_at).toISOString() : null,
+    managedBy: g.managed_by ?? null,
   };
 }
 

@@ -17,6 +17,7 @@ const Redirect = z.null().describe('Redirect (Location header)');
 const StartQuery = z.object({
   connection: z.uuid(),
   returnTo: z.string().max(2000).optional().describe('Where the browser goes after the sign-in: on PUBLIC_URL\'s origin only'),
+  test: z.string().max(4000).optional().describe('Set by the link POST /api/v1/sso/connections/{id}/test returns: a dry run that creates nothing'),
 });
 const CallbackQuery = z.object({
   code: z.string().max(4000).optional(),
@@ -51,8 +52,8 @@ export function ssoSignInRoutes(signIn: OidcSignIn, options: { secureCookies: bo
         querystring: StartQuery, response: { 302: Redirect },
       },
       handler: async (ctx) => {
-        const { connection, returnTo } = ctx.input.query;
-        const started = await signIn.start(connection, returnTo, ctx.meta).catch((err: unknown) => {
+        const { connection, returnTo, test } = ctx.input.query;
+        const started = await signIn.start(connection, returnTo, ctx.meta, test).catch((err: unknown) => {
           throw asAppError(err);
         });
         ctx.reply.setCookie(TRANSACTION_COOKIE, started.transaction, { ...txCookie, maxAge: TRANSACTION_TTL_SECONDS });
@@ -64,7 +65,7 @@ export function ssoSignInRoutes(signIn: OidcSignIn, options: { secureCookies: bo
       method: 'GET', url: CALLBACK_PATH, auth: 'public', status: 302, headers: NO_STORE,
       schema: {
         tags, summary: "The identity provider's redirect back (OpenID Connect Core §3.1.2.5)",
-        description: 'Redirects to the sign-in\'s `returnTo` (else `/login`): on success with a one-time result cookie for POST /auth/sso/result, on a refusal with `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required` (each audited `sso.login.failed`).',
+        description: 'Redirects to the sign-in\'s `returnTo` (else `/login`): on success with a one-time result cookie for POST /auth/sso/result, a "Test connection" dry run with `?ssoTest=<testId>` (success or refusal, no cookie); on a refusal with `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required` (each audited `sso.login.failed`).',
         querystring: CallbackQuery, response: { 302: Redirect },
       },
       handler: async (ctx) => {
@@ -72,12 +73,16 @@ export function ssoSignInRoutes(signIn: OidcSignIn, options: { secureCookies: bo
         ctx.reply.clearCookie(TRANSACTION_COOKIE, txCookie);
         try {
           const done = await signIn.callback(ctx.input.query, ctx.cookies[TRANSACTION_COOKIE], ctx.meta);
-          ctx.reply.setCookie(RESULT_COOKIE, done.result, { ...resultCookie, maxAge: RESULT_TTL_SECONDS });
-          ctx.reply.header('location', landing(done.returnTo).href);
+          const target = landing(done.returnTo);
+          // A test connection's dry run sets no result cookie: the outcome is read from the test.
+          if (done.result !== null) ctx.reply.setCookie(RESULT_COOKIE, done.result, { ...resultCookie, maxAge: RESULT_TTL_SECONDS });
+          if (done.testId !== null) target.searchParams.set('ssoTest', done.testId);
+          ctx.reply.header('location', target.href);
         } catch (err) {
           if (!(err instanceof SignInRefused) && !(err instanceof AppError)) throw err;
           const target = landing(err instanceof SignInRefused ? err.returnTo : null);
-          target.searchParams.set('error', err instanceof SignInRefused ? err.code : err.code);
+          if (err instanceof SignInRefused && err.testId !== null) target.searchParams.set('ssoTest', err.testId);
+          else target.searchParams.set('error', err.code);
           ctx.reply.header('location', target.href);
         }
         return null;

@@ -6,6 +6,8 @@ import type { MasterKeys } from '../../crypto/master-key.js';
 export const TRANSACTION_TTL_SECONDS = 600;
 /** The one-time result cookie lives 2 minutes: the front-end reads it right after the redirect. */
 export const RESULT_TTL_SECONDS = 120;
+/** A "Test connection" outcome is kept 30 minutes, then purged (its start link lives as long). */
+export const TEST_TTL_SECONDS = 1800;
 
 /** What the browser carries between /auth/sso/start and the callback (RFC 6749 §10.12, RFC 7636, Core §15.5.2). */
 export interface SsoTransaction {
@@ -17,6 +19,18 @@ export interface SsoTransaction {
   readonly returnTo: string | null;
   /** Seconds since the epoch. */
   readonly createdAt: number;
+  /** A "Test connection" dry run: the test and the administrator who started it (nothing is created). */
+  readonly test?: { readonly testId: string; readonly userId: string } | undefined;
+}
+
+/** The sealed `test` parameter of a test's start link: which test, of which administrator, until when. */
+export interface SsoTestTicket {
+  readonly tenantId: string;
+  readonly connectionId: string;
+  readonly testId: string;
+  readonly userId: string;
+  /** Seconds since the epoch. */
+  readonly exp: number;
 }
 
 /**
@@ -24,7 +38,7 @@ export interface SsoTransaction {
  * per purpose (the `info`), so the cookie can be neither read nor forged, and a transaction cookie never opens as a
  * result cookie. The previous master key still opens what the current one replaced (a rotation mid-sign-in).
  */
-export function createCookieSealer(masterKeys: MasterKeys, purpose: 'transaction' | 'result') {
+export function createCookieSealer(masterKeys: MasterKeys, purpose: 'transaction' | 'result' | 'test') {
   const derive = (key: Buffer) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `tessera sso ${purpose} cookie v1`, 32));
   const current = derive(masterKeys.current.key);
   const previous = masterKeys.previous ? derive(masterKeys.previous.key) : undefined;

@@ -21,6 +21,7 @@ export const SsoErrors = defineErrors({
   'sso.invalid_rule': { status: 400, message: 'A mapping rule is invalid.' },
   'sso.key_not_found': { status: 404, message: 'The connection publishes no client key with that kid.' },
   'sso.key_in_use': { status: 409, message: 'The current client key signs the connection\'s assertions; rotate before removing it.' },
+  'sso.test_not_found': { status: 404, message: 'No such connection test in this tenant, or it expired (outcomes are kept 30 minutes).' },
 });
 
 declare module '../../kernel/app-error.js' {

@@ -164,6 +164,9 @@ describe.each(engines())('SSO connections over HTTP [%s]', (engine) => {
     expect(errorCode(await api(admin, 'PATCH', `/api/v1/sso/connections/${c.id}`, { defaultRoleId: accountAdmin.id }))).toBe('sso_role_forbidden');
 
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({ rules: [{ claim: 'groups', operator: 'regex', value: '(unclosed', roleId }] })))).toBe('sso.invalid_rule');
+    // RE2 syntax (linear-time matching): JavaScript's backreferences and lookaround are refused.
+    expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({ rules: [{ claim: 'groups', operator: 'regex', value: '(a)\\1', roleId }] })))).toBe('sso.invalid_rule');
+    expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({ rules: [{ claim: 'groups', operator: 'regex', value: '^(?!guest).*$', roleId }] })))).toBe('sso.invalid_rule');
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({ rules: [{ claim: 'groups', operator: 'regex', value: 'a'.repeat(201), roleId }] })))).toBe('invalid_request');
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({ defaultRoleId: newId() })))).toBe('sso.role_not_found');
   });

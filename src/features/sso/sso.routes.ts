@@ -1,5 +1,6 @@
 import { defineRoute, NoContent, type Route } from '../../http/route.js';
-import { ClientJwks, ClientKeyParams, ConnectionList, ConnectionParams, ConnectionSchema, CreateConnectionBody, RotateSecretBody, UpdateConnectionBody } from './sso.schema.js';
+import type { OidcSignIn } from './oidc-signin.js';
+import { ClientJwks, ClientKeyParams, ConnectionList, ConnectionParams, ConnectionSchema, ConnectionTestSchema, CreateConnectionBody, RotateSecretBody, TestConnectionBody, TestParams, TestStarted, UpdateConnectionBody } from './sso.schema.js';
 import { CLIENT_JWKS_PATH } from './sso-paths.js';
 import type { SsoService } from './sso.service.js';
 
@@ -11,7 +12,7 @@ const params = ConnectionParams;
 const refusals = 'Tenant administrators with `sso.manage`. Refused: `sso_config` (with the reason), `sso_role_forbidden`, `sso.role_not_found`, `sso.invalid_rule`, `sso.name_taken`.';
 
 /** SSO connections: reading needs `sso.view`; changes `sso.manage` and a tenant administrator. */
-export function ssoRoutes(sso: SsoService): Route[] {
+export function ssoRoutes(sso: SsoService, signIn: Pick<OidcSignIn, 'startTest' | 'getTest'>): Route[] {
   return [
     defineRoute({
       method: 'GET', url: base, auth: view,
@@ -84,6 +85,20 @@ export function ssoRoutes(sso: SsoService): Route[] {
       method: 'POST', url: `${base}/:id/discovery/refresh`, auth: manage,
       schema: { tags, summary: "Fetch the issuer's discovery document again", description: 'Refused: `sso_config` (issuer mismatch, unreachable, untrusted certificate, refused address).', params, response: { 200: ConnectionSchema } },
       handler: (ctx) => sso.refreshDiscovery(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:id/test`, auth: manage,
+      schema: {
+        tags, summary: 'Test connection: a dry-run sign-in through the IdP (works on a disabled connection)',
+        description: 'Tenant administrators with `sso.manage`. Returns a start `url` to open in a browser: the real sign-in through the identity provider runs every check and the mapping rules, creates no user, link, role or session, and lands on `returnTo` (else `PUBLIC_URL/login`) with `?ssoTest=<testId>`. Read the outcome at GET …/tests/{testId} (kept 30 minutes). Audited `sso.connection.tested`.',
+        params, body: TestConnectionBody, response: { 200: TestStarted },
+      },
+      handler: (ctx) => signIn.startTest(ctx.tenantId, ctx.actor.id, ctx.input.params.id, ctx.input.body?.returnTo),
+    }),
+    defineRoute({
+      method: 'GET', url: `${base}/:id/tests/:testId`, auth: manage,
+      schema: { tags, summary: 'A connection test\'s outcome', description: 'Tenant administrators with `sso.manage`, of the connection\'s tenant only. Refused: `sso.test_not_found` (unknown, another tenant\'s, or older than 30 minutes).', params: TestParams, response: { 200: ConnectionTestSchema } },
+      handler: (ctx) => signIn.getTest(ctx.tenantId, ctx.actor.id, ctx.input.params.id, ctx.input.params.testId),
     }),
   ];
 }

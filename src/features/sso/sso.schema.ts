@@ -31,9 +31,9 @@ const domainName = z
   });
 
 export const MappingRule = z.strictObject({
-  claim: claimName.describe('The claim to test (e.g. `groups`, `department`); array claims match on any element'),
-  operator: z.enum(['equals', 'contains', 'regex']),
-  value: z.string().min(1).max(MAX_RULE_REGEX_LENGTH).describe(`The value; for \`regex\` a JavaScript pattern of at most ${MAX_RULE_REGEX_LENGTH} characters`),
+  claim: claimName.describe('The claim to test (e.g. `groups`, `department`, or a dotted path `realm_access.roles`); array claims match on any element'),
+  operator: z.enum(['equals', 'contains', 'regex']).describe('`equals` exact; `contains` substring of a string claim, element equality for an array claim; `regex` RE2'),
+  value: z.string().min(1).max(MAX_RULE_REGEX_LENGTH).describe(`The value; for \`regex\` an RE2 pattern (no backreferences nor lookaround; searched unanchored, use ^…$) of at most ${MAX_RULE_REGEX_LENGTH} characters`),
   roleId: z.uuid(),
   organizationId: z.uuid().nullable().default(null),
 });
@@ -68,8 +68,8 @@ const common = {
   name,
   enabled: z.boolean().default(false),
   domains: z.array(domainName).max(50).default([]).describe('Email domains this connection serves; sign-in will require each to be verified for the tenant'),
-  defaultRoleId: z.uuid().nullable().default(null).describe('Role given at just-in-time provisioning; never Account Administrator'),
-  rulesMode: z.enum(['highest_match', 'additive']).default('highest_match'),
+  defaultRoleId: z.uuid().nullable().default(null).describe('Role held when no rule matches (re-evaluated at every sign-in); never Account Administrator'),
+  rulesMode: z.enum(['highest_match', 'additive']).default('highest_match').describe('`highest_match`: the first matching rule wins (order rules from most to least privileged); `additive`: every matching rule\'s role'),
   rules: z.array(MappingRule).max(100).default([]),
   claimMapping: ClaimMapping.default({ email: 'email', name: 'name', groups: 'groups', department: 'department' }),
   mfaPolicy: MfaPolicy.default({ requireMfa: false, acceptedAmr: DEFAULT_MFA_AMR, acceptedAcr: [] }),
@@ -173,3 +173,26 @@ export const ConnectionSchema = z
   .meta({ id: 'SsoConnection' });
 export type Connection = z.infer<typeof ConnectionSchema>;
 export const ConnectionList = z.object({ items: z.array(ConnectionSchema) });
+
+export const TestConnectionBody = z
+  .strictObject({ returnTo: z.string().max(2000).optional().describe('Where the browser lands after the test (`?ssoTest=<testId>`): on PUBLIC_URL\'s origin only; default PUBLIC_URL/login') })
+  .nullish();
+export const TestStarted = z.object({
+  url: z.string().describe('Open it in a browser: a real sign-in through the IdP, as a dry run (valid 30 minutes)'),
+  testId: z.string(),
+});
+export const TestParams = z.object({ id: z.uuid(), testId: z.uuid() });
+export const ConnectionTestSchema = z
+  .object({
+    id: z.string(),
+    connectionId: z.string(),
+    startedBy: z.string().describe('The administrator who started the test'),
+    status: z.enum(['pending', 'succeeded', 'failed']).describe('`pending` until the test sign-in reaches the callback'),
+    createdAt: z.string(),
+    expiresAt: z.string().describe('The outcome is purged after this (30 minutes)'),
+    outcome: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe('`error` ({code, message} or null), `claims` received (capped at 16 KiB), `email`, `user` (`existingUserId`, `wouldBeProvisioned`), `mapping` (`mode`, `matchedRules`, `usedDefault`, `roles` that would be assigned, `refused` roles with the reason, `before`/`after` managed role ids)'),
+  })
+  .meta({ id: 'SsoConnectionTest' });

@@ -14,6 +14,7 @@ import { checkCaBundle, checkIssuerUrl, discoverIssuer, type DiscoveryDocument }
 import { SsoErrors } from './sso.errors.js';
 import { ClientJwk, type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
 import { CLIENT_JWKS_PATH } from './sso-paths.js';
+import { compilePattern } from './role-rules.js';
 import * as store from './sso.store.js';
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
@@ -31,6 +32,8 @@ export interface SsoDeps {
   readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
   /** PUBLIC_URL: a connection's client JWKS is published under it. */
   readonly publicUrl: string;
+  /** rbac: removes every assignment `managedBy` (`sso:<connectionId>`) manages; the removed ones. */
+  readonly removeManagedAssignments: (tx: Tx, tenantId: string, managedBy: string) => Promise<ReadonlyArray<{ assignmentId: string; roleId: string; accountId: string; userId: string | null }>>;
 }
 
 /** The non-secret OIDC settings kept in `config`. */
@@ -67,15 +70,18 @@ function checkScopes(scopes: string): string {
   return [...new Set(tokens)].join(' ');
 }
 
-/** The rule's pattern compiles and stays short (evaluation at sign-in is time-bounded as well). */
+/**
+ * The rule's pattern is RE2 (re2js: linear-time matching, no backreferences nor lookaround; OWASP ReDoS) and stays
+ * short; sign-in evaluates it with the same engine on capped input (role-rules.ts).
+ */
 function checkRulePatterns(rules: readonly Rule[]): void {
   for (const [i, rule] of rules.entries()) {
     if (rule.operator !== 'regex') continue;
     if (rule.value.length > MAX_RULE_REGEX_LENGTH) throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern exceeds ${MAX_RULE_REGEX_LENGTH} characters.` });
     try {
-      new RegExp(rule.value, 'u');
+      compilePattern(rule.value);
     } catch (err) {
-      throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern does not compile (${(err as Error).message}).` });
+      throw new AppError(SsoErrors['sso.invalid_rule'], { message: `Rule ${i + 1}: the pattern is not valid RE2 syntax (${(err as Error).message}).` });
     }
   }
 }
@@ -150,7 +156,7 @@ function auditView(c: Connection) {
  * use. Writes need `sso.manage` and a tenant administrator, and are audited with the non-secret before/after.
  * The client secret is encrypted with the tenant's data key (DESIGN §4) and never returned.
  */
-export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl }: SsoDeps) {
+export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl, removeManagedAssignments }: SsoDeps) {
   const represent = (row: store.ConnectionRow) => representRow(row, publicUrl);
 
   /**
@@ -366,8 +372,10 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
+        // The roles its mapping rules gave go with it (README "Mapping rules"): a deleted connection manages nothing.
+        const removedAssignments = await removeManagedAssignments(tx, tenantId, `sso:${id}`);
         await store.deleteConnection(tx, tenantId, id);
-        await audit.record(tx, tenantId, { action: 'sso.connection.deleted', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { before: auditView(represent(row)) } });
+        await audit.record(tx, tenantId, { action: 'sso.connection.deleted', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { before: auditView(represent(row)), removedAssignments } });
       });
     },
 

@@ -98,3 +98,44 @@ export async function connectionTenant(tx: Tx, connectionId: string): Promise<st
   const result = await sql<{ tenant: string | null }>`select tessera_sso_connection_tenant(${connectionId}::uuid) as tenant`.execute(tx);
   return result.rows[0]?.tenant ?? undefined;
 }
+
+// ---- "Test connection" outcomes ----
+
+export interface ConnectionTestRow {
+  id: string;
+  connection_id: string;
+  started_by: string;
+  status: string;
+  outcome: Record<string, unknown> | null;
+  created_at: Date;
+  expires_at: Date;
+}
+
+/** Deletes the tenant's test outcomes past their time (called whenever a test starts). */
+export async function purgeTests(tx: Tx, tenantId: string, now: Date): Promise<void> {
+  await tx.deleteFrom('sso_connection_tests').where('tenant_id', '=', tenantId).where('expires_at', '<=', now).execute();
+}
+
+export async function insertTest(tx: Tx, tenantId: string, t: { id: string; connectionId: string; startedBy: string; now: Date; expiresAt: Date }): Promise<void> {
+  await tx
+    .insertInto('sso_connection_tests')
+    .values({ tenant_id: tenantId, id: t.id, connection_id: t.connectionId, started_by: t.startedBy, status: 'pending', outcome: null, created_at: t.now, expires_at: t.expiresAt })
+    .execute();
+}
+
+/** The test of the connection, unless it expired. */
+export async function findTest(tx: Tx, tenantId: string, connectionId: string, id: string, now: Date): Promise<ConnectionTestRow | undefined> {
+  return tx
+    .selectFrom('sso_connection_tests')
+    .select(['id', 'connection_id', 'started_by', 'status', 'outcome', 'created_at', 'expires_at'])
+    .where('tenant_id', '=', tenantId)
+    .where('connection_id', '=', connectionId)
+    .where('id', '=', id)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+/** Records a test's outcome (the last sign-in through its link wins). */
+export async function finishTest(tx: Tx, tenantId: string, id: string, status: 'succeeded' | 'failed', outcome: Record<string, unknown>): Promise<void> {
+  await tx.updateTable('sso_connection_tests').set({ status, outcome: JSON.stringify(outcome) }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}

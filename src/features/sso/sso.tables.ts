@@ -51,3 +51,21 @@ declare module '../../db/schema.js' {
     sso_identities: SsoIdentitiesTable;
   }
 }
+
+/** Test-connection outcomes (0016_sso_connection_tests.sql). */
+export interface SsoConnectionTestsTable {
+  tenant_id: string;
+  id: string;
+  connection_id: string;
+  started_by: string;
+  status: string;
+  outcome: Json<Record<string, unknown>> | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+declare module '../../db/schema.js' {
+  interface DB {
+    sso_connection_tests: SsoConnectionTestsTable;
+  }
+}
