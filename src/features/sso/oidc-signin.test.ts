@@ -1,12 +1,13 @@
 import { createPublicKey } from 'node:crypto';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSecondInstance, startTestApp, type TestApp } from '../../../test/support/app.js';
+import { startSecondInstance, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { callApi } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../../../test/support/login.js';
 import { newSigningJwk, startOp, type TestOp } from '../../../test/support/oidc-provider.js';
-import { createUserAgent, freePort } from '../../../test/support/user-agent.js';
+import { createUserAgent } from '../../../test/support/user-agent.js';
+import { markDomainVerified, startSsoTestApp } from '../../../test/support/sso.js';
 import { newId } from '../../kernel/ids.js';
 
 type Body = Record<string, unknown>;
@@ -20,17 +21,12 @@ describe.each(engines())('OIDC sign-in over HTTP with a real OP [%s]', (engine) 
   const api = <T = unknown>(who: { accessToken: string } | null, method: string, path: string, body?: unknown) => callApi<T>(t, who, method, path, body);
 
   beforeAll(async () => {
-    const port = await freePort();
-    t = await startTestApp(engine, { port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}` } });
-    op = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback` });
+    ({ t, op } = await startSsoTestApp(engine));
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
     const role = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: 'SSO users', permissions: ['idp.view'] });
     expect(role.status, JSON.stringify(role.body)).toBe(201);
     roleId = role.body.id;
-    // acme.test verified for the tenant (the domains feature's own tests cover the DNS check).
-    await t.app.db.tenantWork(admin.tenantId, (tx) =>
-      tx.insertInto('domains').values({ tenant_id: admin.tenantId, id: newId(), domain: 'acme.test', token: 'tessera-verification-token-1', status: 'verified', verified_at: new Date(), verified_by: 'operator', created_at: new Date() }).execute(),
-    );
+    await markDomainVerified(t, admin.tenantId, 'acme.test');
     connectionId = await createConnection();
     op.addAccount('u-alice', { email: 'alice@acme.test', email_verified: true, name: 'Alice Admin' });
     op.addAccount('u-eve', { email: 'eve@evil.test', email_verified: true, name: 'Eve' });

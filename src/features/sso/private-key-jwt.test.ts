@@ -1,11 +1,12 @@
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../../test/support/app.js';
+import { type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { callApi, errorCode } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../../../test/support/login.js';
-import { newSigningJwk, startOp, type TestOp } from '../../../test/support/oidc-provider.js';
-import { createUserAgent, freePort } from '../../../test/support/user-agent.js';
+import { newSigningJwk, type TestOp } from '../../../test/support/oidc-provider.js';
+import { createUserAgent } from '../../../test/support/user-agent.js';
+import { markDomainVerified, startSsoTestApp } from '../../../test/support/sso.js';
 import { newId } from '../../kernel/ids.js';
 
 type Jwk = Record<string, string>;
@@ -32,15 +33,11 @@ describe.each(engines())('SSO private_key_jwt client authentication [%s]', (engi
   const api = <T = unknown>(who: { accessToken: string } | null, method: string, path: string, body?: unknown) => callApi<T>(t, who, method, path, body);
 
   beforeAll(async () => {
-    const port = await freePort();
-    t = await startTestApp(engine, { port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}` } });
-    op = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback` });
+    ({ t, op } = await startSsoTestApp(engine));
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
     other = await loginAsAdmin(t, { tenantName: 'Globex' });
     roleId = (await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: 'SSO users', permissions: ['idp.view'] })).body.id;
-    await t.app.db.tenantWork(admin.tenantId, (tx) =>
-      tx.insertInto('domains').values({ tenant_id: admin.tenantId, id: newId(), domain: 'acme.test', token: 'tessera-verification-token-2', status: 'verified', verified_at: new Date(), verified_by: 'operator', created_at: new Date() }).execute(),
-    );
+    await markDomainVerified(t, admin.tenantId, 'acme.test');
     op.addAccount('u-alice', { email: 'alice@acme.test', email_verified: true, name: 'Alice' });
   });
   afterAll(async () => {

@@ -1,11 +1,12 @@
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../../../test/support/app.js';
+import { type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { callApi } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin, loginOverHttp } from '../../../test/support/login.js';
-import { startOp, type TestOp } from '../../../test/support/oidc-provider.js';
-import { createUserAgent, freePort } from '../../../test/support/user-agent.js';
+import { type TestOp } from '../../../test/support/oidc-provider.js';
+import { createUserAgent } from '../../../test/support/user-agent.js';
+import { markDomainVerified, startSsoTestApp } from '../../../test/support/sso.js';
 import { newId } from '../../kernel/ids.js';
 
 type Body = Record<string, unknown>;
@@ -19,9 +20,7 @@ describe.each(engines())('SSO mapping rules at sign-in, and Test connection, wit
   const api = <T = Body>(who: { accessToken: string } | null, method: string, path: string, body?: unknown) => callApi<T>(t, who, method, path, body);
 
   beforeAll(async () => {
-    const port = await freePort();
-    t = await startTestApp(engine, { port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}` } });
-    op = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback` });
+    ({ t, op } = await startSsoTestApp(engine));
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
     const perms = { admin: ['idp.view', 'idp.manage', 'audit.view'], user: ['idp.view', 'audit.view'], viewer: ['idp.view'], fallback: ['domains.view'], hand: ['roles.view'] };
     for (const [k, permissions] of Object.entries(perms)) {
@@ -29,9 +28,7 @@ describe.each(engines())('SSO mapping rules at sign-in, and Test connection, wit
       expect(role.status, JSON.stringify(role.body)).toBe(201);
       roles[k as keyof typeof roles] = role.body.id;
     }
-    await t.app.db.tenantWork(admin.tenantId, (tx) =>
-      tx.insertInto('domains').values({ tenant_id: admin.tenantId, id: newId(), domain: 'acme.test', token: 'tessera-verification-token-1', status: 'verified', verified_at: new Date(), verified_by: 'operator', created_at: new Date() }).execute(),
-    );
+    await markDomainVerified(t, admin.tenantId, 'acme.test');
   });
   afterAll(async () => {
     await op?.close();
