@@ -116,6 +116,12 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   async (tx) => {
     await sql`insert into sso_identities (tenant_id, connection_id, subject, user_id, created_at, last_login_at) values (${T}, ${CONNECTION}, 'okta-sub-1', ${USER}, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
   },
+  // 0015 SSO policy: Require SSO on the verified domain, a break-glass user, the tenant's SSO settings.
+  async (tx) => {
+    await sql`update domains set require_sso = true where tenant_id = ${T} and domain = 'upgrade.example'`.execute(tx);
+    await sql`insert into sso_break_glass_users (tenant_id, user_id, created_by, created_at) values (${T}, ${USER}, ${USER}, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into sso_settings (tenant_id, allowed_return_origins, updated_by, updated_at) values (${T}, '{https://app.upgrade.example}', ${USER}, ${AT}::timestamptz)`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

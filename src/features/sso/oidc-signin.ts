@@ -14,6 +14,7 @@ import { tenantAccounts } from '../tenants/index.js';
 import { createJwksCache, IdTokenRefused, type JwksCache, verifyIdToken } from './id-token.js';
 import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { issuerFetch } from './oidc-discovery.js';
+import { acceptReturnTo } from './return-to.js';
 import { SsoErrors } from './sso.errors.js';
 import { createCookieSealer, RESULT_TTL_SECONDS, type SsoTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
 import * as store from './sso.store.js';
@@ -40,8 +41,10 @@ export interface OidcSignInDeps {
   readonly clock: Clock;
   readonly audit: AuditRecorder;
   readonly masterKeys: MasterKeys;
-  /** PUBLIC_URL: the redirect_uri is built on it, and `returnTo` must be on its origin. */
+  /** PUBLIC_URL: the redirect_uri is built on it, and `returnTo` may be on its origin. */
   readonly publicUrl: string;
+  /** The tenant's SSO settings: further origins its sign-ins may return to. */
+  readonly allowedReturnOrigins: (tenantId: string) => Promise<string[]>;
   readonly network: IssuerNetworkPolicy;
   readonly clientSecret: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<string | null>;
   /** identity: creates a user without a password in the caller's unit of work. */
@@ -106,25 +109,19 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
   const { db, clock, audit } = deps;
   const transactions = createCookieSealer(deps.masterKeys, 'transaction');
   const results = createCookieSealer(deps.masterKeys, 'result');
-  const publicOrigin = new URL(deps.publicUrl).origin;
   const redirectUri = `${deps.publicUrl}${CALLBACK_PATH}`;
   const jwksCaches = new Map<string, JwksCache>();
   const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
   /**
-   * The return URL allow-list: PUBLIC_URL's origin only, for now (an absolute URL of another origin, a
-   * scheme-relative `//host` and a backslash trick are all refused; OWASP Unvalidated Redirects cheat sheet).
+   * The return URL allow-list: PUBLIC_URL's origin, plus the origins the connection's tenant allows in its SSO
+   * settings (never another tenant's); return-to.ts `acceptReturnTo` has the rules (OWASP Unvalidated Redirects).
    */
-  function checkReturnTo(returnTo: string | undefined): string | null {
+  async function checkReturnTo(returnTo: string | undefined, tenantId: string): Promise<string | null> {
     if (returnTo === undefined || returnTo === '') return null;
-    let url: URL;
-    try {
-      url = new URL(returnTo, deps.publicUrl);
-    } catch {
-      throw refused('sso_config', 'returnTo is not a URL.');
-    }
-    if (url.origin !== publicOrigin || /^\s*[\\/]{2}/.test(returnTo) || returnTo.includes('\\')) throw refused('sso_config', 'returnTo must be on this server\'s origin (PUBLIC_URL).');
-    return url.href;
+    const accepted = acceptReturnTo(returnTo, deps.publicUrl, await deps.allowedReturnOrigins(tenantId));
+    if (accepted === null) throw refused('sso_config', 'returnTo must be on this server\'s origin (PUBLIC_URL) or one the tenant allows (GET /api/v1/sso/settings).');
+    return accepted;
   }
 
   async function loadConnection(tenantId: string, connectionId: string) {
@@ -201,9 +198,9 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
 
     /** GET /auth/sso/start: the IdP's authorization URL and the sealed transaction cookie's value. */
     async start(connectionId: string, returnToInput: string | undefined, meta: RequestMeta): Promise<{ location: string; transaction: string }> {
-      const returnTo = checkReturnTo(returnToInput);
       const tenantId = await db.globalWork((tx) => store.connectionTenant(tx, connectionId));
       if (!tenantId) throw refused('sso_config', 'No such SSO connection.');
+      const returnTo = await checkReturnTo(returnToInput, tenantId);
       const row = await loadConnection(tenantId, connectionId);
       if (!row.enabled) {
         await recordFailure(tenantId, connectionId, 'sso_disabled', meta, { stage: 'start' });

@@ -19,6 +19,9 @@ export const SsoErrors = defineErrors({
   'sso.name_taken': { status: 409, message: 'Another SSO connection of this tenant has that name.' },
   'sso.role_not_found': { status: 400, message: 'The role does not exist in an account of this tenant.' },
   'sso.invalid_rule': { status: 400, message: 'A mapping rule is invalid.' },
+  'sso.break_glass_not_admin': { status: 422, message: 'Only active tenant administrators of this tenant can be break-glass users.' },
+  'sso.break_glass_required': { status: 409, message: 'A domain requires SSO: the tenant must keep at least one break-glass user.' },
+  'sso.invalid_return_origin': { status: 422, message: 'An allowed return origin must be https://host[:port] (http only for localhost), without path, query, fragment or user info.' },
 });
 
 declare module '../../kernel/app-error.js' {
