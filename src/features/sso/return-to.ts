@@ -19,7 +19,9 @@ export function checkAllowedOrigin(input: string): string {
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) throw refuse('must be https (http only for localhost)');
   if (url.username !== '' || url.password !== '') throw refuse('must not carry user info');
-  if (trimmed !== url.origin && trimmed !== `${url.origin}/`) throw refuse('must be an origin only: scheme, host and port, without path, query or fragment');
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || /[?#]/.test(trimmed) || /^[a-z]+:\/\/[^/]*\/./i.test(trimmed)) {
+    throw refuse('must be an origin only: scheme, host and port, without path, query or fragment');
+  }
   return url.origin;
 }
 
