@@ -133,6 +133,19 @@ describe.each(engines())('Require SSO, break-glass, discovery and the returnTo a
     expect(blocked[2]).toMatchObject({ actor_id: null, actor_email: 'nobody@acme.test' });
   });
 
+  it('the throttle does not tell a right password from a wrong one: both count, for a known and an unknown email alike', async () => {
+    await createPlainUser(t, admin, { email: 'carol@acme.test', password: BOB_PASSWORD });
+    const run = async (email: string) => {
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await login({ email, password: BOB_PASSWORD, tenantId: admin.tenantId }));
+      return answers.map((a) => a.body.error.code);
+    };
+    // 3 free failures, the 4th earns a wait (the fixed clock never moves), the 5th is refused before any check.
+    const expected = ['sso_required', 'sso_required', 'sso_required', 'sso_required', 'sessions.too_many_attempts'];
+    expect(await run('carol@acme.test')).toEqual(expected);
+    expect(await run('nobody-carol@acme.test')).toEqual(expected);
+  });
+
   it('a break-glass user passes with the password and a TOTP code: audited sso.login.break_glass and listed to tenant administrators', async () => {
     const { secret } = await enrollTotp(t, admin.tenantId, admin.userId);
     const first = await login({ email: 'root@acme.test', password: admin.password, tenantId: admin.tenantId });
