@@ -170,6 +170,12 @@ describe.each(engines())('Require SSO, break-glass, discovery and the returnTo a
     expect(listed.body.nextCursor).toBeNull();
     // Another tenant sees none of them.
     expect((await api<{ items: Body[] }>(globex, 'GET', '/api/v1/sso/break-glass/logins')).body.items).toHaveLength(0);
+    // The list is for tenant administrators: sso.view alone is not enough.
+    const viewer = await loginAsPlainUser(t, admin);
+    const role = await api<{ id: string }>(session, 'POST', '/api/v1/roles', { name: `SSO viewers ${newId().slice(-6)}`, permissions: ['sso.view'] });
+    expect((await api(session, 'POST', '/api/v1/assignments', { roleId: role.body.id, userId: viewer.userId })).status).toBe(201);
+    expect(errorCode(await api(viewer, 'GET', '/api/v1/sso/break-glass/logins'))).toBe('identity.tenant_admin_required');
+    expect((await api(viewer, 'GET', '/api/v1/sso/break-glass')).status).toBe(200);
   });
 
   it('a break-glass user without a second factor is refused (sessions.break_glass_mfa_required), never offered an enrollment', async () => {

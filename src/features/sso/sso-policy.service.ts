@@ -95,9 +95,14 @@ export function createSsoPolicy({ db, clock, audit, publicUrl, requireTenantAdmi
       return { kind: 'enforced', domain, continueWith: { discoverUrl, connection: { ...connection, startUrl: startUrl(connection.id) } } };
     },
 
-    /** sessions' SsoPolicyPort: listed and still an active tenant administrator. */
+    /**
+     * sessions' SsoPolicyPort: listed and still an active tenant administrator. Both reads run whatever the first
+     * says, so a listed user costs the login step the same work as anyone else.
+     */
     async isBreakGlass(tx: Tx, tenantId: string, userId: string): Promise<boolean> {
-      return (await store.isBreakGlassUser(tx, tenantId, userId)) && (await isActiveTenantAdmin(tx, tenantId, userId));
+      const listed = await store.isBreakGlassUser(tx, tenantId, userId);
+      const admin = await isActiveTenantAdmin(tx, tenantId, userId);
+      return listed && admin;
     },
 
     /** domains' readiness check before Require SSO is turned on. */
