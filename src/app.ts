@@ -14,7 +14,7 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
-import { createOidcSignIn, createSsoService, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
+import { createOidcSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
@@ -54,13 +54,24 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: (...args) => rbac.catalog.checkKeys(...args), grants: rbac.grants, has: (...args) => rbac.access.has(...args) } });
   const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
-  const domains = createDomainsService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin, txt: createTxtLookup({ servers: config.domains.dnsServers, timeoutMs: config.domains.dnsTimeoutMs }), extraPublicMailboxDomains: config.domains.publicMailboxDomains });
-  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email) });
+  const domains = createDomainsService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin, txt: createTxtLookup({ servers: config.domains.dnsServers, timeoutMs: config.domains.dnsTimeoutMs }), extraPublicMailboxDomains: config.domains.publicMailboxDomains,
+    // sso is built after domains (it reads domains); domains reaches sso's readiness only when a request runs.
+    ssoReadiness: (...args) => ssoPolicy.readiness(...args),
+  });
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email),
+    ssoPolicy: { passwordLoginPolicy: (...args) => ssoPolicy.passwordLoginPolicy(...args), isBreakGlass: (...args) => ssoPolicy.isBreakGlass(...args) },
+  });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
+  const ssoPolicy = createSsoPolicy({
+    db, clock, audit, publicUrl: config.publicUrl, requireTenantAdmin: identity.requireTenantAdmin,
+    tenantForEmail: (email) => domains.tenantForEmail(email),
+    listEvents: (tenantId, query) => audit.listEvents(tenantId, query),
+  });
   const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy) });
   const ssoSignIn = createOidcSignIn({
     db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
+    allowedReturnOrigins: (tenantId) => ssoPolicy.allowedReturnOrigins(tenantId),
     clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),
     clientKey: (tx, tenantId, row) => sso.clientKey(tx, tenantId, row),
     createUser: (tx, tenantId, input) => identity.createUser(tx, tenantId, input),
@@ -72,7 +83,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoSignIn };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -102,6 +113,7 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit),
     ...ssoRoutes(s.sso, s.ssoSignIn),
+    ...ssoPolicyRoutes(s.ssoPolicy),
     ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl }),
   ]);
   return { http, guards };

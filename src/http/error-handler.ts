@@ -3,9 +3,9 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import { AppError, isAppError } from '../kernel/app-error.js';
 import { KernelErrors } from '../kernel/errors.js';
 
-/** The one error body: `{"error": {"code", "message", "requestId"}}`. */
+/** The one error body: `{"error": {"code", "message", "requestId"}}`, plus `details` when the error names next steps. */
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: AppError): FastifyReply {
-  return reply.code(error.status).send({ error: { code: error.code, message: error.message, requestId: request.id } });
+  return reply.code(error.status).send({ error: { code: error.code, message: error.message, requestId: request.id, ...(error.details ? { details: error.details } : {}) } });
 }
 
 function validationMessage(error: FastifyError): string {

@@ -48,6 +48,8 @@ export interface AppErrorOptions {
   message?: string;
   /** Internal detail for logs; never rendered to clients. */
   detail?: unknown;
+  /** Public, structured next steps sent as `error.details` (e.g. where to sign in instead); never secrets. */
+  details?: Readonly<Record<string, unknown>>;
   cause?: unknown;
 }
 
@@ -55,6 +57,7 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: unknown;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const spec = registry.get(code);
@@ -64,6 +67,7 @@ export class AppError extends Error {
     this.code = code;
     this.status = spec.status;
     this.detail = options.detail;
+    this.details = options.details;
   }
 }
 

@@ -48,6 +48,9 @@ const OWNERS: Readonly<Record<string, string>> = {
   sso_connections: 'sso',
   sso_identities: 'sso',
   sso_connection_tests: 'sso',
+  // sso: Require-SSO break-glass users and the tenant's SSO settings (returnTo allow-list)
+  sso_break_glass_users: 'sso',
+  sso_settings: 'sso',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

@@ -130,6 +130,12 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into sso_connection_tests (tenant_id, id, connection_id, started_by, status, outcome, created_at, expires_at)
       values (${T}, gen_random_uuid(), ${CONNECTION}, ${USER}, 'succeeded', '{"claims":{"sub":"okta-sub-1"}}'::jsonb, ${AT}::timestamptz, ${AT}::timestamptz + interval '30 minutes')`.execute(tx);
   },
+  // 0018 SSO policy: Require SSO on the verified domain, a break-glass user, the tenant's SSO settings.
+  async (tx) => {
+    await sql`update domains set require_sso = true where tenant_id = ${T} and domain = 'upgrade.example'`.execute(tx);
+    await sql`insert into sso_break_glass_users (tenant_id, user_id, created_by, created_at) values (${T}, ${USER}, ${USER}, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into sso_settings (tenant_id, allowed_return_origins, updated_by, updated_at) values (${T}, '{https://app.upgrade.example}', ${USER}, ${AT}::timestamptz)`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -135,7 +135,12 @@ const READS: ReadCase[] = [
   ['domains.findDomainByName', (tx, c) => domains.findDomainByName(tx, c.tenant, 'tenant-a.example'), bySome('domain')],
   ['domains.lockDomain', (tx, c, w) => domains.lockDomain(tx, c.tenant, w.domain), bySome('domain')],
   // sso connections
+  ['domains.requireSsoDomains', (tx, c) => domains.requireSsoDomains(tx, c.tenant), (r) => mentions(r, 'tenant-a.example')],
   ['sso.listConnections', (tx, c) => sso.listConnections(tx, c.tenant), bySome('ssoConnection')],
+  ['sso.enabledConnectionsForDomain', (tx, c) => sso.enabledConnectionsForDomain(tx, c.tenant, 'tenant-a.example'), (r) => mentions(r, 'SSO A enabled')],
+  ['sso.listBreakGlass', (tx, c) => sso.listBreakGlass(tx, c.tenant), bySome('user')],
+  ['sso.isBreakGlassUser', (tx, c, w) => sso.isBreakGlassUser(tx, c.tenant, w.user), isTrue],
+  ['sso.readSettings', (tx, c) => sso.readSettings(tx, c.tenant), (r) => mentions(r, 'https://app-a.example')],
   ['sso.findConnection', (tx, c, w) => sso.findConnection(tx, c.tenant, w.ssoConnection), bySome('ssoConnection')],
   ['sso.findIdentityUser', (tx, c, w) => sso.findIdentityUser(tx, c.tenant, w.ssoConnection, 'subject-a'), bySome('user')],
   ['sso.nameTaken', (tx, c) => sso.nameTaken(tx, c.tenant, 'SSO A'), isTrue],
@@ -212,6 +217,9 @@ const WRITES: WriteCase[] = [
   }, async (tx, a, w) => (await audit.readHead(tx, a.tenant))?.hash === w.headHash],
   ['audit.deleteOutbox', (tx, c, w) => audit.deleteOutbox(tx, c.tenant, [w.seq]), async (tx, a) => (await audit.outboxOf(tx, a.tenant)).length > 0],
   ['domains.updateCheck', (tx, c, w) => domains.updateCheck(tx, c.tenant, w.domain, { status: 'pending', verifiedAt: null, verifiedBy: null, failures: 9, lastCheckedAt: now, nextCheckAt: null }), async (tx, a, w) => (await domains.findDomain(tx, a.tenant, w.domain))?.failures !== 9],
+  ['domains.setRequireSso', (tx, c, w) => domains.setRequireSso(tx, c.tenant, w.domain, false), async (tx, a, w) => (await domains.findDomain(tx, a.tenant, w.domain))?.require_sso === true],
+  ['sso.replaceBreakGlass', (tx, c) => sso.replaceBreakGlass(tx, c.tenant, [], null, now), (tx, a, w) => sso.isBreakGlassUser(tx, a.tenant, w.user)],
+  ['sso.upsertSettings', (tx, c) => sso.upsertSettings(tx, c.tenant, ['https://hijack.example'], null, now), async (tx, a) => !mentions(await sso.readSettings(tx, a.tenant), 'hijack')],
   ['domains.deleteDomain', (tx, c, w) => domains.deleteDomain(tx, c.tenant, w.domain), async (tx, a, w) => (await domains.findDomain(tx, a.tenant, w.domain)) !== undefined],
   ['audit.upsertSettings', (tx, c) => audit.upsertSettings(tx, c.tenant, { retentionDays: 1 }, now), async (tx, a) => (await audit.readSettings(tx, a.tenant))?.retentionDays !== 1],
 ];
@@ -367,6 +375,11 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       const managedRole = newId();
       await tx.insertInto('roles').values({ account_id: a.account, id: managedRole, name: 'Managed role A', description: '', permissions: ['audit.view'], created_at: now, updated_at: now }).execute();
       await rbac.insertAssignment(tx, a.tenant, { id: managedAssignment, accountId: a.account, roleId: managedRole, userId: adminA.userId, expiresAt: null, createdAt: now, managedBy: `sso:${ssoConnection}` });
+      // Require SSO on A's verified domain, served by an enabled connection, with A's admin as break-glass user.
+      await tx.updateTable('domains').set({ status: 'verified', verified_at: now, verified_by: 'operator', require_sso: true }).where('tenant_id', '=', a.tenant).where('id', '=', domain).execute();
+      await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, name: 'SSO A enabled', enabled: true, domains: ['tenant-a.example'], id: newId(), type: 'oidc', secret: null, actorId: null, now });
+      await tx.insertInto('sso_break_glass_users').values({ tenant_id: a.tenant, user_id: adminA.userId, created_by: null, created_at: now }).execute();
+      await tx.insertInto('sso_settings').values({ tenant_id: a.tenant, allowed_return_origins: ['https://app-a.example'], updated_by: null, updated_at: now }).execute();
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
       return { apiKey, ssoConnection, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });

@@ -1,5 +1,5 @@
 import { defineRoute, NoContent, type Route } from '../../http/route.js';
-import { AddDomainBody, DomainIdParams, DomainList, DomainSchema } from './domains.schema.js';
+import { AddDomainBody, DomainIdParams, DomainList, DomainSchema, UpdateDomainBody } from './domains.schema.js';
 import type { DomainsService } from './domains.service.js';
 
 const tags = ['domains'];
@@ -49,6 +49,20 @@ export function domainsRoutes(domains: DomainsService): Route[] {
         response: { 200: DomainSchema },
       },
       handler: (ctx) => domains.verifyDomain(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'PATCH',
+      url: '/api/v1/domains/:id',
+      auth: manage,
+      schema: {
+        tags,
+        summary: 'Turn Require SSO on or off for a verified domain',
+        description: 'Refused: `domain.not_verified`, `domain.require_sso_unavailable` (no enabled SSO connection lists the domain, or the tenant has no break-glass user), `identity.tenant_admin_required`. Audited `domain.require_sso.enabled` / `.disabled`.',
+        params: DomainIdParams,
+        body: UpdateDomainBody,
+        response: { 200: DomainSchema },
+      },
+      handler: (ctx) => domains.setRequireSso(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.body.requireSso),
     }),
     defineRoute({
       method: 'DELETE',

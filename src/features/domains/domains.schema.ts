@@ -12,6 +12,7 @@ export const DomainSchema = z.object({
   verifiedBy: z.enum(['dns', 'operator']).nullable().describe('`dns`: the TXT record; `operator`: `tessera domains verify --force`'),
   lastCheckedAt: z.string().nullable(),
   createdAt: z.string(),
+  requireSso: z.boolean().describe('Password logins of the domain\'s emails are refused (`sso_required`) while an enabled SSO connection of the tenant lists it; break-glass users excepted'),
   verification: z.object({
     type: z.literal('TXT'),
     name: z.string().describe('Where to publish the record: `_tessera-verification.<domain>`'),
@@ -19,3 +20,6 @@ export const DomainSchema = z.object({
   }),
 });
 export const DomainList = z.object({ items: z.array(DomainSchema) });
+export const UpdateDomainBody = z.object({
+  requireSso: z.boolean().describe('Require SSO for the domain\'s emails (refused unless verified, served by an enabled connection, and the tenant has a break-glass user)'),
+});

@@ -23,6 +23,8 @@ export interface DomainInfo {
   readonly verifiedBy: 'dns' | 'operator' | null;
   readonly lastCheckedAt: string | null;
   readonly createdAt: string;
+  /** Password logins of the domain's emails are refused (`sso_required`) while an enabled connection serves it. */
+  readonly requireSso: boolean;
   /** The record to publish: a TXT record named `name` whose value is `value`. */
   readonly verification: { readonly type: 'TXT'; readonly name: string; readonly value: string };
 }
@@ -51,6 +53,11 @@ export interface DomainsDeps {
   /** Public mailbox domains the operator adds to the shipped list (TESSERA_PUBLIC_MAILBOX_DOMAINS). */
   readonly extraPublicMailboxDomains?: readonly string[];
   readonly recheck?: Partial<RecheckPolicy>;
+  /**
+   * The sso feature's readiness for Require SSO on `domain` (wired in app.ts: sso depends on domains): its enabled
+   * connections listing the domain, and its break-glass users who are active tenant administrators.
+   */
+  readonly ssoReadiness?: (tx: Tx, tenantId: string, domain: string) => Promise<{ enabledConnections: number; breakGlassUsers: number }>;
 }
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
@@ -77,6 +84,7 @@ function toInfo(row: store.DomainRow): DomainInfo {
     verifiedBy: row.verified_by,
     lastCheckedAt: iso(row.last_checked_at),
     createdAt: iso(row.created_at)!,
+    requireSso: row.require_sso,
     verification: { type: 'TXT', name: verificationRecordName(row.domain), value: verificationRecordValue(row.token) },
   };
 }
@@ -87,7 +95,18 @@ export function verifiedDomainOwner(tx: Tx, domain: string): Promise<string | un
   return normalised ? store.verifiedDomainOwner(tx, normalised) : Promise.resolve(undefined);
 }
 
-export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin, extraPublicMailboxDomains = [], recheck = {} }: DomainsDeps) {
+/** The tenant's own verified domain `domain` has Require SSO on, in the caller's unit of work (the login pipeline's policy). */
+export async function domainRequiresSso(tx: Tx, tenantId: string, domain: string): Promise<boolean> {
+  const row = await store.findDomainByName(tx, tenantId, domain);
+  return row !== undefined && row.status === 'verified' && row.require_sso;
+}
+
+/** The tenant's verified domains with Require SSO on, in the caller's unit of work. */
+export function requireSsoDomains(tx: Tx, tenantId: string): Promise<string[]> {
+  return store.requireSsoDomains(tx, tenantId);
+}
+
+export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin, extraPublicMailboxDomains = [], recheck = {}, ssoReadiness }: DomainsDeps) {
   const policy: RecheckPolicy = { ...DEFAULT_RECHECK, ...recheck };
   const extraPublic: ReadonlySet<string> = new Set(extraPublicMailboxDomains.map((d) => normaliseDomain(d) ?? d.trim().toLowerCase()));
   const isPublicMailbox = (domain: string) => isPublicMailboxDomain(domain, extraPublic);
@@ -249,6 +268,29 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
       const refusal = refusalOf(result);
       if (refusal) throw refusal;
       return toInfo(row!);
+    },
+
+    /**
+     * Require SSO on or off (product rule: a misconfigured IdP must never lock the tenant out). On needs a
+     * verified domain (`domain.not_verified`), an enabled connection of the tenant listing it and a break-glass
+     * user (`domain.require_sso_unavailable`); off is always allowed. Audited `domain.require_sso.enabled|disabled`.
+     */
+    async setRequireSso(tenantId: string, actor: UserActor, id: string, requireSso: boolean): Promise<DomainInfo> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await store.lockDomain(tx, tenantId, id);
+        if (!row) throw new AppError(KernelErrors.not_found, { message: 'No such domain.' });
+        if (row.require_sso === requireSso) return toInfo(row);
+        if (requireSso) {
+          if (row.status !== 'verified') throw new AppError(DomainErrors['domain.not_verified']);
+          const ready = ssoReadiness ? await ssoReadiness(tx, tenantId, row.domain) : { enabledConnections: 0, breakGlassUsers: 0 };
+          const missing = [...(ready.enabledConnections === 0 ? ['an enabled SSO connection listing this domain'] : []), ...(ready.breakGlassUsers === 0 ? ['a break-glass user (PUT /api/v1/sso/break-glass)'] : [])];
+          if (missing.length > 0) throw new AppError(DomainErrors['domain.require_sso_unavailable'], { message: `Require SSO cannot be turned on: the tenant needs ${missing.join(' and ')}.`, detail: ready });
+        }
+        await store.setRequireSso(tx, tenantId, id, requireSso);
+        await audit.record(tx, tenantId, { action: requireSso ? 'domain.require_sso.enabled' : 'domain.require_sso.disabled', actor, target: { type: 'domain', id }, outcome: 'success', details: { domain: row.domain } });
+        return toInfo((await store.findDomain(tx, tenantId, id))!);
+      });
     },
 
     async removeDomain(tenantId: string, actor: UserActor, id: string): Promise<void> {

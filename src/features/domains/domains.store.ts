@@ -3,9 +3,9 @@ import type { Tx } from '../../db/database.js';
 import type { DomainsTable } from './domains.tables.js';
 import './domains.tables.js';
 
-const COLUMNS = ['id', 'domain', 'token', 'status', 'verified_at', 'verified_by', 'last_checked_at', 'next_check_at', 'failures', 'created_at'] as const;
+const COLUMNS = ['id', 'domain', 'token', 'status', 'verified_at', 'verified_by', 'last_checked_at', 'next_check_at', 'failures', 'created_at', 'require_sso'] as const;
 
-export type DomainRow = Pick<DomainsTable, 'id' | 'domain' | 'token' | 'status' | 'verified_at' | 'verified_by' | 'last_checked_at' | 'next_check_at'> & { failures: number; created_at: Date };
+export type DomainRow = Pick<DomainsTable, 'id' | 'domain' | 'token' | 'status' | 'verified_at' | 'verified_by' | 'last_checked_at' | 'next_check_at'> & { failures: number; created_at: Date; require_sso: boolean };
 
 export async function insertDomain(tx: Tx, tenantId: string, row: { id: string; domain: string; token: string; createdBy: string | null; now: Date; nextCheckAt: Date }): Promise<void> {
   await tx
@@ -61,4 +61,15 @@ export async function verifiedDomainOwner(tx: Tx, domain: string): Promise<strin
 export async function dueDomains(tx: Tx, now: Date, limit: number): Promise<{ tenant_id: string; id: string }[]> {
   const result = await sql<{ tenant_id: string; id: string }>`select * from tessera_due_domains(${now}::timestamptz, ${limit})`.execute(tx);
   return result.rows;
+}
+
+/** Turns Require SSO on or off for the tenant's domain. */
+export async function setRequireSso(tx: Tx, tenantId: string, id: string, requireSso: boolean): Promise<void> {
+  await tx.updateTable('domains').set({ require_sso: requireSso }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}
+
+/** The tenant's verified domains with Require SSO on (names). */
+export async function requireSsoDomains(tx: Tx, tenantId: string): Promise<string[]> {
+  const rows = await tx.selectFrom('domains').select('domain').where('tenant_id', '=', tenantId).where('status', '=', 'verified').where('require_sso', '=', true).orderBy('domain').execute();
+  return rows.map((r) => r.domain);
 }

@@ -14,6 +14,8 @@ export interface DomainsTable {
   last_checked_at: Date | null;
   next_check_at: Date | null;
   failures: ColumnType<number, number | undefined, number>;
+  /** Password logins of the domain's emails are refused while an enabled connection serves it (migration 0018). */
+  require_sso: ColumnType<boolean, boolean | undefined, boolean>;
   created_by: string | null;
   created_at: Timestamp;
 }

@@ -4,5 +4,5 @@ export { loginAnswerer, sessionsRoutes } from './sessions.routes.js';
 export type { AuthenticatedUser, LoginResult } from './login-pipeline.js';
 export { LoginResponse } from './sessions.schema.js';
 export { SessionErrors } from './sessions.errors.js';
-export type { IdentityPort, MfaPort, RequestMeta, SecurityPolicyReader, SessionAuth, StepUpProof } from './sessions.ports.js';
+export type { IdentityPort, MfaPort, PasswordLoginSsoPolicy, RequestMeta, SsoPolicyPort, SecurityPolicyReader, SessionAuth, StepUpProof } from './sessions.ports.js';
 export { requireRecentAuthentication, STEP_UP_MAX_AGE_SECONDS } from './security-stamp.js';

@@ -15,6 +15,9 @@ import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js
  *   identify        which tenant and which user (the tenant named, a verified domain, or the email's tenants)
  *   first_factor    a FirstFactor proves the user: the password today (password-factor in login.service.ts),
  *                   an OIDC or SAML assertion next; it ends in `afterFirstFactor` with an AuthenticatedUser
+ *   sso_policy      a password login of an email whose domain requires SSO (and an enabled connection serves it)
+ *                   continues only for a break-glass user with the right password, who must pass a second
+ *                   factor; every other case answers `sso_required` (ssoPolicyStep below)
  *   second_factor   a SecondFactor (TOTP and recovery codes, the mfa feature through its port) when the user
  *                   has one or the tenant requires it, unless the first factor's source already satisfied it
  *   password_change the forced change (a one-time or reset password): no session before it
@@ -25,7 +28,7 @@ import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js
  * challenge token, the password-change token and the identity token, each single use and bound to the
  * security stamp (session-issuer.ts `redeem`).
  */
-export const LOGIN_STEPS = ['identify', 'first_factor', 'second_factor', 'password_change', 'account_selection', 'session'] as const;
+export const LOGIN_STEPS = ['identify', 'first_factor', 'sso_policy', 'second_factor', 'password_change', 'account_selection', 'session'] as const;
 export type LoginStep = (typeof LOGIN_STEPS)[number];
 
 /** A user a first factor has proven, in the tenant it was proven for. */
@@ -39,6 +42,8 @@ export interface AuthenticatedUser {
   readonly amr: string[];
   /** The source already proved a second factor (an IdP asserting MFA): the second_factor step is skipped. */
   readonly secondFactorSatisfied?: boolean;
+  /** A break-glass password login past Require SSO: the second factor is mandatory and enrollment is not offered. */
+  readonly breakGlass?: boolean;
 }
 
 /**
@@ -87,7 +92,7 @@ type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
  * the embedded database's single connection should not wait for it).
  */
 export type Decision =
-  | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string }
+  | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly breakGlass?: boolean }
   | { readonly status: 'mfa_enrollment_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }
   | { readonly status: 'password_change_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly amr: string[] }
   | {
@@ -134,7 +139,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
       return { status: d.status, passwordChangeToken: change.token, expiresIn: change.exp - issuer.nowSeconds() };
     }
     if (d.status !== 'authenticated') {
-      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll', d.stamp);
+      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll', d.stamp, d.status === 'mfa_required' && d.breakGlass === true);
       const expiresIn = challenge.exp - issuer.nowSeconds();
       return d.status === 'mfa_required'
         ? { status: d.status, challengeToken: challenge.token, expiresIn }
@@ -213,6 +218,12 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
     async afterFirstFactor(tx: Tx, user: AuthenticatedUser, meta: RequestMeta): Promise<Decision> {
       const { tenantId, userId, stamp } = user;
       const policy = await deps.securityPolicy(tx, tenantId);
+      if (user.breakGlass) {
+        // A break-glass login bypasses the tenant's SSO, so it must prove a factor enrolled before this login:
+        // enrolling one now would let the password alone choose the second factor.
+        if (!(await mfa.isEnrolled(tx, tenantId, userId))) throw new AppError(SessionErrors['sessions.break_glass_mfa_required']);
+        return { status: 'mfa_required', tenantId, userId, stamp, breakGlass: true };
+      }
       if (!user.secondFactorSatisfied) {
         if (await mfa.isEnrolled(tx, tenantId, userId)) return { status: 'mfa_required', tenantId, userId, stamp };
         if (policy.mfaRequired) {

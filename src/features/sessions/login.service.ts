@@ -4,7 +4,7 @@ import type { AuditEventInput } from '../audit/index.js';
 import type { IssuedSession, Issuer } from './session-issuer.js';
 import { type AuthenticatedUser, createLoginPipeline, type Decision as LoginDecision, type LoginResult } from './login-pipeline.js';
 import { SessionErrors } from './sessions.errors.js';
-import type { RequestMeta, SessionsDeps } from './sessions.ports.js';
+import type { PasswordLoginSsoPolicy, RequestMeta, SessionsDeps } from './sessions.ports.js';
 import * as store from './sessions.store.js';
 import { type Admission, createAttemptThrottle, type ThrottledKey } from './attempt-throttle.js';
 import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle-policy.js';
@@ -69,6 +69,42 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
     };
   }
 
+  /**
+   * The sso_policy step (docs/login-pipeline.md), for a password login of an email whose domain requires SSO
+   * while an enabled connection serves it. Enumeration-safe (OWASP Authentication Cheat Sheet, "Authentication
+   * and Error Messages"): the password was checked as usual (the reserved attempt counts), and the login goes on
+   * only when the password is right AND the user is a break-glass user; an unknown email, a wrong password, an
+   * inactive user and a right password of any other user all answer the same `sso_required`, after the same
+   * reads and one audit write. A right password of a non-break-glass user keeps its attempt counted, so the
+   * throttle does not tell it apart either. Returns true for a break-glass user (who must pass a second factor).
+   */
+  async function ssoPolicyStep(
+    tenantId: string,
+    email: string,
+    policy: Extract<PasswordLoginSsoPolicy, { kind: 'enforced' }>,
+    found: readonly { user: { id: string; email: string; active: boolean } }[],
+    matched: readonly { user: { id: string } }[],
+    locked: boolean,
+    meta: RequestMeta,
+  ): Promise<boolean> {
+    const user = found[0]?.user;
+    // The same read for an unknown email (the nil id names nobody).
+    const breakGlass = await db.tenantWork(tenantId, (tx) => deps.ssoPolicy!.isBreakGlass(tx, tenantId, user?.id ?? NO_TENANT));
+    if (matched.length === 1 && breakGlass) return true;
+    const reason = !user ? 'unknown_user' : !user.active ? 'inactive' : matched.length === 0 ? 'password' : 'not_break_glass';
+    const who = actor(user?.id ?? null, user?.email ?? email, meta);
+    const events: AuditEventInput[] = [
+      { action: 'sso.login.blocked_by_policy', actor: who, target: user ? { type: 'user', id: user.id } : null, outcome: 'failure', errorCode: SessionErrors.sso_required, details: { domain: policy.domain, connectionId: policy.continueWith.connection.id, reason } },
+    ];
+    // A wrong password is still a failed guess in the tenant's log (and may be the one that locks the email).
+    if (user && reason === 'password') {
+      events.push({ action: 'auth.login.failed', actor: who, target: { type: 'user', id: user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.invalid_credentials'], details: { reason: 'password' } });
+    }
+    if (user && locked) events.push({ action: 'auth.login.locked', actor: who, target: { type: 'user', id: user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] });
+    await recordFailure(tenantId, ...events);
+    throw new AppError(SessionErrors.sso_required, { details: { ...policy.continueWith }, detail: { reason, domain: policy.domain, locked } });
+  }
+
   return {
     async login(input: { email: string; password: string; tenantId?: string }, meta: RequestMeta): Promise<LoginResult> {
       const email = input.email.trim().toLowerCase();
@@ -93,6 +129,10 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       }
       // An unknown email costs the same user read as a known one (it finds nothing, by construction).
       if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => deps.users.findLoginUser(tx, NO_TENANT, email));
+      // The tenant's Require-SSO policy for the email's domain, decided from the domain alone (never the user),
+      // so the same read happens whether or not the email exists.
+      const ssoPolicy: PasswordLoginSsoPolicy =
+        tenantId !== undefined && deps.ssoPolicy ? await db.tenantWork(tenantId, (tx) => deps.ssoPolicy!.passwordLoginPolicy(tx, tenantId, email)) : { kind: 'none' };
       const matched: typeof found = [];
       const passwordMatched: typeof found = [];
       if (found.length === 0) await passwords.verifyDummy(input.password);
@@ -100,6 +140,10 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         const ok = f.user.password_hash ? await passwords.verify(f.user.password_hash, input.password) : await passwords.verifyDummy(input.password);
         if (ok) passwordMatched.push(f);
         if (ok && f.user.active) matched.push(f);
+      }
+      let breakGlass = false;
+      if (ssoPolicy.kind === 'enforced' && tenantId !== undefined) {
+        breakGlass = await ssoPolicyStep(tenantId, email, ssoPolicy, found, matched, admission.locksOnFailure, meta);
       }
 
       if (matched.length === 0) {
@@ -127,10 +171,22 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       const matchedTenant = matched[0]!.tenantId;
       const key = await issuer.signingKey();
       // first_factor done (RFC 8176 `pwd`): the rest of the pipeline, as for every way in.
-      const authenticated: AuthenticatedUser = { tenantId: matchedTenant, userId: user.id, email: user.email, stamp: user.security_stamp, amr: ['pwd'] };
+      const authenticated: AuthenticatedUser = { tenantId: matchedTenant, userId: user.id, email: user.email, stamp: user.security_stamp, amr: ['pwd'], ...(breakGlass ? { breakGlass } : {}) };
       const decision = await db
-        .tenantWork(matchedTenant, (tx) => pipeline.afterFirstFactor(tx, authenticated, meta))
-        .catch(recordingNoAccounts(matchedTenant, user.id, user.email, meta));
+        .tenantWork(matchedTenant, async (tx) => {
+          // Require SSO is on but no enabled connection serves the domain: password login works (a misconfigured
+          // IdP must never lock the tenant out), and the tenant's log says so.
+          if (ssoPolicy.kind === 'lifted') {
+            await audit.record(tx, matchedTenant, { action: 'sso.login.policy_not_enforced', actor: actor(user.id, user.email, meta), target: { type: 'user', id: user.id }, outcome: 'success', details: { domain: ssoPolicy.domain, reason: 'no_enabled_connection' } });
+          }
+          return pipeline.afterFirstFactor(tx, authenticated, meta);
+        })
+        .catch(async (error: unknown) => {
+          if (error instanceof AppError && error.code === SessionErrors['sessions.break_glass_mfa_required']) {
+            await recordFailure(matchedTenant, { action: 'sso.login.blocked_by_policy', actor: actor(user.id, user.email, meta), target: { type: 'user', id: user.id }, outcome: 'failure', errorCode: error.code, details: { reason: 'break_glass_without_mfa' } });
+          }
+          return recordingNoAccounts(matchedTenant, user.id, user.email, meta)(error);
+        });
       return sign(key, decision);
     },
 
@@ -191,7 +247,13 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
           factor = used;
         }
         const amr = ['pwd', factor === 'recovery_code' ? 'rc' : 'otp'];
-        return { result: await complete(tx, tenantId, userId, amr, meta, recoveryCodes) };
+        const result = await complete(tx, tenantId, userId, amr, meta, recoveryCodes);
+        // Every break-glass login past Require SSO is recorded once it is complete, for every tenant
+        // administrator to see (GET /api/v1/sso/break-glass/logins).
+        if (verified.claims.amr?.includes('pending:break_glass')) {
+          await audit.record(tx, tenantId, { action: 'sso.login.break_glass', actor: actor(userId, user.email, meta), target: { type: 'user', id: userId }, outcome: 'success', details: { amr, status: result.status } });
+        }
+        return { result };
       }).catch(async (error: unknown) => {
         if (error instanceof WrongCode) return { failed: 'code' as const, email: error.email };
         // Thrown, not answered: the code was right (sessions.no_accounts), or the challenge was spent or stale; not a guess.

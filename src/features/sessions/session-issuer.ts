@@ -67,9 +67,11 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
       return issueToken('identity', key, settings, { sub: userId, tid: tenantId, amr, auth_time: seconds(authTime), sst: stampClaim(stamp) }, nowSeconds(), IDENTITY_TTL_SECONDS);
     },
 
-    async challengeToken(key: SigningKey, tenantId: string, userId: string, stage: 'verify' | 'enroll', stamp: string) {
-      // The stage rides in `amr`: the password is done, the second factor is pending (verify or enroll).
-      return issueToken('mfa', key, settings, { sub: userId, tid: tenantId, amr: ['pwd', `pending:${stage}`], sst: stampClaim(stamp) }, nowSeconds(), CHALLENGE_TTL_SECONDS);
+    async challengeToken(key: SigningKey, tenantId: string, userId: string, stage: 'verify' | 'enroll', stamp: string, breakGlass = false) {
+      // The stage rides in `amr`: the password is done, the second factor is pending (verify or enroll); a
+      // break-glass login past Require SSO says so, so that its completion is audited `sso.login.break_glass`.
+      const amr = ['pwd', `pending:${stage}`, ...(breakGlass ? ['pending:break_glass'] : [])];
+      return issueToken('mfa', key, settings, { sub: userId, tid: tenantId, amr, sst: stampClaim(stamp) }, nowSeconds(), CHALLENGE_TTL_SECONDS);
     },
 
     /** Every factor passed, but the password must be changed first: only `/auth/password/change` takes it. */

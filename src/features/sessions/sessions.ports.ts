@@ -103,8 +103,33 @@ export interface SessionsDeps {
    * A tenant resolved here is treated like one the client named.
    */
   readonly tenantForEmail?: (email: string) => Promise<string | undefined>;
+  /** The Require-SSO policy of password logins (the sso feature); absent: no domain requires SSO. */
+  readonly ssoPolicy?: SsoPolicyPort;
   /** A repeat of a rotated refresh token within this window gets the same successor (two tabs). Default 10 s. */
   readonly refreshGraceSeconds?: number;
+}
+
+/** Where a password login of an email must continue instead (the `sso_required` answer's public details). */
+export interface SsoContinuation {
+  readonly discoverUrl: string;
+  readonly connection: { readonly id: string; readonly name: string; readonly startUrl: string };
+}
+
+/**
+ * The tenant's Require-SSO policy for a password login of an email (the sso feature, wired in app.ts): `none`
+ * (the domain does not require SSO), `lifted` (it does, but no enabled connection serves it: never lock the
+ * tenant out), or `enforced`.
+ */
+export type PasswordLoginSsoPolicy =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'lifted'; readonly domain: string }
+  | { readonly kind: 'enforced'; readonly domain: string; readonly continueWith: SsoContinuation };
+
+export interface SsoPolicyPort {
+  /** In the tenant's unit of work: the policy for `email`, decided from its domain only (never the user). */
+  passwordLoginPolicy(tx: Tx, tenantId: string, email: string): Promise<PasswordLoginSsoPolicy>;
+  /** The user is one of the tenant's break-glass users and still an active tenant administrator. */
+  isBreakGlass(tx: Tx, tenantId: string, userId: string): Promise<boolean>;
 }
 
 /** Where a request comes from, for session listing, throttling and audit. */

@@ -4,3 +4,5 @@ export { SsoErrors } from './sso.errors.js';
 export type { IssuerNetworkPolicy } from './issuer-network.js';
 export { createOidcSignIn, type OidcSignIn } from './oidc-signin.js';
 export { ssoSignInRoutes } from './signin.routes.js';
+export { createSsoPolicy, type SsoPolicy } from './sso-policy.service.js';
+export { ssoPolicyRoutes } from './sso-policy.routes.js';

@@ -14,6 +14,7 @@ import type { AuthenticatedUser, LoginResult, RequestMeta } from '../sessions/in
 import { createJwksCache, IdTokenRefused, type JwksCache, verifyIdToken } from './id-token.js';
 import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { issuerFetch } from './oidc-discovery.js';
+import { acceptReturnTo } from './return-to.js';
 import { SsoErrors } from './sso.errors.js';
 import { evaluateRules, type Evaluation, type RoleRule, type RulesMode } from './role-rules.js';
 import { createCookieSealer, RESULT_TTL_SECONDS, type SsoTestTicket, type SsoTransaction, TEST_TTL_SECONDS, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
@@ -43,8 +44,10 @@ export interface OidcSignInDeps {
   readonly clock: Clock;
   readonly audit: AuditRecorder;
   readonly masterKeys: MasterKeys;
-  /** PUBLIC_URL: the redirect_uri is built on it, and `returnTo` must be on its origin. */
+  /** PUBLIC_URL: the redirect_uri is built on it, and `returnTo` may be on its origin. */
   readonly publicUrl: string;
+  /** The tenant's SSO settings: further origins its sign-ins may return to. */
+  readonly allowedReturnOrigins: (tenantId: string) => Promise<string[]>;
   readonly network: IssuerNetworkPolicy;
   readonly clientSecret: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<string | null>;
   /** private_key_jwt: the connection's current private key and its kid. */
@@ -115,25 +118,19 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
   const transactions = createCookieSealer(deps.masterKeys, 'transaction');
   const results = createCookieSealer(deps.masterKeys, 'result');
   const tickets = createCookieSealer(deps.masterKeys, 'test');
-  const publicOrigin = new URL(deps.publicUrl).origin;
   const redirectUri = `${deps.publicUrl}${CALLBACK_PATH}`;
   const jwksCaches = new Map<string, JwksCache>();
   const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
   /**
-   * The return URL allow-list: PUBLIC_URL's origin only, for now (an absolute URL of another origin, a
-   * scheme-relative `//host` and a backslash trick are all refused; OWASP Unvalidated Redirects cheat sheet).
+   * The return URL allow-list: PUBLIC_URL's origin, plus the origins the connection's tenant allows in its SSO
+   * settings (never another tenant's); return-to.ts `acceptReturnTo` has the rules (OWASP Unvalidated Redirects).
    */
-  function checkReturnTo(returnTo: string | undefined): string | null {
+  async function checkReturnTo(returnTo: string | undefined, tenantId: string): Promise<string | null> {
     if (returnTo === undefined || returnTo === '') return null;
-    let url: URL;
-    try {
-      url = new URL(returnTo, deps.publicUrl);
-    } catch {
-      throw refused('sso_config', 'returnTo is not a URL.');
-    }
-    if (url.origin !== publicOrigin || /^\s*[\\/]{2}/.test(returnTo) || returnTo.includes('\\')) throw refused('sso_config', 'returnTo must be on this server\'s origin (PUBLIC_URL).');
-    return url.href;
+    const accepted = acceptReturnTo(returnTo, deps.publicUrl, await deps.allowedReturnOrigins(tenantId));
+    if (accepted === null) throw refused('sso_config', 'returnTo must be on this server\'s origin (PUBLIC_URL) or one the tenant allows (GET /api/v1/sso/settings).');
+    return accepted;
   }
 
   async function loadConnection(tenantId: string, connectionId: string) {
@@ -301,7 +298,7 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
      * through the IdP that follows creates no user, link, role or session, and stores its outcome.
      */
     async startTest(tenantId: string, adminId: string, connectionId: string, returnToInput: string | undefined): Promise<{ url: string; testId: string }> {
-      const returnTo = checkReturnTo(returnToInput);
+      const returnTo = await checkReturnTo(returnToInput, tenantId);
       const testId = newId(clock.now().getTime());
       await db.tenantWork(tenantId, async (tx) => {
         await deps.requireTenantAdmin(tx, tenantId, adminId);
@@ -339,7 +336,6 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
 
     /** GET /auth/sso/start: the IdP's authorization URL and the sealed transaction cookie's value. */
     async start(connectionId: string, returnToInput: string | undefined, meta: RequestMeta, testInput?: string): Promise<{ location: string; transaction: string }> {
-      const returnTo = checkReturnTo(returnToInput);
       let test: SsoTransaction['test'];
       if (testInput !== undefined) {
         // A test link opens only for its own connection, until its end (sealed: neither forged nor altered).
@@ -349,6 +345,7 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
       }
       const tenantId = await db.globalWork((tx) => store.connectionTenant(tx, connectionId));
       if (!tenantId) throw refused('sso_config', 'No such SSO connection.');
+      const returnTo = await checkReturnTo(returnToInput, tenantId);
       const row = await loadConnection(tenantId, connectionId);
       // Test connection works on a disabled connection: that is its point (test before enabling).
       if (!row.enabled && !test) {

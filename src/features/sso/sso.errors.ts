@@ -22,6 +22,9 @@ export const SsoErrors = defineErrors({
   'sso.key_not_found': { status: 404, message: 'The connection publishes no client key with that kid.' },
   'sso.key_in_use': { status: 409, message: 'The current client key signs the connection\'s assertions; rotate before removing it.' },
   'sso.test_not_found': { status: 404, message: 'No such connection test in this tenant, or it expired (outcomes are kept 30 minutes).' },
+  'sso.break_glass_not_admin': { status: 422, message: 'Only active tenant administrators of this tenant can be break-glass users.' },
+  'sso.break_glass_required': { status: 409, message: 'A domain requires SSO: the tenant must keep at least one break-glass user.' },
+  'sso.invalid_return_origin': { status: 422, message: 'An allowed return origin must be https://host[:port] (http only for localhost), without path, query, fragment or user info.' },
 });
 
 declare module '../../kernel/app-error.js' {

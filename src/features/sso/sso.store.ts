@@ -139,3 +139,62 @@ export async function findTest(tx: Tx, tenantId: string, connectionId: string, i
 export async function finishTest(tx: Tx, tenantId: string, id: string, status: 'succeeded' | 'failed', outcome: Record<string, unknown>): Promise<void> {
   await tx.updateTable('sso_connection_tests').set({ status, outcome: JSON.stringify(outcome) }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }
+
+/** The tenant's enabled connections listing `domain`, by name (Require SSO and discovery pick the first). */
+export async function enabledConnectionsForDomain(tx: Tx, tenantId: string, domain: string): Promise<{ id: string; name: string }[]> {
+  return tx
+    .selectFrom('sso_connections')
+    .select(['id', 'name'])
+    .where('tenant_id', '=', tenantId)
+    .where('enabled', '=', true)
+    .where(sql<boolean>`${domain} = any(domains)`)
+    .orderBy('name')
+    .orderBy('id')
+    .execute();
+}
+
+export interface BreakGlassRow {
+  readonly user_id: string;
+  readonly created_by: string | null;
+  readonly created_at: Date;
+}
+
+/** The tenant's break-glass users, oldest first. */
+export async function listBreakGlass(tx: Tx, tenantId: string): Promise<BreakGlassRow[]> {
+  return tx.selectFrom('sso_break_glass_users').select(['user_id', 'created_by', 'created_at']).where('tenant_id', '=', tenantId).orderBy('created_at').orderBy('user_id').execute();
+}
+
+export async function isBreakGlassUser(tx: Tx, tenantId: string, userId: string): Promise<boolean> {
+  return (await tx.selectFrom('sso_break_glass_users').select('user_id').where('tenant_id', '=', tenantId).where('user_id', '=', userId).executeTakeFirst()) !== undefined;
+}
+
+/** Makes the tenant's break-glass list exactly `userIds` (rows of users kept keep their creation). */
+export async function replaceBreakGlass(tx: Tx, tenantId: string, userIds: readonly string[], actorId: string | null, now: Date): Promise<void> {
+  let del = tx.deleteFrom('sso_break_glass_users').where('tenant_id', '=', tenantId);
+  if (userIds.length > 0) del = del.where('user_id', 'not in', [...userIds]);
+  await del.execute();
+  if (userIds.length === 0) return;
+  await tx
+    .insertInto('sso_break_glass_users')
+    .values(userIds.map((userId) => ({ tenant_id: tenantId, user_id: userId, created_by: actorId, created_at: now })))
+    .onConflict((oc) => oc.columns(['tenant_id', 'user_id']).doNothing())
+    .execute();
+}
+
+export interface SettingsRow {
+  readonly allowed_return_origins: string[];
+  readonly updated_by: string | null;
+  readonly updated_at: Date;
+}
+
+export async function readSettings(tx: Tx, tenantId: string): Promise<SettingsRow | undefined> {
+  return tx.selectFrom('sso_settings').select(['allowed_return_origins', 'updated_by', 'updated_at']).where('tenant_id', '=', tenantId).executeTakeFirst();
+}
+
+export async function upsertSettings(tx: Tx, tenantId: string, origins: readonly string[], actorId: string | null, now: Date): Promise<void> {
+  await tx
+    .insertInto('sso_settings')
+    .values({ tenant_id: tenantId, allowed_return_origins: [...origins], updated_by: actorId, updated_at: now })
+    .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ allowed_return_origins: [...origins], updated_by: actorId, updated_at: now }))
+    .execute();
+}

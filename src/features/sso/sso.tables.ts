@@ -64,8 +64,26 @@ export interface SsoConnectionTestsTable {
   expires_at: Timestamp;
 }
 
+/** Break-glass users of a Require-SSO tenant (migration 0018). */
+export interface SsoBreakGlassUsersTable {
+  tenant_id: string;
+  user_id: string;
+  created_by: string | null;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** The tenant's SSO settings: the returnTo allow-list (migration 0018). */
+export interface SsoSettingsTable {
+  tenant_id: string;
+  allowed_return_origins: string[];
+  updated_by: string | null;
+  updated_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 declare module '../../db/schema.js' {
   interface DB {
     sso_connection_tests: SsoConnectionTestsTable;
+    sso_break_glass_users: SsoBreakGlassUsersTable;
+    sso_settings: SsoSettingsTable;
   }
 }
