@@ -39,4 +39,33 @@ describe.each(engines())('tessera domains verify [%s]', { timeout: 120_000 }, (e
       await db.close();
     }
   });
+
+  // Product rule: a misconfigured IdP must never lock the tenant out — the operator can always lift Require SSO.
+  it('lift-require-sso turns Require SSO off as the cli system actor; a domain the tenant lacks is refused', async () => {
+    expect((await runCli(['domains', 'verify', 'locked.example', '--tenant', tenantId, '--force'], env)).code).toBe(0);
+    const db = await open();
+    try {
+      await db.ownerWork((tx) => tx.updateTable('domains').set({ require_sso: true }).where('tenant_id', '=', tenantId).where('domain', '=', 'locked.example').execute());
+    } finally {
+      await db.close();
+    }
+    const lifted = await runCli(['domains', 'lift-require-sso', 'Locked.Example', '--tenant', tenantId], env);
+    expect(lifted.stderr).toBe('');
+    expect(lifted.code).toBe(0);
+    expect(lifted.stdout).toContain('locked.example: Require SSO is off');
+
+    const missing = await runCli(['domains', 'lift-require-sso', 'nowhere.example', '--tenant', tenantId], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('not_found');
+
+    const after = await open();
+    try {
+      const row = await after.ownerWork((tx) => tx.selectFrom('domains').select('require_sso').where('tenant_id', '=', tenantId).where('domain', '=', 'locked.example').executeTakeFirstOrThrow());
+      expect(row.require_sso).toBe(false);
+      const events = await after.ownerWork((tx) => tx.selectFrom('audit_events').select(['action', 'actor_type', 'actor_id']).where('tenant_id', '=', tenantId).where('action', '=', 'domain.require_sso.disabled').execute());
+      expect(events).toEqual([{ action: 'domain.require_sso.disabled', actor_type: 'system', actor_id: 'cli' }]);
+    } finally {
+      await after.close();
+    }
+  });
 });

@@ -25,4 +25,22 @@ export function registerDomains(program: Command): void {
         });
       }),
     );
+  domains
+    .command('lift-require-sso')
+    .description("turn Require SSO off for a tenant's domain without a tenant administrator (the operator's escape hatch when the IdP is broken and no break-glass user can sign in; audited domain.require_sso.disabled)")
+    .argument('<domain>', 'the domain, e.g. example.com')
+    .requiredOption('--tenant <id>', 'tenant id')
+    .action((domain: string, options: { tenant: string }) =>
+      runCommand(async () => {
+        if (!isUuid(options.tenant)) {
+          process.stderr.write('--tenant must be an id (UUID)\n');
+          process.exitCode = EXIT_USAGE;
+          return;
+        }
+        await withServices(async (services) => {
+          const result = await services.domains.operatorLiftRequireSso(options.tenant, OPERATOR, { domain });
+          process.stdout.write(`${result.domain}: Require SSO is off; password sign-in works again for its users. Turn it back on with PATCH /api/v1/domains/${result.id} {"requireSso": true} once the IdP works.\n`);
+        });
+      }),
+    );
 }

@@ -340,6 +340,25 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
       }
     },
 
+    /**
+     * The operator's escape hatch (`tessera domains lift-require-sso`): turns Require SSO off for a domain of the
+     * tenant without a tenant administrator — for a tenant whose IdP is broken and whose break-glass users are gone
+     * (product rule: a misconfigured IdP must never lock the tenant out). Audited `domain.require_sso.disabled`
+     * with the operator as actor.
+     */
+    async operatorLiftRequireSso(tenantId: string, actor: AuditActor, input: { domain: string }): Promise<DomainInfo> {
+      const domain = acceptable(input.domain);
+      return db.tenantWork(tenantId, async (tx) => {
+        const found = await store.findDomainByName(tx, tenantId, domain);
+        const row = found && (await store.lockDomain(tx, tenantId, found.id));
+        if (!row) throw new AppError(KernelErrors.not_found, { message: `The tenant has no domain ${domain}.` });
+        if (!row.require_sso) return toInfo(row);
+        await store.setRequireSso(tx, tenantId, row.id, false);
+        await audit.record(tx, tenantId, { action: 'domain.require_sso.disabled', actor, target: { type: 'domain', id: row.id }, outcome: 'success', details: { domain: row.domain, by: 'operator' } });
+        return toInfo((await store.findDomain(tx, tenantId, row.id))!);
+      });
+    },
+
     /** The tenant holding `domain` verified, or undefined (any unit of work; see verifiedDomainOwner). */
     ownerOf(domain: string): Promise<string | undefined> {
       return db.globalWork((tx) => verifiedDomainOwner(tx, domain));
