@@ -47,6 +47,10 @@ const OWNERS: Readonly<Record<string, string>> = {
   // sso: connections (their secrets and cached discovery documents)
   sso_connections: 'sso',
   sso_identities: 'sso',
+  // scim: directories, their bearer tokens, the SCIM side of provisioned users
+  scim_directories: 'scim',
+  scim_tokens: 'scim',
+  scim_users: 'scim',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };
