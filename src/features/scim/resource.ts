@@ -52,6 +52,10 @@ function normalizeSingle(def: AttrDef, value: unknown, where: string): unknown {
       if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
       throw invalidValue(`${where}: a boolean is expected.`);
     case 'complex': {
+      // Entra ID sends a reference such as the enterprise `manager` as its bare id: it is the `value`.
+      if ((typeof value === 'string' || typeof value === 'number') && def.subAttributes?.some((s) => s.name === 'value') && !def.multiValued) {
+        return normalizeSingle(def, { value }, where);
+      }
       if (!isObject(value)) throw invalidValue(`${where}: an object is expected.`);
       const out: Doc = {};
       for (const [key, v] of Object.entries(value)) {
