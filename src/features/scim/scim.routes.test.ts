@@ -371,7 +371,7 @@ describe.each(engines())('SCIM 2.0 /Users over HTTP [%s]', (engine) => {
   it('de-provisions on the next request on every instance: active false, DELETE, directory deletion; reactivation restores sign-in only', async () => {
     // Two instances share one database only on PostgreSQL: the embedded database is one process, whose session
     // state is served from memory (DESIGN §3), so on PGlite "the other instance" is the same one.
-    const second = engine === 'postgres' ? await startSecondInstance(t) : { url: t.url, close: async () => {} };
+    const second = engine === 'postgres' ? await startSecondInstance(t) : { url: t.url, close: () => Promise.resolve() };
     try {
       const email = `deprov-${newId().slice(-8)}@acme.test`;
       const created = await api<{ id: string }>(admin, 'POST', '/api/v1/users', { email, password: PASSWORD });
