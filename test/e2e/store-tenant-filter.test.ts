@@ -266,6 +266,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'scim.insertDirectory': 'insert for the given tenant',
   'scim.insertToken': 'insert for the given tenant',
   'scim.insertScimUser': 'insert for the given tenant',
+  'scim.filterSql': 'builds a WHERE expression, runs no query (queryScimUsers, covered, applies it under its tenant filter)',
   'scim.directoryTenant': 'calls the SQL function tessera_scim_directory_tenant: a directory id to its tenant, by design before any tenant is known',
   'sso.connectionTenant': 'calls the SQL function tessera_sso_connection_tenant: a connection id to its tenant, by design before any tenant is known',
   'accounts.accountNames': 'reads the accounts it is given (accounts are linked, not owned)',

@@ -171,7 +171,7 @@ export async function directoryUserIds(tx: Tx, tenantId: string, directoryId: st
 // ---- filters → SQL (RFC 7644 §3.4.2.2), parameterised: every operand is a bind parameter ----
 
 /** How a resource type is stored: its columns by canonical attribute path, and the jsonb document column. */
-interface Storage {
+export interface Storage {
   readonly columns: Readonly<Record<string, { readonly sql: RawBuilder<unknown>; readonly kind: 'text' | 'boolean' | 'timestamp' }>>;
   readonly document: RawBuilder<unknown>;
 }
@@ -294,6 +294,11 @@ function nodeSql(storage: Storage, node: FilterNode, element: RawBuilder<unknown
   }
 }
 
+/** A checked filter as a boolean SQL expression over a resource type's storage (every operand a bind parameter). */
+export function filterSql(storage: Storage, node: FilterNode): RawBuilder<boolean> {
+  return nodeSql(storage, node, null);
+}
+
 function sortSql(storage: Storage, path: ResolvedPath): RawBuilder<unknown> {
   const column = storage.columns[pathKey(path)];
   if (column) return column.sql;
@@ -319,7 +324,7 @@ export interface ScimUserQuery {
 /** One page of a directory's users matching the filter, and how many match in all. */
 export async function queryScimUsers(tx: Tx, tenantId: string, directoryId: string, query: ScimUserQuery): Promise<{ rows: ScimUserRow[]; total: number }> {
   let base = tx.selectFrom('scim_users').where('scim_users.tenant_id', '=', tenantId).where('scim_users.directory_id', '=', directoryId);
-  if (query.filter) base = base.where(nodeSql(USER_STORAGE, query.filter, null));
+  if (query.filter) base = base.where(filterSql(USER_STORAGE, query.filter));
   const count = await base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   const total = Number(count.n);
   if (query.limit === 0) return { rows: [], total };
