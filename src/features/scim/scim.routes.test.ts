@@ -249,6 +249,9 @@ describe.each(engines())('SCIM 2.0 /Users over HTTP [%s]', (engine) => {
       expect(typeof body.detail).toBe('string');
     };
     expectError(await scim(tokenA, dirA.id, 'POST', '/Users', { ...oktaUser(userName.toUpperCase()) }), 409, 'uniqueness');
+    // userName alone, case-insensitively (RFC 7643 §4.1.1), with an email nobody has.
+    expectError(await scim(tokenA, dirA.id, 'POST', '/Users', { ...oktaUser(userName.toUpperCase()), emails: [{ value: `other-${userName}`, primary: true }] }), 409, 'uniqueness');
+    expectError(await patch(tokenA, dirA.id, (await createUser(tokenA, dirA.id, oktaUser(`second-${userName}`))).id, [{ op: 'replace', path: 'userName', value: userName.toUpperCase() }]), 409, 'uniqueness');
     expectError(await scim(tokenA, dirA.id, 'GET', `/Users?filter=${encodeURIComponent('userName eq')}`), 400, 'invalidFilter');
     expectError(await scim(tokenA, dirA.id, 'GET', `/Users?filter=${encodeURIComponent('shoeSize gt "4"')}`), 400, 'invalidFilter');
     expectError(await scim(tokenA, dirA.id, 'GET', `/Users?filter=${encodeURIComponent('active gt true')}`), 400, 'invalidFilter');
