@@ -264,6 +264,14 @@ describe.each(engines())('SCIM 2.0 /Users over HTTP [%s]', (engine) => {
     expectError(await patch(tokenA, dirA.id, user.id, [{ op: 'jump', path: 'active', value: true }]), 400, 'invalidSyntax');
     expectError(await scim(tokenA, dirA.id, 'POST', '/Users', { name: { givenName: 'No' } }), 400, 'invalidValue');
     expectError(await scim(tokenA, dirA.id, 'POST', '/Users', { userName: 'not-an-email' }), 400, 'invalidValue');
+    const withCharset = await fetch(`${t.url}/scim/v2/${dirA.id}/Users`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/scim+json; charset=utf-8' }, body: JSON.stringify(oktaUser(`charset-${userName}`)) });
+    expect(withCharset.status).toBe(201);
+    const plainJson = await fetch(`${t.url}/scim/v2/${dirA.id}/Users`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/json' }, body: JSON.stringify(oktaUser(`json-${userName}`)) });
+    expect(plainJson.status).toBe(201);
+    expect(plainJson.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+    const textBody = await fetch(`${t.url}/scim/v2/${dirA.id}/Users`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'text/plain' }, body: 'x' });
+    // A body that is not JSON is not a SCIM message.
+    expectError({ status: textBody.status, body: await textBody.json(), headers: textBody.headers }, 400, 'invalidSyntax');
     const malformed = await fetch(`${t.url}/scim/v2/${dirA.id}/Users`, { method: 'POST', headers: { authorization: `Bearer ${tokenA}`, 'content-type': 'application/scim+json' }, body: '{"userName":' });
     expectError({ status: malformed.status, body: await malformed.json(), headers: malformed.headers }, 400, 'invalidSyntax');
     expectError(await scim(tokenA, dirA.id, 'GET', `/Users/${newId()}`), 404);
