@@ -71,7 +71,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   });
   const scimBaseUrl = (directoryId: string) => `${config.publicUrl.replace(/\/$/, '')}/scim/v2/${directoryId}`;
   const scimUsers = createScimUsersService({ db, clock, audit, baseUrlOf: scimBaseUrl,
-    identity: { createUser: (...args) => identity.createUser(...args), findUserByEmail: (...args) => identity.findUserByEmail(...args), getUser: (...args) => identity.getUser(...args), applyDirectoryChange: (...args) => identity.applyDirectoryChange(...args) },
+    identity: { createUser: (...args) => identity.createUser(...args), findUserByEmail: (...args) => identity.findUserByEmail(...args), getUser: (...args) => identity.getUser(...args), applyDirectoryChange: (...args) => identity.applyDirectoryChange(...args), assertEmailDomainAllowed: (...args) => identity.assertEmailDomainAllowed(...args) },
   });
   // The SCIM view of a user follows a status change made outside SCIM, in the writer's transaction.
   identity.events.subscribe((tx, event) => scimUsers.onUserEvent(tx, event));

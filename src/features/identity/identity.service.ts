@@ -211,10 +211,15 @@ export function createIdentityService({ db, clock, passwords, audit, securitySet
     findUserByEmail: store.findUserByEmail,
     requireTenantAdmin,
 
+    /** The tenant's domain rule for a user's email (`identity.email_domain_mismatch`), for writers outside identity's own use cases (SCIM). */
+    async assertEmailDomainAllowed(tx: Tx, tenantId: string, email: string): Promise<void> {
+      if (!emailDomainAllowed(await securitySettings(tx, tenantId), email)) throw new AppError(IdentityErrors['identity.email_domain_mismatch']);
+    },
+
     /**
      * A change pushed by a provisioning directory (SCIM, the IdP being the source of truth), in the caller's
      * unit of work: the sign-in email, the name, the status. The rules of an administrator's change hold: the
-     * email stays unique in the tenant (`identity.email_taken`), the tenant keeps an active tenant administrator
+     * email stays unique in the tenant (`identity.email_taken`) and in its allowed domains (`identity.email_domain_mismatch`), the tenant keeps an active tenant administrator
      * (`identity.last_tenant_admin`) and each account an Account Administrator (`rbac.last_account_admin`).
      * Deactivation rotates the security stamp and emits `user.deactivated` (writeUser): every session, refresh
      * token and login-phase token of the user stops working on the next request. Reactivation restores sign-in
@@ -230,6 +235,7 @@ export function createIdentityService({ db, clock, passwords, audit, securitySet
       };
       if (Object.keys(patch).length === 0) return;
       if (patch.email !== undefined) {
+        if (!emailDomainAllowed(await securitySettings(tx, tenantId), patch.email)) throw new AppError(IdentityErrors['identity.email_domain_mismatch']);
         const holder = await store.findUserByEmail(tx, tenantId, patch.email);
         if (holder && holder.id !== userId) throw new AppError(IdentityErrors['identity.email_taken']);
       }

@@ -3,6 +3,7 @@ import { startSecondInstance, startTestApp, type TestApp } from '../../../test/s
 import { engines } from '../../../test/support/databases.js';
 import { callApi, errorCode, requestJson } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin, loginOverHttp } from '../../../test/support/login.js';
+import { setSecurityPolicy } from '../../../test/support/sessions-http.js';
 import { newId } from '../../kernel/ids.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -440,6 +441,19 @@ describe.each(engines())('SCIM 2.0 /Users over HTTP [%s]', (engine) => {
     } finally {
       await second.close();
     }
+  });
+
+  it('keeps the tenant\'s email domain rule: a user or an email change outside the allowed domains is invalidValue', async () => {
+    const restricted = await loginAsAdmin(t, { tenantName: 'Restricted' });
+    const d = await directory(restricted, 'Okta');
+    await setSecurityPolicy(t, restricted.tenantId, { restrictEmailDomains: true, allowedEmailDomains: ['allowed.test'] });
+    const refused = await scim(d.token, d.id, 'POST', '/Users', oktaUser(`x-${newId().slice(-6)}@elsewhere.test`));
+    expect(refused.status).toBe(400);
+    expect((refused.body as unknown as ScimErrorBody).scimType).toBe('invalidValue');
+    const user = await createUser(d.token, d.id, oktaUser(`ok-${newId().slice(-6)}@allowed.test`));
+    const moved = await patch(d.token, d.id, user.id, [{ op: 'replace', path: 'emails[type eq "work"].value', value: 'ok@elsewhere.test' }]);
+    expect(moved.status).toBe(400);
+    expect((moved.body as unknown as ScimErrorBody).scimType).toBe('invalidValue');
   });
 
   it('shows an administrator\'s deactivation in the SCIM view (active false, a new version)', async () => {

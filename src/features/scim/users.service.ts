@@ -18,6 +18,7 @@ export interface IdentityPort {
   findUserByEmail(tx: Tx, tenantId: string, email: string): Promise<{ id: string; is_tenant_admin: boolean } | undefined>;
   getUser(tx: Tx, tenantId: string, userId: string): Promise<{ id: string; email: string; active: boolean }>;
   applyDirectoryChange(tx: Tx, tenantId: string, userId: string, changes: { email?: string; name?: string | null; active?: boolean }): Promise<void>;
+  assertEmailDomainAllowed(tx: Tx, tenantId: string, email: string): Promise<void>;
 }
 
 export interface ScimUsersDeps {
@@ -135,13 +136,18 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf }
     return row;
   }
 
-  /** identity's `email_taken` is SCIM's `uniqueness` (RFC 7644 §3.12). */
+  /** identity's `email_taken` is SCIM's `uniqueness`, its domain rule an `invalidValue` (RFC 7644 §3.12). */
+  function asScimError(error: unknown): unknown {
+    if (isAppError(error) && error.code === IdentityErrors['identity.email_taken']) return uniqueness('The email belongs to another user of the tenant.');
+    if (isAppError(error) && error.code === IdentityErrors['identity.email_domain_mismatch']) return invalidValue("The email's domain is not one the tenant allows (its security settings restrict email domains).");
+    return error;
+  }
+
   async function identityChange(tx: Tx, tenantId: string, userId: string, changes: Parameters<IdentityPort['applyDirectoryChange']>[3]): Promise<void> {
     try {
       await identity.applyDirectoryChange(tx, tenantId, userId, changes);
     } catch (error) {
-      if (isAppError(error) && error.code === IdentityErrors['identity.email_taken']) throw uniqueness('The email belongs to another user of the tenant.');
-      throw error;
+      throw asScimError(error);
     }
   }
 
@@ -190,6 +196,9 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf }
           if (existing.is_tenant_admin) throw uniqueness('The email belongs to a tenant administrator, whom SCIM does not take over.');
           userId = existing.id;
         } else {
+          await identity.assertEmailDomainAllowed(tx, tenantId, fields.email).catch((error: unknown) => {
+            throw asScimError(error);
+          });
           userId = (await identity.createUser(tx, tenantId, { email: fields.email, name: fields.name })).id;
         }
         const before = existing ? (await identity.getUser(tx, tenantId, userId)).active : true;
