@@ -74,6 +74,21 @@ export function createDirectoriesService({ db, clock, audit, publicUrl, requireT
     updatedAt: iso(row.updated_at)!,
   });
   const notFound = () => new AppError(ScimErrors['scim.directory_not_found']);
+  // A directory's tenant never changes, so it is remembered after the first look-up (one transaction less per
+  // SCIM request). Only directories that exist are remembered; a deleted one fails the token look-up, which
+  // runs on every request (its tokens are gone with it).
+  const tenantOfDirectory = new Map<string, string>();
+  const MAX_REMEMBERED = 10_000;
+  async function directoryTenant(directoryId: string): Promise<string | undefined> {
+    const known = tenantOfDirectory.get(directoryId);
+    if (known) return known;
+    const tenantId = await db.globalWork((tx) => store.directoryTenant(tx, directoryId));
+    if (tenantId) {
+      if (tenantOfDirectory.size >= MAX_REMEMBERED) tenantOfDirectory.clear();
+      tenantOfDirectory.set(directoryId, tenantId);
+    }
+    return tenantId;
+  }
 
   async function findOrThrow(tx: Tx, tenantId: string, id: string): Promise<store.DirectoryRow> {
     if (!UUID.test(id)) throw notFound();
@@ -193,7 +208,7 @@ export function createDirectoriesService({ db, clock, audit, publicUrl, requireT
     async authenticate(directoryId: string, token: string): Promise<ScimCaller> {
       const refuse = () => new AppError(ScimErrors['scim.unauthorized']);
       if (!UUID.test(directoryId) || !TOKEN.test(token)) throw refuse();
-      const tenantId = await db.globalWork((tx) => store.directoryTenant(tx, directoryId));
+      const tenantId = await directoryTenant(directoryId);
       if (!tenantId) throw refuse();
       const found = await db.tenantWork(tenantId, async (tx) => {
         const row = await store.findLiveToken(tx, tenantId, directoryId, hashOpaqueToken(token, HASH_CONTEXT));

@@ -282,6 +282,18 @@ describe.each(engines())('SCIM 2.0 /Users over HTTP [%s]', (engine) => {
     expect(errorCode(await api(admin, 'GET', '/api/v1/scim/directories/00000000-0000-4000-8000-000000000000'))).toBe('scim.directory_not_found');
   });
 
+  it('two concurrent creations of one user: one 201, one 409 uniqueness, never a 5xx nor two users', async () => {
+    // Several rounds: on PostgreSQL the two requests race past the userName check in some of them.
+    for (let round = 0; round < 6; round++) {
+      const userName = `race-${newId().slice(-8)}@acme.test`;
+      const answers = await Promise.all([scim(tokenA, dirA.id, 'POST', '/Users', oktaUser(userName)), scim(tokenA, dirA.id, 'POST', '/Users', oktaUser(userName.toUpperCase()))]);
+      expect(answers.map((a) => a.status).sort(), JSON.stringify(answers.map((a) => a.body))).toEqual([201, 409]);
+      expect((answers.find((a) => a.status === 409)!.body as unknown as ScimErrorBody).scimType).toBe('uniqueness');
+      const users = await t.app.db.ownerWork((tx) => tx.selectFrom('users').select('id').where('tenant_id', '=', admin.tenantId).where((eb) => eb(eb.fn('lower', ['email']), '=', userName)).execute());
+      expect(users).toHaveLength(1);
+    }
+  });
+
   it('honours If-Match with weak ETags: a stale version is 412 and changes nothing', async () => {
     const user = await createUser(tokenA, dirA.id, oktaUser(`etag-${newId().slice(-8)}@acme.test`));
     const stale = await patch(tokenA, dirA.id, user.id, [{ op: 'replace', path: 'title', value: 'Stale' }], { 'if-match': 'W/"7"' });

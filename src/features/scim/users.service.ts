@@ -209,9 +209,10 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf }
         return versioned(caller, (await store.findScimUser(tx, tenantId, directoryId, userId))!);
       });
       // Two concurrent creations of one userName: the loser meets the unique index, which is `uniqueness` too.
+      // identity's own unique-email guard (a concurrent create with the same email) is `uniqueness` as well.
       return work.catch((error: unknown) => {
         if (isUniqueViolation(error)) throw uniqueness('The userName or email was taken concurrently.');
-        throw error;
+        throw asScimError(error);
       });
     },
 
