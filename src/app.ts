@@ -15,11 +15,12 @@ import { createGroupsService, createIdentityService, findLoginUser, findLoginUse
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createOidcSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
+import { createDirectoriesService, createScimUsersService, scimDirectoryRoutes, scimFrame, scimProtocolRoutes } from './features/scim/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { type AuthGuards, createAuthGuards } from './http/auth.js';
-import { registerRoutes } from './http/route.js';
+import { registerProtocolRoutes, registerRoutes } from './http/route.js';
 import { createHttpServer } from './http/server.js';
 import { type Clock, systemClock } from './kernel/clock.js';
 
@@ -81,16 +82,26 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     loginWithIdentitySource: (tenantId, resolve, meta) => sessions.loginWithIdentitySource(tenantId, resolve, meta),
     spendOnce: (tenantId, id, expiresAt) => sessions.spendOnce(tenantId, id, expiresAt),
   });
+  const scimBaseUrl = (directoryId: string) => `${config.publicUrl.replace(/\/$/, '')}/scim/v2/${directoryId}`;
+  const scimUsers = createScimUsersService({ db, clock, audit, baseUrlOf: scimBaseUrl,
+    identity: { createUser: (...args) => identity.createUser(...args), findUserByEmail: (...args) => identity.findUserByEmail(...args), getUser: (...args) => identity.getUser(...args), applyDirectoryChange: (...args) => identity.applyDirectoryChange(...args), assertEmailDomainAllowed: (...args) => identity.assertEmailDomainAllowed(...args) },
+  });
+  // The SCIM view of a user follows a status change made outside SCIM, in the writer's transaction.
+  identity.events.subscribe((tx, event) => scimUsers.onUserEvent(tx, event));
+  const scimDirectories = createDirectoriesService({ db, clock, audit, publicUrl: config.publicUrl, requireTenantAdmin: identity.requireTenantAdmin,
+    ssoConnectionExists: (tx, tenantId, id) => sso.exists(tx, tenantId, id),
+    deprovisionDirectory: (tx, tenantId, directoryId, actor) => scimUsers.deprovisionDirectory(tx, tenantId, directoryId, actor),
+  });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, scimDirectories, scimUsers };
 }
 
 export type Services = ReturnType<typeof createServices>;
 
 /** Composition root, second half: the HTTP server with every feature's routes mounted. No logic here. */
 export async function createHttpApp(s: Services, { config, logger }: Pick<AppDeps, 'config' | 'logger'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
-  const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker(), s.apiKeys);
+  const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker(), s.apiKeys, s.scimDirectories);
   const http: FastifyInstance = await createHttpServer({
     logLevel: config.logLevel,
     bodyLimit: config.bodyLimit,
@@ -115,7 +126,9 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...ssoRoutes(s.sso, s.ssoSignIn),
     ...ssoPolicyRoutes(s.ssoPolicy),
     ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl }),
+    ...scimDirectoryRoutes(s.scimDirectories),
   ]);
+  await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers), scimFrame);
   return { http, guards };
 }
 

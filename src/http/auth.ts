@@ -27,10 +27,19 @@ export interface ApiKeyCaller {
   readonly permissions: ReadonlySet<string>;
 }
 
+/** A SCIM client (an IdP) calling with a bearer token of the directory its URL names (the scim feature resolves it). */
+export interface ScimCaller {
+  readonly kind: 'scim_directory';
+  readonly directoryId: string;
+  readonly tenantId: string;
+  readonly tokenId: string;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     auth: AuthContext | null;
     apiKey: ApiKeyCaller | null;
+    scim: ScimCaller | null;
   }
 }
 
@@ -53,6 +62,12 @@ export interface ApiKeyAuthenticator {
   authenticate(token: string): Promise<ApiKeyCaller>;
 }
 
+/** Implemented by the scim feature: the bearer token must be a live token of the directory `directoryId` names. */
+export interface ScimAuthenticator {
+  /** The caller, or throws an AppError (`scim.unauthorized`) for a missing, unknown, revoked or other directory's token. */
+  authenticate(directoryId: string, token: string): Promise<ScimCaller>;
+}
+
 /** The guard's refusal; the code is the kernel's, because access control raises it too (authz/check). */
 export const AuthErrors = { permission_denied: KernelErrors.permission_denied } as const;
 
@@ -63,6 +78,8 @@ export interface AuthGuards {
   requirePermission(permission: string): preHandlerAsyncHookHandler;
   /** preHandler: an API key of an account (`Authorization: Bearer tak1…`) or else a live session. */
   readonly requireSessionOrApiKey: preHandlerAsyncHookHandler;
+  /** preHandler: a bearer token of the SCIM directory named by the route's `:directoryId` (RFC 7644 §2). */
+  readonly requireScimDirectory: preHandlerAsyncHookHandler;
 }
 
 /** The bearer token of `Authorization` (RFC 6750 §2.1), or '' without one. */
@@ -70,7 +87,7 @@ function bearerOf(request: FastifyRequest): string {
   return /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
 }
 
-export function createAuthGuards(authenticator: Authenticator, permissions: PermissionChecker, apiKeys?: ApiKeyAuthenticator): AuthGuards {
+export function createAuthGuards(authenticator: Authenticator, permissions: PermissionChecker, apiKeys?: ApiKeyAuthenticator, scim?: ScimAuthenticator): AuthGuards {
   async function requireSession(this: unknown, request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     request.auth = await authenticator.authenticate(request);
   }
@@ -80,6 +97,11 @@ export function createAuthGuards(authenticator: Authenticator, permissions: Perm
       const token = bearerOf(request);
       if (apiKeys?.isApiKey(token)) request.apiKey = await apiKeys.authenticate(token);
       else await requireSession.call(this, request, reply);
+    },
+    async requireScimDirectory(request: FastifyRequest) {
+      if (!scim) throw new AppError(KernelErrors.not_found);
+      const directoryId = (request.params as { directoryId?: string } | undefined)?.directoryId ?? '';
+      request.scim = await scim.authenticate(directoryId, bearerOf(request));
     },
     requirePermission(permission) {
       return async function (request: FastifyRequest, reply: FastifyReply) {

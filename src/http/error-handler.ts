@@ -24,7 +24,7 @@ function validationMessage(error: FastifyError): string {
 }
 
 /** Maps every thrown error to the stable error model; nothing internal reaches the client. */
-function toAppError(error: FastifyError): AppError {
+export function toAppError(error: FastifyError): AppError {
   if (isAppError(error)) return error;
   if (error.validation) return new AppError(KernelErrors.invalid_request, { message: validationMessage(error) });
   switch (error.code) {
@@ -46,14 +46,19 @@ function toAppError(error: FastifyError): AppError {
   return new AppError(KernelErrors.internal_error, { cause: error });
 }
 
+/** Logs a refused or failed request: internal failures with their cause, refusals with their code. */
+export function logError(request: FastifyRequest, error: FastifyError, appError: AppError): void {
+  if (appError.status >= 500) {
+    request.log.error({ err: error, code: appError.code, detail: appError.detail, responseSerialization: isResponseSerializationError(error) }, 'request failed');
+  } else {
+    request.log.info({ code: appError.code, detail: appError.detail }, 'request refused');
+  }
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    if (appError.status >= 500) {
-      request.log.error({ err: error, code: appError.code, detail: appError.detail, responseSerialization: isResponseSerializationError(error) }, 'request failed');
-    } else {
-      request.log.info({ code: appError.code, detail: appError.detail }, 'request refused');
-    }
+    logError(request, error, appError);
     // RFC 9110 §10.2.3: a throttled refusal that knows how long the wait is says so.
     const retryAfter = (appError.detail as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
     if (appError.status === 429 && typeof retryAfter === 'number' && retryAfter > 0) reply.header('retry-after', String(retryAfter));

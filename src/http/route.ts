@@ -1,9 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { CookieSerializeOptions } from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { z } from 'zod';
-import type { ApiKeyCaller, AuthContext, AuthGuards } from './auth.js';
+import { AppError } from '../kernel/app-error.js';
+import { KernelErrors } from '../kernel/errors.js';
+import type { ApiKeyCaller, AuthContext, AuthGuards, ScimCaller } from './auth.js';
+import { logError, toAppError } from './error-handler.js';
 
 /**
  * A route is declared once (DESIGN §6 "defineRoute"): its method and URL, who may call it, the zod schemas that
@@ -16,10 +19,12 @@ import type { ApiKeyCaller, AuthContext, AuthGuards } from './auth.js';
 export const NoContent = z.null().describe('No content');
 
 /**
- * Who may call a route: anyone, any live session, a live session whose user holds `permission`, or an
- * application's API key as well as a session (`session-or-api-key`: the handler reads `ctx.caller`).
+ * Who may call a route: anyone, any live session, a live session whose user holds `permission`, an
+ * application's API key as well as a session (`session-or-api-key`: the handler reads `ctx.caller`), or a
+ * SCIM client with a bearer token of the directory the URL's `:directoryId` names (`scim-directory`: the
+ * handler reads `ctx.directory`).
  */
-export type RouteAuth = 'public' | 'session' | 'session-or-api-key' | { readonly permission: string };
+export type RouteAuth = 'public' | 'session' | 'session-or-api-key' | 'scim-directory' | { readonly permission: string };
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -104,11 +109,17 @@ export interface CallerContext<S extends RouteSchema> extends PublicContext<S> {
   readonly caller: Caller;
 }
 
+export interface ScimContext<S extends RouteSchema> extends PublicContext<S> {
+  readonly directory: ScimCaller;
+}
+
 export type RouteContext<S extends RouteSchema, A extends RouteAuth> = A extends 'public'
   ? PublicContext<S>
   : A extends 'session-or-api-key'
     ? CallerContext<S>
-    : SessionContext<S>;
+    : A extends 'scim-directory'
+      ? ScimContext<S>
+      : SessionContext<S>;
 
 /**
  * What a handler may return: the input side of any of the route's response schemas, or a raw body; nothing
@@ -186,6 +197,9 @@ class Context {
   get caller(): Caller {
     return this.request.apiKey ?? { kind: 'session', ...this.request.auth! };
   }
+  get directory(): ScimCaller {
+    return this.request.scim!;
+  }
   get principal(): AuthContext {
     return this.request.auth!;
   }
@@ -219,6 +233,7 @@ function guardFor(auth: RouteAuth, guards: AuthGuards): preHandlerAsyncHookHandl
   if (auth === 'public') return undefined;
   if (auth === 'session') return guards.requireSession;
   if (auth === 'session-or-api-key') return guards.requireSessionOrApiKey;
+  if (auth === 'scim-directory') return guards.requireScimDirectory;
   return guards.requirePermission(auth.permission);
 }
 
@@ -245,4 +260,45 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
       },
     });
   }
+}
+
+/** How a protocol's routes answer: its media type and its error document (SCIM: RFC 7644 §3.12). */
+export interface ProtocolFrame {
+  /** URL prefix of the protocol's routes. */
+  readonly prefix: string;
+  /** Accepted as a JSON body besides `application/json`, and the content type of every answer. */
+  readonly mediaType: string;
+  /** The protocol's error document for an error of the one error model. */
+  renderError(error: AppError): { readonly status: number; readonly body: unknown };
+}
+
+/**
+ * Mounts a protocol's routes in their own Fastify scope: requests may send the protocol's media type, every
+ * answer carries it, and every error — a refusal by a guard or a handler, a schema failure, an unknown URL
+ * under the prefix — is mapped to the one error model first, then rendered in the protocol's error document.
+ * The rest of the API keeps `{"error": …}`.
+ */
+export async function registerProtocolRoutes(app: FastifyInstance, guards: AuthGuards, routes: readonly Route[], frame: ProtocolFrame): Promise<void> {
+  await app.register(
+    (scope, _options, done) => {
+      scope.addContentTypeParser(frame.mediaType, { parseAs: 'string' }, scope.getDefaultJsonParser('error', 'ignore'));
+      scope.addHook('onSend', (_request, reply, payload, done) => {
+        void reply.header('content-type', `${frame.mediaType}; charset=utf-8`);
+        done(null, payload);
+      });
+      scope.setErrorHandler((error: FastifyError, request, reply) => {
+        const appError = toAppError(error);
+        logError(request, error, appError);
+        const { status, body } = frame.renderError(appError);
+        return reply.code(status).send(body);
+      });
+      scope.setNotFoundHandler((request, reply) => {
+        const { status, body } = frame.renderError(new AppError(KernelErrors.not_found, { message: `No route ${request.method} ${request.url.split('?')[0]}.` }));
+        return reply.code(status).send(body);
+      });
+      registerRoutes(scope, guards, routes);
+      done();
+    },
+    { prefix: frame.prefix },
+  );
 }

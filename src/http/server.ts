@@ -42,6 +42,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
 
   app.decorateRequest('auth', null);
   app.decorateRequest('apiKey', null);
+  app.decorateRequest('scim', null);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   const headers = securityHeaders({

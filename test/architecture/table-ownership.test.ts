@@ -51,6 +51,10 @@ const OWNERS: Readonly<Record<string, string>> = {
   // sso: Require-SSO break-glass users and the tenant's SSO settings (returnTo allow-list)
   sso_break_glass_users: 'sso',
   sso_settings: 'sso',
+  // scim: directories, their bearer tokens, the SCIM side of provisioned users
+  scim_directories: 'scim',
+  scim_tokens: 'scim',
+  scim_users: 'scim',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

@@ -20,6 +20,7 @@ const ROLE = '0190a7a2-1111-7000-8000-000000000005';
 const SESSION = '0190a7a2-1111-7000-8000-000000000006';
 const GROUP = '0190a7a2-1111-7000-8000-000000000007';
 const CONNECTION = '0190a7a2-1111-7000-8000-000000000008';
+const SCIM_DIRECTORY = '0190a7a2-1111-7000-8000-000000000009';
 const AT = '2026-01-02T03:04:05.678000Z';
 
 function auditEvent(seq: number, prevHash: string) {
@@ -135,6 +136,13 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`update domains set require_sso = true where tenant_id = ${T} and domain = 'upgrade.example'`.execute(tx);
     await sql`insert into sso_break_glass_users (tenant_id, user_id, created_by, created_at) values (${T}, ${USER}, ${USER}, ${AT}::timestamptz)`.execute(tx);
     await sql`insert into sso_settings (tenant_id, allowed_return_origins, updated_by, updated_at) values (${T}, '{https://app.upgrade.example}', ${USER}, ${AT}::timestamptz)`.execute(tx);
+  },
+  // 0019 SCIM: a directory linked to the connection, a token (hash only), and the user it provisions.
+  async (tx) => {
+    await sql`insert into scim_directories (tenant_id, id, name, sso_connection_id, created_at, updated_at) values (${T}, ${SCIM_DIRECTORY}, 'Okta', ${CONNECTION}, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into scim_tokens (tenant_id, id, directory_id, token_hash, created_at, last_used_at) values (${T}, gen_random_uuid(), ${SCIM_DIRECTORY}, '\x0102'::bytea, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into scim_users (tenant_id, directory_id, user_id, user_name, external_id, active, resource, version, created_at, updated_at)
+      values (${T}, ${SCIM_DIRECTORY}, ${USER}, 'user@acme.test', '00u1', true, '{"emails":[{"value":"user@acme.test","primary":true}]}'::jsonb, 3, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
   },
 ];
 

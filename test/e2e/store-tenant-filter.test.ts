@@ -14,6 +14,7 @@ import * as accounts from '../../src/features/tenants/accounts.store.js';
 import * as rbac from '../../src/features/rbac/rbac.store.js';
 import * as sessions from '../../src/features/sessions/sessions.store.js';
 import * as sso from '../../src/features/sso/sso.store.js';
+import * as scim from '../../src/features/scim/scim.store.js';
 import * as organizations from '../../src/features/tenants/organizations.store.js';
 import * as tenants from '../../src/features/tenants/tenants.store.js';
 import { canonicalParts } from '../../src/features/audit/audit-chain.js';
@@ -59,12 +60,17 @@ interface World {
   readonly ssoTest: string;
   readonly ssoTestExpired: string;
   readonly managedAssignment: string;
+  readonly scimDirectory: string;
+  readonly scimToken: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
 const API_KEY_HASH = Buffer.alloc(32, 7);
 const page = { limit: 100, offset: 0 };
 const SSO_VALUES = { name: 'SSO A', enabled: false, domains: ['a.example'], defaultRoleId: null, rulesMode: 'highest_match', rules: [], claimMapping: {}, mfaPolicy: {}, config: { issuer: 'https://idp-a.example' }, discovery: null, discoveryFetchedAt: null };
+const SCIM_TOKEN_HASH = Buffer.alloc(32, 9);
+const SCIM_VALUES = { userName: 'scim-a@a.example', externalId: 'ext-a', active: true, resource: { title: 'Title A' } };
+const SCIM_QUERY = { filter: null, sortBy: null, descending: false, offset: 0, limit: 100 };
 const mentions = (result: unknown, id: string) => JSON.stringify(result ?? null).includes(id);
 
 type ReadCase = [name: string, run: (tx: Tx, c: Ctx, w: World) => Promise<unknown>, sees: (result: unknown, w: World) => boolean];
@@ -146,6 +152,19 @@ const READS: ReadCase[] = [
   ['sso.nameTaken', (tx, c) => sso.nameTaken(tx, c.tenant, 'SSO A'), isTrue],
   ['sso.findTest', (tx, c, w) => sso.findTest(tx, c.tenant, w.ssoConnection, w.ssoTest, now), bySome('ssoTest')],
   ['rbac.managedAssignmentsOfUser', (tx, c, w) => rbac.managedAssignmentsOfUser(tx, c.tenant, w.user, `sso:${w.ssoConnection}`), bySome('managedAssignment')],
+  // scim directories, tokens, users
+  ['scim.listDirectories', (tx, c) => scim.listDirectories(tx, c.tenant), bySome('scimDirectory')],
+  ['scim.findDirectory', (tx, c, w) => scim.findDirectory(tx, c.tenant, w.scimDirectory), bySome('scimDirectory')],
+  ['scim.directoryNameTaken', (tx, c) => scim.directoryNameTaken(tx, c.tenant, 'SCIM A'), isTrue],
+  ['scim.lockDirectory', (tx, c, w) => scim.lockDirectory(tx, c.tenant, w.scimDirectory), isTrue],
+  ['scim.listTokens', (tx, c, w) => scim.listTokens(tx, c.tenant, w.scimDirectory), bySome('scimToken')],
+  ['scim.lockLiveTokens', (tx, c, w) => scim.lockLiveTokens(tx, c.tenant, w.scimDirectory), bySome('scimToken')],
+  ['scim.findLiveToken', (tx, c, w) => scim.findLiveToken(tx, c.tenant, w.scimDirectory, SCIM_TOKEN_HASH), bySome('scimToken')],
+  ['scim.findScimUser', (tx, c, w) => scim.findScimUser(tx, c.tenant, w.scimDirectory, w.user), bySome('user')],
+  ['scim.directoryOfUser', (tx, c, w) => scim.directoryOfUser(tx, c.tenant, w.user), bySome('scimDirectory')],
+  ['scim.userNameTaken', (tx, c, w) => scim.userNameTaken(tx, c.tenant, w.scimDirectory, 'SCIM-A@a.example'), isTrue],
+  ['scim.directoryUserIds', (tx, c, w) => scim.directoryUserIds(tx, c.tenant, w.scimDirectory), bySome('user')],
+  ['scim.queryScimUsers', (tx, c, w) => scim.queryScimUsers(tx, c.tenant, w.scimDirectory, SCIM_QUERY), bySome('user')],
   // organizations and tenants
   ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
   ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
@@ -193,6 +212,13 @@ const WRITES: WriteCase[] = [
   ['sso.purgeTests', (tx, c) => sso.purgeTests(tx, c.tenant, now), async (tx, a, w) => (await tx.selectFrom('sso_connection_tests').select('id').where('tenant_id', '=', a.tenant).where('id', '=', w.ssoTestExpired).execute()).length === 1],
   ['rbac.deleteManagedAssignments', (tx, c, w) => rbac.deleteManagedAssignments(tx, c.tenant, `sso:${w.ssoConnection}`), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.managedAssignment)) !== undefined],
   ['sso.deleteConnection', (tx, c, w) => sso.deleteConnection(tx, c.tenant, w.ssoConnection), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection)) !== undefined],
+  ['scim.updateDirectory', (tx, c, w) => scim.updateDirectory(tx, c.tenant, w.scimDirectory, { name: 'Hijacked', ssoConnectionId: null, actorId: null, now }), async (tx, a, w) => (await scim.findDirectory(tx, a.tenant, w.scimDirectory))?.name === 'SCIM A'],
+  ['scim.deleteDirectory', (tx, c, w) => scim.deleteDirectory(tx, c.tenant, w.scimDirectory), async (tx, a, w) => (await scim.findDirectory(tx, a.tenant, w.scimDirectory)) !== undefined],
+  ['scim.revokeToken', (tx, c, w) => scim.revokeToken(tx, c.tenant, w.scimDirectory, w.scimToken, now), async (tx, a, w) => (await scim.findLiveToken(tx, a.tenant, w.scimDirectory, SCIM_TOKEN_HASH)) !== undefined],
+  ['scim.touchToken', (tx, c, w) => scim.touchToken(tx, c.tenant, w.scimToken, now), async (tx, a, w) => (await scim.findLiveToken(tx, a.tenant, w.scimDirectory, SCIM_TOKEN_HASH))?.last_used_at === null],
+  ['scim.updateScimUser', (tx, c, w) => scim.updateScimUser(tx, c.tenant, w.scimDirectory, w.user, { ...SCIM_VALUES, userName: 'hijacked' }, now), async (tx, a, w) => (await scim.findScimUser(tx, a.tenant, w.scimDirectory, w.user))?.user_name === SCIM_VALUES.userName],
+  ['scim.mirrorActive', (tx, c, w) => scim.mirrorActive(tx, c.tenant, w.user, false, now), async (tx, a, w) => (await scim.findScimUser(tx, a.tenant, w.scimDirectory, w.user))?.active === true],
+  ['scim.deleteScimUser', (tx, c, w) => scim.deleteScimUser(tx, c.tenant, w.scimDirectory, w.user), async (tx, a, w) => (await scim.findScimUser(tx, a.tenant, w.scimDirectory, w.user)) !== undefined],
   ['rbac.deleteAssignment', (tx, c, w) => rbac.deleteAssignment(tx, c.tenant, w.assignment), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.assignment)) !== undefined],
   ['rbac.setRolePermissions', (tx, c, w) => rbac.setRolePermissions(tx, c.account, w.role, ['hijack.all'], now), async (tx, a, w) => !mentions(await rbac.findRole(tx, a.account, w.role), 'hijack.all')],
   ['rbac.deleteRole (custom role)', (tx, c, w) => rbac.deleteRole(tx, c.account, w.customRole), async (tx, a, w) => (await rbac.findRole(tx, a.account, w.customRole)) !== undefined],
@@ -255,6 +281,11 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'sso.insertConnection': 'insert for the given tenant',
   'sso.insertTest': 'insert for the given tenant: for a wrong tenant the foreign key to that tenant’s connection fails it whole',
   'sso.linkIdentity': 'upsert keyed by (tenant, connection, subject): for a wrong tenant the foreign key to that tenant’s connection fails it whole',
+  'scim.insertDirectory': 'insert for the given tenant',
+  'scim.insertToken': 'insert for the given tenant',
+  'scim.insertScimUser': 'insert for the given tenant',
+  'scim.filterSql': 'builds a WHERE expression, runs no query (queryScimUsers, covered, applies it under its tenant filter)',
+  'scim.directoryTenant': 'calls the SQL function tessera_scim_directory_tenant: a directory id to its tenant, by design before any tenant is known',
   'sso.connectionTenant': 'calls the SQL function tessera_sso_connection_tenant: a connection id to its tenant, by design before any tenant is known',
   'accounts.accountNames': 'reads the accounts it is given (accounts are linked, not owned)',
   'accounts.authzEpochOf': 'reads the account it is given (accounts are linked, not owned)',
@@ -281,7 +312,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'domains.dueDomains': 're-check job: every tenant',
 };
 
-const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants, sso };
+const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants, sso, scim };
 
 async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
   const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();
@@ -380,8 +411,13 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, name: 'SSO A enabled', enabled: true, domains: ['tenant-a.example'], id: newId(), type: 'oidc', secret: null, actorId: null, now });
       await tx.insertInto('sso_break_glass_users').values({ tenant_id: a.tenant, user_id: adminA.userId, created_by: null, created_at: now }).execute();
       await tx.insertInto('sso_settings').values({ tenant_id: a.tenant, allowed_return_origins: ['https://app-a.example'], updated_by: null, updated_at: now }).execute();
+      const scimDirectory = newId();
+      await scim.insertDirectory(tx, a.tenant, { id: scimDirectory, name: 'SCIM A', ssoConnectionId: ssoConnection, actorId: null, now });
+      const scimToken = newId();
+      await scim.insertToken(tx, a.tenant, { id: scimToken, directoryId: scimDirectory, hash: SCIM_TOKEN_HASH, actorId: null, now });
+      await scim.insertScimUser(tx, a.tenant, scimDirectory, adminA.userId, SCIM_VALUES, now);
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
-      return { apiKey, ssoConnection, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+      return { apiKey, ssoConnection, scimDirectory, scimToken, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
     w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, domain, assignmentAccount: a.account, ...facts };
   });

@@ -210,6 +210,40 @@ export function createIdentityService({ db, clock, passwords, audit, securitySet
     },
     findUserByEmail: store.findUserByEmail,
     requireTenantAdmin,
+
+    /** The tenant's domain rule for a user's email (`identity.email_domain_mismatch`), for writers outside identity's own use cases (SCIM). */
+    async assertEmailDomainAllowed(tx: Tx, tenantId: string, email: string): Promise<void> {
+      if (!emailDomainAllowed(await securitySettings(tx, tenantId), email)) throw new AppError(IdentityErrors['identity.email_domain_mismatch']);
+    },
+
+    /**
+     * A change pushed by a provisioning directory (SCIM, the IdP being the source of truth), in the caller's
+     * unit of work: the sign-in email, the name, the status. The rules of an administrator's change hold: the
+     * email stays unique in the tenant (`identity.email_taken`) and in its allowed domains (`identity.email_domain_mismatch`), the tenant keeps an active tenant administrator
+     * (`identity.last_tenant_admin`) and each account an Account Administrator (`rbac.last_account_admin`).
+     * Deactivation rotates the security stamp and emits `user.deactivated` (writeUser): every session, refresh
+     * token and login-phase token of the user stops working on the next request. Reactivation restores sign-in
+     * only. The caller audits.
+     */
+    async applyDirectoryChange(tx: Tx, tenantId: string, userId: string, changes: { email?: string | undefined; name?: string | null | undefined; active?: boolean | undefined }): Promise<void> {
+      const target = await findOrThrow(tx, tenantId, userId);
+      const email = changes.email?.trim();
+      const patch: store.UserChanges = {
+        ...(email !== undefined && email !== target.email ? { email } : {}),
+        ...(changes.name !== undefined && changes.name !== target.name ? { name: changes.name } : {}),
+        ...(changes.active !== undefined && changes.active !== target.active ? { active: changes.active } : {}),
+      };
+      if (Object.keys(patch).length === 0) return;
+      if (patch.email !== undefined) {
+        if (!emailDomainAllowed(await securitySettings(tx, tenantId), patch.email)) throw new AppError(IdentityErrors['identity.email_domain_mismatch']);
+        const holder = await store.findUserByEmail(tx, tenantId, patch.email);
+        if (holder && holder.id !== userId) throw new AppError(IdentityErrors['identity.email_taken']);
+      }
+      await keepOneTenantAdmin(tx, tenantId, target, { active: patch.active ?? target.active, isTenantAdmin: target.isTenantAdmin });
+      const update = () => writeUser(tx, tenantId, target, patch);
+      if (target.active && patch.active === false) await takeover.withAccountAdminsKept(tx, tenantId, { userId }, update);
+      else await update();
+    },
     requireCurrentPassword,
     rotateSecurityStamp,
 

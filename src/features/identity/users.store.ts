@@ -112,6 +112,7 @@ export async function listUsers(tx: Tx, tenantId: string, query: UserQuery): Pro
 }
 
 export interface UserChanges {
+  email?: string | undefined;
   name?: string | null | undefined;
   phone?: string | null | undefined;
   active?: boolean | undefined;
@@ -122,6 +123,7 @@ export async function updateUser(tx: Tx, tenantId: string, userId: string, chang
   const result = await tx
     .updateTable('users')
     .set({
+      ...(changes.email !== undefined ? { email: changes.email } : {}),
       ...(changes.name !== undefined ? { name: changes.name } : {}),
       ...(changes.phone !== undefined ? { phone: changes.phone } : {}),
       ...(changes.active !== undefined ? { active: changes.active } : {}),

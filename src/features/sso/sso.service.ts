@@ -276,6 +276,11 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
   }
 
   return {
+    /** Whether the connection is one of the tenant's (a SCIM directory links to one), in the caller's unit of work. */
+    async exists(tx: Tx, tenantId: string, id: string): Promise<boolean> {
+      return (await store.findConnection(tx, tenantId, id)) !== undefined;
+    },
+
     list(tenantId: string): Promise<Connection[]> {
       return db.tenantWork(tenantId, async (tx) => (await store.listConnections(tx, tenantId)).map(represent));
     },

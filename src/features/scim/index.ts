@@ -1,0 +1,5 @@
+export { createDirectoriesService, type DirectoriesDeps, type DirectoriesService } from './directories.service.js';
+export { createScimUsersService, type IdentityPort, type ScimUsersService } from './users.service.js';
+export { scimDirectoryRoutes, scimError, scimFrame, scimProtocolRoutes } from './scim.routes.js';
+export { ScimErrors } from './scim.errors.js';
+export type { ScimCaller } from './scim-caller.js';
