@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
-import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload, type ClientMetadata, type Configuration } from 'oidc-provider';
 
 /**
  * A real OpenID Provider for tests: oidc-provider 9 in-process on 127.0.0.1:<random port>, no UI. The test
@@ -54,12 +54,16 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
   const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let keys: jose.JWK[] = [await newSigningJwk()];
   let provider: Provider;
+  const adapter = memoryAdapter();
 
   function build(): Provider {
     const configuration: Configuration = {
       clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256' }, ...extraClients],
       jwks: { keys: keys },
       cookies: { keys: ['test-cookie-key-1'] },
+      // The OP's own state (interactions, codes, grants) in a store of this test OP, kept across reload(): the
+      // same as oidc-provider's development adapter, without its warning in every test's output.
+      adapter,
       // The test's clients publish their jwks_uri on 127.0.0.1, which oidc-provider's SSRF guard (a dispatcher
       // refusing special-use addresses) would refuse: a test OP fetches without it.
       fetch: (url, init) => {
@@ -161,5 +165,49 @@ export async function startOp(options: { redirectUri?: string; clientId?: string
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** oidc-provider's storage interface (its Adapter) over one Map per test OP; entries expire as the OP asks. */
+function memoryAdapter() {
+  const store = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
+  const live = (key: string) => {
+    const entry = store.get(key);
+    if (entry && entry.expiresAt < Date.now()) store.delete(key);
+    return store.get(key)?.payload;
+  };
+  return class MemoryAdapter implements Adapter {
+    constructor(private readonly model: string) {}
+    private key(id: string) {
+      return `${this.model}:${id}`;
+    }
+    upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      store.set(this.key(id), { payload, expiresAt: Date.now() + expiresIn * 1000 });
+      if (payload.uid) store.set(`${this.model}:uid:${payload.uid}`, { payload, expiresAt: Date.now() + expiresIn * 1000 });
+      if (payload.userCode) store.set(`${this.model}:userCode:${payload.userCode}`, { payload, expiresAt: Date.now() + expiresIn * 1000 });
+      return Promise.resolve();
+    }
+    find(id: string): Promise<AdapterPayload | undefined> {
+      return Promise.resolve(live(this.key(id)));
+    }
+    findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return Promise.resolve(live(`${this.model}:uid:${uid}`));
+    }
+    findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return Promise.resolve(live(`${this.model}:userCode:${userCode}`));
+    }
+    consume(id: string): Promise<void> {
+      const payload = live(this.key(id));
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+      return Promise.resolve();
+    }
+    destroy(id: string): Promise<void> {
+      store.delete(this.key(id));
+      return Promise.resolve();
+    }
+    revokeByGrantId(grantId: string): Promise<void> {
+      for (const [key, entry] of store) if (entry.payload.grantId === grantId) store.delete(key);
+      return Promise.resolve();
+    }
   };
 }
