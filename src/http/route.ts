@@ -143,6 +143,11 @@ export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
   readonly headers?: Readonly<Record<string, string>>;
   /** Probes and key documents are fetched constantly: log them only when something goes wrong. */
   readonly logLevel?: 'warn';
+  /**
+   * Requests one client (its IP, per `TRUST_PROXY`) may make per minute on this instance; more answer
+   * 429 `rate_limited` with `Retry-After`. For public routes whose every request costs a write or a lookup.
+   */
+  readonly perMinutePerIp?: number;
   handler(ctx: RouteContext<S, A>): Promise<ResponseBody<S>>;
 }
 
@@ -155,6 +160,7 @@ export interface Route {
   readonly status?: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly logLevel?: 'warn';
+  readonly perMinutePerIp?: number;
   handler(ctx: SessionContext<RouteSchema>): Promise<unknown>;
 }
 
@@ -240,7 +246,7 @@ function guardFor(auth: RouteAuth, guards: AuthGuards): preHandlerAsyncHookHandl
 /** Mounts declared routes on the server: guard, schemas, then the handler with its context. */
 export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes: readonly Route[]): void {
   for (const route of routes) {
-    const { method, url, auth, schema, status = 200, headers, logLevel } = route;
+    const { method, url, auth, schema, status = 200, headers, logLevel, perMinutePerIp } = route;
     const guard = guardFor(auth, guards);
     // The route's headers go on every answer, a refusal by the guard or the handler included (token
     // endpoints' errors are `no-store` too, RFC 6749 §5.1), so they are set before the guard runs.
@@ -251,6 +257,8 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
       url,
       schema: schema as never,
       ...(logLevel ? { logLevel } : {}),
+      // @fastify/rate-limit, registered on the server with global: false, reads the route's own limit here.
+      ...(perMinutePerIp ? { config: { rateLimit: { max: perMinutePerIp, timeWindow: 60_000 } } } : {}),
       ...(onRequest.length > 0 ? { onRequest } : {}),
       handler: async (request, reply) => {
         const ctx = new Context(request, reply);

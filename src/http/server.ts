@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import './auth.js';
@@ -74,6 +75,8 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   });
 
   await app.register(cookie);
+  // Per-route request limits (RouteDefinition.perMinutePerIp); routes without one are not limited here.
+  await app.register(rateLimit, { global: false });
   installErrorHandling(app);
   await installOpenApi(app, { version: options.version, publicUrl: options.publicUrl });
   return app;

@@ -7,6 +7,7 @@ import { startOp, type TestOp } from '../../../test/support/oidc-provider.js';
 import { enrollTotp, totpCode } from '../../../test/support/sessions-http.js';
 import { createUserAgent, freePort } from '../../../test/support/user-agent.js';
 import { newId } from '../../kernel/ids.js';
+import { DISCOVER_PER_MINUTE } from './sso-policy.routes.js';
 
 type Body = Record<string, unknown>;
 type ErrorBody = { error: { code: string; message: string; requestId: string; details?: Body } };
@@ -307,5 +308,21 @@ describe.each(engines())('Require SSO, break-glass, discovery and the returnTo a
       expect(res.status, returnTo).toBe(400);
       expect(((await res.json()) as ErrorBody).error.code).toBe('sso_config');
     });
+  });
+
+  // Last in the file: it spends this server's discovery budget for the minute.
+  it('discovery is rate limited per client IP (rate_limited with Retry-After); refused requests audit nothing', async () => {
+    const matchedBefore = (await events(admin.tenantId, 'sso.discovery.matched')).length;
+    const answers = await Promise.all(Array.from({ length: DISCOVER_PER_MINUTE + 10 }, () => discover('bob@acme.test')));
+    const ok = answers.filter((r) => r.status === 200);
+    const limited = answers.filter((r) => r.status === 429);
+    expect(ok.length + limited.length).toBe(answers.length);
+    expect(ok.length).toBeLessThanOrEqual(DISCOVER_PER_MINUTE);
+    expect(limited.length).toBeGreaterThanOrEqual(10);
+    for (const r of limited) {
+      expect(errorCode(r)).toBe('rate_limited');
+      expect(Number(r.response.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect((await events(admin.tenantId, 'sso.discovery.matched')).length).toBe(matchedBefore + ok.length);
   });
 });
