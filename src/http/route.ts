@@ -144,7 +144,7 @@ export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
   /** Probes and key documents are fetched constantly: log them only when something goes wrong. */
   readonly logLevel?: 'warn';
   /**
-   * Requests one client (its IP, per `TRUST_PROXY`) may make per minute on this instance; more answer
+   * Requests one client (its IP, per `TESSERA_TRUST_PROXY`) may make per minute on this instance; more answer
    * 429 `rate_limited` with `Retry-After`. For public routes whose every request costs a write or a lookup.
    */
   readonly perMinutePerIp?: number;
