@@ -14,7 +14,7 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
-import { createOidcSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
+import { createSsoSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
@@ -69,7 +69,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     listEvents: (tenantId, query) => audit.listEvents(tenantId, query),
   });
   const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy) });
-  const ssoSignIn = createOidcSignIn({
+  const ssoSignIn = createSsoSignIn({
     db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
     allowedReturnOrigins: (tenantId) => ssoPolicy.allowedReturnOrigins(tenantId),
     clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),

@@ -5,6 +5,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHook
 import { z } from 'zod';
 import type { ApiKeyCaller, AuthContext, AuthGuards } from './auth.js';
 
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes HTML form posts (server.ts's form parser refuses them elsewhere). */
+    formBody?: boolean;
+  }
+}
+
 /**
  * A route is declared once (DESIGN §6 "defineRoute"): its method and URL, who may call it, the zod schemas that
  * validate its input and output and produce the OpenAPI document, and a handler that receives a typed context.
@@ -132,6 +140,10 @@ export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
   readonly headers?: Readonly<Record<string, string>>;
   /** Probes and key documents are fetched constantly: log them only when something goes wrong. */
   readonly logLevel?: 'warn';
+  /** A smaller cap on the body than the server's (TESSERA_BODY_LIMIT), enforced before parsing (413). */
+  readonly bodyLimit?: number;
+  /** Accepts an HTML form post (application/x-www-form-urlencoded) besides JSON: the SAML ACS only. */
+  readonly formBody?: true;
   handler(ctx: RouteContext<S, A>): Promise<ResponseBody<S>>;
 }
 
@@ -144,6 +156,8 @@ export interface Route {
   readonly status?: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly logLevel?: 'warn';
+  readonly bodyLimit?: number;
+  readonly formBody?: true;
   handler(ctx: SessionContext<RouteSchema>): Promise<unknown>;
 }
 
@@ -225,7 +239,7 @@ function guardFor(auth: RouteAuth, guards: AuthGuards): preHandlerAsyncHookHandl
 /** Mounts declared routes on the server: guard, schemas, then the handler with its context. */
 export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes: readonly Route[]): void {
   for (const route of routes) {
-    const { method, url, auth, schema, status = 200, headers, logLevel } = route;
+    const { method, url, auth, schema, status = 200, headers, logLevel, bodyLimit, formBody } = route;
     const guard = guardFor(auth, guards);
     // The route's headers go on every answer, a refusal by the guard or the handler included (token
     // endpoints' errors are `no-store` too, RFC 6749 §5.1), so they are set before the guard runs.
@@ -236,6 +250,8 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
       url,
       schema: schema as never,
       ...(logLevel ? { logLevel } : {}),
+      ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+      ...(formBody ? { config: { formBody } } : {}),
       ...(onRequest.length > 0 ? { onRequest } : {}),
       handler: async (request, reply) => {
         const ctx = new Context(request, reply);

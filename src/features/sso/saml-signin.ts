@@ -1,0 +1,128 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { SAML } from '@node-saml/node-saml';
+import type { MasterKeys } from '../../crypto/master-key.js';
+import type { Database } from '../../db/database.js';
+import type { RequestMeta } from '../sessions/index.js';
+import { NAMEID_EMAIL, type SamlConfig, spEndpoints } from './saml-config.js';
+import { SamlRefused, verifySamlResponse } from './saml-response.js';
+import { refused, type SignInCore, type SignInFlow } from './signin-core.js';
+import { createCookieSealer, type SamlTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
+import * as store from './sso.store.js';
+
+/**
+ * AuthnContextClassRef values that count as a second factor when the connection lists none in
+ * `mfaPolicy.acceptedAcr` (REFEDS MFA Profile; Entra ID / ADFS multipleauthn; saml-authn-context §3.4).
+ */
+export const DEFAULT_MFA_AUTHN_CONTEXTS = [
+  'https://refeds.org/profile/mfa',
+  'http://schemas.microsoft.com/claims/multipleauthn',
+  'urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract',
+  'urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered',
+  'urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken',
+];
+
+/**
+ * The shared spent-id table keys ids by UUID: the assertion's ID (any string the IdP chose), with the connection,
+ * hashed into an RFC 9562 §5.8 UUIDv8 (SHA-256: no two assertions share one in practice).
+ */
+function spentIdOf(connectionId: string, assertionId: string): string {
+  const h = createHash('sha256').update(`saml-assertion\0${connectionId}\0${assertionId}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export interface SamlSignInDeps {
+  readonly db: Database;
+  readonly masterKeys: MasterKeys;
+  readonly publicUrl: string;
+  readonly now: () => Date;
+}
+
+/** What /auth/sso/start answers for a SAML connection: a redirect (HTTP-Redirect) or an auto-submitted form (HTTP-POST). */
+export type SamlStart = { readonly location: string; readonly transaction: string } | { readonly form: { readonly action: string; readonly fields: Readonly<Record<string, string>> }; readonly transaction: string };
+
+/**
+ * SAML 2.0 Web Browser SSO, SP-initiated (saml-profiles §4.1): the AuthnRequest (its ID in the browser's sealed
+ * 10-minute transaction), then the Response at the ACS (HTTP-POST binding), verified by saml-response.ts; the
+ * assertion's ID is spent on every instance until it expires; then the shared rest (signin-core.ts `finish`).
+ */
+export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
+  const transactions = createCookieSealer(deps.masterKeys, 'saml-transaction');
+
+  function samlFor(row: store.ConnectionRow, config: SamlConfig, requestId: string): SAML {
+    const { spEntityId, acsUrl } = spEndpoints(deps.publicUrl, row.id);
+    return new SAML({
+      callbackUrl: acsUrl,
+      entryPoint: config.ssoUrl,
+      issuer: spEntityId,
+      idpCert: [...config.certificates],
+      generateUniqueId: () => requestId,
+      // No NameIDPolicy nor RequestedAuthnContext: the IdP's configured NameID, and its own choice of method
+      // (a requested password context would make ADFS refuse MFA).
+      identifierFormat: null,
+      disableRequestedAuthnContext: true,
+      ...(config.ssoBinding === 'post' ? { authnRequestBinding: 'HTTP-POST' } : {}),
+    });
+  }
+
+  return {
+    /** GET /auth/sso/start for a SAML connection. */
+    async start(row: store.ConnectionRow, flow: SignInFlow): Promise<SamlStart> {
+      const config = row.config as unknown as SamlConfig;
+      // xsd:ID is an NCName: it may not start with a digit (saml-core §1.3.4); 160 bits of randomness.
+      const requestId = `_${randomBytes(20).toString('hex')}`;
+      const tx: SamlTransaction = { tenantId: flow.tenantId, connectionId: flow.connectionId, requestId, returnTo: flow.returnTo, createdAt: core.nowSeconds(), ...(flow.test ? { test: flow.test } : {}) };
+      const saml = samlFor(row, config, requestId);
+      if (config.ssoBinding === 'post') {
+        const message = await saml.getAuthorizeMessageAsync('', undefined, {});
+        const fields = Object.fromEntries(Object.entries(message).filter(([, v]) => typeof v === 'string' && v !== '')) as Record<string, string>;
+        return { form: { action: config.ssoUrl, fields }, transaction: transactions.seal(tx) };
+      }
+      return { location: await saml.getAuthorizeUrlAsync('', undefined, {}), transaction: transactions.seal(tx) };
+    },
+
+    /** POST /auth/sso/saml/acs/:connectionId: the IdP's Response, through the browser. */
+    async acs(connectionId: string, body: { SAMLResponse: string; RelayState?: string | undefined }, transactionCookie: string | undefined, meta: RequestMeta): Promise<{ result: string | null; returnTo: string | null; testId: string | null }> {
+      const tx = transactions.open<SamlTransaction>(transactionCookie);
+      // IdP-initiated responses (no transaction) are not accepted: saml-profiles §4.1.5 leaves them open to login CSRF.
+      if (!tx || tx.connectionId !== connectionId) throw refused('sso_expired', 'No SAML sign-in through this connection is under way in this browser (the transaction cookie is missing or altered).');
+      const { fail, received } = core.failure(tx, meta);
+      if (core.nowSeconds() - tx.createdAt > TRANSACTION_TTL_SECONDS) return fail('sso_expired', 'The sign-in took longer than 10 minutes; start again.');
+      const row = await deps.db.tenantWork(tx.tenantId, (t) => store.findConnection(t, tx.tenantId, tx.connectionId));
+      if (!row || row.type !== 'saml') return fail('sso_config', 'The connection no longer exists.');
+      if (!row.enabled && !tx.test) return fail('sso_disabled', 'This SSO connection is disabled.');
+      const config = row.config as unknown as SamlConfig;
+      const { spEntityId, acsUrl } = spEndpoints(deps.publicUrl, row.id);
+
+      let verified;
+      try {
+        verified = await verifySamlResponse(body.SAMLResponse, config, { spEntityId, acsUrl, requestId: tx.requestId, now: deps.now() });
+      } catch (err) {
+        if (err instanceof SamlRefused) return fail(err.code, err.message, { reason: err.message.slice(0, 200) });
+        throw err;
+      }
+      // saml-profiles §4.1.4.5: a bearer assertion is used once; its ID stays spent (on every instance) until it
+      // could no longer be accepted.
+      const spentId = spentIdOf(row.id, verified.assertionId);
+      if (!(await core.spendOnce(tx.tenantId, spentId, verified.validUntil))) return fail('sso_replay', 'This assertion was already used.', { assertionId: verified.assertionId.slice(0, 100) });
+
+      const claims: Record<string, unknown> = { ...verified.attributes, nameId: verified.nameId, nameIdFormat: verified.nameIdFormat };
+      received(claims);
+      const mapping = row.claim_mapping as { email?: string };
+      const attribute = verified.attributes[mapping.email ?? 'email'];
+      const fromAttribute = typeof attribute === 'string' ? attribute : undefined;
+      const fromNameId = verified.nameIdFormat === NAMEID_EMAIL ? verified.nameId : undefined;
+      const email = config.emailFrom === 'attribute' ? fromAttribute : config.emailFrom === 'name_id' ? fromNameId : (fromAttribute ?? fromNameId);
+      if (email === undefined) return fail('sso_config', `The assertion carries no email: neither the attribute "${mapping.email ?? 'email'}" nor a NameID of format emailAddress.`, { sub: verified.nameId });
+
+      const policy = row.mfa_policy as { acceptedAcr?: string[] };
+      const accepted = policy.acceptedAcr?.length ? policy.acceptedAcr : DEFAULT_MFA_AUTHN_CONTEXTS;
+      const idpMfa = verified.authnContextClassRef !== null && accepted.includes(verified.authnContextClassRef);
+      return core.finish(tx, row, { subject: verified.nameId, claims, email, idpMfa, amr: idpMfa ? ['mfa'] : [], evidence: { authnContextClassRef: verified.authnContextClassRef } }, meta, fail);
+    },
+  };
+}
+
+export type SamlSignIn = ReturnType<typeof createSamlSignIn>;
