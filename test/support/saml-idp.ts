@@ -61,6 +61,13 @@ export interface ResponseOptions {
   readonly status?: string;
   readonly notBefore?: Date;
   readonly notOnOrAfter?: Date;
+  /** Only the assertion's Issuer (the Response's stays right). */
+  readonly assertionIssuer?: string;
+  /** Only the Response's / only the SubjectConfirmationData's InResponseTo. */
+  readonly responseInResponseTo?: string;
+  readonly subjectInResponseTo?: string;
+  /** Only the SubjectConfirmationData's NotOnOrAfter (the Conditions' stays right). */
+  readonly subjectNotOnOrAfter?: Date;
   readonly now?: Date;
   /** Which key signs (default the IdP's `a`), and what: the assertion (default), the whole response, or both. */
   readonly signer?: Signer;
@@ -102,7 +109,13 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
   const res = await idp.createLoginResponse(sp, { extract: { request: { id: o.requestId ?? '' } } }, 'post', { email: o.nameId }, (template: string) => {
     // samlify escapes the values it puts in: the two XML fragments go in before it.
     const authn = `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="_s${id}"><saml:AuthnContext><saml:AuthnContextClassRef>${esc(o.authnContextClassRef ?? PASSWORD)}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
-    const withFragments = template.replace('{AuthnStatement}', authn).replace('{AttributeStatement}', attributes === '' ? '' : `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>`);
+    let withFragments = template;
+    // The Response's Issuer comes first in samlify's template, the assertion's second.
+    if (o.assertionIssuer !== undefined) withFragments = withFragments.replace(/(<saml:Assertion[\s\S]*?<saml:Issuer>)\{Issuer\}/, `$1${esc(o.assertionIssuer)}`);
+    // The Response's InResponseTo ends its start tag (`">`), the SubjectConfirmationData's an empty element (`"/>`).
+    if (o.responseInResponseTo !== undefined) withFragments = withFragments.replace('InResponseTo="{InResponseTo}">', `InResponseTo="${esc(o.responseInResponseTo)}">`);
+    if (o.subjectInResponseTo !== undefined) withFragments = withFragments.replace('InResponseTo="{InResponseTo}"/>', `InResponseTo="${esc(o.subjectInResponseTo)}"/>`);
+    withFragments = withFragments.replace('{AuthnStatement}', authn).replace('{AttributeStatement}', attributes === '' ? '' : `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>`);
     let context = samlify.default.SamlLib.replaceTagsByValue(withFragments, {
       ID: id,
       AssertionID: `_a${id}`,
@@ -115,7 +128,7 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
       StatusCode: o.status ?? SUCCESS,
       ConditionsNotBefore: notBefore.toISOString(),
       ConditionsNotOnOrAfter: later.toISOString(),
-      SubjectConfirmationDataNotOnOrAfter: later.toISOString(),
+      SubjectConfirmationDataNotOnOrAfter: (o.subjectNotOnOrAfter ?? later).toISOString(),
       AssertionConsumerServiceURL: o.acsUrl,
       InResponseTo: o.requestId ?? '',
       NameIDFormat: o.nameIdFormat ?? NAMEID_EMAIL,
