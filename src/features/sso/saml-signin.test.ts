@@ -340,6 +340,67 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     expect(ok.error).toBeNull();
   });
 
+  it('IdP-initiated: refused unless the connection opts in; then accepted once, RelayState through the return allow-list, never with an InResponseTo', async () => {
+    const conn = await createConnection({}, { allowIdpInitiated: true });
+    const postTo = (ua: UA, response: string, relayState?: string) =>
+      ua.request(acsOf(conn.id), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLResponse: response, ...(relayState ? { RelayState: relayState } : {}) }).toString() });
+    const landing = (res: Response) => new URL(res.headers.get('location')!);
+    t.clock.set(new Date());
+    const ua = createUserAgent();
+    const response = await respond(null, {}, conn.id);
+    const ok = await postTo(ua, response, `${t.url}/app/home`);
+    expect(landing(ok).searchParams.get('error'), landing(ok).href).toBeNull();
+    expect(landing(ok).href).toBe(`${t.url}/app/home`);
+    expect((await result(ua)).status).toBe(200);
+    // The same Response again: spent.
+    expect(landing(await postTo(createUserAgent(), response)).searchParams.get('error')).toBe('sso_replay');
+    // RelayState off the allow-list is not followed (the default landing instead).
+    const offsite = await postTo(createUserAgent(), await respond(null, {}, conn.id), 'https://evil.example/phish');
+    expect(landing(offsite).origin).toBe(t.url);
+    expect(landing(offsite).pathname).toBe('/login');
+    // A Response answering a request this browser never sent.
+    expect(landing(await postTo(createUserAgent(), await respond('_someone-elses', {}, conn.id))).searchParams.get('error')).toBe('sso_state');
+    // The default connection does not accept them, and audits the refusal.
+    const before = await failures('sso_expired');
+    expect((await post(createUserAgent(), await respond(null))).error).toBe('sso_expired');
+    expect(await failures('sso_expired')).toBe(before + 1);
+  });
+
+  it('HTTP-POST binding: /auth/sso/start answers an auto-submitted form to the IdP, under a CSP that allows only that', async () => {
+    const conn = await createConnection({}, { ssoBinding: 'post', ssoUrl: `${IDP_SSO_URL}/post` });
+    t.clock.set(new Date());
+    const ua = createUserAgent();
+    const res = await ua.request(`${t.url}/auth/sso/start?connection=${conn.id}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain(`form-action https://idp.saml.test`);
+    expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
+    const html = await res.text();
+    expect(html).toContain(`action="${IDP_SSO_URL}/post"`);
+    const samlRequest = /name="SAMLRequest" value="([^"]+)"/.exec(html)![1]!;
+    const request = new DOMParser().parseFromString(Buffer.from(samlRequest, 'base64').toString('utf8'), 'text/xml').documentElement;
+    expect(request.getAttribute('AssertionConsumerServiceURL')).toBe(acsOf(conn.id));
+    const done = await post(ua, await respond(request.getAttribute('ID'), {}, conn.id), conn.id);
+    expect(done.error, done.landing?.href).toBeNull();
+  });
+
+  it('Test connection through SAML: a dry run records the attributes and the roles, creates no user', async () => {
+    const test = await api<{ url: string; testId: string }>(admin, 'POST', `/api/v1/sso/connections/${connectionId}/test`, { returnTo: `${t.url}/admin/sso` });
+    expect(test.status, JSON.stringify(test.body)).toBe(200);
+    t.clock.set(new Date());
+    const ua = createUserAgent();
+    const res = await ua.request(test.body.url);
+    const requestId = readAuthnRequest(res.headers.get('location')!).id;
+    const done = await post(ua, await respond(requestId, { nameId: 'dora@corp.example', attributes: { groups: ['qa'] } }));
+    expect(done.landing?.searchParams.get('ssoTest')).toBe(test.body.testId);
+    expect(ua.jar.has('tessera_sso_result')).toBe(false);
+    const outcome = await api<Body>(admin, 'GET', `/api/v1/sso/connections/${connectionId}/tests/${test.body.testId}`);
+    expect(outcome.body).toMatchObject({ status: 'succeeded', outcome: { email: 'dora@corp.example', user: { existingUserId: null, wouldBeProvisioned: true }, claims: { groups: 'qa', nameId: 'dora@corp.example' } } });
+    const users = await t.app.db.ownerWork((tx) => tx.selectFrom('users').select('id').where('email', '=', 'dora@corp.example').execute());
+    expect(users).toEqual([]);
+  });
+
   it('HTML form posts are accepted by the ACS only (elsewhere 415: no cross-site form CSRF)', async () => {
     const res = await fetch(`${t.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=a%40b.c&password=x' });
     expect(res.status).toBe(415);

@@ -63,8 +63,27 @@ export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
       // (a requested password context would make ADFS refuse MFA).
       identifierFormat: null,
       disableRequestedAuthnContext: true,
-      ...(config.ssoBinding === 'post' ? { authnRequestBinding: 'HTTP-POST' } : {}),
+      // saml-bindings §3.5.4: the HTTP-POST binding sends the request base64-encoded, not DEFLATEd (§3.4.4.1).
+      ...(config.ssoBinding === 'post' ? { authnRequestBinding: 'HTTP-POST', skipRequestCompression: true } : {}),
     });
+  }
+
+  /**
+   * An IdP-initiated Response (saml-profiles §4.1.5): the flow of a connection that accepts them, with no request to
+   * answer (the Response must then carry no InResponseTo) and RelayState as the return URL when the allow-list takes
+   * it. Such a sign-in cannot be bound to the browser (login CSRF), hence off by default; its assertion is still
+   * spent once, so a captured Response cannot be replayed.
+   */
+  async function idpInitiated(connectionId: string, relayState: string | undefined): Promise<Omit<SamlTransaction, 'requestId'> & { requestId: null }> {
+    const tenantId = await deps.db.globalWork((t) => store.connectionTenant(t, connectionId));
+    if (!tenantId) throw refused('sso_expired', 'No SAML sign-in through this connection is under way in this browser.');
+    let returnTo: string | null = null;
+    try {
+      returnTo = await core.checkReturnTo(relayState, tenantId);
+    } catch {
+      returnTo = null;
+    }
+    return { tenantId, connectionId, requestId: null, returnTo, createdAt: core.nowSeconds() };
   }
 
   return {
@@ -85,15 +104,17 @@ export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
 
     /** POST /auth/sso/saml/acs/:connectionId: the IdP's Response, through the browser. */
     async acs(connectionId: string, body: { SAMLResponse: string; RelayState?: string | undefined }, transactionCookie: string | undefined, meta: RequestMeta): Promise<{ result: string | null; returnTo: string | null; testId: string | null }> {
-      const tx = transactions.open<SamlTransaction>(transactionCookie);
-      // IdP-initiated responses (no transaction) are not accepted: saml-profiles §4.1.5 leaves them open to login CSRF.
-      if (!tx || tx.connectionId !== connectionId) throw refused('sso_expired', 'No SAML sign-in through this connection is under way in this browser (the transaction cookie is missing or altered).');
+      const opened = transactions.open<SamlTransaction>(transactionCookie);
+      const sent = opened?.connectionId === connectionId ? opened : undefined;
+      // No sign-in under way in this browser: an IdP-initiated Response, accepted only where the connection opts in.
+      const tx = sent ?? (await idpInitiated(connectionId, body.RelayState));
       const { fail, received } = core.failure(tx, meta);
       if (core.nowSeconds() - tx.createdAt > TRANSACTION_TTL_SECONDS) return fail('sso_expired', 'The sign-in took longer than 10 minutes; start again.');
       const row = await deps.db.tenantWork(tx.tenantId, (t) => store.findConnection(t, tx.tenantId, tx.connectionId));
       if (!row || row.type !== 'saml') return fail('sso_config', 'The connection no longer exists.');
       if (!row.enabled && !tx.test) return fail('sso_disabled', 'This SSO connection is disabled.');
       const config = row.config as unknown as SamlConfig;
+      if (tx.requestId === null && !config.allowIdpInitiated) return fail('sso_expired', 'No SAML sign-in through this connection is under way in this browser, and the connection does not accept IdP-initiated sign-ins.');
       const { spEntityId, acsUrl } = spEndpoints(deps.publicUrl, row.id);
 
       let verified;
