@@ -1,6 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { generateServiceProviderMetadata } from '@node-saml/node-saml';
 import { AppError } from '../../kernel/app-error.js';
+import type { IssuerNetworkPolicy } from './issuer-network.js';
+import { checkIssuerUrl, DISCOVERY_TIMEOUT_SECONDS, issuerFetch } from './oidc-discovery.js';
 import { attr, child, children, NS, parseXmlStrict, XmlRefused } from './saml-xml.js';
 import { SsoErrors } from './sso.errors.js';
 import type { SamlSettingsInput } from './sso.schema.js';
@@ -25,6 +27,8 @@ export interface SamlConfig {
   readonly ssoUrl: string;
   readonly ssoBinding: 'redirect' | 'post';
   readonly sloUrl: string | null;
+  /** Where the metadata was imported from (fetched again on refresh), or null. */
+  readonly metadataUrl: string | null;
   readonly certificates: readonly string[];
   readonly allowSha1: boolean;
   readonly allowIdpInitiated: boolean;
@@ -105,9 +109,12 @@ export function parseIdpMetadata(xml: string): Partial<SamlConfig> {
  * The stored settings from the input: the metadata import first, the explicit fields over it, then the previous
  * settings (an update) and the defaults. Entity ID, SSO URL and one or two valid certificates are required.
  */
-export function resolveSamlConfig(input: SamlSettingsInput, previous: SamlConfig | null): SamlConfig {
-  const imported = input.metadataXml !== undefined ? parseIdpMetadata(input.metadataXml) : {};
-  const { metadataXml: _m, ...explicit } = input;
+export function resolveSamlConfig(input: SamlSettingsInput & { fetchedMetadataXml?: string }, previous: SamlConfig | null): SamlConfig {
+  const imported = {
+    ...(input.fetchedMetadataXml !== undefined ? parseIdpMetadata(input.fetchedMetadataXml) : {}),
+    ...(input.metadataXml !== undefined ? parseIdpMetadata(input.metadataXml) : {}),
+  };
+  const { metadataXml: _m, fetchedMetadataXml: _f, ...explicit } = input;
   const given = Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined)) as Partial<SamlConfig>;
   const merged = { ...previous, ...imported, ...given };
   if (!merged.idpEntityId) throw configError('The IdP entity ID is required (idpEntityId, or metadataXml).');
@@ -120,12 +127,39 @@ export function resolveSamlConfig(input: SamlSettingsInput, previous: SamlConfig
     ssoUrl: merged.ssoUrl,
     ssoBinding: merged.ssoBinding ?? 'redirect',
     sloUrl: merged.sloUrl ?? null,
+    metadataUrl: merged.metadataUrl ?? null,
     certificates: certificates.map((c, i) => parseCertificate(c, i).pem),
     allowSha1: merged.allowSha1 ?? false,
     allowIdpInitiated: merged.allowIdpInitiated ?? false,
     clockSkewSeconds: merged.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
     emailFrom: merged.emailFrom ?? 'attribute_or_name_id',
   };
+}
+
+/** The IdP metadata document, at most this big. */
+const MAX_METADATA_BYTES = 1024 * 1024;
+
+/**
+ * Fetches an IdP's metadata by URL under the same network rules as OIDC discovery (issuer-network.ts: https, no
+ * private or loopback address unless the operator allows it, no redirects, 10-second timeouts), 1 MiB at most.
+ * The document is trusted as configuration, as an uploaded one would be (saml-metadata §3: sign or pin it
+ * out of band; https authenticates the IdP's host).
+ */
+export async function fetchIdpMetadata(url: string, policy: IssuerNetworkPolicy): Promise<string> {
+  checkIssuerUrl(url.replace(/[?#].*$/, ''), policy);
+  const { fetch, close } = issuerFetch(policy, null);
+  try {
+    const res = await fetch(url, { method: 'GET', headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' }, signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_SECONDS * 1000), body: undefined, redirect: 'manual' });
+    if (res.status !== 200) throw configError(`The IdP metadata URL answered HTTP ${res.status} (redirects are not followed).`);
+    const body = await res.arrayBuffer();
+    if (body.byteLength > MAX_METADATA_BYTES) throw configError('The IdP metadata is larger than 1 MiB.');
+    return Buffer.from(body).toString('utf8');
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw configError(`The IdP metadata could not be fetched: ${String((err as Error)?.message ?? err).slice(0, 200)}.`);
+  } finally {
+    await close();
+  }
 }
 
 /** Our SP metadata (saml-metadata §2.4.4 SPSSODescriptor): entity ID, the HTTP-POST ACS, signed assertions wanted. */

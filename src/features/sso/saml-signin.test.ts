@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSecondInstance, startTestApp, type TestApp } from '../../../test/support/app.js';
@@ -35,7 +37,8 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
 
   beforeAll(async () => {
     const port = await freePort();
-    t = await startTestApp(engine, { port, env: { PUBLIC_URL: `http://127.0.0.1:${port}` } });
+    // Loopback allowed: the IdP metadata URL test serves it from this machine.
+    t = await startTestApp(engine, { port, env: { PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_SSO_ALLOW_LOOPBACK: 'true' } });
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
     const role = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: 'SAML users', permissions: ['idp.view'] });
     expect(role.status, JSON.stringify(role.body)).toBe(201);
@@ -399,6 +402,27 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     expect(outcome.body).toMatchObject({ status: 'succeeded', outcome: { email: 'dora@corp.example', user: { existingUserId: null, wouldBeProvisioned: true }, claims: { groups: 'qa', nameId: 'dora@corp.example' } } });
     const users = await t.app.db.ownerWork((tx) => tx.selectFrom('users').select('id').where('email', '=', 'dora@corp.example').execute());
     expect(users).toEqual([]);
+  });
+
+  it('import from the IdP metadata URL, and a refresh picks up the IdP\'s new certificate', async () => {
+    let served = idpMetadata([certs.a]);
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === '/metadata' ? 200 : 404, { 'content-type': 'application/samlmetadata+xml' }).end(req.url === '/metadata' ? served : '');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata`;
+      const conn = await createConnection({}, { metadataXml: undefined, metadataUrl: url });
+      expect(conn.saml).toMatchObject({ metadataUrl: url, idpEntityId: IDP_ENTITY_ID, certificates: [{ subject: expect.stringContaining('idp-a') as string }] });
+      served = idpMetadata([certs.b]);
+      const refreshed = await api<{ saml: { certificates: Array<{ subject: string }> } }>(admin, 'POST', `/api/v1/sso/connections/${conn.id}/discovery/refresh`);
+      expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
+      expect(refreshed.body.saml.certificates.map((c) => c.subject)).toEqual([expect.stringContaining('idp-b')]);
+      const missing = await api<Body>(admin, 'POST', '/api/v1/sso/connections', { type: 'saml', name: `Gone ${newId().slice(-8)}`, saml: { metadataUrl: `${url}/nope` } });
+      expect(missing.body).toMatchObject({ error: { code: 'sso_config' } });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('HTML form posts are accepted by the ACS only (elsewhere 415: no cross-site form CSRF)', async () => {

@@ -70,6 +70,7 @@ export const SAML_BINDINGS = ['redirect', 'post'] as const;
 const samlCertificates = z.array(z.string().trim().min(1).max(16_384)).min(1).max(2).describe('PEM X.509 certificates that sign the IdP\'s assertions: one, or two during the IdP\'s rotation');
 const samlSettings = {
   metadataXml: z.string().max(262_144).optional().describe('Import: the IdP\'s metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it'),
+  metadataUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional().describe('Import from the IdP\'s metadata URL (https; fetched now and again on POST …/{id}/discovery/refresh); explicit fields override it'),
   idpEntityId: z.string().trim().min(1).max(1000).optional().describe('The IdP\'s entity ID: the assertion\'s Issuer must equal it'),
   ssoUrl: z.url({ protocol: /^https?$/ }).max(2000).optional().describe('The IdP\'s SingleSignOnService URL'),
   ssoBinding: z.enum(SAML_BINDINGS).optional().describe('How the AuthnRequest is sent: `redirect` (HTTP-Redirect, default) or `post` (HTTP-POST)'),
@@ -94,6 +95,7 @@ export const SamlSettingsSchema = z.object({
   ssoUrl: z.string(),
   ssoBinding: z.enum(SAML_BINDINGS),
   sloUrl: z.string().nullable(),
+  metadataUrl: z.string().nullable().describe('Where the IdP metadata is fetched from, when imported by URL'),
   certificates: z.array(SamlCertificateSchema),
   allowSha1: z.boolean(),
   allowIdpInitiated: z.boolean(),

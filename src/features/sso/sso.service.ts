@@ -15,7 +15,7 @@ import { SsoErrors } from './sso.errors.js';
 import { ClientJwk, type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
 import { CLIENT_JWKS_PATH } from './sso-paths.js';
 import { compilePattern } from './role-rules.js';
-import { certificateInfos, resolveSamlConfig, type SamlConfig, spEndpoints } from './saml-config.js';
+import { certificateInfos, fetchIdpMetadata, resolveSamlConfig, type SamlConfig, spEndpoints } from './saml-config.js';
 import * as store from './sso.store.js';
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
@@ -308,6 +308,27 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     return created;
   }
 
+  /**
+   * SAML: the IdP metadata fetched again from its URL (the IdP rotated its certificate or moved an endpoint); what
+   * it lists replaces the imported settings. Audited `sso.connection.updated` with the before and after.
+   */
+  async function refreshSamlMetadata(tenantId: string, actor: UserActor, row: store.ConnectionRow): Promise<Connection> {
+    const config = row.config as unknown as SamlConfig;
+    if (!config.metadataUrl) throw configError('This SAML connection was not imported from a metadata URL (saml.metadataUrl).');
+    const fetchedMetadataXml = await fetchIdpMetadata(config.metadataUrl, network);
+    return db.tenantWork(tenantId, async (tx) => {
+      await requireTenantAdmin(tx, tenantId, actor.id);
+      const locked = await findOrThrow(tx, tenantId, row.id, true);
+      if (JSON.stringify(locked.config) !== JSON.stringify(row.config)) throw configError('The connection changed during the refresh; refresh again.');
+      const saml = resolveSamlConfig({ fetchedMetadataXml }, locked.config as unknown as SamlConfig);
+      const before = represent(locked);
+      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...saml }, actorId: actor.id, now: clock.now() });
+      const after = represent((await store.findConnection(tx, tenantId, row.id))!);
+      await audit.record(tx, tenantId, { action: 'sso.connection.updated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { before: auditView(before), after: auditView(after), reason: 'metadata_refresh' } });
+      return after;
+    });
+  }
+
   return {
     list(tenantId: string): Promise<Connection[]> {
       return db.tenantWork(tenantId, async (tx) => (await store.listConnections(tx, tenantId)).map(represent));
@@ -325,7 +346,9 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       checkRulePatterns(input.rules);
       // SAML: the settings (metadata import or fields) are checked; nothing is fetched.
       if (input.type === 'saml') {
-        const saml = resolveSamlConfig(input.saml, null);
+        // A metadata URL is fetched first (outside the transaction: no network inside a unit of work).
+        const fetched = input.saml.metadataUrl ? await fetchIdpMetadata(input.saml.metadataUrl, network) : undefined;
+        const saml = resolveSamlConfig({ ...input.saml, ...(fetched !== undefined ? { fetchedMetadataXml: fetched } : {}) }, null);
         return grants.refusalsRecorded(tenantId, actor, (tx) => insertNew(tx, tenantId, actor, input, { config: { ...saml }, discovery: null }));
       }
       const { clientSecret, ...settings } = input.oidc;
@@ -366,11 +389,12 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       }
       if (patch.oidc && current.type !== 'oidc') throw configError('`oidc` settings apply to OIDC connections only.');
       if (patch.saml && current.type !== 'saml') throw configError('`saml` settings apply to SAML connections only.');
+      const fetchedMetadataXml = patch.saml?.metadataUrl ? await fetchIdpMetadata(patch.saml.metadataUrl, network) : undefined;
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
         // Pure (no network): resolved on the locked row, so a concurrent change is not lost.
-        const saml = patch.saml && resolveSamlConfig(patch.saml, row.config as unknown as SamlConfig);
+        const saml = patch.saml && resolveSamlConfig({ ...patch.saml, ...(fetchedMetadataXml !== undefined ? { fetchedMetadataXml } : {}) }, row.config as unknown as SamlConfig);
         const rules = (patch.rules ?? row.rules) as Rule[];
         const defaultRoleId = patch.defaultRoleId === undefined ? row.default_role_id : patch.defaultRoleId;
         if (patch.rules !== undefined || patch.defaultRoleId !== undefined) await checkRoles(tx, tenantId, actor, defaultRoleId, rules, id);
@@ -420,7 +444,8 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
-        if (row.type === 'oidc') checkOidc(row.config as unknown as OidcConfig, clientSecret);
+        if (row.type !== 'oidc') throw configError('Only OIDC connections have a client secret.');
+        checkOidc(row.config as unknown as OidcConfig, clientSecret);
         await store.setSecret(tx, tenantId, id, await keyring.encrypt(tx, tenantId, secretField(id), clientSecret), actor.id, clock.now());
         await audit.record(tx, tenantId, { action: 'sso.connection.secret_rotated', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name } });
         return represent((await store.findConnection(tx, tenantId, id))!);
@@ -433,6 +458,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         await requireTenantAdmin(tx, tenantId, actor.id);
         return findOrThrow(tx, tenantId, id);
       });
+      if (row.type === 'saml') return refreshSamlMetadata(tenantId, actor, row);
       if (row.type !== 'oidc') throw configError('Only OIDC connections have a discovery document.');
       const discovery = await discover(row.config as unknown as OidcConfig);
       return db.tenantWork(tenantId, async (tx) => {
