@@ -425,6 +425,24 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     }
   });
 
+  it('sso.certificate.expiring: audited once per connection and certificate, from 30 days before it expires', async () => {
+    const conn = await createConnection();
+    const notAfter = Date.parse(conn.saml.certificates[0]!.notAfter as string);
+    const warnings = async () => (await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).where('action', '=', 'sso.certificate.expiring').where('target_id', '=', conn.id).execute())).length;
+    try {
+      t.clock.set(new Date(notAfter - 31 * 86_400_000));
+      await t.app.services.ssoCertificates.pass();
+      expect(await warnings()).toBe(0);
+      t.clock.set(new Date(notAfter - 29 * 86_400_000));
+      await t.app.services.ssoCertificates.pass();
+      await t.app.services.ssoCertificates.pass();
+      await t.app.services.ssoCertificates.pass();
+      expect(await warnings()).toBe(1);
+    } finally {
+      t.clock.set(new Date());
+    }
+  });
+
   it('HTML form posts are accepted by the ACS only (elsewhere 415: no cross-site form CSRF)', async () => {
     const res = await fetch(`${t.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=a%40b.c&password=x' });
     expect(res.status).toBe(415);
