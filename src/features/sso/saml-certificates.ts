@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import { type JobLog, type PeriodicJob, startPeriodicJob } from '../../kernel/periodic-job.js';
 import type { AuditRecorder } from '../audit/index.js';
 import { certificateInfos, type SamlConfig } from './saml-config.js';
+import { spentId } from './spent-id.js';
 import * as store from './sso.store.js';
 
 /** The product rule: a SAML connection's IdP certificate is flagged 30 days before it expires. */
@@ -17,15 +17,6 @@ export interface CertificateWatchDeps {
   readonly tenantIds: (tx: Tx) => Promise<string[]>;
   /** sessions: spends a one-time id in the caller's unit of work; false when it was spent before. */
   readonly spendOnceIn: (tx: Tx, tenantId: string, id: string, expiresAt: Date) => Promise<boolean>;
-}
-
-/** One warning per connection and certificate: its id in the shared spent-id table (an RFC 9562 §5.8 UUIDv8). */
-function warningId(connectionId: string, fingerprint: string): string {
-  const h = createHash('sha256').update(`saml-certificate-expiring\0${connectionId}\0${fingerprint}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x80;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**
@@ -47,7 +38,7 @@ export function createCertificateWatch(deps: CertificateWatchDeps) {
             const notAfter = new Date(cert.notAfter);
             if (notAfter.getTime() - now.getTime() > CERTIFICATE_WARNING_DAYS * DAY_MS) continue;
             // Spent until a day after expiry (the table purges spent ids after their end).
-            if (!(await deps.spendOnceIn(tx, tenantId, warningId(row.id, cert.fingerprintSha256), new Date(Math.max(notAfter.getTime(), now.getTime()) + DAY_MS)))) continue;
+            if (!(await deps.spendOnceIn(tx, tenantId, spentId('saml-certificate-expiring', row.id, cert.fingerprintSha256), new Date(Math.max(notAfter.getTime(), now.getTime()) + DAY_MS)))) continue;
             await deps.audit.record(tx, tenantId, {
               action: 'sso.certificate.expiring',
               actor: { type: 'system', id: 'sso:certificate-watch' },

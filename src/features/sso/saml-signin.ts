@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SAML } from '@node-saml/node-saml';
 import type { MasterKeys } from '../../crypto/master-key.js';
 import type { Database } from '../../db/database.js';
@@ -7,6 +7,7 @@ import { NAMEID_EMAIL, type SamlConfig, spEndpoints } from './saml-config.js';
 import { SamlRefused, verifySamlResponse } from './saml-response.js';
 import { refused, type SignInCore, type SignInFlow } from './signin-core.js';
 import { createCookieSealer, type SamlTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
+import { spentId } from './spent-id.js';
 import * as store from './sso.store.js';
 
 /**
@@ -20,18 +21,6 @@ export const DEFAULT_MFA_AUTHN_CONTEXTS = [
   'urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered',
   'urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken',
 ];
-
-/**
- * The shared spent-id table keys ids by UUID: the assertion's ID (any string the IdP chose), with the connection,
- * hashed into an RFC 9562 §5.8 UUIDv8 (SHA-256: no two assertions share one in practice).
- */
-function spentIdOf(connectionId: string, assertionId: string): string {
-  const h = createHash('sha256').update(`saml-assertion\0${connectionId}\0${assertionId}`).digest();
-  h[6] = (h[6]! & 0x0f) | 0x80;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 export interface SamlSignInDeps {
   readonly db: Database;
@@ -126,8 +115,8 @@ export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
       }
       // saml-profiles §4.1.4.5: a bearer assertion is used once; its ID stays spent (on every instance) until it
       // could no longer be accepted.
-      const spentId = spentIdOf(row.id, verified.assertionId);
-      if (!(await core.spendOnce(tx.tenantId, spentId, verified.validUntil))) return fail('sso_replay', 'This assertion was already used.', { assertionId: verified.assertionId.slice(0, 100) });
+      const assertionSpentId = spentId('saml-assertion', row.id, verified.assertionId);
+      if (!(await core.spendOnce(tx.tenantId, assertionSpentId, verified.validUntil))) return fail('sso_replay', 'This assertion was already used.', { assertionId: verified.assertionId.slice(0, 100) });
 
       const claims: Record<string, unknown> = { ...verified.attributes, nameId: verified.nameId, nameIdFormat: verified.nameIdFormat };
       received(claims);
