@@ -14,7 +14,7 @@ import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
-import { createOidcSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
+import { createCertificateWatch, createSsoSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
 import { createDirectoriesService, createScimUsersService, scimDirectoryRoutes, scimFrame, scimProtocolRoutes } from './features/scim/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
@@ -70,7 +70,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     listEvents: (tenantId, query) => audit.listEvents(tenantId, query),
   });
   const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy) });
-  const ssoSignIn = createOidcSignIn({
+  const ssoSignIn = createSsoSignIn({
     db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
     allowedReturnOrigins: (tenantId) => ssoPolicy.allowedReturnOrigins(tenantId),
     clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),
@@ -92,9 +92,10 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     ssoConnectionExists: (tx, tenantId, id) => sso.exists(tx, tenantId, id),
     deprovisionDirectory: (tx, tenantId, directoryId, actor) => scimUsers.deprovisionDirectory(tx, tenantId, directoryId, actor),
   });
+  const ssoCertificates = createCertificateWatch({ db, clock, audit, tenantIds: allTenantIds, spendOnceIn: (tx, tenantId, id, expiresAt) => sessions.spendOnceIn(tx, tenantId, id, expiresAt) });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, scimDirectories, scimUsers };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -124,8 +125,8 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit),
     ...ssoRoutes(s.sso, s.ssoSignIn),
-    ...ssoPolicyRoutes(s.ssoPolicy),
-    ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl }),
+    ...ssoPolicyRoutes(s.ssoPolicy, { perMinutePerIp: config.sso.rateLimitPerMinute }),
+    ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl, perMinutePerIp: config.sso.rateLimitPerMinute }),
     ...scimDirectoryRoutes(s.scimDirectories),
   ]);
   await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers), scimFrame);

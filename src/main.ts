@@ -58,6 +58,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const auditJobs = app.services.audit.startJobs({ log: app.http.log });
   const rbacJobs = app.services.rbac.startJobs({ log: app.http.log });
   const domainJobs = app.services.domains.startJobs({ log: app.http.log });
+  const certificateJobs = app.services.ssoCertificates.startJobs({ log: app.http.log });
   const address = app.http.server.address();
   const url =
     address && typeof address === 'object'
@@ -82,6 +83,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await auditJobs.stop();
         await rbacJobs.stop();
         await domainJobs.stop();
+        await certificateJobs.stop();
         await db.close();
       }
     })();

@@ -169,6 +169,11 @@ export const variables = {
     default: undefined,
     doc: 'Comma-separated CIDRs (e.g. `10.20.0.0/16,fd00::/8`) an SSO issuer may resolve to although they are private; for IdPs on an internal network (air-gapped installs). Default: none, private and loopback addresses are refused.',
   },
+  TESSERA_SSO_RATE_LIMIT: {
+    schema: integer(0, 1_000_000, 'requests per minute per client IP'),
+    default: '300',
+    doc: 'Requests one client IP may make per minute, per instance, to each public SSO route that writes or parses (`POST /auth/sso/discover`, `GET /auth/sso/start`, the OIDC callback, the SAML ACS); more answer `429 rate_limited`. Raise it when many users sign in from behind one NAT address; `0` turns the limit off.',
+  },
 } as const;
 
 export type VariableName = keyof typeof variables;
@@ -213,5 +218,7 @@ export interface Config {
   readonly sso: {
     readonly allowLoopback: boolean;
     readonly privateNetworks: readonly string[];
+    /** Per client IP per minute on the public SSO routes; 0: no limit. */
+    readonly rateLimitPerMinute: number;
   };
 }

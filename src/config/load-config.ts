@@ -109,6 +109,7 @@ export function loadConfig(env: Source = process.env): Config {
     sso: {
       allowLoopback: values.TESSERA_SSO_ALLOW_LOOPBACK as boolean,
       privateNetworks: ((values.TESSERA_SSO_PRIVATE_NETWORKS as string | undefined) ?? '').split(',').map((c) => c.trim()).filter((c) => c !== ''),
+      rateLimitPerMinute: values.TESSERA_SSO_RATE_LIMIT as number,
     },
   };
   return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), sso: Object.freeze(config.sso) });

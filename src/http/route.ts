@@ -8,6 +8,14 @@ import { KernelErrors } from '../kernel/errors.js';
 import type { ApiKeyCaller, AuthContext, AuthGuards, ScimCaller } from './auth.js';
 import { logError, toAppError } from './error-handler.js';
 
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route takes HTML form posts (server.ts's form parser refuses them elsewhere). */
+    formBody?: boolean;
+  }
+}
+
 /**
  * A route is declared once (DESIGN §6 "defineRoute"): its method and URL, who may call it, the zod schemas that
  * validate its input and output and produce the OpenAPI document, and a handler that receives a typed context.
@@ -148,6 +156,10 @@ export interface RouteDefinition<S extends RouteSchema, A extends RouteAuth> {
    * 429 `rate_limited` with `Retry-After`. For public routes whose every request costs a write or a lookup.
    */
   readonly perMinutePerIp?: number;
+  /** A smaller cap on the body than the server's (TESSERA_BODY_LIMIT), enforced before parsing (413). */
+  readonly bodyLimit?: number;
+  /** Accepts an HTML form post (application/x-www-form-urlencoded) besides JSON: the SAML ACS only. */
+  readonly formBody?: true;
   handler(ctx: RouteContext<S, A>): Promise<ResponseBody<S>>;
 }
 
@@ -161,6 +173,8 @@ export interface Route {
   readonly headers?: Readonly<Record<string, string>>;
   readonly logLevel?: 'warn';
   readonly perMinutePerIp?: number;
+  readonly bodyLimit?: number;
+  readonly formBody?: true;
   handler(ctx: SessionContext<RouteSchema>): Promise<unknown>;
 }
 
@@ -246,7 +260,7 @@ function guardFor(auth: RouteAuth, guards: AuthGuards): preHandlerAsyncHookHandl
 /** Mounts declared routes on the server: guard, schemas, then the handler with its context. */
 export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes: readonly Route[]): void {
   for (const route of routes) {
-    const { method, url, auth, schema, status = 200, headers, logLevel, perMinutePerIp } = route;
+    const { method, url, auth, schema, status = 200, headers, logLevel, perMinutePerIp, bodyLimit, formBody } = route;
     const guard = guardFor(auth, guards);
     // The route's headers go on every answer, a refusal by the guard or the handler included (token
     // endpoints' errors are `no-store` too, RFC 6749 §5.1), so they are set before the guard runs.
@@ -257,8 +271,12 @@ export function registerRoutes(app: FastifyInstance, guards: AuthGuards, routes:
       url,
       schema: schema as never,
       ...(logLevel ? { logLevel } : {}),
-      // @fastify/rate-limit, registered on the server with global: false, reads the route's own limit here.
-      ...(perMinutePerIp ? { config: { rateLimit: { max: perMinutePerIp, timeWindow: 60_000 } } } : {}),
+      ...(bodyLimit !== undefined ? { bodyLimit } : {}),
+      // Route config: @fastify/rate-limit (registered with global: false) reads `rateLimit`; the form-body parser
+      // reads `formBody`.
+      ...(perMinutePerIp || formBody
+        ? { config: { ...(formBody ? { formBody } : {}), ...(perMinutePerIp ? { rateLimit: { max: perMinutePerIp, timeWindow: 60_000 } } : {}) } }
+        : {}),
       ...(onRequest.length > 0 ? { onRequest } : {}),
       handler: async (request, reply) => {
         const ctx = new Context(request, reply);

@@ -74,6 +74,20 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     done(where ? new AppError(KernelErrors.invalid_request, { message: `${where}: must not contain the NUL character (U+0000).` }) : undefined);
   });
 
+  // HTML form posts (application/x-www-form-urlencoded, WHATWG URL §5.1) only where a route opts in (`formBody`:
+  // the SAML HTTP-POST binding's ACS). Everywhere else they stay 415: a cross-site form is a "simple request"
+  // (no CORS preflight), so accepting forms on JSON routes would open them to CSRF (OWASP CSRF Prevention).
+  // Parsed within the route's body limit into a flat object (a repeated name keeps its first value); the
+  // route's schema then validates it like any JSON body.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    if (request.routeOptions.config?.formBody !== true) {
+      done(new AppError(KernelErrors.unsupported_media_type), undefined);
+      return;
+    }
+    const fields: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [name, value] of new URLSearchParams(body as string)) if (!(name in fields)) fields[name] = value;
+    done(null, { ...fields });
+  });
   await app.register(cookie);
   // Per-route request limits (RouteDefinition.perMinutePerIp); routes without one are not limited here.
   await app.register(rateLimit, { global: false });

@@ -25,3 +25,9 @@ export async function markDomainVerified(t: TestApp, tenantId: string, domain: s
     tx.insertInto('domains').values({ tenant_id: tenantId, id: newId(), domain, token: `tessera-verification-${newId()}`, status: 'verified', verified_at: new Date(), verified_by: 'operator', created_at: new Date() }).execute(),
   );
 }
+
+/** How many sign-ins through SSO the tenant's audit log records as refused with `code` (`sso.login.failed`). */
+export async function ssoLoginFailures(t: TestApp, tenantId: string, code: string): Promise<number> {
+  const rows = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('seq').where('tenant_id', '=', tenantId).where('action', '=', 'sso.login.failed').where('error_code', '=', code).execute());
+  return rows.length;
+}

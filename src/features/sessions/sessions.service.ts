@@ -50,6 +50,10 @@ export function createSessions(deps: SessionsDeps) {
     spendOnce(tenantId: string, id: string, expiresAt: Date): Promise<boolean> {
       return deps.db.tenantWork(tenantId, (tx) => spendTokenId(tx, tenantId, id, expiresAt, deps.clock.now()));
     },
+    /** The same, in the caller's unit of work (what it records commits with the spend, or neither does). */
+    spendOnceIn(tx: Tx, tenantId: string, id: string, expiresAt: Date): Promise<boolean> {
+      return spendTokenId(tx, tenantId, id, expiresAt, deps.clock.now());
+    },
     /** Whether refresh cookies may drop `Secure`: only for a server reached at http://localhost. */
     secureCookies: !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(deps.issuer),
   };

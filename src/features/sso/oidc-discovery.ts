@@ -59,8 +59,10 @@ export function issuerFetch(policy: IssuerNetworkPolicy, caBundlePem: string | n
     headersTimeout: DISCOVERY_TIMEOUT_SECONDS * 1000,
     bodyTimeout: DISCOVERY_TIMEOUT_SECONDS * 1000,
   });
+  // undici's Response and the global one are the same at run time; their types differ once a dependency's typings
+  // bring in the `dom` lib (samlify's, through @xmldom/xmldom), hence the cast.
   const fetch: client.CustomFetch = (url, options) =>
-    undiciFetch(url, { ...(options as object), redirect: 'manual', dispatcher: agent });
+    undiciFetch(url, { ...(options as object), redirect: 'manual', dispatcher: agent }) as unknown as ReturnType<client.CustomFetch>;
   return { fetch, close: () => agent.close() };
 }
 

@@ -7,7 +7,7 @@ import { callApi } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../../../test/support/login.js';
 import { newSigningJwk, startOp, type TestOp } from '../../../test/support/oidc-provider.js';
 import { createUserAgent } from '../../../test/support/user-agent.js';
-import { markDomainVerified, startSsoTestApp } from '../../../test/support/sso.js';
+import { markDomainVerified, ssoLoginFailures, startSsoTestApp } from '../../../test/support/sso.js';
 import { newId } from '../../kernel/ids.js';
 
 type Body = Record<string, unknown>;
@@ -61,10 +61,7 @@ describe.each(engines())('OIDC sign-in over HTTP with a real OP [%s]', (engine) 
     return { status: res.status, body: (await res.json()) as Body, setCookies: res.headers.getSetCookie() };
   }
 
-  async function failures(code: string): Promise<number> {
-    const rows = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('seq').where('tenant_id', '=', admin.tenantId).where('action', '=', 'sso.login.failed').where('error_code', '=', code).execute());
-    return rows.length;
-  }
+  const failures = (code: string) => ssoLoginFailures(t, admin.tenantId, code);
 
   /** Refused with `code` at the callback: redirected to returnTo with ?error=, audited, no result cookie. */
   async function expectRefused(run: Promise<Awaited<ReturnType<typeof signIn>>>, code: string) {

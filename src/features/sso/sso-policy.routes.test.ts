@@ -7,10 +7,12 @@ import { startOp, type TestOp } from '../../../test/support/oidc-provider.js';
 import { enrollTotp, totpCode } from '../../../test/support/sessions-http.js';
 import { createUserAgent, freePort } from '../../../test/support/user-agent.js';
 import { newId } from '../../kernel/ids.js';
-import { DISCOVER_PER_MINUTE } from './sso-policy.routes.js';
 
 type Body = Record<string, unknown>;
 type ErrorBody = { error: { code: string; message: string; requestId: string; details?: Body } };
+
+/** TESSERA_SSO_RATE_LIMIT of this suite's server. */
+const RATE_LIMIT = 40;
 
 describe.each(engines())('Require SSO, break-glass, discovery and the returnTo allow-list over HTTP [%s]', (engine) => {
   let t: TestApp;
@@ -50,7 +52,7 @@ describe.each(engines())('Require SSO, break-glass, discovery and the returnTo a
 
   beforeAll(async () => {
     const port = await freePort();
-    t = await startTestApp(engine, { port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_TRUST_PROXY: 'true' } });
+    t = await startTestApp(engine, { port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_TRUST_PROXY: 'true', TESSERA_SSO_RATE_LIMIT: String(RATE_LIMIT) } });
     op = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback` });
     admin = await loginAsAdmin(t, { tenantName: 'Acme', email: 'root@acme.test' });
     globex = await loginAsAdmin(t, { tenantName: 'Globex' });
@@ -310,19 +312,24 @@ describe.each(engines())('Require SSO, break-glass, discovery and the returnTo a
     });
   });
 
-  // Last in the file: it spends this server's discovery budget for the minute.
-  it('discovery is rate limited per client IP (rate_limited with Retry-After); refused requests audit nothing', async () => {
+  it('the public SSO routes are rate limited per client IP (rate_limited with Retry-After); refused requests audit nothing; other clients are served', async () => {
+    // TESSERA_TRUST_PROXY is on in this suite: each flood comes from its own forwarded address.
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
     const matchedBefore = (await events(admin.tenantId, 'sso.discovery.matched')).length;
-    const answers = await Promise.all(Array.from({ length: DISCOVER_PER_MINUTE + 10 }, () => discover('bob@acme.test')));
+    const answers = await Promise.all(Array.from({ length: RATE_LIMIT + 10 }, () => requestJson<Body>(t.url, 'POST', '/auth/sso/discover', { body: { email: 'bob@acme.test' }, headers: from('203.0.113.7') })));
     const ok = answers.filter((r) => r.status === 200);
     const limited = answers.filter((r) => r.status === 429);
-    expect(ok.length + limited.length).toBe(answers.length);
-    expect(ok.length).toBeLessThanOrEqual(DISCOVER_PER_MINUTE);
-    expect(limited.length).toBeGreaterThanOrEqual(10);
+    expect(ok.length).toBe(RATE_LIMIT);
+    expect(limited.length).toBe(10);
     for (const r of limited) {
       expect(errorCode(r)).toBe('rate_limited');
       expect(Number(r.response.headers.get('retry-after'))).toBeGreaterThan(0);
     }
-    expect((await events(admin.tenantId, 'sso.discovery.matched')).length).toBe(matchedBefore + ok.length);
+    expect((await events(admin.tenantId, 'sso.discovery.matched')).length).toBe(matchedBefore + RATE_LIMIT);
+    expect((await requestJson<Body>(t.url, 'POST', '/auth/sso/discover', { body: { email: 'bob@acme.test' }, headers: from('203.0.113.8') })).status).toBe(200);
+
+    const starts = await Promise.all(Array.from({ length: RATE_LIMIT + 5 }, () => fetch(`${t.url}/auth/sso/start?connection=${connectionId}`, { redirect: 'manual', headers: from('203.0.113.9') })));
+    expect(starts.filter((r) => r.status === 302).length).toBe(RATE_LIMIT);
+    expect(starts.filter((r) => r.status === 429).length).toBe(5);
   });
 });

@@ -3,21 +3,19 @@ import { BreakGlassBody, BreakGlassList, BreakGlassLogins, BreakGlassLoginsQuery
 import type { SsoPolicy } from './sso-policy.service.js';
 
 const tags = ['single sign-on'];
-/** Requests one IP may make to POST /auth/sso/discover per minute on one instance (a sign-in page asks once per email). */
-export const DISCOVER_PER_MINUTE = 60;
 const view = { permission: 'sso.view' } as const;
 const manage = { permission: 'sso.manage' } as const;
 
 /** Discovery (public), break-glass users and their logins, and the tenant's SSO settings. */
-export function ssoPolicyRoutes(policy: SsoPolicy): Route[] {
+export function ssoPolicyRoutes(policy: SsoPolicy, options: { perMinutePerIp: number }): Route[] {
   return [
     defineRoute({
       method: 'POST', url: '/auth/sso/discover', auth: 'public', headers: { 'cache-control': 'no-store' },
       // Every match writes an audit event: a flood from one client must not fill the tenant's audit log.
-      perMinutePerIp: DISCOVER_PER_MINUTE,
+      ...(options.perMinutePerIp > 0 ? { perMinutePerIp: options.perMinutePerIp } : {}),
       schema: {
         tags: ['auth'], summary: 'Which way an email signs in: SSO (and through which connection) or a password',
-        description: 'Decided from the email\'s domain only (the user is never looked up): the same answer, shape and work for a known and an unknown email. `sso` when the domain is verified for a tenant, is not a public mailbox domain, and an enabled connection of that tenant lists it (several: the first by name). Audited `sso.discovery.matched` in that tenant. At most 60 requests a minute per client IP per instance, then 429 `rate_limited` with `Retry-After`.',
+        description: 'Decided from the email\'s domain only (the user is never looked up): the same answer, shape and work for a known and an unknown email. `sso` when the domain is verified for a tenant, is not a public mailbox domain, and an enabled connection of that tenant lists it (several: the first by name). Audited `sso.discovery.matched` in that tenant. At most `TESSERA_SSO_RATE_LIMIT` requests a minute per client IP per instance, then 429 `rate_limited` with `Retry-After`.',
         body: DiscoverBody, response: { 200: DiscoverAnswer },
       },
       handler: (ctx) => policy.discover(ctx.input.body.email, ctx.meta),

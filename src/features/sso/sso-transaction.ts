@@ -38,7 +38,7 @@ export interface SsoTestTicket {
  * per purpose (the `info`), so the cookie can be neither read nor forged, and a transaction cookie never opens as a
  * result cookie. The previous master key still opens what the current one replaced (a rotation mid-sign-in).
  */
-export function createCookieSealer(masterKeys: MasterKeys, purpose: 'transaction' | 'result' | 'test') {
+export function createCookieSealer(masterKeys: MasterKeys, purpose: 'transaction' | 'saml-transaction' | 'result' | 'test') {
   const derive = (key: Buffer) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `tessera sso ${purpose} cookie v1`, 32));
   const current = derive(masterKeys.current.key);
   const previous = masterKeys.previous ? derive(masterKeys.previous.key) : undefined;
@@ -60,4 +60,18 @@ export function createCookieSealer(masterKeys: MasterKeys, purpose: 'transaction
       }
     },
   };
+}
+
+/**
+ * What the browser carries between /auth/sso/start and the SAML ACS: the AuthnRequest's ID, which the Response's
+ * InResponseTo must equal (saml-profiles §4.1.4.2), sealed under its own key (never opens as an OIDC transaction).
+ */
+export interface SamlTransaction {
+  readonly tenantId: string;
+  readonly connectionId: string;
+  readonly requestId: string;
+  readonly returnTo: string | null;
+  /** Seconds since the epoch. */
+  readonly createdAt: number;
+  readonly test?: { readonly testId: string; readonly userId: string } | undefined;
 }

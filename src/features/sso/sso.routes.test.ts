@@ -155,7 +155,7 @@ describe.each(engines())('SSO connections over HTTP [%s]', (engine) => {
     expect(errorCode(privateIssuer)).toBe('sso_config');
     expect(privateIssuer.body.error.message).toContain('private or reserved');
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({}, { scopes: 'email profile' })))).toBe('sso_config');
-    expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', { ...oidcBody(), type: 'saml', oidc: undefined }))).toBe('sso_config');
+    expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', { ...oidcBody(), type: 'saml', oidc: undefined }))).toBe('invalid_request'); // a SAML connection needs its `saml` settings (saml-signin.test.ts)
 
     const accountAdmin = await t.app.db.ownerWork((tx) => tx.selectFrom('roles').select('id').where('account_id', '=', admin.accountId).where('system_key', '=', 'account_admin').executeTakeFirstOrThrow());
     expect(errorCode(await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({ defaultRoleId: accountAdmin.id })))).toBe('sso_role_forbidden');

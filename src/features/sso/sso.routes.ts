@@ -1,5 +1,5 @@
 import { defineRoute, NoContent, type Route } from '../../http/route.js';
-import type { OidcSignIn } from './oidc-signin.js';
+import type { SsoSignIn } from './signin.js';
 import { ClientJwks, ClientKeyParams, ConnectionList, ConnectionParams, ConnectionSchema, ConnectionTestSchema, CreateConnectionBody, RotateSecretBody, TestConnectionBody, TestParams, TestStarted, UpdateConnectionBody } from './sso.schema.js';
 import { CLIENT_JWKS_PATH } from './sso-paths.js';
 import type { SsoService } from './sso.service.js';
@@ -12,7 +12,7 @@ const params = ConnectionParams;
 const refusals = 'Tenant administrators with `sso.manage`. Refused: `sso_config` (with the reason), `sso_role_forbidden`, `sso.role_not_found`, `sso.invalid_rule`, `sso.name_taken`.';
 
 /** SSO connections: reading needs `sso.view`; changes `sso.manage` and a tenant administrator. */
-export function ssoRoutes(sso: SsoService, signIn: Pick<OidcSignIn, 'startTest' | 'getTest'>): Route[] {
+export function ssoRoutes(sso: SsoService, signIn: Pick<SsoSignIn, 'startTest' | 'getTest'>): Route[] {
   return [
     defineRoute({
       method: 'GET', url: base, auth: view,

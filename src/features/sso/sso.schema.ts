@@ -64,6 +64,48 @@ const oidcSettings = {
 const clientSecret = z.string().min(1).max(1000).describe('Write-only: stored encrypted, never returned');
 const optionalClientSecret = clientSecret.optional().describe('Write-only: stored encrypted, never returned. Required unless `tokenEndpointAuthMethod` is `private_key_jwt`');
 
+/** SAML 2.0 bindings (saml-bindings §3.4 HTTP-Redirect, §3.5 HTTP-POST) the IdP's SSO service may use. */
+export const SAML_BINDINGS = ['redirect', 'post'] as const;
+/** The IdP's signing certificates: one, or two while the IdP rotates (the new one next to the old). */
+const samlCertificates = z.array(z.string().trim().min(1).max(16_384)).min(1).max(2).describe('PEM X.509 certificates that sign the IdP\'s assertions: one, or two during the IdP\'s rotation');
+const samlSettings = {
+  metadataXml: z.string().max(262_144).optional().describe('Import: the IdP\'s metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it'),
+  metadataUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional().describe('Import from the IdP\'s metadata URL (https; fetched now and again on POST …/{id}/discovery/refresh); explicit fields override it'),
+  idpEntityId: z.string().trim().min(1).max(1000).optional().describe('The IdP\'s entity ID: the assertion\'s Issuer must equal it'),
+  ssoUrl: z.url({ protocol: /^https?$/ }).max(2000).optional().describe('The IdP\'s SingleSignOnService URL'),
+  ssoBinding: z.enum(SAML_BINDINGS).optional().describe('How the AuthnRequest is sent: `redirect` (HTTP-Redirect, default) or `post` (HTTP-POST)'),
+  sloUrl: z.url({ protocol: /^https?$/ }).max(2000).nullable().optional().describe('The IdP\'s SingleLogoutService URL (optional)'),
+  certificates: samlCertificates.optional(),
+  allowSha1: z.boolean().optional().describe('Accept SHA-1 signatures and digests (legacy ADFS); default false'),
+  allowIdpInitiated: z.boolean().optional().describe('Accept responses the IdP sends unasked (no InResponseTo); default false'),
+  clockSkewSeconds: z.int().min(0).max(600).optional().describe('Tolerance on NotBefore / NotOnOrAfter; default 60'),
+  emailFrom: z.enum(['attribute_or_name_id', 'attribute', 'name_id']).optional().describe('Where the email is read: the `claimMapping.email` attribute, the NameID of format emailAddress, or the attribute and else the NameID (default)'),
+};
+export const SamlSettingsInput = z.strictObject(samlSettings).describe('SAML 2.0: give `metadataXml`, or `idpEntityId`, `ssoUrl` and `certificates`');
+export type SamlSettingsInput = z.infer<typeof SamlSettingsInput>;
+
+export const SamlCertificateSchema = z.object({
+  fingerprintSha256: z.string().describe('SHA-256 fingerprint, colon-separated hex'),
+  notBefore: z.string(),
+  notAfter: z.string().describe('The certificate expires then: rotate it at the IdP before (add the new one as a second certificate)'),
+  subject: z.string(),
+});
+export const SamlSettingsSchema = z.object({
+  idpEntityId: z.string(),
+  ssoUrl: z.string(),
+  ssoBinding: z.enum(SAML_BINDINGS),
+  sloUrl: z.string().nullable(),
+  metadataUrl: z.string().nullable().describe('Where the IdP metadata is fetched from, when imported by URL'),
+  certificates: z.array(SamlCertificateSchema),
+  allowSha1: z.boolean(),
+  allowIdpInitiated: z.boolean(),
+  clockSkewSeconds: z.number(),
+  emailFrom: z.enum(['attribute_or_name_id', 'attribute', 'name_id']),
+  spEntityId: z.string().describe('Our entity ID, to register at the IdP (the assertion\'s Audience)'),
+  acsUrl: z.string().describe('Our Assertion Consumer Service URL (HTTP-POST), to register at the IdP'),
+  spMetadataUrl: z.string().describe('Our SP metadata XML, for IdPs that import it'),
+});
+
 const common = {
   name,
   enabled: z.boolean().default(false),
@@ -77,7 +119,7 @@ const common = {
 
 export const CreateConnectionBody = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('oidc'), ...common, oidc: z.strictObject({ ...oidcSettings, clientSecret: optionalClientSecret }) }),
-  z.strictObject({ type: z.literal('saml'), ...common, saml: z.record(z.string(), z.unknown()).optional() }),
+  z.strictObject({ type: z.literal('saml'), ...common, saml: SamlSettingsInput }),
 ]);
 export type CreateConnectionInput = z.infer<typeof CreateConnectionBody>;
 
@@ -89,6 +131,7 @@ export const UpdateConnectionBody = z.strictObject({
   rules: z.array(MappingRule).max(100).optional(),
   claimMapping: ClaimMapping.optional(),
   mfaPolicy: MfaPolicy.optional(),
+  saml: SamlSettingsInput.optional().describe('SAML connections: the fields given replace the stored ones (`metadataXml` imports again)'),
   oidc: z
     .strictObject({
       issuer: oidcSettings.issuer.optional(),
@@ -165,6 +208,7 @@ export const ConnectionSchema = z
     clientPublicKeyPem: z.string().nullable().describe('private_key_jwt: the current public key as PEM (SPKI), for IdPs that take a PEM upload instead of a JWK Set'),
     clientJwksUri: z.string().nullable().describe('private_key_jwt: the public URL of `clientJwks`, for IdPs that fetch a JWKS URL'),
     oidc: OidcSettingsSchema.nullable(),
+    saml: SamlSettingsSchema.nullable(),
     createdBy: z.string().nullable(),
     createdAt: z.string(),
     updatedBy: z.string().nullable(),

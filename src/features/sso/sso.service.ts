@@ -15,6 +15,7 @@ import { SsoErrors } from './sso.errors.js';
 import { ClientJwk, type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
 import { CLIENT_JWKS_PATH } from './sso-paths.js';
 import { compilePattern } from './role-rules.js';
+import { certificateInfos, fetchIdpMetadata, resolveSamlConfig, type SamlConfig, spEndpoints } from './saml-config.js';
 import * as store from './sso.store.js';
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
@@ -138,11 +139,19 @@ function representRow(row: store.ConnectionRow, publicUrl: string): Connection {
     clientPublicKeyPem: keys[0] ? (createPublicKey({ key: keys[0] as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string) : null,
     clientJwksUri: keys.length > 0 ? `${publicUrl}${CLIENT_JWKS_PATH.replace(':id', row.id)}` : null,
     oidc: oidc && { ...oidc, discovery: summary(row.discovery, row.discovery_fetched_at) },
+    saml: row.type === 'saml' ? samlView(row.config as unknown as SamlConfig, publicUrl, row.id) : null,
     createdBy: row.created_by,
     createdAt: iso(row.created_at),
     updatedBy: row.updated_by,
     updatedAt: iso(row.updated_at),
   };
+}
+
+/** A SAML connection's settings as the API shows them: certificates as fingerprint, subject and expiry. */
+function samlView(config: SamlConfig, publicUrl: string, id: string): NonNullable<Connection['saml']> {
+  const { spEntityId, acsUrl, metadataUrl } = spEndpoints(publicUrl, id);
+  const { certificates: _pems, ...rest } = config;
+  return { ...rest, certificates: certificateInfos(config), spEntityId, acsUrl, spMetadataUrl: metadataUrl };
 }
 
 /** What the audit log records of a connection: everything but the secret (DESIGN §6 rule 7). */
@@ -275,6 +284,51 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     });
   }
 
+  /**
+   * A new connection's row, in the caller's unit of work: the administrator, the roles its rules hand out, the name,
+   * then the insert (with what the protocol adds: its secret, its client key) and the audit `sso.connection.created`.
+   */
+  async function insertNew(
+    tx: Tx, tenantId: string, actor: UserActor, input: CreateConnectionInput,
+    protocol: { config: Record<string, unknown>; discovery: DiscoveryDocument | null; secret?: (id: string) => Promise<Buffer | null>; after?: (id: string, now: Date) => Promise<void> },
+  ): Promise<Connection> {
+    await requireTenantAdmin(tx, tenantId, actor.id);
+    await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
+    if (await store.nameTaken(tx, tenantId, input.name)) throw new AppError(SsoErrors['sso.name_taken']);
+    const now = clock.now();
+    const id = newId(now.getTime());
+    await store.insertConnection(tx, tenantId, {
+      id, type: input.type, name: input.name, enabled: input.enabled, domains: [...new Set(input.domains)], defaultRoleId: input.defaultRoleId, rulesMode: input.rulesMode, rules: input.rules,
+      claimMapping: input.claimMapping, mfaPolicy: input.mfaPolicy, config: protocol.config, discovery: protocol.discovery, discoveryFetchedAt: protocol.discovery ? now : null,
+      secret: protocol.secret ? await protocol.secret(id) : null, actorId: actor.id, now,
+    });
+    await protocol.after?.(id, now);
+    const created = represent((await store.findConnection(tx, tenantId, id))!);
+    await audit.record(tx, tenantId, { action: 'sso.connection.created', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { after: auditView(created) } });
+    return created;
+  }
+
+  /**
+   * SAML: the IdP metadata fetched again from its URL (the IdP rotated its certificate or moved an endpoint); what
+   * it lists replaces the imported settings. Audited `sso.connection.updated` with the before and after.
+   */
+  async function refreshSamlMetadata(tenantId: string, actor: UserActor, row: store.ConnectionRow): Promise<Connection> {
+    const config = row.config as unknown as SamlConfig;
+    if (!config.metadataUrl) throw configError('This SAML connection was not imported from a metadata URL (saml.metadataUrl).');
+    const fetchedMetadataXml = await fetchIdpMetadata(config.metadataUrl, network);
+    return db.tenantWork(tenantId, async (tx) => {
+      await requireTenantAdmin(tx, tenantId, actor.id);
+      const locked = await findOrThrow(tx, tenantId, row.id, true);
+      if (JSON.stringify(locked.config) !== JSON.stringify(row.config)) throw configError('The connection changed during the refresh; refresh again.');
+      const saml = resolveSamlConfig({ fetchedMetadataXml }, locked.config as unknown as SamlConfig);
+      const before = represent(locked);
+      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...saml }, actorId: actor.id, now: clock.now() });
+      const after = represent((await store.findConnection(tx, tenantId, row.id))!);
+      await audit.record(tx, tenantId, { action: 'sso.connection.updated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { before: auditView(before), after: auditView(after), reason: 'metadata_refresh' } });
+      return after;
+    });
+  }
+
   return {
     /** Whether the connection is one of the tenant's (a SCIM directory links to one), in the caller's unit of work. */
     async exists(tx: Tx, tenantId: string, id: string): Promise<boolean> {
@@ -294,8 +348,14 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
      * (outside the transaction: no network inside a unit of work) and must name the issuer exactly.
      */
     async create(tenantId: string, actor: UserActor, input: CreateConnectionInput): Promise<Connection> {
-      if (input.type === 'saml') throw configError('SAML connections arrive with the SAML work; create an OIDC connection.');
       checkRulePatterns(input.rules);
+      // SAML: the settings (metadata import or fields) are checked; nothing is fetched.
+      if (input.type === 'saml') {
+        // A metadata URL is fetched first (outside the transaction: no network inside a unit of work).
+        const fetched = input.saml.metadataUrl ? await fetchIdpMetadata(input.saml.metadataUrl, network) : undefined;
+        const saml = resolveSamlConfig({ ...input.saml, ...(fetched !== undefined ? { fetchedMetadataXml: fetched } : {}) }, null);
+        return grants.refusalsRecorded(tenantId, actor, (tx) => insertNew(tx, tenantId, actor, input, { config: { ...saml }, discovery: null }));
+      }
       const { clientSecret, ...settings } = input.oidc;
       // OpenID Connect Core §9: the client secret authenticates client_secret_basic/post; private_key_jwt needs none.
       if (clientSecret === undefined && settings.tokenEndpointAuthMethod !== 'private_key_jwt') throw configError(`A client secret is required with ${settings.tokenEndpointAuthMethod}.`);
@@ -306,22 +366,16 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
       });
       const discovery = await discover(oidc);
-      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
-        await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
-        if (await store.nameTaken(tx, tenantId, input.name)) throw new AppError(SsoErrors['sso.name_taken']);
-        const now = clock.now();
-        const id = newId(now.getTime());
-        const secret = clientSecret === undefined ? null : await keyring.encrypt(tx, tenantId, secretField(id), clientSecret);
-        await store.insertConnection(tx, tenantId, {
-          id, type: 'oidc', name: input.name, enabled: input.enabled, domains: [...new Set(input.domains)], defaultRoleId: input.defaultRoleId, rulesMode: input.rulesMode, rules: input.rules,
-          claimMapping: input.claimMapping, mfaPolicy: input.mfaPolicy, config: { ...oidc }, discovery, discoveryFetchedAt: now, secret, actorId: actor.id, now,
-        });
-        if (oidc.tokenEndpointAuthMethod === 'private_key_jwt') await installClientKey(tx, tenantId, actor, (await store.findConnection(tx, tenantId, id))!, oidc.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, now);
-        const created = represent((await store.findConnection(tx, tenantId, id))!);
-        await audit.record(tx, tenantId, { action: 'sso.connection.created', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { after: auditView(created) } });
-        return created;
-      });
+      return grants.refusalsRecorded(tenantId, actor, (tx) =>
+        insertNew(tx, tenantId, actor, input, {
+          config: { ...oidc },
+          discovery,
+          secret: (id) => (clientSecret === undefined ? Promise.resolve(null) : keyring.encrypt(tx, tenantId, secretField(id), clientSecret)),
+          after: async (id, now) => {
+            if (oidc.tokenEndpointAuthMethod === 'private_key_jwt') await installClientKey(tx, tenantId, actor, (await store.findConnection(tx, tenantId, id))!, oidc.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, now);
+          },
+        }),
+      );
     },
 
     /** Changes settings; a change of the OIDC settings fetches the discovery document again before saving. */
@@ -338,9 +392,14 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         oidc = checkOidc({ ...before, ...Object.fromEntries(Object.entries(patch.oidc).filter(([, v]) => v !== undefined)) }, null);
         discovery = await discover(oidc);
       }
+      if (patch.oidc && current.type !== 'oidc') throw configError('`oidc` settings apply to OIDC connections only.');
+      if (patch.saml && current.type !== 'saml') throw configError('`saml` settings apply to SAML connections only.');
+      const fetchedMetadataXml = patch.saml?.metadataUrl ? await fetchIdpMetadata(patch.saml.metadataUrl, network) : undefined;
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
+        // Pure (no network): resolved on the locked row, so a concurrent change is not lost.
+        const saml = patch.saml && resolveSamlConfig({ ...patch.saml, ...(fetchedMetadataXml !== undefined ? { fetchedMetadataXml } : {}) }, row.config as unknown as SamlConfig);
         const rules = (patch.rules ?? row.rules) as Rule[];
         const defaultRoleId = patch.defaultRoleId === undefined ? row.default_role_id : patch.defaultRoleId;
         if (patch.rules !== undefined || patch.defaultRoleId !== undefined) await checkRoles(tx, tenantId, actor, defaultRoleId, rules, id);
@@ -357,6 +416,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
           ...(patch.claimMapping !== undefined ? { claimMapping: patch.claimMapping } : {}),
           ...(patch.mfaPolicy !== undefined ? { mfaPolicy: patch.mfaPolicy } : {}),
           ...(oidc && discovery ? { config: { ...oidc }, discovery, discoveryFetchedAt: now } : {}),
+          ...(saml ? { config: { ...saml } } : {}),
           actorId: actor.id,
           now,
         });
@@ -389,7 +449,8 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const row = await findOrThrow(tx, tenantId, id, true);
-        if (row.type === 'oidc') checkOidc(row.config as unknown as OidcConfig, clientSecret);
+        if (row.type !== 'oidc') throw configError('Only OIDC connections have a client secret.');
+        checkOidc(row.config as unknown as OidcConfig, clientSecret);
         await store.setSecret(tx, tenantId, id, await keyring.encrypt(tx, tenantId, secretField(id), clientSecret), actor.id, clock.now());
         await audit.record(tx, tenantId, { action: 'sso.connection.secret_rotated', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name } });
         return represent((await store.findConnection(tx, tenantId, id))!);
@@ -402,6 +463,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         await requireTenantAdmin(tx, tenantId, actor.id);
         return findOrThrow(tx, tenantId, id);
       });
+      if (row.type === 'saml') return refreshSamlMetadata(tenantId, actor, row);
       if (row.type !== 'oidc') throw configError('Only OIDC connections have a discovery document.');
       const discovery = await discover(row.config as unknown as OidcConfig);
       return db.tenantWork(tenantId, async (tx) => {

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { SAML } from '@node-saml/node-saml';
+import type { MasterKeys } from '../../crypto/master-key.js';
+import type { Database } from '../../db/database.js';
+import type { RequestMeta } from '../sessions/index.js';
+import { NAMEID_EMAIL, type SamlConfig, spEndpoints } from './saml-config.js';
+import { SamlRefused, verifySamlResponse } from './saml-response.js';
+import { refused, type SignInCore, type SignInFlow } from './signin-core.js';
+import { createCookieSealer, type SamlTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
+import { spentId } from './spent-id.js';
+import * as store from './sso.store.js';
+
+/**
+ * AuthnContextClassRef values that count as a second factor when the connection lists none in
+ * `mfaPolicy.acceptedAcr` (REFEDS MFA Profile; Entra ID / ADFS multipleauthn; saml-authn-context §3.4).
+ */
+export const DEFAULT_MFA_AUTHN_CONTEXTS = [
+  'https://refeds.org/profile/mfa',
+  'http://schemas.microsoft.com/claims/multipleauthn',
+  'urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract',
+  'urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered',
+  'urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken',
+];
+
+export interface SamlSignInDeps {
+  readonly db: Database;
+  readonly masterKeys: MasterKeys;
+  readonly publicUrl: string;
+  readonly now: () => Date;
+}
+
+/** What /auth/sso/start answers for a SAML connection: a redirect (HTTP-Redirect) or an auto-submitted form (HTTP-POST). */
+export type SamlStart = { readonly location: string; readonly transaction: string } | { readonly form: { readonly action: string; readonly fields: Readonly<Record<string, string>> }; readonly transaction: string };
+
+/**
+ * SAML 2.0 Web Browser SSO, SP-initiated (saml-profiles §4.1): the AuthnRequest (its ID in the browser's sealed
+ * 10-minute transaction), then the Response at the ACS (HTTP-POST binding), verified by saml-response.ts; the
+ * assertion's ID is spent on every instance until it expires; then the shared rest (signin-core.ts `finish`).
+ */
+export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
+  const transactions = createCookieSealer(deps.masterKeys, 'saml-transaction');
+
+  function samlFor(row: store.ConnectionRow, config: SamlConfig, requestId: string): SAML {
+    const { spEntityId, acsUrl } = spEndpoints(deps.publicUrl, row.id);
+    return new SAML({
+      callbackUrl: acsUrl,
+      entryPoint: config.ssoUrl,
+      issuer: spEntityId,
+      idpCert: [...config.certificates],
+      generateUniqueId: () => requestId,
+      // No NameIDPolicy nor RequestedAuthnContext: the IdP's configured NameID, and its own choice of method
+      // (a requested password context would make ADFS refuse MFA).
+      identifierFormat: null,
+      disableRequestedAuthnContext: true,
+      // saml-bindings §3.5.4: the HTTP-POST binding sends the request base64-encoded, not DEFLATEd (§3.4.4.1).
+      ...(config.ssoBinding === 'post' ? { authnRequestBinding: 'HTTP-POST', skipRequestCompression: true } : {}),
+    });
+  }
+
+  /**
+   * An IdP-initiated Response (saml-profiles §4.1.5): the flow of a connection that accepts them, with no request to
+   * answer (the Response must then carry no InResponseTo) and RelayState as the return URL when the allow-list takes
+   * it. Such a sign-in cannot be bound to the browser (login CSRF), hence off by default; its assertion is still
+   * spent once, so a captured Response cannot be replayed.
+   */
+  async function idpInitiated(connectionId: string, relayState: string | undefined): Promise<Omit<SamlTransaction, 'requestId'> & { requestId: null }> {
+    const tenantId = await deps.db.globalWork((t) => store.connectionTenant(t, connectionId));
+    if (!tenantId) throw refused('sso_expired', 'No SAML sign-in through this connection is under way in this browser.');
+    let returnTo: string | null = null;
+    try {
+      returnTo = await core.checkReturnTo(relayState, tenantId);
+    } catch {
+      returnTo = null;
+    }
+    return { tenantId, connectionId, requestId: null, returnTo, createdAt: core.nowSeconds() };
+  }
+
+  return {
+    /** GET /auth/sso/start for a SAML connection. */
+    async start(row: store.ConnectionRow, flow: SignInFlow): Promise<SamlStart> {
+      const config = row.config as unknown as SamlConfig;
+      // xsd:ID is an NCName: it may not start with a digit (saml-core §1.3.4); 160 bits of randomness.
+      const requestId = `_${randomBytes(20).toString('hex')}`;
+      const tx: SamlTransaction = { tenantId: flow.tenantId, connectionId: flow.connectionId, requestId, returnTo: flow.returnTo, createdAt: core.nowSeconds(), ...(flow.test ? { test: flow.test } : {}) };
+      const saml = samlFor(row, config, requestId);
+      if (config.ssoBinding === 'post') {
+        const message = await saml.getAuthorizeMessageAsync('', undefined, {});
+        const fields = Object.fromEntries(Object.entries(message).filter(([, v]) => typeof v === 'string' && v !== '')) as Record<string, string>;
+        return { form: { action: config.ssoUrl, fields }, transaction: transactions.seal(tx) };
+      }
+      return { location: await saml.getAuthorizeUrlAsync('', undefined, {}), transaction: transactions.seal(tx) };
+    },
+
+    /** POST /auth/sso/saml/acs/:connectionId: the IdP's Response, through the browser. */
+    async acs(connectionId: string, body: { SAMLResponse: string; RelayState?: string | undefined }, transactionCookie: string | undefined, meta: RequestMeta): Promise<{ result: string | null; returnTo: string | null; testId: string | null }> {
+      const opened = transactions.open<SamlTransaction>(transactionCookie);
+      const sent = opened?.connectionId === connectionId ? opened : undefined;
+      // No sign-in under way in this browser: an IdP-initiated Response, accepted only where the connection opts in.
+      const tx = sent ?? (await idpInitiated(connectionId, body.RelayState));
+      const { fail, received } = core.failure(tx, meta);
+      if (core.nowSeconds() - tx.createdAt > TRANSACTION_TTL_SECONDS) return fail('sso_expired', 'The sign-in took longer than 10 minutes; start again.');
+      const row = await deps.db.tenantWork(tx.tenantId, (t) => store.findConnection(t, tx.tenantId, tx.connectionId));
+      if (!row || row.type !== 'saml') return fail('sso_config', 'The connection no longer exists.');
+      if (!row.enabled && !tx.test) return fail('sso_disabled', 'This SSO connection is disabled.');
+      const config = row.config as unknown as SamlConfig;
+      if (tx.requestId === null && !config.allowIdpInitiated) return fail('sso_expired', 'No SAML sign-in through this connection is under way in this browser, and the connection does not accept IdP-initiated sign-ins.');
+      const { spEntityId, acsUrl } = spEndpoints(deps.publicUrl, row.id);
+
+      let verified;
+      try {
+        verified = await verifySamlResponse(body.SAMLResponse, config, { spEntityId, acsUrl, requestId: tx.requestId, now: deps.now() });
+      } catch (err) {
+        if (err instanceof SamlRefused) return fail(err.code, err.message, { reason: err.message.slice(0, 200) });
+        throw err;
+      }
+      // saml-profiles §4.1.4.5: a bearer assertion is used once; its ID stays spent (on every instance) until it
+      // could no longer be accepted.
+      const assertionSpentId = spentId('saml-assertion', row.id, verified.assertionId);
+      if (!(await core.spendOnce(tx.tenantId, assertionSpentId, verified.validUntil))) return fail('sso_replay', 'This assertion was already used.', { assertionId: verified.assertionId.slice(0, 100) });
+
+      const claims: Record<string, unknown> = { ...verified.attributes, nameId: verified.nameId, nameIdFormat: verified.nameIdFormat };
+      received(claims);
+      const mapping = row.claim_mapping as { email?: string };
+      const attribute = verified.attributes[mapping.email ?? 'email'];
+      const fromAttribute = typeof attribute === 'string' ? attribute : undefined;
+      const fromNameId = verified.nameIdFormat === NAMEID_EMAIL ? verified.nameId : undefined;
+      const email = config.emailFrom === 'attribute' ? fromAttribute : config.emailFrom === 'name_id' ? fromNameId : (fromAttribute ?? fromNameId);
+      if (email === undefined) return fail('sso_config', `The assertion carries no email: neither the attribute "${mapping.email ?? 'email'}" nor a NameID of format emailAddress.`, { sub: verified.nameId });
+
+      const policy = row.mfa_policy as { acceptedAcr?: string[] };
+      const accepted = policy.acceptedAcr?.length ? policy.acceptedAcr : DEFAULT_MFA_AUTHN_CONTEXTS;
+      const idpMfa = verified.authnContextClassRef !== null && accepted.includes(verified.authnContextClassRef);
+      return core.finish(tx, row, { subject: verified.nameId, claims, email, idpMfa, amr: idpMfa ? ['mfa'] : [], evidence: { authnContextClassRef: verified.authnContextClassRef } }, meta, fail);
+    },
+  };
+}
+
+export type SamlSignIn = ReturnType<typeof createSamlSignIn>;

@@ -1,0 +1,47 @@
+import { AppError } from '../../kernel/app-error.js';
+import type { RequestMeta } from '../sessions/index.js';
+import { SsoErrors } from './sso.errors.js';
+import * as store from './sso.store.js';
+import { createOidcSignIn, type OidcSignInDeps } from './oidc-signin.js';
+import { createSamlSignIn, type SamlStart } from './saml-signin.js';
+import { createSignInCore, refused, type SignInCoreDeps } from './signin-core.js';
+
+export type SsoSignInDeps = SignInCoreDeps & OidcSignInDeps;
+
+/** What /auth/sso/start answers: the IdP to go to and the cookie to set (OIDC's, or SAML's for the ACS). */
+export type Started = ({ readonly protocol: 'oidc'; readonly location: string; readonly transaction: string }) | ({ readonly protocol: 'saml' } & SamlStart);
+
+/**
+ * Signing in through a connection, whatever its protocol: one start (dispatched on the connection's type), the
+ * OIDC callback, the SAML ACS, "Test connection", and the one-time result, over the shared core (signin-core.ts).
+ */
+export function createSsoSignIn(deps: SsoSignInDeps) {
+  const core = createSignInCore(deps);
+  const oidc = createOidcSignIn(deps, core);
+  const saml = createSamlSignIn({ db: deps.db, masterKeys: deps.masterKeys, publicUrl: deps.publicUrl, now: () => deps.clock.now() }, core);
+  return {
+    redirectUri: oidc.redirectUri,
+    startTest: (...args: Parameters<typeof core.startTest>) => core.startTest(...args),
+    getTest: (...args: Parameters<typeof core.getTest>) => core.getTest(...args),
+    takeResult: (...args: Parameters<typeof core.takeResult>) => core.takeResult(...args),
+    callback: (...args: Parameters<typeof oidc.callback>) => oidc.callback(...args),
+    acs: (...args: Parameters<typeof saml.acs>) => saml.acs(...args),
+
+    /** The SP metadata is published for SAML connections only (unknown or OIDC: not found). */
+    async samlConnectionExists(connectionId: string): Promise<void> {
+      const tenantId = await deps.db.globalWork((tx) => store.connectionTenant(tx, connectionId));
+      const row = tenantId ? await deps.db.tenantWork(tenantId, (tx) => store.findConnection(tx, tenantId, connectionId)) : undefined;
+      if (row?.type !== 'saml') throw new AppError(SsoErrors['sso.connection_not_found']);
+    },
+
+    /** GET /auth/sso/start: the connection's protocol decides where the browser goes. */
+    async start(connectionId: string, returnToInput: string | undefined, meta: RequestMeta, testInput?: string): Promise<Started> {
+      const { row, flow } = await core.begin(connectionId, returnToInput, meta, testInput);
+      if (row.type === 'oidc') return { protocol: 'oidc', ...(await oidc.start(row, flow)) };
+      if (row.type === 'saml') return { protocol: 'saml', ...(await saml.start(row, flow)) };
+      throw refused('sso_config', 'The connection\'s protocol is not supported.');
+    },
+  };
+}
+
+export type SsoSignIn = ReturnType<typeof createSsoSignIn>;

@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
+import { DOMParser } from '@xmldom/xmldom';
+import * as samlify from 'samlify';
+import { validateXML } from 'xmllint-wasm';
+
+const FIXTURES = new URL('../fixtures/saml/', import.meta.url);
+export const fixture = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
+export const certs = { a: fixture('idp-a.crt'), b: fixture('idp-b.crt'), attacker: fixture('attacker.crt') };
+const keys = { a: fixture('idp-a.key'), b: fixture('idp-b.key'), attacker: fixture('attacker.key') };
+export type Signer = keyof typeof keys;
+
+const XSD_NOTE = 'xmllint-wasm checks the Response is well-formed XML before samlify signs it';
+// samlify refuses to run without a schema validator: xmllint-wasm (libxml2, no Java) parses and canonicalizes each
+// message, so a malformed one fails here. The SAML XSDs are not in the dependency tree, so no schema is loaded;
+// the SP (node-saml + our checks) is what the tests exercise.
+samlify.setSchemaValidator({
+  validate: async (xml: string) => {
+    const result = await validateXML({ xml: [{ fileName: 'message.xml', contents: xml }], normalization: 'c14n' });
+    if (!result.valid) throw new Error(`${XSD_NOTE}: ${result.errors.map((e) => e.rawMessage).join('; ')}`);
+    return 'ok';
+  },
+});
+
+export const IDP_ENTITY_ID = 'https://idp.saml.test/metadata';
+export const IDP_SSO_URL = 'https://idp.saml.test/sso';
+const NAMEID_EMAIL = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
+const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+const PASSWORD = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
+
+/** The IdP's metadata XML, as an admin would download it from the IdP (for the import). */
+export function idpMetadata(certificates: readonly string[] = [certs.a]): string {
+  const body = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const keyDescriptors = certificates.map((c) => `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${body(c)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`).join('');
+  return `<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="${IDP_ENTITY_ID}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${keyDescriptors}<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.saml.test/slo"/><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${IDP_SSO_URL}/post"/><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${IDP_SSO_URL}"/></md:IDPSSODescriptor></md:EntityDescriptor>`;
+}
+
+/** The AuthnRequest the SP sent by HTTP-Redirect (saml-bindings §3.4.4.1: DEFLATE, base64, URL-encoded). */
+export function readAuthnRequest(location: string): { id: string; acsUrl: string | null; issuer: string | null; destination: string | null } {
+  const deflated = new URL(location).searchParams.get('SAMLRequest');
+  if (!deflated) throw new Error(`no SAMLRequest in ${location}`);
+  const xml = inflateRawSync(Buffer.from(deflated, 'base64')).toString('utf8');
+  const root = new DOMParser().parseFromString(xml, 'text/xml').documentElement;
+  const issuer = root.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Issuer')[0];
+  return { id: root.getAttribute('ID')!, acsUrl: root.getAttribute('AssertionConsumerServiceURL'), issuer: issuer?.textContent ?? null, destination: root.getAttribute('Destination') };
+}
+
+export interface ResponseOptions {
+  readonly acsUrl: string;
+  readonly spEntityId: string;
+  readonly requestId: string | null;
+  readonly nameId: string;
+  readonly nameIdFormat?: string;
+  readonly attributes?: Readonly<Record<string, string | readonly string[]>>;
+  readonly authnContextClassRef?: string;
+  /** Overrides of what a correct IdP would put. */
+  readonly destination?: string;
+  readonly recipient?: string;
+  readonly audience?: string;
+  readonly issuer?: string;
+  readonly status?: string;
+  readonly notBefore?: Date;
+  readonly notOnOrAfter?: Date;
+  /** Only the assertion's Issuer (the Response's stays right). */
+  readonly assertionIssuer?: string;
+  /** Only the Response's / only the SubjectConfirmationData's InResponseTo. */
+  readonly responseInResponseTo?: string;
+  readonly subjectInResponseTo?: string;
+  /** Only the SubjectConfirmationData's NotOnOrAfter (the Conditions' stays right). */
+  readonly subjectNotOnOrAfter?: Date;
+  readonly now?: Date;
+  /** Which key signs (default the IdP's `a`), and what: the assertion (default), the whole response, or both. */
+  readonly signer?: Signer;
+  readonly sign?: 'assertion' | 'response' | 'both';
+  readonly sha1?: boolean;
+}
+
+const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/**
+ * A real signed SAML Response from samlify's IdentityProvider (the test IdP): samlify fills its login response
+ * template and signs with xml-crypto; the options make it the wrong answer an attack test needs.
+ */
+export async function signedResponse(o: ResponseOptions): Promise<string> {
+  const signer = o.signer ?? 'a';
+  const sign = o.sign ?? 'assertion';
+  const idp = samlify.IdentityProvider({
+    entityID: IDP_ENTITY_ID,
+    privateKey: keys[signer],
+    signingCert: certs[signer],
+    isAssertionEncrypted: false,
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
+    wantAuthnRequestsSigned: false,
+    ...(o.sha1 ? { requestSignatureAlgorithm: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' } : {}),
+  });
+  const sp = samlify.ServiceProvider({
+    entityID: o.spEntityId,
+    assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: o.acsUrl }],
+    wantAssertionsSigned: sign !== 'response',
+    wantMessageSigned: sign !== 'assertion',
+  });
+  const now = o.now ?? new Date();
+  const notBefore = o.notBefore ?? new Date(now.getTime() - 30_000);
+  const later = o.notOnOrAfter ?? new Date(now.getTime() + 300_000);
+  const attributes = Object.entries(o.attributes ?? {})
+    .map(([name, value]) => `<saml:Attribute Name="${esc(name)}">${(Array.isArray(value) ? value : [value]).map((v: string) => `<saml:AttributeValue xsi:type="xs:string">${esc(v)}</saml:AttributeValue>`).join('')}</saml:Attribute>`)
+    .join('');
+  const id = `_r${Math.random().toString(16).slice(2)}${Date.now()}`;
+  const res = await idp.createLoginResponse(sp, { extract: { request: { id: o.requestId ?? '' } } }, 'post', { email: o.nameId }, (template: string) => {
+    // samlify escapes the values it puts in: the two XML fragments go in before it.
+    const authn = `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="_s${id}"><saml:AuthnContext><saml:AuthnContextClassRef>${esc(o.authnContextClassRef ?? PASSWORD)}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
+    let withFragments = template;
+    // The Response's Issuer comes first in samlify's template, the assertion's second.
+    if (o.assertionIssuer !== undefined) withFragments = withFragments.replace(/(<saml:Assertion[\s\S]*?<saml:Issuer>)\{Issuer\}/, `$1${esc(o.assertionIssuer)}`);
+    // The Response's InResponseTo ends its start tag (`">`), the SubjectConfirmationData's an empty element (`"/>`).
+    if (o.responseInResponseTo !== undefined) withFragments = withFragments.replace('InResponseTo="{InResponseTo}">', `InResponseTo="${esc(o.responseInResponseTo)}">`);
+    if (o.subjectInResponseTo !== undefined) withFragments = withFragments.replace('InResponseTo="{InResponseTo}"/>', `InResponseTo="${esc(o.subjectInResponseTo)}"/>`);
+    withFragments = withFragments.replace('{AuthnStatement}', authn).replace('{AttributeStatement}', attributes === '' ? '' : `<saml:AttributeStatement>${attributes}</saml:AttributeStatement>`);
+    let context = samlify.default.SamlLib.replaceTagsByValue(withFragments, {
+      ID: id,
+      AssertionID: `_a${id}`,
+      Destination: o.destination ?? o.acsUrl,
+      Audience: o.audience ?? o.spEntityId,
+      EntityID: o.spEntityId,
+      SubjectRecipient: o.recipient ?? o.acsUrl,
+      Issuer: o.issuer ?? IDP_ENTITY_ID,
+      IssueInstant: now.toISOString(),
+      StatusCode: o.status ?? SUCCESS,
+      ConditionsNotBefore: notBefore.toISOString(),
+      ConditionsNotOnOrAfter: later.toISOString(),
+      SubjectConfirmationDataNotOnOrAfter: (o.subjectNotOnOrAfter ?? later).toISOString(),
+      AssertionConsumerServiceURL: o.acsUrl,
+      InResponseTo: o.requestId ?? '',
+      NameIDFormat: o.nameIdFormat ?? NAMEID_EMAIL,
+      NameID: o.nameId,
+    });
+    // IdP-initiated: no InResponseTo at all.
+    if (o.requestId === null) context = context.replace(/ InResponseTo=""/g, '');
+    return { id, context };
+  });
+  return res.context;
+}
