@@ -34,7 +34,7 @@ describe('graceful shutdown', () => {
       await running.shutdown('test finished');
     });
 
-    const slow = fetch(`${running.address}/test/slow`).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const slow = fetch(`${running.address}/test/slow`).then(async (r) => ({ status: r.status, body: (await r.json()) as unknown }));
     await inFlight;
     const stopping = running.shutdown('test');
     const readiness = await running.app.services.health.readiness();
