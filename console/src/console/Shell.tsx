@@ -60,7 +60,7 @@ function Shell() {
       </AppShell.Header>
       <AppShell.Navbar p="xs" component="nav" aria-label="Console">
         {visible.map((p) => (
-          <NavLink key={p.path} component={Link} to={`/console/${p.path}`} label={p.label} active={location.pathname.startsWith(`/console/${p.path}`)} />
+          <NavLink key={p.path} component={Link} to={`/console/${p.path}`} label={p.label} variant="filled" active={location.pathname.startsWith(`/console/${p.path}`)} />
         ))}
       </AppShell.Navbar>
       <AppShell.Main>
@@ -126,9 +126,10 @@ function SignOut() {
         void call(api.POST('/auth/logout'))
           .catch(() => undefined)
           .finally(() => {
+            // Leave the console first, so that it does not see the session end and ask to sign in again.
+            void navigate('/login', { replace: true });
             setSession(null);
             queryClient.clear();
-            void navigate('/login', { replace: true });
           });
       }}
     >

@@ -82,7 +82,7 @@ export function ConfirmButton(props: {
       <Button size={props.size ?? 'xs'} variant="light" color={props.color ?? 'red'} disabled={props.disabled} onClick={() => setOpen(true)}>
         {props.label}
       </Button>
-      <Modal opened={open} onClose={() => setOpen(false)} title={props.title} centered>
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={open} onClose={() => setOpen(false)} title={props.title} centered>
         <Stack>
           <Text size="sm">{props.children}</Text>
           {error !== null && <ErrorState error={error} title="Not done" />}

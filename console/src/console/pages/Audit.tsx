@@ -142,7 +142,7 @@ export function AuditPage() {
       </form>
       {permissions.has('audit.export') && <Export filters={filters} />}
       {content}
-      <Modal opened={selected !== null} onClose={() => setSelected(null)} title={selected ? `Event ${selected.seq}: ${selected.action}` : ''} size="lg">
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={selected !== null} onClose={() => setSelected(null)} title={selected ? `Event ${selected.seq}: ${selected.action}` : ''} size="lg">
         {selected && (
           <Stack gap="xs">
             <Text size="sm">Time: {selected.occurredAt}</Text>

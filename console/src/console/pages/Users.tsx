@@ -142,7 +142,7 @@ function CreateUserModal({ opened, onClose }: { opened: boolean; onClose: () => 
     },
   });
   return (
-    <Modal opened={opened} onClose={onClose} title="Create user" centered>
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={onClose} title="Create user" centered>
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -183,7 +183,7 @@ function EditUserModal({ user, onClose }: { user: User; onClose: () => void }) {
     },
   });
   return (
-    <Modal opened onClose={onClose} title={`Edit ${user.email}`} centered>
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={`Edit ${user.email}`} centered>
       <form
         onSubmit={(e) => {
           e.preventDefault();
