@@ -154,6 +154,44 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     t.clock.advance(30_000);
   });
 
+  it('my profile: name, two-step verification on and off, another session revoked', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Profile', email: `profile-${unique()}@profile.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('textbox', { name: 'Name' }).fill('Pat Profile');
+    await page.getByRole('button', { name: 'Save name' }).click();
+    await page.getByText('Name saved.').waitFor();
+    // Two-step verification: the current password, the QR code, the first code, the recovery codes.
+    const mfa = page.getByRole('region', { name: 'Two-step verification' });
+    await mfa.getByLabel(/^Current password/).fill(admin.password);
+    await mfa.getByRole('button', { name: 'Set up two-step verification' }).click();
+    await mfa.getByRole('img', { name: /QR code/ }).waitFor();
+    await checkPage('console-profile-mfa-setup');
+    const secret = (await mfa.getByTestId('totp-secret').textContent())!;
+    await mfa.getByLabel(/^Code from the app/).fill(totpCode(t, secret));
+    await mfa.getByRole('button', { name: 'Turn on' }).click();
+    await eventually(() => mfa.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+    await eventually(() => mfa.getByTestId('recovery-remaining').textContent()).toBe('10 recovery codes remaining');
+    t.clock.advance(30_000);
+    // Off again, with the password; a wrong one is a human message.
+    await mfa.getByLabel(/^Current password/).fill('not my password at all');
+    await mfa.getByRole('button', { name: 'Turn off two-step verification' }).click();
+    await eventually(() => mfa.getByRole('alert').textContent()).toContain('Your current password is not correct.');
+    await mfa.getByLabel(/^Current password/).fill(admin.password);
+    await mfa.getByRole('button', { name: 'Turn off two-step verification' }).click();
+    await mfa.getByRole('button', { name: 'Set up two-step verification' }).waitFor();
+    expect((await api<{ name: string }>(admin, 'GET', '/api/v1/me')).body.name).toBe('Pat Profile');
+    expect((await api<{ enabled: boolean }>(admin, 'GET', '/api/v1/me/mfa')).body.enabled).toBe(false);
+    // The session loginAsAdmin opened is listed too; revoking it (after a confirmation) ends it.
+    await page.reload();
+    const other = page.getByRole('row').filter({ hasText: 'Revoke' });
+    await other.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog', { name: 'Revoke this session?' }).getByRole('button', { name: 'Revoke' }).click();
+    await eventually(() => page.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+    expect((await api(admin, 'GET', '/api/v1/me')).status).toBe(401);
+  });
+
   it('several accounts: the picker at sign-in, the switcher in the header', async () => {
     const admin = await loginAsAdmin(t, { tenantName: 'Picker', email: `picker-${unique()}@picker.test` });
     await t.app.db.tenantWork(admin.tenantId, async (tx) => {
@@ -280,6 +318,30 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     expect(csvText).not.toMatch(/user\.created/);
   });
 
+  it('my access with its sources; security settings changed by a tenant administrator', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Security', email: `security-${unique()}@security.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'My access' }).click();
+    const row = page.getByRole('row', { name: /idp\.manage/ });
+    await eventually(() => row.textContent()).toContain('Account Administrator · direct');
+    await checkPage('console-my-access');
+    await page.getByRole('link', { name: 'Security settings' }).click();
+    await page.getByRole('switch', { name: /Require two-step verification/ }).check();
+    await page.getByRole('textbox', { name: 'Session lifetime (hours)' }).fill('8');
+    await page.getByRole('textbox', { name: 'Refresh lifetime (hours)' }).fill('10');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    // The refresh lifetime may not exceed the session's: the server's refusal is shown, nothing is saved.
+    await page.getByRole('alert').waitFor();
+    await page.getByRole('textbox', { name: 'Refresh lifetime (hours)' }).fill('4');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Security settings saved.').waitFor();
+    await checkPage('console-security');
+    const saved = await api<{ mfaRequired: boolean; sessionLifetimeSeconds: number; refreshLifetimeSeconds: number }>(admin, 'GET', '/api/v1/tenant/security-settings');
+    expect(saved.body).toMatchObject({ mfaRequired: true, sessionLifetimeSeconds: 8 * 3600, refreshLifetimeSeconds: 4 * 3600 });
+  });
+
   it('a user without permissions sees only their profile', async () => {
     const admin = await loginAsAdmin(t, { tenantName: 'Plain', email: `plain-admin-${unique()}@plain.test` });
     const email = `plain-${unique()}@plain.test`;
@@ -290,7 +352,7 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     await signInWithPassword(email, PASSWORD);
     await page.waitForURL(/\/console\/profile$/);
     const nav = page.getByRole('navigation', { name: 'Console' });
-    await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile']);
+    await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile', 'My access']);
     await page.goto(`${t.url}/console/users`);
     await page.waitForURL(/\/console\/profile$/);
   });
@@ -327,9 +389,9 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
       await page.getByRole('button', { name: `Continue with ${connectionName}` }).click();
       await page.waitForURL(/\/console\/profile$/);
       await eventually(() => page.getByTestId('signed-in-as').textContent()).toMatch(`alice@${domain}`);
-      // The role the connection gives (idp.view) shows Users, not Domains or the audit log.
+      // The role the connection gives (idp.view) shows Users and the security settings, not Domains or the audit log.
       const nav = page.getByRole('navigation', { name: 'Console' });
-      await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile', 'Users']);
+      await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile', 'My access', 'Users', 'Security settings']);
     });
 
     it('shows an SSO refusal as a human message on the sign-in page', async () => {

@@ -5,16 +5,20 @@ import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-r
 import { api, call, refreshSession, setSession } from '../api/client';
 import { ErrorState, Loading } from '../ui/states';
 import { useMe, useMyAccess, usePermissions, useSession } from './access';
+import { AccessPage } from './pages/Access';
 import { AuditPage } from './pages/Audit';
 import { DomainsPage } from './pages/Domains';
 import { ProfilePage } from './pages/Profile';
+import { SecurityPage } from './pages/Security';
 import { UsersPage } from './pages/Users';
 
 /** The console's pages and the permission each needs to be shown (the API checks again on every call). */
 const PAGES = [
   { path: 'profile', label: 'My profile', permission: null, element: <ProfilePage /> },
+  { path: 'access', label: 'My access', permission: null, element: <AccessPage /> },
   { path: 'users', label: 'Users', permission: 'idp.view', element: <UsersPage /> },
   { path: 'domains', label: 'Domains', permission: 'domains.view', element: <DomainsPage /> },
+  { path: 'security', label: 'Security settings', permission: 'idp.view', element: <SecurityPage /> },
   { path: 'audit', label: 'Audit log', permission: 'audit.view', element: <AuditPage /> },
 ] as const;
 

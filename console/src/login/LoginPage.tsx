@@ -183,7 +183,7 @@ export function LoginPage() {
       );
       break;
     case 'change':
-      body = <NewPasswordForm busy={busy} onSubmit={(newPassword) => run(async () => onAnswer(await call(api.POST('/auth/password/change', { body: { passwordChangeToken: step.passwordChangeToken, newPassword } }))))} />;
+      body = <NewPasswordForm autoFocus busy={busy} onSubmit={(newPassword) => run(async () => onAnswer(await call(api.POST('/auth/password/change', { body: { passwordChangeToken: step.passwordChangeToken, newPassword } }))))} />;
       break;
     case 'accounts':
       body = (
@@ -298,7 +298,7 @@ function CodeForm(props: { intro?: string; label: string; busy: boolean; onSubmi
   );
 }
 
-export function NewPasswordForm(props: { busy: boolean; onSubmit: (password: string) => Promise<void>; intro?: string }) {
+export function NewPasswordForm(props: { busy: boolean; onSubmit: (password: string) => Promise<void>; intro?: string; autoFocus?: boolean }) {
   const [password, setPassword] = useState('');
   const [repeat, setRepeat] = useState('');
   const mismatch = repeat.length > 0 && repeat !== password;
@@ -311,7 +311,7 @@ export function NewPasswordForm(props: { busy: boolean; onSubmit: (password: str
     >
       <Stack>
         <Text size="sm">{props.intro ?? 'Your password must be changed before you continue. Use at least 8 characters; a phrase of several words works well.'}</Text>
-        <PasswordInput label="New password" autoComplete="new-password" required autoFocus value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
+        <PasswordInput label="New password" autoComplete="new-password" required autoFocus={props.autoFocus ?? false} value={password} onChange={(e) => setPassword(e.currentTarget.value)} />
         <PasswordInput label="Repeat the new password" autoComplete="new-password" required value={repeat} error={mismatch ? 'The passwords differ.' : undefined} onChange={(e) => setRepeat(e.currentTarget.value)} />
         <Button type="submit" loading={props.busy} disabled={mismatch}>
           Change password
