@@ -269,6 +269,29 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     expect(users.body.items).toMatchObject([{ email: 'carol@users.test', active: false, name: 'Carol Renamed' }]);
   });
 
+  it('groups: create one, add a member found by search, remove them after a confirmation', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Groups', email: `groups-${unique()}@groups.test` });
+    expect((await api(admin, 'POST', '/api/v1/users', { email: 'dana@groups.test', name: 'Dana' })).status).toBe(201);
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await page.getByText('No groups yet.').waitFor();
+    await page.getByRole('textbox', { name: 'Group name' }).fill('Helpdesk');
+    await page.getByRole('textbox', { name: 'Description' }).fill('First line');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    const panel = page.getByRole('region', { name: 'Group Helpdesk' });
+    await panel.getByText('No members yet.').waitFor();
+    await panel.getByRole('combobox', { name: 'Add a member' }).fill('dana');
+    await page.getByRole('option', { name: 'dana@groups.test' }).click();
+    await panel.getByRole('row', { name: /dana@groups\.test/ }).waitFor();
+    await eventually(() => page.getByRole('row', { name: /Helpdesk/ }).textContent()).toContain('1');
+    await checkPage('console-groups');
+    await panel.getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('dialog', { name: 'Remove dana@groups.test from Helpdesk?' }).getByRole('button', { name: 'Remove' }).click();
+    await panel.getByText('No members yet.').waitFor();
+  });
+
   it('domains: add one, the TXT record to publish, Require SSO only once verified', async () => {
     const admin = await loginAsAdmin(t, { tenantName: 'Domains', email: `domains-${unique()}@domains.test` });
     await freshPage();
@@ -391,7 +414,7 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
       await eventually(() => page.getByTestId('signed-in-as').textContent()).toMatch(`alice@${domain}`);
       // The role the connection gives (idp.view) shows Users and the security settings, not Domains or the audit log.
       const nav = page.getByRole('navigation', { name: 'Console' });
-      await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile', 'My access', 'Users', 'Security settings']);
+      await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile', 'My access', 'Users', 'Groups', 'Security settings']);
     });
 
     it('shows an SSO refusal as a human message on the sign-in page', async () => {

@@ -8,6 +8,7 @@ import { useMe, useMyAccess, usePermissions, useSession } from './access';
 import { AccessPage } from './pages/Access';
 import { AuditPage } from './pages/Audit';
 import { DomainsPage } from './pages/Domains';
+import { GroupsPage } from './pages/Groups';
 import { ProfilePage } from './pages/Profile';
 import { SecurityPage } from './pages/Security';
 import { UsersPage } from './pages/Users';
@@ -17,6 +18,7 @@ const PAGES = [
   { path: 'profile', label: 'My profile', permission: null, element: <ProfilePage /> },
   { path: 'access', label: 'My access', permission: null, element: <AccessPage /> },
   { path: 'users', label: 'Users', permission: 'idp.view', element: <UsersPage /> },
+  { path: 'groups', label: 'Groups', permission: 'idp.view', element: <GroupsPage /> },
   { path: 'domains', label: 'Domains', permission: 'domains.view', element: <DomainsPage /> },
   { path: 'security', label: 'Security settings', permission: 'idp.view', element: <SecurityPage /> },
   { path: 'audit', label: 'Audit log', permission: 'audit.view', element: <AuditPage /> },
