@@ -292,6 +292,35 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     await panel.getByText('No members yet.').waitFor();
   });
 
+  it('roles: a new role from a template, permissions by category, system roles read-only', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Roles', email: `roles-${unique()}@roles.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.getByRole('button', { name: 'View Account Administrator' }).click();
+    const view = page.getByRole('dialog', { name: 'Account Administrator' });
+    await eventually(() => view.getByRole('checkbox', { name: 'idp.manage' }).isDisabled()).toBe(true);
+    await view.getByRole('button', { name: 'Close' }).first().click();
+    await page.getByRole('button', { name: 'New role' }).click();
+    const editor = page.getByRole('dialog', { name: 'New role' });
+    await editor.getByRole('combobox', { name: 'Start from a template' }).click();
+    await page.getByRole('option', { name: 'Read-Only Auditor' }).click();
+    await eventually(() => editor.getByRole('checkbox', { name: 'audit.view' }).isChecked()).toBe(true);
+    await editor.getByRole('checkbox', { name: 'idp.manage' }).check();
+    await editor.getByRole('checkbox', { name: 'audit.view' }).uncheck();
+    await editor.getByRole('textbox', { name: 'Name' }).fill('Auditor plus');
+    await checkPage('console-roles-editor');
+    await editor.getByRole('button', { name: 'Save role' }).click();
+    await page.getByRole('row', { name: /Auditor plus/ }).waitFor();
+    await checkPage('console-roles');
+    const roles = await api<{ items: { name: string; permissions: string[] }[] }>(admin, 'GET', '/api/v1/roles');
+    const created = roles.body.items.find((r) => r.name === 'Auditor plus')!;
+    expect(created.permissions).toContain('idp.manage');
+    expect(created.permissions).toContain('idp.view');
+    expect(created.permissions).not.toContain('audit.view');
+  });
+
   it('domains: add one, the TXT record to publish, Require SSO only once verified', async () => {
     const admin = await loginAsAdmin(t, { tenantName: 'Domains', email: `domains-${unique()}@domains.test` });
     await freshPage();

@@ -10,6 +10,7 @@ import { AuditPage } from './pages/Audit';
 import { DomainsPage } from './pages/Domains';
 import { GroupsPage } from './pages/Groups';
 import { ProfilePage } from './pages/Profile';
+import { RolesPage } from './pages/Roles';
 import { SecurityPage } from './pages/Security';
 import { UsersPage } from './pages/Users';
 
@@ -20,6 +21,7 @@ const PAGES = [
   { path: 'users', label: 'Users', permission: 'idp.view', element: <UsersPage /> },
   { path: 'groups', label: 'Groups', permission: 'idp.view', element: <GroupsPage /> },
   { path: 'domains', label: 'Domains', permission: 'domains.view', element: <DomainsPage /> },
+  { path: 'roles', label: 'Roles', permission: 'roles.view', element: <RolesPage /> },
   { path: 'security', label: 'Security settings', permission: 'idp.view', element: <SecurityPage /> },
   { path: 'audit', label: 'Audit log', permission: 'audit.view', element: <AuditPage /> },
 ] as const;
