@@ -2052,6 +2052,335 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/v1/scim/directories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's SCIM directories */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description The SCIM base URL to give the IdP: PUBLIC_URL/scim/v2/<id> */
+                                baseUrl: string;
+                                createdAt: string;
+                                createdBy: string | null;
+                                id: string;
+                                name: string;
+                                /** @description The SSO connection the directory's users sign in through, if linked */
+                                ssoConnectionId: string | null;
+                                updatedAt: string;
+                                updatedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a SCIM directory
+         * @description Tenant administrators with `scim.manage` (`identity.tenant_admin_required` otherwise). Refused: `scim.name_taken`, `scim.sso_connection_not_found`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 1–200 characters; unique in the tenant, case-insensitively */
+                        name: string;
+                        /** @description An SSO connection of the same tenant */
+                        ssoConnectionId?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The SCIM base URL to give the IdP: PUBLIC_URL/scim/v2/<id> */
+                            baseUrl: string;
+                            createdAt: string;
+                            createdBy: string | null;
+                            id: string;
+                            name: string;
+                            /** @description The SSO connection the directory's users sign in through, if linked */
+                            ssoConnectionId: string | null;
+                            updatedAt: string;
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scim/directories/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A SCIM directory */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The SCIM base URL to give the IdP: PUBLIC_URL/scim/v2/<id> */
+                            baseUrl: string;
+                            createdAt: string;
+                            createdBy: string | null;
+                            id: string;
+                            name: string;
+                            /** @description The SSO connection the directory's users sign in through, if linked */
+                            ssoConnectionId: string | null;
+                            updatedAt: string;
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Delete a SCIM directory: its users are deactivated first, its tokens stop working
+         * @description Tenant administrators with `scim.manage` (`identity.tenant_admin_required` otherwise).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Rename a SCIM directory or change its SSO connection
+         * @description Tenant administrators with `scim.manage` (`identity.tenant_admin_required` otherwise).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 1–200 characters; unique in the tenant, case-insensitively */
+                        name?: string;
+                        ssoConnectionId?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The SCIM base URL to give the IdP: PUBLIC_URL/scim/v2/<id> */
+                            baseUrl: string;
+                            createdAt: string;
+                            createdBy: string | null;
+                            id: string;
+                            name: string;
+                            /** @description The SSO connection the directory's users sign in through, if linked */
+                            ssoConnectionId: string | null;
+                            updatedAt: string;
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/scim/directories/{id}/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The directory's bearer tokens (never the tokens themselves) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                createdAt: string;
+                                createdBy: string | null;
+                                id: string;
+                                /** @description Last use, to the minute */
+                                lastUsedAt: string | null;
+                                revokedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a bearer token (shown once; at most two live)
+         * @description Tenant administrators with `scim.manage` (`identity.tenant_admin_required` otherwise). Refused: `scim.too_many_tokens`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            createdAt: string;
+                            createdBy: string | null;
+                            id: string;
+                            /** @description Last use, to the minute */
+                            lastUsedAt: string | null;
+                            revokedAt: string | null;
+                            /** @description The bearer token, shown only in this answer */
+                            token: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scim/directories/{id}/tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a bearer token
+         * @description Tenant administrators with `scim.manage` (`identity.tenant_admin_required` otherwise).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    tokenId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sso/break-glass": {
         parameters: {
             query?: never;
@@ -2444,8 +2773,39 @@ export interface paths {
                          * @enum {string}
                          */
                         rulesMode?: "highest_match" | "additive";
-                        saml?: {
-                            [key: string]: unknown;
+                        /** @description SAML 2.0: give `metadataXml`, or `idpEntityId`, `ssoUrl` and `certificates` */
+                        saml: {
+                            /** @description Accept responses the IdP sends unasked (no InResponseTo); default false */
+                            allowIdpInitiated?: boolean;
+                            /** @description Accept SHA-1 signatures and digests (legacy ADFS); default false */
+                            allowSha1?: boolean;
+                            /** @description PEM X.509 certificates that sign the IdP's assertions: one, or two during the IdP's rotation */
+                            certificates?: string[];
+                            /** @description Tolerance on NotBefore / NotOnOrAfter; default 60 */
+                            clockSkewSeconds?: number;
+                            /**
+                             * @description Where the email is read: the `claimMapping.email` attribute, the NameID of format emailAddress, or the attribute and else the NameID (default)
+                             * @enum {string}
+                             */
+                            emailFrom?: "attribute_or_name_id" | "attribute" | "name_id";
+                            /** @description The IdP's entity ID: the assertion's Issuer must equal it */
+                            idpEntityId?: string;
+                            /** @description Import from the IdP's metadata URL (https; fetched now and again on POST …/{id}/discovery/refresh); explicit fields override it */
+                            metadataUrl?: string | null;
+                            /** @description Import: the IdP's metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it */
+                            metadataXml?: string;
+                            /** @description The IdP's SingleLogoutService URL (optional) */
+                            sloUrl?: string | null;
+                            /**
+                             * @description How the AuthnRequest is sent: `redirect` (HTTP-Redirect, default) or `post` (HTTP-POST)
+                             * @enum {string}
+                             */
+                            ssoBinding?: "redirect" | "post";
+                            /**
+                             * Format: uri
+                             * @description The IdP's SingleSignOnService URL
+                             */
+                            ssoUrl?: string;
                         };
                         /** @enum {string} */
                         type: "saml";
@@ -2607,6 +2967,40 @@ export interface paths {
                         }[];
                         /** @enum {string} */
                         rulesMode?: "highest_match" | "additive";
+                        /** @description SAML connections: the fields given replace the stored ones (`metadataXml` imports again) */
+                        saml?: {
+                            /** @description Accept responses the IdP sends unasked (no InResponseTo); default false */
+                            allowIdpInitiated?: boolean;
+                            /** @description Accept SHA-1 signatures and digests (legacy ADFS); default false */
+                            allowSha1?: boolean;
+                            /** @description PEM X.509 certificates that sign the IdP's assertions: one, or two during the IdP's rotation */
+                            certificates?: string[];
+                            /** @description Tolerance on NotBefore / NotOnOrAfter; default 60 */
+                            clockSkewSeconds?: number;
+                            /**
+                             * @description Where the email is read: the `claimMapping.email` attribute, the NameID of format emailAddress, or the attribute and else the NameID (default)
+                             * @enum {string}
+                             */
+                            emailFrom?: "attribute_or_name_id" | "attribute" | "name_id";
+                            /** @description The IdP's entity ID: the assertion's Issuer must equal it */
+                            idpEntityId?: string;
+                            /** @description Import from the IdP's metadata URL (https; fetched now and again on POST …/{id}/discovery/refresh); explicit fields override it */
+                            metadataUrl?: string | null;
+                            /** @description Import: the IdP's metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it */
+                            metadataXml?: string;
+                            /** @description The IdP's SingleLogoutService URL (optional) */
+                            sloUrl?: string | null;
+                            /**
+                             * @description How the AuthnRequest is sent: `redirect` (HTTP-Redirect, default) or `post` (HTTP-POST)
+                             * @enum {string}
+                             */
+                            ssoBinding?: "redirect" | "post";
+                            /**
+                             * Format: uri
+                             * @description The IdP's SingleSignOnService URL
+                             */
+                            ssoUrl?: string;
+                        };
                     };
                 };
             };
@@ -3720,7 +4114,7 @@ export interface paths {
         put?: never;
         /**
          * Which way an email signs in: SSO (and through which connection) or a password
-         * @description Decided from the email's domain only (the user is never looked up): the same answer, shape and work for a known and an unknown email. `sso` when the domain is verified for a tenant, is not a public mailbox domain, and an enabled connection of that tenant lists it (several: the first by name). Audited `sso.discovery.matched` in that tenant.
+         * @description Decided from the email's domain only (the user is never looked up): the same answer, shape and work for a known and an unknown email. `sso` when the domain is verified for a tenant, is not a public mailbox domain, and an enabled connection of that tenant lists it (several: the first by name). Audited `sso.discovery.matched` in that tenant. At most `TESSERA_SSO_RATE_LIMIT` requests a minute per client IP per instance, then 429 `rate_limited` with `Retry-After`.
          */
         post: {
             parameters: {
@@ -3854,6 +4248,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/sso/saml/{connectionId}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A SAML connection's SP metadata XML, for its identity provider
+         * @description No authentication: our entity ID (this URL), the ACS URL (HTTP-POST), signed assertions wanted. `sso.connection_not_found` for an unknown or non-SAML connection.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description SAML 2.0 metadata (application/samlmetadata+xml) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sso/saml/acs/{connectionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SAML Assertion Consumer Service: the IdP's Response, posted by the browser (HTTP-POST binding)
+         * @description Bodies over 256 KiB are refused (`payload_too_large`) before parsing. Redirects like the OIDC callback: to the sign-in's `returnTo` (else `/login`), with a one-time result cookie, `?ssoTest=`, or `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required` (each audited `sso.login.failed`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        RelayState?: string;
+                        SAMLResponse: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Redirect (Location header) */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/sso/start": {
         parameters: {
             query?: never;
@@ -3863,7 +4344,7 @@ export interface paths {
         };
         /**
          * Sign in through an SSO connection: redirects to the identity provider
-         * @description Authorization Code + PKCE S256 with state and nonce in a sealed 10-minute HttpOnly cookie. Refused with a JSON error: `sso_config` (unknown connection, or `returnTo` not on this server's origin), `sso_disabled`.
+         * @description OIDC: Authorization Code + PKCE S256 with state and nonce in a sealed 10-minute HttpOnly cookie. SAML: an AuthnRequest (its ID in a sealed 10-minute cookie) by HTTP-Redirect, or by HTTP-POST as an auto-submitted form (200 HTML). Refused with a JSON error: `sso_config` (unknown connection, or `returnTo` not on this server's origin), `sso_disabled`.
          */
         get: {
             parameters: {
@@ -3880,6 +4361,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description SAML HTTP-POST binding: an HTML form the browser submits to the IdP */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
                 /** @description Redirect (Location header) */
                 302: {
                     headers: {
@@ -4022,6 +4512,413 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/ResourceTypes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The resource types (User, Group) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/ResourceTypes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A resource type */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/Schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The schemas (core User, enterprise User, Group) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/Schemas/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A schema */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/ServiceProviderConfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What this SCIM server supports (RFC 7644 §4) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/Users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List users: filter, startIndex, count, sortBy, sortOrder, attributes, excludedAttributes (RFC 7644 §3.4.2) */
+        get: {
+            parameters: {
+                query?: {
+                    attributes?: string;
+                    count?: string;
+                    excludedAttributes?: string;
+                    filter?: string;
+                    sortBy?: string;
+                    sortOrder?: string;
+                    startIndex?: string;
+                };
+                header?: never;
+                path: {
+                    directoryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Provision a user (RFC 7644 §3.3) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/Users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user */
+        get: {
+            parameters: {
+                query?: {
+                    attributes?: string;
+                    excludedAttributes?: string;
+                };
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        /** Replace a user (RFC 7644 §3.5.1); If-Match honoured */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** De-provision a user: deactivated, every session ends (RFC 7644 §3.6) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a user (RFC 7644 §3.5.2); If-Match honoured */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
         trace?: never;
     };
 }
@@ -4713,6 +5610,34 @@ export interface components {
             }[];
             /** @enum {string} */
             rulesMode: "highest_match" | "additive";
+            saml: {
+                /** @description Our Assertion Consumer Service URL (HTTP-POST), to register at the IdP */
+                acsUrl: string;
+                allowIdpInitiated: boolean;
+                allowSha1: boolean;
+                certificates: {
+                    /** @description SHA-256 fingerprint, colon-separated hex */
+                    fingerprintSha256: string;
+                    /** @description The certificate expires then: rotate it at the IdP before (add the new one as a second certificate) */
+                    notAfter: string;
+                    notBefore: string;
+                    subject: string;
+                }[];
+                clockSkewSeconds: number;
+                /** @enum {string} */
+                emailFrom: "attribute_or_name_id" | "attribute" | "name_id";
+                idpEntityId: string;
+                /** @description Where the IdP metadata is fetched from, when imported by URL */
+                metadataUrl: string | null;
+                sloUrl: string | null;
+                /** @description Our entity ID, to register at the IdP (the assertion's Audience) */
+                spEntityId: string;
+                /** @description Our SP metadata XML, for IdPs that import it */
+                spMetadataUrl: string;
+                /** @enum {string} */
+                ssoBinding: "redirect" | "post";
+                ssoUrl: string;
+            } | null;
             /** @enum {string} */
             type: "oidc" | "saml";
             updatedAt: string;
@@ -4775,6 +5700,34 @@ export interface components {
             }[];
             /** @enum {string} */
             rulesMode: "highest_match" | "additive";
+            saml: {
+                /** @description Our Assertion Consumer Service URL (HTTP-POST), to register at the IdP */
+                acsUrl: string;
+                allowIdpInitiated: boolean;
+                allowSha1: boolean;
+                certificates: {
+                    /** @description SHA-256 fingerprint, colon-separated hex */
+                    fingerprintSha256: string;
+                    /** @description The certificate expires then: rotate it at the IdP before (add the new one as a second certificate) */
+                    notAfter: string;
+                    notBefore: string;
+                    subject: string;
+                }[];
+                clockSkewSeconds: number;
+                /** @enum {string} */
+                emailFrom: "attribute_or_name_id" | "attribute" | "name_id";
+                idpEntityId: string;
+                /** @description Where the IdP metadata is fetched from, when imported by URL */
+                metadataUrl: string | null;
+                sloUrl: string | null;
+                /** @description Our entity ID, to register at the IdP (the assertion's Audience) */
+                spEntityId: string;
+                /** @description Our SP metadata XML, for IdPs that import it */
+                spMetadataUrl: string;
+                /** @enum {string} */
+                ssoBinding: "redirect" | "post";
+                ssoUrl: string;
+            } | null;
             /** @enum {string} */
             type: "oidc" | "saml";
             updatedAt: string;
