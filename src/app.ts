@@ -22,6 +22,7 @@ import { allTenantIds, createOrganizationsService, createTenantsService, organiz
 import { type AuthGuards, createAuthGuards } from './http/auth.js';
 import { registerProtocolRoutes, registerRoutes } from './http/route.js';
 import { createHttpServer } from './http/server.js';
+import { installWebConsole } from './http/web-console.js';
 import { type Clock, systemClock } from './kernel/clock.js';
 
 export interface AppDeps {
@@ -30,9 +31,11 @@ export interface AppDeps {
   readonly masterKeys: MasterKeys;
   readonly clock?: Clock;
   readonly logger?: FastifyServerOptions['logger'];
+  /** The built console (`dist/console` unless given): tests serve a build of their own. */
+  readonly consoleDir?: string;
 }
 
-export type ServicesDeps = Omit<AppDeps, 'logger'>;
+export type ServicesDeps = Omit<AppDeps, 'logger' | 'consoleDir'>;
 
 /**
  * Composition root, first half: builds every feature with its dependencies. No HTTP: operator commands and
@@ -101,7 +104,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
 export type Services = ReturnType<typeof createServices>;
 
 /** Composition root, second half: the HTTP server with every feature's routes mounted. No logic here. */
-export async function createHttpApp(s: Services, { config, logger }: Pick<AppDeps, 'config' | 'logger'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
+export async function createHttpApp(s: Services, { config, logger, consoleDir }: Pick<AppDeps, 'config' | 'logger' | 'consoleDir'>): Promise<{ http: FastifyInstance; guards: AuthGuards }> {
   const guards = createAuthGuards(s.sessions.authenticator, s.rbac.permissionChecker(), s.apiKeys, s.scimDirectories);
   const http: FastifyInstance = await createHttpServer({
     logLevel: config.logLevel,
@@ -130,6 +133,7 @@ export async function createHttpApp(s: Services, { config, logger }: Pick<AppDep
     ...scimDirectoryRoutes(s.scimDirectories),
   ]);
   await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers), scimFrame);
+  installWebConsole(http, consoleDir === undefined ? {} : { dir: consoleDir });
   return { http, guards };
 }
 

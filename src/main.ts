@@ -113,11 +113,11 @@ function firstStartMessage(created: BootstrapResult, config: Config): string {
     '',
     `    email:     ${created.email}`,
     created.generatedPassword
-      ? `    password:  ${created.generatedPassword}   (one-time: the first login answers password_change_required; choose a new one with POST /auth/password/change)`
+      ? `    password:  ${created.generatedPassword}   (one-time: the first sign-in asks you to choose a new one)`
       : '    password:  the one in TESSERA_ADMIN_PASSWORD',
     `    tenant:    ${created.tenantId}`,
     '',
-    `  Log in: POST ${config.publicUrl}/auth/login with {"email", "password"}`,
+    `  Sign in:  ${config.publicUrl}/login   (the console; over the API: POST /auth/login with {"email", "password"})`,
     `  API reference: ${config.publicUrl}/api/docs`,
     '',
   ];

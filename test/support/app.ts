@@ -29,7 +29,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
  */
 export async function startTestApp(
   engine: Engine,
-  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger']; port?: number } = {},
+  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger']; port?: number; consoleDir?: string } = {},
 ): Promise<TestApp> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new FixedClock(new Date());
@@ -37,7 +37,7 @@ export async function startTestApp(
   const masterKeys = createMasterKeys(config.masterKey!);
   let app: App | undefined;
   try {
-    app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false });
+    app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false, ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}) });
     await app.services.keys.ensureSigningKey();
     await options.beforeListen?.(app);
     await app.http.listen({ port: options.port ?? 0, host: '127.0.0.1' });

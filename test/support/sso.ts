@@ -8,9 +8,9 @@ import { newId } from '../../src/kernel/ids.js';
  * A server whose PUBLIC_URL is its own loopback address (SSO's issuer-network policy allows loopback IdPs only when
  * TESSERA_SSO_ALLOW_LOOPBACK is set) and a real OpenID Provider whose redirect URI is the server's callback.
  */
-export async function startSsoTestApp(engine: Engine, opOptions: Omit<Parameters<typeof startOp>[0] & object, 'redirectUri'> = {}): Promise<{ t: TestApp; op: TestOp }> {
+export async function startSsoTestApp(engine: Engine, opOptions: Omit<Parameters<typeof startOp>[0] & object, 'redirectUri'> = {}, appOptions: { consoleDir?: string } = {}): Promise<{ t: TestApp; op: TestOp }> {
   const port = await freePort();
-  const t = await startTestApp(engine, { port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}` } });
+  const t = await startTestApp(engine, { ...appOptions, port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}` } });
   try {
     return { t, op: await startOp({ ...opOptions, redirectUri: `${t.url}/auth/sso/oidc/callback` }) };
   } catch (err) {

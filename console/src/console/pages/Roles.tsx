@@ -1,0 +1,178 @@
+import { Badge, Button, Checkbox, Group, Modal, Select, SimpleGrid, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { api, call, type Schemas } from '../../api/client';
+import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { usePermissions } from '../access';
+
+type Role = Schemas['Role'];
+
+/** Roles of the session's account (README "Access control"): system roles are read-only; templates pre-fill new ones. */
+export function RolesPage() {
+  const permissions = usePermissions();
+  const roles = useQuery({ queryKey: ['roles'], queryFn: () => call(api.GET('/api/v1/roles')) });
+  const [editing, setEditing] = useState<Role | 'new' | null>(null);
+  const queryClient = useQueryClient();
+
+  let content;
+  if (roles.isPending) content = <Loading />;
+  else if (roles.isError) content = <ErrorState error={roles.error} onRetry={() => void roles.refetch()} />;
+  else if (roles.data.items.length === 0) content = <Empty>No roles yet.</Empty>;
+  else
+    content = (
+      <Table.ScrollContainer minWidth={600}>
+        <Table striped highlightOnHover>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Role</Table.Th>
+              <Table.Th>Scope</Table.Th>
+              <Table.Th>Permissions</Table.Th>
+              <Table.Th>
+                <VisuallyHidden>Actions</VisuallyHidden>
+              </Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {roles.data.items.map((r) => (
+              <Table.Tr key={r.id}>
+                <Table.Td>
+                  <Group gap="xs">
+                    {r.name}
+                    {r.system && <Badge variant="light">System</Badge>}
+                  </Group>
+                </Table.Td>
+                <Table.Td>{r.organizationId ? 'One organization' : 'Whole account'}</Table.Td>
+                <Table.Td>{r.permissions.length}</Table.Td>
+                <Table.Td>
+                  <Group gap="xs" justify="flex-end" wrap="nowrap">
+                    <Button size="xs" variant="default" onClick={() => setEditing(r)} aria-label={`${r.system || !permissions.has('roles.edit') ? 'View' : 'Edit'} ${r.name}`}>
+                      {r.system || !permissions.has('roles.edit') ? 'View' : 'Edit'}
+                    </Button>
+                    {!r.system && permissions.has('roles.delete') && (
+                      <ConfirmButton
+                        label="Delete"
+                        title={`Delete the role ${r.name}?`}
+                        confirmLabel="Delete"
+                        onConfirm={async () => {
+                          await call(api.DELETE('/api/v1/roles/{id}', { params: { path: { id: r.id } } }));
+                          await queryClient.invalidateQueries({ queryKey: ['roles'] });
+                        }}
+                      >
+                        A role that is still assigned cannot be deleted; remove its assignments first.
+                      </ConfirmButton>
+                    )}
+                  </Group>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+    );
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={1} size="h2">
+          Roles
+        </Title>
+        {permissions.has('roles.create') && <Button onClick={() => setEditing('new')}>New role</Button>}
+      </Group>
+      {content}
+      {editing && <RoleEditor role={editing === 'new' ? null : editing} readOnly={editing !== 'new' && (editing.system || !permissions.has('roles.edit'))} onClose={() => setEditing(null)} />}
+    </Stack>
+  );
+}
+
+/** The permission editor: the catalog's keys grouped by category, with checkboxes; a template fills them. */
+function RoleEditor({ role, readOnly, onClose }: { role: Role | null; readOnly: boolean; onClose: () => void }) {
+  const queryClient = useQueryClient();
+  const catalog = useQuery({ queryKey: ['permissions'], queryFn: () => call(api.GET('/api/v1/permissions')) });
+  const templates = useQuery({ queryKey: ['role-templates'], queryFn: () => call(api.GET('/api/v1/role-templates')), enabled: role === null });
+  const [name, setName] = useState(role?.name ?? '');
+  const [description, setDescription] = useState(role?.description ?? '');
+  const [keys, setKeys] = useState<Set<string>>(new Set(role?.permissions ?? []));
+  const [template, setTemplate] = useState<string | null>(null);
+  const save = useMutation({
+    mutationFn: () => {
+      const body = { name, description, permissions: [...keys].sort() };
+      return role ? call(api.PATCH('/api/v1/roles/{id}', { params: { path: { id: role.id } }, body })) : call(api.POST('/api/v1/roles', { body }));
+    },
+    onSuccess: (r) => {
+      notifications.show({ message: `Role ${r.name} saved.` });
+      void queryClient.invalidateQueries({ queryKey: ['roles'] });
+      onClose();
+    },
+  });
+  const categories = new Map<string, Schemas['PermissionCatalog']['permissions']>();
+  for (const p of catalog.data?.permissions ?? []) categories.set(p.category, [...(categories.get(p.category) ?? []), p]);
+  const title = role ? (readOnly ? role.name : `Edit ${role.name}`) : 'New role';
+
+  return (
+    <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={onClose} title={title} size="xl">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!readOnly) save.mutate();
+        }}
+      >
+        <Stack>
+          {role?.system && <Text size="sm">A system role holds every permission of the account and cannot be changed.</Text>}
+          {role === null && (
+            <Select
+              label="Start from a template"
+              placeholder="None"
+              clearable
+              data={(templates.data?.items ?? []).map((t) => ({ value: t.key, label: t.name }))}
+              value={template}
+              onChange={(key) => {
+                setTemplate(key);
+                const chosen = templates.data?.items.find((t) => t.key === key);
+                if (chosen) {
+                  setKeys(new Set(chosen.permissions));
+                  if (!name) setName(chosen.name);
+                }
+              }}
+            />
+          )}
+          <TextInput label="Name" required disabled={readOnly} value={name} onChange={(e) => setName(e.currentTarget.value)} />
+          <TextInput label="Description" disabled={readOnly} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
+          {catalog.isPending ? (
+            <Loading />
+          ) : catalog.isError ? (
+            <ErrorState error={catalog.error} />
+          ) : (
+            <SimpleGrid cols={{ base: 1, sm: 2 }}>
+              {[...categories].map(([category, perms]) => (
+                <Checkbox.Group
+                  key={category}
+                  label={category}
+                  value={[...keys].filter((k) => perms.some((p) => p.key === k))}
+                  onChange={(chosen) => setKeys(new Set([...[...keys].filter((k) => !perms.some((p) => p.key === k)), ...chosen]))}
+                >
+                  <Stack gap={4} mt="xs">
+                    {perms.map((p) => (
+                      <Checkbox key={p.key} value={p.key} label={p.key} description={p.description || undefined} disabled={readOnly} />
+                    ))}
+                  </Stack>
+                </Checkbox.Group>
+              ))}
+            </SimpleGrid>
+          )}
+          {save.isError && <ErrorState error={save.error} title="Role not saved" />}
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              {readOnly ? 'Close' : 'Cancel'}
+            </Button>
+            {!readOnly && (
+              <Button type="submit" loading={save.isPending}>
+                Save role
+              </Button>
+            )}
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * Every error code the sign-in pages and the console can meet, as a person should read it: what happened and what to
+ * do next (docs/errors.md is the source; test/console-errors.test.ts fails when a code of the sign-in, session,
+ * profile, domain or single sign-on sections of docs/errors.md has no entry here). Plain data: no DOM, no React.
+ */
+export interface HumanError {
+  readonly message: string;
+  readonly next: string;
+}
+
+export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
+  // General
+  invalid_request: { message: 'Something in the form is not valid.', next: 'Check the highlighted values and try again.' },
+  not_found: { message: 'That item no longer exists.', next: 'Reload the page; it may have been removed by someone else.' },
+  payload_too_large: { message: 'What you sent is too large.', next: 'Send less at once.' },
+  unsupported_media_type: { message: 'The browser sent data the server does not accept.', next: 'Reload the page and try again.' },
+  rate_limited: { message: 'Too many requests from this browser.', next: 'Wait a moment, then try again.' },
+  internal_error: { message: 'Something went wrong on the server. Nothing was changed.', next: 'Try again; if it keeps happening, give your administrator the request id.' },
+  service_unavailable: { message: 'The server is starting or busy.', next: 'Try again in a few seconds.' },
+  network_error: { message: 'The server could not be reached.', next: 'Check your connection, then try again.' },
+  // Access
+  permission_denied: { message: 'You do not have permission to do this.', next: 'Ask an administrator for a role that allows it.' },
+  // Users and profile
+  'identity.cannot_delete_self': { message: 'You cannot deactivate your own user.', next: 'Ask another tenant administrator to do it.' },
+  'identity.last_tenant_admin': { message: 'This would leave the workspace without an active tenant administrator.', next: 'Make another user a tenant administrator first.' },
+  'identity.email_domain_mismatch': { message: "This email address is outside the workspace's allowed domains.", next: "Use an address in one of the workspace's domains." },
+  'identity.email_taken': { message: 'A user with this email address already exists.', next: 'Use another address, or edit the existing user.' },
+  'identity.password_policy': { message: 'This password is not allowed.', next: 'Choose a longer, uncommon password that is not your email address: a phrase of several words works well.' },
+  'identity.current_password_invalid': { message: 'Your current password is not correct.', next: 'Enter the password you signed in with.' },
+  'identity.tenant_admin_required': { message: 'Only a tenant administrator can do this.', next: 'Ask a tenant administrator.' },
+  'identity.self_service_required': { message: 'You cannot do this to your own user here.', next: 'Use My profile to change your own password or two-step verification.' },
+  'identity.too_many_password_attempts': { message: 'Too many wrong current passwords.', next: 'Wait a little before trying again. If it was not you, end your other sessions.' },
+  // Two-step verification
+  'mfa.already_enabled': { message: 'Two-step verification is already on.', next: 'Turn it off first if you want to set it up again.' },
+  'mfa.setup_not_started': { message: 'The setup of two-step verification was not started.', next: 'Start the setup again.' },
+  'mfa.not_enabled': { message: 'Two-step verification is not on.', next: 'Nothing to do.' },
+  'mfa.invalid_code': { message: 'That code is not correct.', next: "Enter the current 6-digit code from your authenticator app; check your phone's clock." },
+  // Sign-in and sessions
+  'sessions.invalid_credentials': { message: 'Invalid email or password.', next: 'Check both and try again. If your account was deactivated, ask your administrator.' },
+  'sessions.invalid_mfa_code': { message: 'That code is not correct, or was already used.', next: 'Enter the current code from your authenticator app, or an unused recovery code.' },
+  invalid_token: { message: 'Your sign-in has expired.', next: 'Sign in again.' },
+  'sessions.account_context_required': { message: 'No account is selected.', next: 'Choose an account to continue.' },
+  'sessions.step_up_required': { message: 'Please confirm it is you.', next: 'Enter your current password.' },
+  'sessions.no_accounts': { message: 'Your sign-in worked, but you have no access to any account yet.', next: 'Ask an administrator to give you a role.' },
+  'sessions.no_account_access': { message: 'You have no access to that account.', next: 'Choose another account.' },
+  'sessions.refresh_token_invalid': { message: 'Your session has ended.', next: 'Sign in again.' },
+  'sessions.too_many_attempts': { message: 'Too many sign-in attempts.', next: 'Wait a little before trying again.' },
+  sso_required: { message: 'Your organization signs you in with single sign-on.', next: 'Continue with single sign-on.' },
+  'sessions.break_glass_mfa_required': { message: 'Emergency password sign-in needs two-step verification, and you have none set up.', next: 'Sign in with single sign-on and set up two-step verification in My profile.' },
+  'sessions.tenant_required': { message: 'This email and password belong to more than one workspace.', next: "Use your workspace's own sign-in link." },
+  // Verified domains
+  'domain.invalid': { message: 'That is not a domain name.', next: 'Enter the bare domain, e.g. example.com.' },
+  'domain.public_mailbox': { message: 'Public mailbox domains cannot be added.', next: "Add your organization's own domain." },
+  'domain.exists': { message: 'This domain is already in the list.', next: 'Verify the existing entry instead.' },
+  'domain.taken': { message: 'Another workspace has verified this domain.', next: 'Ask the operator if you believe this is wrong.' },
+  'domain.verification_failed': { message: 'The TXT record was not found.', next: 'Publish the record shown, wait for DNS to update, then verify again.' },
+  'domain.not_verified': { message: 'The domain is not verified yet.', next: 'Verify the domain first.' },
+  'domain.require_sso_unavailable': { message: 'Require SSO cannot be turned on yet.', next: 'Add the domain to an enabled SSO connection and name a break-glass user first.' },
+  'domain.dns_unavailable': { message: 'DNS did not answer.', next: 'Try again shortly.' },
+  // Single sign-on: the sign-in codes arrive as ?error= on the return to /login
+  sso_config: { message: 'Single sign-on is not configured correctly.', next: 'Ask your administrator to check the SSO connection.' },
+  sso_disabled: { message: 'Single sign-on is turned off for your organization.', next: 'Ask your administrator to enable the SSO connection.' },
+  sso_expired: { message: 'The single sign-on attempt took too long or was interrupted.', next: 'Start again, in this browser, with cookies allowed.' },
+  sso_state: { message: 'The single sign-on answer did not belong to this browser.', next: 'Start again in this browser.' },
+  sso_signature: { message: "Your identity provider's answer could not be verified.", next: 'Ask your administrator to check the SSO connection.' },
+  sso_replay: { message: 'This single sign-on answer was already used.', next: 'Start again.' },
+  sso_audience: { message: "Your identity provider's answer was meant for another application.", next: "Ask your administrator to check the connection's client id." },
+  sso_domain: { message: "Your identity provider did not give an email address of your organization's domains.", next: 'Ask your administrator to check the connection domains.' },
+  sso_mfa_required: { message: 'Your identity provider did not confirm a second factor.', next: 'Sign in again at your identity provider with two-step verification.' },
+  sso_role_forbidden: { message: 'Single sign-on never grants Account Administrator.', next: 'Choose a lesser role.' },
+  'sso.connection_not_found': { message: 'That SSO connection no longer exists.', next: 'Reload the page.' },
+  'sso.name_taken': { message: 'Another connection has this name.', next: 'Choose another name.' },
+  'sso.role_not_found': { message: 'That role is not available to this workspace.', next: 'Choose another role.' },
+  'sso.invalid_rule': { message: 'A mapping rule is not valid.', next: 'Fix the rule as described.' },
+  'sso.key_not_found': { message: 'No such key.', next: 'Reload the page.' },
+  'sso.key_in_use': { message: 'The current key cannot be removed.', next: 'Rotate first, then remove the old key.' },
+  'sso.test_not_found': { message: 'That test has expired.', next: 'Start a new test.' },
+  'sso.break_glass_not_admin': { message: 'Only active tenant administrators can be break-glass users.', next: 'Make the user a tenant administrator first.' },
+  'sso.break_glass_required': { message: 'At least one break-glass user is needed while Require SSO is on.', next: 'Keep one, or turn Require SSO off first.' },
+  'sso.invalid_return_origin': { message: 'That return origin is not valid.', next: 'Give an origin only, e.g. https://app.example.com.' },
+  // Access control (the console's user actions)
+  'rbac.target_exceeds_own_access': { message: 'This user has access you do not hold.', next: 'Ask an administrator who holds at least their access.' },
+  'rbac.last_account_admin': { message: 'This would leave the account without an Account Administrator.', next: 'Give another user the Account Administrator role first.' },
+  'rbac.grant_exceeds_own_access': { message: 'You cannot give access you do not hold yourself.', next: 'Ask an administrator who holds it.' },
+};
+
+/** The human text for a code; an unknown code falls back to the server's message. */
+export function humanError(code: string, serverMessage?: string): HumanError {
+  return ERROR_MESSAGES[code] ?? { message: serverMessage ?? 'Something went wrong.', next: 'Try again.' };
+}

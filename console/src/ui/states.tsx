@@ -1,0 +1,101 @@
+import { Alert, Button, Center, Group, Loader, Modal, Stack, Text } from '@mantine/core';
+import { type ReactNode, useState } from 'react';
+import { ApiError } from '../api/client';
+import { humanError } from '../errors';
+
+/** The human message and next step of any error (docs/errors.md codes through one table, errors.ts). */
+export function describeError(error: unknown): { code: string; message: string; next: string } {
+  if (error instanceof ApiError) return { code: error.code, ...humanError(error.code, error.message) };
+  return { code: 'internal_error', ...humanError('internal_error') };
+}
+
+export function ErrorState({ error, title = 'Something went wrong', onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
+  const { code, message, next } = describeError(error);
+  return (
+    <Alert color="red" title={title} role="alert" data-error-code={code}>
+      <Stack gap="xs">
+        <Text size="sm">{message}</Text>
+        <Text size="sm">{next}</Text>
+        {onRetry && (
+          <Group>
+            <Button size="xs" variant="light" color="red" onClick={onRetry}>
+              Try again
+            </Button>
+          </Group>
+        )}
+      </Stack>
+    </Alert>
+  );
+}
+
+export function Loading({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <Center py="xl" role="status" aria-live="polite">
+      <Group gap="sm">
+        <Loader size="sm" aria-hidden />
+        <Text size="sm">{label}</Text>
+      </Group>
+    </Center>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return (
+    <Center py="xl">
+      <Text c="dimmed" size="sm">
+        {children}
+      </Text>
+    </Center>
+  );
+}
+
+/**
+ * A destructive action behind a confirmation dialog (OWASP: destructive actions need an explicit second step).
+ */
+export function ConfirmButton(props: {
+  label: string;
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  onConfirm: () => Promise<unknown>;
+  size?: 'xs' | 'sm';
+  color?: string;
+  disabled?: boolean;
+}) {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await props.onConfirm();
+      setOpen(false);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <Button size={props.size ?? 'xs'} variant="light" color={props.color ?? 'red'} disabled={props.disabled} onClick={() => setOpen(true)}>
+        {props.label}
+      </Button>
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={open} onClose={() => setOpen(false)} title={props.title} centered>
+        <Stack>
+          <Text size="sm">{props.children}</Text>
+          {error !== null && <ErrorState error={error} title="Not done" />}
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setOpen(false)}>
+              Cancel
+            </Button>
+            <Button color={props.color ?? 'red'} loading={busy} onClick={() => void confirm()}>
+              {props.confirmLabel}
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </>
+  );
+}

@@ -1,0 +1,475 @@
+import { readFileSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/kernel/ids.js';
+import type { TestApp } from '../support/app.js';
+import { buildConsole, launchBrowser, screenshot, seriousViolations, type TestBrowser, watchPage } from '../support/browser.js';
+import { engines } from '../support/databases.js';
+import { callApi } from '../support/http.js';
+import { type LoggedIn, loginAsAdmin } from '../support/login.js';
+import type { TestOp } from '../support/oidc-provider.js';
+import { enrollTotp, setSecurityPolicy, totpCode } from '../support/sessions-http.js';
+import { markDomainVerified, startSsoTestApp } from '../support/sso.js';
+
+/**
+ * The hosted sign-in pages and the console in Chromium, against the real server (its built console) on each engine
+ * and the real OpenID Provider: every page is scanned by axe-core (no serious or critical violation) and saved as a
+ * screenshot under test-results/.
+ */
+describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout: 90_000 }, (engine) => {
+  let t: TestApp;
+  let op: TestOp;
+  let browser: TestBrowser;
+  let consoleBuild: { dir: string; remove(): void } | undefined;
+  let page: Page;
+  let problems: string[] = [];
+  const PASSWORD = 'correct horse battery staple 42';
+  const unique = () => newId().slice(-10);
+
+  beforeAll(async () => {
+    consoleBuild = await buildConsole();
+    ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: consoleBuild.dir }));
+    browser = await launchBrowser();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await op?.close();
+    await t?.close();
+    consoleBuild?.remove();
+  });
+
+  async function freshPage(): Promise<Page> {
+    page = await browser.newPage();
+    // A step that does not happen fails with the locator it waited for, well before the test's own timeout.
+    page.setDefaultTimeout(10_000);
+    problems = watchPage(page);
+    if (process.env.DEBUG_PAGES) page.on('request', (r) => console.log('REQ', r.method(), r.url()));
+    return page;
+  }
+
+  /** Every page the suite reaches: no serious accessibility violation, no CSP or script error, a screenshot. */
+  async function checkPage(name: string): Promise<void> {
+    await page.waitForLoadState('load');
+    // Let Mantine's transitions (modals fade in over 200 ms) settle, so the screenshot and the contrast check see
+    // the page as it stays.
+    await page.waitForTimeout(400);
+    await screenshot(page, `${engine}-${name}`);
+    const violations = await seriousViolations(page);
+    expect(violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`), name).toEqual([]);
+    expect(problems, name).toEqual([]);
+  }
+
+  async function signInWithPassword(email: string, password: string): Promise<void> {
+    await page.goto(`${t.url}/login`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/^Password/).fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  /** playwright-core has no web-first assertions: vitest polls the page until it agrees or 10 s pass. */
+  const eventually = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 100 });
+
+  const api = <T = Record<string, unknown>>(who: LoggedIn, method: string, path: string, body?: unknown) => callApi<T>(t, who, method, path, body);
+
+  it('first run: the one-time password, a forced change, then the console', async () => {
+    const email = `owner-${unique()}@first.test`;
+    const created = await t.app.services.bootstrap.bootstrap({ tenantName: 'First', accountName: 'Main', email });
+    expect(created.generatedPassword).toBeTruthy();
+    await freshPage();
+    await page.goto(`${t.url}/`);
+    // Not signed in: / → /console → the sign-in page, which will return to the console.
+    await page.waitForURL(/\/login\?returnTo=%2Fconsole/);
+    await checkPage('login-email');
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/^Password/).waitFor();
+    await checkPage('login-password');
+    await page.getByLabel(/^Password/).fill(created.generatedPassword!);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    await checkPage('login-password-change');
+    // The policy's refusal is a human message, and the form stays.
+    await page.getByLabel(/^New password/).fill('password');
+    await page.getByLabel('Repeat the new password').fill('password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await eventually(() => page.getByRole('alert').textContent()).toContain('This password is not allowed.');
+    await page.getByLabel(/^New password/).fill(PASSWORD);
+    await page.getByLabel('Repeat the new password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    await eventually(() => page.getByTestId('signed-in-as').textContent()).toMatch(email);
+    await page.getByRole('heading', { name: 'My sessions' }).waitFor();
+    await page.getByText('This session').waitFor();
+    await checkPage('console-profile');
+    // A reload keeps the session through the HttpOnly refresh cookie; no token in storage.
+    await page.reload();
+    await eventually(() => page.getByTestId('signed-in-as').textContent()).toMatch(email);
+    expect(await page.evaluate('JSON.stringify(localStorage) + JSON.stringify(sessionStorage)')).toBe('{}{}');
+    const cookies = await browser.context.cookies(`${t.url}/auth/refresh`);
+    expect(cookies.find((c) => c.name === 'tessera_refresh')?.httpOnly).toBe(true);
+    // Sign out ends the session: the console sends the browser back to sign in.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('textbox', { name: 'Email' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.goto(`${t.url}/console/users`);
+    await page.waitForURL(/\/login\?returnTo=%2Fconsole%2Fusers/);
+  });
+
+  it('password and TOTP; wrong codes get a human message', async () => {
+    const email = `totp-${unique()}@totp.test`;
+    const created = await t.app.services.bootstrap.bootstrap({ tenantName: 'Totp', accountName: 'Main', email, password: PASSWORD });
+    const { secret } = await enrollTotp(t, created.tenantId, created.userId);
+    await freshPage();
+    await signInWithPassword(email, PASSWORD);
+    await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    await checkPage('login-totp');
+    await page.getByLabel('Authentication code').fill('000000');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await eventually(() => page.getByRole('alert').textContent()).toContain('That code is not correct, or was already used.');
+    await page.getByLabel('Authentication code').fill(totpCode(t, secret));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    await eventually(() => page.getByTestId('recovery-remaining').textContent()).toMatch('10 recovery codes remaining');
+  });
+
+  it('enrollment when the tenant requires MFA: the QR code, the first code, the recovery codes once', async () => {
+    const email = `enroll-${unique()}@enroll.test`;
+    const created = await t.app.services.bootstrap.bootstrap({ tenantName: 'Enroll', accountName: 'Main', email, password: PASSWORD });
+    await setSecurityPolicy(t, created.tenantId, { mfaRequired: true });
+    await freshPage();
+    await signInWithPassword(email, PASSWORD);
+    await page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor();
+    await page.getByRole('img', { name: /QR code/ }).waitFor({ state: 'visible' });
+    await checkPage('login-mfa-enrollment');
+    const secret = (await page.getByTestId('totp-secret').textContent())!;
+    t.clock.advance(30_000);
+    await page.getByLabel('Code from the app').fill(totpCode(t, secret));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+    expect(await page.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+    await checkPage('login-recovery-codes');
+    await page.getByRole('button', { name: 'I have saved them, continue' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    t.clock.advance(30_000);
+  });
+
+  it('my profile: name, two-step verification on and off, another session revoked', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Profile', email: `profile-${unique()}@profile.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('textbox', { name: 'Name' }).fill('Pat Profile');
+    await page.getByRole('button', { name: 'Save name' }).click();
+    await page.getByText('Name saved.').waitFor();
+    // Two-step verification: the current password, the QR code, the first code, the recovery codes.
+    const mfa = page.getByRole('region', { name: 'Two-step verification' });
+    await mfa.getByLabel(/^Current password/).fill(admin.password);
+    await mfa.getByRole('button', { name: 'Set up two-step verification' }).click();
+    await mfa.getByRole('img', { name: /QR code/ }).waitFor();
+    await checkPage('console-profile-mfa-setup');
+    const secret = (await mfa.getByTestId('totp-secret').textContent())!;
+    await mfa.getByLabel(/^Code from the app/).fill(totpCode(t, secret));
+    await mfa.getByRole('button', { name: 'Turn on' }).click();
+    await eventually(() => mfa.getByTestId('recovery-codes').locator('li').count()).toBe(10);
+    await eventually(() => mfa.getByTestId('recovery-remaining').textContent()).toBe('10 recovery codes remaining');
+    t.clock.advance(30_000);
+    // Off again, with the password; a wrong one is a human message.
+    await mfa.getByLabel(/^Current password/).fill('not my password at all');
+    await mfa.getByRole('button', { name: 'Turn off two-step verification' }).click();
+    await eventually(() => mfa.getByRole('alert').textContent()).toContain('Your current password is not correct.');
+    await mfa.getByLabel(/^Current password/).fill(admin.password);
+    await mfa.getByRole('button', { name: 'Turn off two-step verification' }).click();
+    await mfa.getByRole('button', { name: 'Set up two-step verification' }).waitFor();
+    expect((await api<{ name: string }>(admin, 'GET', '/api/v1/me')).body.name).toBe('Pat Profile');
+    expect((await api<{ enabled: boolean }>(admin, 'GET', '/api/v1/me/mfa')).body.enabled).toBe(false);
+    // The session loginAsAdmin opened is listed too; revoking it (after a confirmation) ends it.
+    await page.reload();
+    const other = page.getByRole('row').filter({ hasText: 'Revoke' });
+    await other.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog', { name: 'Revoke this session?' }).getByRole('button', { name: 'Revoke' }).click();
+    await eventually(() => page.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+    expect((await api(admin, 'GET', '/api/v1/me')).status).toBe(401);
+  });
+
+  it('several accounts: the picker at sign-in, the switcher in the header', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Picker', email: `picker-${unique()}@picker.test` });
+    await t.app.db.tenantWork(admin.tenantId, async (tx) => {
+      const accountId = newId();
+      await tx.insertInto('accounts').values({ id: accountId, name: 'Second' }).execute();
+      await tx.insertInto('account_tenants').values({ tenant_id: admin.tenantId, account_id: accountId }).execute();
+      const { accountAdminRoleId } = await t.app.services.rbac.ensureSystemRoles(tx, accountId);
+      await t.app.services.rbac.assignRoleToUser(tx, admin.tenantId, { accountId, roleId: accountAdminRoleId, userId: admin.userId });
+    });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.getByRole('heading', { name: 'Choose an account' }).waitFor();
+    await checkPage('login-account-picker');
+    await page.getByRole('radio', { name: 'Second' }).check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    const switcher = page.getByRole('combobox', { name: 'Account' });
+    await eventually(() => switcher.inputValue()).toBe('Second');
+    await switcher.click();
+    await page.getByRole('option', { name: 'Main' }).click();
+    await eventually(() => switcher.inputValue()).toBe('Main');
+    // The new session is in Main: the sessions list says so.
+    await eventually(() => page.getByRole('row', { name: /This session/ }).textContent()).toContain('Main');
+  });
+
+  it('users: search, create, edit, end sessions and deactivate with a confirmation', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Users', email: `users-${unique()}@users.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('row', { name: new RegExp(admin.email) }).waitFor();
+    await checkPage('console-users');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create user' });
+    await dialog.getByLabel('Email').fill('Carol@Users.test');
+    await dialog.getByLabel('Name').fill('Carol Example');
+    await dialog.getByLabel('Initial password').fill('a long enough initial password');
+    await checkPage('console-users-create');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const carol = page.getByRole('row', { name: /carol@users\.test/ });
+    await eventually(() => carol.textContent()).toContain('Carol Example');
+    await eventually(() => carol.textContent()).toContain('Must change password');
+    // A second user with the same email: the refusal is a human message inside the dialog.
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await dialog.getByLabel('Email').fill('carol@users.test');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await eventually(() => dialog.getByRole('alert').textContent()).toContain('A user with this email address already exists.');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    // Search.
+    await page.getByLabel('Search users').fill('carol');
+    await page.getByRole('row', { name: new RegExp(admin.email) }).waitFor({ state: 'hidden' });
+    await carol.waitFor({ state: 'visible' });
+    // Edit.
+    await carol.getByRole('button', { name: 'Edit carol@users.test' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit carol@users.test' });
+    await edit.getByLabel('Name').fill('Carol Renamed');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await eventually(() => carol.textContent()).toContain('Carol Renamed');
+    // End sessions asks first.
+    await carol.getByRole('button', { name: 'End sessions' }).click();
+    await page.getByRole('dialog', { name: 'End every session of carol@users.test?' }).getByRole('button', { name: 'End sessions' }).click();
+    await page.getByText('0 session(s) ended.').waitFor();
+    // Deactivate asks first; Cancel changes nothing.
+    await carol.getByRole('button', { name: 'Deactivate' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Deactivate carol@users.test?' });
+    await checkPage('console-users-deactivate-confirm');
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => carol.textContent()).toContain('Active');
+    await carol.getByRole('button', { name: 'Deactivate' }).click();
+    await confirm.getByRole('button', { name: 'Deactivate' }).click();
+    await eventually(() => carol.textContent()).toContain('Deactivated');
+    const users = await api<{ items: { email: string; active: boolean; name: string }[] }>(admin, 'GET', '/api/v1/users?q=carol');
+    expect(users.body.items).toMatchObject([{ email: 'carol@users.test', active: false, name: 'Carol Renamed' }]);
+  });
+
+  it('groups: create one, add a member found by search, remove them after a confirmation', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Groups', email: `groups-${unique()}@groups.test` });
+    expect((await api(admin, 'POST', '/api/v1/users', { email: 'dana@groups.test', name: 'Dana' })).status).toBe(201);
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Groups' }).click();
+    await page.getByText('No groups yet.').waitFor();
+    await page.getByRole('textbox', { name: 'Group name' }).fill('Helpdesk');
+    await page.getByRole('textbox', { name: 'Description' }).fill('First line');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    const panel = page.getByRole('region', { name: 'Group Helpdesk' });
+    await panel.getByText('No members yet.').waitFor();
+    await panel.getByRole('combobox', { name: 'Add a member' }).fill('dana');
+    await page.getByRole('option', { name: 'dana@groups.test' }).click();
+    await panel.getByRole('row', { name: /dana@groups\.test/ }).waitFor();
+    await eventually(() => page.getByRole('row', { name: /Helpdesk/ }).textContent()).toContain('1');
+    await checkPage('console-groups');
+    await panel.getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('dialog', { name: 'Remove dana@groups.test from Helpdesk?' }).getByRole('button', { name: 'Remove' }).click();
+    await panel.getByText('No members yet.').waitFor();
+  });
+
+  it('roles: a new role from a template, permissions by category, system roles read-only', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Roles', email: `roles-${unique()}@roles.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.getByRole('button', { name: 'View Account Administrator' }).click();
+    const view = page.getByRole('dialog', { name: 'Account Administrator' });
+    await eventually(() => view.getByRole('checkbox', { name: 'idp.manage' }).isDisabled()).toBe(true);
+    await view.getByRole('button', { name: 'Close' }).first().click();
+    await page.getByRole('button', { name: 'New role' }).click();
+    const editor = page.getByRole('dialog', { name: 'New role' });
+    await editor.getByRole('combobox', { name: 'Start from a template' }).click();
+    await page.getByRole('option', { name: 'Read-Only Auditor' }).click();
+    await eventually(() => editor.getByRole('checkbox', { name: 'audit.view' }).isChecked()).toBe(true);
+    await editor.getByRole('checkbox', { name: 'idp.manage' }).check();
+    await editor.getByRole('checkbox', { name: 'audit.view' }).uncheck();
+    await editor.getByRole('textbox', { name: 'Name' }).fill('Auditor plus');
+    await checkPage('console-roles-editor');
+    await editor.getByRole('button', { name: 'Save role' }).click();
+    await page.getByRole('row', { name: /Auditor plus/ }).waitFor();
+    await checkPage('console-roles');
+    const roles = await api<{ items: { name: string; permissions: string[] }[] }>(admin, 'GET', '/api/v1/roles');
+    const created = roles.body.items.find((r) => r.name === 'Auditor plus')!;
+    expect(created.permissions).toContain('idp.manage');
+    expect(created.permissions).toContain('idp.view');
+    expect(created.permissions).not.toContain('audit.view');
+  });
+
+  it('domains: add one, the TXT record to publish, Require SSO only once verified', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Domains', email: `domains-${unique()}@domains.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByText('No domains yet.').waitFor();
+    await checkPage('console-domains-empty');
+    await page.getByRole('textbox', { name: 'Domain' }).fill('gmail.com');
+    await page.getByRole('button', { name: 'Add domain' }).click();
+    await eventually(() => page.getByRole('alert').textContent()).toContain('Public mailbox domains cannot be added.');
+    const domain = `d${unique()}.example`;
+    await page.getByRole('textbox', { name: 'Domain' }).fill(domain);
+    await page.getByRole('button', { name: 'Add domain' }).click();
+    const card = page.getByTestId(`domain-${domain}`);
+    await eventually(() => card.textContent()).toContain('Pending verification');
+    await eventually(() => card.getByTestId('txt-name').textContent()).toMatch(`_tessera-verification.${domain}`);
+    await eventually(() => card.getByTestId('txt-value').textContent()).toMatch(/^tessera-verification=/);
+    await eventually(() => card.getByRole('switch', { name: /Require SSO/ }).isDisabled()).toBe(true);
+    await checkPage('console-domains');
+  });
+
+  it('audit log: filter, event detail, export JSON and CSV', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Audit', email: `audit-${unique()}@audit.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await eventually(() => page.getByTestId('chain-status').textContent()).toContain('Hash chain verified');
+    await page.getByRole('row', { name: /auth\.login\.succeeded/ }).first().waitFor();
+    await checkPage('console-audit');
+    await page.getByRole('textbox', { name: 'Action' }).fill('auth.login');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await eventually(() => page.getByRole('row', { name: /user\.created/ }).count()).toBe(0);
+    await page.getByRole('row', { name: /auth\.login\.succeeded/ }).first().getByRole('button', { name: /Details of event/ }).click();
+    await page.getByTestId('event-details').waitFor({ state: 'visible' });
+    await checkPage('console-audit-event');
+    await page.keyboard.press('Escape');
+    const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+    expect(json.suggestedFilename()).toBe('audit-events.json');
+    const events = JSON.parse(readFileSync((await json.path()), 'utf8')) as { action: string }[];
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.action.startsWith('auth.login'))).toBe(true);
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const csvText = readFileSync((await csv.path()), 'utf8');
+    expect(csvText).toMatch(/auth\.login\.succeeded/);
+    expect(csvText).not.toMatch(/user\.created/);
+  });
+
+  it('my access with its sources; security settings changed by a tenant administrator', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Security', email: `security-${unique()}@security.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'My access' }).click();
+    const row = page.getByRole('row', { name: /idp\.manage/ });
+    await eventually(() => row.textContent()).toContain('Account Administrator · direct');
+    await checkPage('console-my-access');
+    await page.getByRole('link', { name: 'Security settings' }).click();
+    await page.getByRole('switch', { name: /Require two-step verification/ }).check();
+    await page.getByRole('textbox', { name: 'Session lifetime (hours)' }).fill('8');
+    await page.getByRole('textbox', { name: 'Refresh lifetime (hours)' }).fill('10');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    // The refresh lifetime may not exceed the session's: the server's refusal is shown, nothing is saved.
+    await page.getByRole('alert').waitFor();
+    await page.getByRole('textbox', { name: 'Refresh lifetime (hours)' }).fill('4');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Security settings saved.').waitFor();
+    await checkPage('console-security');
+    const saved = await api<{ mfaRequired: boolean; sessionLifetimeSeconds: number; refreshLifetimeSeconds: number }>(admin, 'GET', '/api/v1/tenant/security-settings');
+    expect(saved.body).toMatchObject({ mfaRequired: true, sessionLifetimeSeconds: 8 * 3600, refreshLifetimeSeconds: 4 * 3600 });
+  });
+
+  it('a user without permissions sees only their profile', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Plain', email: `plain-admin-${unique()}@plain.test` });
+    const email = `plain-${unique()}@plain.test`;
+    const role = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: 'Nothing', permissions: [] });
+    const user = await api<{ id: string }>(admin, 'POST', '/api/v1/users', { email, password: PASSWORD, mustChangePassword: false });
+    expect((await api(admin, 'POST', '/api/v1/assignments', { roleId: role.body.id, userId: user.body.id })).status).toBe(201);
+    await freshPage();
+    await signInWithPassword(email, PASSWORD);
+    await page.waitForURL(/\/console\/profile$/);
+    const nav = page.getByRole('navigation', { name: 'Console' });
+    await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile', 'My access']);
+    await page.goto(`${t.url}/console/users`);
+    await page.waitForURL(/\/console\/profile$/);
+  });
+
+  describe('single sign-on', () => {
+    let admin: LoggedIn;
+    let domain: string;
+    let domainId: string;
+    const connectionName = 'Okta';
+
+    beforeAll(async () => {
+      domain = `sso${unique()}.test`;
+      admin = await loginAsAdmin(t, { tenantName: 'Sso', email: `root@${domain}` });
+      await markDomainVerified(t, admin.tenantId, domain);
+      const role = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: 'SSO users', permissions: ['idp.view'] });
+      const created = await api<{ id: string }>(admin, 'POST', '/api/v1/sso/connections', { type: 'oidc', name: connectionName, enabled: true, domains: [domain], rules: [], defaultRoleId: role.body.id, oidc: { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const domains = await api<{ items: { id: string; domain: string }[] }>(admin, 'GET', '/api/v1/domains');
+      domainId = domains.body.items.find((d) => d.domain === domain)!.id;
+    });
+
+    it('signs in through the real OpenID Provider found by discovery', async () => {
+      const sub = `u-${unique()}`;
+      op.addAccount(sub, { email: `alice@${domain}`, email_verified: true, name: 'Alice' });
+      op.queueLogin(sub);
+      await freshPage();
+      await page.goto(`${t.url}/login`);
+      await page.getByLabel('Email').fill(`alice@${domain}`);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('button', { name: `Continue with ${connectionName}` }).waitFor();
+      // Not required: the password stays offered beside SSO.
+      await page.getByLabel(/^Password/).waitFor({ state: 'visible' });
+      await checkPage('login-sso-offered');
+      await page.getByRole('button', { name: `Continue with ${connectionName}` }).click();
+      await page.waitForURL(/\/console\/profile$/);
+      await eventually(() => page.getByTestId('signed-in-as').textContent()).toMatch(`alice@${domain}`);
+      // The role the connection gives (idp.view) shows Users and the security settings, not Domains or the audit log.
+      const nav = page.getByRole('navigation', { name: 'Console' });
+      await eventually(() => nav.getByRole('link').allTextContents()).toEqual(['My profile', 'My access', 'Users', 'Groups', 'Security settings']);
+    });
+
+    it('shows an SSO refusal as a human message on the sign-in page', async () => {
+      await freshPage();
+      await page.goto(`${t.url}/login?error=sso_domain`);
+      await eventually(() => page.getByRole('alert').textContent()).toContain("Your identity provider did not give an email address of your organization's domains.");
+      await checkPage('login-sso-error');
+    });
+
+    it('Require SSO hides the password behind the break-glass link', async () => {
+      expect((await api(admin, 'PUT', '/api/v1/sso/break-glass', { userIds: [admin.userId] })).status).toBe(200);
+      const on = await api(admin, 'PATCH', `/api/v1/domains/${domainId}`, { requireSso: true });
+      expect(on.status, JSON.stringify(on.body)).toBe(200);
+      await freshPage();
+      await page.goto(`${t.url}/login`);
+      await page.getByLabel('Email').fill(`bob@${domain}`);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('button', { name: `Continue with ${connectionName}` }).waitFor();
+      await eventually(() => page.getByLabel(/^Password/).count()).toBe(0);
+      await checkPage('login-sso-required');
+      await page.getByRole('button', { name: 'Workspace owner? Sign in with password' }).click();
+      await page.getByLabel(/^Password/).fill('not the password at all');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      // A refused password under Require SSO: the message says to use SSO, and the way stays offered.
+      await eventually(() => page.getByRole('alert').textContent()).toContain('Your organization signs you in with single sign-on.');
+      await page.getByRole('button', { name: `Continue with ${connectionName}` }).waitFor({ state: 'visible' });
+    });
+  });
+});

@@ -1,0 +1,107 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { build } from 'vite';
+
+/**
+ * Browser tests drive Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it) with playwright-core.
+ * A missing browser fails the suite loudly: a page suite that skips itself proves nothing.
+ */
+export const CHROMIUM = process.env.TESSERA_TEST_CHROMIUM ?? '/usr/bin/chromium';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Screenshots of every page, kept as a CI artifact (gitignored). */
+export const RESULTS_DIR = path.join(ROOT, 'test-results');
+
+/** Builds the console (the same `vite build` as `npm run build`) into a temp dir the caller removes. */
+export async function buildConsole(): Promise<{ dir: string; remove(): void }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tessera-console-build-'));
+  try {
+    await build({ configFile: path.join(ROOT, 'console/vite.config.ts'), logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestBrowser {
+  readonly context: BrowserContext;
+  /** A fresh page with no cookies: every test signs in from scratch. */
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/**
+ * Chromium, headless, with a fresh profile removed afterwards. The network of CI machines is closed: without these
+ * flags Chromium keeps trying to reach Google's services (sync, component updates, QUIC probes).
+ */
+export async function launchBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium) or set TESSERA_TEST_CHROMIUM. The browser suites never skip.`);
+  }
+  const profile = mkdtempSync(path.join(tmpdir(), 'tessera-chromium-'));
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 800 },
+      acceptDownloads: true,
+    });
+  } catch (error) {
+    rmSync(profile, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    context,
+    async newPage() {
+      await context.clearCookies();
+      for (const page of context.pages()) await page.close();
+      return context.newPage();
+    },
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Errors the page reported: a CSP violation or an uncaught exception fails the test that caused it. */
+export function watchPage(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  return problems;
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/**
+ * axe-core's WCAG 2.1 A/AA scan of the page as it is now. Evaluated through the DevTools protocol, so the page's
+ * CSP (no inline script) needs no exception for it. Returns the serious and critical violations.
+ */
+export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
+  await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate<AxeViolation[]>(`axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) })))`);
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** Saves a full-page screenshot as test-results/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(RESULTS_DIR, `${name}.png`), fullPage: true });
+}
