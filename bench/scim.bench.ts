@@ -5,7 +5,7 @@
 // Usage: taskset -c 0 npx tsx bench/scim.bench.ts   (BENCH_SERVER_CPUS=1 pins the server to core 1; PostgreSQL too
 // with BENCH_DATABASE_URL=postgres://…; BENCH_ENGINE picks one; BENCH_SCIM_USERS / BENCH_SCIM_GROUPS scale it)
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -34,7 +34,8 @@ interface Started {
 
 async function startServer(engine: Engine): Promise<Started> {
   const pgdb = engine === 'postgres' ? await freshPostgres() : undefined;
-  const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')), TESSERA_DB_POOL_MAX: '10' };
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_DB_POOL_MAX: '10' };
   delete env.DATABASE_URL;
   if (pgdb) env.DATABASE_URL = pgdb.url;
   const child: ChildProcess = spawnServer(['--import', 'tsx', 'bench/servers/scim-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -58,6 +59,7 @@ async function startServer(engine: Engine): Promise<Started> {
         child.kill('SIGTERM');
       });
       await pgdb?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
