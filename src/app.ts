@@ -15,7 +15,7 @@ import { createGroupsService, createIdentityService, findLoginUser, findLoginUse
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createCertificateWatch, createSsoSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
-import { createDirectoriesService, createScimUsersService, scimDirectoryRoutes, scimFrame, scimProtocolRoutes } from './features/scim/index.js';
+import { createDirectoriesService, createRoleMappingsService, createScimGroupsService, createScimUsersService, scimDirectoryRoutes, scimFrame, scimProtocolRoutes } from './features/scim/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
@@ -86,19 +86,28 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     spendOnce: (tenantId, id, expiresAt) => sessions.spendOnce(tenantId, id, expiresAt),
   });
   const scimBaseUrl = (directoryId: string) => `${config.publicUrl.replace(/\/$/, '')}/scim/v2/${directoryId}`;
-  const scimUsers = createScimUsersService({ db, clock, audit, baseUrlOf: scimBaseUrl,
+  const scimRoleMappings = createRoleMappingsService({ db, clock, audit, groups: groups.directoryGroups, grants: rbac.grants, requireTenantAdmin: identity.requireTenantAdmin,
+    setManagedGroupRoles: (...args) => rbac.setManagedGroupRoles(...args),
+    removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy),
+  });
+  const scimGroups = createScimGroupsService({ db, clock, audit, groups: groups.directoryGroups, baseUrlOf: scimBaseUrl, mappingsChanged: (...args) => scimRoleMappings.apply(...args) });
+  const scimUsers = createScimUsersService({ db, clock, audit, baseUrlOf: scimBaseUrl, membership: scimRoleMappings,
     identity: { createUser: (...args) => identity.createUser(...args), findUserByEmail: (...args) => identity.findUserByEmail(...args), getUser: (...args) => identity.getUser(...args), applyDirectoryChange: (...args) => identity.applyDirectoryChange(...args), assertEmailDomainAllowed: (...args) => identity.assertEmailDomainAllowed(...args) },
   });
   // The SCIM view of a user follows a status change made outside SCIM, in the writer's transaction.
   identity.events.subscribe((tx, event) => scimUsers.onUserEvent(tx, event));
   const scimDirectories = createDirectoriesService({ db, clock, audit, publicUrl: config.publicUrl, requireTenantAdmin: identity.requireTenantAdmin,
     ssoConnectionExists: (tx, tenantId, id) => sso.exists(tx, tenantId, id),
-    deprovisionDirectory: (tx, tenantId, directoryId, actor) => scimUsers.deprovisionDirectory(tx, tenantId, directoryId, actor),
+    deprovisionDirectory: async (tx, tenantId, directoryId, actor) => {
+      const deactivated = await scimUsers.deprovisionDirectory(tx, tenantId, directoryId, actor);
+      await scimRoleMappings.directoryDeleted(tx, tenantId, directoryId);
+      return deactivated;
+    },
   });
   const ssoCertificates = createCertificateWatch({ db, clock, audit, tenantIds: allTenantIds, spendOnceIn: (tx, tenantId, id, expiresAt) => sessions.spendOnceIn(tx, tenantId, id, expiresAt) });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -130,9 +139,9 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     ...ssoRoutes(s.sso, s.ssoSignIn),
     ...ssoPolicyRoutes(s.ssoPolicy, { perMinutePerIp: config.sso.rateLimitPerMinute }),
     ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl, perMinutePerIp: config.sso.rateLimitPerMinute }),
-    ...scimDirectoryRoutes(s.scimDirectories),
+    ...scimDirectoryRoutes(s.scimDirectories, s.scimRoleMappings),
   ]);
-  await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers), scimFrame);
+  await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers, s.scimGroups), scimFrame);
   installWebConsole(http, consoleDir === undefined ? {} : { dir: consoleDir });
   return { http, guards };
 }

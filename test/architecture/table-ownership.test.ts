@@ -51,10 +51,12 @@ const OWNERS: Readonly<Record<string, string>> = {
   // sso: Require-SSO break-glass users and the tenant's SSO settings (returnTo allow-list)
   sso_break_glass_users: 'sso',
   sso_settings: 'sso',
-  // scim: directories, their bearer tokens, the SCIM side of provisioned users
+  // scim: directories, their bearer tokens, the SCIM side of provisioned users and groups, group → role mappings
   scim_directories: 'scim',
   scim_tokens: 'scim',
   scim_users: 'scim',
+  scim_groups: 'scim',
+  scim_role_mappings: 'scim',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

@@ -21,6 +21,7 @@ const SESSION = '0190a7a2-1111-7000-8000-000000000006';
 const GROUP = '0190a7a2-1111-7000-8000-000000000007';
 const CONNECTION = '0190a7a2-1111-7000-8000-000000000008';
 const SCIM_DIRECTORY = '0190a7a2-1111-7000-8000-000000000009';
+const SCIM_GROUP = '0190a7a2-1111-7000-8000-00000000000a';
 const AT = '2026-01-02T03:04:05.678000Z';
 
 function auditEvent(seq: number, prevHash: string) {
@@ -143,6 +144,18 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into scim_tokens (tenant_id, id, directory_id, token_hash, created_at, last_used_at) values (${T}, gen_random_uuid(), ${SCIM_DIRECTORY}, '\x0102'::bytea, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
     await sql`insert into scim_users (tenant_id, directory_id, user_id, user_name, external_id, active, resource, version, created_at, updated_at)
       values (${T}, ${SCIM_DIRECTORY}, ${USER}, 'user@acme.test', '00u1', true, '{"emails":[{"value":"user@acme.test","primary":true}]}'::jsonb, 3, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+  },
+  // 0020 SCIM groups: a group the directory provisions (an identity group with the user), a mapping to a role,
+  // the default role on the directory's everyone group, and the assignment the mapping manages.
+  async (tx) => {
+    await sql`insert into groups (tenant_id, id, name, created_at, updated_at) values (${T}, ${SCIM_GROUP}, 'okta-admins', ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into group_members (tenant_id, group_id, user_id, created_at) values (${T}, ${SCIM_GROUP}, ${USER}, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into scim_groups (tenant_id, directory_id, group_id, display_name, external_id, resource, version, created_at, updated_at)
+      values (${T}, ${SCIM_DIRECTORY}, ${SCIM_GROUP}, 'okta-admins', '00g1', '{}'::jsonb, 2, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into scim_role_mappings (tenant_id, directory_id, id, group_name, role_id, position, created_by, created_at)
+      values (${T}, ${SCIM_DIRECTORY}, gen_random_uuid(), 'okta-admins', ${ROLE}, 0, ${USER}, ${AT}::timestamptz), (${T}, ${SCIM_DIRECTORY}, gen_random_uuid(), null, ${ROLE}, 1, ${USER}, ${AT}::timestamptz)`.execute(tx);
+    await sql`update scim_directories set everyone_group_id = ${GROUP} where tenant_id = ${T} and id = ${SCIM_DIRECTORY}`.execute(tx);
+    await sql`insert into role_assignments (tenant_id, id, account_id, role_id, group_id, managed_by, created_at) values (${T}, gen_random_uuid(), ${ACC}, ${ROLE}, ${SCIM_GROUP}, ${`scim:${SCIM_DIRECTORY}`}, ${AT}::timestamptz)`.execute(tx);
   },
 ];
 

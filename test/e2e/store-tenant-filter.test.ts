@@ -165,6 +165,16 @@ const READS: ReadCase[] = [
   ['scim.userNameTaken', (tx, c, w) => scim.userNameTaken(tx, c.tenant, w.scimDirectory, 'SCIM-A@a.example'), isTrue],
   ['scim.directoryUserIds', (tx, c, w) => scim.directoryUserIds(tx, c.tenant, w.scimDirectory), bySome('user')],
   ['scim.queryScimUsers', (tx, c, w) => scim.queryScimUsers(tx, c.tenant, w.scimDirectory, SCIM_QUERY), bySome('user')],
+  // scim groups (group A is directory A's SCIM group), role mappings; identity's and rbac's reads for them
+  ['scim.findScimGroup', (tx, c, w) => scim.findScimGroup(tx, c.tenant, w.scimDirectory, w.group), bySome('group')],
+  ['scim.displayNameTaken', (tx, c, w) => scim.displayNameTaken(tx, c.tenant, w.scimDirectory, 'scim group a'), isTrue],
+  ['scim.directoryGroups', (tx, c, w) => scim.directoryGroups(tx, c.tenant, w.scimDirectory), bySome('group')],
+  ['scim.directoryUsersAmong', (tx, c, w) => scim.directoryUsersAmong(tx, c.tenant, w.scimDirectory, [w.user]), bySome('user')],
+  ['scim.queryScimGroups', (tx, c, w) => scim.queryScimGroups(tx, c.tenant, w.scimDirectory, SCIM_QUERY), bySome('group')],
+  ['scim.listRoleMappings', (tx, c, w) => scim.listRoleMappings(tx, c.tenant, w.scimDirectory), (r) => mentions(r, 'SCIM Group A')],
+  ['groups.groupNameTaken', (tx, c) => groups.groupNameTaken(tx, c.tenant, 'group a'), isTrue],
+  ['groups.memberIdsOfGroups', (tx, c, w) => groups.memberIdsOfGroups(tx, c.tenant, [w.group]), (r, w) => (r as Map<string, string[]>).get(w.group)?.includes(w.user) === true],
+  ['rbac.managedGroupAssignments', (tx, c, w) => rbac.managedGroupAssignments(tx, c.tenant, `scim:${w.scimDirectory}`), bySome('group')],
   // organizations and tenants
   ['tenants.findTenant', (tx, c) => tenants.findTenant(tx, c.tenant), bySome('tenant')],
   ['organizations.findOrganization', (tx, c, w) => organizations.findOrganization(tx, c.account, w.org), bySome('org')],
@@ -218,6 +228,11 @@ const WRITES: WriteCase[] = [
   ['scim.touchToken', (tx, c, w) => scim.touchToken(tx, c.tenant, w.scimToken, now), async (tx, a, w) => (await scim.findLiveToken(tx, a.tenant, w.scimDirectory, SCIM_TOKEN_HASH))?.last_used_at === null],
   ['scim.updateScimUser', (tx, c, w) => scim.updateScimUser(tx, c.tenant, w.scimDirectory, w.user, { ...SCIM_VALUES, userName: 'hijacked' }, now), async (tx, a, w) => (await scim.findScimUser(tx, a.tenant, w.scimDirectory, w.user))?.user_name === SCIM_VALUES.userName],
   ['scim.mirrorActive', (tx, c, w) => scim.mirrorActive(tx, c.tenant, w.user, false, now), async (tx, a, w) => (await scim.findScimUser(tx, a.tenant, w.scimDirectory, w.user))?.active === true],
+  ['scim.updateScimGroup', (tx, c, w) => scim.updateScimGroup(tx, c.tenant, w.scimDirectory, w.group, { displayName: 'Hijacked', externalId: null, resource: {} }, now), async (tx, a, w) => (await scim.findScimGroup(tx, a.tenant, w.scimDirectory, w.group))?.display_name === 'SCIM Group A'],
+  ['scim.replaceRoleMappings', (tx, c, w) => scim.replaceRoleMappings(tx, c.tenant, w.scimDirectory, [], null, now), async (tx, a, w) => (await scim.listRoleMappings(tx, a.tenant, w.scimDirectory)).length === 1],
+  ['scim.setEveryoneGroup', (tx, c, w) => scim.setEveryoneGroup(tx, c.tenant, w.scimDirectory, null), async (tx, a, w) => (await scim.findDirectory(tx, a.tenant, w.scimDirectory))?.everyone_group_id === w.group],
+  ['groups.removeMembers', (tx, c, w) => groups.removeMembers(tx, c.tenant, w.group, [w.user]), (tx, a, w) => groups.isMember(tx, a.tenant, w.group, w.user)],
+  ['groups.removeUserFromGroups', (tx, c, w) => groups.removeUserFromGroups(tx, c.tenant, w.user, [w.group]), (tx, a, w) => groups.isMember(tx, a.tenant, w.group, w.user)],
   ['scim.deleteScimUser', (tx, c, w) => scim.deleteScimUser(tx, c.tenant, w.scimDirectory, w.user), async (tx, a, w) => (await scim.findScimUser(tx, a.tenant, w.scimDirectory, w.user)) !== undefined],
   ['rbac.deleteAssignment', (tx, c, w) => rbac.deleteAssignment(tx, c.tenant, w.assignment), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.assignment)) !== undefined],
   ['rbac.setRolePermissions', (tx, c, w) => rbac.setRolePermissions(tx, c.account, w.role, ['hijack.all'], now), async (tx, a, w) => !mentions(await rbac.findRole(tx, a.account, w.role), 'hijack.all')],
@@ -284,6 +299,9 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'scim.insertDirectory': 'insert for the given tenant',
   'scim.insertToken': 'insert for the given tenant',
   'scim.insertScimUser': 'insert for the given tenant',
+  'scim.insertScimGroup': 'insert for the given tenant',
+  'groups.addMembers': 'insert for the given tenant, of users selected under that tenant’s filter (another tenant’s user ids add nothing)',
+  'groups.membersJsonSql': 'builds an SQL fragment, runs no query (queryScimGroups, covered, correlates it to its own tenant-filtered rows)',
   'scim.filterSql': 'builds a WHERE expression, runs no query (queryScimUsers, covered, applies it under its tenant filter)',
   'scim.directoryTenant': 'calls the SQL function tessera_scim_directory_tenant: a directory id to its tenant, by design before any tenant is known',
   'sso.connectionTenant': 'calls the SQL function tessera_sso_connection_tenant: a connection id to its tenant, by design before any tenant is known',
@@ -416,6 +434,11 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       const scimToken = newId();
       await scim.insertToken(tx, a.tenant, { id: scimToken, directoryId: scimDirectory, hash: SCIM_TOKEN_HASH, actorId: null, now });
       await scim.insertScimUser(tx, a.tenant, scimDirectory, adminA.userId, SCIM_VALUES, now);
+      // Group A is the directory's SCIM group and its everyone group, mapped to a role it holds (managed by the directory).
+      await scim.insertScimGroup(tx, a.tenant, scimDirectory, group, { displayName: 'SCIM Group A', externalId: 'group-a', resource: {} }, now);
+      await scim.replaceRoleMappings(tx, a.tenant, scimDirectory, [{ id: newId(), groupName: 'SCIM Group A', roleId: groupRole }], null, now);
+      await scim.setEveryoneGroup(tx, a.tenant, scimDirectory, group);
+      await rbac.insertAssignment(tx, a.tenant, { id: newId(), accountId: a.account, roleId: groupRole, groupId: group, expiresAt: null, createdAt: now, managedBy: `scim:${scimDirectory}` });
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
       return { apiKey, ssoConnection, scimDirectory, scimToken, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });

@@ -85,7 +85,57 @@ export function createGroupsService({ db, clock, audit, access }: GroupsDeps) {
     });
   }
 
+  /**
+   * Groups an identity source owns (a SCIM directory, through app.ts): they run in the caller's unit of work, which
+   * audits them; the source's own authentication stands for the tenant administrator. Membership changes are
+   * set-based (one statement per batch), so a 1,000-member change is not 1,000 round trips. The product rules still
+   * hold: the last Account Administrator is kept (`rbac.last_account_admin`), a group's name is unique in the tenant.
+   */
+  const directoryGroups = {
+    async create(tx: Tx, tenantId: string, name: string): Promise<string> {
+      if (await groups.groupNameTaken(tx, tenantId, name)) throw new AppError(GroupsErrors['identity.group_name_taken']);
+      const now = clock.now();
+      const id = newId(now.getTime());
+      await groups.insertGroup(tx, tenantId, { id, name, description: '', now });
+      return id;
+    },
+    async rename(tx: Tx, tenantId: string, groupId: string, name: string): Promise<void> {
+      if (await groups.groupNameTaken(tx, tenantId, name, groupId)) throw new AppError(GroupsErrors['identity.group_name_taken']);
+      await groups.updateGroup(tx, tenantId, groupId, { name }, clock.now());
+    },
+    /** Deletes the group, its memberships and its role assignments. */
+    async remove(tx: Tx, tenantId: string, groupId: string): Promise<{ members: number; assignments: number }> {
+      const removed = await access.withAccountAdminsKept(tx, tenantId, { groupId }, async () => {
+        const assignments = await access.removeGroupAssignments(tx, tenantId, groupId);
+        return { assignments, ...(await groups.deleteGroup(tx, tenantId, groupId)) };
+      });
+      access.membershipChanged();
+      return removed;
+    },
+    memberIds: (tx: Tx, tenantId: string, groupIds: readonly string[]) => groups.memberIdsOfGroups(tx, tenantId, groupIds),
+    /** Adds the users (of the tenant) not yet members; the ones added. */
+    async addMembers(tx: Tx, tenantId: string, groupId: string, userIds: readonly string[]): Promise<string[]> {
+      const added = await groups.addMembers(tx, tenantId, groupId, userIds, clock.now());
+      if (added.length > 0) access.membershipChanged();
+      return added;
+    },
+    /** Removes the users from the group; the ones removed. */
+    async removeMembers(tx: Tx, tenantId: string, groupId: string, userIds: readonly string[]): Promise<string[]> {
+      const removed = await access.withAccountAdminsKept(tx, tenantId, { groupId }, () => groups.removeMembers(tx, tenantId, groupId, userIds));
+      if (removed.length > 0) access.membershipChanged();
+      return removed;
+    },
+    /** Removes a user from each of the groups (the user left the directory). */
+    async removeUserFromGroups(tx: Tx, tenantId: string, userId: string, groupIds: readonly string[]): Promise<number> {
+      const n = await access.withAccountAdminsKept(tx, tenantId, { userId }, () => groups.removeUserFromGroups(tx, tenantId, userId, groupIds));
+      if (n > 0) access.membershipChanged();
+      return n;
+    },
+  };
+
   return {
+    directoryGroups,
+
     async listGroups(tenantId: string, query: { q?: string | undefined; limit: number; offset: number }) {
       const { items, total } = await db.tenantWork(tenantId, (tx) => groups.listGroups(tx, tenantId, query));
       return { items: items.map(toGroup), total, limit: query.limit, offset: query.offset };

@@ -1,3 +1,4 @@
+import { type RawBuilder, sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 import { likePattern } from './like-pattern.js';
 import './groups.tables.js';
@@ -115,4 +116,84 @@ export async function groupRefs(tx: Tx, tenantId: string, groupIds: readonly str
 /** Groups of the tenant whose name contains `q`. */
 export async function searchGroups(tx: Tx, tenantId: string, q: string, limit: number): Promise<GroupRef[]> {
   return tx.selectFrom('groups').select(['id', 'name']).where('tenant_id', '=', tenantId).where('name', 'ilike', likePattern(q)).orderBy('name').limit(limit).execute();
+}
+
+// ---- directory-driven groups (SCIM, through identity's groups service): set-based, in the caller's unit of work ----
+
+export async function groupNameTaken(tx: Tx, tenantId: string, name: string, exceptGroupId?: string): Promise<boolean> {
+  let q = tx.selectFrom('groups').select('id').where('tenant_id', '=', tenantId).where((eb) => eb(eb.fn('lower', ['name']), '=', name.toLowerCase()));
+  if (exceptGroupId) q = q.where('id', '<>', exceptGroupId);
+  return (await q.executeTakeFirst()) !== undefined;
+}
+
+/** The member ids of each group (one query; groups without members are absent). */
+export async function memberIdsOfGroups(tx: Tx, tenantId: string, groupIds: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (groupIds.length === 0) return out;
+  const rows = await tx
+    .selectFrom('group_members')
+    .select(['group_id', 'user_id'])
+    .where('tenant_id', '=', tenantId)
+    .where('group_id', 'in', [...groupIds])
+    .orderBy('group_id')
+    .orderBy('created_at')
+    .orderBy('user_id')
+    .execute();
+  for (const r of rows) {
+    const list = out.get(r.group_id) ?? [];
+    list.push(r.user_id);
+    out.set(r.group_id, list);
+  }
+  return out;
+}
+
+/**
+ * Adds users to a group in one statement (a batch of any size is one round trip); existing members are left
+ * alone. Only ids of users of the tenant are added. The users added.
+ */
+export async function addMembers(tx: Tx, tenantId: string, groupId: string, userIds: readonly string[], now: Date): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const rows = await tx
+    .insertInto('group_members')
+    .columns(['tenant_id', 'group_id', 'user_id', 'created_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('users')
+        .select([sql<string>`${tenantId}::uuid`.as('tenant_id'), sql`${groupId}::uuid`.as('group_id'), 'users.id as user_id', sql`${now}::timestamptz`.as('created_at')])
+        .where('users.tenant_id', '=', tenantId)
+        .where('users.id', '=', sql<string>`any(${sql.val([...new Set(userIds)])}::uuid[])`),
+    )
+    .onConflict((oc) => oc.columns(['tenant_id', 'group_id', 'user_id']).doNothing())
+    .returning('user_id')
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
+/** Removes users from a group in one statement; the users removed. */
+export async function removeMembers(tx: Tx, tenantId: string, groupId: string, userIds: readonly string[]): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const rows = await tx
+    .deleteFrom('group_members')
+    .where('tenant_id', '=', tenantId)
+    .where('group_id', '=', groupId)
+    .where('user_id', '=', sql<string>`any(${sql.val([...new Set(userIds)])}::uuid[])`)
+    .returning('user_id')
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
+/** Removes a user from every group of `groupIds` (one statement); how many memberships ended. */
+export async function removeUserFromGroups(tx: Tx, tenantId: string, userId: string, groupIds: readonly string[]): Promise<number> {
+  if (groupIds.length === 0) return 0;
+  const r = await tx.deleteFrom('group_members').where('tenant_id', '=', tenantId).where('user_id', '=', userId).where('group_id', 'in', [...groupIds]).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/**
+ * SQL (runs no query): the members of the group `groupId` (a column of the caller's query) as a jsonb array of
+ * `{"value": <user id>}`, for filters on `members` that another feature's query applies (SCIM's
+ * `members[value eq "…"]`). Correlated on (tenant_id, group_id), the primary key of group_members.
+ */
+export function membersJsonSql(tenantId: RawBuilder<unknown>, groupId: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`(select coalesce(jsonb_agg(jsonb_build_object('value', gm.user_id::text)), '[]'::jsonb) from group_members gm where gm.tenant_id = ${tenantId} and gm.group_id = ${groupId})`;
 }

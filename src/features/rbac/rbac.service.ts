@@ -15,6 +15,7 @@ import type { LocalChanges, RbacDeps } from './rbac.ports.js';
 import * as store from './rbac.store.js';
 import { createRolesService } from './roles.service.js';
 import { ACCOUNT_ADMIN } from './system-roles.js';
+import { tenantAccounts } from '../tenants/index.js';
 
 export interface CheckInput {
   readonly user: string;
@@ -76,6 +77,38 @@ export function createRbacService(deps: RbacDeps) {
       membershipChanged: () => {
         local.generation++;
       },
+    },
+
+    /**
+     * Roles given to groups an identity source manages (a SCIM directory's group → role mappings,
+     * `managed_by = scim:<directoryId>`): the source's group assignments become exactly `wanted`; assignments a
+     * person made are never touched. The caller has checked the roles through the grant rule when they were
+     * configured; Account Administrator is never given this way.
+     */
+    async setManagedGroupRoles(tx: Tx, tenantId: string, managedBy: string, wanted: ReadonlyArray<{ groupId: string; roleId: string }>) {
+      const accounts = (await tenantAccounts(tx, tenantId)).map((a) => a.id);
+      const current = await store.managedGroupAssignments(tx, tenantId, managedBy);
+      const key = (groupId: string | null, roleId: string) => `${groupId}/${roleId}`;
+      const want = new Map(wanted.map((w) => [key(w.groupId, w.roleId), w]));
+      const kept = new Set<string>();
+      const removed: string[] = [];
+      for (const a of current) {
+        const k = key(a.group_id, a.role_id);
+        if (want.has(k) && !kept.has(k)) kept.add(k);
+        else removed.push(a.id);
+      }
+      const now = deps.clock.now();
+      let added = 0;
+      for (const [k, w] of want) {
+        if (kept.has(k)) continue;
+        const role = await store.findRoleInAccounts(tx, accounts, w.roleId);
+        if (!role || role.system_key === ACCOUNT_ADMIN.systemKey) continue;
+        await store.insertAssignment(tx, tenantId, { id: newId(now.getTime()), accountId: role.account_id, roleId: role.id, groupId: w.groupId, expiresAt: null, createdAt: now, managedBy });
+        added++;
+      }
+      for (const id of removed) await store.deleteAssignment(tx, tenantId, id);
+      if (added + removed.length > 0) local.generation++;
+      return { added, removed: removed.length };
     },
 
     /** Starts the assignment expiry job (`serve`); stop it before closing the database. */

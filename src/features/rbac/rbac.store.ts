@@ -354,3 +354,16 @@ export async function managedAssignmentsOfUser(tx: Tx, tenantId: string, userId:
 export async function deleteManagedAssignments(tx: Tx, tenantId: string, managedBy: string) {
   return tx.deleteFrom('role_assignments').where('tenant_id', '=', tenantId).where('managed_by', '=', managedBy).returning(['id', 'account_id', 'role_id', 'user_id']).execute();
 }
+
+/** Assignments to groups that an identity source manages (`managed_by`), e.g. a SCIM directory's role mappings. */
+export async function managedGroupAssignments(tx: Tx, tenantId: string, managedBy: string) {
+  return tx
+    .selectFrom('role_assignments')
+    .select(['id', 'account_id', 'role_id', 'group_id'])
+    .where('tenant_id', '=', tenantId)
+    .where('managed_by', '=', managedBy)
+    .where('group_id', 'is not', null)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}

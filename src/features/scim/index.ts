@@ -3,3 +3,5 @@ export { createScimUsersService, type IdentityPort, type ScimUsersService } from
 export { scimDirectoryRoutes, scimError, scimFrame, scimProtocolRoutes } from './scim.routes.js';
 export { ScimErrors } from './scim.errors.js';
 export type { ScimCaller } from './scim-caller.js';
+export { createScimGroupsService, type IdentityGroupsPort, type ScimGroupsService } from './groups.service.js';
+export { createRoleMappingsService, type RoleMappingsService } from './role-mappings.service.js';

@@ -33,7 +33,8 @@ export function normalizeValue(def: AttrDef, value: unknown, where: string): unk
   if (value === null || value === undefined) return undefined;
   if (def.multiValued) {
     const list = Array.isArray(value) ? value : [value];
-    if (list.length > MAX_VALUES) throw new AppError(ScimErrors['scim.too_many'], { message: `${where}: at most ${MAX_VALUES} values.` });
+    const max = def.maxValues ?? MAX_VALUES;
+    if (list.length > max) throw new AppError(ScimErrors['scim.too_many'], { message: `${where}: at most ${max} values.` });
     const out = list.map((v, i) => normalizeSingle(def, v, `${where}[${i}]`)).filter((v) => v !== undefined);
     if (def.type === 'complex' && out.filter((v) => (v as Doc).primary === true).length > 1) {
       throw invalidValue(`${where}: "primary" may be true for one value only (RFC 7643 §2.4).`);

@@ -26,6 +26,8 @@ export interface AttrDef {
   readonly canonicalValues?: readonly string[];
   readonly referenceTypes?: readonly string[];
   readonly subAttributes?: readonly AttrDef[];
+  /** Most values a multi-valued attribute holds (resource.ts; 100 unless said): a Group's members are many. */
+  readonly maxValues?: number;
   readonly description: string;
 }
 
@@ -140,6 +142,7 @@ export const GROUP_SCHEMA: SchemaDef = {
       name: 'members',
       type: 'complex',
       multiValued: true,
+      maxValues: 100_000,
       description: 'A list of members of the Group.',
       subAttributes: [
         { name: 'value', type: 'string', mutability: 'immutable', description: 'Identifier of the member.' },

@@ -21,6 +21,9 @@ export const ScimErrors = defineErrors({
   'scim.mutability': { status: 400, message: 'The attribute cannot be changed.' },
   'scim.uniqueness': { status: 409, message: 'The value is already taken.' },
   'scim.too_many': { status: 400, message: 'The request would return or change too many resources.' },
+  'scim.role_not_found': { status: 400, message: 'The role does not exist in an account of this tenant.' },
+  'scim.role_forbidden': { status: 400, message: 'A directory cannot give the Account Administrator role.' },
+  'scim.invalid_mapping': { status: 400, message: 'The role mappings are not valid.' },
 });
 
 declare module '../../kernel/app-error.js' {

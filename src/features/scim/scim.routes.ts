@@ -6,8 +6,10 @@ import { resourceType, resourceTypes, schema, schemas, serviceProviderConfig } f
 import { SCIM_TYPES, ScimErrors } from './scim.errors.js';
 import { ERROR_SCHEMA } from './scim-schema.js';
 import {
-  CreatedToken, CreateDirectoryBody, DirectoryList, DirectoryParams, DirectorySchema, ScimDocument, ScimListQuery, ScimParams, ScimProjection, ScimResourceParams, TokenList, TokenParams, UpdateDirectoryBody,
+  CreatedToken, CreateDirectoryBody, DirectoryList, DirectoryParams, DirectorySchema, RoleMappingsBody, RoleMappingsSchema, ScimDocument, ScimListQuery, ScimParams, ScimProjection, ScimResourceParams, TokenList, TokenParams, UpdateDirectoryBody,
 } from './scim.schema.js';
+import type { ScimGroupsService } from './groups.service.js';
+import type { RoleMappingsService } from './role-mappings.service.js';
 import type { ScimUsersService } from './users.service.js';
 
 const tags = ['SCIM directories'];
@@ -16,8 +18,22 @@ const base = '/api/v1/scim/directories';
 const admins = 'Tenant administrators with `scim.manage` (`identity.tenant_admin_required` otherwise).';
 
 /** The directory API: reading and changing need `scim.manage`; changes also a tenant administrator. */
-export function scimDirectoryRoutes(directories: DirectoriesService): Route[] {
+export function scimDirectoryRoutes(directories: DirectoriesService, roleMappings: RoleMappingsService): Route[] {
   return [
+    defineRoute({
+      method: 'GET', url: `${base}/:id/role-mappings`, auth: manage,
+      schema: { tags, summary: "The directory's group → role mappings and default role", params: DirectoryParams, response: { 200: RoleMappingsSchema } },
+      handler: (ctx) => roleMappings.get(ctx.tenantId, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'PUT', url: `${base}/:id/role-mappings`, auth: manage,
+      schema: {
+        tags, summary: "Replace the directory's group → role mappings and default role",
+        description: `${admins} Every role goes through the grant rule against you (\`rbac.grant_exceeds_own_access\`); never Account Administrator (\`scim.role_forbidden\`). Refused: \`scim.role_not_found\`, \`scim.invalid_mapping\`.`,
+        params: DirectoryParams, body: RoleMappingsBody, response: { 200: RoleMappingsSchema },
+      },
+      handler: (ctx) => roleMappings.put(ctx.tenantId, ctx.actor, ctx.input.params.id, { mappings: ctx.input.body.mappings, defaultRoleId: ctx.input.body.defaultRoleId ?? null }),
+    }),
     defineRoute({
       method: 'GET', url: base, auth: manage,
       schema: { tags, summary: "The tenant's SCIM directories", response: { 200: DirectoryList } },
@@ -82,7 +98,7 @@ const found = <T>(value: T | undefined): T => {
  * the URL. Handlers pass the caller, the request's origin and If-Match to one service call and set the headers
  * RFC 7644 asks for (Location on create, ETag).
  */
-export function scimProtocolRoutes(directories: DirectoriesService, users: ScimUsersService): Route[] {
+export function scimProtocolRoutes(directories: DirectoriesService, users: ScimUsersService, groups: ScimGroupsService): Route[] {
   const info = (ctx: { meta: { ip: string; userAgent: string | null }; headers: Record<string, string | string[] | undefined> }) => ({
     ...ctx.meta,
     ifMatch: typeof ctx.headers['if-match'] === 'string' ? ctx.headers['if-match'] : undefined,
@@ -159,6 +175,53 @@ export function scimProtocolRoutes(directories: DirectoriesService, users: ScimU
       method: 'DELETE', url: '/:directoryId/Users/:id', auth, status: 204,
       schema: { tags: stags, summary: 'De-provision a user: deactivated, every session ends (RFC 7644 §3.6)', params: ScimResourceParams, response: { 204: NoContent } },
       handler: (ctx) => users.remove(ctx.directory, info(ctx), ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'POST', url: '/:directoryId/Groups', auth, status: 201,
+      schema: { tags: stags, summary: 'Provision a group (RFC 7644 §3.3): an identity group, members users of this directory', params: ScimParams, body: ScimDocument, response: { 201: ScimDocument } },
+      handler: async (ctx) => {
+        const { resource, etag } = await groups.create(ctx.directory, info(ctx), ctx.input.body);
+        ctx.reply.header('etag', etag);
+        ctx.reply.header('location', (resource.meta as { location: string }).location);
+        return resource;
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: '/:directoryId/Groups', auth,
+      schema: { tags: stags, summary: 'List groups: filter (displayName, externalId, members.value …), paging, sorting; excludedAttributes=members reads no members (RFC 7644 §3.4.2)', params: ScimParams, querystring: ScimListQuery, response: { 200: ScimDocument } },
+      handler: (ctx) => groups.list(ctx.directory, ctx.input.query),
+    }),
+    defineRoute({
+      method: 'GET', url: '/:directoryId/Groups/:id', auth,
+      schema: { tags: stags, summary: 'A group', params: ScimResourceParams, querystring: ScimProjection, response: { 200: ScimDocument } },
+      handler: async (ctx) => {
+        const { resource, etag } = await groups.get(ctx.directory, ctx.input.params.id, ctx.input.query);
+        ctx.reply.header('etag', etag);
+        return resource;
+      },
+    }),
+    defineRoute({
+      method: 'PUT', url: '/:directoryId/Groups/:id', auth,
+      schema: { tags: stags, summary: 'Replace a group and its whole membership (RFC 7644 §3.5.1); If-Match honoured', params: ScimResourceParams, body: ScimDocument, response: { 200: ScimDocument } },
+      handler: async (ctx) => {
+        const { resource, etag } = await groups.replace(ctx.directory, info(ctx), ctx.input.params.id, ctx.input.body);
+        ctx.reply.header('etag', etag);
+        return resource;
+      },
+    }),
+    defineRoute({
+      method: 'PATCH', url: '/:directoryId/Groups/:id', auth,
+      schema: { tags: stags, summary: 'Change a group: displayName, member batches (RFC 7644 §3.5.2); If-Match honoured', params: ScimResourceParams, body: ScimDocument, response: { 200: ScimDocument } },
+      handler: async (ctx) => {
+        const { resource, etag } = await groups.patch(ctx.directory, info(ctx), ctx.input.params.id, ctx.input.body);
+        ctx.reply.header('etag', etag);
+        return resource;
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', url: '/:directoryId/Groups/:id', auth, status: 204,
+      schema: { tags: stags, summary: 'Delete a group: its members lose the roles it carried (RFC 7644 §3.6)', params: ScimResourceParams, response: { 204: NoContent } },
+      handler: (ctx) => groups.remove(ctx.directory, info(ctx), ctx.input.params.id),
     }),
   ];
 }

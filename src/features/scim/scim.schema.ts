@@ -56,3 +56,18 @@ export const ScimListQuery = z.object({
   excludedAttributes: z.string().optional(),
 });
 export const ScimProjection = ScimListQuery.pick({ attributes: true, excludedAttributes: true });
+
+// ---- group → role mappings (`/api/v1/scim/directories/:id/role-mappings`) ----
+
+export const RoleMappingsSchema = z.object({
+  mappings: z.array(z.object({ group: z.string(), roleId: z.string() })).describe("A SCIM group's displayName (case-insensitive) → a role its members hold"),
+  defaultRoleId: z.string().nullable().describe('The role every user of the directory holds ("everyone else → member"); null: none'),
+});
+
+export const RoleMappingsBody = z.strictObject({
+  mappings: z
+    .array(z.strictObject({ group: z.string().trim().min(1).max(200).describe("The SCIM group's displayName"), roleId: z.uuid() }))
+    .max(200)
+    .describe('At most 200; a group may map to several roles'),
+  defaultRoleId: z.uuid().nullable().optional().describe('The role of every user of the directory; null or absent: none'),
+});

@@ -3,11 +3,14 @@ import type { Tx } from '../../db/database.js';
 import type { FilterNode, Target } from './filter.js';
 import { pathKey } from './filter-eval.js';
 import type { AttrDef, ResolvedPath } from './scim-schema.js';
-import type { ScimDirectoriesTable, ScimUsersTable } from './scim.tables.js';
+import { membersJsonSql } from '../identity/index.js';
+import type { ScimDirectoriesTable, ScimGroupsTable, ScimRoleMappingsTable, ScimUsersTable } from './scim.tables.js';
 import './scim.tables.js';
 
 export type DirectoryRow = Selectable<ScimDirectoriesTable>;
 export type ScimUserRow = Selectable<ScimUsersTable>;
+export type ScimGroupRow = Selectable<ScimGroupsTable>;
+export type RoleMappingRow = Selectable<ScimRoleMappingsTable>;
 
 // ---- directories ----
 
@@ -174,6 +177,8 @@ export async function directoryUserIds(tx: Tx, tenantId: string, directoryId: st
 export interface Storage {
   readonly columns: Readonly<Record<string, { readonly sql: RawBuilder<unknown>; readonly kind: 'text' | 'boolean' | 'timestamp' }>>;
   readonly document: RawBuilder<unknown>;
+  /** Multi-valued core attributes kept outside the document, as an SQL jsonb array (a Group's `members`). */
+  readonly arrays?: Readonly<Record<string, RawBuilder<unknown>>>;
 }
 
 export const USER_STORAGE: Storage = {
@@ -197,6 +202,8 @@ const FALSE = sql<boolean>`false`;
 
 /** The jsonb value a resource-scoped path names (its container, the attribute, the sub-attribute). */
 function jsonAt(storage: Storage, path: ResolvedPath): RawBuilder<unknown> {
+  const array = path.schema ? undefined : storage.arrays?.[path.attr.name];
+  if (array) return path.sub ? sql`(${array} -> ${path.sub.name}::text)` : array;
   let expr: RawBuilder<unknown> = storage.document;
   if (path.schema) expr = sql`(${expr} -> ${path.schema}::text)`;
   expr = sql`(${expr} -> ${path.attr.name}::text)`;
@@ -337,4 +344,113 @@ export async function queryScimUsers(tx: Tx, tenantId: string, directoryId: stri
   }
   const rows = await page.orderBy('scim_users.created_at').orderBy('scim_users.user_id').offset(query.offset).limit(query.limit).execute();
   return { rows, total };
+}
+
+// ---- groups (RFC 7643 §4.2): the SCIM side of an identity group; members are identity's ----
+
+export const GROUP_STORAGE: Storage = {
+  columns: {
+    id: { sql: sql`scim_groups.group_id::text`, kind: 'text' },
+    displayName: { sql: sql.ref('scim_groups.display_name'), kind: 'text' },
+    externalId: { sql: sql.ref('scim_groups.external_id'), kind: 'text' },
+    'meta.created': { sql: sql.ref('scim_groups.created_at'), kind: 'timestamp' },
+    'meta.lastModified': { sql: sql.ref('scim_groups.updated_at'), kind: 'timestamp' },
+  },
+  document: sql.ref('scim_groups.resource'),
+  arrays: { members: membersJsonSql(sql.ref('scim_groups.tenant_id'), sql.ref('scim_groups.group_id')) },
+};
+
+export interface ScimGroupValues {
+  readonly displayName: string;
+  readonly externalId: string | null;
+  readonly resource: Record<string, unknown>;
+}
+
+export async function insertScimGroup(tx: Tx, tenantId: string, directoryId: string, groupId: string, v: ScimGroupValues, now: Date): Promise<void> {
+  await tx
+    .insertInto('scim_groups')
+    .values({ tenant_id: tenantId, directory_id: directoryId, group_id: groupId, display_name: v.displayName, external_id: v.externalId, resource: JSON.stringify(v.resource), created_at: now, updated_at: now })
+    .execute();
+}
+
+export async function findScimGroup(tx: Tx, tenantId: string, directoryId: string, groupId: string, forUpdate = false): Promise<ScimGroupRow | undefined> {
+  const query = tx.selectFrom('scim_groups').selectAll().where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).where('group_id', '=', groupId);
+  return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
+}
+
+export async function displayNameTaken(tx: Tx, tenantId: string, directoryId: string, displayName: string, exceptGroupId?: string): Promise<boolean> {
+  let query = tx
+    .selectFrom('scim_groups')
+    .select('group_id')
+    .where('tenant_id', '=', tenantId)
+    .where('directory_id', '=', directoryId)
+    .where((eb) => eb(eb.fn('lower', ['display_name']), '=', displayName.toLowerCase()));
+  if (exceptGroupId) query = query.where('group_id', '<>', exceptGroupId);
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+/** Writes the SCIM side of a group and moves its version on (a membership-only change moves it too). */
+export async function updateScimGroup(tx: Tx, tenantId: string, directoryId: string, groupId: string, v: ScimGroupValues, now: Date): Promise<void> {
+  await tx
+    .updateTable('scim_groups')
+    .set((eb) => ({ display_name: v.displayName, external_id: v.externalId, resource: JSON.stringify(v.resource), updated_at: now, version: eb('version', '+', 1) }))
+    .where('tenant_id', '=', tenantId)
+    .where('directory_id', '=', directoryId)
+    .where('group_id', '=', groupId)
+    .execute();
+}
+
+/** The directory's groups: id and displayName (role mappings match on the name). */
+export async function directoryGroups(tx: Tx, tenantId: string, directoryId: string): Promise<Array<{ group_id: string; display_name: string }>> {
+  return tx.selectFrom('scim_groups').select(['group_id', 'display_name']).where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).orderBy('group_id').execute();
+}
+
+/** Of `userIds`, the users this directory provisions (members must be). */
+export async function directoryUsersAmong(tx: Tx, tenantId: string, directoryId: string, userIds: readonly string[]): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  const rows = await tx
+    .selectFrom('scim_users')
+    .select('user_id')
+    .where('tenant_id', '=', tenantId)
+    .where('directory_id', '=', directoryId)
+    .where('user_id', '=', sql<string>`any(${sql.val([...new Set(userIds)])}::uuid[])`)
+    .execute();
+  return rows.map((r) => r.user_id);
+}
+
+/** One page of a directory's groups matching the filter, and how many match in all. */
+export async function queryScimGroups(tx: Tx, tenantId: string, directoryId: string, query: ScimUserQuery): Promise<{ rows: ScimGroupRow[]; total: number }> {
+  let base = tx.selectFrom('scim_groups').where('scim_groups.tenant_id', '=', tenantId).where('scim_groups.directory_id', '=', directoryId);
+  if (query.filter) base = base.where(filterSql(GROUP_STORAGE, query.filter));
+  const count = await base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  const total = Number(count.n);
+  if (query.limit === 0) return { rows: [], total };
+  let page = base.selectAll('scim_groups');
+  if (query.sortBy) {
+    const key = sortSql(GROUP_STORAGE, query.sortBy);
+    const def = query.sortBy.sub ?? query.sortBy.attr;
+    const expr = def.type === 'string' && !def.caseExact ? sql`lower(${key}::text) collate "C"` : key;
+    page = page.orderBy(sql`${expr} ${query.descending ? sql`desc nulls last` : sql`asc nulls last`}`);
+  }
+  const rows = await page.orderBy('scim_groups.created_at').orderBy('scim_groups.group_id').offset(query.offset).limit(query.limit).execute();
+  return { rows, total };
+}
+
+// ---- group → role mappings, and the directory's everyone group ----
+
+export async function listRoleMappings(tx: Tx, tenantId: string, directoryId: string): Promise<RoleMappingRow[]> {
+  return tx.selectFrom('scim_role_mappings').selectAll().where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).orderBy('position').execute();
+}
+
+export async function replaceRoleMappings(tx: Tx, tenantId: string, directoryId: string, rows: ReadonlyArray<{ id: string; groupName: string | null; roleId: string }>, actorId: string | null, now: Date): Promise<void> {
+  await tx.deleteFrom('scim_role_mappings').where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).execute();
+  if (rows.length === 0) return;
+  await tx
+    .insertInto('scim_role_mappings')
+    .values(rows.map((r, position) => ({ tenant_id: tenantId, directory_id: directoryId, id: r.id, group_name: r.groupName, role_id: r.roleId, position, created_by: actorId, created_at: now })))
+    .execute();
+}
+
+export async function setEveryoneGroup(tx: Tx, tenantId: string, directoryId: string, groupId: string | null): Promise<void> {
+  await tx.updateTable('scim_directories').set({ everyone_group_id: groupId }).where('tenant_id', '=', tenantId).where('id', '=', directoryId).execute();
 }

@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 
-/** Kysely's view of the tables the scim feature owns (src/db/migrations/0019_scim.sql is the source of truth). */
+/** Kysely's view of the tables the scim feature owns (src/db/migrations/0019_scim.sql and 0020_scim_groups.sql are the source of truth). */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface ScimDirectoriesTable {
@@ -12,6 +12,8 @@ export interface ScimDirectoriesTable {
   created_at: Timestamp;
   updated_by: string | null;
   updated_at: Timestamp;
+  /** The identity group of every user of the directory (0020_scim_groups.sql), once a default role is set. */
+  everyone_group_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ScimTokensTable {
@@ -39,10 +41,37 @@ export interface ScimUsersTable {
   updated_at: Timestamp;
 }
 
+export interface ScimGroupsTable {
+  tenant_id: string;
+  directory_id: string;
+  group_id: string;
+  display_name: string;
+  external_id: string | null;
+  /** The SCIM resource without `id`, `meta`, `displayName`, `externalId` and `members` (jsonb; written as JSON text). */
+  resource: ColumnType<Record<string, unknown>, string, string>;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ScimRoleMappingsTable {
+  tenant_id: string;
+  directory_id: string;
+  id: string;
+  /** Null: the default role of every user of the directory. */
+  group_name: string | null;
+  role_id: string;
+  position: number;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
 declare module '../../db/schema.js' {
   interface DB {
     scim_directories: ScimDirectoriesTable;
     scim_tokens: ScimTokensTable;
     scim_users: ScimUsersTable;
+    scim_groups: ScimGroupsTable;
+    scim_role_mappings: ScimRoleMappingsTable;
   }
 }

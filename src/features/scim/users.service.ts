@@ -9,7 +9,7 @@ import { applyPatch } from './patch.js';
 import { type Doc, invalidValue, normalizeDocument, project, schemasOf } from './resource.js';
 import type { ScimCaller } from './scim-caller.js';
 import { ScimErrors } from './scim.errors.js';
-import { LIST_RESPONSE, resolvePath, USER_RESOURCE } from './scim-schema.js';
+import { LIST_RESPONSE, type ResourceSchema, resolvePath, USER_RESOURCE } from './scim-schema.js';
 import * as store from './scim.store.js';
 
 /** What the users of SCIM need of identity (app.ts wires identity's service): a SCIM user is an identity user. */
@@ -27,6 +27,11 @@ export interface ScimUsersDeps {
   readonly audit: AuditRecorder;
   readonly identity: IdentityPort;
   readonly baseUrlOf: (directoryId: string) => string;
+  /** The directory's groups follow its users (role-mappings.service.ts): joined on create, left on DELETE. */
+  readonly membership?: {
+    userProvisioned(tx: Tx, tenantId: string, directoryId: string, userId: string): Promise<void>;
+    userRemoved(tx: Tx, tenantId: string, directoryId: string, userId: string): Promise<void>;
+  };
 }
 
 export interface RequestInfo {
@@ -57,7 +62,7 @@ export const DEFAULT_COUNT = 100;
 export const MAX_COUNT = 200;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-const etagOf = (version: number) => `W/"${version}"`;
+export const etagOf = (version: number) => `W/"${version}"`;
 const uniqueness = (message: string) => new AppError(ScimErrors['scim.uniqueness'], { message });
 
 /** The attributes kept in columns rather than the jsonb document (filters and uniqueness use them). */
@@ -85,7 +90,7 @@ function identityFields(doc: Doc): { email: string; name: string | null } {
   return { email, name: display === null ? null : display.slice(0, 200) };
 }
 
-function checkIfMatch(ifMatch: string | undefined, version: number): void {
+export function checkIfMatch(ifMatch: string | undefined, version: number): void {
   if (ifMatch === undefined) return;
   const tags = ifMatch.split(',').map((t) => t.trim());
   // RFC 7644 §3.14 uses weak ETags with If-Match: the comparison is the weak one (RFC 9110 §8.8.3.2).
@@ -101,11 +106,29 @@ function intParam(value: string | undefined, name: string): number | undefined {
 }
 
 /**
+ * The list parameters of RFC 7644 §3.4.2 for a resource type: the filter checked against its schema, startIndex
+ * (below 1 is 1), count (negative is 0, at most MAX_COUNT), sortBy (a sortable attribute), sortOrder.
+ */
+export function listParameters(resource: ResourceSchema, query: ListQuery): { startIndex: number; query: store.ScimUserQuery } {
+  const filter = query.filter !== undefined && query.filter.trim() !== '' ? parseFilter(resource, query.filter) : null;
+  const startIndex = Math.max(1, intParam(query.startIndex, 'startIndex') ?? 1);
+  const count = Math.min(MAX_COUNT, Math.max(0, intParam(query.count, 'count') ?? DEFAULT_COUNT));
+  let sortBy = null;
+  if (query.sortBy !== undefined && query.sortBy !== '') {
+    sortBy = resolvePath(resource, query.sortBy) ?? null;
+    if (!sortBy || sortBy.attr.returned === 'never' || (sortBy.attr.type === 'complex' && !sortBy.sub && !sortBy.attr.multiValued)) throw invalidValue(`sortBy: ${query.sortBy} is not a sortable attribute.`);
+  }
+  const order = (query.sortOrder ?? 'ascending').toLowerCase();
+  if (order !== 'ascending' && order !== 'descending') throw invalidValue('sortOrder must be "ascending" or "descending".');
+  return { startIndex, query: { filter, sortBy, descending: order === 'descending', offset: startIndex - 1, limit: count } };
+}
+
+/**
  * /Users of a SCIM directory (RFC 7644 §3): create, read, list with filters, replace, patch, delete. A SCIM user
  * is an identity user created and changed through identity's port; the scim_users row holds what only SCIM
  * knows. Every request acts as the directory (audit actor `scim_directory`) in the directory's tenant.
  */
-export function createScimUsersService({ db, clock, audit, identity, baseUrlOf }: ScimUsersDeps) {
+export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, membership }: ScimUsersDeps) {
   const actorOf = (caller: ScimCaller, info: RequestInfo): AuditActor => ({ type: 'scim_directory', id: caller.directoryId, ip: info.ip, userAgent: info.userAgent });
 
   function represent(caller: ScimCaller, row: store.ScimUserRow): Doc {
@@ -203,6 +226,7 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf }
         }
         const before = existing ? (await identity.getUser(tx, tenantId, userId)).active : true;
         await store.insertScimUser(tx, tenantId, directoryId, userId, values, clock.now());
+        await membership?.userProvisioned(tx, tenantId, directoryId, userId);
         await identityChange(tx, tenantId, userId, { email: fields.email, name: fields.name, active: values.active });
         await audit.record(tx, tenantId, { action: 'scim.user.created', actor, target: { type: 'user', id: userId }, outcome: 'success', details: { directoryId, userName: values.userName, linkedExistingUser: existing !== undefined } });
         await statusAudit(tx, caller, actor, userId, before, values.active);
@@ -226,19 +250,9 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf }
 
     /** GET /Users (RFC 7644 §3.4.2): filter, sort, 1-based pagination, projection. */
     list(caller: ScimCaller, query: ListQuery): Promise<Doc> {
-      const filter = query.filter !== undefined && query.filter.trim() !== '' ? parseFilter(USER_RESOURCE, query.filter) : null;
-      // RFC 7644 §3.4.2.4: startIndex below 1 is 1; a negative count is 0; above the maximum, the maximum.
-      const startIndex = Math.max(1, intParam(query.startIndex, 'startIndex') ?? 1);
-      const count = Math.min(MAX_COUNT, Math.max(0, intParam(query.count, 'count') ?? DEFAULT_COUNT));
-      let sortBy = null;
-      if (query.sortBy !== undefined && query.sortBy !== '') {
-        sortBy = resolvePath(USER_RESOURCE, query.sortBy) ?? null;
-        if (!sortBy || sortBy.attr.returned === 'never' || (sortBy.attr.type === 'complex' && !sortBy.sub && !sortBy.attr.multiValued)) throw invalidValue(`sortBy: ${query.sortBy} is not a sortable attribute.`);
-      }
-      const order = (query.sortOrder ?? 'ascending').toLowerCase();
-      if (order !== 'ascending' && order !== 'descending') throw invalidValue('sortOrder must be "ascending" or "descending".');
+      const { startIndex, query: q } = listParameters(USER_RESOURCE, query);
       return db.tenantWork(caller.tenantId, async (tx) => {
-        const { rows, total } = await store.queryScimUsers(tx, caller.tenantId, caller.directoryId, { filter, sortBy, descending: order === 'descending', offset: startIndex - 1, limit: count });
+        const { rows, total } = await store.queryScimUsers(tx, caller.tenantId, caller.directoryId, q);
         return {
           schemas: [LIST_RESPONSE],
           totalResults: total,
@@ -280,6 +294,7 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf }
         checkIfMatch(info.ifMatch, row.version);
         const actor = actorOf(caller, info);
         await identityChange(tx, caller.tenantId, userId, { active: false });
+        await membership?.userRemoved(tx, caller.tenantId, caller.directoryId, userId);
         await store.deleteScimUser(tx, caller.tenantId, caller.directoryId, userId);
         await audit.record(tx, caller.tenantId, { action: 'scim.user.deleted', actor, target: { type: 'user', id: userId }, outcome: 'success', details: { directoryId: caller.directoryId, userName: row.user_name } });
       });

@@ -1,0 +1,157 @@
+import type { Database, Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import type { Clock } from '../../kernel/clock.js';
+import { newId } from '../../kernel/ids.js';
+import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { ACCOUNT_ADMIN, findRoleInAccounts, type Grant, type GrantRule } from '../rbac/index.js';
+import { tenantAccounts } from '../tenants/index.js';
+import type { IdentityGroupsPort } from './groups.service.js';
+import { ScimErrors } from './scim.errors.js';
+import * as store from './scim.store.js';
+
+type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
+
+export interface RoleMappingsDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly audit: AuditRecorder;
+  readonly groups: IdentityGroupsPort;
+  readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
+  readonly requireTenantAdmin: (tx: Tx, tenantId: string, userId: string) => Promise<void>;
+  /** rbac: the group assignments `managedBy` manages become exactly `wanted` (never Account Administrator). */
+  readonly setManagedGroupRoles: (tx: Tx, tenantId: string, managedBy: string, wanted: ReadonlyArray<{ groupId: string; roleId: string }>) => Promise<{ added: number; removed: number }>;
+  /** rbac: removes every assignment `managedBy` manages (the directory is deleted). */
+  readonly removeManagedAssignments: (tx: Tx, tenantId: string, managedBy: string) => Promise<unknown>;
+}
+
+export interface RoleMappings {
+  /** displayName of a SCIM group of the directory (case-insensitive) → role. */
+  mappings: Array<{ group: string; roleId: string }>;
+  /** The role every user of the directory holds ("everyone else → member"); null: none. */
+  defaultRoleId: string | null;
+}
+
+/** `role_assignments.managed_by` of a directory's mappings. */
+export const managedByOf = (directoryId: string) => `scim:${directoryId}`;
+/** The identity group holding every user of the directory (created with the first default role). */
+const everyoneName = (directoryId: string) => `SCIM ${directoryId}: all users`;
+
+/**
+ * A directory's group → role mappings (issue's "group → role mapping"; the grant rule of rbac, OWASP A01:2021,
+ * CWE-269). Configured by a tenant administrator with `scim.manage`; every role is checked against that
+ * administrator's own access (without end, in the role's scope), never Account Administrator. A mapped role is
+ * given as an assignment to the identity group (`managed_by = scim:<directoryId>`), so that a membership change
+ * moves access on the next request (the group_members trigger moves the authorization epoch, DESIGN §3).
+ */
+export function createRoleMappingsService({ db, clock, audit, groups, grants, requireTenantAdmin, setManagedGroupRoles, removeManagedAssignments }: RoleMappingsDeps) {
+  async function directoryOrThrow(tx: Tx, tenantId: string, directoryId: string) {
+    const row = await store.findDirectory(tx, tenantId, directoryId);
+    if (!row) throw new AppError(ScimErrors['scim.directory_not_found']);
+    return row;
+  }
+
+  function represent(rows: readonly store.RoleMappingRow[]): RoleMappings {
+    return {
+      mappings: rows.filter((r) => r.group_name !== null).map((r) => ({ group: r.group_name!, roleId: r.role_id })),
+      defaultRoleId: rows.find((r) => r.group_name === null)?.role_id ?? null,
+    };
+  }
+
+  /** The directory's group assignments made equal to its mappings and its groups as they are now. */
+  async function apply(tx: Tx, tenantId: string, directoryId: string): Promise<void> {
+    const rows = await store.listRoleMappings(tx, tenantId, directoryId);
+    const directory = await store.findDirectory(tx, tenantId, directoryId);
+    const byName = new Map((await store.directoryGroups(tx, tenantId, directoryId)).map((g) => [g.display_name.toLowerCase(), g.group_id]));
+    const wanted: { groupId: string; roleId: string }[] = [];
+    for (const r of rows) {
+      const groupId = r.group_name === null ? directory?.everyone_group_id : byName.get(r.group_name.toLowerCase());
+      if (groupId) wanted.push({ groupId, roleId: r.role_id });
+    }
+    await setManagedGroupRoles(tx, tenantId, managedByOf(directoryId), wanted);
+  }
+
+  async function checkRoles(tx: Tx, tenantId: string, actor: UserActor, directoryId: string, input: RoleMappings): Promise<void> {
+    const accounts = (await tenantAccounts(tx, tenantId)).map((a) => a.id);
+    const given: Grant[] = [];
+    for (const roleId of new Set([...input.mappings.map((m) => m.roleId), ...(input.defaultRoleId ? [input.defaultRoleId] : [])])) {
+      const role = await findRoleInAccounts(tx, accounts, roleId);
+      if (!role) throw new AppError(ScimErrors['scim.role_not_found'], { message: `The role ${roleId} does not exist in an account of this tenant.` });
+      if (role.system_key === ACCOUNT_ADMIN.systemKey) throw new AppError(ScimErrors['scim.role_forbidden']);
+      given.push({ accountId: role.account_id, keys: role.permissions, organizationId: role.organization_id, until: null });
+    }
+    // A directory gives its roles to whoever the IdP puts in its groups, without end: the administrator who
+    // configures them must hold their permissions in that scope without end.
+    if (given.length > 0) {
+      await grants.assertWithinOwnAccess(tx, { tenantId, userId: actor.id }, given, {
+        change: 'scim.role_mappings',
+        target: { type: 'scim_directory', id: directoryId },
+        details: { roles: given.length },
+      });
+    }
+  }
+
+  return {
+    apply,
+
+    async get(tenantId: string, directoryId: string): Promise<RoleMappings> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await directoryOrThrow(tx, tenantId, directoryId);
+        return represent(await store.listRoleMappings(tx, tenantId, directoryId));
+      });
+    },
+
+    /** PUT: the directory's mappings become `input`; applied to its groups in the same unit of work. */
+    put(tenantId: string, actor: UserActor, directoryId: string, input: RoleMappings): Promise<RoleMappings> {
+      return grants.refusalsRecorded(tenantId, actor, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const directory = await directoryOrThrow(tx, tenantId, directoryId);
+        const names = input.mappings.map((m) => `${m.group.trim().toLowerCase()}/${m.roleId}`);
+        if (new Set(names).size !== names.length) throw new AppError(ScimErrors['scim.invalid_mapping'], { message: 'A group is mapped to the same role twice.' });
+        await checkRoles(tx, tenantId, actor, directoryId, input);
+        const before = represent(await store.listRoleMappings(tx, tenantId, directoryId));
+        const now = clock.now();
+        const rows = [
+          ...input.mappings.map((m) => ({ id: newId(now.getTime()), groupName: m.group.trim(), roleId: m.roleId })),
+          ...(input.defaultRoleId ? [{ id: newId(now.getTime()), groupName: null, roleId: input.defaultRoleId }] : []),
+        ];
+        await store.replaceRoleMappings(tx, tenantId, directoryId, rows, actor.id, now);
+        if (input.defaultRoleId && !directory.everyone_group_id) {
+          // Every user the directory provisions, now and later, is a member (users.service adds new ones).
+          const groupId = await groups.create(tx, tenantId, everyoneName(directoryId));
+          await store.setEveryoneGroup(tx, tenantId, directoryId, groupId);
+          await groups.addMembers(tx, tenantId, groupId, await store.directoryUserIds(tx, tenantId, directoryId));
+        }
+        await apply(tx, tenantId, directoryId);
+        const after = represent(await store.listRoleMappings(tx, tenantId, directoryId));
+        await audit.record(tx, tenantId, { action: 'scim.role_mappings.updated', actor, target: { type: 'scim_directory', id: directoryId }, outcome: 'success', details: { before, after } });
+        return after;
+      });
+    },
+
+    /** A user was provisioned: a member of the directory's everyone group, if there is one. */
+    async userProvisioned(tx: Tx, tenantId: string, directoryId: string, userId: string): Promise<void> {
+      const directory = await store.findDirectory(tx, tenantId, directoryId);
+      if (directory?.everyone_group_id) await groups.addMembers(tx, tenantId, directory.everyone_group_id, [userId]);
+    },
+
+    /** A user left the directory: it leaves the everyone group and every group of the directory. */
+    async userRemoved(tx: Tx, tenantId: string, directoryId: string, userId: string): Promise<void> {
+      const directory = await store.findDirectory(tx, tenantId, directoryId);
+      const ids = (await store.directoryGroups(tx, tenantId, directoryId)).map((g) => g.group_id);
+      if (directory?.everyone_group_id) ids.push(directory.everyone_group_id);
+      await groups.removeUserFromGroups(tx, tenantId, userId, ids);
+    },
+
+    /** The directory is being deleted: its groups (identity's) and the roles its mappings gave go with it. */
+    async directoryDeleted(tx: Tx, tenantId: string, directoryId: string): Promise<number> {
+      await removeManagedAssignments(tx, tenantId, managedByOf(directoryId));
+      const directory = await store.findDirectory(tx, tenantId, directoryId);
+      const ids = (await store.directoryGroups(tx, tenantId, directoryId)).map((g) => g.group_id);
+      if (directory?.everyone_group_id) ids.push(directory.everyone_group_id);
+      for (const id of ids) await groups.remove(tx, tenantId, id);
+      return ids.length;
+    },
+  };
+}
+
+export type RoleMappingsService = ReturnType<typeof createRoleMappingsService>;
