@@ -2260,6 +2260,99 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/v1/scim/directories/{id}/role-mappings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The directory's group → role mappings and default role */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The role every user of the directory holds ("everyone else → member"); null: none */
+                            defaultRoleId: string | null;
+                            /** @description A SCIM group's displayName (case-insensitive) → a role its members hold */
+                            mappings: {
+                                group: string;
+                                roleId: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        /**
+         * Replace the directory's group → role mappings and default role
+         * @description Tenant administrators with `scim.manage` (`identity.tenant_admin_required` otherwise). Every role goes through the grant rule against you (`rbac.grant_exceeds_own_access`); never Account Administrator (`scim.role_forbidden`). Refused: `scim.role_not_found`, `scim.invalid_mapping`.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The role of every user of the directory; null or absent: none */
+                        defaultRoleId?: string | null;
+                        /** @description At most 200; a group may map to several roles */
+                        mappings: {
+                            /** @description The SCIM group's displayName */
+                            group: string;
+                            /** Format: uuid */
+                            roleId: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The role every user of the directory holds ("everyone else → member"); null: none */
+                            defaultRoleId: string | null;
+                            /** @description A SCIM group's displayName (case-insensitive) → a role its members hold */
+                            mappings: {
+                                group: string;
+                                roleId: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/scim/directories/{id}/tokens": {
         parameters: {
             query?: never;
@@ -4512,6 +4605,211 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/Groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List groups: filter (displayName, externalId, members.value …), paging, sorting; excludedAttributes=members reads no members (RFC 7644 §3.4.2) */
+        get: {
+            parameters: {
+                query?: {
+                    attributes?: string;
+                    count?: string;
+                    excludedAttributes?: string;
+                    filter?: string;
+                    sortBy?: string;
+                    sortOrder?: string;
+                    startIndex?: string;
+                };
+                header?: never;
+                path: {
+                    directoryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Provision a group (RFC 7644 §3.3): an identity group, members users of this directory */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/{directoryId}/Groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A group */
+        get: {
+            parameters: {
+                query?: {
+                    attributes?: string;
+                    excludedAttributes?: string;
+                };
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        /** Replace a group and its whole membership (RFC 7644 §3.5.1); If-Match honoured */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a group: its members lose the roles it carried (RFC 7644 §3.6) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a group: displayName, member batches (RFC 7644 §3.5.2); If-Match honoured */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    directoryId: string;
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/scim/v2/{directoryId}/ResourceTypes": {
