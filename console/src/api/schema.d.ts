@@ -5899,6 +5899,8 @@ export interface components {
                 scopes: string;
                 tokenEndpointAuthMethod: string;
             } | null;
+            /** @description OIDC: our redirect URI (PUBLIC_URL/auth/sso/oidc/callback), to register at the IdP exactly */
+            redirectUri: string | null;
             rules: {
                 claim: string;
                 operator: string;
@@ -5989,6 +5991,8 @@ export interface components {
                 scopes: string;
                 tokenEndpointAuthMethod: string;
             } | null;
+            /** @description OIDC: our redirect URI (PUBLIC_URL/auth/sso/oidc/callback), to register at the IdP exactly */
+            redirectUri: string | null;
             rules: {
                 claim: string;
                 operator: string;

@@ -9,9 +9,10 @@ import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { issuerFetch } from './oidc-discovery.js';
 import { refused, type SignInCore, type SignInFlow, SignInRefused } from './signin-core.js';
 import { createCookieSealer, type SsoTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
+import { CALLBACK_PATH } from './sso-paths.js';
 import * as store from './sso.store.js';
 
-export const CALLBACK_PATH = '/auth/sso/oidc/callback';
+export { CALLBACK_PATH } from './sso-paths.js';
 /** RFC 8176 values that count as a second factor when the connection lists none. */
 const DEFAULT_MFA_AMR = ['mfa', 'otp', 'hwk', 'swk', 'sms', 'fpt', 'face', 'iris', 'retina', 'vbm'];
 

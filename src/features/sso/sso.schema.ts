@@ -207,6 +207,7 @@ export const ConnectionSchema = z
     clientJwks: ClientJwks.nullable().describe('private_key_jwt: the public keys to register at the IdP, the current (signing) key first; the private key is never returned'),
     clientPublicKeyPem: z.string().nullable().describe('private_key_jwt: the current public key as PEM (SPKI), for IdPs that take a PEM upload instead of a JWK Set'),
     clientJwksUri: z.string().nullable().describe('private_key_jwt: the public URL of `clientJwks`, for IdPs that fetch a JWKS URL'),
+    redirectUri: z.string().nullable().describe('OIDC: our redirect URI (PUBLIC_URL/auth/sso/oidc/callback), to register at the IdP exactly'),
     oidc: OidcSettingsSchema.nullable(),
     saml: SamlSettingsSchema.nullable(),
     createdBy: z.string().nullable(),

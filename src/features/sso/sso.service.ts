@@ -13,7 +13,7 @@ import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { checkCaBundle, checkIssuerUrl, discoverIssuer, type DiscoveryDocument } from './oidc-discovery.js';
 import { SsoErrors } from './sso.errors.js';
 import { ClientJwk, type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
-import { CLIENT_JWKS_PATH } from './sso-paths.js';
+import { CALLBACK_PATH, CLIENT_JWKS_PATH } from './sso-paths.js';
 import { compilePattern } from './role-rules.js';
 import { certificateInfos, fetchIdpMetadata, resolveSamlConfig, type SamlConfig, spEndpoints } from './saml-config.js';
 import * as store from './sso.store.js';
@@ -138,6 +138,7 @@ function representRow(row: store.ConnectionRow, publicUrl: string): Connection {
     clientJwks: keys.length > 0 ? { keys } : null,
     clientPublicKeyPem: keys[0] ? (createPublicKey({ key: keys[0] as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string) : null,
     clientJwksUri: keys.length > 0 ? `${publicUrl}${CLIENT_JWKS_PATH.replace(':id', row.id)}` : null,
+    redirectUri: row.type === 'oidc' ? `${publicUrl}${CALLBACK_PATH}` : null,
     oidc: oidc && { ...oidc, discovery: summary(row.discovery, row.discovery_fetched_at) },
     saml: row.type === 'saml' ? samlView(row.config as unknown as SamlConfig, publicUrl, row.id) : null,
     createdBy: row.created_by,
