@@ -82,7 +82,24 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   'rbac.target_exceeds_own_access': { message: 'This user has access you do not hold.', next: 'Ask an administrator who holds at least their access.' },
   'rbac.last_account_admin': { message: 'This would leave the account without an Account Administrator.', next: 'Give another user the Account Administrator role first.' },
   'rbac.grant_exceeds_own_access': { message: 'You cannot give access you do not hold yourself.', next: 'Ask an administrator who holds it.' },
+  'rbac.expiry_in_past': { message: 'The expiry date is not in the future.', next: 'Choose a later date, or none for a permanent assignment.' },
+  'rbac.unknown_permission': { message: 'A permission is not in the catalog.', next: 'Choose permissions from the list.' },
+  // SCIM directories
+  'scim.directory_not_found': { message: 'That SCIM directory no longer exists.', next: 'Reload the page.' },
+  'scim.name_taken': { message: 'Another directory has this name.', next: 'Choose another name.' },
+  'scim.sso_connection_not_found': { message: 'That SSO connection does not exist.', next: 'Choose another connection, or none.' },
+  'scim.too_many_tokens': { message: 'This directory already has two live tokens.', next: 'Revoke the old token once your identity provider uses the new one.' },
+  'scim.token_not_found': { message: 'That token no longer exists.', next: 'Reload the page.' },
+  'scim.role_not_found': { message: 'That role is not available.', next: 'Choose another role.' },
+  'scim.role_forbidden': { message: 'SCIM never grants Account Administrator.', next: 'Choose a lesser role.' },
+  'scim.invalid_mapping': { message: 'A group mapping is not valid.', next: 'Fix the mapping as described.' },
 };
+
+/**
+ * Codes whose server message carries the specific reason (which discovery step failed, which rule is invalid, which
+ * permissions are missing): the console shows it under the human text, since the fix depends on it.
+ */
+export const REASON_CODES: ReadonlySet<string> = new Set(['sso_config', 'sso.invalid_rule', 'scim.invalid_mapping', 'rbac.grant_exceeds_own_access', 'rbac.unknown_permission', 'invalid_request']);
 
 /** The human text for a code; an unknown code falls back to the server's message. */
 export function humanError(code: string, serverMessage?: string): HumanError {

@@ -12,6 +12,10 @@ import { GroupsPage } from './pages/Groups';
 import { ProfilePage } from './pages/Profile';
 import { RolesPage } from './pages/Roles';
 import { SecurityPage } from './pages/Security';
+import { SsoPage } from './pages/Sso';
+import { ScimPage } from './pages/Scim';
+import { AssignmentsPage } from './pages/Assignments';
+import { ApiKeysPage } from './pages/ApiKeys';
 import { UsersPage } from './pages/Users';
 
 /** The console's pages and the permission each needs to be shown (the API checks again on every call). */
@@ -21,7 +25,11 @@ const PAGES = [
   { path: 'users', label: 'Users', permission: 'idp.view', element: <UsersPage /> },
   { path: 'groups', label: 'Groups', permission: 'idp.view', element: <GroupsPage /> },
   { path: 'domains', label: 'Domains', permission: 'domains.view', element: <DomainsPage /> },
+  { path: 'sso', label: 'SSO connections', permission: 'sso.view', element: <SsoPage /> },
+  { path: 'scim', label: 'SCIM directories', permission: 'scim.manage', element: <ScimPage /> },
   { path: 'roles', label: 'Roles', permission: 'roles.view', element: <RolesPage /> },
+  { path: 'assignments', label: 'Role assignments', permission: 'access_grants.view', element: <AssignmentsPage /> },
+  { path: 'api-keys', label: 'API keys', permission: 'security.manage', element: <ApiKeysPage /> },
   { path: 'security', label: 'Security settings', permission: 'idp.view', element: <SecurityPage /> },
   { path: 'audit', label: 'Audit log', permission: 'audit.view', element: <AuditPage /> },
 ] as const;

@@ -1,20 +1,21 @@
 import { Alert, Button, Center, Group, Loader, Modal, Stack, Text } from '@mantine/core';
 import { type ReactNode, useState } from 'react';
 import { ApiError } from '../api/client';
-import { humanError } from '../errors';
+import { humanError, REASON_CODES } from '../errors';
 
 /** The human message and next step of any error (docs/errors.md codes through one table, errors.ts). */
-export function describeError(error: unknown): { code: string; message: string; next: string } {
-  if (error instanceof ApiError) return { code: error.code, ...humanError(error.code, error.message) };
+export function describeError(error: unknown): { code: string; message: string; next: string; reason?: string } {
+  if (error instanceof ApiError) return { code: error.code, ...humanError(error.code, error.message), ...(REASON_CODES.has(error.code) && error.message ? { reason: error.message } : {}) };
   return { code: 'internal_error', ...humanError('internal_error') };
 }
 
 export function ErrorState({ error, title = 'Something went wrong', onRetry }: { error: unknown; title?: string; onRetry?: () => void }) {
-  const { code, message, next } = describeError(error);
+  const { code, message, next, reason } = describeError(error);
   return (
     <Alert color="red" title={title} role="alert" data-error-code={code}>
       <Stack gap="xs">
         <Text size="sm">{message}</Text>
+        {reason && <Text size="sm" data-testid="error-reason">{reason}</Text>}
         <Text size="sm">{next}</Text>
         {onRetry && (
           <Group>

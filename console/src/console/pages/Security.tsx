@@ -5,11 +5,13 @@ import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
 import { ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
+import { BreakGlassSection } from './Sso';
 
 type Settings = Schemas['TenantSecuritySettings'];
 
 /** The tenant's security policy (README "Tenant security settings"): read with idp.view, changed by tenant administrators. */
 export function SecurityPage() {
+  const permissions = usePermissions();
   const settings = useQuery({ queryKey: ['security-settings'], queryFn: () => call(api.GET('/api/v1/tenant/security-settings')) });
   return (
     <Stack maw={700}>
@@ -17,6 +19,7 @@ export function SecurityPage() {
         Security settings
       </Title>
       {settings.isPending ? <Loading /> : settings.isError ? <ErrorState error={settings.error} onRetry={() => void settings.refetch()} /> : <SettingsForm settings={settings.data} />}
+      {permissions.has('sso.view') && <BreakGlassSection />}
     </Stack>
   );
 }

@@ -4,6 +4,7 @@ import { notifications } from '@mantine/notifications';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
+import { CopyLine } from '../../ui/copy';
 import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
 import { useMe, usePermissions } from '../access';
 
@@ -22,6 +23,7 @@ export function UsersPage() {
   });
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<User | null>(null);
+  const [generated, setGenerated] = useState<string | null>(null);
 
   let content;
   if (users.isPending) content = <Loading />;
@@ -55,7 +57,7 @@ export function UsersPage() {
                     {u.mustChangePassword && <Badge color="yellow" variant="light">Must change password</Badge>}
                   </Group>
                 </Table.Td>
-                <Table.Td>{canManage && <UserActions user={u} self={u.id === me.data?.id} onEdit={() => setEditing(u)} />}</Table.Td>
+                <Table.Td>{canManage && <UserActions user={u} self={u.id === me.data?.id} onEdit={() => setEditing(u)} onGenerated={setGenerated} />}</Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>
@@ -80,11 +82,20 @@ export function UsersPage() {
       {content}
       <CreateUserModal opened={creating} onClose={() => setCreating(false)} />
       {editing && <EditUserModal user={editing} onClose={() => setEditing(null)} />}
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={generated !== null} onClose={() => setGenerated(null)} title="One-time password" centered>
+        <Stack>
+          <Text size="sm">Give it to the user through a trusted channel. It is shown only once; they must change it at their next sign-in.</Text>
+          {generated && <CopyLine label="Password" value={generated} testId="generated-password" />}
+          <Group justify="flex-end">
+            <Button onClick={() => setGenerated(null)}>Done</Button>
+          </Group>
+        </Stack>
+      </Modal>
     </Stack>
   );
 }
 
-function UserActions({ user, self, onEdit }: { user: User; self: boolean; onEdit: () => void }) {
+function UserActions({ user, self, onEdit, onGenerated }: { user: User; self: boolean; onEdit: () => void; onGenerated: (password: string) => void }) {
   const queryClient = useQueryClient();
   const done = (message: string) => {
     notifications.show({ message });
@@ -107,6 +118,35 @@ function UserActions({ user, self, onEdit }: { user: User; self: boolean; onEdit
       >
         They are signed out everywhere at once and must sign in again.
       </ConfirmButton>
+      {!self && (
+        <ConfirmButton
+          label="Reset password"
+          title={`Reset the password of ${user.email}?`}
+          confirmLabel="Reset password"
+          color="orange"
+          onConfirm={async () => {
+            const r = await call(api.POST('/api/v1/users/{userId}/reset-password', { params: { path: { userId: user.id } }, body: { mustChangePassword: true } }));
+            await done(`The password of ${user.email} was reset.`);
+            if (r.generatedPassword) onGenerated(r.generatedPassword);
+          }}
+        >
+          A one-time password is generated and shown once; every session of theirs ends, and they must choose a new password at their next sign-in.
+        </ConfirmButton>
+      )}
+      {!self && (
+        <ConfirmButton
+          label="Reset MFA"
+          title={`Reset two-step verification of ${user.email}?`}
+          confirmLabel="Reset MFA"
+          color="orange"
+          onConfirm={async () => {
+            await call(api.DELETE('/api/v1/users/{userId}/mfa', { params: { path: { userId: user.id } } }));
+            await done(`Two-step verification of ${user.email} was reset.`);
+          }}
+        >
+          Their authenticator and recovery codes stop working (a lost device); they set it up again at their next sign-in if it is required.
+        </ConfirmButton>
+      )}
       {user.active && !self && (
         <ConfirmButton
           label="Deactivate"
