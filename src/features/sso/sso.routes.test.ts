@@ -17,6 +17,7 @@ interface Connection {
   domains: string[];
   defaultRoleId: string | null;
   hasClientSecret: boolean;
+  redirectUri: string | null;
   oidc: { issuer: string; clientId: string; scopes: string; caBundlePem: string | null; discovery: { fetchedAt: string; tokenEndpoint: string | null; jwksUri: string | null; issParameterSupported: boolean } | null } | null;
   [key: string]: unknown;
 }
@@ -81,6 +82,8 @@ describe.each(engines())('SSO connections over HTTP [%s]', (engine) => {
     expect(c.oidc).toMatchObject({ issuer: op.issuer, clientId: op.clientId, scopes: 'openid email profile', caBundlePem: null });
     expect(c.oidc!.discovery).toMatchObject({ tokenEndpoint: `${op.issuer}/token`, jwksUri: `${op.issuer}/jwks`, issParameterSupported: true });
     expect(JSON.stringify(c)).not.toContain(op.clientSecret);
+    // The redirect URI to register at the IdP, exactly (OpenID Connect Core §3.1.2.1): PUBLIC_URL's callback.
+    expect(c.redirectUri).toBe(`${t.config.publicUrl}/auth/sso/oidc/callback`);
 
     expect((await api<Connection>(admin, 'GET', `/api/v1/sso/connections/${c.id}`)).body).toEqual(c);
     const list = await api<{ items: Connection[] }>(admin, 'GET', '/api/v1/sso/connections');
