@@ -285,7 +285,7 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
 
   it('adds 1,000 members in one PATCH, and removes them in one', async () => {
     const dir = await directory(admin, `Bulk ${newId().slice(-6)}`);
-    const caller = { kind: 'scim_directory' as const, directoryId: dir.id, tenantId: admin.tenantId, tokenId: '' };
+    const caller = await t.app.services.scimDirectories.authenticate(dir.id, dir.token);
     const info = { ip: '127.0.0.1', userAgent: null };
     const ids: string[] = [];
     // Setup through the service (1,000 HTTP round trips add nothing to what this test proves).

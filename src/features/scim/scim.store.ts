@@ -111,11 +111,13 @@ export interface ScimUserValues {
   readonly resource: Record<string, unknown>;
 }
 
-export async function insertScimUser(tx: Tx, tenantId: string, directoryId: string, userId: string, v: ScimUserValues, now: Date): Promise<void> {
-  await tx
+/** Inserts the SCIM row and returns it as stored (no second read of what was just written). */
+export async function insertScimUser(tx: Tx, tenantId: string, directoryId: string, userId: string, v: ScimUserValues, now: Date): Promise<ScimUserRow> {
+  return tx
     .insertInto('scim_users')
     .values({ tenant_id: tenantId, directory_id: directoryId, user_id: userId, user_name: v.userName, external_id: v.externalId, active: v.active, resource: JSON.stringify(v.resource), created_at: now, updated_at: now })
-    .execute();
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export async function findScimUser(tx: Tx, tenantId: string, directoryId: string, userId: string, forUpdate = false): Promise<ScimUserRow | undefined> {
