@@ -64,6 +64,7 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
 
   const memberIds = async (id: string) => ((await scim(dirA, 'GET', `/Groups/${id}`)).body.members ?? []).map((m) => m.value).sort();
   const sorted = (...ids: string[]) => [...ids].sort();
+  const memberIds2 = async (dir: { id: string; token: string }, id: string) => ((await scim(dir, 'GET', `/Groups/${id}`)).body.members ?? []).map((m) => m.value).sort();
 
   async function auditOf(targetId: string) {
     return t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['action', 'actor_type', 'details']).where('tenant_id', '=', admin.tenantId).where('target_id', '=', targetId).orderBy('seq').execute());
@@ -84,6 +85,45 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
   });
   afterAll(async () => {
     await t?.close();
+  });
+
+  it("a User's groups (RFC 7643 §4.1.2): read-only, the directory's groups it is a member of, filterable; not the everyone group", async () => {
+    type Groups = { groups?: { value: string; display: string; $ref: string; type: string }[] };
+    const dir = await directory(admin, `Groups attr ${newId().slice(-6)}`);
+    const role = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: `Everyone ${newId().slice(-6)}`, permissions: ['idp.view'] });
+    // A default role: the user is also in the directory's everyone group, which is not one of the IdP's groups.
+    expect((await api(admin, 'PUT', `/api/v1/scim/directories/${dir.id}/role-mappings`, { mappings: [], defaultRoleId: role.body.id })).status).toBe(200);
+    const u = await user(dir);
+    const other = await user(dir);
+    const none = await scim<Groups>(dir, 'GET', `/Users/${u}`);
+    expect(none.body.groups).toBeUndefined();
+    const g1 = await group(dir, `Zeta ${dir.id.slice(-6)}`, [u]);
+    const g2 = await group(dir, `Alpha ${dir.id.slice(-6)}`, [u, other]);
+    const got = await scim<Groups>(dir, 'GET', `/Users/${u}`);
+    expect(got.body.groups).toEqual([
+      { value: g2.id, display: g2.displayName, $ref: g2.meta.location, type: 'direct' },
+      { value: g1.id, display: g1.displayName, $ref: g1.meta.location, type: 'direct' },
+    ]);
+    // Follows renames and membership changes of the Group resource.
+    expect((await patch(dir, g1.id, [{ op: 'replace', value: { displayName: `Eta ${dir.id.slice(-6)}` } }])).status).toBe(200);
+    expect((await patch(dir, g2.id, [{ op: 'remove', path: `members[value eq "${u}"]` }])).status).toBe(200);
+    const after = await scim<Groups>(dir, 'GET', `/Users/${u}`);
+    expect(after.body.groups?.map((g) => [g.value, g.display])).toEqual([[g1.id, `Eta ${dir.id.slice(-6)}`]]);
+    // Filterable (in SQL), and listed on every resource of a list.
+    const byGroup = await scim<ListResponse<{ id: string } & Groups>>(dir, 'GET', `/Users?filter=${encodeURIComponent(`groups[value eq "${g2.id}"]`)}`);
+    expect(byGroup.body.Resources.map((r) => r.id)).toEqual([other]);
+    expect(byGroup.body.Resources[0]!.groups?.map((g) => g.value)).toEqual([g2.id]);
+    const byName = await scim<ListResponse<{ id: string }>>(dir, 'GET', `/Users?filter=${encodeURIComponent(`groups.display eq "eta ${dir.id.slice(-6)}"`)}`);
+    expect(byName.body.Resources.map((r) => r.id)).toEqual([u]);
+    // Read-only: a PATCH of it is `mutability`; a PUT or POST carrying it ignores it.
+    const refused = await scim<{ scimType?: string }>(dir, 'PATCH', `/Users/${u}`, { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'groups', value: [{ value: g2.id }] }] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.scimType).toBe('mutability');
+    const userName = `posted-${newId().slice(-8)}@acme.test`;
+    const posted = await scim<{ id: string } & Groups>(dir, 'POST', '/Users', { schemas: [CORE_USER], userName, emails: [{ value: userName, primary: true }], groups: [{ value: g1.id }] });
+    expect(posted.status).toBe(201);
+    expect(posted.body.groups).toBeUndefined();
+    expect(await memberIds2(dir, g1.id)).toEqual([u]);
   });
 
   it('replays Okta group push: create with members, get, filter by displayName, PUT replacing the whole membership, rename, delete; audited', async () => {

@@ -132,29 +132,33 @@ export function listParameters(resource: ResourceSchema, query: ListQuery): { st
 export function createScimUsersService({ work, clock, audit, identity, baseUrlOf, membership }: ScimUsersDeps) {
   const actorOf = (caller: ScimCaller, info: RequestInfo): AuditActor => ({ type: 'scim_directory', id: caller.directoryId, ip: info.ip, userAgent: info.userAgent });
 
-  function represent(caller: ScimCaller, row: store.ScimUserRow): Doc {
+  function represent(caller: ScimCaller, row: store.ScimUserRead): Doc {
     const doc = docOf(row);
     const { userName, externalId, active, ...rest } = doc;
+    const base = baseUrlOf(caller.directoryId);
+    // RFC 7643 §4.1.2 `groups`: read-only, from the directory's groups (unassigned, so left out, when there are none).
+    const groups = (row.groups ?? []).map((g) => ({ value: g.value, $ref: `${base}/Groups/${g.value}`, display: g.display, type: 'direct' }));
     return {
       schemas: schemasOf(USER_RESOURCE, doc),
       id: row.user_id,
       ...(externalId !== undefined ? { externalId } : {}),
       userName,
       ...rest,
+      ...(groups.length > 0 ? { groups } : {}),
       active,
       meta: {
         resourceType: 'User',
         created: new Date(row.created_at).toISOString(),
         lastModified: new Date(row.updated_at).toISOString(),
-        location: `${baseUrlOf(caller.directoryId)}/Users/${row.user_id}`,
+        location: `${base}/Users/${row.user_id}`,
         version: etagOf(row.version),
       },
     };
   }
 
-  const versioned = (caller: ScimCaller, row: store.ScimUserRow): Versioned => ({ resource: represent(caller, row), etag: etagOf(row.version) });
+  const versioned = (caller: ScimCaller, row: store.ScimUserRead): Versioned => ({ resource: represent(caller, row), etag: etagOf(row.version) });
 
-  async function findOrThrow(tx: Tx, caller: ScimCaller, userId: string, forUpdate = false): Promise<store.ScimUserRow> {
+  async function findOrThrow(tx: Tx, caller: ScimCaller, userId: string, forUpdate = false): Promise<store.ScimUserRead> {
     const row = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(userId) ? await store.findScimUser(tx, caller.tenantId, caller.directoryId, userId, forUpdate) : undefined;
     if (!row) throw new AppError(ScimErrors['scim.resource_not_found'], { message: `No user ${userId} in this directory.` });
     return row;
