@@ -294,6 +294,39 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
     expect(events).toEqual([{ action: 'scim.role_mappings.updated', actor_id: admin.userId }, { action: 'scim.role_mappings.updated', actor_id: admin.userId }]);
   });
 
+  it('checks the grant rule again when a mapped group appears later: beyond the configuring administrator now, skipped and audited', async () => {
+    const dir = await directory(admin, `Late ${newId().slice(-6)}`);
+    const strong = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: `Late strong ${newId().slice(-6)}`, permissions: ['idp.manage'] });
+    const scimOnly = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: `Late SCIM ${newId().slice(-6)}`, permissions: ['scim.manage'] });
+    // A tenant administrator holding both roles sets the mappings (the grant rule passes then)...
+    const email = `late-${newId().slice(-8)}@acme.test`;
+    const granterId = await createPlainUser(t, admin, { email, password: 'late admin password 42' });
+    await t.app.db.tenantWork(admin.tenantId, (tx) => tx.updateTable('users').set({ is_tenant_admin: true }).where('tenant_id', '=', admin.tenantId).where('id', '=', granterId).execute());
+    expect((await api(admin, 'POST', '/api/v1/assignments', { roleId: scimOnly.body.id, userId: granterId })).status).toBe(201);
+    const strongAssignment = await api<{ id: string }>(admin, 'POST', '/api/v1/assignments', { roleId: strong.body.id, userId: granterId });
+    expect(strongAssignment.status).toBe(201);
+    const granter = await loginOverHttp(t, { email, password: 'late admin password 42', tenantId: admin.tenantId });
+    const suffix = dir.id.slice(-6);
+    const put = await api(granter, 'PUT', `/api/v1/scim/directories/${dir.id}/role-mappings`, { mappings: [{ group: `late-strong-${suffix}`, roleId: strong.body.id }, { group: `late-scim-${suffix}`, roleId: scimOnly.body.id }] });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    // ... then loses idp.manage before the IdP pushes the groups.
+    expect((await api(admin, 'DELETE', `/api/v1/assignments/${strongAssignment.body.id}`)).status).toBe(204);
+    const u = await user(dir);
+    const gStrong = await group(dir, `late-strong-${suffix}`, [u]);
+    const gScim = await group(dir, `late-scim-${suffix}`, [u]);
+    expect(await holds(u, 'idp.manage')).toBe(false);
+    expect(await holds(u, 'scim.manage')).toBe(true);
+    const refusals = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['actor_type', 'actor_id', 'target_id', 'details']).where('tenant_id', '=', admin.tenantId).where('action', '=', 'access.grant.refused').where('target_id', '=', gStrong.id).execute());
+    // Refused at each application while beyond the granter: at its own creation and at the next group's.
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatchObject({ actor_type: 'system', actor_id: `scim:${dir.id}`, details: { change: 'scim.role_mappings.apply', roleId: strong.body.id, missing: ['idp.manage'], granterId } });
+    expect((await auditOf(gScim.id)).map((a) => a.action)).not.toContain('access.grant.refused');
+    // Given back, the next apply (a rename of the group) grants it.
+    expect((await api(admin, 'POST', '/api/v1/assignments', { roleId: strong.body.id, userId: granterId })).status).toBe(201);
+    expect((await patch(dir, gStrong.id, [{ op: 'replace', value: { displayName: `LATE-strong-${suffix}` } }])).status).toBe(200);
+    expect(await holds(u, 'idp.manage')).toBe(true);
+  });
+
   it('refuses Account Administrator, unknown roles, and roles beyond the configuring administrator (audited); needs a tenant administrator', async () => {
     const dir = await directory(admin, `Guarded ${newId().slice(-6)}`);
     const path = `/api/v1/scim/directories/${dir.id}/role-mappings`;
