@@ -90,8 +90,8 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     setManagedGroupRoles: (...args) => rbac.setManagedGroupRoles(...args),
     removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy),
   });
-  const scimGroups = createScimGroupsService({ db, clock, audit, groups: groups.directoryGroups, baseUrlOf: scimBaseUrl, mappingsChanged: (...args) => scimRoleMappings.apply(...args) });
-  const scimUsers = createScimUsersService({ db, clock, audit, baseUrlOf: scimBaseUrl, membership: scimRoleMappings,
+  const scimGroups = createScimGroupsService({ work: (caller, fn) => scimDirectories.work(caller, fn), clock, audit, groups: groups.directoryGroups, baseUrlOf: scimBaseUrl, mappingsChanged: (...args) => scimRoleMappings.apply(...args) });
+  const scimUsers = createScimUsersService({ work: (caller, fn) => scimDirectories.work(caller, fn), clock, audit, baseUrlOf: scimBaseUrl, membership: scimRoleMappings,
     identity: { createUser: (...args) => identity.createUser(...args), findUserByEmail: (...args) => identity.findUserByEmail(...args), getUser: (...args) => identity.getUser(...args), applyDirectoryChange: (...args) => identity.applyDirectoryChange(...args), assertEmailDomainAllowed: (...args) => identity.assertEmailDomainAllowed(...args) },
   });
   // The SCIM view of a user follows a status change made outside SCIM, in the writer's transaction.

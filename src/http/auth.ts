@@ -32,7 +32,8 @@ export interface ScimCaller {
   readonly kind: 'scim_directory';
   readonly directoryId: string;
   readonly tenantId: string;
-  readonly tokenId: string;
+  /** The SHA-256 of the bearer token; the scim feature checks it in the request's unit of work. */
+  readonly tokenHash: Buffer;
 }
 
 declare module 'fastify' {
@@ -64,7 +65,10 @@ export interface ApiKeyAuthenticator {
 
 /** Implemented by the scim feature: the bearer token must be a live token of the directory `directoryId` names. */
 export interface ScimAuthenticator {
-  /** The caller, or throws an AppError (`scim.unauthorized`) for a missing, unknown, revoked or other directory's token. */
+  /**
+   * The caller, or throws an AppError (`scim.unauthorized`) for a malformed token or an unknown directory. Whether
+   * the token is a live token of that directory is checked in the request's unit of work (one transaction, not two).
+   */
   authenticate(directoryId: string, token: string): Promise<ScimCaller>;
 }
 

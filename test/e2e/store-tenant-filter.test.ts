@@ -302,6 +302,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'scim.insertScimGroup': 'insert for the given tenant',
   'groups.addMembers': 'insert for the given tenant, of users selected under that tenant’s filter (another tenant’s user ids add nothing)',
   'groups.membersJsonSql': 'builds an SQL fragment, runs no query (queryScimGroups, covered, correlates it to its own tenant-filtered rows)',
+  'groups.groupIdsOfUserSql': 'builds an SQL fragment, runs no query (findScimUser and queryScimUsers, covered, correlate it to their own tenant-filtered rows)',
   'scim.filterSql': 'builds a WHERE expression, runs no query (queryScimUsers, covered, applies it under its tenant filter)',
   'scim.directoryTenant': 'calls the SQL function tessera_scim_directory_tenant: a directory id to its tenant, by design before any tenant is known',
   'sso.connectionTenant': 'calls the SQL function tessera_sso_connection_tenant: a connection id to its tenant, by design before any tenant is known',

@@ -197,3 +197,12 @@ export async function removeUserFromGroups(tx: Tx, tenantId: string, userId: str
 export function membersJsonSql(tenantId: RawBuilder<unknown>, groupId: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`(select coalesce(jsonb_agg(jsonb_build_object('value', gm.user_id::text)), '[]'::jsonb) from group_members gm where gm.tenant_id = ${tenantId} and gm.group_id = ${groupId})`;
 }
+
+/**
+ * SQL (runs no query): the ids of the groups the user `userId` (a column of the caller's query) is a member of, as
+ * a subquery for `group_id in (…)` in another feature's query (SCIM's read-only `groups` of a User, RFC 7643
+ * §4.1.2). Driven by group_members_user_idx (tenant_id, user_id).
+ */
+export function groupIdsOfUserSql(tenantId: RawBuilder<unknown>, userId: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`(select gm.group_id from group_members gm where gm.tenant_id = ${tenantId} and gm.user_id = ${userId})`;
+}

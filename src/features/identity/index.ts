@@ -8,5 +8,5 @@ export { findUserRef, userRefs, searchActiveUsers, type UserRef } from './direct
 export { createGroupsService, type GroupAccessRules, type GroupsService } from './groups.service.js';
 export { groupsRoutes } from './groups.routes.js';
 export { GroupsErrors } from './groups.errors.js';
-export { groupRefs, groupsOfUser, membersJsonSql, searchGroups, type GroupRef } from './groups.store.js';
+export { groupIdsOfUserSql, groupRefs, groupsOfUser, membersJsonSql, searchGroups, type GroupRef } from './groups.store.js';
 export type { Takeover, TakeoverAttempt } from './takeover.js';

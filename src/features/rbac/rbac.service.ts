@@ -1,5 +1,5 @@
 import type { Tx } from '../../db/database.js';
-import { AppError } from '../../kernel/app-error.js';
+import { AppError, isAppError } from '../../kernel/app-error.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor } from '../audit/index.js';
@@ -83,9 +83,12 @@ export function createRbacService(deps: RbacDeps) {
      * Roles given to groups an identity source manages (a SCIM directory's group → role mappings,
      * `managed_by = scim:<directoryId>`): the source's group assignments become exactly `wanted`; assignments a
      * person made are never touched. The caller has checked the roles through the grant rule when they were
-     * configured; Account Administrator is never given this way.
+     * configured; Account Administrator is never given this way. With `granterId`, every assignment this call
+     * would add (a mapped group that appeared later, a mapping that now matches) goes through the grant rule
+     * again, on the authority of that administrator as they are now (OWASP A01:2021, CWE-269; as SSO mapping
+     * rules at each sign-in): one beyond their current access is not added and is returned in `refused`.
      */
-    async setManagedGroupRoles(tx: Tx, tenantId: string, managedBy: string, wanted: ReadonlyArray<{ groupId: string; roleId: string }>) {
+    async setManagedGroupRoles(tx: Tx, tenantId: string, managedBy: string, wanted: ReadonlyArray<{ groupId: string; roleId: string }>, options: { granterId?: string | null } = {}) {
       const accounts = (await tenantAccounts(tx, tenantId)).map((a) => a.id);
       const current = await store.managedGroupAssignments(tx, tenantId, managedBy);
       const key = (groupId: string | null, roleId: string) => `${groupId}/${roleId}`;
@@ -99,16 +102,33 @@ export function createRbacService(deps: RbacDeps) {
       }
       const now = deps.clock.now();
       let added = 0;
+      const refused: { groupId: string; roleId: string; accountId: string; missing: string[]; accountAdminRequired: boolean }[] = [];
       for (const [k, w] of want) {
         if (kept.has(k)) continue;
         const role = await store.findRoleInAccounts(tx, accounts, w.roleId);
         if (!role || role.system_key === ACCOUNT_ADMIN.systemKey) continue;
+        if ('granterId' in options) {
+          const refusal = { groupId: w.groupId, roleId: role.id, accountId: role.account_id };
+          // No administrator's authority to give it on (the configuring one is gone): not given.
+          if (!options.granterId) {
+            refused.push({ ...refusal, missing: [...role.permissions].sort(), accountAdminRequired: false });
+            continue;
+          }
+          try {
+            await grants.assertWithinOwnAccess(tx, { tenantId, userId: options.granterId }, [{ accountId: role.account_id, keys: role.permissions, organizationId: role.organization_id, until: null }], { change: managedBy });
+          } catch (error) {
+            if (!isAppError(error) || error.code !== RbacErrors['rbac.grant_exceeds_own_access']) throw error;
+            const r = (error.detail as { grantRefusal: { missing: string[]; accountAdminRequired: boolean } }).grantRefusal;
+            refused.push({ ...refusal, missing: r.missing, accountAdminRequired: r.accountAdminRequired });
+            continue;
+          }
+        }
         await store.insertAssignment(tx, tenantId, { id: newId(now.getTime()), accountId: role.account_id, roleId: role.id, groupId: w.groupId, expiresAt: null, createdAt: now, managedBy });
         added++;
       }
       for (const id of removed) await store.deleteAssignment(tx, tenantId, id);
       if (added + removed.length > 0) local.generation++;
-      return { added, removed: removed.length };
+      return { added, removed: removed.length, refused };
     },
 
     /** Starts the assignment expiry job (`serve`); stop it before closing the database. */

@@ -71,7 +71,8 @@ describe.each(engines())('SCIM filters: SQL equals the in-memory evaluation [%s]
     const boot = await s.services.bootstrap.bootstrap({ tenantName: 'Props', accountName: 'Main', email: 'admin@props.test', password: 'correct horse battery staple 42' });
     const actor = { type: 'user' as const, id: boot.userId };
     const directory = await s.services.scimDirectories.create(boot.tenantId, actor, { name: 'Fuzz' });
-    caller = { kind: 'scim_directory', directoryId: directory.id, tenantId: boot.tenantId, tokenId: directory.id };
+    const { token } = await s.services.scimDirectories.createToken(boot.tenantId, actor, directory.id);
+    caller = await s.services.scimDirectories.authenticate(directory.id, token);
     const users = fc.sample(
       fc.record({
         local: word,

@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../../db/database.js';
+import type { Tx } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError, isAppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -24,7 +24,8 @@ export interface IdentityGroupsPort {
 }
 
 export interface ScimGroupsDeps {
-  readonly db: Database;
+  /** The request's unit of work, refused unless the caller's token is a live token of its directory (DirectoriesService.work). */
+  readonly work: <T>(caller: ScimCaller, fn: (tx: Tx) => Promise<T>) => Promise<T>;
   readonly clock: Clock;
   readonly audit: AuditRecorder;
   readonly groups: IdentityGroupsPort;
@@ -74,7 +75,7 @@ export function membersWanted(query: Pick<ListQuery, 'attributes' | 'excludedAtt
  * deleted and filled through identity's port; members are users this directory provisions. Membership changes
  * are set-based (one statement per batch) and summarised in one audit event per request.
  */
-export function createScimGroupsService({ db, clock, audit, groups, baseUrlOf, mappingsChanged }: ScimGroupsDeps) {
+export function createScimGroupsService({ work, clock, audit, groups, baseUrlOf, mappingsChanged }: ScimGroupsDeps) {
   const actorOf = (caller: ScimCaller, info: RequestInfo): AuditActor => ({ type: 'scim_directory', id: caller.directoryId, ip: info.ip, userAgent: info.userAgent });
 
   function represent(caller: ScimCaller, row: store.ScimGroupRow, members: readonly string[] | null): Doc {
@@ -160,8 +161,7 @@ export function createScimGroupsService({ db, clock, audit, groups, baseUrlOf, m
     /** POST /Groups (RFC 7644 §3.3). */
     create(caller: ScimCaller, info: RequestInfo, body: unknown): Promise<Versioned> {
       const { tenantId, directoryId } = caller;
-      return db
-        .tenantWork(tenantId, async (tx) => {
+      return work(caller, async (tx) => {
           const values = splitDoc(normalizeDocument(GROUP_RESOURCE, body));
           if (await store.displayNameTaken(tx, tenantId, directoryId, values.displayName)) throw uniqueness(`displayName ${values.displayName} is taken in this directory.`);
           await checkMembers(tx, caller, values.members);
@@ -186,7 +186,7 @@ export function createScimGroupsService({ db, clock, audit, groups, baseUrlOf, m
 
     /** GET /Groups/{id} (RFC 7644 §3.4.1); members are read only when the projection keeps them. */
     get(caller: ScimCaller, groupId: string, query: Pick<ListQuery, 'attributes' | 'excludedAttributes'>): Promise<Versioned> {
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const row = await findOrThrow(tx, caller, groupId);
         const members = membersWanted(query) ? await membersOf(tx, caller, row.group_id) : null;
         return { resource: project(GROUP_RESOURCE, represent(caller, row, members), query.attributes, query.excludedAttributes), etag: etagOf(row.version) };
@@ -196,7 +196,7 @@ export function createScimGroupsService({ db, clock, audit, groups, baseUrlOf, m
     /** GET /Groups (RFC 7644 §3.4.2); `excludedAttributes=members` reads no membership at all. */
     list(caller: ScimCaller, query: ListQuery): Promise<Doc> {
       const params = listParameters(GROUP_RESOURCE, query);
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const { rows, total } = await store.queryScimGroups(tx, caller.tenantId, caller.directoryId, params.query);
         const members = membersWanted(query) && rows.length > 0 ? await groups.memberIds(tx, caller.tenantId, rows.map((r) => r.group_id)) : null;
         return {
@@ -211,8 +211,7 @@ export function createScimGroupsService({ db, clock, audit, groups, baseUrlOf, m
 
     /** PUT /Groups/{id} (RFC 7644 §3.5.1): the whole membership is replaced (Okta's way of pushing a group). */
     replace(caller: ScimCaller, info: RequestInfo, groupId: string, body: unknown): Promise<Versioned> {
-      return db
-        .tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
           const row = await findOrThrow(tx, caller, groupId, true);
           checkIfMatch(info.ifMatch, row.version);
           const current = await membersOf(tx, caller, row.group_id);
@@ -231,8 +230,7 @@ export function createScimGroupsService({ db, clock, audit, groups, baseUrlOf, m
      * Okta and Entra ID accept both).
      */
     patch(caller: ScimCaller, info: RequestInfo, groupId: string, body: unknown): Promise<Versioned> {
-      return db
-        .tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
           const row = await findOrThrow(tx, caller, groupId, true);
           checkIfMatch(info.ifMatch, row.version);
           const current = await membersOf(tx, caller, row.group_id);
@@ -247,7 +245,7 @@ export function createScimGroupsService({ db, clock, audit, groups, baseUrlOf, m
 
     /** DELETE /Groups/{id} (RFC 7644 §3.6): the identity group, its memberships and role assignments go. */
     remove(caller: ScimCaller, info: RequestInfo, groupId: string): Promise<void> {
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const row = await findOrThrow(tx, caller, groupId, true);
         checkIfMatch(info.ifMatch, row.version);
         const removed = await groups.remove(tx, caller.tenantId, row.group_id);

@@ -3,7 +3,7 @@ import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
-import { ACCOUNT_ADMIN, findRoleInAccounts, type Grant, type GrantRule } from '../rbac/index.js';
+import { ACCOUNT_ADMIN, findRoleInAccounts, type Grant, type GrantRule, RbacErrors } from '../rbac/index.js';
 import { tenantAccounts } from '../tenants/index.js';
 import type { IdentityGroupsPort } from './groups.service.js';
 import { ScimErrors } from './scim.errors.js';
@@ -19,7 +19,13 @@ export interface RoleMappingsDeps {
   readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
   readonly requireTenantAdmin: (tx: Tx, tenantId: string, userId: string) => Promise<void>;
   /** rbac: the group assignments `managedBy` manages become exactly `wanted` (never Account Administrator). */
-  readonly setManagedGroupRoles: (tx: Tx, tenantId: string, managedBy: string, wanted: ReadonlyArray<{ groupId: string; roleId: string }>) => Promise<{ added: number; removed: number }>;
+  readonly setManagedGroupRoles: (
+    tx: Tx,
+    tenantId: string,
+    managedBy: string,
+    wanted: ReadonlyArray<{ groupId: string; roleId: string }>,
+    options: { granterId?: string | null },
+  ) => Promise<{ added: number; removed: number; refused: ReadonlyArray<{ groupId: string; roleId: string; accountId: string; missing: string[]; accountAdminRequired: boolean }> }>;
   /** rbac: removes every assignment `managedBy` manages (the directory is deleted). */
   readonly removeManagedAssignments: (tx: Tx, tenantId: string, managedBy: string) => Promise<unknown>;
 }
@@ -67,7 +73,21 @@ export function createRoleMappingsService({ db, clock, audit, groups, grants, re
       const groupId = r.group_name === null ? directory?.everyone_group_id : byName.get(r.group_name.toLowerCase());
       if (groupId) wanted.push({ groupId, roleId: r.role_id });
     }
-    await setManagedGroupRoles(tx, tenantId, managedByOf(directoryId), wanted);
+    // Every assignment added now (a mapped group the IdP pushed after the mappings were set, a rename that makes a
+    // mapping match) is checked again against the administrator who set the mappings, as they are now; one beyond
+    // their access is skipped and audited `access.grant.refused`, as SSO mapping rules are at sign-in.
+    const granterId = rows[0]?.created_by ?? null;
+    const { refused } = await setManagedGroupRoles(tx, tenantId, managedByOf(directoryId), wanted, { granterId });
+    for (const r of refused) {
+      await audit.record(tx, tenantId, {
+        action: 'access.grant.refused',
+        actor: { type: 'system', id: managedByOf(directoryId) },
+        target: { type: 'group', id: r.groupId },
+        outcome: 'failure',
+        errorCode: RbacErrors['rbac.grant_exceeds_own_access'],
+        details: { change: 'scim.role_mappings.apply', directoryId, roleId: r.roleId, accounts: [r.accountId], missing: r.missing, accountAdminRequired: r.accountAdminRequired, granterId },
+      });
+    }
   }
 
   async function checkRoles(tx: Tx, tenantId: string, actor: UserActor, directoryId: string, input: RoleMappings): Promise<void> {

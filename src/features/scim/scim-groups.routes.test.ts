@@ -64,6 +64,7 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
 
   const memberIds = async (id: string) => ((await scim(dirA, 'GET', `/Groups/${id}`)).body.members ?? []).map((m) => m.value).sort();
   const sorted = (...ids: string[]) => [...ids].sort();
+  const memberIds2 = async (dir: { id: string; token: string }, id: string) => ((await scim(dir, 'GET', `/Groups/${id}`)).body.members ?? []).map((m) => m.value).sort();
 
   async function auditOf(targetId: string) {
     return t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['action', 'actor_type', 'details']).where('tenant_id', '=', admin.tenantId).where('target_id', '=', targetId).orderBy('seq').execute());
@@ -84,6 +85,45 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
   });
   afterAll(async () => {
     await t?.close();
+  });
+
+  it("a User's groups (RFC 7643 §4.1.2): read-only, the directory's groups it is a member of, filterable; not the everyone group", async () => {
+    type Groups = { groups?: { value: string; display: string; $ref: string; type: string }[] };
+    const dir = await directory(admin, `Groups attr ${newId().slice(-6)}`);
+    const role = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: `Everyone ${newId().slice(-6)}`, permissions: ['idp.view'] });
+    // A default role: the user is also in the directory's everyone group, which is not one of the IdP's groups.
+    expect((await api(admin, 'PUT', `/api/v1/scim/directories/${dir.id}/role-mappings`, { mappings: [], defaultRoleId: role.body.id })).status).toBe(200);
+    const u = await user(dir);
+    const other = await user(dir);
+    const none = await scim<Groups>(dir, 'GET', `/Users/${u}`);
+    expect(none.body.groups).toBeUndefined();
+    const g1 = await group(dir, `Zeta ${dir.id.slice(-6)}`, [u]);
+    const g2 = await group(dir, `Alpha ${dir.id.slice(-6)}`, [u, other]);
+    const got = await scim<Groups>(dir, 'GET', `/Users/${u}`);
+    expect(got.body.groups).toEqual([
+      { value: g2.id, display: g2.displayName, $ref: g2.meta.location, type: 'direct' },
+      { value: g1.id, display: g1.displayName, $ref: g1.meta.location, type: 'direct' },
+    ]);
+    // Follows renames and membership changes of the Group resource.
+    expect((await patch(dir, g1.id, [{ op: 'replace', value: { displayName: `Eta ${dir.id.slice(-6)}` } }])).status).toBe(200);
+    expect((await patch(dir, g2.id, [{ op: 'remove', path: `members[value eq "${u}"]` }])).status).toBe(200);
+    const after = await scim<Groups>(dir, 'GET', `/Users/${u}`);
+    expect(after.body.groups?.map((g) => [g.value, g.display])).toEqual([[g1.id, `Eta ${dir.id.slice(-6)}`]]);
+    // Filterable (in SQL), and listed on every resource of a list.
+    const byGroup = await scim<ListResponse<{ id: string } & Groups>>(dir, 'GET', `/Users?filter=${encodeURIComponent(`groups[value eq "${g2.id}"]`)}`);
+    expect(byGroup.body.Resources.map((r) => r.id)).toEqual([other]);
+    expect(byGroup.body.Resources[0]!.groups?.map((g) => g.value)).toEqual([g2.id]);
+    const byName = await scim<ListResponse<{ id: string }>>(dir, 'GET', `/Users?filter=${encodeURIComponent(`groups.display eq "eta ${dir.id.slice(-6)}"`)}`);
+    expect(byName.body.Resources.map((r) => r.id)).toEqual([u]);
+    // Read-only: a PATCH of it is `mutability`; a PUT or POST carrying it ignores it.
+    const refused = await scim<{ scimType?: string }>(dir, 'PATCH', `/Users/${u}`, { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'groups', value: [{ value: g2.id }] }] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.scimType).toBe('mutability');
+    const userName = `posted-${newId().slice(-8)}@acme.test`;
+    const posted = await scim<{ id: string } & Groups>(dir, 'POST', '/Users', { schemas: [CORE_USER], userName, emails: [{ value: userName, primary: true }], groups: [{ value: g1.id }] });
+    expect(posted.status).toBe(201);
+    expect(posted.body.groups).toBeUndefined();
+    expect(await memberIds2(dir, g1.id)).toEqual([u]);
   });
 
   it('replays Okta group push: create with members, get, filter by displayName, PUT replacing the whole membership, rename, delete; audited', async () => {
@@ -254,6 +294,39 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
     expect(events).toEqual([{ action: 'scim.role_mappings.updated', actor_id: admin.userId }, { action: 'scim.role_mappings.updated', actor_id: admin.userId }]);
   });
 
+  it('checks the grant rule again when a mapped group appears later: beyond the configuring administrator now, skipped and audited', async () => {
+    const dir = await directory(admin, `Late ${newId().slice(-6)}`);
+    const strong = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: `Late strong ${newId().slice(-6)}`, permissions: ['idp.manage'] });
+    const scimOnly = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: `Late SCIM ${newId().slice(-6)}`, permissions: ['scim.manage'] });
+    // A tenant administrator holding both roles sets the mappings (the grant rule passes then)...
+    const email = `late-${newId().slice(-8)}@acme.test`;
+    const granterId = await createPlainUser(t, admin, { email, password: 'late admin password 42' });
+    await t.app.db.tenantWork(admin.tenantId, (tx) => tx.updateTable('users').set({ is_tenant_admin: true }).where('tenant_id', '=', admin.tenantId).where('id', '=', granterId).execute());
+    expect((await api(admin, 'POST', '/api/v1/assignments', { roleId: scimOnly.body.id, userId: granterId })).status).toBe(201);
+    const strongAssignment = await api<{ id: string }>(admin, 'POST', '/api/v1/assignments', { roleId: strong.body.id, userId: granterId });
+    expect(strongAssignment.status).toBe(201);
+    const granter = await loginOverHttp(t, { email, password: 'late admin password 42', tenantId: admin.tenantId });
+    const suffix = dir.id.slice(-6);
+    const put = await api(granter, 'PUT', `/api/v1/scim/directories/${dir.id}/role-mappings`, { mappings: [{ group: `late-strong-${suffix}`, roleId: strong.body.id }, { group: `late-scim-${suffix}`, roleId: scimOnly.body.id }] });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    // ... then loses idp.manage before the IdP pushes the groups.
+    expect((await api(admin, 'DELETE', `/api/v1/assignments/${strongAssignment.body.id}`)).status).toBe(204);
+    const u = await user(dir);
+    const gStrong = await group(dir, `late-strong-${suffix}`, [u]);
+    const gScim = await group(dir, `late-scim-${suffix}`, [u]);
+    expect(await holds(u, 'idp.manage')).toBe(false);
+    expect(await holds(u, 'scim.manage')).toBe(true);
+    const refusals = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['actor_type', 'actor_id', 'target_id', 'details']).where('tenant_id', '=', admin.tenantId).where('action', '=', 'access.grant.refused').where('target_id', '=', gStrong.id).execute());
+    // Refused at each application while beyond the granter: at its own creation and at the next group's.
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatchObject({ actor_type: 'system', actor_id: `scim:${dir.id}`, details: { change: 'scim.role_mappings.apply', roleId: strong.body.id, missing: ['idp.manage'], granterId } });
+    expect((await auditOf(gScim.id)).map((a) => a.action)).not.toContain('access.grant.refused');
+    // Given back, the next apply (a rename of the group) grants it.
+    expect((await api(admin, 'POST', '/api/v1/assignments', { roleId: strong.body.id, userId: granterId })).status).toBe(201);
+    expect((await patch(dir, gStrong.id, [{ op: 'replace', value: { displayName: `LATE-strong-${suffix}` } }])).status).toBe(200);
+    expect(await holds(u, 'idp.manage')).toBe(true);
+  });
+
   it('refuses Account Administrator, unknown roles, and roles beyond the configuring administrator (audited); needs a tenant administrator', async () => {
     const dir = await directory(admin, `Guarded ${newId().slice(-6)}`);
     const path = `/api/v1/scim/directories/${dir.id}/role-mappings`;
@@ -285,7 +358,7 @@ describe.each(engines())('SCIM 2.0 /Groups and group → role mappings over HTTP
 
   it('adds 1,000 members in one PATCH, and removes them in one', async () => {
     const dir = await directory(admin, `Bulk ${newId().slice(-6)}`);
-    const caller = { kind: 'scim_directory' as const, directoryId: dir.id, tenantId: admin.tenantId, tokenId: '' };
+    const caller = await t.app.services.scimDirectories.authenticate(dir.id, dir.token);
     const info = { ip: '127.0.0.1', userAgent: null };
     const ids: string[] = [];
     // Setup through the service (1,000 HTTP round trips add nothing to what this test proves).

@@ -106,6 +106,21 @@ export const USER_SCHEMA: SchemaDef = {
       ],
     },
     multi('roles', 'Roles as the IdP names them (kept, not mapped).', []),
+    {
+      // RFC 7643 §4.1.2: read-only, membership changes go through the Group resource (RFC 7644 §3.5.2 and §4.1.2).
+      name: 'groups',
+      type: 'complex',
+      multiValued: true,
+      mutability: 'readOnly',
+      maxValues: 100_000,
+      description: "The directory's groups the user is a member of (read-only: change a group's members instead).",
+      subAttributes: [
+        { name: 'value', type: 'string', mutability: 'readOnly', description: 'The id of the Group.' },
+        { name: '$ref', type: 'reference', referenceTypes: ['Group'], mutability: 'readOnly', description: 'The URI of the Group.' },
+        { name: 'display', type: 'string', mutability: 'readOnly', description: "The Group's displayName." },
+        { name: 'type', type: 'string', mutability: 'readOnly', canonicalValues: ['direct', 'indirect'], description: 'direct (groups do not nest here).' },
+      ],
+    },
   ],
 };
 

@@ -315,6 +315,15 @@ describe.each(engines())('SCIM 2.0 /Users over HTTP [%s]', (engine) => {
     expect((await scim(tokenA, dirOther.id, 'GET', '/Users')).status).toBe(401);
     expect((await scim(tokenOther, dirA.id, 'GET', `/Users/${user.id}`)).status).toBe(401);
     expect((await scim(tokenA, 'not-a-uuid', 'GET', '/Users')).status).toBe(401);
+    // The token is checked in the request's own unit of work: a write with another directory's token is refused
+    // and leaves nothing behind; a malformed body is still 401 first (RFC 6750 §3.1); the discovery endpoints too.
+    const intruder = `intruder-${newId().slice(-8)}@acme.test`;
+    expect((await scim(tokenA, dirB.id, 'POST', '/Users', oktaUser(intruder))).status).toBe(401);
+    expect((await scim<ListResponse>(tokenB, dirB.id, 'GET', `/Users?filter=${encodeURIComponent(`userName eq "${intruder}"`)}`)).body.totalResults).toBe(0);
+    expect((await scim(tokenA, dirB.id, 'POST', '/Users', { schemas: [CORE], userName: '' })).status).toBe(401);
+    expect((await scim(tokenA, dirB.id, 'GET', '/Users?filter=garbage(')).status).toBe(401);
+    expect((await scim(tokenA, dirB.id, 'GET', '/ServiceProviderConfig')).status).toBe(401);
+    expect((await scim(tokenA, dirB.id, 'GET', '/Schemas')).status).toBe(401);
     // B's own token does not reach A's users.
     expect((await scim(tokenB, dirB.id, 'GET', `/Users/${user.id}`)).status).toBe(404);
     expect((await patch(tokenB, dirB.id, user.id, [{ op: 'replace', path: 'active', value: false }])).status).toBe(404);

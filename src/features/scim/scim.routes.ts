@@ -2,6 +2,7 @@ import { defineRoute, NoContent, type ProtocolFrame, type Route } from '../../ht
 import { AppError } from '../../kernel/app-error.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import type { DirectoriesService } from './directories.service.js';
+import type { ScimCaller } from './scim-caller.js';
 import { resourceType, resourceTypes, schema, schemas, serviceProviderConfig } from './discovery.js';
 import { SCIM_TYPES, ScimErrors } from './scim.errors.js';
 import { ERROR_SCHEMA } from './scim-schema.js';
@@ -103,31 +104,46 @@ export function scimProtocolRoutes(directories: DirectoriesService, users: ScimU
     ...ctx.meta,
     ifMatch: typeof ctx.headers['if-match'] === 'string' ? ctx.headers['if-match'] : undefined,
   });
-  return [
+  const routes = [
     defineRoute({
       method: 'GET', url: '/:directoryId/ServiceProviderConfig', auth,
       schema: { tags: stags, summary: 'What this SCIM server supports (RFC 7644 §4)', params: ScimParams, response: { 200: ScimDocument } },
-      handler: (ctx) => Promise.resolve(serviceProviderConfig(directories.baseUrlOf(ctx.directory.directoryId))),
+      handler: async (ctx) => {
+        await directories.verify(ctx.directory);
+        return serviceProviderConfig(directories.baseUrlOf(ctx.directory.directoryId));
+      },
     }),
     defineRoute({
       method: 'GET', url: '/:directoryId/ResourceTypes', auth,
       schema: { tags: stags, summary: 'The resource types (User, Group)', params: ScimParams, response: { 200: ScimDocument } },
-      handler: (ctx) => Promise.resolve(resourceTypes(directories.baseUrlOf(ctx.directory.directoryId))),
+      handler: async (ctx) => {
+        await directories.verify(ctx.directory);
+        return resourceTypes(directories.baseUrlOf(ctx.directory.directoryId));
+      },
     }),
     defineRoute({
       method: 'GET', url: '/:directoryId/ResourceTypes/:id', auth,
       schema: { tags: stags, summary: 'A resource type', params: ScimResourceParams, response: { 200: ScimDocument } },
-      handler: (ctx) => Promise.resolve(found(resourceType(directories.baseUrlOf(ctx.directory.directoryId), ctx.input.params.id))),
+      handler: async (ctx) => {
+        await directories.verify(ctx.directory);
+        return found(resourceType(directories.baseUrlOf(ctx.directory.directoryId), ctx.input.params.id));
+      },
     }),
     defineRoute({
       method: 'GET', url: '/:directoryId/Schemas', auth,
       schema: { tags: stags, summary: 'The schemas (core User, enterprise User, Group)', params: ScimParams, response: { 200: ScimDocument } },
-      handler: (ctx) => Promise.resolve(schemas(directories.baseUrlOf(ctx.directory.directoryId))),
+      handler: async (ctx) => {
+        await directories.verify(ctx.directory);
+        return schemas(directories.baseUrlOf(ctx.directory.directoryId));
+      },
     }),
     defineRoute({
       method: 'GET', url: '/:directoryId/Schemas/:id', auth,
       schema: { tags: stags, summary: 'A schema', params: ScimResourceParams, response: { 200: ScimDocument } },
-      handler: (ctx) => Promise.resolve(found(schema(directories.baseUrlOf(ctx.directory.directoryId), ctx.input.params.id))),
+      handler: async (ctx) => {
+        await directories.verify(ctx.directory);
+        return found(schema(directories.baseUrlOf(ctx.directory.directoryId), ctx.input.params.id));
+      },
     }),
     defineRoute({
       method: 'POST', url: '/:directoryId/Users', auth, status: 201,
@@ -224,4 +240,22 @@ export function scimProtocolRoutes(directories: DirectoriesService, users: ScimU
       handler: (ctx) => groups.remove(ctx.directory, info(ctx), ctx.input.params.id),
     }),
   ];
+  // Every answer is to a request whose token was checked in its unit of work (DirectoriesService.work). A refusal
+  // or error raised before the check is answered as the check would (401 first, RFC 6750 §3.1): an unknown token
+  // learns nothing of the request. A success without the check is a programming error, never an answer.
+  return routes.map((route) => ({
+    ...route,
+    async handler(ctx: Parameters<Route['handler']>[0]) {
+      const caller = (ctx as unknown as { directory: ScimCaller }).directory;
+      let result: unknown;
+      try {
+        result = await route.handler(ctx);
+      } catch (error) {
+        if (!directories.checked(caller)) await directories.verify(caller);
+        throw error;
+      }
+      if (!directories.checked(caller)) throw new Error(`SCIM route ${route.method} ${route.url} answered without checking the token.`);
+      return result;
+    },
+  }));
 }

@@ -3,12 +3,27 @@ import type { Tx } from '../../db/database.js';
 import type { FilterNode, Target } from './filter.js';
 import { pathKey } from './filter-eval.js';
 import type { AttrDef, ResolvedPath } from './scim-schema.js';
-import { membersJsonSql } from '../identity/index.js';
+import { groupIdsOfUserSql, membersJsonSql } from '../identity/index.js';
 import type { ScimDirectoriesTable, ScimGroupsTable, ScimRoleMappingsTable, ScimUsersTable } from './scim.tables.js';
 import './scim.tables.js';
 
 export type DirectoryRow = Selectable<ScimDirectoriesTable>;
 export type ScimUserRow = Selectable<ScimUsersTable>;
+/** A SCIM group of the user's directory the user is a member of (the read-only `groups` of a User). */
+export interface ScimUserGroup {
+  readonly value: string;
+  readonly display: string;
+}
+/** A SCIM user as read: its row and the directory's groups it is a member of (none on a row just inserted). */
+export type ScimUserRead = ScimUserRow & { readonly groups?: readonly ScimUserGroup[] };
+
+/**
+ * The user's groups among its directory's SCIM groups, as a jsonb array of `{value, display}` (RFC 7643 §4.1.2,
+ * read-only, "from the directory's groups"): group ids and displayNames from scim_groups, membership from
+ * identity's group_members through its SQL fragment. Other groups of the user (hand-made, other directories',
+ * the directory's everyone group) are not the IdP's and are not listed.
+ */
+const USER_GROUPS_JSON = sql`(select coalesce(jsonb_agg(jsonb_build_object('value', sg.group_id::text, 'display', sg.display_name) order by lower(sg.display_name), sg.group_id), '[]'::jsonb) from scim_groups sg where sg.tenant_id = scim_users.tenant_id and sg.directory_id = scim_users.directory_id and sg.group_id in ${groupIdsOfUserSql(sql.ref('scim_users.tenant_id'), sql.ref('scim_users.user_id'))})`;
 export type ScimGroupRow = Selectable<ScimGroupsTable>;
 export type RoleMappingRow = Selectable<ScimRoleMappingsTable>;
 
@@ -111,15 +126,17 @@ export interface ScimUserValues {
   readonly resource: Record<string, unknown>;
 }
 
-export async function insertScimUser(tx: Tx, tenantId: string, directoryId: string, userId: string, v: ScimUserValues, now: Date): Promise<void> {
-  await tx
+/** Inserts the SCIM row and returns it as stored (no second read of what was just written). */
+export async function insertScimUser(tx: Tx, tenantId: string, directoryId: string, userId: string, v: ScimUserValues, now: Date): Promise<ScimUserRow> {
+  return tx
     .insertInto('scim_users')
     .values({ tenant_id: tenantId, directory_id: directoryId, user_id: userId, user_name: v.userName, external_id: v.externalId, active: v.active, resource: JSON.stringify(v.resource), created_at: now, updated_at: now })
-    .execute();
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
-export async function findScimUser(tx: Tx, tenantId: string, directoryId: string, userId: string, forUpdate = false): Promise<ScimUserRow | undefined> {
-  const query = tx.selectFrom('scim_users').selectAll().where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).where('user_id', '=', userId);
+export async function findScimUser(tx: Tx, tenantId: string, directoryId: string, userId: string, forUpdate = false): Promise<ScimUserRead | undefined> {
+  const query = tx.selectFrom('scim_users').selectAll().select(USER_GROUPS_JSON.$castTo<ScimUserGroup[]>().as('groups')).where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).where('user_id', '=', userId);
   return (forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
@@ -191,6 +208,7 @@ export const USER_STORAGE: Storage = {
     'meta.lastModified': { sql: sql.ref('scim_users.updated_at'), kind: 'timestamp' },
   },
   document: sql.ref('scim_users.resource'),
+  arrays: { groups: USER_GROUPS_JSON },
 };
 
 /** `%`, `_` and `\` taken literally in a LIKE pattern (PostgreSQL's default escape character). */
@@ -329,13 +347,13 @@ export interface ScimUserQuery {
 }
 
 /** One page of a directory's users matching the filter, and how many match in all. */
-export async function queryScimUsers(tx: Tx, tenantId: string, directoryId: string, query: ScimUserQuery): Promise<{ rows: ScimUserRow[]; total: number }> {
+export async function queryScimUsers(tx: Tx, tenantId: string, directoryId: string, query: ScimUserQuery): Promise<{ rows: ScimUserRead[]; total: number }> {
   let base = tx.selectFrom('scim_users').where('scim_users.tenant_id', '=', tenantId).where('scim_users.directory_id', '=', directoryId);
   if (query.filter) base = base.where(filterSql(USER_STORAGE, query.filter));
   const count = await base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   const total = Number(count.n);
   if (query.limit === 0) return { rows: [], total };
-  let page = base.selectAll('scim_users');
+  let page = base.selectAll('scim_users').select(USER_GROUPS_JSON.$castTo<ScimUserGroup[]>().as('groups'));
   if (query.sortBy) {
     const key = sortSql(USER_STORAGE, query.sortBy);
     const def = query.sortBy.sub ?? query.sortBy.attr;

@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../../db/database.js';
+import type { Tx } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError, isAppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -22,7 +22,8 @@ export interface IdentityPort {
 }
 
 export interface ScimUsersDeps {
-  readonly db: Database;
+  /** The request's unit of work, refused unless the caller's token is a live token of its directory (DirectoriesService.work). */
+  readonly work: <T>(caller: ScimCaller, fn: (tx: Tx) => Promise<T>) => Promise<T>;
   readonly clock: Clock;
   readonly audit: AuditRecorder;
   readonly identity: IdentityPort;
@@ -128,32 +129,36 @@ export function listParameters(resource: ResourceSchema, query: ListQuery): { st
  * is an identity user created and changed through identity's port; the scim_users row holds what only SCIM
  * knows. Every request acts as the directory (audit actor `scim_directory`) in the directory's tenant.
  */
-export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, membership }: ScimUsersDeps) {
+export function createScimUsersService({ work, clock, audit, identity, baseUrlOf, membership }: ScimUsersDeps) {
   const actorOf = (caller: ScimCaller, info: RequestInfo): AuditActor => ({ type: 'scim_directory', id: caller.directoryId, ip: info.ip, userAgent: info.userAgent });
 
-  function represent(caller: ScimCaller, row: store.ScimUserRow): Doc {
+  function represent(caller: ScimCaller, row: store.ScimUserRead): Doc {
     const doc = docOf(row);
     const { userName, externalId, active, ...rest } = doc;
+    const base = baseUrlOf(caller.directoryId);
+    // RFC 7643 §4.1.2 `groups`: read-only, from the directory's groups (unassigned, so left out, when there are none).
+    const groups = (row.groups ?? []).map((g) => ({ value: g.value, $ref: `${base}/Groups/${g.value}`, display: g.display, type: 'direct' }));
     return {
       schemas: schemasOf(USER_RESOURCE, doc),
       id: row.user_id,
       ...(externalId !== undefined ? { externalId } : {}),
       userName,
       ...rest,
+      ...(groups.length > 0 ? { groups } : {}),
       active,
       meta: {
         resourceType: 'User',
         created: new Date(row.created_at).toISOString(),
         lastModified: new Date(row.updated_at).toISOString(),
-        location: `${baseUrlOf(caller.directoryId)}/Users/${row.user_id}`,
+        location: `${base}/Users/${row.user_id}`,
         version: etagOf(row.version),
       },
     };
   }
 
-  const versioned = (caller: ScimCaller, row: store.ScimUserRow): Versioned => ({ resource: represent(caller, row), etag: etagOf(row.version) });
+  const versioned = (caller: ScimCaller, row: store.ScimUserRead): Versioned => ({ resource: represent(caller, row), etag: etagOf(row.version) });
 
-  async function findOrThrow(tx: Tx, caller: ScimCaller, userId: string, forUpdate = false): Promise<store.ScimUserRow> {
+  async function findOrThrow(tx: Tx, caller: ScimCaller, userId: string, forUpdate = false): Promise<store.ScimUserRead> {
     const row = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(userId) ? await store.findScimUser(tx, caller.tenantId, caller.directoryId, userId, forUpdate) : undefined;
     if (!row) throw new AppError(ScimErrors['scim.resource_not_found'], { message: `No user ${userId} in this directory.` });
     return row;
@@ -203,11 +208,12 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, 
     create(caller: ScimCaller, info: RequestInfo, body: unknown): Promise<Versioned> {
       const { tenantId, directoryId } = caller;
       const actor = actorOf(caller, info);
-      const work = db.tenantWork(tenantId, async (tx) => {
+      const created = work(caller, async (tx) => {
         const doc = normalizeDocument(USER_RESOURCE, body);
         if (doc.active === undefined) doc.active = true;
         const values = splitDoc(doc);
-        if (await store.userNameTaken(tx, tenantId, directoryId, values.userName)) throw uniqueness(`userName ${values.userName} is taken in this directory.`);
+        // userName's uniqueness per directory (RFC 7643 §4.1.1) is decided by the unique index on insert, not read
+        // first: a taken userName aborts the unit of work (nothing it wrote stays) and is `uniqueness` below.
         const fields = identityFields(doc);
         // The email decides: an existing user of the tenant with it is linked (the IdP adopts an account that
         // existed before provisioning, e.g. created by hand or by SSO sign-in) unless it is already provisioned by
@@ -225,24 +231,29 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, 
           userId = (await identity.createUser(tx, tenantId, { email: fields.email, name: fields.name })).id;
         }
         const before = existing ? (await identity.getUser(tx, tenantId, userId)).active : true;
-        await store.insertScimUser(tx, tenantId, directoryId, userId, values, clock.now());
+        const row = await store.insertScimUser(tx, tenantId, directoryId, userId, values, clock.now());
         await membership?.userProvisioned(tx, tenantId, directoryId, userId);
-        await identityChange(tx, tenantId, userId, { email: fields.email, name: fields.name, active: values.active });
+        // A user identity just created already has the document's email and name and is active: only a linked
+        // user, or one created inactive, has identity changes to apply (a no-op change would cost a read).
+        if (existing || !values.active) await identityChange(tx, tenantId, userId, { email: fields.email, name: fields.name, active: values.active });
         await audit.record(tx, tenantId, { action: 'scim.user.created', actor, target: { type: 'user', id: userId }, outcome: 'success', details: { directoryId, userName: values.userName, linkedExistingUser: existing !== undefined } });
         await statusAudit(tx, caller, actor, userId, before, values.active);
-        return versioned(caller, (await store.findScimUser(tx, tenantId, directoryId, userId))!);
+        return versioned(caller, row);
       });
       // Two concurrent creations of one userName: the loser meets the unique index, which is `uniqueness` too.
       // identity's own unique-email guard (a concurrent create with the same email) is `uniqueness` as well.
-      return work.catch((error: unknown) => {
-        if (isUniqueViolation(error)) throw uniqueness('The userName or email was taken concurrently.');
+      return created.catch((error: unknown) => {
+        if (isUniqueViolation(error)) {
+          const constraint = (error as { constraint?: unknown }).constraint;
+          throw uniqueness(constraint === 'scim_users_user_name_key' ? 'The userName is taken in this directory.' : 'The userName or email was taken concurrently.');
+        }
         throw asScimError(error);
       });
     },
 
     /** GET /Users/{id} (RFC 7644 §3.4.1). */
     get(caller: ScimCaller, userId: string, query: Pick<ListQuery, 'attributes' | 'excludedAttributes'>): Promise<Versioned> {
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const v = versioned(caller, await findOrThrow(tx, caller, userId));
         return { ...v, resource: project(USER_RESOURCE, v.resource, query.attributes, query.excludedAttributes) };
       });
@@ -251,7 +262,7 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, 
     /** GET /Users (RFC 7644 §3.4.2): filter, sort, 1-based pagination, projection. */
     list(caller: ScimCaller, query: ListQuery): Promise<Doc> {
       const { startIndex, query: q } = listParameters(USER_RESOURCE, query);
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const { rows, total } = await store.queryScimUsers(tx, caller.tenantId, caller.directoryId, q);
         return {
           schemas: [LIST_RESPONSE],
@@ -265,7 +276,7 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, 
 
     /** PUT /Users/{id} (RFC 7644 §3.5.1): the document is replaced; read-only attributes are ignored. */
     replace(caller: ScimCaller, info: RequestInfo, userId: string, body: unknown): Promise<Versioned> {
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const row = await findOrThrow(tx, caller, userId, true);
         checkIfMatch(info.ifMatch, row.version);
         const next = normalizeDocument(USER_RESOURCE, body);
@@ -275,7 +286,7 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, 
 
     /** PATCH /Users/{id} (RFC 7644 §3.5.2). */
     patch(caller: ScimCaller, info: RequestInfo, userId: string, body: unknown): Promise<Versioned> {
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const row = await findOrThrow(tx, caller, userId, true);
         checkIfMatch(info.ifMatch, row.version);
         const patched = applyPatch(USER_RESOURCE, docOf(row), body);
@@ -289,7 +300,7 @@ export function createScimUsersService({ db, clock, audit, identity, baseUrlOf, 
      * a resource of the directory; the account and its audit trail stay.
      */
     remove(caller: ScimCaller, info: RequestInfo, userId: string): Promise<void> {
-      return db.tenantWork(caller.tenantId, async (tx) => {
+      return work(caller, async (tx) => {
         const row = await findOrThrow(tx, caller, userId, true);
         checkIfMatch(info.ifMatch, row.version);
         const actor = actorOf(caller, info);
