@@ -144,6 +144,11 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into scim_users (tenant_id, directory_id, user_id, user_name, external_id, active, resource, version, created_at, updated_at)
       values (${T}, ${SCIM_DIRECTORY}, ${USER}, 'user@acme.test', '00u1', true, '{"emails":[{"value":"user@acme.test","primary":true}]}'::jsonb, 3, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
   },
+  // 0020 SAML SP keys: the connection's SP key pairs (certificate public, private key encrypted), current first.
+  async (tx) => {
+    await sql`update sso_connections set saml_sp_keys = '{"keys":[{"id":"00000000-0000-4000-8000-000000000020","certificatePem":"-----BEGIN CERTIFICATE-----","createdAt":"2026-01-01T00:00:00.000Z","privateKeyEnc":"Lg=="}]}'::jsonb
+      where tenant_id = ${T} and id = ${CONNECTION}`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

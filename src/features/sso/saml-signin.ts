@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { SAML } from '@node-saml/node-saml';
 import type { MasterKeys } from '../../crypto/master-key.js';
-import type { Database } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
 import type { RequestMeta } from '../sessions/index.js';
 import { NAMEID_EMAIL, type SamlConfig, spEndpoints } from './saml-config.js';
 import { SamlRefused, verifySamlResponse } from './saml-response.js';
+import type { SpKey } from './saml-sp-keys.js';
 import { refused, type SignInCore, type SignInFlow } from './signin-core.js';
 import { createCookieSealer, type SamlTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
 import { spentId } from './spent-id.js';
@@ -27,6 +28,8 @@ export interface SamlSignInDeps {
   readonly masterKeys: MasterKeys;
   readonly publicUrl: string;
   readonly now: () => Date;
+  /** The connection's SP keys decrypted, the current first (sso.service `samlSpKeys`). */
+  readonly samlSpKeys: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<SpKey[]>;
 }
 
 /** What /auth/sso/start answers for a SAML connection: a redirect (HTTP-Redirect) or an auto-submitted form (HTTP-POST). */
@@ -40,7 +43,7 @@ export type SamlStart = { readonly location: string; readonly transaction: strin
 export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
   const transactions = createCookieSealer(deps.masterKeys, 'saml-transaction');
 
-  function samlFor(row: store.ConnectionRow, config: SamlConfig, requestId: string): SAML {
+  function samlFor(row: store.ConnectionRow, config: SamlConfig, requestId: string, signingKey: SpKey | null): SAML {
     const { spEntityId, acsUrl } = spEndpoints(deps.publicUrl, row.id);
     return new SAML({
       callbackUrl: acsUrl,
@@ -54,6 +57,9 @@ export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
       disableRequestedAuthnContext: true,
       // saml-bindings §3.5.4: the HTTP-POST binding sends the request base64-encoded, not DEFLATEd (§3.4.4.1).
       ...(config.ssoBinding === 'post' ? { authnRequestBinding: 'HTTP-POST', skipRequestCompression: true } : {}),
+      // saml-bindings §3.4.4.1 (Redirect: the query string is signed) / §3.5.4 (POST: an enveloped XML signature),
+      // RSA-SHA256 (RFC 6931 §2.3.2; SHA-1 is never used for what we sign).
+      ...(signingKey ? { privateKey: signingKey.privateKeyPem, publicCert: signingKey.certificatePem, signatureAlgorithm: 'sha256' as const, digestAlgorithm: 'sha256' as const } : {}),
     });
   }
 
@@ -82,7 +88,12 @@ export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
       // xsd:ID is an NCName: it may not start with a digit (saml-core §1.3.4); 160 bits of randomness.
       const requestId = `_${randomBytes(20).toString('hex')}`;
       const tx: SamlTransaction = { tenantId: flow.tenantId, connectionId: flow.connectionId, requestId, returnTo: flow.returnTo, createdAt: core.nowSeconds(), ...(flow.test ? { test: flow.test } : {}) };
-      const saml = samlFor(row, config, requestId);
+      let signingKey: SpKey | null = null;
+      if (config.signAuthnRequests) {
+        signingKey = (await deps.db.tenantWork(flow.tenantId, (t) => deps.samlSpKeys(t, flow.tenantId, row)))[0] ?? null;
+        if (!signingKey) throw refused('sso_config', 'The connection signs its AuthnRequests but has no SP key; rotate one (POST …/sp-keys/rotate).');
+      }
+      const saml = samlFor(row, config, requestId, signingKey);
       if (config.ssoBinding === 'post') {
         const message = await saml.getAuthorizeMessageAsync('', undefined, {});
         const fields = Object.fromEntries(Object.entries(message).filter(([, v]) => typeof v === 'string' && v !== '')) as Record<string, string>;

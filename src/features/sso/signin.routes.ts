@@ -4,7 +4,7 @@ import { defineRoute, RawBody, type Route } from '../../http/route.js';
 import { AppError } from '../../kernel/app-error.js';
 import { loginAnswerer, LoginResponse } from '../sessions/index.js';
 import { CALLBACK_PATH } from './oidc-signin.js';
-import { SAML_ACS_PATH, SAML_METADATA_PATH, spMetadataXml } from './saml-config.js';
+import { SAML_ACS_PATH, SAML_METADATA_PATH } from './saml-config.js';
 import type { SsoSignIn } from './signin.js';
 import { SignInRefused } from './signin-core.js';
 import { SsoErrors } from './sso.errors.js';
@@ -149,13 +149,13 @@ export function ssoSignInRoutes(signIn: SsoSignIn, options: { secureCookies: boo
       method: 'GET', url: SAML_METADATA_PATH, auth: 'public', logLevel: 'warn',
       schema: {
         tags, summary: "A SAML connection's SP metadata XML, for its identity provider",
-        description: 'No authentication: our entity ID (this URL), the ACS URL (HTTP-POST), signed assertions wanted. `sso.connection_not_found` for an unknown or non-SAML connection.',
+        description: 'No authentication: our entity ID (this URL), the ACS URL (HTTP-POST), signed assertions wanted, the SP keys\' certificates (`use="signing"` and `use="encryption"`, the current first), `AuthnRequestsSigned`. `sso.connection_not_found` for an unknown or non-SAML connection.',
         params: SamlParams, response: { 200: z.string().describe('SAML 2.0 metadata (application/samlmetadata+xml)') },
       },
       handler: async (ctx) => {
-        await signIn.samlConnectionExists(ctx.input.params.connectionId);
+        const xml = await signIn.samlMetadata(ctx.input.params.connectionId);
         ctx.reply.header('cache-control', 'public, max-age=300');
-        return new RawBody(spMetadataXml(options.publicUrl, ctx.input.params.connectionId), 'application/samlmetadata+xml');
+        return new RawBody(xml, 'application/samlmetadata+xml');
       },
     }),
     defineRoute({

@@ -75,6 +75,16 @@ export async function setClientKeys(tx: Tx, tenantId: string, id: string, jwks: 
     .execute();
 }
 
+/** The connection's SAML SP key pairs (the current first, private keys encrypted); null to clear. */
+export async function setSamlSpKeys(tx: Tx, tenantId: string, id: string, keys: { keys: Record<string, unknown>[] } | null, actorId: string | null, now: Date): Promise<void> {
+  await tx
+    .updateTable('sso_connections')
+    .set({ saml_sp_keys: keys === null ? null : JSON.stringify(keys), updated_by: actorId, updated_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .execute();
+}
+
 export async function deleteConnection(tx: Tx, tenantId: string, id: string): Promise<void> {
   await tx.deleteFrom('sso_connections').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }

@@ -23,6 +23,8 @@ export interface SsoConnectionsTable {
   client_jwks: Json<{ keys: Record<string, unknown>[] }> | null;
   /** 0015: the current private key (a JWK), encrypted. */
   client_key_enc: Uint8Array | null;
+  /** 0020: SAML SP key pairs, the current first; each private key encrypted (saml-sp-keys.ts StoredSpKey). */
+  saml_sp_keys: Json<{ keys: Record<string, unknown>[] }> | null;
   discovery: Json<Record<string, unknown>> | null;
   discovery_fetched_at: Timestamp | null;
   created_by: string | null;
