@@ -73,6 +73,8 @@ export interface ResponseOptions {
   readonly signer?: Signer;
   readonly sign?: 'assertion' | 'response' | 'both';
   readonly sha1?: boolean;
+  /** Encrypt the (signed) assertion to this certificate (PEM): the SP's encryption certificate. */
+  readonly encryptFor?: string;
 }
 
 const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -88,7 +90,7 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
     entityID: IDP_ENTITY_ID,
     privateKey: keys[signer],
     signingCert: certs[signer],
-    isAssertionEncrypted: false,
+    isAssertionEncrypted: o.encryptFor !== undefined,
     singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
     wantAuthnRequestsSigned: false,
     ...(o.sha1 ? { requestSignatureAlgorithm: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' } : {}),
@@ -98,6 +100,7 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
     assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: o.acsUrl }],
     wantAssertionsSigned: sign !== 'response',
     wantMessageSigned: sign !== 'assertion',
+    ...(o.encryptFor !== undefined ? { encryptCert: o.encryptFor, isAssertionEncrypted: true } : {}),
   });
   const now = o.now ?? new Date();
   const notBefore = o.notBefore ?? new Date(now.getTime() - 30_000);

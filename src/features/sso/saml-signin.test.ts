@@ -197,6 +197,39 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     expect(ok.error, ok.landing?.href).toBeNull();
   });
 
+  it('encrypted assertions: decrypted with the SP key, the previous one too during a rotation; SHA-1 inside refused; encrypted for another key: sso_config', async () => {
+    type WithKeys = { id: string; saml: { spKeys: { id: string; certificatePem: string }[] } };
+    const conn = (await createConnection()) as unknown as WithKeys;
+    const cert = conn.saml.spKeys[0]!.certificatePem;
+    const encrypted = (o: Partial<ResponseOptions> = {}, key = cert) => (id: string) => respond(id, { encryptFor: key, ...o }, conn.id);
+
+    const sample = Buffer.from(await encrypted()('_sample'), 'base64').toString('utf8');
+    expect(sample).toContain('EncryptedAssertion');
+    expect(sample).not.toContain('alice@corp.example');
+    const ok = await signIn(encrypted(), conn.id);
+    expect(ok.error, ok.landing?.href).toBeNull();
+    expect((await result(ok.ua)).body).toMatchObject({ status: 'authenticated' });
+
+    // The signature inside the encrypted assertion is checked for SHA-1 once decrypted.
+    await expectRefused(signIn(encrypted({ sha1: true }), conn.id), 'sso_signature');
+    // Signed by another certificate, then encrypted to us: refused.
+    await expectRefused(signIn(encrypted({ signer: 'attacker' }), conn.id), 'sso_signature');
+    // Encrypted to another connection's SP key.
+    const other = (await createConnection()) as unknown as WithKeys;
+    await expectRefused(signIn(encrypted({}, other.saml.spKeys[0]!.certificatePem), conn.id), 'sso_config');
+
+    // Rotation with overlap: the IdP may still encrypt to the previous key until it is removed.
+    const rotated = await api<WithKeys>(admin, 'POST', `/api/v1/sso/connections/${conn.id}/sp-keys/rotate`);
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    const next = rotated.body.saml.spKeys[0]!.certificatePem;
+    expect((await signIn(encrypted({}, cert), conn.id)).error).toBeNull();
+    expect((await signIn(encrypted({}, next), conn.id)).error).toBeNull();
+    const removed = await api(admin, 'DELETE', `/api/v1/sso/connections/${conn.id}/sp-keys/${conn.saml.spKeys[0]!.id}`);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    await expectRefused(signIn(encrypted({}, cert), conn.id), 'sso_config');
+    expect((await signIn(encrypted({}, next), conn.id)).error).toBeNull();
+  });
+
   it('a response signed as a whole (not the assertion) is accepted; its assertion swapped for an unsigned one is not', async () => {
     const ok = await signIn((id) => respond(id, { sign: 'response' }));
     expect(ok.error, ok.landing?.href).toBeNull();

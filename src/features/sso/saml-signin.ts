@@ -119,7 +119,8 @@ export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
 
       let verified;
       try {
-        verified = await verifySamlResponse(body.SAMLResponse, config, { spEntityId, acsUrl, requestId: tx.requestId, now: deps.now() });
+        const decryptionKeys = async () => (await deps.db.tenantWork(tx.tenantId, (t) => deps.samlSpKeys(t, tx.tenantId, row))).map((k) => k.privateKeyPem);
+        verified = await verifySamlResponse(body.SAMLResponse, config, { spEntityId, acsUrl, requestId: tx.requestId, now: deps.now(), decryptionKeys });
       } catch (err) {
         if (err instanceof SamlRefused) return fail(err.code, err.message, { reason: err.message.slice(0, 200) });
         throw err;
