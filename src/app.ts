@@ -76,6 +76,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),
     clientKey: (tx, tenantId, row) => sso.clientKey(tx, tenantId, row),
     samlSpKeys: (tx, tenantId, row) => sso.samlSpKeys(tx, tenantId, row),
+    revokeSessionsFromSource: (tx, tenantId, sourceIds, reason) => sessions.revokeSessionsFromSource(tx, tenantId, sourceIds, reason),
     createUser: (tx, tenantId, input) => identity.createUser(tx, tenantId, input),
     findUserByEmail: (tx, tenantId, email) => identity.findUserByEmail(tx, tenantId, email),
     syncManagedRoles: (tx, tenantId, input) => rbac.managed.sync(tx, tenantId, input),

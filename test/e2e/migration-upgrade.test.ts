@@ -149,6 +149,12 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`update sso_connections set saml_sp_keys = '{"keys":[{"id":"00000000-0000-4000-8000-000000000020","certificatePem":"-----BEGIN CERTIFICATE-----","createdAt":"2026-01-01T00:00:00.000Z","privateKeyEnc":"Lg=="}]}'::jsonb
       where tenant_id = ${T} and id = ${CONNECTION}`.execute(tx);
   },
+  // 0021 SSO logins: a SAML login (NameID, SessionIndex), and the session it became.
+  async (tx) => {
+    await sql`insert into sso_logins (tenant_id, id, connection_id, user_id, name_id, name_id_format, session_index, created_at)
+      values (${T}, '00000000-0000-4000-8000-000000000021', ${CONNECTION}, ${USER}, 'user@acme.test', 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', '_s1', ${AT}::timestamptz)`.execute(tx);
+    await sql`update sessions set source_id = '00000000-0000-4000-8000-000000000021' where tenant_id = ${T}`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -182,3 +182,26 @@ export function spMetadataCertificates(xml: string): { signing: string[]; encryp
   return out;
 }
 export const pemBody = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+
+/**
+ * The IdP's LogoutRequest for a NameID (saml-profiles §4.4.3.2), as samlify sends it by HTTP-Redirect to the SP's
+ * SLO URL: the URL the browser is sent to, signed by `signer` unless `signed` is false.
+ */
+export function idpLogoutRequestUrl(o: { sloUrl: string; spEntityId: string; nameId: string; sessionIndex?: string; signer?: Signer; signed?: boolean; sha1?: boolean }): string {
+  const signer = o.signer ?? 'a';
+  const idp = samlify.IdentityProvider({
+    entityID: IDP_ENTITY_ID,
+    privateKey: keys[signer],
+    signingCert: certs[signer],
+    nameIDFormat: [NAMEID_EMAIL],
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
+    singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: 'https://idp.saml.test/slo' }],
+    requestSignatureAlgorithm: o.sha1 ? 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' : 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  });
+  const sp = samlify.ServiceProvider({
+    entityID: o.spEntityId,
+    wantLogoutRequestSigned: o.signed !== false,
+    singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: o.sloUrl }],
+  });
+  return idp.createLogoutRequest(sp, 'redirect', { logoutNameID: o.nameId, sessionIndex: o.sessionIndex ?? '' }, 'relay-1').context;
+}

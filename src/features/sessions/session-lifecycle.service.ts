@@ -93,7 +93,8 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
         // The new session comes from the same authentication: its `auth_time` is carried over, not renewed
         // (switching accounts is not a step-up).
         const authTime = current?.auth_time ?? new Date(0);
-        const session = await issuer.createSession(tx, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], authTime, meta);
+        // The source's logout (SAML SLO) must end the new session too: its source is carried over.
+        const session = await issuer.createSession(tx, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], authTime, meta, current?.source_id ?? null);
         await issuer.revoke(tx, auth.tenantId, { sessionId: auth.sessionId }, 'switched_account');
         await audit.record(tx, auth.tenantId, {
           action: 'auth.account.switched',

@@ -18,6 +18,8 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 /** Where a connection's SAML endpoints live under PUBLIC_URL (the SP entity ID is the metadata URL). */
 export const SAML_METADATA_PATH = '/auth/sso/saml/:connectionId/metadata';
 export const SAML_ACS_PATH = '/auth/sso/saml/acs/:connectionId';
+/** Our SingleLogoutService (saml-metadata §2.4.2): the IdP's LogoutRequests arrive here. */
+export const SAML_SLO_PATH = '/auth/sso/saml/slo/:connectionId';
 
 export type EmailFrom = 'attribute_or_name_id' | 'attribute' | 'name_id';
 
@@ -175,7 +177,8 @@ const certificateBody = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICA
  */
 export function spMetadataXml(publicUrl: string, connectionId: string, sp: { certificates: readonly string[]; signAuthnRequests: boolean } = { certificates: [], signAuthnRequests: false }): string {
   const { spEntityId, acsUrl } = spEndpoints(publicUrl, connectionId);
-  const base = generateServiceProviderMetadata({ issuer: spEntityId, callbackUrl: acsUrl, wantAssertionsSigned: true, identifierFormat: NAMEID_EMAIL });
+  const logoutCallbackUrl = `${publicUrl}${SAML_SLO_PATH.replace(':connectionId', connectionId)}`;
+  const base = generateServiceProviderMetadata({ issuer: spEntityId, callbackUrl: acsUrl, logoutCallbackUrl, wantAssertionsSigned: true, identifierFormat: NAMEID_EMAIL });
   const keyInfo = (pem: string) => `<ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certificateBody(pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`;
   const descriptors = [
     ...sp.certificates.map((pem) => `<KeyDescriptor use="signing">${keyInfo(pem)}</KeyDescriptor>`),

@@ -59,13 +59,16 @@ function* elements(root: XElement): Generator<XElement> {
   }
 }
 
+/** A SigAlg of the HTTP-Redirect binding (saml-bindings §3.4.4.1) we accept: RSA-SHA-2, RSA-SHA1 only when allowed. */
+export const acceptedSignatureAlgorithm = (alg: string, allowSha1: boolean): boolean => SIGNATURE_METHODS.includes(alg) || (allowSha1 && alg === SHA1_SIGNATURE);
+
 /**
  * Every signature and digest algorithm of an XML signature in the document must be on the list (SHA-1 only when
  * allowed): `SignatureMethod` in a `SignedInfo`, `DigestMethod` in a `Reference` (XML Signature §4.4). A
  * `DigestMethod` inside an xenc `EncryptionMethod` is RSA-OAEP's hash (XML Encryption §5.5.2, SHA-1 by default
  * for rsa-oaep-mgf1p), which needs no collision resistance and is not a signature's.
  */
-function checkAlgorithms(root: XElement, allowSha1: boolean): void {
+export function checkAlgorithms(root: XElement, allowSha1: boolean): void {
   for (const e of elements(root)) {
     if (e.namespaceURI !== NS.dsig || (e.localName !== 'SignatureMethod' && e.localName !== 'DigestMethod')) continue;
     const parent = e.parentNode as XElement | null;

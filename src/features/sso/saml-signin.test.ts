@@ -6,7 +6,7 @@ import { startSecondInstance, startTestApp, type TestApp } from '../../../test/s
 import { engines } from '../../../test/support/databases.js';
 import { callApi } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../../../test/support/login.js';
-import { certs, IDP_ENTITY_ID, IDP_SSO_URL, idpMetadata, readAuthnRequest, type ResponseOptions, signedResponse } from '../../../test/support/saml-idp.js';
+import { certs, IDP_ENTITY_ID, IDP_SSO_URL, idpLogoutRequestUrl, idpMetadata, readAuthnRequest, type ResponseOptions, signedResponse } from '../../../test/support/saml-idp.js';
 import { markDomainVerified, ssoLoginFailures } from '../../../test/support/sso.js';
 import { createUserAgent, freePort } from '../../../test/support/user-agent.js';
 import { newId } from '../../kernel/ids.js';
@@ -228,6 +228,70 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     expect(removed.status, JSON.stringify(removed.body)).toBe(200);
     await expectRefused(signIn(encrypted({}, cert), conn.id), 'sso_config');
     expect((await signIn(encrypted({}, next), conn.id)).error).toBeNull();
+  });
+
+  it('IdP-initiated Single Logout: a signed LogoutRequest ends the sessions of that NameID from this connection, answers a LogoutResponse; unsigned, wrongly signed or SHA-1 refused and audited', async () => {
+    const conn = await createConnection();
+    const sloUrl = `${t.url}/auth/sso/saml/slo/${conn.id}`;
+    const signInAs = async (nameId: string) => {
+      const r = await signIn((id) => respond(id, { nameId }, conn.id), conn.id);
+      expect(r.error, r.landing?.href).toBeNull();
+      const answer = await result(r.ua);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      return answer.body.session as { accessToken: string };
+    };
+    const dave = await signInAs('dave@corp.example');
+    const erin = await signInAs('erin@corp.example');
+    // A password-less session of the same user from another connection is not this connection's to end.
+    const daveElsewhere = await (async () => {
+      const r = await signIn((id) => respond(id, { nameId: 'dave@corp.example' }));
+      return (await result(r.ua)).body.session as { accessToken: string };
+    })();
+    const me = async (who: { accessToken: string }) => (await api(who, 'GET', '/api/v1/me')).status;
+    expect(await me(dave)).toBe(200);
+    const sessionRow = await t.app.db.ownerWork((tx) => tx.selectFrom('sessions').innerJoin('sso_logins', (j) => j.onRef('sso_logins.id', '=', 'sessions.source_id').onRef('sso_logins.tenant_id', '=', 'sessions.tenant_id')).select(['sso_logins.name_id', 'sso_logins.connection_id', 'sso_logins.session_index']).where('sessions.tenant_id', '=', admin.tenantId).where('sso_logins.connection_id', '=', conn.id).execute());
+    expect(sessionRow.map((r) => r.name_id).sort()).toEqual(['dave@corp.example', 'erin@corp.example']);
+    expect(sessionRow.every((r) => r.session_index?.startsWith('_s'))).toBe(true);
+
+    const logoutEvents = (action: string) => t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['details', 'error_code']).where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', action).execute());
+    const ua = createUserAgent();
+    const refused = async (url: string, code: string) => {
+      const before = (await logoutEvents('sso.logout.failed')).length;
+      const res = await ua.request(url);
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+      expect((await logoutEvents('sso.logout.failed')).length).toBe(before + 1);
+    };
+    const base = { sloUrl, spEntityId: spEntityIdOf(conn.id), nameId: 'dave@corp.example' };
+    await refused(idpLogoutRequestUrl({ ...base, signed: false }), 'sso_signature');
+    await refused(idpLogoutRequestUrl({ ...base, signer: 'attacker' }), 'sso_signature');
+    await refused(idpLogoutRequestUrl({ ...base, sha1: true }), 'sso_signature');
+    // The signature covers the query: another NameID under the same signature is refused.
+    const signed = idpLogoutRequestUrl(base);
+    const other = idpLogoutRequestUrl({ ...base, nameId: 'erin@corp.example', signed: false });
+    await refused(signed.replace(/SAMLRequest=[^&]+/, other.match(/SAMLRequest=[^&]+/)![0]), 'sso_signature');
+    expect(await me(dave)).toBe(200);
+
+    // A NameID with no session here: answered, and nobody else's session ends.
+    const nobody = await ua.request(idpLogoutRequestUrl({ ...base, nameId: 'nobody@corp.example' }));
+    expect(nobody.status).toBe(302);
+    expect(await me(erin)).toBe(200);
+
+    const res = await ua.request(signed);
+    expect(res.status, await res.clone().text()).toBe(302);
+    const answer = new URL(res.headers.get('location')!);
+    expect(answer.origin + answer.pathname).toBe('https://idp.saml.test/slo');
+    expect(answer.searchParams.get('SAMLResponse')).toBeTruthy();
+    expect(answer.searchParams.get('RelayState')).toBe('relay-1');
+    expect(answer.searchParams.get('Signature')).toBeTruthy();
+    // Dave's session from this connection ends; Erin's, and Dave's from the other connection, do not.
+    expect(await me(dave)).toBe(401);
+    expect(await me(erin)).toBe(200);
+    expect(await me(daveElsewhere)).toBe(200);
+    const events = await logoutEvents('sso.logout.idp_initiated');
+    expect(events.at(-1)!.details).toMatchObject({ nameId: 'dave@corp.example', sessions: 1 });
+    // Our SP metadata names the SLO endpoint.
+    expect(await (await fetch(`${t.url}/auth/sso/saml/${conn.id}/metadata`)).text()).toContain(`Location="${sloUrl}"`);
   });
 
   it('a response signed as a whole (not the assertion) is accepted; its assertion swapped for an unsigned one is not', async () => {

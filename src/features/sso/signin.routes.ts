@@ -4,7 +4,7 @@ import { defineRoute, RawBody, type Route } from '../../http/route.js';
 import { AppError } from '../../kernel/app-error.js';
 import { loginAnswerer, LoginResponse } from '../sessions/index.js';
 import { CALLBACK_PATH } from './oidc-signin.js';
-import { SAML_ACS_PATH, SAML_METADATA_PATH } from './saml-config.js';
+import { SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH } from './saml-config.js';
 import type { SsoSignIn } from './signin.js';
 import { SignInRefused } from './signin-core.js';
 import { SsoErrors } from './sso.errors.js';
@@ -49,6 +49,14 @@ const AcsBody = z.object({
   RelayState: z.string().max(1000).optional(),
 });
 const SamlParams = z.object({ connectionId: z.uuid() });
+const LogoutQuery = z.object({
+  SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT),
+  RelayState: z.string().max(1000).optional(),
+  SigAlg: z.string().max(200).optional(),
+  Signature: z.string().max(2000).optional(),
+});
+const LogoutBody = z.object({ SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT), RelayState: z.string().max(1000).optional() });
+const sloDescription = 'The IdP\'s LogoutRequest (saml-profiles §4.4), signed with one of the connection\'s IdP certificates (RSA-SHA-2; SHA-1 only with `allowSha1`): the Tessera sessions that came from the logins it names (NameID, SessionIndex) end, effective on their next request on every instance; audited `sso.logout.idp_initiated`. Answers a LogoutResponse by redirect to the IdP\'s SLO URL (signed with the current SP key). Refused with a JSON error, audited `sso.logout.failed`: `sso_signature` (unsigned, wrongly signed, not a LogoutRequest, expired), `sso_audience` (Destination), `sso_config` (no IdP SLO URL); `sso.connection_not_found`.';
 
 const asAppError = (err: unknown) => (err instanceof SignInRefused ? new AppError(SsoErrors[err.code], { message: err.message }) : err);
 
@@ -142,6 +150,24 @@ export function ssoSignInRoutes(signIn: SsoSignIn, options: { secureCookies: boo
         // The transaction is used once, whatever the outcome (its request ID with it).
         ctx.reply.clearCookie(SAML_TRANSACTION_COOKIE, samlTxCookie);
         await land(ctx.reply, () => signIn.acs(ctx.input.params.connectionId, ctx.input.body, ctx.cookies[SAML_TRANSACTION_COOKIE], ctx.meta));
+        return null;
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: SAML_SLO_PATH, auth: 'public', status: 302, headers: NO_STORE, ...limited,
+      schema: { tags, summary: 'SAML Single Logout from the IdP (HTTP-Redirect binding)', description: sloDescription, params: SamlParams, querystring: LogoutQuery, response: { 302: Redirect } },
+      handler: async (ctx) => {
+        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'redirect', query: ctx.input.query, rawQuery: ctx.rawQuery }, ctx.meta);
+        ctx.reply.header('location', location);
+        return null;
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: SAML_SLO_PATH, auth: 'public', status: 302, headers: NO_STORE, bodyLimit: SAML_ACS_BODY_LIMIT, formBody: true, ...limited,
+      schema: { tags, summary: 'SAML Single Logout from the IdP (HTTP-POST binding)', description: sloDescription, params: SamlParams, body: LogoutBody, response: { 302: Redirect } },
+      handler: async (ctx) => {
+        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'post', body: ctx.input.body }, ctx.meta);
+        ctx.reply.header('location', location);
         return null;
       },
     }),

@@ -8,7 +8,7 @@ import { spMetadataXml, type SamlConfig } from './saml-config.js';
 import { spKeysOf } from './saml-sp-keys.js';
 import { createSignInCore, refused, type SignInCoreDeps } from './signin-core.js';
 
-export type SsoSignInDeps = SignInCoreDeps & OidcSignInDeps & Pick<SamlSignInDeps, 'samlSpKeys'>;
+export type SsoSignInDeps = SignInCoreDeps & OidcSignInDeps & Pick<SamlSignInDeps, 'samlSpKeys' | 'revokeSessionsFromSource'>;
 
 /** What /auth/sso/start answers: the IdP to go to and the cookie to set (OIDC's, or SAML's for the ACS). */
 export type Started = ({ readonly protocol: 'oidc'; readonly location: string; readonly transaction: string }) | ({ readonly protocol: 'saml' } & SamlStart);
@@ -20,7 +20,7 @@ export type Started = ({ readonly protocol: 'oidc'; readonly location: string; r
 export function createSsoSignIn(deps: SsoSignInDeps) {
   const core = createSignInCore(deps);
   const oidc = createOidcSignIn(deps, core);
-  const saml = createSamlSignIn({ db: deps.db, masterKeys: deps.masterKeys, publicUrl: deps.publicUrl, now: () => deps.clock.now(), samlSpKeys: deps.samlSpKeys }, core);
+  const saml = createSamlSignIn({ db: deps.db, masterKeys: deps.masterKeys, publicUrl: deps.publicUrl, now: () => deps.clock.now(), samlSpKeys: deps.samlSpKeys, audit: deps.audit, revokeSessionsFromSource: deps.revokeSessionsFromSource }, core);
   return {
     redirectUri: oidc.redirectUri,
     startTest: (...args: Parameters<typeof core.startTest>) => core.startTest(...args),
@@ -28,6 +28,7 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
     takeResult: (...args: Parameters<typeof core.takeResult>) => core.takeResult(...args),
     callback: (...args: Parameters<typeof oidc.callback>) => oidc.callback(...args),
     acs: (...args: Parameters<typeof saml.acs>) => saml.acs(...args),
+    samlLogout: (...args: Parameters<typeof saml.idpLogout>) => saml.idpLogout(...args),
 
     /** The SP metadata, published for SAML connections only (unknown or OIDC: not found), with the SP certificates. */
     async samlMetadata(connectionId: string): Promise<string> {

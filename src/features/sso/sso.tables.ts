@@ -48,9 +48,22 @@ export interface SsoIdentitiesTable {
   last_login_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+/** A SAML login, by what the IdP's LogoutRequest names it (migration 0021); sessions point at it by `source_id`. */
+export interface SsoLoginsTable {
+  tenant_id: string;
+  id: string;
+  connection_id: string;
+  user_id: string;
+  name_id: string;
+  name_id_format: string | null;
+  session_index: string | null;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 declare module '../../db/schema.js' {
   interface DB {
     sso_identities: SsoIdentitiesTable;
+    sso_logins: SsoLoginsTable;
   }
 }
 
