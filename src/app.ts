@@ -61,6 +61,8 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email),
     ssoPolicy: { passwordLoginPolicy: (...args) => ssoPolicy.passwordLoginPolicy(...args), isBreakGlass: (...args) => ssoPolicy.isBreakGlass(...args) },
+    // sso is built after sessions (it signs users in through them); sessions reaches SAML SLO only when a logout runs.
+    sourceLogout: (...args) => ssoSignIn.samlLogoutUrl(...args),
   });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));

@@ -149,6 +149,7 @@ const READS: ReadCase[] = [
   ['sso.readSettings', (tx, c) => sso.readSettings(tx, c.tenant), (r) => mentions(r, 'https://app-a.example')],
   ['sso.findConnection', (tx, c, w) => sso.findConnection(tx, c.tenant, w.ssoConnection), bySome('ssoConnection')],
   ['sso.findIdentityUser', (tx, c, w) => sso.findIdentityUser(tx, c.tenant, w.ssoConnection, 'subject-a'), bySome('user')],
+  ['sso.findLogin', (tx, c) => sso.findLogin(tx, c.tenant, '00000000-0000-4000-8000-00000000a021'), (r) => mentions(r, 'subject-a')],
   ['sso.findLoginIds', (tx, c, w) => sso.findLoginIds(tx, c.tenant, w.ssoConnection, 'subject-a', ['_s1']), (r) => mentions(r, '00000000-0000-4000-8000-00000000a021')],
   ['sso.nameTaken', (tx, c) => sso.nameTaken(tx, c.tenant, 'SSO A'), isTrue],
   ['sso.findTest', (tx, c, w) => sso.findTest(tx, c.tenant, w.ssoConnection, w.ssoTest, now), bySome('ssoTest')],

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { inflateRawSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -292,6 +293,39 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     expect(events.at(-1)!.details).toMatchObject({ nameId: 'dave@corp.example', sessions: 1 });
     // Our SP metadata names the SLO endpoint.
     expect(await (await fetch(`${t.url}/auth/sso/saml/${conn.id}/metadata`)).text()).toContain(`Location="${sloUrl}"`);
+  });
+
+  it('SP-initiated Single Logout: our logout of a SAML session answers the IdP SLO URL with a signed LogoutRequest for its NameID and SessionIndex; a session from a connection without SLO URL ends with 204', async () => {
+    const conn = await createConnection({}, { signAuthnRequests: false });
+    const r = await signIn((id) => respond(id, { nameId: 'frank@corp.example' }, conn.id), conn.id);
+    const session = (await result(r.ua)).body.session as { accessToken: string };
+    const login = await t.app.db.ownerWork((tx) => tx.selectFrom('sso_logins').select(['name_id', 'session_index']).where('tenant_id', '=', admin.tenantId).where('connection_id', '=', conn.id).executeTakeFirstOrThrow());
+    const out = await api<{ redirectTo: string }>(session, 'POST', '/auth/logout');
+    expect(out.status, JSON.stringify(out.body)).toBe(200);
+    const url = new URL(out.body.redirectTo);
+    expect(url.origin + url.pathname).toBe('https://idp.saml.test/slo');
+    expect(url.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    expect(url.searchParams.get('Signature')).toBeTruthy();
+    const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    const request = new DOMParser().parseFromString(xml, 'text/xml').documentElement;
+    expect(request.localName).toBe('LogoutRequest');
+    expect(request.getAttribute('Destination')).toBe('https://idp.saml.test/slo');
+    expect(first(request as unknown as Element, SAML, 'NameID').textContent).toBe('frank@corp.example');
+    expect(first(request as unknown as Element, SAMLP, 'SessionIndex').textContent).toBe(login.session_index);
+    expect(first(request as unknown as Element, SAML, 'Issuer').textContent).toBe(spEntityIdOf(conn.id));
+    expect((await api(session, 'GET', '/api/v1/me')).status).toBe(401);
+    // The IdP's LogoutResponse comes back to our SLO URL: the browser lands on the sign-in page.
+    const back = await createUserAgent().request(`${t.url}/auth/sso/saml/slo/${conn.id}?SAMLResponse=abc`);
+    expect(back.status).toBe(302);
+    expect(back.headers.get('location')).toBe(`${t.url}/login`);
+    const audited = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', 'sso.logout.sp_initiated').execute());
+    expect(audited.at(-1)!.details).toMatchObject({ nameId: 'frank@corp.example', signed: true });
+
+    // No IdP SLO URL: our logout only.
+    const noSlo = await createConnection({}, { sloUrl: null });
+    const r2 = await signIn((id) => respond(id, { nameId: 'frank@corp.example' }, noSlo.id), noSlo.id);
+    const session2 = (await result(r2.ua)).body.session as { accessToken: string };
+    expect((await api(session2, 'POST', '/auth/logout')).status).toBe(204);
   });
 
   it('a response signed as a whole (not the assertion) is accepted; its assertion swapped for an unsigned one is not', async () => {

@@ -175,8 +175,36 @@ export function createSamlSignIn(deps: SamlSignInDeps, core: SignInCore) {
     return { location: await saml.getLogoutResponseUrlAsync(profile, relayState ?? '', {}, true) };
   }
 
+  /**
+   * SP-initiated Single Logout (saml-profiles §4.4.3.1): for a session ending at our logout that came from a SAML
+   * login of a connection with an IdP SLO URL, the URL of a LogoutRequest (HTTP-Redirect, signed with the current
+   * SP key when there is one) naming that login's NameID and SessionIndex; null otherwise. Audited
+   * `sso.logout.sp_initiated`.
+   */
+  async function spLogoutUrl(tx: Tx, tenantId: string, sourceId: string, meta: RequestMeta): Promise<string | null> {
+    const login = await store.findLogin(tx, tenantId, sourceId);
+    const row = login ? await store.findConnection(tx, tenantId, login.connection_id) : undefined;
+    if (!login || row?.type !== 'saml') return null;
+    const config = row.config as unknown as SamlConfig;
+    if (!config.sloUrl) return null;
+    const { spEntityId, acsUrl } = spEndpoints(deps.publicUrl, row.id);
+    const signingKey = (await deps.samlSpKeys(tx, tenantId, row))[0] ?? null;
+    const saml = new SAML({
+      callbackUrl: acsUrl,
+      issuer: spEntityId,
+      idpCert: [...config.certificates],
+      entryPoint: config.ssoUrl,
+      logoutUrl: config.sloUrl,
+      ...(signingKey ? { privateKey: signingKey.privateKeyPem, signatureAlgorithm: 'sha256' as const, digestAlgorithm: 'sha256' as const } : {}),
+    });
+    const location = await saml.getLogoutUrlAsync({ issuer: config.idpEntityId, nameID: login.name_id, nameIDFormat: login.name_id_format ?? NAMEID_EMAIL, ...(login.session_index ? { sessionIndex: login.session_index } : {}) }, '', {});
+    await deps.audit.record(tx, tenantId, { action: 'sso.logout.sp_initiated', actor: { type: 'user', id: login.user_id, ip: meta.ip, userAgent: meta.userAgent }, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { nameId: login.name_id.slice(0, 200), sessionIndex: login.session_index, signed: signingKey !== null } });
+    return location;
+  }
+
   return {
     idpLogout,
+    spLogoutUrl,
 
     /** GET /auth/sso/start for a SAML connection. */
     async start(row: store.ConnectionRow, flow: SignInFlow): Promise<SamlStart> {

@@ -50,7 +50,8 @@ const AcsBody = z.object({
 });
 const SamlParams = z.object({ connectionId: z.uuid() });
 const LogoutQuery = z.object({
-  SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT),
+  SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT).optional(),
+  SAMLResponse: z.string().min(1).max(SAML_ACS_BODY_LIMIT).optional(),
   RelayState: z.string().max(1000).optional(),
   SigAlg: z.string().max(200).optional(),
   Signature: z.string().max(2000).optional(),
@@ -157,7 +158,14 @@ export function ssoSignInRoutes(signIn: SsoSignIn, options: { secureCookies: boo
       method: 'GET', url: SAML_SLO_PATH, auth: 'public', status: 302, headers: NO_STORE, ...limited,
       schema: { tags, summary: 'SAML Single Logout from the IdP (HTTP-Redirect binding)', description: sloDescription, params: SamlParams, querystring: LogoutQuery, response: { 302: Redirect } },
       handler: async (ctx) => {
-        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'redirect', query: ctx.input.query, rawQuery: ctx.rawQuery }, ctx.meta);
+        const { SAMLRequest, SAMLResponse: _answer, ...rest } = ctx.input.query;
+        // The IdP's LogoutResponse to our SP-initiated logout (saml-profiles §4.4.3.4): our session ended before the
+        // browser left, so nothing rides on it; the browser goes to the sign-in page.
+        if (SAMLRequest === undefined) {
+          ctx.reply.header('location', `${options.publicUrl}/login`);
+          return null;
+        }
+        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'redirect', query: { SAMLRequest, ...rest }, rawQuery: ctx.rawQuery }, ctx.meta);
         ctx.reply.header('location', location);
         return null;
       },

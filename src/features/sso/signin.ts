@@ -29,6 +29,7 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
     callback: (...args: Parameters<typeof oidc.callback>) => oidc.callback(...args),
     acs: (...args: Parameters<typeof saml.acs>) => saml.acs(...args),
     samlLogout: (...args: Parameters<typeof saml.idpLogout>) => saml.idpLogout(...args),
+    samlLogoutUrl: (...args: Parameters<typeof saml.spLogoutUrl>) => saml.spLogoutUrl(...args),
 
     /** The SP metadata, published for SAML connections only (unknown or OIDC: not found), with the SP certificates. */
     async samlMetadata(connectionId: string): Promise<string> {

@@ -93,6 +93,10 @@ export async function insertLogin(tx: Tx, tenantId: string, l: { id: string; con
     .execute();
 }
 
+export async function findLogin(tx: Tx, tenantId: string, id: string) {
+  return tx.selectFrom('sso_logins').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+}
+
 /**
  * The logins of the connection a LogoutRequest names (saml-core §3.7.1): by NameID, and by one of its SessionIndex
  * values when it carries any (else every session of that NameID).
