@@ -71,7 +71,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     tenantForEmail: (email) => domains.tenantForEmail(email),
     listEvents: (tenantId, query) => audit.listEvents(tenantId, query),
   });
-  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy) });
+  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy), tenantIds: allTenantIds });
   const ssoSignIn = createSsoSignIn({
     db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
     allowedReturnOrigins: (tenantId) => ssoPolicy.allowedReturnOrigins(tenantId),

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:http';
 import { inflateRawSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
@@ -551,6 +552,29 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
       expect(refreshed.body.saml.certificates.map((c) => c.subject)).toEqual([expect.stringContaining('idp-b')]);
       const missing = await api<Body>(admin, 'POST', '/api/v1/sso/connections', { type: 'saml', name: `Gone ${newId().slice(-8)}`, saml: { metadataUrl: `${url}/nope` } });
       expect(missing.body).toMatchObject({ error: { code: 'sso_config' } });
+
+      // The scheduled refresh: a new certificate set is applied and audited with the fingerprints before and after.
+      const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+      const events = async (action: string) => t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['details', 'outcome']).where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', action).orderBy('seq').execute());
+      const unchanged = await t.app.services.sso.refreshMetadataPass();
+      expect(unchanged).toMatchObject({ changed: 0 });
+      expect(await events('sso.connection.metadata_refreshed')).toHaveLength(0);
+      served = idpMetadata([certs.b, certs.a]);
+      expect(await t.app.services.sso.refreshMetadataPass()).toMatchObject({ changed: 1 });
+      const got = await api<{ enabled: boolean; saml: { certificates: Array<{ fingerprintSha256: string }> } }>(admin, 'GET', `/api/v1/sso/connections/${conn.id}`);
+      expect(got.body.saml.certificates.map((c) => c.fingerprintSha256)).toEqual([fingerprint(certs.b), fingerprint(certs.a)]);
+      const refreshedEvents = await events('sso.connection.metadata_refreshed');
+      expect(refreshedEvents).toHaveLength(1);
+      expect(refreshedEvents[0]!.details).toMatchObject({ before: { certificates: [fingerprint(certs.b)] }, after: { certificates: [fingerprint(certs.b), fingerprint(certs.a)] } });
+      // A failing fetch keeps the settings and the connection enabled; audited.
+      served = '<not-metadata/>';
+      expect(await t.app.services.sso.refreshMetadataPass()).toMatchObject({ changed: 0, failed: 1 });
+      const after = await api<{ enabled: boolean; saml: { certificates: Array<{ fingerprintSha256: string }> } }>(admin, 'GET', `/api/v1/sso/connections/${conn.id}`);
+      expect(after.body.enabled).toBe(true);
+      expect(after.body.saml.certificates.map((c) => c.fingerprintSha256)).toEqual([fingerprint(certs.b), fingerprint(certs.a)]);
+      const failedEvents = await events('sso.connection.metadata_refresh_failed');
+      expect(failedEvents).toHaveLength(1);
+      expect(failedEvents[0]!.outcome).toBe('failure');
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

@@ -3,7 +3,9 @@ import * as jose from 'jose';
 import type { z } from 'zod';
 import type { Keyring } from '../../crypto/keyring.js';
 import type { Database, Tx } from '../../db/database.js';
+import { tryAdvisoryXactLock } from '../../db/advisory-lock.js';
 import { AppError } from '../../kernel/app-error.js';
+import { type JobLog, type PeriodicJob, startPeriodicJob } from '../../kernel/periodic-job.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
@@ -36,7 +38,13 @@ export interface SsoDeps {
   readonly publicUrl: string;
   /** rbac: removes every assignment `managedBy` (`sso:<connectionId>`) manages; the removed ones. */
   readonly removeManagedAssignments: (tx: Tx, tenantId: string, managedBy: string) => Promise<ReadonlyArray<{ assignmentId: string; roleId: string; accountId: string; userId: string | null }>>;
+  /** tenants: every tenant's id, read in the owner's unit of work (for the scheduled metadata refresh). */
+  readonly tenantIds?: (tx: Tx) => Promise<string[]>;
 }
+
+/** The scheduled SAML metadata refresh, one instance at a time on PostgreSQL (transaction-scoped advisory lock). */
+const METADATA_REFRESH_LOCK = 7_430_117_021;
+const METADATA_JOB_ACTOR = { type: 'system' as const, id: 'sso:metadata-refresh' };
 
 /** The non-secret OIDC settings kept in `config`. */
 interface OidcConfig {
@@ -172,7 +180,7 @@ function auditView(c: Connection) {
  * use. Writes need `sso.manage` and a tenant administrator, and are audited with the non-secret before/after.
  * The client secret is encrypted with the tenant's data key (DESIGN §4) and never returned.
  */
-export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl, removeManagedAssignments }: SsoDeps) {
+export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl, removeManagedAssignments, tenantIds }: SsoDeps) {
   const represent = (row: store.ConnectionRow) => representRow(row, publicUrl);
 
   /**
@@ -352,7 +360,70 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     });
   }
 
+  /**
+   * One connection's scheduled refresh: its metadata fetched again (outside any unit of work), then applied to the
+   * locked row unless it changed meanwhile. A new certificate set or endpoint is audited
+   * `sso.connection.metadata_refreshed` (before/after fingerprints); a failed fetch or an unusable document keeps
+   * the stored settings — the connection is never disabled by it — and is audited
+   * `sso.connection.metadata_refresh_failed`. Returns whether the settings changed.
+   */
+  async function refreshOne(tenantId: string, row: store.ConnectionRow): Promise<'changed' | 'unchanged' | 'failed'> {
+    const config = row.config as unknown as SamlConfig;
+    const failed = async (reason: string) => {
+      await db.tenantWork(tenantId, (tx) => audit.record(tx, tenantId, { action: 'sso.connection.metadata_refresh_failed', actor: METADATA_JOB_ACTOR, target: { type: 'sso_connection', id: row.id }, outcome: 'failure', errorCode: SsoErrors.sso_config, details: { name: row.name, metadataUrl: config.metadataUrl, reason: reason.slice(0, 300) } }));
+      return 'failed' as const;
+    };
+    let next: SamlConfig;
+    try {
+      next = resolveSamlConfig({ fetchedMetadataXml: await fetchIdpMetadata(config.metadataUrl!, network) }, config);
+    } catch (err) {
+      if (err instanceof AppError) return failed(err.message);
+      throw err;
+    }
+    // jsonb keeps its own key order: compared member by member.
+    const canonical = (c: SamlConfig) => JSON.stringify(Object.fromEntries(Object.entries(c).sort(([x], [y]) => x.localeCompare(y))));
+    if (canonical(next) === canonical(config)) return 'unchanged';
+    return db.tenantWork(tenantId, async (tx) => {
+      const locked = await store.findConnection(tx, tenantId, row.id, true);
+      // Deleted or changed by an administrator meanwhile: the next pass starts from the new settings.
+      if (!locked || JSON.stringify(locked.config) !== JSON.stringify(row.config)) return 'unchanged';
+      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...next }, actorId: null, now: clock.now() });
+      const fingerprints = (c: SamlConfig) => certificateInfos(c).map((i) => i.fingerprintSha256);
+      await audit.record(tx, tenantId, {
+        action: 'sso.connection.metadata_refreshed', actor: METADATA_JOB_ACTOR, target: { type: 'sso_connection', id: row.id }, outcome: 'success',
+        details: { name: row.name, metadataUrl: config.metadataUrl, before: { certificates: fingerprints(config), idpEntityId: config.idpEntityId, ssoUrl: config.ssoUrl, sloUrl: config.sloUrl }, after: { certificates: fingerprints(next), idpEntityId: next.idpEntityId, ssoUrl: next.ssoUrl, sloUrl: next.sloUrl } },
+      });
+      return 'changed';
+    });
+  }
+
+  /** Every SAML connection imported from a metadata URL, refreshed once; one instance at a time on PostgreSQL. */
+  async function refreshMetadataPass(): Promise<{ changed: number; failed: number } | null> {
+    const run = async () => {
+      let changed = 0;
+      let failed = 0;
+      for (const tenantId of await db.ownerWork((tx) => (tenantIds ? tenantIds(tx) : Promise.resolve([])))) {
+        const rows = (await db.tenantWork(tenantId, (tx) => store.listConnections(tx, tenantId))).filter((r) => r.type === 'saml' && (r.config as unknown as SamlConfig).metadataUrl);
+        for (const row of rows) {
+          const outcome = await refreshOne(tenantId, row);
+          if (outcome === 'changed') changed++;
+          if (outcome === 'failed') failed++;
+        }
+      }
+      return { changed, failed };
+    };
+    // The embedded database has one process: no other instance to exclude (and one connection to hold).
+    if (db.engine === 'pglite') return run();
+    return db.globalWork(async (tx) => ((await tryAdvisoryXactLock(tx, METADATA_REFRESH_LOCK)) ? run() : null));
+  }
+
   return {
+    refreshMetadataPass,
+    /** Started by `serve`: a first pass ten minutes after start, then every 6 hours. */
+    startMetadataRefresh({ log, intervalMs = 6 * 3_600_000, firstMs = 10 * 60_000 }: { log: JobLog; intervalMs?: number; firstMs?: number }): PeriodicJob {
+      return startPeriodicJob('saml-metadata-refresh', refreshMetadataPass, { log, intervalMs, firstMs });
+    },
+
     /** Whether the connection is one of the tenant's (a SCIM directory links to one), in the caller's unit of work. */
     async exists(tx: Tx, tenantId: string, id: string): Promise<boolean> {
       return (await store.findConnection(tx, tenantId, id)) !== undefined;
