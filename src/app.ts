@@ -64,6 +64,8 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   });
   const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email),
     ssoPolicy: { passwordLoginPolicy: (...args) => ssoPolicy.passwordLoginPolicy(...args), isBreakGlass: (...args) => ssoPolicy.isBreakGlass(...args) },
+    // sso is built after sessions (it signs users in through them); sessions reaches SAML SLO only when a logout runs.
+    sourceLogout: (...args) => ssoSignIn.samlLogoutUrl(...args),
   });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
@@ -72,12 +74,14 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     tenantForEmail: (email) => domains.tenantForEmail(email),
     listEvents: (tenantId, query) => audit.listEvents(tenantId, query),
   });
-  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy) });
+  const sso = createSsoService({ db, clock, keyring, audit, requireTenantAdmin: identity.requireTenantAdmin, network: config.sso, grants: rbac.grants, publicUrl: config.publicUrl, removeManagedAssignments: (tx, tenantId, managedBy) => rbac.managed.removeAll(tx, tenantId, managedBy), tenantIds: allTenantIds });
   const ssoSignIn = createSsoSignIn({
     db, clock, audit, masterKeys, publicUrl: config.publicUrl, network: config.sso,
     allowedReturnOrigins: (tenantId) => ssoPolicy.allowedReturnOrigins(tenantId),
     clientSecret: (tx, tenantId, row) => sso.clientSecret(tx, tenantId, row),
     clientKey: (tx, tenantId, row) => sso.clientKey(tx, tenantId, row),
+    samlSpKeys: (tx, tenantId, row) => sso.samlSpKeys(tx, tenantId, row),
+    revokeSessionsFromSource: (tx, tenantId, sourceIds, reason) => sessions.revokeSessionsFromSource(tx, tenantId, sourceIds, reason),
     createUser: (tx, tenantId, input) => identity.createUser(tx, tenantId, input),
     findUserByEmail: (tx, tenantId, email) => identity.findUserByEmail(tx, tenantId, email),
     syncManagedRoles: (tx, tenantId, input) => rbac.managed.sync(tx, tenantId, input),

@@ -59,6 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const rbacJobs = app.services.rbac.startJobs({ log: app.http.log });
   const domainJobs = app.services.domains.startJobs({ log: app.http.log });
   const certificateJobs = app.services.ssoCertificates.startJobs({ log: app.http.log });
+  const metadataJobs = app.services.sso.startMetadataRefresh({ log: app.http.log });
   const address = app.http.server.address();
   const url =
     address && typeof address === 'object'
@@ -84,6 +85,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await rbacJobs.stop();
         await domainJobs.stop();
         await certificateJobs.stop();
+        await metadataJobs.stop();
         await db.close();
       }
     })();

@@ -87,6 +87,8 @@ export interface PublicContext<S extends RouteSchema> {
   readonly headers: IncomingHttpHeaders;
   readonly cookies: Readonly<Record<string, string | undefined>>;
   readonly reply: ReplyControl;
+  /** The query string as received (still percent-encoded): what a SAML HTTP-Redirect signature covers (saml-bindings §3.4.4.1). */
+  readonly rawQuery: string;
 }
 
 export interface SessionContext<S extends RouteSchema> extends PublicContext<S> {
@@ -210,6 +212,11 @@ class Context {
   }
   get cookies() {
     return this.request.cookies;
+  }
+  get rawQuery(): string {
+    const url = this.request.url;
+    const at = url.indexOf('?');
+    return at < 0 ? '' : url.slice(at + 1);
   }
   get reply(): ReplyControl {
     return this;

@@ -47,6 +47,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   // sso: connections (their secrets and cached discovery documents)
   sso_connections: 'sso',
   sso_identities: 'sso',
+  sso_logins: 'sso',
   sso_connection_tests: 'sso',
   // sso: Require-SSO break-glass users and the tenant's SSO settings (returnTo allow-list)
   sso_break_glass_users: 'sso',

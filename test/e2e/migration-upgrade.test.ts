@@ -157,6 +157,17 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`update scim_directories set everyone_group_id = ${GROUP} where tenant_id = ${T} and id = ${SCIM_DIRECTORY}`.execute(tx);
     await sql`insert into role_assignments (tenant_id, id, account_id, role_id, group_id, managed_by, created_at) values (${T}, gen_random_uuid(), ${ACC}, ${ROLE}, ${SCIM_GROUP}, ${`scim:${SCIM_DIRECTORY}`}, ${AT}::timestamptz)`.execute(tx);
   },
+  // 0021 SAML SP keys: the connection's SP key pairs (certificate public, private key encrypted), current first.
+  async (tx) => {
+    await sql`update sso_connections set saml_sp_keys = '{"keys":[{"id":"00000000-0000-4000-8000-000000000020","certificatePem":"-----BEGIN CERTIFICATE-----","createdAt":"2026-01-01T00:00:00.000Z","privateKeyEnc":"Lg=="}]}'::jsonb
+      where tenant_id = ${T} and id = ${CONNECTION}`.execute(tx);
+  },
+  // 0022 SSO logins: a SAML login (NameID, SessionIndex), and the session it became.
+  async (tx) => {
+    await sql`insert into sso_logins (tenant_id, id, connection_id, user_id, name_id, name_id_format, session_index, created_at)
+      values (${T}, '00000000-0000-4000-8000-000000000021', ${CONNECTION}, ${USER}, 'user@acme.test', 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', '_s1', ${AT}::timestamptz)`.execute(tx);
+    await sql`update sessions set source_id = '00000000-0000-4000-8000-000000000021' where tenant_id = ${T}`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

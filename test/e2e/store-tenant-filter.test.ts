@@ -149,6 +149,8 @@ const READS: ReadCase[] = [
   ['sso.readSettings', (tx, c) => sso.readSettings(tx, c.tenant), (r) => mentions(r, 'https://app-a.example')],
   ['sso.findConnection', (tx, c, w) => sso.findConnection(tx, c.tenant, w.ssoConnection), bySome('ssoConnection')],
   ['sso.findIdentityUser', (tx, c, w) => sso.findIdentityUser(tx, c.tenant, w.ssoConnection, 'subject-a'), bySome('user')],
+  ['sso.findLogin', (tx, c) => sso.findLogin(tx, c.tenant, '00000000-0000-4000-8000-00000000a021'), (r) => mentions(r, 'subject-a')],
+  ['sso.findLoginIds', (tx, c, w) => sso.findLoginIds(tx, c.tenant, w.ssoConnection, 'subject-a', ['_s1']), (r) => mentions(r, '00000000-0000-4000-8000-00000000a021')],
   ['sso.nameTaken', (tx, c) => sso.nameTaken(tx, c.tenant, 'SSO A'), isTrue],
   ['sso.findTest', (tx, c, w) => sso.findTest(tx, c.tenant, w.ssoConnection, w.ssoTest, now), bySome('ssoTest')],
   ['rbac.managedAssignmentsOfUser', (tx, c, w) => rbac.managedAssignmentsOfUser(tx, c.tenant, w.user, `sso:${w.ssoConnection}`), bySome('managedAssignment')],
@@ -218,6 +220,7 @@ const WRITES: WriteCase[] = [
   ['sso.updateConnection', (tx, c, w) => sso.updateConnection(tx, c.tenant, w.ssoConnection, { ...SSO_VALUES, name: 'Hijacked', actorId: null, now }), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection))?.name === 'SSO A'],
   ['sso.setSecret', (tx, c, w) => sso.setSecret(tx, c.tenant, w.ssoConnection, Buffer.from('hijack'), null, now), async (tx, a, w) => Buffer.from((await sso.findConnection(tx, a.tenant, w.ssoConnection))!.client_secret_enc!).toString() === 'secret-a'],
   ['sso.setClientKeys', (tx, c, w) => sso.setClientKeys(tx, c.tenant, w.ssoConnection, { keys: [{ kid: 'hijack' }] }, Buffer.from('hijack'), null, now), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection))?.client_key_enc === null],
+  ['sso.setSamlSpKeys', (tx, c, w) => sso.setSamlSpKeys(tx, c.tenant, w.ssoConnection, { keys: [{ id: 'hijack' }] }, null, now), async (tx, a, w) => (await sso.findConnection(tx, a.tenant, w.ssoConnection))?.saml_sp_keys === null],
   ['sso.finishTest', (tx, c, w) => sso.finishTest(tx, c.tenant, w.ssoTest, 'failed', { hijacked: true }), async (tx, a, w) => (await sso.findTest(tx, a.tenant, w.ssoConnection, w.ssoTest, now))?.status === 'pending'],
   ['sso.purgeTests', (tx, c) => sso.purgeTests(tx, c.tenant, now), async (tx, a, w) => (await tx.selectFrom('sso_connection_tests').select('id').where('tenant_id', '=', a.tenant).where('id', '=', w.ssoTestExpired).execute()).length === 1],
   ['rbac.deleteManagedAssignments', (tx, c, w) => rbac.deleteManagedAssignments(tx, c.tenant, `sso:${w.ssoConnection}`), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.managedAssignment)) !== undefined],
@@ -295,6 +298,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'apiKeys.insertKey': 'insert for the given tenant',
   'sso.insertConnection': 'insert for the given tenant',
   'sso.insertTest': 'insert for the given tenant: for a wrong tenant the foreign key to that tenant’s connection fails it whole',
+  'sso.insertLogin': 'insert for the given tenant: for a wrong tenant the foreign key to that tenant’s connection fails it whole',
   'sso.linkIdentity': 'upsert keyed by (tenant, connection, subject): for a wrong tenant the foreign key to that tenant’s connection fails it whole',
   'scim.insertDirectory': 'insert for the given tenant',
   'scim.insertToken': 'insert for the given tenant',
@@ -416,6 +420,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       const ssoConnection = newId();
       await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, id: ssoConnection, type: 'oidc', secret: Buffer.from('secret-a'), actorId: null, now });
       await tx.insertInto('sso_identities').values({ tenant_id: a.tenant, connection_id: ssoConnection, subject: 'subject-a', user_id: adminA.userId, created_at: now, last_login_at: null }).execute();
+      await tx.insertInto('sso_logins').values({ tenant_id: a.tenant, id: '00000000-0000-4000-8000-00000000a021', connection_id: ssoConnection, user_id: adminA.userId, name_id: 'subject-a', name_id_format: null, session_index: '_s1', created_at: now }).execute();
       // A test outcome still live and one past its time, and an assignment the connection manages.
       const ssoTest = newId();
       const ssoTestExpired = newId();

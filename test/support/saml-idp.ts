@@ -73,6 +73,8 @@ export interface ResponseOptions {
   readonly signer?: Signer;
   readonly sign?: 'assertion' | 'response' | 'both';
   readonly sha1?: boolean;
+  /** Encrypt the (signed) assertion to this certificate (PEM): the SP's encryption certificate. */
+  readonly encryptFor?: string;
 }
 
 const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -88,7 +90,7 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
     entityID: IDP_ENTITY_ID,
     privateKey: keys[signer],
     signingCert: certs[signer],
-    isAssertionEncrypted: false,
+    isAssertionEncrypted: o.encryptFor !== undefined,
     singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
     wantAuthnRequestsSigned: false,
     ...(o.sha1 ? { requestSignatureAlgorithm: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' } : {}),
@@ -98,6 +100,7 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
     assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: o.acsUrl }],
     wantAssertionsSigned: sign !== 'response',
     wantMessageSigned: sign !== 'assertion',
+    ...(o.encryptFor !== undefined ? { encryptCert: o.encryptFor, isAssertionEncrypted: true } : {}),
   });
   const now = o.now ?? new Date();
   const notBefore = o.notBefore ?? new Date(now.getTime() - 30_000);
@@ -139,4 +142,66 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
     return { id, context };
   });
   return res.context;
+}
+
+/**
+ * The samlify IdP configured with `wantAuthnRequestsSigned: true` reads the AuthnRequest the SP sent by
+ * HTTP-Redirect and verifies its query-string signature (saml-bindings §3.4.4.1) with the SP's signing certificate,
+ * taken from the SP metadata XML or given as a PEM. Rejects (samlify's error) when unsigned or wrongly signed.
+ */
+export async function idpVerifiesAuthnRequest(location: string, sp: { metadata: string } | { signingCert: string; entityID: string; acsUrl: string }): Promise<{ id: string; sigAlg: string | null }> {
+  const idp = samlify.IdentityProvider({
+    entityID: IDP_ENTITY_ID,
+    privateKey: keys.a,
+    signingCert: certs.a,
+    wantAuthnRequestsSigned: true,
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
+  });
+  const serviceProvider = 'metadata' in sp
+    ? samlify.ServiceProvider({ metadata: sp.metadata })
+    : samlify.ServiceProvider({ entityID: sp.entityID, signingCert: sp.signingCert, authnRequestsSigned: true, assertionConsumerService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', Location: sp.acsUrl }] });
+  const raw = location.slice(location.indexOf('?') + 1);
+  // The signed octet string: the query's parameters as sent, in order, without Signature (§3.4.4.1).
+  const octetString = raw.split('&').filter((p) => !p.startsWith('Signature=')).join('&');
+  const query = Object.fromEntries(new URL(location).searchParams);
+  const parsed = await idp.parseLoginRequest(serviceProvider, 'redirect', { query, octetString });
+  return { id: (parsed.extract as { request?: { id?: string } }).request?.id ?? '', sigAlg: parsed.sigAlg ?? null };
+}
+
+/** The `<KeyDescriptor>` certificates of an SP metadata XML, by use. */
+export function spMetadataCertificates(xml: string): { signing: string[]; encryption: string[] } {
+  const doc = new DOMParser().parseFromString(xml, 'text/xml');
+  const out = { signing: [] as string[], encryption: [] as string[] };
+  const descriptors = doc.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:metadata', 'KeyDescriptor');
+  for (let i = 0; i < descriptors.length; i++) {
+    const d = descriptors[i]!;
+    const cert = d.getElementsByTagNameNS('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate')[0]?.textContent ?? '';
+    const use = d.getAttribute('use');
+    if (use === 'signing' || use === 'encryption') out[use].push(cert.replace(/\s+/g, ''));
+  }
+  return out;
+}
+export const pemBody = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+
+/**
+ * The IdP's LogoutRequest for a NameID (saml-profiles §4.4.3.2), as samlify sends it by HTTP-Redirect to the SP's
+ * SLO URL: the URL the browser is sent to, signed by `signer` unless `signed` is false.
+ */
+export function idpLogoutRequestUrl(o: { sloUrl: string; spEntityId: string; nameId: string; sessionIndex?: string; signer?: Signer; signed?: boolean; sha1?: boolean }): string {
+  const signer = o.signer ?? 'a';
+  const idp = samlify.IdentityProvider({
+    entityID: IDP_ENTITY_ID,
+    privateKey: keys[signer],
+    signingCert: certs[signer],
+    nameIDFormat: [NAMEID_EMAIL],
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
+    singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: 'https://idp.saml.test/slo' }],
+    requestSignatureAlgorithm: o.sha1 ? 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' : 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  });
+  const sp = samlify.ServiceProvider({
+    entityID: o.spEntityId,
+    wantLogoutRequestSigned: o.signed !== false,
+    singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: o.sloUrl }],
+  });
+  return idp.createLogoutRequest(sp, 'redirect', { logoutNameID: o.nameId, sessionIndex: o.sessionIndex ?? '' }, 'relay-1').context;
 }

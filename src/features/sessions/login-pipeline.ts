@@ -44,6 +44,11 @@ export interface AuthenticatedUser {
   readonly secondFactorSatisfied?: boolean;
   /** A break-glass password login past Require SSO: the second factor is mandatory and enrollment is not offered. */
   readonly breakGlass?: boolean;
+  /**
+   * The identity source's own record of this login (an SSO connection's: its NameID and SessionIndex), carried
+   * through the login-phase tokens to the session, so that a logout at the source ends the session (SAML SLO).
+   */
+  readonly sourceId?: string;
 }
 
 /**
@@ -92,11 +97,12 @@ type SigningKey = Awaited<ReturnType<SigningKeys['currentSigningKey']>>;
  * the embedded database's single connection should not wait for it).
  */
 export type Decision =
-  | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly breakGlass?: boolean }
-  | { readonly status: 'mfa_enrollment_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string } }
-  | { readonly status: 'password_change_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly amr: string[] }
+  | { readonly status: 'mfa_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly breakGlass?: boolean; readonly sourceId?: string | null }
+  | { readonly status: 'mfa_enrollment_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly enrollment: { secret: string; otpauthUri: string; qrCodeDataUrl: string }; readonly sourceId?: string | null }
+  | { readonly status: 'password_change_required'; readonly tenantId: string; readonly userId: string; readonly stamp: string; readonly amr: string[]; readonly sourceId?: string | null }
   | {
       readonly status: 'authenticated';
+      readonly sourceId?: string | null;
       readonly tenantId: string;
       readonly userId: string;
       readonly stamp: string;
@@ -135,17 +141,17 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
 
   async function sign(key: SigningKey, d: Decision): Promise<LoginResult> {
     if (d.status === 'password_change_required') {
-      const change = await issuer.passwordChangeToken(key, d.tenantId, d.userId, d.amr, d.stamp);
+      const change = await issuer.passwordChangeToken(key, d.tenantId, d.userId, d.amr, d.stamp, d.sourceId);
       return { status: d.status, passwordChangeToken: change.token, expiresIn: change.exp - issuer.nowSeconds() };
     }
     if (d.status !== 'authenticated') {
-      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll', d.stamp, d.status === 'mfa_required' && d.breakGlass === true);
+      const challenge = await issuer.challengeToken(key, d.tenantId, d.userId, d.status === 'mfa_required' ? 'verify' : 'enroll', d.stamp, d.status === 'mfa_required' && d.breakGlass === true, d.sourceId);
       const expiresIn = challenge.exp - issuer.nowSeconds();
       return d.status === 'mfa_required'
         ? { status: d.status, challengeToken: challenge.token, expiresIn }
         : { status: d.status, challengeToken: challenge.token, expiresIn, enrollment: d.enrollment };
     }
-    const identity = await issuer.identityToken(key, d.tenantId, d.userId, d.amr, d.stamp, d.authTime);
+    const identity = await issuer.identityToken(key, d.tenantId, d.userId, d.amr, d.stamp, d.authTime, d.sourceId);
     return {
       status: 'authenticated',
       identityToken: identity.token,
@@ -165,7 +171,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
    * session. The user's record is read here, in the unit of work, so the tokens carry the security stamp as
    * it stands after this login's own changes (an MFA enrollment rotates it).
    */
-  async function complete(tx: Tx, tenantId: string, userId: string, amr: string[], meta: RequestMeta, recoveryCodes?: string[]): Promise<Decision> {
+  async function complete(tx: Tx, tenantId: string, userId: string, amr: string[], meta: RequestMeta, recoveryCodes?: string[], sourceId: string | null = null): Promise<Decision> {
     const user = await deps.users.findLoginUserById(tx, tenantId, userId);
     if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
     if (user.must_change_password) {
@@ -176,12 +182,12 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
         outcome: 'success',
         details: { amr },
       });
-      return { status: 'password_change_required', tenantId, userId, stamp: user.security_stamp, amr };
+      return { status: 'password_change_required', tenantId, userId, stamp: user.security_stamp, amr, sourceId };
     }
     const authTime = clock.now();
     const accounts = await deps.enterableAccounts(tx, tenantId, user.id, authTime);
     if (accounts.length === 0) throw new AppError(SessionErrors['sessions.no_accounts']);
-    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta) : undefined;
+    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta, sourceId) : undefined;
     await audit.record(tx, tenantId, {
       action: 'auth.login.succeeded',
       actor: actor(user.id, user.email, meta),
@@ -196,6 +202,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
       stamp: user.security_stamp,
       authTime,
       amr,
+      sourceId,
       accounts: accounts.map((a) => ({ id: a.id, name: a.name })),
       mustChangePassword: false,
       ...(recoveryCodes ? { recoveryCodes } : {}),
@@ -217,6 +224,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
      */
     async afterFirstFactor(tx: Tx, user: AuthenticatedUser, meta: RequestMeta): Promise<Decision> {
       const { tenantId, userId, stamp } = user;
+      const sourceId = user.sourceId ?? null;
       const policy = await deps.securityPolicy(tx, tenantId);
       if (user.breakGlass) {
         // A break-glass login bypasses the tenant's SSO, so it must prove a factor enrolled before this login:
@@ -225,23 +233,23 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
         return { status: 'mfa_required', tenantId, userId, stamp, breakGlass: true };
       }
       if (!user.secondFactorSatisfied) {
-        if (await mfa.isEnrolled(tx, tenantId, userId)) return { status: 'mfa_required', tenantId, userId, stamp };
+        if (await mfa.isEnrolled(tx, tenantId, userId)) return { status: 'mfa_required', tenantId, userId, stamp, sourceId };
         if (policy.mfaRequired) {
           const enrollment = await mfa.startEnrollment(tx, tenantId, userId, user.email);
-          return { status: 'mfa_enrollment_required', tenantId, userId, stamp, enrollment };
+          return { status: 'mfa_enrollment_required', tenantId, userId, stamp, enrollment, sourceId };
         }
       }
-      return complete(tx, tenantId, userId, user.amr, meta);
+      return complete(tx, tenantId, userId, user.amr, meta, undefined, sourceId);
     },
 
     /**
      * The account_selection and session steps for a chosen account, in the caller's unit of work (the identity
      * token's redemption): refused with `sessions.no_account_access` when the user may not enter it.
      */
-    async sessionInAccount(tx: Tx, tenantId: string, user: { id: string; email: string }, accountId: string, amr: string[], authTime: Date, meta: RequestMeta): Promise<PendingSession> {
+    async sessionInAccount(tx: Tx, tenantId: string, user: { id: string; email: string }, accountId: string, amr: string[], authTime: Date, meta: RequestMeta, sourceId: string | null = null): Promise<PendingSession> {
       const accounts = await deps.enterableAccounts(tx, tenantId, user.id, clock.now());
       if (!accounts.some((a) => a.id === accountId)) throw new AppError(SessionErrors['sessions.no_account_access']);
-      const session = await issuer.createSession(tx, tenantId, user.id, accountId, amr, authTime, meta);
+      const session = await issuer.createSession(tx, tenantId, user.id, accountId, amr, authTime, meta, sourceId);
       await audit.record(tx, tenantId, {
         action: 'auth.session.created',
         actor: actor(user.id, user.email, meta),

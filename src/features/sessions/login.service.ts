@@ -247,7 +247,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
           factor = used;
         }
         const amr = ['pwd', factor === 'recovery_code' ? 'rc' : 'otp'];
-        const result = await complete(tx, tenantId, userId, amr, meta, recoveryCodes);
+        const result = await complete(tx, tenantId, userId, amr, meta, recoveryCodes, verified.claims.src ?? null);
         // Every break-glass login past Require SSO is recorded once it is complete, for every tenant
         // administrator to see (GET /api/v1/sso/break-glass/logins).
         if (verified.claims.amr?.includes('pending:break_glass')) {
@@ -287,7 +287,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         const user = await issuer.redeem(tx, verified.claims);
         if (!user.must_change_password) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'no change pending' } });
         await deps.identity.completeForcedPasswordChange(tx, tenantId, { type: 'user', id: userId, email: user.email, ip: meta.ip, userAgent: meta.userAgent }, input.newPassword);
-        return complete(tx, tenantId, userId, verified.claims.amr ?? ['pwd'], meta);
+        return complete(tx, tenantId, userId, verified.claims.amr ?? ['pwd'], meta, undefined, verified.claims.src ?? null);
       }).catch(recordingNoAccounts(tenantId, userId, null, meta));
       return sign(key, decision);
     },
@@ -305,7 +305,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
         const user = await issuer.redeem(tx, verified.claims);
         const amr = verified.claims.amr ?? ['pwd'];
         const authTime = verified.claims.auth_time === undefined ? clock.now() : new Date(verified.claims.auth_time * 1000);
-        return pipeline.sessionInAccount(tx, tenantId, { id: userId, email: user.email }, input.accountId, amr, authTime, meta);
+        return pipeline.sessionInAccount(tx, tenantId, { id: userId, email: user.email }, input.accountId, amr, authTime, meta, verified.claims.src ?? null);
       });
       return issuer.sign(key, pending);
     },

@@ -63,20 +63,20 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
     signingKey: (): Promise<SigningKey> => deps.keys.currentSigningKey(),
 
     /** After every factor: lets the user pick an account once (`/auth/select-account`). */
-    async identityToken(key: SigningKey, tenantId: string, userId: string, amr: string[], stamp: string, authTime: Date) {
-      return issueToken('identity', key, settings, { sub: userId, tid: tenantId, amr, auth_time: seconds(authTime), sst: stampClaim(stamp) }, nowSeconds(), IDENTITY_TTL_SECONDS);
+    async identityToken(key: SigningKey, tenantId: string, userId: string, amr: string[], stamp: string, authTime: Date, sourceId?: string | null) {
+      return issueToken('identity', key, settings, { sub: userId, tid: tenantId, amr, auth_time: seconds(authTime), sst: stampClaim(stamp), ...(sourceId ? { src: sourceId } : {}) }, nowSeconds(), IDENTITY_TTL_SECONDS);
     },
 
-    async challengeToken(key: SigningKey, tenantId: string, userId: string, stage: 'verify' | 'enroll', stamp: string, breakGlass = false) {
+    async challengeToken(key: SigningKey, tenantId: string, userId: string, stage: 'verify' | 'enroll', stamp: string, breakGlass = false, sourceId?: string | null) {
       // The stage rides in `amr`: the password is done, the second factor is pending (verify or enroll); a
       // break-glass login past Require SSO says so, so that its completion is audited `sso.login.break_glass`.
       const amr = ['pwd', `pending:${stage}`, ...(breakGlass ? ['pending:break_glass'] : [])];
-      return issueToken('mfa', key, settings, { sub: userId, tid: tenantId, amr, sst: stampClaim(stamp) }, nowSeconds(), CHALLENGE_TTL_SECONDS);
+      return issueToken('mfa', key, settings, { sub: userId, tid: tenantId, amr, sst: stampClaim(stamp), ...(sourceId ? { src: sourceId } : {}) }, nowSeconds(), CHALLENGE_TTL_SECONDS);
     },
 
     /** Every factor passed, but the password must be changed first: only `/auth/password/change` takes it. */
-    async passwordChangeToken(key: SigningKey, tenantId: string, userId: string, amr: string[], stamp: string) {
-      return issueToken('password_change', key, settings, { sub: userId, tid: tenantId, amr, sst: stampClaim(stamp) }, nowSeconds(), PASSWORD_CHANGE_TTL_SECONDS);
+    async passwordChangeToken(key: SigningKey, tenantId: string, userId: string, amr: string[], stamp: string, sourceId?: string | null) {
+      return issueToken('password_change', key, settings, { sub: userId, tid: tenantId, amr, sst: stampClaim(stamp), ...(sourceId ? { src: sourceId } : {}) }, nowSeconds(), PASSWORD_CHANGE_TTL_SECONDS);
     },
 
     /**
@@ -101,7 +101,7 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
      * token is signed by `sign` after the commit: signing runs on the thread pool, and the embedded
      * database's single connection should not wait for it.
      */
-    async createSession(tx: Tx, tenantId: string, userId: string, accountId: string, amr: string[], authTime: Date, meta: RequestMeta): Promise<PendingSession> {
+    async createSession(tx: Tx, tenantId: string, userId: string, accountId: string, amr: string[], authTime: Date, meta: RequestMeta, sourceId: string | null = null): Promise<PendingSession> {
       const now = deps.clock.now();
       const policy = await deps.securityPolicy(tx, tenantId);
       const sessionId = newId(now.getTime());
@@ -116,6 +116,7 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
         createdAt: now,
         expiresAt,
         authTime,
+        sourceId,
       });
       const refreshToken = newRefreshToken(tenantId);
       const refreshExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + policy.refreshLifetimeSeconds * 1000));
@@ -129,7 +130,7 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
     },
 
     /** Revokes sessions and makes the revocation visible to the very next request (DESIGN §3). */
-    async revoke(tx: Tx, tenantId: string, filter: { sessionId?: string; userId?: string; exceptSessionId?: string }, reason: string): Promise<string[]> {
+    async revoke(tx: Tx, tenantId: string, filter: { sessionId?: string; userId?: string; exceptSessionId?: string; sourceIds?: readonly string[] }, reason: string): Promise<string[]> {
       const ids = await store.revokeSessions(tx, tenantId, filter, deps.clock.now(), reason);
       if (filter.userId) states.forgetUser(tenantId, filter.userId);
       for (const id of ids) states.forgetSession(tenantId, id);

@@ -93,7 +93,8 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
         // The new session comes from the same authentication: its `auth_time` is carried over, not renewed
         // (switching accounts is not a step-up).
         const authTime = current?.auth_time ?? new Date(0);
-        const session = await issuer.createSession(tx, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], authTime, meta);
+        // The source's logout (SAML SLO) must end the new session too: its source is carried over.
+        const session = await issuer.createSession(tx, auth.tenantId, auth.userId, accountId, current?.amr ?? ['pwd'], authTime, meta, current?.source_id ?? null);
         await issuer.revoke(tx, auth.tenantId, { sessionId: auth.sessionId }, 'switched_account');
         await audit.record(tx, auth.tenantId, {
           action: 'auth.account.switched',
@@ -107,10 +108,14 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
       return issuer.sign(key, pending);
     },
 
-    async logout(auth: Caller, meta: RequestMeta): Promise<void> {
-      await db.tenantWork(auth.tenantId, async (tx) => {
+    /** Ends the session; where its identity source has a logout of its own (SAML SLO), the URL to send the browser to. */
+    async logout(auth: Caller, meta: RequestMeta): Promise<{ redirectTo: string | null }> {
+      return db.tenantWork(auth.tenantId, async (tx) => {
+        const session = await store.findSession(tx, auth.tenantId, auth.sessionId);
         await issuer.revoke(tx, auth.tenantId, { sessionId: auth.sessionId }, 'logout');
         await audit.record(tx, auth.tenantId, { action: 'auth.logout', actor: actor(auth, meta), target: { type: 'session', id: auth.sessionId }, outcome: 'success' });
+        const sourceId = session?.source_id ?? null;
+        return { redirectTo: sourceId && deps.sourceLogout ? await deps.sourceLogout(tx, auth.tenantId, sourceId, meta) : null };
       });
     },
 

@@ -107,6 +107,11 @@ export interface SessionsDeps {
   readonly ssoPolicy?: SsoPolicyPort;
   /** A repeat of a rotated refresh token within this window gets the same successor (two tabs). Default 10 s. */
   readonly refreshGraceSeconds?: number;
+  /**
+   * The identity source's own logout for a session that came from it (the sso feature: a SAML LogoutRequest to the
+   * IdP's SLO URL, saml-profiles §4.4.3.1), in the logout's unit of work; null when the source has none.
+   */
+  readonly sourceLogout?: (tx: Tx, tenantId: string, sourceId: string, meta: RequestMeta) => Promise<string | null>;
 }
 
 /** Where a password login of an email must continue instead (the `sso_required` answer's public details). */

@@ -6,6 +6,7 @@ import {
   LoginBody,
   LoginMfaBody,
   LoginResponse,
+  LogoutRedirect,
   PasswordChangeBody,
   RevokedCount,
   RevokeOthersBody,
@@ -133,10 +134,17 @@ export function sessionsRoutes(sessions: SessionsService): Route[] {
       auth: 'session',
       headers: NO_STORE,
       status: 204,
-      schema: { tags: ['auth'], summary: 'End the current session', response: { 204: NoContent } },
+      schema: {
+        tags: ['auth'], summary: 'End the current session',
+        description: '204 when the session ends here. 200 `{ redirectTo }` when the session came from a SAML connection with an IdP SLO URL: send the browser there (a LogoutRequest, saml-profiles §4.4.3.1) so the IdP ends its session too.',
+        response: { 204: NoContent, 200: LogoutRedirect },
+      },
       handler: async (ctx) => {
-        await sessions.logout(ctx.principal, ctx.meta);
+        const { redirectTo } = await sessions.logout(ctx.principal, ctx.meta);
         ctx.reply.clearCookie(REFRESH_COOKIE, cookie);
+        if (redirectTo === null) return;
+        ctx.reply.status(200);
+        return { redirectTo };
       },
     }),
     defineRoute({

@@ -89,6 +89,8 @@ export const SessionView = z
   })
   .meta({ id: 'Session' });
 
+/** POST /auth/logout, when the session's identity source has its own logout (SAML SLO): where the browser goes. */
+export const LogoutRedirect = z.object({ redirectTo: z.string().describe('The IdP\'s SLO URL with our LogoutRequest: send the browser there') }).meta({ id: 'LogoutRedirect' });
 export const SessionList = z.object({ sessions: z.array(SessionView) }).meta({ id: 'SessionList' });
 export const RevokedCount = z.object({ revoked: z.number().int() }).meta({ id: 'RevokedSessions' });
 export const SessionIdParams = z.object({ sessionId: Uuid });

@@ -54,6 +54,13 @@ export function createSessions(deps: SessionsDeps) {
     spendOnceIn(tx: Tx, tenantId: string, id: string, expiresAt: Date): Promise<boolean> {
       return spendTokenId(tx, tenantId, id, expiresAt, deps.clock.now());
     },
+    /**
+     * Ends the live sessions that came from these identity-source logins (SAML Single Logout from the IdP), in the
+     * caller's unit of work; the very next request of each is refused, on every instance (DESIGN §3). The ids ended.
+     */
+    revokeSessionsFromSource(tx: Tx, tenantId: string, sourceIds: readonly string[], reason: string): Promise<string[]> {
+      return issuer.revoke(tx, tenantId, { sourceIds }, reason);
+    },
     /** Whether refresh cookies may drop `Secure`: only for a server reached at http://localhost. */
     secureCookies: !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(deps.issuer),
   };

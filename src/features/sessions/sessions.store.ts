@@ -19,6 +19,8 @@ export interface NewSession {
   expiresAt: Date;
   /** When the user authenticated (OIDC Core §2 `auth_time`); kept across account switches and refreshes. */
   authTime: Date;
+  /** The identity-source login the session comes from (sso's record id), or null (a password). */
+  sourceId?: string | null;
 }
 
 export async function insertSession(tx: Tx, tenantId: string, s: NewSession): Promise<void> {
@@ -36,6 +38,7 @@ export async function insertSession(tx: Tx, tenantId: string, s: NewSession): Pr
       last_seen_at: s.createdAt,
       expires_at: s.expiresAt,
       auth_time: s.authTime,
+      source_id: s.sourceId ?? null,
     })
     .execute();
 }
@@ -48,10 +51,12 @@ export async function findSession(tx: Tx, tenantId: string, sessionId: string) {
 export async function revokeSessions(
   tx: Tx,
   tenantId: string,
-  filter: { sessionId?: string; userId?: string; exceptSessionId?: string },
+  filter: { sessionId?: string; userId?: string; exceptSessionId?: string; sourceIds?: readonly string[] },
   now: Date,
   reason: string,
 ): Promise<string[]> {
+  // No source named: nothing to revoke (never "every session of the tenant").
+  if (filter.sourceIds !== undefined && filter.sourceIds.length === 0) return [];
   let q = tx
     .updateTable('sessions')
     .set({ revoked_at: now, revoked_reason: reason })
@@ -60,6 +65,7 @@ export async function revokeSessions(
   if (filter.sessionId) q = q.where('id', '=', filter.sessionId);
   if (filter.userId) q = q.where('user_id', '=', filter.userId);
   if (filter.exceptSessionId) q = q.where('id', '<>', filter.exceptSessionId);
+  if (filter.sourceIds) q = q.where('source_id', 'in', [...filter.sourceIds]);
   const rows = await q.returning('id').execute();
   return rows.map((r) => r.id);
 }

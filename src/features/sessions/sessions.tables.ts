@@ -21,6 +21,8 @@ export interface SessionsTable {
   revoked_reason: string | null;
   /** When the user authenticated for this session (OIDC Core §2 `auth_time`); null before migration 0008. */
   auth_time: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Migration 0022: the identity-source login this session comes from (sso's record), so the source's logout can end it. */
+  source_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RefreshTokensTable {

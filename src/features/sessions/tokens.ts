@@ -30,6 +30,8 @@ export interface TokenClaims {
   readonly auth_time?: number;
   /** A hash of the user's security stamp when the token was issued (login-phase tokens only). */
   readonly sst?: string;
+  /** The identity-source login the session comes from (an SSO record id), carried by login-phase tokens. */
+  readonly src?: string;
 }
 
 /** The claims a caller chooses; `iss`, `iat`, `exp` and `jti` are set by `issueToken`. */
@@ -41,6 +43,7 @@ export interface IssuedClaims {
   amr?: string[];
   auth_time?: number;
   sst?: string;
+  src?: string;
 }
 
 export interface PublicKeyRef {

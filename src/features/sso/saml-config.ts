@@ -18,6 +18,8 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 /** Where a connection's SAML endpoints live under PUBLIC_URL (the SP entity ID is the metadata URL). */
 export const SAML_METADATA_PATH = '/auth/sso/saml/:connectionId/metadata';
 export const SAML_ACS_PATH = '/auth/sso/saml/acs/:connectionId';
+/** Our SingleLogoutService (saml-metadata §2.4.2): the IdP's LogoutRequests arrive here. */
+export const SAML_SLO_PATH = '/auth/sso/saml/slo/:connectionId';
 
 export type EmailFrom = 'attribute_or_name_id' | 'attribute' | 'name_id';
 
@@ -34,6 +36,8 @@ export interface SamlConfig {
   readonly allowIdpInitiated: boolean;
   readonly clockSkewSeconds: number;
   readonly emailFrom: EmailFrom;
+  /** Sign AuthnRequests with the connection's current SP key (saml-core §3.4.1; metadata AuthnRequestsSigned). */
+  readonly signAuthnRequests?: boolean;
 }
 
 export interface CertificateInfo {
@@ -133,6 +137,7 @@ export function resolveSamlConfig(input: SamlSettingsInput & { fetchedMetadataXm
     allowIdpInitiated: merged.allowIdpInitiated ?? false,
     clockSkewSeconds: merged.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
     emailFrom: merged.emailFrom ?? 'attribute_or_name_id',
+    signAuthnRequests: merged.signAuthnRequests ?? false,
   };
 }
 
@@ -162,10 +167,28 @@ export async function fetchIdpMetadata(url: string, policy: IssuerNetworkPolicy)
   }
 }
 
-/** Our SP metadata (saml-metadata §2.4.4 SPSSODescriptor): entity ID, the HTTP-POST ACS, signed assertions wanted. */
-export function spMetadataXml(publicUrl: string, connectionId: string): string {
+const certificateBody = (pem: string) => pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+
+/**
+ * Our SP metadata (saml-metadata §2.4.4 SPSSODescriptor): entity ID, the HTTP-POST ACS, signed assertions wanted,
+ * and each SP key's certificate twice, `use="signing"` and `use="encryption"` (§2.4.1.1): during a rotation both
+ * keys are listed, the current first, so the IdP may encrypt to either and verify either.
+ * `AuthnRequestsSigned` (§2.4.4) says whether our requests are signed.
+ */
+export function spMetadataXml(publicUrl: string, connectionId: string, sp: { certificates: readonly string[]; signAuthnRequests: boolean } = { certificates: [], signAuthnRequests: false }): string {
   const { spEntityId, acsUrl } = spEndpoints(publicUrl, connectionId);
-  return generateServiceProviderMetadata({ issuer: spEntityId, callbackUrl: acsUrl, wantAssertionsSigned: true, identifierFormat: NAMEID_EMAIL });
+  const logoutCallbackUrl = `${publicUrl}${SAML_SLO_PATH.replace(':connectionId', connectionId)}`;
+  const base = generateServiceProviderMetadata({ issuer: spEntityId, callbackUrl: acsUrl, logoutCallbackUrl, wantAssertionsSigned: true, identifierFormat: NAMEID_EMAIL });
+  const keyInfo = (pem: string) => `<ds:KeyInfo><ds:X509Data><ds:X509Certificate>${certificateBody(pem)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>`;
+  const descriptors = [
+    ...sp.certificates.map((pem) => `<KeyDescriptor use="signing">${keyInfo(pem)}</KeyDescriptor>`),
+    // xmlenc11 / xmlenc algorithms node-saml (xml-encryption) can decrypt, strongest first.
+    ...sp.certificates.map((pem) => `<KeyDescriptor use="encryption">${keyInfo(pem)}<EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes128-gcm"/><EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/><EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/></KeyDescriptor>`),
+  ].join('');
+  // KeyDescriptor comes first in an SPSSODescriptor (saml-metadata §2.4.1 RoleDescriptorType sequence).
+  return base
+    .replace('AuthnRequestsSigned="false"', `AuthnRequestsSigned="${sp.signAuthnRequests}"`)
+    .replace(/(<SPSSODescriptor [^>]*>)/, `$1${descriptors}`);
 }
 
 export { XmlRefused };

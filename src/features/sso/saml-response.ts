@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import type { SignInCode } from './signin-core.js';
 import type { SamlConfig } from './saml-config.js';
@@ -34,6 +35,8 @@ export interface Expected {
   /** The AuthnRequest's ID this browser's transaction holds; null only for an IdP-initiated response. */
   readonly requestId: string | null;
   readonly now: Date;
+  /** The SP private keys (PEM) that may decrypt an EncryptedAssertion, the current first; read only when one arrives. */
+  readonly decryptionKeys: () => Promise<readonly string[]>;
 }
 
 /** The signed assertion's content, once every check passed. */
@@ -56,15 +59,32 @@ function* elements(root: XElement): Generator<XElement> {
   }
 }
 
-/** Every signature and digest algorithm in the document must be on the list (SHA-1 only when allowed). */
-function checkAlgorithms(root: XElement, allowSha1: boolean): void {
+/** A SigAlg of the HTTP-Redirect binding (saml-bindings §3.4.4.1) we accept: RSA-SHA-2, RSA-SHA1 only when allowed. */
+export const acceptedSignatureAlgorithm = (alg: string, allowSha1: boolean): boolean => SIGNATURE_METHODS.includes(alg) || (allowSha1 && alg === SHA1_SIGNATURE);
+
+/**
+ * Every signature and digest algorithm of an XML signature in the document must be on the list (SHA-1 only when
+ * allowed): `SignatureMethod` in a `SignedInfo`, `DigestMethod` in a `Reference` (XML Signature §4.4). A
+ * `DigestMethod` inside an xenc `EncryptionMethod` is RSA-OAEP's hash (XML Encryption §5.5.2, SHA-1 by default
+ * for rsa-oaep-mgf1p), which needs no collision resistance and is not a signature's.
+ */
+export function checkAlgorithms(root: XElement, allowSha1: boolean): void {
   for (const e of elements(root)) {
     if (e.namespaceURI !== NS.dsig || (e.localName !== 'SignatureMethod' && e.localName !== 'DigestMethod')) continue;
+    const parent = e.parentNode as XElement | null;
+    if (parent?.namespaceURI !== NS.dsig || parent.localName !== (e.localName === 'SignatureMethod' ? 'SignedInfo' : 'Reference')) continue;
     const alg = attr(e, 'Algorithm') ?? '';
     const allowed = e.localName === 'SignatureMethod' ? [...SIGNATURE_METHODS, ...(allowSha1 ? [SHA1_SIGNATURE] : [])] : [...DIGEST_METHODS, ...(allowSha1 ? [SHA1_DIGEST] : [])];
     if (!allowed.includes(alg)) no('sso_signature', alg === SHA1_SIGNATURE || alg === SHA1_DIGEST ? 'The response is signed with SHA-1, which this connection does not accept (allowSha1).' : `The signature algorithm ${alg.slice(0, 100)} is not accepted.`);
   }
 }
+
+/**
+ * node-saml's own XML decryption (xml-encryption underneath: RSA-OAEP key transport, AES-CBC/GCM content; RSA
+ * PKCS#1 v1.5 refused, so a wrong key fails rather than yielding a random session key). node-saml does not export
+ * it from its entry point, hence the path.
+ */
+const { decryptXml } = createRequire(import.meta.url)('@node-saml/node-saml/lib/xml.js') as { decryptXml: (xml: string, key: string) => Promise<string> };
 
 /** node-saml's refusals, as sign-in codes. */
 function fromNodeSaml(err: unknown): SamlRefused {
@@ -107,9 +127,10 @@ export async function verifySamlResponse(samlResponse: string, config: SamlConfi
   // saml-core §3.2.2.2: a top-level status other than Success is a failure, whatever assertion rides along.
   const status = attr(child(child(response, NS.protocol, 'Status'), NS.protocol, 'StatusCode'), 'Value');
   if (status !== SUCCESS) no('sso_config', `The IdP answered status ${(status ?? 'none').slice(0, 200)}.`);
-  // Exactly one assertion, a direct child of the Response (XML signature wrapping hides extra ones elsewhere).
-  if (children(response, NS.assertion, 'Assertion').length !== 1) no('sso_signature', 'The response must carry exactly one assertion.');
-  if (children(response, NS.assertion, 'EncryptedAssertion').length > 0) no('sso_config', 'Encrypted assertions are not configured for this connection.');
+  // Exactly one assertion, plain or encrypted (saml-core §2.3.4), a direct child of the Response (XML signature
+  // wrapping hides extra ones elsewhere).
+  const encrypted = children(response, NS.assertion, 'EncryptedAssertion').length;
+  if (children(response, NS.assertion, 'Assertion').length + encrypted !== 1) no('sso_signature', 'The response must carry exactly one assertion.');
   // saml-bindings §3.5.5.2: Destination, when present (required when the Response is signed), is our ACS URL.
   const destination = attr(response, 'Destination');
   if (destination !== null ? destination !== expected.acsUrl : child(response, NS.dsig, 'Signature') !== undefined) no('sso_audience', 'The response\'s Destination is not this connection\'s ACS URL.');
@@ -119,7 +140,7 @@ export async function verifySamlResponse(samlResponse: string, config: SamlConfi
   if (expected.requestId !== null && responseInResponseTo !== null && responseInResponseTo !== expected.requestId) no('sso_state', 'The response answers another request than this browser\'s.');
   if (expected.requestId === null && responseInResponseTo !== null) no('sso_state', 'The response answers a request, but no sign-in is under way in this browser.');
 
-  const saml = new SAML({
+  const samlWith = (decryptionPvk: string | null) => new SAML({
     callbackUrl: expected.acsUrl,
     issuer: expected.spEntityId,
     audience: expected.spEntityId,
@@ -130,12 +151,44 @@ export async function verifySamlResponse(samlResponse: string, config: SamlConfi
     // InResponseTo is ours to check: against this browser's transaction, not a server-wide cache.
     validateInResponseTo: ValidateInResponseTo.never,
     acceptedClockSkewMs: config.clockSkewSeconds * 1000,
+    // saml-core §6.2: an EncryptedAssertion is decrypted with our SP key; node-saml then verifies the signature of
+    // the decrypted assertion (or the Response's, which covers the ciphertext).
+    ...(decryptionPvk !== null ? { decryptionPvk } : {}),
   });
+  const validate = async (decryptionPvk: string | null): Promise<string> => {
+    const { profile } = await samlWith(decryptionPvk).validatePostResponseAsync({ SAMLResponse: samlResponse });
+    if (!profile) return no('sso_signature', 'The response carries no assertion.');
+    return profile.getAssertionXml!();
+  };
+  let decryptionPvk: string | null = null;
+  if (encrypted === 1) {
+    // During an SP key rotation the IdP may encrypt to either key: the current first, then the previous.
+    const keys = await expected.decryptionKeys();
+    if (keys.length === 0) no('sso_config', 'The assertion is encrypted, but the connection has no SP key to decrypt it (POST …/sp-keys/rotate).');
+    const encryptedXml = (child(response, NS.assertion, 'EncryptedAssertion') as unknown as { toString(): string }).toString();
+    let plaintext: string | undefined;
+    for (const key of keys) {
+      try {
+        plaintext = await decryptXml(encryptedXml, key);
+        decryptionPvk = key;
+        break;
+      } catch {
+        // Not encrypted to this key: the next one.
+      }
+    }
+    if (plaintext === undefined) return no('sso_config', 'The assertion is encrypted for a key that is not one of this connection\'s SP keys (give the IdP the certificate of saml.spKeys).');
+    // The decrypted assertion gets the document's checks: no DOCTYPE, and its own signature's algorithms, which the
+    // ciphertext hid from the first check (RFC 6194: no SHA-1 unless the connection opts in).
+    try {
+      checkAlgorithms(parseXmlStrict(plaintext).documentElement!, config.allowSha1);
+    } catch (err) {
+      if (err instanceof XmlRefused) return no('sso_signature', `The decrypted assertion: ${err.message}`);
+      throw err;
+    }
+  }
   let signedXml: string;
   try {
-    const { profile } = await saml.validatePostResponseAsync({ SAMLResponse: samlResponse });
-    if (!profile) return no('sso_signature', 'The response carries no assertion.');
-    signedXml = profile.getAssertionXml!();
+    signedXml = await validate(decryptionPvk);
   } catch (err) {
     throw fromNodeSaml(err);
   }

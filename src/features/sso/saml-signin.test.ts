@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { createServer } from 'node:http';
+import { inflateRawSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +8,7 @@ import { startSecondInstance, startTestApp, type TestApp } from '../../../test/s
 import { engines } from '../../../test/support/databases.js';
 import { callApi } from '../../../test/support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../../../test/support/login.js';
-import { certs, IDP_ENTITY_ID, IDP_SSO_URL, idpMetadata, readAuthnRequest, type ResponseOptions, signedResponse } from '../../../test/support/saml-idp.js';
+import { certs, IDP_ENTITY_ID, IDP_SSO_URL, idpLogoutRequestUrl, idpMetadata, readAuthnRequest, type ResponseOptions, signedResponse } from '../../../test/support/saml-idp.js';
 import { markDomainVerified, ssoLoginFailures } from '../../../test/support/sso.js';
 import { createUserAgent, freePort } from '../../../test/support/user-agent.js';
 import { newId } from '../../kernel/ids.js';
@@ -195,6 +197,136 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     const legacy = await createConnection({}, { allowSha1: true });
     const ok = await signIn((id) => respond(id, { sha1: true }, legacy.id), legacy.id);
     expect(ok.error, ok.landing?.href).toBeNull();
+  });
+
+  it('encrypted assertions: decrypted with the SP key, the previous one too during a rotation; SHA-1 inside refused; encrypted for another key: sso_config', async () => {
+    type WithKeys = { id: string; saml: { spKeys: { id: string; certificatePem: string }[] } };
+    const conn = (await createConnection()) as unknown as WithKeys;
+    const cert = conn.saml.spKeys[0]!.certificatePem;
+    const encrypted = (o: Partial<ResponseOptions> = {}, key = cert) => (id: string) => respond(id, { encryptFor: key, ...o }, conn.id);
+
+    const sample = Buffer.from(await encrypted()('_sample'), 'base64').toString('utf8');
+    expect(sample).toContain('EncryptedAssertion');
+    expect(sample).not.toContain('alice@corp.example');
+    const ok = await signIn(encrypted(), conn.id);
+    expect(ok.error, ok.landing?.href).toBeNull();
+    expect((await result(ok.ua)).body).toMatchObject({ status: 'authenticated' });
+
+    // The signature inside the encrypted assertion is checked for SHA-1 once decrypted.
+    await expectRefused(signIn(encrypted({ sha1: true }), conn.id), 'sso_signature');
+    // Signed by another certificate, then encrypted to us: refused.
+    await expectRefused(signIn(encrypted({ signer: 'attacker' }), conn.id), 'sso_signature');
+    // Encrypted to another connection's SP key.
+    const other = (await createConnection()) as unknown as WithKeys;
+    await expectRefused(signIn(encrypted({}, other.saml.spKeys[0]!.certificatePem), conn.id), 'sso_config');
+
+    // Rotation with overlap: the IdP may still encrypt to the previous key until it is removed.
+    const rotated = await api<WithKeys>(admin, 'POST', `/api/v1/sso/connections/${conn.id}/sp-keys/rotate`);
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    const next = rotated.body.saml.spKeys[0]!.certificatePem;
+    expect((await signIn(encrypted({}, cert), conn.id)).error).toBeNull();
+    expect((await signIn(encrypted({}, next), conn.id)).error).toBeNull();
+    const removed = await api(admin, 'DELETE', `/api/v1/sso/connections/${conn.id}/sp-keys/${conn.saml.spKeys[0]!.id}`);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    await expectRefused(signIn(encrypted({}, cert), conn.id), 'sso_config');
+    expect((await signIn(encrypted({}, next), conn.id)).error).toBeNull();
+  });
+
+  it('IdP-initiated Single Logout: a signed LogoutRequest ends the sessions of that NameID from this connection, answers a LogoutResponse; unsigned, wrongly signed or SHA-1 refused and audited', async () => {
+    const conn = await createConnection();
+    const sloUrl = `${t.url}/auth/sso/saml/slo/${conn.id}`;
+    const signInAs = async (nameId: string) => {
+      const r = await signIn((id) => respond(id, { nameId }, conn.id), conn.id);
+      expect(r.error, r.landing?.href).toBeNull();
+      const answer = await result(r.ua);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      return answer.body.session as { accessToken: string };
+    };
+    const dave = await signInAs('dave@corp.example');
+    const erin = await signInAs('erin@corp.example');
+    // A password-less session of the same user from another connection is not this connection's to end.
+    const daveElsewhere = await (async () => {
+      const r = await signIn((id) => respond(id, { nameId: 'dave@corp.example' }));
+      return (await result(r.ua)).body.session as { accessToken: string };
+    })();
+    const me = async (who: { accessToken: string }) => (await api(who, 'GET', '/api/v1/me')).status;
+    expect(await me(dave)).toBe(200);
+    const sessionRow = await t.app.db.ownerWork((tx) => tx.selectFrom('sessions').innerJoin('sso_logins', (j) => j.onRef('sso_logins.id', '=', 'sessions.source_id').onRef('sso_logins.tenant_id', '=', 'sessions.tenant_id')).select(['sso_logins.name_id', 'sso_logins.connection_id', 'sso_logins.session_index']).where('sessions.tenant_id', '=', admin.tenantId).where('sso_logins.connection_id', '=', conn.id).execute());
+    expect(sessionRow.map((r) => r.name_id).sort()).toEqual(['dave@corp.example', 'erin@corp.example']);
+    expect(sessionRow.every((r) => r.session_index?.startsWith('_s'))).toBe(true);
+
+    const logoutEvents = (action: string) => t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['details', 'error_code']).where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', action).execute());
+    const ua = createUserAgent();
+    const refused = async (url: string, code: string) => {
+      const before = (await logoutEvents('sso.logout.failed')).length;
+      const res = await ua.request(url);
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+      expect((await logoutEvents('sso.logout.failed')).length).toBe(before + 1);
+    };
+    const base = { sloUrl, spEntityId: spEntityIdOf(conn.id), nameId: 'dave@corp.example' };
+    await refused(idpLogoutRequestUrl({ ...base, signed: false }), 'sso_signature');
+    await refused(idpLogoutRequestUrl({ ...base, signer: 'attacker' }), 'sso_signature');
+    await refused(idpLogoutRequestUrl({ ...base, sha1: true }), 'sso_signature');
+    // The signature covers the query: another NameID under the same signature is refused.
+    const signed = idpLogoutRequestUrl(base);
+    const other = idpLogoutRequestUrl({ ...base, nameId: 'erin@corp.example', signed: false });
+    await refused(signed.replace(/SAMLRequest=[^&]+/, other.match(/SAMLRequest=[^&]+/)![0]), 'sso_signature');
+    expect(await me(dave)).toBe(200);
+
+    // A NameID with no session here: answered, and nobody else's session ends.
+    const nobody = await ua.request(idpLogoutRequestUrl({ ...base, nameId: 'nobody@corp.example' }));
+    expect(nobody.status).toBe(302);
+    expect(await me(erin)).toBe(200);
+
+    const res = await ua.request(signed);
+    expect(res.status, await res.clone().text()).toBe(302);
+    const answer = new URL(res.headers.get('location')!);
+    expect(answer.origin + answer.pathname).toBe('https://idp.saml.test/slo');
+    expect(answer.searchParams.get('SAMLResponse')).toBeTruthy();
+    expect(answer.searchParams.get('RelayState')).toBe('relay-1');
+    expect(answer.searchParams.get('Signature')).toBeTruthy();
+    // Dave's session from this connection ends; Erin's, and Dave's from the other connection, do not.
+    expect(await me(dave)).toBe(401);
+    expect(await me(erin)).toBe(200);
+    expect(await me(daveElsewhere)).toBe(200);
+    const events = await logoutEvents('sso.logout.idp_initiated');
+    expect(events.at(-1)!.details).toMatchObject({ nameId: 'dave@corp.example', sessions: 1 });
+    // Our SP metadata names the SLO endpoint.
+    expect(await (await fetch(`${t.url}/auth/sso/saml/${conn.id}/metadata`)).text()).toContain(`Location="${sloUrl}"`);
+  });
+
+  it('SP-initiated Single Logout: our logout of a SAML session answers the IdP SLO URL with a signed LogoutRequest for its NameID and SessionIndex; a session from a connection without SLO URL ends with 204', async () => {
+    const conn = await createConnection({}, { signAuthnRequests: false });
+    const r = await signIn((id) => respond(id, { nameId: 'frank@corp.example' }, conn.id), conn.id);
+    const session = (await result(r.ua)).body.session as { accessToken: string };
+    const login = await t.app.db.ownerWork((tx) => tx.selectFrom('sso_logins').select(['name_id', 'session_index']).where('tenant_id', '=', admin.tenantId).where('connection_id', '=', conn.id).executeTakeFirstOrThrow());
+    const out = await api<{ redirectTo: string }>(session, 'POST', '/auth/logout');
+    expect(out.status, JSON.stringify(out.body)).toBe(200);
+    const url = new URL(out.body.redirectTo);
+    expect(url.origin + url.pathname).toBe('https://idp.saml.test/slo');
+    expect(url.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    expect(url.searchParams.get('Signature')).toBeTruthy();
+    const xml = inflateRawSync(Buffer.from(url.searchParams.get('SAMLRequest')!, 'base64')).toString('utf8');
+    const request = new DOMParser().parseFromString(xml, 'text/xml').documentElement;
+    expect(request.localName).toBe('LogoutRequest');
+    expect(request.getAttribute('Destination')).toBe('https://idp.saml.test/slo');
+    expect(first(request as unknown as Element, SAML, 'NameID').textContent).toBe('frank@corp.example');
+    expect(first(request as unknown as Element, SAMLP, 'SessionIndex').textContent).toBe(login.session_index);
+    expect(first(request as unknown as Element, SAML, 'Issuer').textContent).toBe(spEntityIdOf(conn.id));
+    expect((await api(session, 'GET', '/api/v1/me')).status).toBe(401);
+    // The IdP's LogoutResponse comes back to our SLO URL: the browser lands on the sign-in page.
+    const back = await createUserAgent().request(`${t.url}/auth/sso/saml/slo/${conn.id}?SAMLResponse=abc`);
+    expect(back.status).toBe(302);
+    expect(back.headers.get('location')).toBe(`${t.url}/login`);
+    const audited = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', 'sso.logout.sp_initiated').execute());
+    expect(audited.at(-1)!.details).toMatchObject({ nameId: 'frank@corp.example', signed: true });
+
+    // No IdP SLO URL: our logout only.
+    const noSlo = await createConnection({}, { sloUrl: null });
+    const r2 = await signIn((id) => respond(id, { nameId: 'frank@corp.example' }, noSlo.id), noSlo.id);
+    const session2 = (await result(r2.ua)).body.session as { accessToken: string };
+    expect((await api(session2, 'POST', '/auth/logout')).status).toBe(204);
   });
 
   it('a response signed as a whole (not the assertion) is accepted; its assertion swapped for an unsigned one is not', async () => {
@@ -420,6 +552,29 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
       expect(refreshed.body.saml.certificates.map((c) => c.subject)).toEqual([expect.stringContaining('idp-b')]);
       const missing = await api<Body>(admin, 'POST', '/api/v1/sso/connections', { type: 'saml', name: `Gone ${newId().slice(-8)}`, saml: { metadataUrl: `${url}/nope` } });
       expect(missing.body).toMatchObject({ error: { code: 'sso_config' } });
+
+      // The scheduled refresh: a new certificate set is applied and audited with the fingerprints before and after.
+      const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+      const events = async (action: string) => t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['details', 'outcome']).where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', action).orderBy('seq').execute());
+      const unchanged = await t.app.services.sso.refreshMetadataPass();
+      expect(unchanged).toMatchObject({ changed: 0 });
+      expect(await events('sso.connection.metadata_refreshed')).toHaveLength(0);
+      served = idpMetadata([certs.b, certs.a]);
+      expect(await t.app.services.sso.refreshMetadataPass()).toMatchObject({ changed: 1 });
+      const got = await api<{ enabled: boolean; saml: { certificates: Array<{ fingerprintSha256: string }> } }>(admin, 'GET', `/api/v1/sso/connections/${conn.id}`);
+      expect(got.body.saml.certificates.map((c) => c.fingerprintSha256)).toEqual([fingerprint(certs.b), fingerprint(certs.a)]);
+      const refreshedEvents = await events('sso.connection.metadata_refreshed');
+      expect(refreshedEvents).toHaveLength(1);
+      expect(refreshedEvents[0]!.details).toMatchObject({ before: { certificates: [fingerprint(certs.b)] }, after: { certificates: [fingerprint(certs.b), fingerprint(certs.a)] } });
+      // A failing fetch keeps the settings and the connection enabled; audited.
+      served = '<not-metadata/>';
+      expect(await t.app.services.sso.refreshMetadataPass()).toMatchObject({ changed: 0, failed: 1 });
+      const after = await api<{ enabled: boolean; saml: { certificates: Array<{ fingerprintSha256: string }> } }>(admin, 'GET', `/api/v1/sso/connections/${conn.id}`);
+      expect(after.body.enabled).toBe(true);
+      expect(after.body.saml.certificates.map((c) => c.fingerprintSha256)).toEqual([fingerprint(certs.b), fingerprint(certs.a)]);
+      const failedEvents = await events('sso.connection.metadata_refresh_failed');
+      expect(failedEvents).toHaveLength(1);
+      expect(failedEvents[0]!.outcome).toBe('failure');
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

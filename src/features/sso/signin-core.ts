@@ -79,6 +79,8 @@ export interface Asserted {
   readonly amr: readonly string[];
   /** What the audit records of the IdP's authentication (`amr`, or the SAML AuthnContextClassRef). */
   readonly evidence: Readonly<Record<string, unknown>>;
+  /** SAML: what the IdP's LogoutRequest will name this login by (saml-core §3.7.1), recorded for Single Logout. */
+  readonly logout?: { readonly nameId: string; readonly nameIdFormat: string | null; readonly sessionIndex: string | null };
 }
 
 export type Fail = (code: SignInCode, message: string, details?: Record<string, unknown>) => Promise<never>;
@@ -364,7 +366,13 @@ export function createSignInCore(deps: SignInCoreDeps) {
               outcome: 'success',
               details: { sub, ...asserted.evidence, provisioned: resolved.provisioned },
             });
-            return { tenantId: flow.tenantId, userId: user.id, email: user.email, stamp: user.security_stamp, amr: asserted.amr.length > 0 ? [...asserted.amr] : ['ext'], secondFactorSatisfied: idpMfa };
+            // The login the session will remember, so that the IdP's Single Logout can end it (saml-profiles §4.4).
+            let sourceId: string | undefined;
+            if (asserted.logout) {
+              sourceId = randomUUID();
+              await store.insertLogin(t, flow.tenantId, { id: sourceId, connectionId: row.id, userId: user.id, ...asserted.logout, now: deps.clock.now() });
+            }
+            return { tenantId: flow.tenantId, userId: user.id, email: user.email, stamp: user.security_stamp, amr: asserted.amr.length > 0 ? [...asserted.amr] : ['ext'], secondFactorSatisfied: idpMfa, ...(sourceId ? { sourceId } : {}) };
           },
           meta,
         )

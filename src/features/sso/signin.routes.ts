@@ -4,7 +4,7 @@ import { defineRoute, RawBody, type Route } from '../../http/route.js';
 import { AppError } from '../../kernel/app-error.js';
 import { loginAnswerer, LoginResponse } from '../sessions/index.js';
 import { CALLBACK_PATH } from './oidc-signin.js';
-import { SAML_ACS_PATH, SAML_METADATA_PATH, spMetadataXml } from './saml-config.js';
+import { SAML_ACS_PATH, SAML_METADATA_PATH, SAML_SLO_PATH } from './saml-config.js';
 import type { SsoSignIn } from './signin.js';
 import { SignInRefused } from './signin-core.js';
 import { SsoErrors } from './sso.errors.js';
@@ -49,6 +49,15 @@ const AcsBody = z.object({
   RelayState: z.string().max(1000).optional(),
 });
 const SamlParams = z.object({ connectionId: z.uuid() });
+const LogoutQuery = z.object({
+  SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT).optional(),
+  SAMLResponse: z.string().min(1).max(SAML_ACS_BODY_LIMIT).optional(),
+  RelayState: z.string().max(1000).optional(),
+  SigAlg: z.string().max(200).optional(),
+  Signature: z.string().max(2000).optional(),
+});
+const LogoutBody = z.object({ SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT), RelayState: z.string().max(1000).optional() });
+const sloDescription = 'The IdP\'s LogoutRequest (saml-profiles §4.4), signed with one of the connection\'s IdP certificates (RSA-SHA-2; SHA-1 only with `allowSha1`): the Tessera sessions that came from the logins it names (NameID, SessionIndex) end, effective on their next request on every instance; audited `sso.logout.idp_initiated`. Answers a LogoutResponse by redirect to the IdP\'s SLO URL (signed with the current SP key). Refused with a JSON error, audited `sso.logout.failed`: `sso_signature` (unsigned, wrongly signed, not a LogoutRequest, expired), `sso_audience` (Destination), `sso_config` (no IdP SLO URL); `sso.connection_not_found`.';
 
 const asAppError = (err: unknown) => (err instanceof SignInRefused ? new AppError(SsoErrors[err.code], { message: err.message }) : err);
 
@@ -146,16 +155,41 @@ export function ssoSignInRoutes(signIn: SsoSignIn, options: { secureCookies: boo
       },
     }),
     defineRoute({
+      method: 'GET', url: SAML_SLO_PATH, auth: 'public', status: 302, headers: NO_STORE, ...limited,
+      schema: { tags, summary: 'SAML Single Logout from the IdP (HTTP-Redirect binding)', description: sloDescription, params: SamlParams, querystring: LogoutQuery, response: { 302: Redirect } },
+      handler: async (ctx) => {
+        const { SAMLRequest, SAMLResponse: _answer, ...rest } = ctx.input.query;
+        // The IdP's LogoutResponse to our SP-initiated logout (saml-profiles §4.4.3.4): our session ended before the
+        // browser left, so nothing rides on it; the browser goes to the sign-in page.
+        if (SAMLRequest === undefined) {
+          ctx.reply.header('location', `${options.publicUrl}/login`);
+          return null;
+        }
+        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'redirect', query: { SAMLRequest, ...rest }, rawQuery: ctx.rawQuery }, ctx.meta);
+        ctx.reply.header('location', location);
+        return null;
+      },
+    }),
+    defineRoute({
+      method: 'POST', url: SAML_SLO_PATH, auth: 'public', status: 302, headers: NO_STORE, bodyLimit: SAML_ACS_BODY_LIMIT, formBody: true, ...limited,
+      schema: { tags, summary: 'SAML Single Logout from the IdP (HTTP-POST binding)', description: sloDescription, params: SamlParams, body: LogoutBody, response: { 302: Redirect } },
+      handler: async (ctx) => {
+        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'post', body: ctx.input.body }, ctx.meta);
+        ctx.reply.header('location', location);
+        return null;
+      },
+    }),
+    defineRoute({
       method: 'GET', url: SAML_METADATA_PATH, auth: 'public', logLevel: 'warn',
       schema: {
         tags, summary: "A SAML connection's SP metadata XML, for its identity provider",
-        description: 'No authentication: our entity ID (this URL), the ACS URL (HTTP-POST), signed assertions wanted. `sso.connection_not_found` for an unknown or non-SAML connection.',
+        description: 'No authentication: our entity ID (this URL), the ACS URL (HTTP-POST), signed assertions wanted, the SP keys\' certificates (`use="signing"` and `use="encryption"`, the current first), `AuthnRequestsSigned`. `sso.connection_not_found` for an unknown or non-SAML connection.',
         params: SamlParams, response: { 200: z.string().describe('SAML 2.0 metadata (application/samlmetadata+xml)') },
       },
       handler: async (ctx) => {
-        await signIn.samlConnectionExists(ctx.input.params.connectionId);
+        const xml = await signIn.samlMetadata(ctx.input.params.connectionId);
         ctx.reply.header('cache-control', 'public, max-age=300');
-        return new RawBody(spMetadataXml(options.publicUrl, ctx.input.params.connectionId), 'application/samlmetadata+xml');
+        return new RawBody(xml, 'application/samlmetadata+xml');
       },
     }),
     defineRoute({

@@ -3,10 +3,12 @@ import type { RequestMeta } from '../sessions/index.js';
 import { SsoErrors } from './sso.errors.js';
 import * as store from './sso.store.js';
 import { createOidcSignIn, type OidcSignInDeps } from './oidc-signin.js';
-import { createSamlSignIn, type SamlStart } from './saml-signin.js';
+import { createSamlSignIn, type SamlSignInDeps, type SamlStart } from './saml-signin.js';
+import { spMetadataXml, type SamlConfig } from './saml-config.js';
+import { spKeysOf } from './saml-sp-keys.js';
 import { createSignInCore, refused, type SignInCoreDeps } from './signin-core.js';
 
-export type SsoSignInDeps = SignInCoreDeps & OidcSignInDeps;
+export type SsoSignInDeps = SignInCoreDeps & OidcSignInDeps & Pick<SamlSignInDeps, 'samlSpKeys' | 'revokeSessionsFromSource'>;
 
 /** What /auth/sso/start answers: the IdP to go to and the cookie to set (OIDC's, or SAML's for the ACS). */
 export type Started = ({ readonly protocol: 'oidc'; readonly location: string; readonly transaction: string }) | ({ readonly protocol: 'saml' } & SamlStart);
@@ -18,7 +20,7 @@ export type Started = ({ readonly protocol: 'oidc'; readonly location: string; r
 export function createSsoSignIn(deps: SsoSignInDeps) {
   const core = createSignInCore(deps);
   const oidc = createOidcSignIn(deps, core);
-  const saml = createSamlSignIn({ db: deps.db, masterKeys: deps.masterKeys, publicUrl: deps.publicUrl, now: () => deps.clock.now() }, core);
+  const saml = createSamlSignIn({ db: deps.db, masterKeys: deps.masterKeys, publicUrl: deps.publicUrl, now: () => deps.clock.now(), samlSpKeys: deps.samlSpKeys, audit: deps.audit, revokeSessionsFromSource: deps.revokeSessionsFromSource }, core);
   return {
     redirectUri: oidc.redirectUri,
     startTest: (...args: Parameters<typeof core.startTest>) => core.startTest(...args),
@@ -26,12 +28,16 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
     takeResult: (...args: Parameters<typeof core.takeResult>) => core.takeResult(...args),
     callback: (...args: Parameters<typeof oidc.callback>) => oidc.callback(...args),
     acs: (...args: Parameters<typeof saml.acs>) => saml.acs(...args),
+    samlLogout: (...args: Parameters<typeof saml.idpLogout>) => saml.idpLogout(...args),
+    samlLogoutUrl: (...args: Parameters<typeof saml.spLogoutUrl>) => saml.spLogoutUrl(...args),
 
-    /** The SP metadata is published for SAML connections only (unknown or OIDC: not found). */
-    async samlConnectionExists(connectionId: string): Promise<void> {
+    /** The SP metadata, published for SAML connections only (unknown or OIDC: not found), with the SP certificates. */
+    async samlMetadata(connectionId: string): Promise<string> {
       const tenantId = await deps.db.globalWork((tx) => store.connectionTenant(tx, connectionId));
       const row = tenantId ? await deps.db.tenantWork(tenantId, (tx) => store.findConnection(tx, tenantId, connectionId)) : undefined;
       if (row?.type !== 'saml') throw new AppError(SsoErrors['sso.connection_not_found']);
+      const config = row.config as unknown as SamlConfig;
+      return spMetadataXml(deps.publicUrl, row.id, { certificates: spKeysOf(row).map((k) => k.certificatePem), signAuthnRequests: config.signAuthnRequests ?? false });
     },
 
     /** GET /auth/sso/start: the connection's protocol decides where the browser goes. */

@@ -21,6 +21,8 @@ export const SsoErrors = defineErrors({
   'sso.invalid_rule': { status: 400, message: 'A mapping rule is invalid.' },
   'sso.key_not_found': { status: 404, message: 'The connection publishes no client key with that kid.' },
   'sso.key_in_use': { status: 409, message: 'The current client key signs the connection\'s assertions; rotate before removing it.' },
+  'sso.sp_key_not_found': { status: 404, message: 'The SAML connection has no SP key with that id.' },
+  'sso.sp_key_in_use': { status: 409, message: 'The current SP key signs the connection\'s requests; rotate before removing it.' },
   'sso.test_not_found': { status: 404, message: 'No such connection test in this tenant, or it expired (outcomes are kept 30 minutes).' },
   'sso.break_glass_not_admin': { status: 422, message: 'Only active tenant administrators of this tenant can be break-glass users.' },
   'sso.break_glass_required': { status: 409, message: 'A domain requires SSO: the tenant must keep at least one break-glass user.' },

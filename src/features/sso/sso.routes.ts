@@ -1,6 +1,6 @@
 import { defineRoute, NoContent, type Route } from '../../http/route.js';
 import type { SsoSignIn } from './signin.js';
-import { ClientJwks, ClientKeyParams, ConnectionList, ConnectionParams, ConnectionSchema, ConnectionTestSchema, CreateConnectionBody, RotateSecretBody, TestConnectionBody, TestParams, TestStarted, UpdateConnectionBody } from './sso.schema.js';
+import { ClientJwks, ClientKeyParams, ConnectionList, ConnectionParams, ConnectionSchema, ConnectionTestSchema, CreateConnectionBody, RotateSecretBody, SpKeyParams, TestConnectionBody, TestParams, TestStarted, UpdateConnectionBody } from './sso.schema.js';
 import { CLIENT_JWKS_PATH } from './sso-paths.js';
 import type { SsoService } from './sso.service.js';
 
@@ -67,6 +67,20 @@ export function ssoRoutes(sso: SsoService, signIn: Pick<SsoSignIn, 'startTest' |
       method: 'DELETE', url: `${base}/:id/keys/:kid`, auth: manage,
       schema: { tags, summary: 'private_key_jwt: stop publishing a previous client key', description: 'Refused: `sso.key_not_found`, `sso.key_in_use` (the current key).', params: ClientKeyParams, response: { 200: ConnectionSchema } },
       handler: (ctx) => sso.removeClientKey(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.kid),
+    }),
+    defineRoute({
+      method: 'POST', url: `${base}/:id/sp-keys/rotate`, auth: manage,
+      schema: {
+        tags, summary: 'SAML: generate a new SP key pair and certificate, current from now on',
+        description: 'The new key signs AuthnRequests at once; the previous one stays in the SP metadata (signing and encryption) and still decrypts assertions until removed, so give the IdP the new certificate (or let it re-import the SP metadata) and then remove the old key. Audited `sso.connection.sp_key_rotated`. Refused: `sso_config` (not a SAML connection, or it already holds 2 keys).',
+        params, response: { 200: ConnectionSchema },
+      },
+      handler: (ctx) => sso.rotateSpKey(ctx.tenantId, ctx.actor, ctx.input.params.id),
+    }),
+    defineRoute({
+      method: 'DELETE', url: `${base}/:id/sp-keys/:keyId`, auth: manage,
+      schema: { tags, summary: 'SAML: remove a previous SP key', description: 'Audited `sso.connection.sp_key_removed`. Refused: `sso.sp_key_not_found`, `sso.sp_key_in_use` (the current key).', params: SpKeyParams, response: { 200: ConnectionSchema } },
+      handler: (ctx) => sso.removeSpKey(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.keyId),
     }),
     defineRoute({
       method: 'GET', url: CLIENT_JWKS_PATH, auth: 'public', logLevel: 'warn',

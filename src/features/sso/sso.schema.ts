@@ -80,6 +80,7 @@ const samlSettings = {
   allowIdpInitiated: z.boolean().optional().describe('Accept responses the IdP sends unasked (no InResponseTo); default false'),
   clockSkewSeconds: z.int().min(0).max(600).optional().describe('Tolerance on NotBefore / NotOnOrAfter; default 60'),
   emailFrom: z.enum(['attribute_or_name_id', 'attribute', 'name_id']).optional().describe('Where the email is read: the `claimMapping.email` attribute, the NameID of format emailAddress, or the attribute and else the NameID (default)'),
+  signAuthnRequests: z.boolean().optional().describe('Sign AuthnRequests with the connection\'s current SP key (RSA-SHA256); default false. Give the IdP our signing certificate (`spKeys`, or the SP metadata) first'),
 };
 export const SamlSettingsInput = z.strictObject(samlSettings).describe('SAML 2.0: give `metadataXml`, or `idpEntityId`, `ssoUrl` and `certificates`');
 export type SamlSettingsInput = z.infer<typeof SamlSettingsInput>;
@@ -90,6 +91,16 @@ export const SamlCertificateSchema = z.object({
   notAfter: z.string().describe('The certificate expires then: rotate it at the IdP before (add the new one as a second certificate)'),
   subject: z.string(),
 });
+export const SamlSpKeySchema = z.object({
+  id: z.string(),
+  current: z.boolean().describe('The key that signs; the other (during a rotation) only decrypts'),
+  certificatePem: z.string().describe('Self-signed X.509 certificate (PEM) to give the IdP as the SP signing and encryption certificate'),
+  fingerprintSha256: z.string(),
+  notBefore: z.string(),
+  notAfter: z.string(),
+  createdAt: z.string(),
+});
+export const SpKeyParams = z.object({ id: z.uuid(), keyId: z.uuid() });
 export const SamlSettingsSchema = z.object({
   idpEntityId: z.string(),
   ssoUrl: z.string(),
@@ -101,6 +112,8 @@ export const SamlSettingsSchema = z.object({
   allowIdpInitiated: z.boolean(),
   clockSkewSeconds: z.number(),
   emailFrom: z.enum(['attribute_or_name_id', 'attribute', 'name_id']),
+  signAuthnRequests: z.boolean(),
+  spKeys: z.array(SamlSpKeySchema).describe('Our SP key pairs (the private keys are never returned), the current first: their certificates sign our requests and receive encrypted assertions; a previous one stays until removed'),
   spEntityId: z.string().describe('Our entity ID, to register at the IdP (the assertion\'s Audience)'),
   acsUrl: z.string().describe('Our Assertion Consumer Service URL (HTTP-POST), to register at the IdP'),
   spMetadataUrl: z.string().describe('Our SP metadata XML, for IdPs that import it'),

@@ -3,7 +3,9 @@ import * as jose from 'jose';
 import type { z } from 'zod';
 import type { Keyring } from '../../crypto/keyring.js';
 import type { Database, Tx } from '../../db/database.js';
+import { tryAdvisoryXactLock } from '../../db/advisory-lock.js';
 import { AppError } from '../../kernel/app-error.js';
+import { type JobLog, type PeriodicJob, startPeriodicJob } from '../../kernel/periodic-job.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
@@ -16,6 +18,7 @@ import { ClientJwk, type Connection, type CreateConnectionInput, MAX_RULE_REGEX_
 import { CALLBACK_PATH, CLIENT_JWKS_PATH } from './sso-paths.js';
 import { compilePattern } from './role-rules.js';
 import { certificateInfos, fetchIdpMetadata, resolveSamlConfig, type SamlConfig, spEndpoints } from './saml-config.js';
+import { generateSpKey, MAX_SP_KEYS, type SpKey, spKeyField, spKeysOf, spKeyView, type StoredSpKey } from './saml-sp-keys.js';
 import * as store from './sso.store.js';
 
 type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
@@ -35,7 +38,13 @@ export interface SsoDeps {
   readonly publicUrl: string;
   /** rbac: removes every assignment `managedBy` (`sso:<connectionId>`) manages; the removed ones. */
   readonly removeManagedAssignments: (tx: Tx, tenantId: string, managedBy: string) => Promise<ReadonlyArray<{ assignmentId: string; roleId: string; accountId: string; userId: string | null }>>;
+  /** tenants: every tenant's id, read in the owner's unit of work (for the scheduled metadata refresh). */
+  readonly tenantIds?: (tx: Tx) => Promise<string[]>;
 }
+
+/** The scheduled SAML metadata refresh, one instance at a time on PostgreSQL (transaction-scoped advisory lock). */
+const METADATA_REFRESH_LOCK = 7_430_117_021;
+const METADATA_JOB_ACTOR = { type: 'system' as const, id: 'sso:metadata-refresh' };
 
 /** The non-secret OIDC settings kept in `config`. */
 interface OidcConfig {
@@ -140,7 +149,7 @@ function representRow(row: store.ConnectionRow, publicUrl: string): Connection {
     clientJwksUri: keys.length > 0 ? `${publicUrl}${CLIENT_JWKS_PATH.replace(':id', row.id)}` : null,
     redirectUri: row.type === 'oidc' ? `${publicUrl}${CALLBACK_PATH}` : null,
     oidc: oidc && { ...oidc, discovery: summary(row.discovery, row.discovery_fetched_at) },
-    saml: row.type === 'saml' ? samlView(row.config as unknown as SamlConfig, publicUrl, row.id) : null,
+    saml: row.type === 'saml' ? samlView(row, publicUrl) : null,
     createdBy: row.created_by,
     createdAt: iso(row.created_at),
     updatedBy: row.updated_by,
@@ -149,16 +158,22 @@ function representRow(row: store.ConnectionRow, publicUrl: string): Connection {
 }
 
 /** A SAML connection's settings as the API shows them: certificates as fingerprint, subject and expiry. */
-function samlView(config: SamlConfig, publicUrl: string, id: string): NonNullable<Connection['saml']> {
-  const { spEntityId, acsUrl, metadataUrl } = spEndpoints(publicUrl, id);
+function samlView(row: store.ConnectionRow, publicUrl: string): NonNullable<Connection['saml']> {
+  const config = row.config as unknown as SamlConfig;
+  const { spEntityId, acsUrl, metadataUrl } = spEndpoints(publicUrl, row.id);
   const { certificates: _pems, ...rest } = config;
-  return { ...rest, certificates: certificateInfos(config), spEntityId, acsUrl, spMetadataUrl: metadataUrl };
+  const spKeys = spKeysOf(row).map((k, i) => spKeyView(k, i === 0));
+  return { ...rest, signAuthnRequests: config.signAuthnRequests ?? false, certificates: certificateInfos(config), spKeys, spEntityId, acsUrl, spMetadataUrl: metadataUrl };
 }
 
 /** What the audit log records of a connection: everything but the secret (DESIGN §6 rule 7). */
 function auditView(c: Connection) {
   const { createdAt: _c, updatedAt: _u, createdBy: _cb, updatedBy: _ub, ...rest } = c;
-  return { ...rest, oidc: rest.oidc && { ...rest.oidc, caBundlePem: rest.oidc.caBundlePem === null ? null : '(set)', discovery: undefined } };
+  return {
+    ...rest,
+    oidc: rest.oidc && { ...rest.oidc, caBundlePem: rest.oidc.caBundlePem === null ? null : '(set)', discovery: undefined },
+    saml: rest.saml && { ...rest.saml, spKeys: rest.saml.spKeys.map(({ certificatePem: _c, ...key }) => key) },
+  };
 }
 
 /**
@@ -166,7 +181,7 @@ function auditView(c: Connection) {
  * use. Writes need `sso.manage` and a tenant administrator, and are audited with the non-secret before/after.
  * The client secret is encrypted with the tenant's data key (DESIGN §4) and never returned.
  */
-export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl, removeManagedAssignments }: SsoDeps) {
+export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl, removeManagedAssignments, tenantIds }: SsoDeps) {
   const represent = (row: store.ConnectionRow) => representRow(row, publicUrl);
 
   /**
@@ -246,6 +261,22 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     await store.setClientKeys(tx, tenantId, row.id, { keys: [publicKey, ...previous] }, keyEnc, actor.id, now);
     await audit.record(tx, tenantId, { action: 'sso.connection.key_rotated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { name: row.name, kid: publicKey.kid, alg, previousKids: previous.map((k) => k.kid) } });
     return publicKey;
+  }
+
+  /**
+   * SAML: generates a new SP key pair and certificate and makes it the current one (it signs from now on); the
+   * previous key stays, published and tried for decryption, until removed (rotation with overlap). The private key
+   * is encrypted with the tenant's data key (DESIGN §4). Audited `sso.connection.sp_key_rotated`.
+   */
+  async function installSpKey(tx: Tx, tenantId: string, actor: UserActor, row: store.ConnectionRow, now: Date): Promise<void> {
+    const previous = spKeysOf(row);
+    if (previous.length >= MAX_SP_KEYS) throw configError(`The connection already has ${MAX_SP_KEYS} SP keys; remove the previous one first (DELETE …/sp-keys/{keyId}).`);
+    const key = generateSpKey(row.id, now);
+    const privateKeyEnc = (await keyring.encrypt(tx, tenantId, spKeyField(row.id, key.id), key.privateKeyPem)).toString('base64');
+    const stored: StoredSpKey = { id: key.id, certificatePem: key.certificatePem, createdAt: now.toISOString(), privateKeyEnc };
+    await store.setSamlSpKeys(tx, tenantId, row.id, { keys: [stored, ...previous] as unknown as Record<string, unknown>[] }, actor.id, now);
+    const view = spKeyView(stored, true);
+    await audit.record(tx, tenantId, { action: 'sso.connection.sp_key_rotated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { name: row.name, keyId: key.id, fingerprintSha256: view.fingerprintSha256, notAfter: view.notAfter, previousKeyIds: previous.map((k) => k.id) } });
   }
 
   async function findOrThrow(tx: Tx, tenantId: string, id: string, forUpdate = false) {
@@ -330,7 +361,70 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     });
   }
 
+  /**
+   * One connection's scheduled refresh: its metadata fetched again (outside any unit of work), then applied to the
+   * locked row unless it changed meanwhile. A new certificate set or endpoint is audited
+   * `sso.connection.metadata_refreshed` (before/after fingerprints); a failed fetch or an unusable document keeps
+   * the stored settings — the connection is never disabled by it — and is audited
+   * `sso.connection.metadata_refresh_failed`. Returns whether the settings changed.
+   */
+  async function refreshOne(tenantId: string, row: store.ConnectionRow): Promise<'changed' | 'unchanged' | 'failed'> {
+    const config = row.config as unknown as SamlConfig;
+    const failed = async (reason: string) => {
+      await db.tenantWork(tenantId, (tx) => audit.record(tx, tenantId, { action: 'sso.connection.metadata_refresh_failed', actor: METADATA_JOB_ACTOR, target: { type: 'sso_connection', id: row.id }, outcome: 'failure', errorCode: SsoErrors.sso_config, details: { name: row.name, metadataUrl: config.metadataUrl, reason: reason.slice(0, 300) } }));
+      return 'failed' as const;
+    };
+    let next: SamlConfig;
+    try {
+      next = resolveSamlConfig({ fetchedMetadataXml: await fetchIdpMetadata(config.metadataUrl!, network) }, config);
+    } catch (err) {
+      if (err instanceof AppError) return failed(err.message);
+      throw err;
+    }
+    // jsonb keeps its own key order: compared member by member.
+    const canonical = (c: SamlConfig) => JSON.stringify(Object.fromEntries(Object.entries(c).sort(([x], [y]) => x.localeCompare(y))));
+    if (canonical(next) === canonical(config)) return 'unchanged';
+    return db.tenantWork(tenantId, async (tx) => {
+      const locked = await store.findConnection(tx, tenantId, row.id, true);
+      // Deleted or changed by an administrator meanwhile: the next pass starts from the new settings.
+      if (!locked || JSON.stringify(locked.config) !== JSON.stringify(row.config)) return 'unchanged';
+      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...next }, actorId: null, now: clock.now() });
+      const fingerprints = (c: SamlConfig) => certificateInfos(c).map((i) => i.fingerprintSha256);
+      await audit.record(tx, tenantId, {
+        action: 'sso.connection.metadata_refreshed', actor: METADATA_JOB_ACTOR, target: { type: 'sso_connection', id: row.id }, outcome: 'success',
+        details: { name: row.name, metadataUrl: config.metadataUrl, before: { certificates: fingerprints(config), idpEntityId: config.idpEntityId, ssoUrl: config.ssoUrl, sloUrl: config.sloUrl }, after: { certificates: fingerprints(next), idpEntityId: next.idpEntityId, ssoUrl: next.ssoUrl, sloUrl: next.sloUrl } },
+      });
+      return 'changed';
+    });
+  }
+
+  /** Every SAML connection imported from a metadata URL, refreshed once; one instance at a time on PostgreSQL. */
+  async function refreshMetadataPass(): Promise<{ changed: number; failed: number } | null> {
+    const run = async () => {
+      let changed = 0;
+      let failed = 0;
+      for (const tenantId of await db.ownerWork((tx) => (tenantIds ? tenantIds(tx) : Promise.resolve([])))) {
+        const rows = (await db.tenantWork(tenantId, (tx) => store.listConnections(tx, tenantId))).filter((r) => r.type === 'saml' && (r.config as unknown as SamlConfig).metadataUrl);
+        for (const row of rows) {
+          const outcome = await refreshOne(tenantId, row);
+          if (outcome === 'changed') changed++;
+          if (outcome === 'failed') failed++;
+        }
+      }
+      return { changed, failed };
+    };
+    // The embedded database has one process: no other instance to exclude (and one connection to hold).
+    if (db.engine === 'pglite') return run();
+    return db.globalWork(async (tx) => ((await tryAdvisoryXactLock(tx, METADATA_REFRESH_LOCK)) ? run() : null));
+  }
+
   return {
+    refreshMetadataPass,
+    /** Started by `serve`: a first pass ten minutes after start, then every 6 hours. */
+    startMetadataRefresh({ log, intervalMs = 6 * 3_600_000, firstMs = 10 * 60_000 }: { log: JobLog; intervalMs?: number; firstMs?: number }): PeriodicJob {
+      return startPeriodicJob('saml-metadata-refresh', refreshMetadataPass, { log, intervalMs, firstMs });
+    },
+
     /** Whether the connection is one of the tenant's (a SCIM directory links to one), in the caller's unit of work. */
     async exists(tx: Tx, tenantId: string, id: string): Promise<boolean> {
       return (await store.findConnection(tx, tenantId, id)) !== undefined;
@@ -355,7 +449,14 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         // A metadata URL is fetched first (outside the transaction: no network inside a unit of work).
         const fetched = input.saml.metadataUrl ? await fetchIdpMetadata(input.saml.metadataUrl, network) : undefined;
         const saml = resolveSamlConfig({ ...input.saml, ...(fetched !== undefined ? { fetchedMetadataXml: fetched } : {}) }, null);
-        return grants.refusalsRecorded(tenantId, actor, (tx) => insertNew(tx, tenantId, actor, input, { config: { ...saml }, discovery: null }));
+        return grants.refusalsRecorded(tenantId, actor, (tx) =>
+          insertNew(tx, tenantId, actor, input, {
+            config: { ...saml },
+            discovery: null,
+            // Every SAML connection gets its SP key at once: its certificate is in the SP metadata the IdP imports.
+            after: async (id, now) => installSpKey(tx, tenantId, actor, (await store.findConnection(tx, tenantId, id))!, now),
+          }),
+        );
       }
       const { clientSecret, ...settings } = input.oidc;
       // OpenID Connect Core §9: the client secret authenticates client_secret_basic/post; private_key_jwt needs none.
@@ -502,6 +603,38 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         await audit.record(tx, tenantId, { action: 'sso.connection.key_removed', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name, kid } });
         return represent((await store.findConnection(tx, tenantId, id))!);
       });
+    },
+
+    /** SAML: a new SP key pair becomes the current one; the previous stays published (and decrypts) until removed. */
+    rotateSpKey(tenantId: string, actor: UserActor, id: string): Promise<Connection> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await findOrThrow(tx, tenantId, id, true);
+        if (row.type !== 'saml') throw configError('Only SAML connections have SP keys.');
+        await installSpKey(tx, tenantId, actor, row, clock.now());
+        return represent((await store.findConnection(tx, tenantId, id))!);
+      });
+    },
+
+    /** SAML: removes a previous SP key (once the IdP uses the new certificate); the current key cannot be removed. */
+    removeSpKey(tenantId: string, actor: UserActor, id: string, keyId: string): Promise<Connection> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const row = await findOrThrow(tx, tenantId, id, true);
+        const keys = spKeysOf(row);
+        const index = keys.findIndex((k) => k.id === keyId);
+        if (index < 0) throw new AppError(SsoErrors['sso.sp_key_not_found']);
+        if (index === 0) throw new AppError(SsoErrors['sso.sp_key_in_use']);
+        const removed = spKeyView(keys[index]!, false);
+        await store.setSamlSpKeys(tx, tenantId, id, { keys: keys.filter((k) => k.id !== keyId) as unknown as Record<string, unknown>[] }, actor.id, clock.now());
+        await audit.record(tx, tenantId, { action: 'sso.connection.sp_key_removed', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name, keyId, fingerprintSha256: removed.fingerprintSha256 } });
+        return represent((await store.findConnection(tx, tenantId, id))!);
+      });
+    },
+
+    /** SAML: the connection's SP keys decrypted, the current first, for the sign-in flow inside its own unit of work. */
+    async samlSpKeys(tx: Tx, tenantId: string, row: { id: string; saml_sp_keys: unknown }): Promise<SpKey[]> {
+      return Promise.all(spKeysOf(row).map(async (k) => ({ id: k.id, certificatePem: k.certificatePem, privateKeyPem: await keyring.decryptString(tx, tenantId, spKeyField(row.id, k.id), Buffer.from(k.privateKeyEnc, 'base64')) })));
     },
 
     /** The public JWKS of a connection, for the IdP (no authentication: public keys only); unknown: not found. */

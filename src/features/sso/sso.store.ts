@@ -75,6 +75,38 @@ export async function setClientKeys(tx: Tx, tenantId: string, id: string, jwks: 
     .execute();
 }
 
+/** The connection's SAML SP key pairs (the current first, private keys encrypted); null to clear. */
+export async function setSamlSpKeys(tx: Tx, tenantId: string, id: string, keys: { keys: Record<string, unknown>[] } | null, actorId: string | null, now: Date): Promise<void> {
+  await tx
+    .updateTable('sso_connections')
+    .set({ saml_sp_keys: keys === null ? null : JSON.stringify(keys), updated_by: actorId, updated_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .execute();
+}
+
+/** A SAML login: the connection, the user, and the NameID / SessionIndex its IdP will name it by at logout. */
+export async function insertLogin(tx: Tx, tenantId: string, l: { id: string; connectionId: string; userId: string; nameId: string; nameIdFormat: string | null; sessionIndex: string | null; now: Date }): Promise<void> {
+  await tx
+    .insertInto('sso_logins')
+    .values({ tenant_id: tenantId, id: l.id, connection_id: l.connectionId, user_id: l.userId, name_id: l.nameId, name_id_format: l.nameIdFormat, session_index: l.sessionIndex, created_at: l.now })
+    .execute();
+}
+
+export async function findLogin(tx: Tx, tenantId: string, id: string) {
+  return tx.selectFrom('sso_logins').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * The logins of the connection a LogoutRequest names (saml-core §3.7.1): by NameID, and by one of its SessionIndex
+ * values when it carries any (else every session of that NameID).
+ */
+export async function findLoginIds(tx: Tx, tenantId: string, connectionId: string, nameId: string, sessionIndexes: readonly string[]): Promise<string[]> {
+  let q = tx.selectFrom('sso_logins').select('id').where('tenant_id', '=', tenantId).where('connection_id', '=', connectionId).where('name_id', '=', nameId);
+  if (sessionIndexes.length > 0) q = q.where('session_index', 'in', [...sessionIndexes]);
+  return (await q.execute()).map((r) => r.id);
+}
+
 export async function deleteConnection(tx: Tx, tenantId: string, id: string): Promise<void> {
   await tx.deleteFrom('sso_connections').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }

@@ -23,6 +23,8 @@ export interface SsoConnectionsTable {
   client_jwks: Json<{ keys: Record<string, unknown>[] }> | null;
   /** 0015: the current private key (a JWK), encrypted. */
   client_key_enc: Uint8Array | null;
+  /** 0020: SAML SP key pairs, the current first; each private key encrypted (saml-sp-keys.ts StoredSpKey). */
+  saml_sp_keys: Json<{ keys: Record<string, unknown>[] }> | null;
   discovery: Json<Record<string, unknown>> | null;
   discovery_fetched_at: Timestamp | null;
   created_by: string | null;
@@ -46,9 +48,22 @@ export interface SsoIdentitiesTable {
   last_login_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+/** A SAML login, by what the IdP's LogoutRequest names it (migration 0022); sessions point at it by `source_id`. */
+export interface SsoLoginsTable {
+  tenant_id: string;
+  id: string;
+  connection_id: string;
+  user_id: string;
+  name_id: string;
+  name_id_format: string | null;
+  session_index: string | null;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 declare module '../../db/schema.js' {
   interface DB {
     sso_identities: SsoIdentitiesTable;
+    sso_logins: SsoLoginsTable;
   }
 }
 
