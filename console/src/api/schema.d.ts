@@ -2887,6 +2887,8 @@ export interface paths {
                             metadataUrl?: string | null;
                             /** @description Import: the IdP's metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it */
                             metadataXml?: string;
+                            /** @description Sign AuthnRequests with the connection's current SP key (RSA-SHA256); default false. Give the IdP our signing certificate (`spKeys`, or the SP metadata) first */
+                            signAuthnRequests?: boolean;
                             /** @description The IdP's SingleLogoutService URL (optional) */
                             sloUrl?: string | null;
                             /**
@@ -3081,6 +3083,8 @@ export interface paths {
                             metadataUrl?: string | null;
                             /** @description Import: the IdP's metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it */
                             metadataXml?: string;
+                            /** @description Sign AuthnRequests with the connection's current SP key (RSA-SHA256); default false. Give the IdP our signing certificate (`spKeys`, or the SP metadata) first */
+                            signAuthnRequests?: boolean;
                             /** @description The IdP's SingleLogoutService URL (optional) */
                             sloUrl?: string | null;
                             /**
@@ -3341,6 +3345,89 @@ export interface paths {
                     };
                 };
             };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SsoConnection"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/connections/{id}/sp-keys/{keyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * SAML: remove a previous SP key
+         * @description Audited `sso.connection.sp_key_removed`. Refused: `sso.sp_key_not_found`, `sso.sp_key_in_use` (the current key).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SsoConnection"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sso/connections/{id}/sp-keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SAML: generate a new SP key pair and certificate, current from now on
+         * @description The new key signs AuthnRequests at once; the previous one stays in the SP metadata (signing and encryption) and still decrypts assertions until removed, so give the IdP the new certificate (or let it re-import the SP metadata) and then remove the old key. Audited `sso.connection.sp_key_rotated`. Refused: `sso_config` (not a SAML connection, or it already holds 2 keys).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
             responses: {
                 /** @description Default Response */
                 200: {
@@ -4005,7 +4092,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End the current session */
+        /**
+         * End the current session
+         * @description 204 when the session ends here. 200 `{ redirectTo }` when the session came from a SAML connection with an IdP SLO URL: send the browser there (a LogoutRequest, saml-profiles §4.4.3.1) so the IdP ends its session too.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -4015,6 +4105,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LogoutRedirect"];
+                    };
+                };
                 /** @description No content */
                 204: {
                     headers: {
@@ -4350,7 +4449,7 @@ export interface paths {
         };
         /**
          * A SAML connection's SP metadata XML, for its identity provider
-         * @description No authentication: our entity ID (this URL), the ACS URL (HTTP-POST), signed assertions wanted. `sso.connection_not_found` for an unknown or non-SAML connection.
+         * @description No authentication: our entity ID (this URL), the ACS URL (HTTP-POST), signed assertions wanted, the SP keys' certificates (`use="signing"` and `use="encryption"`, the current first), `AuthnRequestsSigned`. `sso.connection_not_found` for an unknown or non-SAML connection.
          */
         get: {
             parameters: {
@@ -4409,6 +4508,81 @@ export interface paths {
                     "application/json": {
                         RelayState?: string;
                         SAMLResponse: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Redirect (Location header) */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sso/saml/slo/{connectionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SAML Single Logout from the IdP (HTTP-Redirect binding)
+         * @description The IdP's LogoutRequest (saml-profiles §4.4), signed with one of the connection's IdP certificates (RSA-SHA-2; SHA-1 only with `allowSha1`): the Tessera sessions that came from the logins it names (NameID, SessionIndex) end, effective on their next request on every instance; audited `sso.logout.idp_initiated`. Answers a LogoutResponse by redirect to the IdP's SLO URL (signed with the current SP key). Refused with a JSON error, audited `sso.logout.failed`: `sso_signature` (unsigned, wrongly signed, not a LogoutRequest, expired), `sso_audience` (Destination), `sso_config` (no IdP SLO URL); `sso.connection_not_found`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    RelayState?: string;
+                    SAMLRequest?: string;
+                    SAMLResponse?: string;
+                    SigAlg?: string;
+                    Signature?: string;
+                };
+                header?: never;
+                path: {
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Redirect (Location header) */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        /**
+         * SAML Single Logout from the IdP (HTTP-POST binding)
+         * @description The IdP's LogoutRequest (saml-profiles §4.4), signed with one of the connection's IdP certificates (RSA-SHA-2; SHA-1 only with `allowSha1`): the Tessera sessions that came from the logins it names (NameID, SessionIndex) end, effective on their next request on every instance; audited `sso.logout.idp_initiated`. Answers a LogoutResponse by redirect to the IdP's SLO URL (signed with the current SP key). Refused with a JSON error, audited `sso.logout.failed`: `sso_signature` (unsigned, wrongly signed, not a LogoutRequest, expired), `sso_audience` (Destination), `sso_config` (no IdP SLO URL); `sso.connection_not_found`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    connectionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        RelayState?: string;
+                        SAMLRequest: string;
                     };
                 };
             };
@@ -5599,6 +5773,14 @@ export interface components {
             /** Format: uuid */
             userId: string;
         };
+        LogoutRedirect: {
+            /** @description The IdP's SLO URL with our LogoutRequest: send the browser there */
+            redirectTo: string;
+        };
+        LogoutRedirectInput: {
+            /** @description The IdP's SLO URL with our LogoutRequest: send the browser there */
+            redirectTo: string;
+        };
         MfaSetup: {
             /** @description otpauth://totp/… (SHA-1, 6 digits, 30 s). */
             otpauthUri: string;
@@ -5929,9 +6111,22 @@ export interface components {
                 idpEntityId: string;
                 /** @description Where the IdP metadata is fetched from, when imported by URL */
                 metadataUrl: string | null;
+                signAuthnRequests: boolean;
                 sloUrl: string | null;
                 /** @description Our entity ID, to register at the IdP (the assertion's Audience) */
                 spEntityId: string;
+                /** @description Our SP key pairs (the private keys are never returned), the current first: their certificates sign our requests and receive encrypted assertions; a previous one stays until removed */
+                spKeys: {
+                    /** @description Self-signed X.509 certificate (PEM) to give the IdP as the SP signing and encryption certificate */
+                    certificatePem: string;
+                    createdAt: string;
+                    /** @description The key that signs; the other (during a rotation) only decrypts */
+                    current: boolean;
+                    fingerprintSha256: string;
+                    id: string;
+                    notAfter: string;
+                    notBefore: string;
+                }[];
                 /** @description Our SP metadata XML, for IdPs that import it */
                 spMetadataUrl: string;
                 /** @enum {string} */
@@ -6021,9 +6216,22 @@ export interface components {
                 idpEntityId: string;
                 /** @description Where the IdP metadata is fetched from, when imported by URL */
                 metadataUrl: string | null;
+                signAuthnRequests: boolean;
                 sloUrl: string | null;
                 /** @description Our entity ID, to register at the IdP (the assertion's Audience) */
                 spEntityId: string;
+                /** @description Our SP key pairs (the private keys are never returned), the current first: their certificates sign our requests and receive encrypted assertions; a previous one stays until removed */
+                spKeys: {
+                    /** @description Self-signed X.509 certificate (PEM) to give the IdP as the SP signing and encryption certificate */
+                    certificatePem: string;
+                    createdAt: string;
+                    /** @description The key that signs; the other (during a rotation) only decrypts */
+                    current: boolean;
+                    fingerprintSha256: string;
+                    id: string;
+                    notAfter: string;
+                    notBefore: string;
+                }[];
                 /** @description Our SP metadata XML, for IdPs that import it */
                 spMetadataUrl: string;
                 /** @enum {string} */
