@@ -141,9 +141,13 @@ function SignOut() {
       onClick={() => {
         void call(api.POST('/auth/logout'))
           .catch(() => undefined)
-          .finally(() => {
+          .then((answer) => {
+            // A SAML session whose IdP has a logout URL answers { redirectTo }: the browser carries our signed
+            // LogoutRequest to the IdP (SAML single logout), which sends it back to the sign-in page.
+            const redirectTo = (answer as { redirectTo?: unknown } | undefined)?.redirectTo;
             // Leave the console first, so that it does not see the session end and ask to sign in again.
-            void navigate('/login', { replace: true });
+            if (typeof redirectTo === 'string') window.location.assign(redirectTo);
+            else void navigate('/login', { replace: true });
             setSession(null);
             queryClient.clear();
           });
