@@ -168,6 +168,12 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
       values (${T}, '00000000-0000-4000-8000-000000000021', ${CONNECTION}, ${USER}, 'user@acme.test', 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', '_s1', ${AT}::timestamptz)`.execute(tx);
     await sql`update sessions set source_id = '00000000-0000-4000-8000-000000000021' where tenant_id = ${T}`.execute(tx);
   },
+  // 0023 SCIM department mappings: a department mapped to a role through the directory's department group.
+  async (tx) => {
+    await sql`insert into groups (tenant_id, id, name, created_at, updated_at) values (${T}, '00000000-0000-4000-8000-000000000023', ${`SCIM ${SCIM_DIRECTORY}: department finance`}, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into scim_role_mappings (tenant_id, directory_id, id, group_name, department, department_group_id, role_id, position, created_by, created_at)
+      values (${T}, ${SCIM_DIRECTORY}, gen_random_uuid(), null, 'Finance', '00000000-0000-4000-8000-000000000023', ${ROLE}, 2, ${USER}, ${AT}::timestamptz)`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

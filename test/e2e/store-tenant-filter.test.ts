@@ -69,7 +69,7 @@ const API_KEY_HASH = Buffer.alloc(32, 7);
 const page = { limit: 100, offset: 0 };
 const SSO_VALUES = { name: 'SSO A', enabled: false, domains: ['a.example'], defaultRoleId: null, rulesMode: 'highest_match', rules: [], claimMapping: {}, mfaPolicy: {}, config: { issuer: 'https://idp-a.example' }, discovery: null, discoveryFetchedAt: null };
 const SCIM_TOKEN_HASH = Buffer.alloc(32, 9);
-const SCIM_VALUES = { userName: 'scim-a@a.example', externalId: 'ext-a', active: true, resource: { title: 'Title A' } };
+const SCIM_VALUES = { userName: 'scim-a@a.example', externalId: 'ext-a', active: true, resource: { title: 'Title A', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { department: ' Finance' } } };
 const SCIM_QUERY = { filter: null, sortBy: null, descending: false, offset: 0, limit: 100 };
 const mentions = (result: unknown, id: string) => JSON.stringify(result ?? null).includes(id);
 
@@ -173,6 +173,7 @@ const READS: ReadCase[] = [
   ['scim.directoryGroups', (tx, c, w) => scim.directoryGroups(tx, c.tenant, w.scimDirectory), bySome('group')],
   ['scim.directoryUsersAmong', (tx, c, w) => scim.directoryUsersAmong(tx, c.tenant, w.scimDirectory, [w.user]), bySome('user')],
   ['scim.queryScimGroups', (tx, c, w) => scim.queryScimGroups(tx, c.tenant, w.scimDirectory, SCIM_QUERY), bySome('group')],
+  ['scim.directoryUsersInDepartment', (tx, c, w) => scim.directoryUsersInDepartment(tx, c.tenant, w.scimDirectory, 'finance'), bySome('user')],
   ['scim.listRoleMappings', (tx, c, w) => scim.listRoleMappings(tx, c.tenant, w.scimDirectory), (r) => mentions(r, 'SCIM Group A')],
   ['groups.groupNameTaken', (tx, c) => groups.groupNameTaken(tx, c.tenant, 'group a'), isTrue],
   ['groups.memberIdsOfGroups', (tx, c, w) => groups.memberIdsOfGroups(tx, c.tenant, [w.group]), (r, w) => (r as Map<string, string[]>).get(w.group)?.includes(w.user) === true],

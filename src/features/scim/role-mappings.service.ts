@@ -31,8 +31,11 @@ export interface RoleMappingsDeps {
 }
 
 export interface RoleMappings {
-  /** displayName of a SCIM group of the directory (case-insensitive) → role. */
-  mappings: Array<{ group: string; roleId: string }>;
+  /**
+   * displayName of a SCIM group of the directory (case-insensitive) → role, or an enterprise `department`
+   * (trimmed, case-insensitive) → role: exactly one of `group` and `department`.
+   */
+  mappings: Array<{ group?: string | undefined; department?: string | undefined; roleId: string }>;
   /** The role every user of the directory holds ("everyone else → member"); null: none. */
   defaultRoleId: string | null;
 }
@@ -41,6 +44,10 @@ export interface RoleMappings {
 export const managedByOf = (directoryId: string) => `scim:${directoryId}`;
 /** The identity group holding every user of the directory (created with the first default role). */
 const everyoneName = (directoryId: string) => `SCIM ${directoryId}: all users`;
+/** A department as it is compared (RFC 7643 §4.3 `department` is caseExact false): trimmed, lower-cased. */
+export const departmentKey = (department: string) => department.trim().toLowerCase();
+/** The identity group of a mapped department's users. */
+const departmentName = (directoryId: string, key: string) => `SCIM ${directoryId}: department ${key}`.slice(0, 200);
 
 /**
  * A directory's group → role mappings (issue's "group → role mapping"; the grant rule of rbac, OWASP A01:2021,
@@ -58,8 +65,8 @@ export function createRoleMappingsService({ db, clock, audit, groups, grants, re
 
   function represent(rows: readonly store.RoleMappingRow[]): RoleMappings {
     return {
-      mappings: rows.filter((r) => r.group_name !== null).map((r) => ({ group: r.group_name!, roleId: r.role_id })),
-      defaultRoleId: rows.find((r) => r.group_name === null)?.role_id ?? null,
+      mappings: rows.filter((r) => r.group_name !== null || r.department !== null).map((r) => (r.group_name !== null ? { group: r.group_name, roleId: r.role_id } : { department: r.department!, roleId: r.role_id })),
+      defaultRoleId: rows.find((r) => r.group_name === null && r.department === null)?.role_id ?? null,
     };
   }
 
@@ -70,7 +77,7 @@ export function createRoleMappingsService({ db, clock, audit, groups, grants, re
     const byName = new Map((await store.directoryGroups(tx, tenantId, directoryId)).map((g) => [g.display_name.toLowerCase(), g.group_id]));
     const wanted: { groupId: string; roleId: string }[] = [];
     for (const r of rows) {
-      const groupId = r.group_name === null ? directory?.everyone_group_id : byName.get(r.group_name.toLowerCase());
+      const groupId = r.group_name !== null ? byName.get(r.group_name.toLowerCase()) : r.department !== null ? r.department_group_id : directory?.everyone_group_id;
       if (groupId) wanted.push({ groupId, roleId: r.role_id });
     }
     // Every assignment added now (a mapped group the IdP pushed after the mappings were set, a rename that makes a
@@ -110,8 +117,51 @@ export function createRoleMappingsService({ db, clock, audit, groups, grants, re
     }
   }
 
+  /** The department groups of the directory's mappings now: department key → identity group id. */
+  async function departmentGroupsOf(tx: Tx, tenantId: string, directoryId: string): Promise<Map<string, string>> {
+    const groups = new Map<string, string>();
+    for (const r of await store.listRoleMappings(tx, tenantId, directoryId)) {
+      if (r.department !== null && r.department_group_id !== null) groups.set(departmentKey(r.department), r.department_group_id);
+    }
+    return groups;
+  }
+
+  /**
+   * Each department of the new mappings gets its identity group (kept if it had one, else created with the
+   * directory's users of that department); the groups of departments no longer mapped are deleted with their roles.
+   */
+  async function syncDepartmentGroups(tx: Tx, tenantId: string, directoryId: string, keys: readonly string[]): Promise<Map<string, string>> {
+    const existing = await departmentGroupsOf(tx, tenantId, directoryId);
+    const result = new Map<string, string>();
+    for (const key of new Set(keys)) {
+      let groupId = existing.get(key);
+      if (!groupId) {
+        groupId = await groups.create(tx, tenantId, departmentName(directoryId, key));
+        await groups.addMembers(tx, tenantId, groupId, await store.directoryUsersInDepartment(tx, tenantId, directoryId, key));
+      }
+      result.set(key, groupId);
+    }
+    for (const [key, groupId] of existing) if (!result.has(key)) await groups.remove(tx, tenantId, groupId);
+    return result;
+  }
+
   return {
     apply,
+
+    /**
+     * A user's enterprise `department` was set or changed (SCIM POST, PUT, PATCH): the user joins the group of the
+     * mapped department it matches and leaves the others, so its roles move on the next request (the membership
+     * change moves the authorization epoch, DESIGN §3).
+     */
+    async departmentChanged(tx: Tx, tenantId: string, directoryId: string, userId: string, department: string | null): Promise<void> {
+      const mapped = await departmentGroupsOf(tx, tenantId, directoryId);
+      if (mapped.size === 0) return;
+      const key = department === null ? null : departmentKey(department);
+      const leave = [...mapped].filter(([k]) => k !== key).map(([, id]) => id);
+      if (leave.length > 0) await groups.removeUserFromGroups(tx, tenantId, userId, leave);
+      const join = key === null ? undefined : mapped.get(key);
+      if (join) await groups.addMembers(tx, tenantId, join, [userId]);
+    },
 
     async get(tenantId: string, directoryId: string): Promise<RoleMappings> {
       return db.tenantWork(tenantId, async (tx) => {
@@ -125,13 +175,21 @@ export function createRoleMappingsService({ db, clock, audit, groups, grants, re
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         const directory = await directoryOrThrow(tx, tenantId, directoryId);
-        const names = input.mappings.map((m) => `${m.group.trim().toLowerCase()}/${m.roleId}`);
-        if (new Set(names).size !== names.length) throw new AppError(ScimErrors['scim.invalid_mapping'], { message: 'A group is mapped to the same role twice.' });
+        if (input.mappings.some((m) => (m.group === undefined) === (m.department === undefined))) {
+          throw new AppError(ScimErrors['scim.invalid_mapping'], { message: 'A mapping names exactly one of "group" and "department".' });
+        }
+        const names = input.mappings.map((m) => (m.group !== undefined ? `group:${m.group.trim().toLowerCase()}/${m.roleId}` : `department:${departmentKey(m.department!)}/${m.roleId}`));
+        if (new Set(names).size !== names.length) throw new AppError(ScimErrors['scim.invalid_mapping'], { message: 'A group or department is mapped to the same role twice.' });
         await checkRoles(tx, tenantId, actor, directoryId, input);
         const before = represent(await store.listRoleMappings(tx, tenantId, directoryId));
         const now = clock.now();
+        const departmentGroups = await syncDepartmentGroups(tx, tenantId, directoryId, input.mappings.flatMap((m) => (m.department !== undefined ? [departmentKey(m.department)] : [])));
         const rows = [
-          ...input.mappings.map((m) => ({ id: newId(now.getTime()), groupName: m.group.trim(), roleId: m.roleId })),
+          ...input.mappings.map((m) =>
+            m.group !== undefined
+              ? { id: newId(now.getTime()), groupName: m.group.trim(), roleId: m.roleId }
+              : { id: newId(now.getTime()), groupName: null, department: m.department!.trim(), departmentGroupId: departmentGroups.get(departmentKey(m.department!))!, roleId: m.roleId },
+          ),
           ...(input.defaultRoleId ? [{ id: newId(now.getTime()), groupName: null, roleId: input.defaultRoleId }] : []),
         ];
         await store.replaceRoleMappings(tx, tenantId, directoryId, rows, actor.id, now);
@@ -159,6 +217,7 @@ export function createRoleMappingsService({ db, clock, audit, groups, grants, re
       const directory = await store.findDirectory(tx, tenantId, directoryId);
       const ids = (await store.directoryGroups(tx, tenantId, directoryId)).map((g) => g.group_id);
       if (directory?.everyone_group_id) ids.push(directory.everyone_group_id);
+      ids.push(...(await departmentGroupsOf(tx, tenantId, directoryId)).values());
       await groups.removeUserFromGroups(tx, tenantId, userId, ids);
     },
 
@@ -168,6 +227,7 @@ export function createRoleMappingsService({ db, clock, audit, groups, grants, re
       const directory = await store.findDirectory(tx, tenantId, directoryId);
       const ids = (await store.directoryGroups(tx, tenantId, directoryId)).map((g) => g.group_id);
       if (directory?.everyone_group_id) ids.push(directory.everyone_group_id);
+      ids.push(...new Set((await departmentGroupsOf(tx, tenantId, directoryId)).values()));
       for (const id of ids) await groups.remove(tx, tenantId, id);
       return ids.length;
     },

@@ -60,14 +60,24 @@ export const ScimProjection = ScimListQuery.pick({ attributes: true, excludedAtt
 // ---- group → role mappings (`/api/v1/scim/directories/:id/role-mappings`) ----
 
 export const RoleMappingsSchema = z.object({
-  mappings: z.array(z.object({ group: z.string(), roleId: z.string() })).describe("A SCIM group's displayName (case-insensitive) → a role its members hold"),
+  mappings: z
+    .array(z.object({ group: z.string().optional(), department: z.string().optional(), roleId: z.string() }))
+    .describe("A SCIM group's displayName, or a user's enterprise department (both case-insensitive) → a role its members hold"),
   defaultRoleId: z.string().nullable().describe('The role every user of the directory holds ("everyone else → member"); null: none'),
 });
 
 export const RoleMappingsBody = z.strictObject({
   mappings: z
-    .array(z.strictObject({ group: z.string().trim().min(1).max(200).describe("The SCIM group's displayName"), roleId: z.uuid() }))
+    .array(
+      z
+        .strictObject({
+          group: z.string().trim().min(1).max(200).optional().describe("The SCIM group's displayName"),
+          department: z.string().trim().min(1).max(100).optional().describe("The enterprise extension's department (compared trimmed, case-insensitively)"),
+          roleId: z.uuid(),
+        })
+        .refine((m) => (m.group === undefined) !== (m.department === undefined), { message: 'Exactly one of "group" and "department".' }),
+    )
     .max(200)
-    .describe('At most 200; a group may map to several roles'),
+    .describe('At most 200; each names exactly one of group and department; a group or department may map to several roles'),
   defaultRoleId: z.uuid().nullable().optional().describe('The role of every user of the directory; null or absent: none'),
 });

@@ -2,7 +2,7 @@ import { type RawBuilder, sql, type Selectable } from 'kysely';
 import type { Tx } from '../../db/database.js';
 import type { FilterNode, Target } from './filter.js';
 import { pathKey } from './filter-eval.js';
-import type { AttrDef, ResolvedPath } from './scim-schema.js';
+import { type AttrDef, ENTERPRISE_USER, type ResolvedPath } from './scim-schema.js';
 import { groupIdsOfUserSql, membersJsonSql } from '../identity/index.js';
 import type { ScimDirectoriesTable, ScimGroupsTable, ScimRoleMappingsTable, ScimUsersTable } from './scim.tables.js';
 import './scim.tables.js';
@@ -460,13 +460,29 @@ export async function listRoleMappings(tx: Tx, tenantId: string, directoryId: st
   return tx.selectFrom('scim_role_mappings').selectAll().where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).orderBy('position').execute();
 }
 
-export async function replaceRoleMappings(tx: Tx, tenantId: string, directoryId: string, rows: ReadonlyArray<{ id: string; groupName: string | null; roleId: string }>, actorId: string | null, now: Date): Promise<void> {
+export async function replaceRoleMappings(tx: Tx, tenantId: string, directoryId: string, rows: ReadonlyArray<{ id: string; groupName: string | null; department?: string | null; departmentGroupId?: string | null; roleId: string }>, actorId: string | null, now: Date): Promise<void> {
   await tx.deleteFrom('scim_role_mappings').where('tenant_id', '=', tenantId).where('directory_id', '=', directoryId).execute();
   if (rows.length === 0) return;
   await tx
     .insertInto('scim_role_mappings')
-    .values(rows.map((r, position) => ({ tenant_id: tenantId, directory_id: directoryId, id: r.id, group_name: r.groupName, role_id: r.roleId, position, created_by: actorId, created_at: now })))
+    .values(rows.map((r, position) => ({ tenant_id: tenantId, directory_id: directoryId, id: r.id, group_name: r.groupName, department: r.department ?? null, department_group_id: r.departmentGroupId ?? null, role_id: r.roleId, position, created_by: actorId, created_at: now })))
     .execute();
+}
+
+/**
+ * The directory's users whose enterprise `department` is `key` (trimmed, lower-cased; RFC 7643 §4.3), for the
+ * identity group of a department mapping.
+ */
+export async function directoryUsersInDepartment(tx: Tx, tenantId: string, directoryId: string, key: string): Promise<string[]> {
+  const rows = await tx
+    .selectFrom('scim_users')
+    .select('user_id')
+    .where('tenant_id', '=', tenantId)
+    .where('directory_id', '=', directoryId)
+    .where(sql<string>`lower(btrim(resource -> ${ENTERPRISE_USER} ->> 'department'))`, '=', key)
+    .orderBy('user_id')
+    .execute();
+  return rows.map((r) => r.user_id);
 }
 
 export async function setEveryoneGroup(tx: Tx, tenantId: string, directoryId: string, groupId: string | null): Promise<void> {

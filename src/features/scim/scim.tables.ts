@@ -1,6 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
 
-/** Kysely's view of the tables the scim feature owns (src/db/migrations/0019_scim.sql and 0020_scim_groups.sql are the source of truth). */
+/** Kysely's view of the tables the scim feature owns (src/db/migrations/0019_scim.sql, 0020_scim_groups.sql and 0023_scim_department_mappings.sql are the source of truth). */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface ScimDirectoriesTable {
@@ -60,6 +60,10 @@ export interface ScimRoleMappingsTable {
   id: string;
   /** Null: the default role of every user of the directory. */
   group_name: string | null;
+  /** The enterprise `department` mapped (0023_scim_department_mappings.sql); null with group_name null: the default role. */
+  department: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The identity group of the department's users, managed by the directory. */
+  department_group_id: ColumnType<string | null, string | null | undefined, string | null>;
   role_id: string;
   position: number;
   created_by: string | null;

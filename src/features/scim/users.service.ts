@@ -9,7 +9,7 @@ import { applyPatch } from './patch.js';
 import { type Doc, invalidValue, normalizeDocument, project, schemasOf } from './resource.js';
 import type { ScimCaller } from './scim-caller.js';
 import { ScimErrors } from './scim.errors.js';
-import { LIST_RESPONSE, type ResourceSchema, resolvePath, USER_RESOURCE } from './scim-schema.js';
+import { ENTERPRISE_USER, LIST_RESPONSE, type ResourceSchema, resolvePath, USER_RESOURCE } from './scim-schema.js';
 import * as store from './scim.store.js';
 
 /** What the users of SCIM need of identity (app.ts wires identity's service): a SCIM user is an identity user. */
@@ -32,6 +32,8 @@ export interface ScimUsersDeps {
   readonly membership?: {
     userProvisioned(tx: Tx, tenantId: string, directoryId: string, userId: string): Promise<void>;
     userRemoved(tx: Tx, tenantId: string, directoryId: string, userId: string): Promise<void>;
+    /** The user's enterprise `department` was set or changed: the department mappings' groups follow it. */
+    departmentChanged(tx: Tx, tenantId: string, directoryId: string, userId: string, department: string | null): Promise<void>;
   };
 }
 
@@ -89,6 +91,13 @@ function identityFields(doc: Doc): { email: string; name: string | null } {
   const joined = [name?.givenName, name?.familyName].filter((s) => typeof s === 'string').join(' ');
   const display = (doc.displayName as string | undefined) ?? (name?.formatted as string | undefined) ?? (joined !== '' ? joined : null);
   return { email, name: display === null ? null : display.slice(0, 200) };
+}
+
+/** The enterprise extension's `department` of a document (RFC 7643 §4.3), null when absent or blank. */
+function departmentOf(doc: Doc): string | null {
+  const ext = doc[ENTERPRISE_USER] as Doc | undefined;
+  const value = typeof ext?.department === 'string' ? ext.department.trim() : '';
+  return value === '' ? null : value;
 }
 
 export function checkIfMatch(ifMatch: string | undefined, version: number): void {
@@ -197,6 +206,10 @@ export function createScimUsersService({ work, clock, audit, identity, baseUrlOf
     const fields = identityFields(next);
     await store.updateScimUser(tx, tenantId, directoryId, row.user_id, values, clock.now());
     await identityChange(tx, tenantId, row.user_id, { email: fields.email, name: fields.name, active: values.active });
+    // A department move (PUT, PATCH with a path or Entra's path-less URN key: the document is already normalised)
+    // re-evaluates the department role mappings in this unit of work (issue's "department moves re-evaluate it").
+    const department = departmentOf(next);
+    if (department?.toLowerCase() !== departmentOf(before)?.toLowerCase()) await membership?.departmentChanged(tx, tenantId, directoryId, row.user_id, department);
     const changed = Object.keys({ ...before, ...next }).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(next[k]));
     await audit.record(tx, tenantId, { action: 'scim.user.updated', actor, target: { type: 'user', id: row.user_id }, outcome: 'success', details: { directoryId, method: kind, attributes: changed } });
     await statusAudit(tx, caller, actor, row.user_id, row.active, values.active);
@@ -233,6 +246,8 @@ export function createScimUsersService({ work, clock, audit, identity, baseUrlOf
         const before = existing ? (await identity.getUser(tx, tenantId, userId)).active : true;
         const row = await store.insertScimUser(tx, tenantId, directoryId, userId, values, clock.now());
         await membership?.userProvisioned(tx, tenantId, directoryId, userId);
+        const department = departmentOf(doc);
+        if (department !== null) await membership?.departmentChanged(tx, tenantId, directoryId, userId, department);
         // A user identity just created already has the document's email and name and is active: only a linked
         // user, or one created inactive, has identity changes to apply (a no-op change would cost a read).
         if (existing || !values.active) await identityChange(tx, tenantId, userId, { email: fields.email, name: fields.name, active: values.active });
