@@ -2288,9 +2288,10 @@ export interface paths {
                         "application/json": {
                             /** @description The role every user of the directory holds ("everyone else → member"); null: none */
                             defaultRoleId: string | null;
-                            /** @description A SCIM group's displayName (case-insensitive) → a role its members hold */
+                            /** @description A SCIM group's displayName, or a user's enterprise department (both case-insensitive) → a role its members hold */
                             mappings: {
-                                group: string;
+                                department?: string;
+                                group?: string;
                                 roleId: string;
                             }[];
                         };
@@ -2316,10 +2317,12 @@ export interface paths {
                     "application/json": {
                         /** @description The role of every user of the directory; null or absent: none */
                         defaultRoleId?: string | null;
-                        /** @description At most 200; a group may map to several roles */
+                        /** @description At most 200; each names exactly one of group and department; a group or department may map to several roles */
                         mappings: {
+                            /** @description The enterprise extension's department (compared trimmed, case-insensitively) */
+                            department?: string;
                             /** @description The SCIM group's displayName */
-                            group: string;
+                            group?: string;
                             /** Format: uuid */
                             roleId: string;
                         }[];
@@ -2336,9 +2339,10 @@ export interface paths {
                         "application/json": {
                             /** @description The role every user of the directory holds ("everyone else → member"); null: none */
                             defaultRoleId: string | null;
-                            /** @description A SCIM group's displayName (case-insensitive) → a role its members hold */
+                            /** @description A SCIM group's displayName, or a user's enterprise department (both case-insensitive) → a role its members hold */
                             mappings: {
-                                group: string;
+                                department?: string;
+                                group?: string;
                                 roleId: string;
                             }[];
                         };

@@ -209,8 +209,8 @@ function RoleMappings({ directory, canManage }: { directory: Directory; canManag
       ) : (
         <Group gap="xs">
           {mappings.data.mappings.map((m) => (
-            <Badge key={m.group + m.roleId} variant="light">
-              {m.group} → {roleName(m.roleId)}
+            <Badge key={`${m.group ?? ''}/${m.department ?? ''}/${m.roleId}`} variant="light">
+              {m.group ?? `department ${m.department ?? ''}`} → {roleName(m.roleId)}
             </Badge>
           ))}
         </Group>
@@ -231,19 +231,21 @@ function RoleMappings({ directory, canManage }: { directory: Directory; canManag
   );
 }
 
-type Mappings = { defaultRoleId: string | null; mappings: { group: string; roleId: string }[] };
+type Mappings = { defaultRoleId: string | null; mappings: { group?: string; department?: string; roleId: string }[] };
 
 function MappingsModal(props: { directoryName: string; initial: Mappings; roleOptions: { value: string; label: string }[]; onClose: () => void; onSave: (m: Mappings) => Promise<unknown> }) {
   const [defaultRoleId, setDefaultRoleId] = useState(props.initial.defaultRoleId);
-  const [rows, setRows] = useState(props.initial.mappings);
+  // Group mappings are edited here; department mappings (set through the API) are kept as they are.
+  const [rows, setRows] = useState(props.initial.mappings.flatMap((m) => (m.group !== undefined ? [{ group: m.group, roleId: m.roleId }] : [])));
+  const departments = props.initial.mappings.filter((m) => m.department !== undefined);
   const save = useMutation({
-    mutationFn: () => props.onSave({ defaultRoleId, mappings: rows.filter((r) => r.group.trim() && r.roleId) }),
+    mutationFn: () => props.onSave({ defaultRoleId, mappings: [...rows.filter((r) => r.group.trim() && r.roleId), ...departments] }),
     onSuccess: () => {
       notifications.show({ message: 'Mappings saved.' });
       props.onClose();
     },
   });
-  const update = (i: number, patch: Partial<Mappings['mappings'][number]>) => setRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  const update = (i: number, patch: Partial<{ group: string; roleId: string }>) => setRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)));
   return (
     <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened onClose={props.onClose} title={`Role mappings of ${props.directoryName}`} size="lg" centered>
       <form
