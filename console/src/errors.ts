@@ -74,6 +74,8 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   'sso.invalid_rule': { message: 'A mapping rule is not valid.', next: 'Fix the rule as described.' },
   'sso.key_not_found': { message: 'No such key.', next: 'Reload the page.' },
   'sso.key_in_use': { message: 'The current key cannot be removed.', next: 'Rotate first, then remove the old key.' },
+  'sso.sp_key_not_found': { message: 'No such SP key on this SAML connection.', next: 'Reload the page.' },
+  'sso.sp_key_in_use': { message: 'The current SP key cannot be removed.', next: 'Rotate first (the new key becomes current), update the IdP, then remove the old key.' },
   'sso.test_not_found': { message: 'That test has expired.', next: 'Start a new test.' },
   'sso.break_glass_not_admin': { message: 'Only active tenant administrators can be break-glass users.', next: 'Make the user a tenant administrator first.' },
   'sso.break_glass_required': { message: 'At least one break-glass user is needed while Require SSO is on.', next: 'Keep one, or turn Require SSO off first.' },
