@@ -168,6 +168,10 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
       values (${T}, '00000000-0000-4000-8000-000000000021', ${CONNECTION}, ${USER}, 'user@acme.test', 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress', '_s1', ${AT}::timestamptz)`.execute(tx);
     await sql`update sessions set source_id = '00000000-0000-4000-8000-000000000021' where tenant_id = ${T}`.execute(tx);
   },
+  // 0023 tenant slugs: the tenant's slug changed by its administrator.
+  async (tx) => {
+    await sql`update tenants set slug = 'upgrade' where id = ${T}`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;
@@ -211,6 +215,9 @@ describe.each(engines())('upgrading a database with data [%s]', (engine) => {
 
     await migrate(t.db);
     expect(await snapshot(t, before)).toEqual(before);
+    // Migration 0023 backfills a slug from the tenant's name ('Upgrade Co').
+    const slug = await t.db.ownerWork((tx) => sql<{ slug: string }>`select slug from tenants where id = ${T}`.execute(tx));
+    expect(slug.rows[0]?.slug).toBe(from < 23 ? 'upgrade-co' : 'upgrade');
 
     if (from >= 2) {
       const audit = createAudit({ db: t.db, clock: new FixedClock(AT), keyring: new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore), tenantIds: allTenantIds });
