@@ -48,6 +48,11 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   sso_required: { message: 'Your organization signs you in with single sign-on.', next: 'Continue with single sign-on.' },
   'sessions.break_glass_mfa_required': { message: 'Emergency password sign-in needs two-step verification, and you have none set up.', next: 'Sign in with single sign-on and set up two-step verification in My profile.' },
   'sessions.tenant_required': { message: 'This email and password belong to more than one workspace.', next: "Use your workspace's own sign-in link." },
+  // Tenants: the slug of the tenant-specific sign-in URL /t/<slug>/login
+  'tenants.slug_invalid': { message: 'This slug is not valid.', next: 'Use 2–63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.' },
+  'tenants.slug_reserved': { message: 'This slug is reserved by the server.', next: 'Choose another slug.' },
+  'tenants.slug_taken': { message: 'Another workspace already uses this slug.', next: 'Choose another slug.' },
+  'tenants.slug_not_found': { message: 'No workspace has this sign-in address.', next: 'Check the address with your administrator, or sign in at /login.' },
   // Verified domains
   'domain.invalid': { message: 'That is not a domain name.', next: 'Enter the bare domain, e.g. example.com.' },
   'domain.public_mailbox': { message: 'Public mailbox domains cannot be added.', next: "Add your organization's own domain." },

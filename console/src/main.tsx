@@ -48,6 +48,7 @@ createRoot(document.getElementById('root')!).render(
         <BrowserRouter>
           <Routes>
             <Route path="/login" element={<LoginPage />} />
+            <Route path="/t/:slug/login" element={<LoginPage />} />
             <Route path="/console/*" element={<ConsoleRoot />} />
             <Route path="*" element={<Navigate to="/console" replace />} />
           </Routes>

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_MESSAGES } from '../../console/src/errors.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
 import { buildConsole, launchBrowser, screenshot, seriousViolations, type TestBrowser, watchPage } from '../support/browser.js';
@@ -392,6 +393,34 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     await checkPage('console-security');
     const saved = await api<{ mfaRequired: boolean; sessionLifetimeSeconds: number; refreshLifetimeSeconds: number }>(admin, 'GET', '/api/v1/tenant/security-settings');
     expect(saved.body).toMatchObject({ mfaRequired: true, sessionLifetimeSeconds: 8 * 3600, refreshLifetimeSeconds: 4 * 3600 });
+  });
+
+  it('the tenant-specific sign-in URL /t/<slug>/login signs a user of several tenants into the one it names', async () => {
+    const email = `several-${unique()}@several.test`;
+    const suffix = unique().toLowerCase();
+    await t.app.services.bootstrap.bootstrap({ tenantName: `Slug One ${suffix}`, accountName: 'Main', email, password: PASSWORD });
+    const second = await t.app.services.bootstrap.bootstrap({ tenantName: `Slug Two ${suffix}`, accountName: 'Main', email, password: PASSWORD });
+    const slug = (await t.app.services.tenants.getTenant(second.tenantId)).slug;
+    expect(slug).toBe(`slug-two-${suffix}`);
+    await freshPage();
+    // At /login the same email and password are ambiguous.
+    await signInWithPassword(email, PASSWORD);
+    await eventually(() => page.getByRole('alert').textContent()).toContain(ERROR_MESSAGES['sessions.tenant_required']!.message);
+    await freshPage();
+    await page.goto(`${t.url}/t/${slug}/login`);
+    await page.getByRole('heading', { name: `Sign in to Slug Two ${suffix}` }).waitFor();
+    await checkPage('login-tenant-slug');
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/^Password/).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    const sessions = await t.app.db.ownerWork((tx) => tx.selectFrom('sessions').select('tenant_id').where('user_id', '=', second.userId).where('revoked_at', 'is', null).execute());
+    expect(sessions.map((row) => row.tenant_id)).toEqual([second.tenantId]);
+    // A slug no tenant has: a human message, no form.
+    await page.goto(`${t.url}/t/no-such-${suffix}/login`);
+    await eventually(() => page.getByRole('alert').textContent()).toContain(ERROR_MESSAGES['tenants.slug_not_found']!.message);
+    expect(await page.getByLabel('Email').count()).toBe(0);
   });
 
   it('a user without permissions sees only their profile', async () => {

@@ -174,6 +174,10 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into scim_role_mappings (tenant_id, directory_id, id, group_name, department, department_group_id, role_id, position, created_by, created_at)
       values (${T}, ${SCIM_DIRECTORY}, gen_random_uuid(), null, 'Finance', '00000000-0000-4000-8000-000000000023', ${ROLE}, 2, ${USER}, ${AT}::timestamptz)`.execute(tx);
   },
+  // 0024 tenant slugs: the tenant's slug changed by its administrator.
+  async (tx) => {
+    await sql`update tenants set slug = 'upgrade' where id = ${T}`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;
@@ -217,6 +221,9 @@ describe.each(engines())('upgrading a database with data [%s]', (engine) => {
 
     await migrate(t.db);
     expect(await snapshot(t, before)).toEqual(before);
+    // Migration 0024 backfills a slug from the tenant's name ('Upgrade Co').
+    const slug = await t.db.ownerWork((tx) => sql<{ slug: string }>`select slug from tenants where id = ${T}`.execute(tx));
+    expect(slug.rows[0]?.slug).toBe(from < 24 ? 'upgrade-co' : 'upgrade');
 
     if (from >= 2) {
       const audit = createAudit({ db: t.db, clock: new FixedClock(AT), keyring: new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore), tenantIds: allTenantIds });

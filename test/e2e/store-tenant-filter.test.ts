@@ -243,6 +243,8 @@ const WRITES: WriteCase[] = [
   ['rbac.deleteRole (custom role)', (tx, c, w) => rbac.deleteRole(tx, c.account, w.customRole), async (tx, a, w) => (await rbac.findRole(tx, a.account, w.customRole)) !== undefined],
   ['organizations.renameOrganization', (tx, c, w) => organizations.renameOrganization(tx, c.account, w.org, 'Hijacked', now), async (tx, a, w) => (await organizations.findOrganization(tx, a.account, w.org))?.name !== 'Hijacked'],
   ['organizations.deleteOrganization', (tx, c, w) => organizations.deleteOrganization(tx, c.account, w.org), async (tx, a, w) => (await organizations.findOrganization(tx, a.account, w.org)) !== undefined],
+  // Slugs are unique across tenants: each tenant's write uses its own.
+  ['tenants.updateSlug', (tx, c) => tenants.updateSlug(tx, c.tenant, `hijacked-${c.tenant.slice(-8)}`, now), async (tx, a) => (await tenants.findTenant(tx, a.tenant))?.slug.startsWith('hijacked-') !== true],
   ['tenants.writeSecuritySettings', (tx, c) => tenants.writeSecuritySettings(tx, c.tenant, { hijacked: true }, now), async (tx, a) => !mentions(await tenants.readSecuritySettings(tx, a.tenant), 'hijacked')],
   ['mfa.enableFactor', (tx, c, w) => mfa.enableFactor(tx, c.tenant, w.user, 100, now), async (tx, a, w) => (await mfa.findFactor(tx, a.tenant, w.user))?.enabled_at === null],
   ['mfa.consumeStep', async (tx, c, w) => {
@@ -279,6 +281,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'audit.retentionSettings': 'operator job: every tenant',
   'tenants.allTenantIds': 'operator work: every tenant',
   'tenants.firstTenantOfAccount': 'operator command: finds the tenants an account is linked to',
+  'tenants.tenantBySlug': 'public lookup across tenants by design (the sign-in page /t/<slug>/login): SQL function tessera_tenant_by_slug, only id and name leave',
   'audit.claimOutbox': 'delivery job: every tenant',
   'users.insertUser': 'insert for the given tenant',
   'keys.listAllDataKeys': 'operator re-wrap: every tenant',

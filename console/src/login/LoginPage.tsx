@@ -1,6 +1,7 @@
 import { Anchor, Button, Center, Code, Group, Image, List, Paper, PasswordInput, Radio, Stack, Text, TextInput, Title } from '@mantine/core';
 import { type FormEvent, type ReactNode, useEffect, useRef, useState } from 'react';
-import { useNavigate, useSearchParams } from 'react-router';
+import { useQuery } from '@tanstack/react-query';
+import { useNavigate, useParams, useSearchParams } from 'react-router';
 import { api, ApiError, call, type LoginResponse, setSession, type SessionTokens } from '../api/client';
 import type { paths } from '../api/schema';
 import { ErrorState } from '../ui/states';
@@ -24,12 +25,21 @@ type Step =
  * The hosted sign-in (README "Signing in and sessions"): email first, then the way the email's domain signs in
  * (`POST /auth/sso/discover`), the password, the second factor (or its enrollment when the tenant requires MFA), a
  * forced password change, the account when there are several, and back to the return URL.
+ * At `/t/<slug>/login` the page signs in into the tenant the slug names (as `?tenant=<id>` does at `/login`), so a
+ * person who is a user of several tenants is never asked which one.
  */
 export function LoginPage() {
   const [params] = useSearchParams();
+  const { slug } = useParams();
   const navigate = useNavigate();
   const returnTo = safeReturnTo(params.get('returnTo'), window.location.origin);
-  const tenantId = params.get('tenant') ?? undefined;
+  const tenant = useQuery({
+    queryKey: ['tenant-by-slug', slug],
+    queryFn: () => call(api.GET('/auth/tenants/by-slug/{slug}', { params: { path: { slug: slug ?? '' } } })),
+    enabled: slug !== undefined,
+    retry: false,
+  });
+  const tenantId = slug !== undefined ? tenant.data?.tenantId : (params.get('tenant') ?? undefined);
   const [email, setEmail] = useState('');
   const [step, setStep] = useState<Step>(() => (params.get('sso') === '1' && !params.get('error') ? { kind: 'working', label: 'Finishing single sign-on…' } : { kind: 'email' }));
   // Back from the identity provider with a refusal: `?error=<code>` (README "Signing in with SSO", step 6).
@@ -89,7 +99,7 @@ export function LoginPage() {
     if (!discovery.connection) return;
     const start = new URL(discovery.connection.startUrl, window.location.origin);
     const back = new URLSearchParams({ sso: '1', returnTo });
-    start.searchParams.set('returnTo', `/login?${back.toString()}`);
+    start.searchParams.set('returnTo', `${slug !== undefined ? `/t/${encodeURIComponent(slug)}/login` : '/login'}?${back.toString()}`);
     window.location.assign(start.href);
   }
 
@@ -200,12 +210,17 @@ export function LoginPage() {
       break;
   }
 
+  // The tenant-specific page waits for its tenant, and offers no form for a slug no tenant has.
+  if (slug !== undefined && tenant.isPending) body = <Text role="status">Loading…</Text>;
+  if (slug !== undefined && tenant.isError) body = <ErrorState error={tenant.error} title="Unknown sign-in address" />;
+  const title = step.kind === 'email' && tenant.data ? `Sign in to ${tenant.data.name}` : TITLES[step.kind];
+
   return (
     <Center mih="100vh" p="md" component="main">
       <Paper withBorder shadow="sm" p="xl" w={420} maw="100%">
         <Stack>
           <Title order={1} size="h2">
-            {TITLES[step.kind]}
+            {title}
           </Title>
           {error !== null && <ErrorState error={error} title="Sign-in did not work" />}
           {body}

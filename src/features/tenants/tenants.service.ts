@@ -5,7 +5,26 @@ import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { type SecuritySettings, type SecuritySettingsPatch, settingsProblem, withDefaults } from './security-settings.js';
+import { isUniqueViolation } from '../../db/pg-errors.js';
+import { slugFromName, slugProblem } from './tenant-slug.js';
+import { TenantErrors } from './tenants.errors.js';
 import * as store from './tenants.store.js';
+
+/** The tenant as its administrators see it. */
+export interface TenantInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly slug: string;
+}
+
+/** A free slug for a new tenant: the name's base slug, else the base with the first free numeric suffix. */
+async function freeSlugFor(tx: Tx, name: string): Promise<string> {
+  const base = slugFromName(name);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    if (!(await store.tenantBySlug(tx, candidate))) return candidate;
+  }
+}
 
 export interface TenantsDeps {
   readonly db: Database;
@@ -27,7 +46,7 @@ export function createTenantsService({ db, clock, createDataKey, audit, requireT
     /** Creates a tenant, its data key and its first account, in the caller's unit of work for `tenantId`. */
     async createTenantWithAccount(tx: Tx, tenantId: string, input: { tenantName: string; accountName: string }) {
       const now = clock.now();
-      await store.insertTenant(tx, tenantId, { name: input.tenantName, createdAt: now });
+      await store.insertTenant(tx, tenantId, { name: input.tenantName, slug: await freeSlugFor(tx, input.tenantName), createdAt: now });
       await createDataKey(tx, tenantId);
       const accountId = newId(now.getTime());
       await store.insertAccount(tx, tenantId, { id: accountId, name: input.accountName, createdAt: now });
@@ -41,6 +60,59 @@ export function createTenantsService({ db, clock, createDataKey, audit, requireT
     /** The tenant whose audit log an operator's change to an account is recorded in: the first one linked to it. */
     firstTenantOfAccount(accountId: string): Promise<string | undefined> {
       return db.ownerWork((tx) => store.firstTenantOfAccount(tx, accountId));
+    },
+
+    /** The tenant's id, name and slug. */
+    getTenant(tenantId: string): Promise<TenantInfo> {
+      return db.tenantWork(tenantId, async (tx) => {
+        const row = await store.findTenant(tx, tenantId);
+        if (!row) throw new AppError(KernelErrors.not_found);
+        return { id: row.id, name: row.name, slug: row.slug };
+      });
+    },
+
+    /**
+     * Public: the tenant a slug names, for the tenant-specific sign-in page `/t/<slug>/login`. Only the id and the
+     * name leave (both are shown on that page anyway); an unknown slug is `tenants.slug_not_found`.
+     */
+    tenantBySlug(slug: string): Promise<{ tenantId: string; name: string }> {
+      return db.globalWork(async (tx) => {
+        const row = slugProblem(slug) ? undefined : await store.tenantBySlug(tx, slug);
+        if (!row) throw new AppError(TenantErrors['tenants.slug_not_found']);
+        return { tenantId: row.id, name: row.name };
+      });
+    },
+
+    /**
+     * Changes the tenant's slug (tenant administrators only) and records `tenant.slug.updated` with the old and new
+     * value. The form and the reserved words are refused first; the unique index decides a race with another tenant.
+     */
+    updateTenant(tenantId: string, actor: AuditActor & { type: 'user'; id: string }, patch: { slug?: string | undefined }): Promise<TenantInfo> {
+      return db.tenantWork(tenantId, async (tx) => {
+        await requireTenantAdmin(tx, tenantId, actor.id);
+        const before = await store.findTenant(tx, tenantId);
+        if (!before) throw new AppError(KernelErrors.not_found);
+        const slug = patch.slug;
+        if (slug === undefined || slug === before.slug) return { id: before.id, name: before.name, slug: before.slug };
+        const problem = slugProblem(slug);
+        if (problem === 'invalid') throw new AppError(TenantErrors['tenants.slug_invalid']);
+        if (problem === 'reserved') throw new AppError(TenantErrors['tenants.slug_reserved']);
+        if (await store.tenantBySlug(tx, slug)) throw new AppError(TenantErrors['tenants.slug_taken']);
+        try {
+          await store.updateSlug(tx, tenantId, slug, clock.now());
+        } catch (error) {
+          if (isUniqueViolation(error)) throw new AppError(TenantErrors['tenants.slug_taken'], { cause: error });
+          throw error;
+        }
+        await audit.record(tx, tenantId, {
+          action: 'tenant.slug.updated',
+          actor,
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
+          details: { changes: { slug: { from: before.slug, to: slug } } },
+        });
+        return { id: before.id, name: before.name, slug };
+      });
     },
 
     /** The tenant's security settings, in a unit of work of its own. */

@@ -1,12 +1,27 @@
 import { sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
 
-export async function insertTenant(tx: Tx, tenantId: string, tenant: { name: string; createdAt: Date }): Promise<void> {
-  await tx.insertInto('tenants').values({ id: tenantId, name: tenant.name, created_at: tenant.createdAt, updated_at: tenant.createdAt }).execute();
+export async function insertTenant(tx: Tx, tenantId: string, tenant: { name: string; slug: string; createdAt: Date }): Promise<void> {
+  await tx.insertInto('tenants').values({ id: tenantId, name: tenant.name, slug: tenant.slug, created_at: tenant.createdAt, updated_at: tenant.createdAt }).execute();
 }
 
 export async function findTenant(tx: Tx, tenantId: string) {
-  return tx.selectFrom('tenants').select(['id', 'name', 'created_at']).where('id', '=', tenantId).executeTakeFirst();
+  return tx.selectFrom('tenants').select(['id', 'name', 'slug', 'created_at']).where('id', '=', tenantId).executeTakeFirst();
+}
+
+/**
+ * The tenant a slug names, across tenants (migration 0024's SECURITY DEFINER function: only its id and name leave).
+ * Callable from any unit of work, the tenant-less one of the public sign-in page included.
+ */
+export async function tenantBySlug(tx: Tx, slug: string): Promise<{ id: string; name: string } | undefined> {
+  const result = await sql<{ id: string; name: string }>`select id, name from tessera_tenant_by_slug(${slug})`.execute(tx);
+  return result.rows[0];
+}
+
+/** Changes the tenant's slug; false when there is no such tenant (in this unit of work). */
+export async function updateSlug(tx: Tx, tenantId: string, slug: string, now: Date): Promise<boolean> {
+  const result = await tx.updateTable('tenants').set({ slug, updated_at: now }).where('id', '=', tenantId).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Creates an account and links it to the tenant creating it. */

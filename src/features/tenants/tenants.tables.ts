@@ -10,6 +10,8 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 export interface TenantsTable {
   id: string;
   name: string;
+  /** The tenant-specific sign-in URL's name (`/t/<slug>/login`; migration 0024): unique, DNS-label form. */
+  slug: ColumnType<string, string | undefined, string>;
   settings: ColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: Timestamp;
   updated_at: Timestamp;
