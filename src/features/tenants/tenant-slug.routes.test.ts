@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { callApi, errorCode } from '../../../test/support/http.js';
-import { loginAsAdmin, loginAsPlainUser } from '../../../test/support/login.js';
+import { newId } from '../../kernel/ids.js';
+import { createPlainUser, loginAsAdmin, loginAsPlainUser, loginOverHttp } from '../../../test/support/login.js';
 
 interface Tenant {
   id: string;
@@ -90,6 +91,21 @@ describe.each(engines())('tenant slugs over HTTP [%s]', (engine) => {
     expect(errorCode(await api(plain, 'GET', '/api/v1/tenant'))).toBe('permission_denied');
     expect(errorCode(await api(plain, 'PATCH', '/api/v1/tenant', { slug: 'hijacked' }))).toBe('permission_denied');
     expect((await api(null, 'PATCH', '/api/v1/tenant', { slug: 'hijacked' })).status).toBe(401);
+    expect((await api<Tenant>(admin, 'GET', '/api/v1/tenant')).body.slug).toBe('guarded-slug');
+
+    // idp.manage alone is not enough: the tenant-settings rule also wants a tenant administrator.
+    const email = `manager-${newId().slice(-8)}@example.com`;
+    const userId = await createPlainUser(t, admin, { email, password: 'slug manager pw 42', withRole: false });
+    await t.app.db.tenantWork(admin.tenantId, async (tx) => {
+      const roleId = newId();
+      await tx.insertInto('roles').values({ account_id: admin.accountId, id: roleId, name: `IdP managers ${roleId}`, permissions: ['idp.view', 'idp.manage'] }).execute();
+      await tx.insertInto('role_assignments').values({ tenant_id: admin.tenantId, id: newId(), account_id: admin.accountId, role_id: roleId, user_id: userId }).execute();
+    });
+    const manager = await loginOverHttp(t, { email, password: 'slug manager pw 42', tenantId: admin.tenantId });
+    expect((await api<Tenant>(manager, 'GET', '/api/v1/tenant')).status).toBe(200);
+    const refused = await api(manager, 'PATCH', '/api/v1/tenant', { slug: 'hijacked-by-manager' });
+    expect(refused.status).toBe(403);
+    expect(errorCode(refused)).toBe('identity.tenant_admin_required');
     expect((await api<Tenant>(admin, 'GET', '/api/v1/tenant')).body.slug).toBe('guarded-slug');
   });
 });
