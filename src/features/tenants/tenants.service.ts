@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -17,13 +18,18 @@ export interface TenantInfo {
   readonly slug: string;
 }
 
-/** A free slug for a new tenant: the name's base slug, else the base with the first free numeric suffix. */
+/**
+ * A free slug for a new tenant: the name's base slug, else the base with the first free numeric suffix up to -20,
+ * else the base with a random suffix (a bounded number of lookups however many tenants share a name; the base is at
+ * most 50 characters, so the suffixed slug stays within 63). The unique index still decides a race.
+ */
 async function freeSlugFor(tx: Tx, name: string): Promise<string> {
   const base = slugFromName(name);
-  for (let n = 1; ; n++) {
+  for (let n = 1; n <= 20; n++) {
     const candidate = n === 1 ? base : `${base}-${n}`;
     if (!(await store.tenantBySlug(tx, candidate))) return candidate;
   }
+  return `${base}-${randomBytes(4).toString('hex')}`;
 }
 
 export interface TenantsDeps {
