@@ -94,16 +94,70 @@ const found = <T>(value: T | undefined): T => {
   return value;
 };
 
+type RequestInfo = Parameters<ScimUsersService['create']>[1];
+/** What /Users and /Groups both offer: the six operations of RFC 7644 §3.3–3.6 on one resource type. */
+type ResourceService = Pick<ScimUsersService, 'create' | 'list' | 'get' | 'replace' | 'patch' | 'remove'>;
+
+const info = (ctx: { meta: { ip: string; userAgent: string | null }; headers: Record<string, string | string[] | undefined> }): RequestInfo => ({
+  ...ctx.meta,
+  ifMatch: typeof ctx.headers['if-match'] === 'string' ? ctx.headers['if-match'] : undefined,
+});
+
+/**
+ * The routes of one resource type (`/Users`, `/Groups`): each passes the caller, the request's origin and
+ * If-Match to one service call and sets the headers RFC 7644 asks for (Location on create, ETag).
+ */
+function resourceRoutes(path: 'Users' | 'Groups', service: ResourceService, summary: Record<'create' | 'list' | 'get' | 'replace' | 'patch' | 'remove', string>): Route[] {
+  const one = `/:directoryId/${path}/:id`;
+  return [
+    defineRoute({
+      method: 'POST', url: `/:directoryId/${path}`, auth, status: 201,
+      schema: { tags: stags, summary: summary.create, params: ScimParams, body: ScimDocument, response: { 201: ScimDocument } },
+      handler: async (ctx) => {
+        const { resource, etag } = await service.create(ctx.directory, info(ctx), ctx.input.body);
+        ctx.reply.header('etag', etag);
+        ctx.reply.header('location', (resource.meta as { location: string }).location);
+        return resource;
+      },
+    }),
+    defineRoute({
+      method: 'GET', url: `/:directoryId/${path}`, auth,
+      schema: { tags: stags, summary: summary.list, params: ScimParams, querystring: ScimListQuery, response: { 200: ScimDocument } },
+      handler: (ctx) => service.list(ctx.directory, ctx.input.query),
+    }),
+    defineRoute({
+      method: 'GET', url: one, auth,
+      schema: { tags: stags, summary: summary.get, params: ScimResourceParams, querystring: ScimProjection, response: { 200: ScimDocument } },
+      handler: async (ctx) => {
+        const { resource, etag } = await service.get(ctx.directory, ctx.input.params.id, ctx.input.query);
+        ctx.reply.header('etag', etag);
+        return resource;
+      },
+    }),
+    ...(['replace', 'patch'] as const).map((op) =>
+      defineRoute({
+        method: op === 'replace' ? 'PUT' : 'PATCH', url: one, auth,
+        schema: { tags: stags, summary: summary[op], params: ScimResourceParams, body: ScimDocument, response: { 200: ScimDocument } },
+        handler: async (ctx) => {
+          const { resource, etag } = await service[op](ctx.directory, info(ctx), ctx.input.params.id, ctx.input.body);
+          ctx.reply.header('etag', etag);
+          return resource;
+        },
+      }),
+    ),
+    defineRoute({
+      method: 'DELETE', url: one, auth, status: 204,
+      schema: { tags: stags, summary: summary.remove, params: ScimResourceParams, response: { 204: NoContent } },
+      handler: (ctx) => service.remove(ctx.directory, info(ctx), ctx.input.params.id),
+    }),
+  ];
+}
+
 /**
  * `/scim/v2/:directoryId/*` (mounted with `scimFrame`): the IdP's bearer token must belong to the directory of
- * the URL. Handlers pass the caller, the request's origin and If-Match to one service call and set the headers
- * RFC 7644 asks for (Location on create, ETag).
+ * the URL.
  */
 export function scimProtocolRoutes(directories: DirectoriesService, users: ScimUsersService, groups: ScimGroupsService): Route[] {
-  const info = (ctx: { meta: { ip: string; userAgent: string | null }; headers: Record<string, string | string[] | undefined> }) => ({
-    ...ctx.meta,
-    ifMatch: typeof ctx.headers['if-match'] === 'string' ? ctx.headers['if-match'] : undefined,
-  });
   const routes = [
     defineRoute({
       method: 'GET', url: '/:directoryId/ServiceProviderConfig', auth,
@@ -145,99 +199,21 @@ export function scimProtocolRoutes(directories: DirectoriesService, users: ScimU
         return found(schema(directories.baseUrlOf(ctx.directory.directoryId), ctx.input.params.id));
       },
     }),
-    defineRoute({
-      method: 'POST', url: '/:directoryId/Users', auth, status: 201,
-      schema: { tags: stags, summary: 'Provision a user (RFC 7644 §3.3)', params: ScimParams, body: ScimDocument, response: { 201: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await users.create(ctx.directory, info(ctx), ctx.input.body);
-        ctx.reply.header('etag', etag);
-        ctx.reply.header('location', (resource.meta as { location: string }).location);
-        return resource;
-      },
+    ...resourceRoutes('Users', users, {
+      create: 'Provision a user (RFC 7644 §3.3)',
+      list: 'List users: filter, startIndex, count, sortBy, sortOrder, attributes, excludedAttributes (RFC 7644 §3.4.2)',
+      get: 'A user',
+      replace: 'Replace a user (RFC 7644 §3.5.1); If-Match honoured',
+      patch: 'Change a user (RFC 7644 §3.5.2); If-Match honoured',
+      remove: 'De-provision a user: deactivated, every session ends (RFC 7644 §3.6)',
     }),
-    defineRoute({
-      method: 'GET', url: '/:directoryId/Users', auth,
-      schema: { tags: stags, summary: 'List users: filter, startIndex, count, sortBy, sortOrder, attributes, excludedAttributes (RFC 7644 §3.4.2)', params: ScimParams, querystring: ScimListQuery, response: { 200: ScimDocument } },
-      handler: (ctx) => users.list(ctx.directory, ctx.input.query),
-    }),
-    defineRoute({
-      method: 'GET', url: '/:directoryId/Users/:id', auth,
-      schema: { tags: stags, summary: 'A user', params: ScimResourceParams, querystring: ScimProjection, response: { 200: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await users.get(ctx.directory, ctx.input.params.id, ctx.input.query);
-        ctx.reply.header('etag', etag);
-        return resource;
-      },
-    }),
-    defineRoute({
-      method: 'PUT', url: '/:directoryId/Users/:id', auth,
-      schema: { tags: stags, summary: 'Replace a user (RFC 7644 §3.5.1); If-Match honoured', params: ScimResourceParams, body: ScimDocument, response: { 200: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await users.replace(ctx.directory, info(ctx), ctx.input.params.id, ctx.input.body);
-        ctx.reply.header('etag', etag);
-        return resource;
-      },
-    }),
-    defineRoute({
-      method: 'PATCH', url: '/:directoryId/Users/:id', auth,
-      schema: { tags: stags, summary: 'Change a user (RFC 7644 §3.5.2); If-Match honoured', params: ScimResourceParams, body: ScimDocument, response: { 200: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await users.patch(ctx.directory, info(ctx), ctx.input.params.id, ctx.input.body);
-        ctx.reply.header('etag', etag);
-        return resource;
-      },
-    }),
-    defineRoute({
-      method: 'DELETE', url: '/:directoryId/Users/:id', auth, status: 204,
-      schema: { tags: stags, summary: 'De-provision a user: deactivated, every session ends (RFC 7644 §3.6)', params: ScimResourceParams, response: { 204: NoContent } },
-      handler: (ctx) => users.remove(ctx.directory, info(ctx), ctx.input.params.id),
-    }),
-    defineRoute({
-      method: 'POST', url: '/:directoryId/Groups', auth, status: 201,
-      schema: { tags: stags, summary: 'Provision a group (RFC 7644 §3.3): an identity group, members users of this directory', params: ScimParams, body: ScimDocument, response: { 201: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await groups.create(ctx.directory, info(ctx), ctx.input.body);
-        ctx.reply.header('etag', etag);
-        ctx.reply.header('location', (resource.meta as { location: string }).location);
-        return resource;
-      },
-    }),
-    defineRoute({
-      method: 'GET', url: '/:directoryId/Groups', auth,
-      schema: { tags: stags, summary: 'List groups: filter (displayName, externalId, members.value …), paging, sorting; excludedAttributes=members reads no members (RFC 7644 §3.4.2)', params: ScimParams, querystring: ScimListQuery, response: { 200: ScimDocument } },
-      handler: (ctx) => groups.list(ctx.directory, ctx.input.query),
-    }),
-    defineRoute({
-      method: 'GET', url: '/:directoryId/Groups/:id', auth,
-      schema: { tags: stags, summary: 'A group', params: ScimResourceParams, querystring: ScimProjection, response: { 200: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await groups.get(ctx.directory, ctx.input.params.id, ctx.input.query);
-        ctx.reply.header('etag', etag);
-        return resource;
-      },
-    }),
-    defineRoute({
-      method: 'PUT', url: '/:directoryId/Groups/:id', auth,
-      schema: { tags: stags, summary: 'Replace a group and its whole membership (RFC 7644 §3.5.1); If-Match honoured', params: ScimResourceParams, body: ScimDocument, response: { 200: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await groups.replace(ctx.directory, info(ctx), ctx.input.params.id, ctx.input.body);
-        ctx.reply.header('etag', etag);
-        return resource;
-      },
-    }),
-    defineRoute({
-      method: 'PATCH', url: '/:directoryId/Groups/:id', auth,
-      schema: { tags: stags, summary: 'Change a group: displayName, member batches (RFC 7644 §3.5.2); If-Match honoured', params: ScimResourceParams, body: ScimDocument, response: { 200: ScimDocument } },
-      handler: async (ctx) => {
-        const { resource, etag } = await groups.patch(ctx.directory, info(ctx), ctx.input.params.id, ctx.input.body);
-        ctx.reply.header('etag', etag);
-        return resource;
-      },
-    }),
-    defineRoute({
-      method: 'DELETE', url: '/:directoryId/Groups/:id', auth, status: 204,
-      schema: { tags: stags, summary: 'Delete a group: its members lose the roles it carried (RFC 7644 §3.6)', params: ScimResourceParams, response: { 204: NoContent } },
-      handler: (ctx) => groups.remove(ctx.directory, info(ctx), ctx.input.params.id),
+    ...resourceRoutes('Groups', groups, {
+      create: 'Provision a group (RFC 7644 §3.3): an identity group, members users of this directory',
+      list: 'List groups: filter (displayName, externalId, members.value …), paging, sorting; excludedAttributes=members reads no members (RFC 7644 §3.4.2)',
+      get: 'A group',
+      replace: 'Replace a group and its whole membership (RFC 7644 §3.5.1); If-Match honoured',
+      patch: 'Change a group: displayName, member batches (RFC 7644 §3.5.2); If-Match honoured',
+      remove: 'Delete a group: its members lose the roles it carried (RFC 7644 §3.6)',
     }),
   ];
   // Every answer is to a request whose token was checked in its unit of work (DirectoriesService.work). A refusal
