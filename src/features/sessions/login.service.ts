@@ -121,18 +121,21 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       // none) and ends in the same `sessions.invalid_credentials`.
       const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => deps.users.loginTenants(tx, email));
       const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof deps.users.findLoginUser>>> }[] = [];
+      // The tenant's Require-SSO policy for the email's domain, when the tenant is known: read in the same unit
+      // of work as the user, and decided from the domain alone (never the user), so the same reads happen whether
+      // or not the email exists.
+      let ssoPolicy = { kind: 'none' } as PasswordLoginSsoPolicy;
       if (candidates.length <= MAX_CANDIDATE_TENANTS) {
-        for (const tenantId of candidates) {
-          const user = await db.tenantWork(tenantId, (tx) => deps.users.findLoginUser(tx, tenantId, email));
-          if (user) found.push({ tenantId, user });
+        for (const candidate of candidates) {
+          const user = await db.tenantWork(candidate, async (tx) => {
+            if (candidate === tenantId && deps.ssoPolicy) ssoPolicy = await deps.ssoPolicy.passwordLoginPolicy(tx, candidate, email);
+            return deps.users.findLoginUser(tx, candidate, email);
+          });
+          if (user) found.push({ tenantId: candidate, user });
         }
       }
       // An unknown email costs the same user read as a known one (it finds nothing, by construction).
       if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => deps.users.findLoginUser(tx, NO_TENANT, email));
-      // The tenant's Require-SSO policy for the email's domain, decided from the domain alone (never the user),
-      // so the same read happens whether or not the email exists.
-      const ssoPolicy: PasswordLoginSsoPolicy =
-        tenantId !== undefined && deps.ssoPolicy ? await db.tenantWork(tenantId, (tx) => deps.ssoPolicy!.passwordLoginPolicy(tx, tenantId, email)) : { kind: 'none' };
       const matched: typeof found = [];
       const passwordMatched: typeof found = [];
       if (found.length === 0) await passwords.verifyDummy(input.password);
