@@ -75,6 +75,8 @@ export interface ResponseOptions {
   readonly sha1?: boolean;
   /** Encrypt the (signed) assertion to this certificate (PEM): the SP's encryption certificate. */
   readonly encryptFor?: string;
+  /** Legacy encryption an attack test needs: RSA PKCS#1 v1.5 key transport, or Triple DES content encryption. */
+  readonly legacyEncryption?: 'rsa-1_5' | 'tripledes';
 }
 
 const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -91,6 +93,8 @@ export async function signedResponse(o: ResponseOptions): Promise<string> {
     privateKey: keys[signer],
     signingCert: certs[signer],
     isAssertionEncrypted: o.encryptFor !== undefined,
+    ...(o.legacyEncryption === 'rsa-1_5' ? { keyEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#rsa-1_5' } : {}),
+    ...(o.legacyEncryption === 'tripledes' ? { dataEncryptionAlgorithm: 'http://www.w3.org/2001/04/xmlenc#tripledes-cbc' } : {}),
     singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
     wantAuthnRequestsSigned: false,
     ...(o.sha1 ? { requestSignatureAlgorithm: 'http://www.w3.org/2000/09/xmldsig#rsa-sha1' } : {}),

@@ -80,11 +80,18 @@ export function checkAlgorithms(root: XElement, allowSha1: boolean): void {
 }
 
 /**
- * node-saml's own XML decryption (xml-encryption underneath: RSA-OAEP key transport, AES-CBC/GCM content; RSA
- * PKCS#1 v1.5 refused, so a wrong key fails rather than yielding a random session key). node-saml does not export
- * it from its entry point, hence the path.
+ * XML decryption (XML Encryption 1.1) by xml-encryption, the library node-saml itself uses: RSA-OAEP key transport,
+ * AES-CBC/GCM content. RSA PKCS#1 v1.5 key transport (XML Encryption 1.1 §5.4.1, Bleichenbacher-style oracles) and
+ * Triple DES (NIST SP 800-131A) are refused: the library accepts both unless told not to.
  */
-const { decryptXml } = createRequire(import.meta.url)('@node-saml/node-saml/lib/xml.js') as { decryptXml: (xml: string, key: string) => Promise<string> };
+type DecryptOptions = { key: string; disallowDecryptionWithInsecureAlgorithm: true; warnInsecureAlgorithm: false };
+const xmlenc = createRequire(import.meta.url)('xml-encryption') as { decrypt: (xml: string, options: DecryptOptions, done: (err: Error | null, result?: string) => void) => void };
+const decryptXml = (xml: string, key: string): Promise<string> =>
+  new Promise((resolve, reject) =>
+    xmlenc.decrypt(xml, { key, disallowDecryptionWithInsecureAlgorithm: true, warnInsecureAlgorithm: false }, (err, result) =>
+      err || result === undefined ? reject(err ?? new Error('XML decryption gave nothing.')) : resolve(result),
+    ),
+  );
 
 /** node-saml's refusals, as sign-in codes. */
 function fromNodeSaml(err: unknown): SamlRefused {

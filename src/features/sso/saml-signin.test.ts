@@ -216,6 +216,10 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     await expectRefused(signIn(encrypted({ sha1: true }), conn.id), 'sso_signature');
     // Signed by another certificate, then encrypted to us: refused.
     await expectRefused(signIn(encrypted({ signer: 'attacker' }), conn.id), 'sso_signature');
+    // XML Encryption 1.1 §5.4.1 and NIST SP 800-131A: RSA PKCS#1 v1.5 key transport (Bleichenbacher-style
+    // oracles) and Triple DES content encryption are refused.
+    await expectRefused(signIn(encrypted({ legacyEncryption: 'rsa-1_5' }), conn.id), 'sso_config');
+    await expectRefused(signIn(encrypted({ legacyEncryption: 'tripledes' }), conn.id), 'sso_config');
     // Encrypted to another connection's SP key.
     const other = (await createConnection()) as unknown as WithKeys;
     await expectRefused(signIn(encrypted({}, other.saml.spKeys[0]!.certificatePem), conn.id), 'sso_config');
