@@ -108,4 +108,20 @@ describe.each(engines())('tenant slugs over HTTP [%s]', (engine) => {
     expect(errorCode(refused)).toBe('identity.tenant_admin_required');
     expect((await api<Tenant>(admin, 'GET', '/api/v1/tenant')).body.slug).toBe('guarded-slug');
   });
+
+  // Two tenants claim one free slug at the same moment: the unique index decides, the loser gets 409 and keeps its slug.
+  it.skipIf(engine !== 'postgres')('two tenants racing for one slug: exactly one wins, the other is refused with tenants.slug_taken', async () => {
+    for (let round = 0; round < 3; round++) {
+      const a = await loginAsAdmin(t, { tenantName: `Racer A ${round}` });
+      const b = await loginAsAdmin(t, { tenantName: `Racer B ${round}` });
+      const slug = `contested-${round}-${newId().slice(-6)}`;
+      const answers = await Promise.all([a, b].map((who) => api(who, 'PATCH', '/api/v1/tenant', { slug })));
+      expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+      expect(errorCode(answers.find((r) => r.status === 409)!)).toBe('tenants.slug_taken');
+      const owner = (await lookup(slug)).body.tenantId;
+      expect([a.tenantId, b.tenantId]).toContain(owner);
+      const loser = owner === a.tenantId ? b : a;
+      expect((await api<Tenant>(loser, 'GET', '/api/v1/tenant')).body.slug).not.toBe(slug);
+    }
+  });
 });
