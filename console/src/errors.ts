@@ -71,6 +71,7 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   sso_replay: { message: 'This single sign-on answer was already used.', next: 'Start again.' },
   sso_audience: { message: "Your identity provider's answer was meant for another application.", next: "Ask your administrator to check the connection's client id." },
   sso_domain: { message: "Your identity provider did not give an email address of your organization's domains.", next: 'Ask your administrator to check the connection domains.' },
+  sso_user_inactive: { message: 'Your identity provider signed you in, but your account here is deactivated.', next: 'Ask your administrator to reactivate your account.' },
   sso_mfa_required: { message: 'Your identity provider did not confirm a second factor.', next: 'Sign in again at your identity provider with two-step verification.' },
   sso_role_forbidden: { message: 'Single sign-on never grants Account Administrator.', next: 'Choose a lesser role.' },
   'sso.connection_not_found': { message: 'That SSO connection no longer exists.', next: 'Reload the page.' },

@@ -4445,7 +4445,7 @@ export interface paths {
         };
         /**
          * The identity provider's redirect back (OpenID Connect Core §3.1.2.5)
-         * @description Redirects to the sign-in's `returnTo` (else `/login`): on success with a one-time result cookie for POST /auth/sso/result, a "Test connection" dry run with `?ssoTest=<testId>` (success or refusal, no cookie); on a refusal with `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required` (each audited `sso.login.failed`).
+         * @description Redirects to the sign-in's `returnTo` (else `/login`): on success with a one-time result cookie for POST /auth/sso/result, a "Test connection" dry run with `?ssoTest=<testId>` (success or refusal, no cookie); on a refusal with `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required`, `sso_user_inactive` (each audited `sso.login.failed`).
          */
         get: {
             parameters: {
@@ -4571,7 +4571,7 @@ export interface paths {
         put?: never;
         /**
          * SAML Assertion Consumer Service: the IdP's Response, posted by the browser (HTTP-POST binding)
-         * @description Bodies over 256 KiB are refused (`payload_too_large`) before parsing. Redirects like the OIDC callback: to the sign-in's `returnTo` (else `/login`), with a one-time result cookie, `?ssoTest=`, or `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required` (each audited `sso.login.failed`).
+         * @description Bodies over 256 KiB are refused (`payload_too_large`) before parsing. Redirects like the OIDC callback: to the sign-in's `returnTo` (else `/login`), with a one-time result cookie, `?ssoTest=`, or `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required`, `sso_user_inactive` (each audited `sso.login.failed`).
          */
         post: {
             parameters: {

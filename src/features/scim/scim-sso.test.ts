@@ -70,8 +70,8 @@ describe.each(engines())('SCIM-provisioned users signing in through the linked S
     expect(sameEmail.map((u) => u.id)).toEqual([created.body.id]);
 
     expect((await scim('PATCH', `/Users/${created.body.id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] })).status).toBe(200);
-    // The sso feature refuses a deactivated user's sign-in (its code for it is `sso_config`, "This user is deactivated").
+    // De-provisioned by SCIM: the IdP still signs Bob in, Tessera refuses him (sso_user_inactive).
     const refused = await signIn('u-bob');
-    expect(refused).toEqual({ error: 'sso_config', body: null });
+    expect(refused).toEqual({ error: 'sso_user_inactive', body: null });
   });
 });

@@ -251,7 +251,7 @@ describe.each(engines())('OIDC sign-in over HTTP with a real OP [%s]', (engine) 
     const first = await signIn('u-bob');
     expect(first.error).toBeNull();
     await t.app.db.tenantWork(admin.tenantId, (tx) => tx.updateTable('users').set({ active: false }).where('tenant_id', '=', admin.tenantId).where('email', '=', 'bob@acme.test').execute());
-    await expectRefused(signIn('u-bob'), 'sso_config');
+    await expectRefused(signIn('u-bob'), 'sso_user_inactive');
   });
 
   it('a thin id_token: the email comes from userinfo, whose sub must equal the id_token\'s (sso_signature)', async () => {

@@ -15,7 +15,7 @@ import { SsoErrors } from './sso.errors.js';
 import { createCookieSealer, RESULT_TTL_SECONDS, type SsoTestTicket, TEST_TTL_SECONDS } from './sso-transaction.js';
 import * as store from './sso.store.js';
 
-export type SignInCode = 'sso_expired' | 'sso_state' | 'sso_config' | 'sso_disabled' | 'sso_signature' | 'sso_replay' | 'sso_audience' | 'sso_domain' | 'sso_mfa_required';
+export type SignInCode = 'sso_expired' | 'sso_state' | 'sso_config' | 'sso_disabled' | 'sso_signature' | 'sso_replay' | 'sso_audience' | 'sso_domain' | 'sso_mfa_required' | 'sso_user_inactive';
 
 /** A refused sign-in: its code, and where the browser goes back to (the transaction's returnTo, when known). */
 export class SignInRefused extends Error {
@@ -356,7 +356,7 @@ export function createSignInCore(deps: SignInCoreDeps) {
             const user = await findLoginUserById(t, flow.tenantId, resolved.userId);
             if (!user?.active) {
               inactive = true;
-              throw refused('sso_config', 'This user is deactivated.');
+              throw refused('sso_user_inactive', 'This user is deactivated in the tenant.');
             }
             await applyRules(t, row, claims, user.id, { provisioned: resolved.provisioned, dryRun: false });
             await audit.record(t, flow.tenantId, {
@@ -377,7 +377,7 @@ export function createSignInCore(deps: SignInCoreDeps) {
           meta,
         )
         .catch(async (err: unknown) => {
-          if (inactive) return fail('sso_config', 'This user is deactivated.', { sub, reason: 'inactive' });
+          if (inactive) return fail('sso_user_inactive', 'This user is deactivated in the tenant.', { sub });
           throw err;
         });
       const id = randomUUID();

@@ -130,7 +130,7 @@ export function ssoSignInRoutes(signIn: SsoSignIn, options: { secureCookies: boo
       method: 'GET', url: CALLBACK_PATH, auth: 'public', status: 302, headers: NO_STORE, ...limited,
       schema: {
         tags, summary: "The identity provider's redirect back (OpenID Connect Core §3.1.2.5)",
-        description: 'Redirects to the sign-in\'s `returnTo` (else `/login`): on success with a one-time result cookie for POST /auth/sso/result, a "Test connection" dry run with `?ssoTest=<testId>` (success or refusal, no cookie); on a refusal with `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required` (each audited `sso.login.failed`).',
+        description: 'Redirects to the sign-in\'s `returnTo` (else `/login`): on success with a one-time result cookie for POST /auth/sso/result, a "Test connection" dry run with `?ssoTest=<testId>` (success or refusal, no cookie); on a refusal with `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required`, `sso_user_inactive` (each audited `sso.login.failed`).',
         querystring: CallbackQuery, response: { 302: Redirect },
       },
       handler: async (ctx) => {
@@ -144,7 +144,7 @@ export function ssoSignInRoutes(signIn: SsoSignIn, options: { secureCookies: boo
       method: 'POST', url: SAML_ACS_PATH, auth: 'public', status: 302, headers: NO_STORE, bodyLimit: SAML_ACS_BODY_LIMIT, formBody: true, ...limited,
       schema: {
         tags, summary: "SAML Assertion Consumer Service: the IdP's Response, posted by the browser (HTTP-POST binding)",
-        description: 'Bodies over 256 KiB are refused (`payload_too_large`) before parsing. Redirects like the OIDC callback: to the sign-in\'s `returnTo` (else `/login`), with a one-time result cookie, `?ssoTest=`, or `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required` (each audited `sso.login.failed`).',
+        description: 'Bodies over 256 KiB are refused (`payload_too_large`) before parsing. Redirects like the OIDC callback: to the sign-in\'s `returnTo` (else `/login`), with a one-time result cookie, `?ssoTest=`, or `?error=` one of `sso_expired`, `sso_state`, `sso_config`, `sso_disabled`, `sso_signature`, `sso_replay`, `sso_audience`, `sso_domain`, `sso_mfa_required`, `sso_user_inactive` (each audited `sso.login.failed`).',
         params: SamlParams, body: AcsBody, response: { 302: Redirect },
       },
       handler: async (ctx) => {

@@ -15,6 +15,7 @@ export const SsoErrors = defineErrors({
   sso_audience: { status: 401, message: 'The identity provider\'s answer (id_token or SAML assertion) was not issued for this client.' },
   sso_domain: { status: 403, message: 'The email the identity provider asserted is not in a verified domain of this connection.' },
   sso_mfa_required: { status: 403, message: 'This connection requires the identity provider to assert a second factor.' },
+  sso_user_inactive: { status: 403, message: 'The identity provider signed the user in, but the user is deactivated in this tenant.' },
   'sso.connection_not_found': { status: 404, message: 'No such SSO connection in this tenant.' },
   'sso.name_taken': { status: 409, message: 'Another SSO connection of this tenant has that name.' },
   'sso.role_not_found': { status: 400, message: 'The role does not exist in an account of this tenant.' },
