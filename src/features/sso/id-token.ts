@@ -9,6 +9,8 @@ export const ID_TOKEN_MAX_AGE_SECONDS = 600;
 export const JWKS_MISS_REFETCH_MS = 5_000;
 /** A cached JWKS is refreshed after this long even without a miss. */
 export const JWKS_MAX_AGE_MS = 10 * 60_000;
+/** JWKS caches one instance keeps (one per recently used connection); the least recently used beyond it is dropped. */
+export const JWKS_CACHE_LIMIT = 500;
 
 /** Why an id_token was refused, as the sign-in error code. */
 export class IdTokenRefused extends Error {
@@ -120,4 +122,37 @@ export async function verifyIdToken(idToken: string, expected: IdTokenExpectatio
   if (typeof payload.nonce !== 'string' || payload.nonce !== expected.nonce) throw new IdTokenRefused('sso_replay', 'The id_token\'s nonce is not this sign-in\'s.');
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new IdTokenRefused('sso_signature', 'The id_token has no subject.');
   return payload;
+}
+
+/**
+ * The JWKS caches of many connections: one per connection, for its current settings (jwks_uri, CA bundle). A
+ * connection whose settings changed gets a new cache and the old one is closed (its HTTP agent and sockets), and
+ * beyond `limit` connections the least recently used is dropped and closed: edits and deleted connections never
+ * accumulate caches or open sockets in a long-running instance.
+ */
+export function createJwksCacheSet<T>(limit: number) {
+  const held = new Map<string, { settings: string; value: T; close: () => Promise<void> }>();
+  const drop = (entry: { close: () => Promise<void> }) => void entry.close().catch(() => undefined);
+  return {
+    get(connectionId: string, settings: string, open: () => { value: T; close: () => Promise<void> }): T {
+      const entry = held.get(connectionId);
+      held.delete(connectionId);
+      if (entry?.settings === settings) {
+        held.set(connectionId, entry); // a Map iterates in insertion order: most recently used last
+        return entry.value;
+      }
+      if (entry) drop(entry);
+      const fresh = { settings, ...open() };
+      held.set(connectionId, fresh);
+      for (const [id, oldest] of held) {
+        if (held.size <= limit) break;
+        held.delete(id);
+        drop(oldest);
+      }
+      return fresh.value;
+    },
+    get size(): number {
+      return held.size;
+    },
+  };
 }

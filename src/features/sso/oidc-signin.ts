@@ -4,7 +4,7 @@ import type { MasterKeys } from '../../crypto/master-key.js';
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { RequestMeta } from '../sessions/index.js';
-import { createJwksCache, IdTokenRefused, type JwksCache, verifyIdToken } from './id-token.js';
+import { createJwksCache, createJwksCacheSet, IdTokenRefused, JWKS_CACHE_LIMIT, type JwksCache, verifyIdToken } from './id-token.js';
 import type { IssuerNetworkPolicy } from './issuer-network.js';
 import { issuerFetch } from './oidc-discovery.js';
 import { refused, type SignInCore, type SignInFlow, SignInRefused } from './signin-core.js';
@@ -80,7 +80,7 @@ export function createOidcSignIn(deps: OidcSignInDeps, core: SignInCore) {
   const { db, clock } = deps;
   const transactions = createCookieSealer(deps.masterKeys, 'transaction');
   const redirectUri = `${deps.publicUrl}${CALLBACK_PATH}`;
-  const jwksCaches = new Map<string, JwksCache>();
+  const jwksCaches = createJwksCacheSet<JwksCache>(JWKS_CACHE_LIMIT);
   const nowSeconds = core.nowSeconds;
 
   /** The client's authentication at the token endpoint (OpenID Connect Core §9); null at start, where none is used. */
@@ -120,14 +120,10 @@ export function createOidcSignIn(deps: OidcSignInDeps, core: SignInCore) {
   function jwksFor(row: store.ConnectionRow, oidc: OidcConfig): JwksCache {
     const jwksUri = row.discovery?.jwks_uri;
     if (typeof jwksUri !== 'string') throw refused('sso_config', 'The IdP publishes no jwks_uri.');
-    const key = `${row.id}|${jwksUri}|${oidc.caBundlePem ?? ''}`;
-    let cache = jwksCaches.get(key);
-    if (!cache) {
-      const { fetch } = issuerFetch(deps.network, oidc.caBundlePem);
-      cache = createJwksCache(jwksUri, (url, init) => fetch(url, { ...init, method: 'GET', body: undefined, redirect: 'manual' }), clock);
-      jwksCaches.set(key, cache);
-    }
-    return cache;
+    return jwksCaches.get(row.id, `${jwksUri}|${oidc.caBundlePem ?? ''}`, () => {
+      const { fetch, close } = issuerFetch(deps.network, oidc.caBundlePem);
+      return { value: createJwksCache(jwksUri, (url, init) => fetch(url, { ...init, method: 'GET', body: undefined, redirect: 'manual' }), clock), close };
+    });
   }
 
   return {
