@@ -1,9 +1,10 @@
-import { Alert, Badge, Button, Group, Modal, MultiSelect, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Alert, Badge, Button, Group, Modal, MultiSelect, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
 import { CopyLine } from '../../ui/copy';
-import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { QueryTable } from '../../ui/query-table';
+import { ConfirmButton, ErrorState } from '../../ui/states';
 import { useMyAccess, useSession } from '../access';
 
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : 'never');
@@ -14,61 +15,51 @@ export function ApiKeysPage() {
   const keys = useQuery({ queryKey: ['api-keys'], queryFn: () => call(api.GET('/api/v1/api-keys')) });
   const [creating, setCreating] = useState(false);
   const [shown, setShown] = useState<string | null>(null);
-  const live = keys.data?.items.filter((k) => k.revokedAt === null) ?? [];
 
-  let content;
-  if (keys.isPending) content = <Loading />;
-  else if (keys.isError) content = <ErrorState error={keys.error} onRetry={() => void keys.refetch()} />;
-  else if (live.length === 0) content = <Empty>No API keys. Create one for a script or a service that calls the API.</Empty>;
-  else
-    content = (
-      <Table.ScrollContainer minWidth={700}>
-        <Table striped>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Permissions</Table.Th>
-              <Table.Th>Created</Table.Th>
-              <Table.Th>Last used</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {live.map((k) => (
-              <Table.Tr key={k.id}>
-                <Table.Td>{k.name}</Table.Td>
-                <Table.Td>
-                  <Group gap={4}>
-                    {k.permissions.map((p) => (
-                      <Badge key={p} variant="light">
-                        {p}
-                      </Badge>
-                    ))}
-                  </Group>
-                </Table.Td>
-                <Table.Td>{when(k.createdAt)}</Table.Td>
-                <Table.Td>{when(k.lastUsedAt)}</Table.Td>
-                <Table.Td>
-                  <ConfirmButton
-                    label="Revoke"
-                    title={`Revoke ${k.name}?`}
-                    confirmLabel="Revoke"
-                    onConfirm={async () => {
-                      await call(api.DELETE('/api/v1/api-keys/{id}', { params: { path: { id: k.id } } }));
-                      await queryClient.invalidateQueries({ queryKey: ['api-keys'] });
-                    }}
-                  >
-                    Every call made with this key is refused from now on.
-                  </ConfirmButton>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    );
+  const content = (
+    <QueryTable
+      query={keys}
+      rows={(d) => d.items.filter((k) => k.revokedAt === null)}
+      rowKey={(k) => k.id}
+      empty="No API keys. Create one for a script or a service that calls the API."
+      minWidth={700}
+      highlightOnHover={false}
+      columns={[
+        { header: 'Name', cell: (k) => k.name },
+        {
+          header: 'Permissions',
+          cell: (k) => (
+            <Group gap={4}>
+              {k.permissions.map((p) => (
+                <Badge key={p} variant="light">
+                  {p}
+                </Badge>
+              ))}
+            </Group>
+          ),
+        },
+        { header: 'Created', cell: (k) => when(k.createdAt) },
+        { header: 'Last used', cell: (k) => when(k.lastUsedAt) },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (k) => (
+            <ConfirmButton
+              label="Revoke"
+              title={`Revoke ${k.name}?`}
+              confirmLabel="Revoke"
+              onConfirm={async () => {
+                await call(api.DELETE('/api/v1/api-keys/{id}', { params: { path: { id: k.id } } }));
+                await queryClient.invalidateQueries({ queryKey: ['api-keys'] });
+              }}
+            >
+              Every call made with this key is refused from now on.
+            </ConfirmButton>
+          ),
+        },
+      ]}
+    />
+  );
 
   return (
     <Stack>

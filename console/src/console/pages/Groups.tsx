@@ -1,10 +1,11 @@
-import { Button, Card, Group, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Button, Card, Group, Select, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
-import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { QueryTable } from '../../ui/query-table';
+import { ConfirmButton, ErrorState } from '../../ui/states';
 import { usePermissions } from '../access';
 
 type GroupView = Schemas['Group'];
@@ -23,41 +24,28 @@ export function GroupsPage() {
   });
   const current = groups.data?.items.find((g) => g.id === selected) ?? null;
 
-  let content;
-  if (groups.isPending) content = <Loading />;
-  else if (groups.isError) content = <ErrorState error={groups.error} onRetry={() => void groups.refetch()} />;
-  else if (groups.data.items.length === 0) content = <Empty>{q ? 'No group matches the search.' : 'No groups yet.'}</Empty>;
-  else
-    content = (
-      <Table.ScrollContainer minWidth={600}>
-        <Table striped highlightOnHover>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Description</Table.Th>
-              <Table.Th>Members</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {groups.data.items.map((g) => (
-              <Table.Tr key={g.id}>
-                <Table.Td>{g.name}</Table.Td>
-                <Table.Td>{g.description || '—'}</Table.Td>
-                <Table.Td>{g.memberCount}</Table.Td>
-                <Table.Td>
-                  <Button size="compact-xs" variant="subtle" onClick={() => setSelected(g.id)} aria-label={`Members of ${g.name}`}>
-                    Members
-                  </Button>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    );
+  const content = (
+    <QueryTable
+      query={groups}
+      rows={(d) => d.items}
+      rowKey={(g) => g.id}
+      empty={q ? 'No group matches the search.' : 'No groups yet.'}
+      columns={[
+        { header: 'Name', cell: (g) => g.name },
+        { header: 'Description', cell: (g) => g.description || '—' },
+        { header: 'Members', cell: (g) => g.memberCount },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (g) => (
+            <Button size="compact-xs" variant="subtle" onClick={() => setSelected(g.id)} aria-label={`Members of ${g.name}`}>
+              Members
+            </Button>
+          ),
+        },
+      ]}
+    />
+  );
 
   return (
     <Stack maw={900}>
@@ -132,48 +120,36 @@ function Members({ group, canManage, onDeleted }: { group: GroupView; canManage:
   });
   const memberIds = new Set(members.data?.items.map((m) => m.id) ?? []);
 
-  let list;
-  if (members.isPending) list = <Loading />;
-  else if (members.isError) list = <ErrorState error={members.error} onRetry={() => void members.refetch()} />;
-  else if (members.data.items.length === 0) list = <Empty>No members yet.</Empty>;
-  else
-    list = (
-      <Table>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Member</Table.Th>
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {members.data.items.map((m) => (
-            <Table.Tr key={m.id}>
-              <Table.Td>
-                {m.email}
-                {m.name ? ` (${m.name})` : ''}
-              </Table.Td>
-              <Table.Td>
-                {canManage && (
-                  <ConfirmButton
-                    label="Remove"
-                    title={`Remove ${m.email} from ${group.name}?`}
-                    confirmLabel="Remove"
-                    onConfirm={async () => {
-                      await call(api.DELETE('/api/v1/groups/{id}/members/{userId}', { params: { path: { id: group.id, userId: m.id } } }));
-                      await refresh();
-                    }}
-                  >
-                    They lose the roles the group carries, at their next request.
-                  </ConfirmButton>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    );
+  const list = (
+    <QueryTable
+      query={members}
+      rows={(d) => d.items}
+      rowKey={(m) => m.id}
+      empty="No members yet."
+      highlightOnHover={false}
+      columns={[
+        { header: 'Member', cell: (m) => `${m.email}${m.name ? ` (${m.name})` : ''}` },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (m) =>
+            canManage && (
+              <ConfirmButton
+                label="Remove"
+                title={`Remove ${m.email} from ${group.name}?`}
+                confirmLabel="Remove"
+                onConfirm={async () => {
+                  await call(api.DELETE('/api/v1/groups/{id}/members/{userId}', { params: { path: { id: group.id, userId: m.id } } }));
+                  await refresh();
+                }}
+              >
+                They lose the roles the group carries, at their next request.
+              </ConfirmButton>
+            ),
+        },
+      ]}
+    />
+  );
 
   return (
     <Card withBorder component="section" aria-label={`Group ${group.name}`}>

@@ -1,10 +1,11 @@
-import { Badge, Button, Card, Center, Code, Group, Image, List, PasswordInput, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Badge, Button, Card, Center, Code, Group, Image, List, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
 import { NewPasswordForm } from '../../login/LoginPage';
-import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { QueryTable } from '../../ui/query-table';
+import { ConfirmButton, ErrorState, Loading } from '../../ui/states';
 import { useMe } from '../access';
 
 export function ProfilePage() {
@@ -224,55 +225,41 @@ function MfaCard() {
 function SessionsCard() {
   const queryClient = useQueryClient();
   const sessions = useQuery({ queryKey: ['me', 'sessions'], queryFn: () => call(api.GET('/api/v1/me/sessions')) });
-  let content;
-  if (sessions.isPending) content = <Loading />;
-  else if (sessions.isError) content = <ErrorState error={sessions.error} onRetry={() => void sessions.refetch()} />;
-  else if (sessions.data.sessions.length === 0) content = <Empty>No live sessions.</Empty>;
-  else
-    content = (
-      <Table.ScrollContainer minWidth={600}>
-        <Table striped>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Device</Table.Th>
-              <Table.Th>Account</Table.Th>
-              <Table.Th>Address</Table.Th>
-              <Table.Th>Last seen</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {sessions.data.sessions.map((s) => (
-              <Table.Tr key={s.id}>
-                <Table.Td>{shortAgent(s.userAgent)}</Table.Td>
-                <Table.Td>{s.accountName}</Table.Td>
-                <Table.Td>{s.ip ?? '—'}</Table.Td>
-                <Table.Td>{new Date(s.lastSeenAt).toLocaleString()}</Table.Td>
-                <Table.Td>
-                  {s.current ? (
-                    <Badge variant="light">This session</Badge>
-                  ) : (
-                    <ConfirmButton
-                      label="Revoke"
-                      title="Revoke this session?"
-                      confirmLabel="Revoke"
-                      onConfirm={async () => {
-                        await call(api.DELETE('/api/v1/me/sessions/{sessionId}', { params: { path: { sessionId: s.id } } }));
-                        await queryClient.invalidateQueries({ queryKey: ['me', 'sessions'] });
-                      }}
-                    >
-                      The device signed in there will have to sign in again.
-                    </ConfirmButton>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    );
+  const content = (
+    <QueryTable
+      query={sessions}
+      rows={(d) => d.sessions}
+      rowKey={(s) => s.id}
+      empty="No live sessions."
+      highlightOnHover={false}
+      columns={[
+        { header: 'Device', cell: (s) => shortAgent(s.userAgent) },
+        { header: 'Account', cell: (s) => s.accountName },
+        { header: 'Address', cell: (s) => s.ip ?? '—' },
+        { header: 'Last seen', cell: (s) => new Date(s.lastSeenAt).toLocaleString() },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (s) =>
+            s.current ? (
+              <Badge variant="light">This session</Badge>
+            ) : (
+              <ConfirmButton
+                label="Revoke"
+                title="Revoke this session?"
+                confirmLabel="Revoke"
+                onConfirm={async () => {
+                  await call(api.DELETE('/api/v1/me/sessions/{sessionId}', { params: { path: { sessionId: s.id } } }));
+                  await queryClient.invalidateQueries({ queryKey: ['me', 'sessions'] });
+                }}
+              >
+                The device signed in there will have to sign in again.
+              </ConfirmButton>
+            ),
+        },
+      ]}
+    />
+  );
   return (
     <Card withBorder component="section" aria-labelledby="profile-sessions">
       <Title order={2} size="h4" id="profile-sessions" mb="sm">

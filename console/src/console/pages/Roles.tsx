@@ -1,9 +1,10 @@
-import { Badge, Button, Checkbox, Group, Modal, Select, SimpleGrid, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Badge, Button, Checkbox, Group, Modal, Select, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
-import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { QueryTable } from '../../ui/query-table';
+import { ConfirmButton, ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
 
 type Role = Schemas['Role'];
@@ -15,61 +16,51 @@ export function RolesPage() {
   const [editing, setEditing] = useState<Role | 'new' | null>(null);
   const queryClient = useQueryClient();
 
-  let content;
-  if (roles.isPending) content = <Loading />;
-  else if (roles.isError) content = <ErrorState error={roles.error} onRetry={() => void roles.refetch()} />;
-  else if (roles.data.items.length === 0) content = <Empty>No roles yet.</Empty>;
-  else
-    content = (
-      <Table.ScrollContainer minWidth={600}>
-        <Table striped highlightOnHover>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Role</Table.Th>
-              <Table.Th>Scope</Table.Th>
-              <Table.Th>Permissions</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {roles.data.items.map((r) => (
-              <Table.Tr key={r.id}>
-                <Table.Td>
-                  <Group gap="xs">
-                    {r.name}
-                    {r.system && <Badge variant="light">System</Badge>}
-                  </Group>
-                </Table.Td>
-                <Table.Td>{r.organizationId ? 'One organization' : 'Whole account'}</Table.Td>
-                <Table.Td>{r.permissions.length}</Table.Td>
-                <Table.Td>
-                  <Group gap="xs" justify="flex-end" wrap="nowrap">
-                    <Button size="xs" variant="default" onClick={() => setEditing(r)} aria-label={`${r.system || !permissions.has('roles.edit') ? 'View' : 'Edit'} ${r.name}`}>
-                      {r.system || !permissions.has('roles.edit') ? 'View' : 'Edit'}
-                    </Button>
-                    {!r.system && permissions.has('roles.delete') && (
-                      <ConfirmButton
-                        label="Delete"
-                        title={`Delete the role ${r.name}?`}
-                        confirmLabel="Delete"
-                        onConfirm={async () => {
-                          await call(api.DELETE('/api/v1/roles/{id}', { params: { path: { id: r.id } } }));
-                          await queryClient.invalidateQueries({ queryKey: ['roles'] });
-                        }}
-                      >
-                        A role that is still assigned cannot be deleted; remove its assignments first.
-                      </ConfirmButton>
-                    )}
-                  </Group>
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    );
+  const content = (
+    <QueryTable
+      query={roles}
+      rows={(d) => d.items}
+      rowKey={(r) => r.id}
+      empty="No roles yet."
+      columns={[
+        {
+          header: 'Role',
+          cell: (r) => (
+            <Group gap="xs">
+              {r.name}
+              {r.system && <Badge variant="light">System</Badge>}
+            </Group>
+          ),
+        },
+        { header: 'Scope', cell: (r) => (r.organizationId ? 'One organization' : 'Whole account') },
+        { header: 'Permissions', cell: (r) => r.permissions.length },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (r) => (
+            <Group gap="xs" justify="flex-end" wrap="nowrap">
+              <Button size="xs" variant="default" onClick={() => setEditing(r)} aria-label={`${r.system || !permissions.has('roles.edit') ? 'View' : 'Edit'} ${r.name}`}>
+                {r.system || !permissions.has('roles.edit') ? 'View' : 'Edit'}
+              </Button>
+              {!r.system && permissions.has('roles.delete') && (
+                <ConfirmButton
+                  label="Delete"
+                  title={`Delete the role ${r.name}?`}
+                  confirmLabel="Delete"
+                  onConfirm={async () => {
+                    await call(api.DELETE('/api/v1/roles/{id}', { params: { path: { id: r.id } } }));
+                    await queryClient.invalidateQueries({ queryKey: ['roles'] });
+                  }}
+                >
+                  A role that is still assigned cannot be deleted; remove its assignments first.
+                </ConfirmButton>
+              )}
+            </Group>
+          ),
+        },
+      ]}
+    />
+  );
 
   return (
     <Stack>

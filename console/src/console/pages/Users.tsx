@@ -1,11 +1,12 @@
-import { Badge, Button, Checkbox, Group, Modal, PasswordInput, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Badge, Button, Checkbox, Group, Modal, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
 import { CopyLine } from '../../ui/copy';
-import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { QueryTable } from '../../ui/query-table';
+import { ConfirmButton, ErrorState } from '../../ui/states';
 import { useMe, usePermissions } from '../access';
 
 type User = Schemas['User'];
@@ -25,45 +26,36 @@ export function UsersPage() {
   const [editing, setEditing] = useState<User | null>(null);
   const [generated, setGenerated] = useState<string | null>(null);
 
-  let content;
-  if (users.isPending) content = <Loading />;
-  else if (users.isError) content = <ErrorState error={users.error} onRetry={() => void users.refetch()} />;
-  else if (users.data.items.length === 0) content = <Empty>{q ? 'No user matches the search.' : 'No users yet.'}</Empty>;
-  else
-    content = (
-      <Table.ScrollContainer minWidth={700}>
-        <Table striped highlightOnHover>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Email</Table.Th>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Status</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {users.data.items.map((u) => (
-              <Table.Tr key={u.id}>
-                <Table.Td>{u.email}</Table.Td>
-                <Table.Td>{u.name ?? '—'}</Table.Td>
-                <Table.Td>
-                  <Group gap={4}>
-                    <Badge color={u.active ? 'green' : 'gray'} variant="light">
-                      {u.active ? 'Active' : 'Deactivated'}
-                    </Badge>
-                    {u.isTenantAdmin && <Badge variant="light">Tenant admin</Badge>}
-                    {u.mustChangePassword && <Badge color="yellow" variant="light">Must change password</Badge>}
-                  </Group>
-                </Table.Td>
-                <Table.Td>{canManage && <UserActions user={u} self={u.id === me.data?.id} onEdit={() => setEditing(u)} onGenerated={setGenerated} />}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    );
+  const content = (
+    <QueryTable
+      query={users}
+      rows={(d) => d.items}
+      rowKey={(u) => u.id}
+      empty={q ? 'No user matches the search.' : 'No users yet.'}
+      minWidth={700}
+      columns={[
+        { header: 'Email', cell: (u) => u.email },
+        { header: 'Name', cell: (u) => u.name ?? '—' },
+        {
+          header: 'Status',
+          cell: (u) => (
+            <Group gap={4}>
+              <Badge color={u.active ? 'green' : 'gray'} variant="light">
+                {u.active ? 'Active' : 'Deactivated'}
+              </Badge>
+              {u.isTenantAdmin && <Badge variant="light">Tenant admin</Badge>}
+              {u.mustChangePassword && (
+                <Badge color="yellow" variant="light">
+                  Must change password
+                </Badge>
+              )}
+            </Group>
+          ),
+        },
+        { header: 'Actions', hideHeader: true, cell: (u) => canManage && <UserActions user={u} self={u.id === me.data?.id} onEdit={() => setEditing(u)} onGenerated={setGenerated} /> },
+      ]}
+    />
+  );
 
   return (
     <Stack>
