@@ -62,6 +62,8 @@ function AuditSettingsForm({ settings }: { settings: AuditSettings }) {
             min={settings.minRetentionDays}
             max={settings.maxRetentionDays}
             allowDecimal={false}
+            // The server states the bounds in its refusal (audit.invalid_settings); clamping would silently change the value.
+            clampBehavior="none"
             value={days}
             disabled={!canManage}
             onChange={(v) => setDays(Number(v) || 0)}
