@@ -92,6 +92,7 @@ describe.each(engines())('audit settings over HTTP [%s]', (engine) => {
     ['retention above 100 years', { retentionDays: 36_501 }],
     ['a fractional retention', { retentionDays: 365.5 }],
     ['a webhook that is not http(s)', { webhook: { url: 'ftp://siem.example.com/x' } }],
+    ['a plain http webhook URL (cloud metadata)', { webhook: { url: 'http://169.254.169.254/latest/meta-data/' } }],
     ['a relative webhook URL', { webhook: { url: '/hooks' } }],
     ['a webhook URL with credentials', { webhook: { url: 'https://user:pw@siem.example.com/x' } }],
     ['a valid retention with an invalid webhook', { retentionDays: 400, webhook: { url: 'javascript:alert(1)' } }],

@@ -67,6 +67,12 @@ export function createAuditSettings({ db, audit, requireTenantAdmin }: AuditSett
           message: `Retention must be a whole number of days between ${MIN_API_RETENTION_DAYS} and ${MAX_RETENTION_DAYS}; shorter retention is set by the operator (tessera audit retention).`,
         });
       }
+      if (patch.webhook && !patch.webhook.url.toLowerCase().startsWith('https://')) {
+        // Server-side request forgery (OWASP SSRF Prevention Cheat Sheet): the URL now comes from a tenant administrator,
+        // not the operator, and the plain-http targets inside a network (cloud metadata at 169.254.169.254, internal
+        // admin APIs) are the usual prey. An http:// SIEM stays possible through the operator's CLI.
+        throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'The webhook URL must be an absolute https:// URL (an http:// receiver is set by the operator: tessera audit webhook).' });
+      }
       return db.tenantWork(tenantId, async (tx) => {
         await requireTenantAdmin(tx, tenantId, actor.id);
         if (days !== undefined) await audit.setRetentionIn(tx, tenantId, actor, days);

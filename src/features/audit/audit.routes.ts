@@ -78,7 +78,7 @@ export function auditRoutes(audit: Audit, settings: AuditSettings): Route[] {
         tags,
         summary: "Change the tenant's audit retention or SIEM webhook",
         description:
-          'Tenant administrators with `security.manage`. Fields left out keep their value. Setting the webhook generates a new signing secret, answered once in `webhookSecret`; `webhook: null` removes it. Refused: `audit.invalid_settings` (retention outside 90–36500 days, a URL that is not absolute http(s) or carries credentials), `identity.tenant_admin_required`. Audited as `audit.retention.changed`, `audit.webhook.configured`, `audit.webhook.removed`.',
+          'Tenant administrators with `security.manage`. Fields left out keep their value. Setting the webhook generates a new signing secret, answered once in `webhookSecret`; `webhook: null` removes it. Refused: `audit.invalid_settings` (retention outside 90–36500 days, a URL that is not absolute https:// or carries credentials), `identity.tenant_admin_required`. Audited as `audit.retention.changed`, `audit.webhook.configured`, `audit.webhook.removed`.',
         body: AuditSettingsPatchBody,
         response: { 200: AuditSettingsUpdated },
       },

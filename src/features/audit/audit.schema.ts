@@ -86,7 +86,7 @@ export const AuditSettingsPatchBody = z
   .strictObject({
     retentionDays: z.number().int().optional().describe('90–36500 days.'),
     webhook: z
-      .strictObject({ url: z.string().max(2000).describe('An absolute https:// (or http://) URL without credentials.') })
+      .strictObject({ url: z.string().max(2000).describe('An absolute https:// URL without credentials.') })
       .nullable()
       .optional()
       .describe('Set (with a new signing secret, answered once) or, with null, remove the SIEM webhook.'),
