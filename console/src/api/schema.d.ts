@@ -548,7 +548,7 @@ export interface paths {
         head?: never;
         /**
          * Change the tenant's audit retention or SIEM webhook
-         * @description Tenant administrators with `security.manage`. Fields left out keep their value. Setting the webhook generates a new signing secret, answered once in `webhookSecret`; `webhook: null` removes it. Refused: `audit.invalid_settings` (retention outside 90–36500 days, a URL that is not absolute http(s) or carries credentials), `identity.tenant_admin_required`. Audited as `audit.retention.changed`, `audit.webhook.configured`, `audit.webhook.removed`.
+         * @description Tenant administrators with `security.manage`. Fields left out keep their value. Setting the webhook generates a new signing secret, answered once in `webhookSecret`; `webhook: null` removes it. Refused: `audit.invalid_settings` (retention outside 90–36500 days, a URL that is not absolute https:// or carries credentials), `identity.tenant_admin_required`. Audited as `audit.retention.changed`, `audit.webhook.configured`, `audit.webhook.removed`.
          */
         patch: {
             parameters: {
@@ -5732,7 +5732,7 @@ export interface components {
             retentionDays?: number;
             /** @description Set (with a new signing secret, answered once) or, with null, remove the SIEM webhook. */
             webhook?: {
-                /** @description An absolute https:// (or http://) URL without credentials. */
+                /** @description An absolute https:// URL without credentials. */
                 url: string;
             } | null;
         };
@@ -5741,7 +5741,7 @@ export interface components {
             retentionDays?: number;
             /** @description Set (with a new signing secret, answered once) or, with null, remove the SIEM webhook. */
             webhook?: {
-                /** @description An absolute https:// (or http://) URL without credentials. */
+                /** @description An absolute https:// URL without credentials. */
                 url: string;
             } | null;
         };
