@@ -639,6 +639,9 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     });
 
     it('signs in through the real OpenID Provider found by discovery', async () => {
+      // The OpenID Provider dates its ID token by the real clock; the server's test clock stood still since the suite
+      // began (minutes ago), and an ID token issued "in the future" is refused (OpenID Connect Core §3.1.3.7 iat).
+      t.clock.set(Math.max(Date.now(), t.clock.now().getTime()));
       const sub = `u-${unique()}`;
       op.addAccount(sub, { email: `alice@${domain}`, email_verified: true, name: 'Alice' });
       op.queueLogin(sub);
