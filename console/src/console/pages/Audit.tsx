@@ -173,6 +173,8 @@ const BREAK_KINDS: Record<BreakReason, string> = {
   head_mismatch: 'the newest events were removed (the chain head does not match the last event)',
 };
 
+const events = (n: number) => `${n} ${n === 1 ? 'event' : 'events'}`;
+
 /** The hash chain's verification (`GET /api/v1/audit/verify`): verified, or broken at event N and how; verified again on demand. */
 function ChainStatus() {
   const chain = useQuery({ queryKey: ['audit', 'verify'], queryFn: () => call(api.GET('/api/v1/audit/verify')) });
@@ -199,12 +201,12 @@ function ChainStatus() {
       <Stack gap="xs">
         {report.ok ? (
           <Text size="sm">
-            {report.checked} events verified, from {from} to event {report.lastSeq}: none was changed, removed or reordered.
+            {events(report.checked)} verified, from {from} to event {report.lastSeq}: none was changed, removed or reordered.
           </Text>
         ) : (
           <>
             <Text size="sm" data-testid="chain-break">
-              Event {report.break?.seq}: {report.break ? BREAK_KINDS[report.break.reason] : 'unknown'} ({report.break?.reason}). {report.checked} events before it verified.
+              Event {report.break?.seq}: {report.break ? BREAK_KINDS[report.break.reason] : 'unknown'} ({report.break?.reason}). {events(report.checked)} before it verified.
             </Text>
             <Text size="sm">The log was altered in the database. Keep an export, restore from a backup and investigate; the operator can run tessera audit verify.</Text>
           </>
