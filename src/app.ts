@@ -7,7 +7,7 @@ import { createPasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
 import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.js';
-import { auditRoutes, createAudit } from './features/audit/index.js';
+import { auditRoutes, createAudit, createAuditSettings } from './features/audit/index.js';
 import { createDomainsService, createTxtLookup, domainsRoutes } from './features/domains/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
@@ -51,6 +51,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     // rbac is built after identity (it needs requireTenantAdmin); identity reaches its takeover rule only when a request runs.
     takeover: { assertMayActAs: (...args) => rbac.grants.assertMayActAs(...args), refusalsRecorded: (tenantId, actor, work) => rbac.grants.refusalsRecorded(tenantId, actor, work), withAccountAdminsKept: (...args) => rbac.groupRules.withAccountAdminsKept(...args) },
   });
+  const auditSettings = createAuditSettings({ db, audit, requireTenantAdmin: identity.requireTenantAdmin });
   const tenants = createTenantsService({ db, clock, audit, createDataKey: (tx, tenantId) => keyring.createDataKey(tx, tenantId), requireTenantAdmin: identity.requireTenantAdmin });
   const mfa = createMfa({ db, clock, keyring, audit, identity });
   const rbac = createRbacService({ db, clock, audit });
@@ -111,7 +112,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const ssoCertificates = createCertificateWatch({ db, clock, audit, tenantIds: allTenantIds, spendOnceIn: (tx, tenantId, id, expiresAt) => sessions.spendOnceIn(tx, tenantId, id, expiresAt) });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings };
+  return { keyring, passwords, audit, auditSettings, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -139,7 +140,7 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     ...rbacRoutes(s.rbac),
     ...apiKeysRoutes(s.apiKeys),
     ...domainsRoutes(s.domains),
-    ...auditRoutes(s.audit),
+    ...auditRoutes(s.audit, s.auditSettings),
     ...ssoRoutes(s.sso, s.ssoSignIn),
     ...ssoPolicyRoutes(s.ssoPolicy, { perMinutePerIp: config.sso.rateLimitPerMinute }),
     ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl, perMinutePerIp: config.sso.rateLimitPerMinute }),

@@ -53,6 +53,12 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   'tenants.slug_reserved': { message: 'This slug is reserved by the server.', next: 'Choose another slug.' },
   'tenants.slug_taken': { message: 'Another workspace already uses this slug.', next: 'Choose another slug.' },
   'tenants.slug_not_found': { message: 'No workspace has this sign-in address.', next: 'Check the address with your administrator, or sign in at /login.' },
+  // Organizations
+  'organizations.name_taken': { message: 'Another organization of the account has this name.', next: 'Choose another name.' },
+  'organizations.in_use': { message: 'Roles are scoped to this organization, so it cannot be deleted.', next: 'Delete those roles or change their scope on the Roles page, then delete the organization.' },
+  // Audit log
+  'audit.invalid_cursor': { message: 'The list of events could not continue from where it was.', next: 'Reload the page to start from the newest event.' },
+  'audit.invalid_settings': { message: 'An audit setting is not valid.', next: 'Fix the value as described below, then save again.' },
   // Verified domains
   'domain.invalid': { message: 'That is not a domain name.', next: 'Enter the bare domain, e.g. example.com.' },
   'domain.public_mailbox': { message: 'Public mailbox domains cannot be added.', next: "Add your organization's own domain." },
@@ -107,7 +113,7 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
  * Codes whose server message carries the specific reason (which discovery step failed, which rule is invalid, which
  * permissions are missing): the console shows it under the human text, since the fix depends on it.
  */
-export const REASON_CODES: ReadonlySet<string> = new Set(['sso_config', 'sso.invalid_rule', 'scim.invalid_mapping', 'rbac.grant_exceeds_own_access', 'rbac.unknown_permission', 'invalid_request']);
+export const REASON_CODES: ReadonlySet<string> = new Set(['sso_config', 'sso.invalid_rule', 'scim.invalid_mapping', 'rbac.grant_exceeds_own_access', 'rbac.unknown_permission', 'invalid_request', 'audit.invalid_settings']);
 
 /** The human text for a code; an unknown code falls back to the server's message. */
 export function humanError(code: string, serverMessage?: string): HumanError {

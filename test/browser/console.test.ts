@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_MESSAGES } from '../../console/src/errors.js';
@@ -423,6 +424,188 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     expect(await page.getByLabel('Email').count()).toBe(0);
   });
 
+  it('organizations: create, search, rename; a role scoped to one, assigned from the scope; the delete refused while in use', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Orgs', email: `orgs-${unique()}@orgs.test` });
+    const dana = await api<{ id: string }>(admin, 'POST', '/api/v1/users', { email: 'dana@orgs.test', name: 'Dana', password: PASSWORD, mustChangePassword: false });
+    expect(dana.status).toBe(201);
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Organizations' }).click();
+    await page.getByText('No organizations yet.').waitFor();
+    await checkPage('console-organizations-empty');
+    for (const name of ['Paris office', 'Berlin office']) {
+      await page.getByRole('button', { name: 'New organization' }).click();
+      const dialog = page.getByRole('dialog', { name: 'New organization' });
+      await dialog.getByRole('textbox', { name: 'Name' }).fill(name);
+      await dialog.getByRole('button', { name: 'Save' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await page.getByRole('row', { name: new RegExp(name) }).waitFor();
+    }
+    // A duplicate name (case-insensitive) is refused with a human message.
+    await page.getByRole('button', { name: 'New organization' }).click();
+    const duplicate = page.getByRole('dialog', { name: 'New organization' });
+    await duplicate.getByRole('textbox', { name: 'Name' }).fill('paris OFFICE');
+    await duplicate.getByRole('button', { name: 'Save' }).click();
+    await eventually(() => duplicate.getByRole('alert').textContent()).toContain(ERROR_MESSAGES['organizations.name_taken']!.message);
+    await duplicate.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('textbox', { name: 'Search organizations' }).fill('pari');
+    await page.getByRole('row', { name: /Berlin office/ }).waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: 'Rename Paris office' }).click();
+    const rename = page.getByRole('dialog', { name: 'Rename Paris office' });
+    await rename.getByRole('textbox', { name: 'Name' }).fill('Paris HQ');
+    await checkPage('console-organizations-rename');
+    await rename.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('row', { name: /Paris HQ/ }).waitFor();
+    await page.getByRole('textbox', { name: 'Search organizations' }).fill('');
+    await page.getByRole('row', { name: /Berlin office/ }).waitFor();
+    await checkPage('console-organizations');
+
+    // A role scoped to Paris HQ.
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.getByRole('button', { name: 'New role' }).click();
+    const editor = page.getByRole('dialog', { name: 'New role' });
+    await editor.getByRole('textbox', { name: 'Name' }).fill('Paris helpdesk');
+    await editor.getByRole('combobox', { name: 'Scope' }).click();
+    await page.getByRole('option', { name: 'Organization Paris HQ' }).click();
+    await editor.getByRole('checkbox', { name: 'idp.view' }).check();
+    await editor.getByRole('button', { name: 'Save role' }).click();
+    await eventually(() => page.getByRole('row', { name: /Paris helpdesk/ }).textContent()).toContain('Organization Paris HQ');
+
+    // Assigned to Dana from the organization's scope: only the roles of that scope are offered.
+    await page.getByRole('link', { name: 'Role assignments' }).click();
+    await page.getByRole('button', { name: 'Assign a role' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Assign a role' });
+    await dialog.getByRole('textbox', { name: 'Search users' }).fill('dana');
+    await dialog.getByRole('combobox', { name: 'User' }).click();
+    await page.getByRole('option', { name: /dana@orgs\.test/ }).click();
+    await dialog.getByRole('combobox', { name: 'Scope' }).click();
+    await page.getByRole('option', { name: 'Organization Paris HQ' }).click();
+    await dialog.getByRole('combobox', { name: 'Role' }).click();
+    await eventually(() => page.getByRole('option').allTextContents()).toEqual(['Paris helpdesk']);
+    await page.getByRole('option', { name: 'Paris helpdesk' }).click();
+    await checkPage('console-assignments-org-scope');
+    await dialog.getByRole('button', { name: 'Assign', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await eventually(() => page.getByRole('row', { name: /dana@orgs\.test|Dana/ }).textContent()).toContain('Organization Paris HQ');
+    await checkPage('console-assignments-scoped');
+
+    // The organization cannot be deleted while the role is scoped to it: the refusal is a message, nothing changes.
+    await page.getByRole('link', { name: 'Organizations' }).click();
+    await page.getByRole('row', { name: /Paris HQ/ }).getByRole('button', { name: 'Delete' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete the organization Paris HQ?' });
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await eventually(() => confirm.getByRole('alert').textContent()).toContain(ERROR_MESSAGES['organizations.in_use']!.message);
+    await checkPage('console-organizations-in-use');
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('row', { name: /Berlin office/ }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete the organization Berlin office?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('row', { name: /Berlin office/ }).waitFor({ state: 'hidden' });
+    const left = await api<{ items: { name: string }[] }>(admin, 'GET', '/api/v1/organizations');
+    expect(left.body.items.map((o) => o.name)).toEqual(['Paris HQ']);
+
+    // Dana's access names the organization of each permission.
+    await freshPage();
+    await signInWithPassword('dana@orgs.test', PASSWORD);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'My access' }).click();
+    await eventually(() => page.getByRole('row', { name: /idp\.view/ }).textContent()).toContain('Paris helpdesk · direct · in Paris HQ');
+    await eventually(() => page.getByText(/^Organizations:/).textContent()).toBe('Organizations: Paris HQ');
+    await checkPage('console-my-access-organization');
+  });
+
+  it('audit log: the chain verified, then broken at the event changed in the database, found again with Verify now', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'Chain', email: `chain-${unique()}@chain.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    const status = page.getByTestId('chain-status');
+    await eventually(() => status.getAttribute('data-chain-ok')).toBe('true');
+    expect(await status.textContent()).toMatch(/\d+ events verified, from the first event to event \d+/);
+    // Someone with direct database access edits event 2 (the append-only trigger off, as the owner).
+    await t.app.db.ownerWork(async (tx) => {
+      await sql`alter table audit_events disable trigger audit_events_append_only`.execute(tx);
+      await sql`update audit_events set outcome = 'failure' where tenant_id = ${admin.tenantId} and seq = 2`.execute(tx);
+      await sql`alter table audit_events enable trigger audit_events_append_only`.execute(tx);
+    });
+    await status.getByRole('button', { name: 'Verify now' }).click();
+    await eventually(() => status.getAttribute('data-chain-ok')).toBe('false');
+    expect(await status.textContent()).toContain('Hash chain broken at event 2');
+    expect(await page.getByTestId('chain-break').textContent()).toContain('Event 2: the event was changed after it was written');
+    expect(await page.getByTestId('chain-break').textContent()).toContain('(hash_mismatch)');
+    await checkPage('console-audit-chain-broken');
+  });
+
+  it('security settings: the sign-in slug changed and used; audit retention; the SIEM webhook with its secret shown once, then removed', async () => {
+    const suffix = unique().toLowerCase();
+    const admin = await loginAsAdmin(t, { tenantName: `Settings ${suffix}`, email: `settings-${unique()}@settings.test` });
+    await freshPage();
+    await signInWithPassword(admin.email, admin.password);
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Security settings' }).click();
+    const url = page.getByTestId('tenant-signin-url');
+    await eventually(() => url.textContent()).toBe(`${t.url}/t/settings-${suffix}/login`);
+    const slug = page.getByRole('textbox', { name: 'Slug' });
+    await slug.fill('login');
+    await page.getByRole('button', { name: 'Change slug' }).click();
+    await eventually(() => page.getByRole('alert').first().textContent()).toContain(ERROR_MESSAGES['tenants.slug_reserved']!.message);
+    await slug.fill(`acme-${suffix}`);
+    await page.getByRole('button', { name: 'Change slug' }).click();
+    await eventually(() => url.textContent()).toBe(`${t.url}/t/acme-${suffix}/login`);
+
+    // Retention: out of bounds is refused with the rule; within them, saved.
+    const retention = page.getByRole('textbox', { name: /Keep audit events/ });
+    await eventually(() => retention.inputValue()).toBe('2557');
+    await retention.fill('30');
+    await page.getByRole('button', { name: 'Save retention' }).click();
+    await eventually(() => page.getByRole('alert').first().textContent()).toContain(ERROR_MESSAGES['audit.invalid_settings']!.message);
+    expect(await page.getByTestId('error-reason').textContent()).toContain('between 90 and 36500');
+    await retention.fill('400');
+    await page.getByRole('button', { name: 'Save retention' }).click();
+    await page.getByText('Audit settings saved.').waitFor();
+
+    // The webhook: its secret once, in a dialog with a copy button; never on the page afterwards.
+    await page.getByRole('textbox', { name: 'Webhook URL' }).fill('https://siem.example.com/hooks/tessera?token=receiver-123');
+    await page.getByRole('button', { name: 'Set webhook' }).click();
+    const shown = page.getByRole('dialog', { name: 'Webhook signing secret' });
+    const secret = (await shown.getByTestId('audit-webhook-secret').textContent())!;
+    expect(secret.length).toBeGreaterThan(30);
+    await shown.getByRole('button', { name: 'Copy Signing secret' }).waitFor();
+    await checkPage('console-security-webhook-secret');
+    await shown.getByRole('button', { name: 'I have copied it' }).click();
+    await shown.waitFor({ state: 'hidden' });
+    await eventually(() => page.getByTestId('audit-webhook-url').textContent()).toBe('Delivering to https://siem.example.com/hooks/tessera');
+    await checkPage('console-security-audit');
+    await page.reload();
+    await page.getByTestId('audit-webhook-url').waitFor();
+    expect(await page.content()).not.toContain(secret);
+    const settings = await api(admin, 'GET', '/api/v1/audit/settings');
+    expect(settings.body).toMatchObject({ retentionDays: 400, webhook: { url: 'https://siem.example.com/hooks/tessera' } });
+    expect(JSON.stringify(settings.body)).not.toContain(secret);
+
+    // Removing asks first.
+    await page.getByRole('button', { name: 'Remove webhook' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Remove the SIEM webhook?' });
+    await checkPage('console-security-webhook-remove');
+    await confirm.getByRole('button', { name: 'Remove' }).click();
+    await eventually(() => page.getByTestId('audit-webhook-url').textContent()).toBe('No webhook: events are not streamed.');
+    expect((await api(admin, 'GET', '/api/v1/audit/settings')).body).toMatchObject({ webhook: null });
+
+    // The new sign-in address works; the old one no longer does.
+    await freshPage();
+    await page.goto(`${t.url}/t/settings-${suffix}/login`);
+    await eventually(() => page.getByRole('alert').textContent()).toContain(ERROR_MESSAGES['tenants.slug_not_found']!.message);
+    await page.goto(`${t.url}/t/acme-${suffix}/login`);
+    await page.getByRole('heading', { name: `Sign in to Settings ${suffix}` }).waitFor();
+    await page.getByLabel('Email').fill(admin.email);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/^Password/).fill(admin.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    await eventually(() => page.getByTestId('signed-in-as').textContent()).toMatch(admin.email);
+  });
+
   it('a user without permissions sees only their profile', async () => {
     const admin = await loginAsAdmin(t, { tenantName: 'Plain', email: `plain-admin-${unique()}@plain.test` });
     const email = `plain-${unique()}@plain.test`;
@@ -456,6 +639,9 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     });
 
     it('signs in through the real OpenID Provider found by discovery', async () => {
+      // The OpenID Provider dates its ID token by the real clock; the server's test clock stood still since the suite
+      // began (minutes ago), and an ID token issued "in the future" is refused (OpenID Connect Core §3.1.3.7 iat).
+      t.clock.set(Math.max(Date.now(), t.clock.now().getTime()));
       const sub = `u-${unique()}`;
       op.addAccount(sub, { email: `alice@${domain}`, email_verified: true, name: 'Alice' });
       op.queueLogin(sub);

@@ -510,6 +510,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's audit retention and SIEM webhook
+         * @description The webhook URL is shown without its query string; its signing secret is never readable. Needs `audit.view`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuditSettings"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the tenant's audit retention or SIEM webhook
+         * @description Tenant administrators with `security.manage`. Fields left out keep their value. Setting the webhook generates a new signing secret, answered once in `webhookSecret`; `webhook: null` removes it. Refused: `audit.invalid_settings` (retention outside 90–36500 days, a URL that is not absolute https:// or carries credentials), `identity.tenant_admin_required`. Audited as `audit.retention.changed`, `audit.webhook.configured`, `audit.webhook.removed`.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AuditSettingsPatchInput"];
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AuditSettingsUpdated"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/v1/audit/verify": {
         parameters: {
             query?: never;
@@ -5632,6 +5698,84 @@ export interface components {
         AuditEventPageInput: {
             events: components["schemas"]["AuditEventInput"][];
             nextCursor: string | null;
+        };
+        AuditSettings: {
+            /** @description The retention of a tenant that never changed it (2557 days, 7 years). */
+            defaultRetentionDays: number;
+            maxRetentionDays: number;
+            /** @description The shortest retention the API accepts; shorter is set by the operator (`tessera audit retention`). */
+            minRetentionDays: number;
+            /** @description Events older than this many days are removed by the retention job (a checkpoint keeps the chain verifiable). */
+            retentionDays: number;
+            /** @description The SIEM webhook every new event is POSTed to, signed with HMAC-SHA256; null: none. The signing secret is never readable. */
+            webhook: {
+                /** @description The receiving URL without its query string. */
+                url: string;
+            } | null;
+        };
+        AuditSettingsInput: {
+            /** @description The retention of a tenant that never changed it (2557 days, 7 years). */
+            defaultRetentionDays: number;
+            maxRetentionDays: number;
+            /** @description The shortest retention the API accepts; shorter is set by the operator (`tessera audit retention`). */
+            minRetentionDays: number;
+            /** @description Events older than this many days are removed by the retention job (a checkpoint keeps the chain verifiable). */
+            retentionDays: number;
+            /** @description The SIEM webhook every new event is POSTed to, signed with HMAC-SHA256; null: none. The signing secret is never readable. */
+            webhook: {
+                /** @description The receiving URL without its query string. */
+                url: string;
+            } | null;
+        };
+        AuditSettingsPatch: {
+            /** @description 90–36500 days. */
+            retentionDays?: number;
+            /** @description Set (with a new signing secret, answered once) or, with null, remove the SIEM webhook. */
+            webhook?: {
+                /** @description An absolute https:// URL without credentials. */
+                url: string;
+            } | null;
+        };
+        AuditSettingsPatchInput: {
+            /** @description 90–36500 days. */
+            retentionDays?: number;
+            /** @description Set (with a new signing secret, answered once) or, with null, remove the SIEM webhook. */
+            webhook?: {
+                /** @description An absolute https:// URL without credentials. */
+                url: string;
+            } | null;
+        };
+        AuditSettingsUpdated: {
+            /** @description The retention of a tenant that never changed it (2557 days, 7 years). */
+            defaultRetentionDays: number;
+            maxRetentionDays: number;
+            /** @description The shortest retention the API accepts; shorter is set by the operator (`tessera audit retention`). */
+            minRetentionDays: number;
+            /** @description Events older than this many days are removed by the retention job (a checkpoint keeps the chain verifiable). */
+            retentionDays: number;
+            /** @description The SIEM webhook every new event is POSTed to, signed with HMAC-SHA256; null: none. The signing secret is never readable. */
+            webhook: {
+                /** @description The receiving URL without its query string. */
+                url: string;
+            } | null;
+            /** @description The new signing secret when this request set the webhook, shown this once; null otherwise. */
+            webhookSecret: string | null;
+        };
+        AuditSettingsUpdatedInput: {
+            /** @description The retention of a tenant that never changed it (2557 days, 7 years). */
+            defaultRetentionDays: number;
+            maxRetentionDays: number;
+            /** @description The shortest retention the API accepts; shorter is set by the operator (`tessera audit retention`). */
+            minRetentionDays: number;
+            /** @description Events older than this many days are removed by the retention job (a checkpoint keeps the chain verifiable). */
+            retentionDays: number;
+            /** @description The SIEM webhook every new event is POSTed to, signed with HMAC-SHA256; null: none. The signing secret is never readable. */
+            webhook: {
+                /** @description The receiving URL without its query string. */
+                url: string;
+            } | null;
+            /** @description The new signing secret when this request set the webhook, shown this once; null otherwise. */
+            webhookSecret: string | null;
         };
         AuditVerifyReport: {
             /** @description The first event where the chain breaks; null when it verifies. */

@@ -5,6 +5,8 @@ import type { AuditRecorder } from './audit.types.js';
 
 /** 7 years (7 × 365 days + 2 leap days), the default retention of every tenant. */
 export const DEFAULT_RETENTION_DAYS = 2557;
+/** 100 years: the longest retention anyone may set. */
+export const MAX_RETENTION_DAYS = 36_500;
 const DAY_MS = 86_400_000;
 /** Events removed per transaction, so retention of a large backlog never holds a long lock. */
 const BATCH = 5000;

@@ -101,29 +101,32 @@ export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchI
     return { delivered: delivered.length, failed: failures.length };
   }
 
+  /** The webhook change in the caller's unit of work; the input was checked by checkWebhookInput. */
+  async function setWebhookIn(tx: Tx, tenantId: string, actor: AuditActor, input: { url: string | null; secret?: string }): Promise<{ secret: string | null }> {
+    checkWebhookInput(input);
+    const secret = input.url === null ? null : (input.secret ?? randomToken(32));
+    const webhook = input.url === null || secret === null ? null : { url: input.url, secretEnc: await keyring.encrypt(tx, tenantId, SECRET_FIELD, secret) };
+    await store.upsertSettings(tx, tenantId, { webhook }, clock.now());
+    await recorder.record(tx, tenantId, {
+      action: input.url === null ? 'audit.webhook.removed' : 'audit.webhook.configured',
+      actor,
+      target: { type: 'tenant', id: tenantId },
+      outcome: 'success',
+      // Never the secret, and never the query string, which may carry a token of the receiver.
+      details: input.url === null ? {} : { url: redactWebhookUrl(input.url) },
+    });
+    return { secret };
+  }
+
   return {
     /** Sets (or, with `url: null`, removes) the tenant's SIEM webhook; returns the signing secret once. */
     async setWebhook(tenantId: string, actor: AuditActor, input: { url: string | null; secret?: string }): Promise<{ secret: string | null }> {
-      if (input.url !== null && !isWebhookUrl(input.url)) {
-        throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'The webhook URL must be an absolute http:// or https:// URL without credentials.' });
-      }
-      if (input.secret !== undefined && input.secret.length < 16) {
-        throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'The webhook secret must be at least 16 characters.' });
-      }
-      const secret = input.url === null ? null : (input.secret ?? randomToken(32));
-      await db.tenantWork(tenantId, async (tx) => {
-        const webhook = input.url === null || secret === null ? null : { url: input.url, secretEnc: await keyring.encrypt(tx, tenantId, SECRET_FIELD, secret) };
-        await store.upsertSettings(tx, tenantId, { webhook }, clock.now());
-        await recorder.record(tx, tenantId, {
-          action: input.url === null ? 'audit.webhook.removed' : 'audit.webhook.configured',
-          actor,
-          target: { type: 'tenant', id: tenantId },
-          outcome: 'success',
-          details: input.url === null ? {} : { url: redactUrl(input.url) },
-        });
-      });
-      return { secret };
+      checkWebhookInput(input);
+      return db.tenantWork(tenantId, (tx) => setWebhookIn(tx, tenantId, actor, input));
     },
+
+    /** The same change in the caller's unit of work (the settings API changes retention and webhook together). */
+    setWebhookIn,
 
     /**
      * One delivery pass: leases due outbox entries (one pass at a time across instances: advisory lock),
@@ -150,6 +153,15 @@ export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchI
   };
 }
 
+function checkWebhookInput(input: { url: string | null; secret?: string }): void {
+  if (input.url !== null && !isWebhookUrl(input.url)) {
+    throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'The webhook URL must be an absolute http:// or https:// URL without credentials.' });
+  }
+  if (input.secret !== undefined && input.secret.length < 16) {
+    throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'The webhook secret must be at least 16 characters.' });
+  }
+}
+
 function isWebhookUrl(value: string): boolean {
   try {
     const url = new URL(value);
@@ -160,7 +172,7 @@ function isWebhookUrl(value: string): boolean {
 }
 
 /** The URL without its query string, which may carry a token. */
-function redactUrl(value: string): string {
+export function redactWebhookUrl(value: string): string {
   const url = new URL(value);
   return `${url.origin}${url.pathname}`;
 }

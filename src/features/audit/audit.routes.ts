@@ -2,12 +2,13 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { defineRoute, RawBody, type Route } from '../../http/route.js';
 import { EXPORT_CONTENT_TYPES } from './audit-export.js';
-import { ExportQuery, ListEventsQuery, ListEventsResponse, VerifyResponse } from './audit.schema.js';
+import type { AuditSettings } from './audit-settings.js';
+import { AuditSettingsPatchBody, AuditSettingsSchema, AuditSettingsUpdated, ExportQuery, ListEventsQuery, ListEventsResponse, VerifyResponse } from './audit.schema.js';
 import type { Audit } from './audit.service.js';
 
 const tags = ['audit'];
 
-export function auditRoutes(audit: Audit): Route[] {
+export function auditRoutes(audit: Audit, settings: AuditSettings): Route[] {
   return [
     defineRoute({
       method: 'GET',
@@ -55,6 +56,33 @@ export function auditRoutes(audit: Audit): Route[] {
         response: { 200: VerifyResponse },
       },
       handler: (ctx) => audit.verify(ctx.tenantId),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/api/v1/audit/settings',
+      auth: { permission: 'audit.view' },
+      schema: {
+        tags,
+        summary: "The tenant's audit retention and SIEM webhook",
+        description: 'The webhook URL is shown without its query string; its signing secret is never readable. Needs `audit.view`.',
+        response: { 200: AuditSettingsSchema },
+      },
+      handler: (ctx) => settings.getSettings(ctx.tenantId),
+    }),
+    defineRoute({
+      method: 'PATCH',
+      url: '/api/v1/audit/settings',
+      auth: { permission: 'security.manage' },
+      headers: { 'cache-control': 'no-store' },
+      schema: {
+        tags,
+        summary: "Change the tenant's audit retention or SIEM webhook",
+        description:
+          'Tenant administrators with `security.manage`. Fields left out keep their value. Setting the webhook generates a new signing secret, answered once in `webhookSecret`; `webhook: null` removes it. Refused: `audit.invalid_settings` (retention outside 90–36500 days, a URL that is not absolute https:// or carries credentials), `identity.tenant_admin_required`. Audited as `audit.retention.changed`, `audit.webhook.configured`, `audit.webhook.removed`.',
+        body: AuditSettingsPatchBody,
+        response: { 200: AuditSettingsUpdated },
+      },
+      handler: (ctx) => settings.updateSettings(ctx.tenantId, ctx.actor, ctx.input.body),
     }),
   ];
 }

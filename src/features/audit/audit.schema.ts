@@ -64,3 +64,31 @@ export const VerifyResponse = z
       .describe('The first event where the chain breaks; null when it verifies.'),
   })
   .meta({ id: 'AuditVerifyReport' });
+
+const AuditSettingsFields = {
+  retentionDays: z.number().int().describe('Events older than this many days are removed by the retention job (a checkpoint keeps the chain verifiable).'),
+  defaultRetentionDays: z.number().int().describe('The retention of a tenant that never changed it (2557 days, 7 years).'),
+  minRetentionDays: z.number().int().describe('The shortest retention the API accepts; shorter is set by the operator (`tessera audit retention`).'),
+  maxRetentionDays: z.number().int(),
+  webhook: z
+    .object({ url: z.string().describe('The receiving URL without its query string.') })
+    .nullable()
+    .describe('The SIEM webhook every new event is POSTed to, signed with HMAC-SHA256; null: none. The signing secret is never readable.'),
+};
+export const AuditSettingsSchema = z.object(AuditSettingsFields).meta({ id: 'AuditSettings' });
+export const AuditSettingsUpdated = z
+  .object({
+    ...AuditSettingsFields,
+    webhookSecret: z.string().nullable().describe('The new signing secret when this request set the webhook, shown this once; null otherwise.'),
+  })
+  .meta({ id: 'AuditSettingsUpdated' });
+export const AuditSettingsPatchBody = z
+  .strictObject({
+    retentionDays: z.number().int().optional().describe('90–36500 days.'),
+    webhook: z
+      .strictObject({ url: z.string().max(2000).describe('An absolute https:// URL without credentials.') })
+      .nullable()
+      .optional()
+      .describe('Set (with a new signing secret, answered once) or, with null, remove the SIEM webhook.'),
+  })
+  .meta({ id: 'AuditSettingsPatch' });

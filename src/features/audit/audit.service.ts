@@ -4,7 +4,7 @@ import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { createAuditQueries } from './audit-query.js';
 import { createAuditRecorder } from './audit-recorder.js';
-import { createAuditRetention, DEFAULT_RETENTION_DAYS } from './audit-retention.js';
+import { createAuditRetention, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS } from './audit-retention.js';
 import { createAuditWebhook } from './audit-webhook.js';
 import { AuditErrors } from './audit.errors.js';
 import * as store from './audit.store.js';
@@ -33,6 +33,21 @@ export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps)
   const retention = createAuditRetention({ db, clock, recorder, tenantIds });
   const webhook = createAuditWebhook({ db, clock, keyring, recorder, fetch });
 
+  /** A retention change in the caller's unit of work; recorded only when the value changes. */
+  async function setRetentionIn(tx: Tx, tenantId: string, actor: AuditActor, days: number): Promise<void> {
+    checkRetention(days);
+    const before = (await store.readSettings(tx, tenantId))?.retentionDays ?? DEFAULT_RETENTION_DAYS;
+    if (before === days) return;
+    await store.upsertSettings(tx, tenantId, { retentionDays: days }, clock.now());
+    await recorder.record(tx, tenantId, {
+      action: 'audit.retention.changed',
+      actor,
+      target: { type: 'tenant', id: tenantId },
+      outcome: 'success',
+      details: { retentionDays: days, previousRetentionDays: before },
+    });
+  }
+
   return {
     record: (tx: Tx, tenantId: string, event: AuditEventInput) => recorder.record(tx, tenantId, event),
     /** For global changes (signing keys): one event in every tenant's chain, in the caller's owner transaction. */
@@ -52,21 +67,17 @@ export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps)
     },
 
     async setRetention(tenantId: string, actor: AuditActor, days: number): Promise<void> {
-      if (!Number.isInteger(days) || days < 1 || days > 36_500) {
-        throw new AppError(AuditErrors['audit.invalid_settings'], { message: 'Retention must be a whole number of days between 1 and 36500.' });
-      }
-      await db.tenantWork(tenantId, async (tx) => {
-        const before = (await store.readSettings(tx, tenantId))?.retentionDays ?? DEFAULT_RETENTION_DAYS;
-        await store.upsertSettings(tx, tenantId, { retentionDays: days }, clock.now());
-        await recorder.record(tx, tenantId, {
-          action: 'audit.retention.changed',
-          actor,
-          target: { type: 'tenant', id: tenantId },
-          outcome: 'success',
-          details: { retentionDays: days, previousRetentionDays: before },
-        });
-      });
+      checkRetention(days);
+      await db.tenantWork(tenantId, (tx) => setRetentionIn(tx, tenantId, actor, days));
     },
+
+    /** The settings in the caller's unit of work (the settings API): the retention, the webhook URL, never its secret. */
+    async settingsIn(tx: Tx, tenantId: string): Promise<{ retentionDays: number; webhookUrl: string | null }> {
+      const row = await store.readSettings(tx, tenantId);
+      return { retentionDays: row?.retentionDays ?? DEFAULT_RETENTION_DAYS, webhookUrl: row?.webhookUrl ?? null };
+    },
+    setRetentionIn,
+    setWebhookIn: (...args: Parameters<typeof webhook.setWebhookIn>) => webhook.setWebhookIn(...args),
 
     /**
      * Background jobs for `serve`: webhook delivery every few seconds, retention every few hours. Both are
@@ -115,3 +126,9 @@ export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps)
 }
 
 export type Audit = ReturnType<typeof createAudit>;
+
+function checkRetention(days: number): void {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_RETENTION_DAYS) {
+    throw new AppError(AuditErrors['audit.invalid_settings'], { message: `Retention must be a whole number of days between 1 and ${MAX_RETENTION_DAYS}.` });
+  }
+}

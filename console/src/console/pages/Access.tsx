@@ -10,7 +10,9 @@ export function AccessPage() {
   else if (access.isError) content = <ErrorState error={access.error} onRetry={() => void access.refetch()} />;
   else if (access.data.accounts.length === 0) content = <Empty>You hold no role in any account.</Empty>;
   else
-    content = access.data.accounts.map((account) => (
+    content = access.data.accounts.map((account) => {
+      const organizationName = (id: string) => account.organizations.find((o) => o.id === id)?.name ?? id;
+      return (
       <Card key={account.accountId} withBorder component="section" aria-label={account.name}>
         <Stack gap="sm">
           <Title order={2} size="h4">
@@ -38,7 +40,7 @@ export function AccessPage() {
                         <Group gap={4}>
                           {p.sources.map((s) => (
                             <Badge key={s.assignmentId} variant="light" tt="none">
-                              {s.role} · {s.source}
+                              {s.role} · {s.source} · {s.organizationId ? `in ${organizationName(s.organizationId)}` : 'whole account'}
                               {s.expiresAt ? ` · until ${new Date(s.expiresAt).toLocaleDateString()}` : ''}
                             </Badge>
                           ))}
@@ -52,7 +54,8 @@ export function AccessPage() {
           )}
         </Stack>
       </Card>
-    ));
+      );
+    });
   return (
     <Stack maw={900}>
       <Title order={1} size="h2">

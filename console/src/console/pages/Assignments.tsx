@@ -6,11 +6,13 @@ import { useState } from 'react';
 import { api, call } from '../../api/client';
 import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
+import { useOrganizations } from './Organizations';
 
 /**
  * Role assignments of the account: a role given to a user or a group, permanently or until a date. The API refuses
  * the last Account Administrator's removal and any grant beyond the granter's own access (the grant rule); both
- * refusals are shown as messages. The organization scope is the role's own (a role scoped to an organization).
+ * refusals are shown as messages. The organization scope is the role's own (a role scoped to an organization): the
+ * form picks the scope first, then a role of that scope.
  */
 export function AssignmentsPage() {
   const permissions = usePermissions();
@@ -23,9 +25,11 @@ export function AssignmentsPage() {
     queryFn: () => call(api.GET('/api/v1/assignments', { params: { query: includeExpired ? { includeExpired: 'true' } : {} } })),
   });
   const roles = useQuery({ queryKey: ['roles'], queryFn: () => call(api.GET('/api/v1/roles')) });
+  const organizations = useOrganizations();
   const scopeOf = (roleId: string) => {
     const role = roles.data?.items.find((r) => r.id === roleId);
-    return role?.organizationId ? `Organization ${role.organizationId}` : 'Whole account';
+    if (!role) return roles.isPending ? '…' : 'Unknown';
+    return role.organizationId ? `Organization ${organizations.nameOf(role.organizationId)}` : 'Whole account';
   };
 
   let content;
@@ -110,6 +114,8 @@ export function AssignmentsPage() {
 function AssignModal({ onClose }: { onClose: () => void }) {
   const queryClient = useQueryClient();
   const roles = useQuery({ queryKey: ['roles'], queryFn: () => call(api.GET('/api/v1/roles')) });
+  const organizations = useOrganizations();
+  const [scope, setScope] = useState('');
   const [kind, setKind] = useState<'user' | 'group'>('user');
   const [search, setSearch] = useState('');
   const [q] = useDebouncedValue(search.trim(), 250);
@@ -162,7 +168,27 @@ function AssignModal({ onClose }: { onClose: () => void }) {
           </Radio.Group>
           <TextInput label={kind === 'user' ? 'Search users' : 'Search groups'} placeholder={kind === 'user' ? 'Email or name' : 'Group name'} value={search} onChange={(e) => setSearch(e.currentTarget.value)} />
           <Select label={kind === 'user' ? 'User' : 'Group'} placeholder={q ? undefined : 'Search first'} data={options} value={principalId} onChange={setPrincipalId} required nothingFoundMessage="Nothing matches the search" />
-          <Select label="Role" data={(roles.data?.items ?? []).map((r) => ({ value: r.id, label: r.name }))} value={roleId} onChange={setRoleId} required />
+          {organizations.allowed && (
+            <Select
+              label="Scope"
+              description="The whole account, or one organization: the roles scoped to it are offered"
+              allowDeselect={false}
+              data={[{ value: '', label: 'Whole account' }, ...organizations.items.map((o) => ({ value: o.id, label: `Organization ${o.name}` }))]}
+              value={scope}
+              onChange={(v) => {
+                setScope(v ?? '');
+                setRoleId(null);
+              }}
+            />
+          )}
+          <Select
+            label="Role"
+            data={(roles.data?.items ?? []).filter((r) => !organizations.allowed || (r.organizationId ?? '') === scope).map((r) => ({ value: r.id, label: r.name }))}
+            value={roleId}
+            onChange={setRoleId}
+            required
+            nothingFoundMessage="No role has this scope"
+          />
           <TextInput label="Expires on" description="Optional: the assignment ends at the end of this day" type="date" value={expires} onChange={(e) => setExpires(e.currentTarget.value)} />
           {assign.isError && <ErrorState error={assign.error} title="Not assigned" />}
           <Group justify="flex-end">

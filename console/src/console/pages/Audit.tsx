@@ -1,4 +1,4 @@
-import { Badge, Button, Code, Group, Modal, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Alert, Badge, Button, Code, Group, Modal, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, download, type Schemas } from '../../api/client';
@@ -37,7 +37,6 @@ export function AuditPage() {
     queryFn: ({ pageParam }) => call(api.GET('/api/v1/audit/events', { params: { query: { ...query(filters), limit: 50, ...(pageParam ? { cursor: pageParam } : {}) } } })),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
-  const chain = useQuery({ queryKey: ['audit', 'verify'], queryFn: () => call(api.GET('/api/v1/audit/verify')) });
   const rows = events.data?.pages.flatMap((p) => p.events) ?? [];
 
   let content;
@@ -99,12 +98,8 @@ export function AuditPage() {
         <Title order={1} size="h2">
           Audit log
         </Title>
-        {chain.isSuccess && (
-          <Badge color={chain.data.ok ? 'green' : 'red'} variant="light" data-testid="chain-status">
-            {chain.data.ok ? `Hash chain verified (${chain.data.checked} events)` : `Hash chain broken at event ${chain.data.break?.seq ?? '?'}`}
-          </Badge>
-        )}
       </Group>
+      <ChainStatus />
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -164,6 +159,62 @@ export function AuditPage() {
         )}
       </Modal>
     </Stack>
+  );
+}
+
+type BreakReason = NonNullable<Schemas['AuditVerifyReport']['break']>['reason'];
+
+/** What each kind of break means (the chain rule of README "Audit log": each event's hash covers it and the previous hash). */
+const BREAK_KINDS: Record<BreakReason, string> = {
+  hash_mismatch: 'the event was changed after it was written (its hash no longer matches its content)',
+  prev_hash_mismatch: 'an event before it was removed or replaced (it does not link to the previous hash)',
+  sequence_gap: 'events are missing (the sequence numbers have a gap)',
+  time_reversed: 'the event is dated before the one preceding it',
+  head_mismatch: 'the newest events were removed (the chain head does not match the last event)',
+};
+
+const events = (n: number) => `${n} ${n === 1 ? 'event' : 'events'}`;
+
+/** The hash chain's verification (`GET /api/v1/audit/verify`): verified, or broken at event N and how; verified again on demand. */
+function ChainStatus() {
+  const chain = useQuery({ queryKey: ['audit', 'verify'], queryFn: () => call(api.GET('/api/v1/audit/verify')) });
+  const again = (
+    <Group>
+      <Button size="xs" variant="light" loading={chain.isFetching} onClick={() => void chain.refetch()}>
+        Verify now
+      </Button>
+    </Group>
+  );
+  if (chain.isPending) return <Loading label="Verifying the hash chain…" />;
+  if (chain.isError) return <ErrorState error={chain.error} title="The hash chain could not be verified" onRetry={() => void chain.refetch()} />;
+  const report = chain.data;
+  const from = report.start.seq === 0 ? 'the first event' : `the retention checkpoint at event ${report.start.seq}`;
+  return (
+    <Alert
+      color={report.ok ? 'green' : 'red'}
+      variant="light"
+      role={report.ok ? 'status' : 'alert'}
+      title={report.ok ? 'Hash chain verified' : `Hash chain broken at event ${report.break?.seq ?? '?'}`}
+      data-testid="chain-status"
+      data-chain-ok={String(report.ok)}
+    >
+      <Stack gap="xs">
+        {report.ok ? (
+          <Text size="sm">
+            {events(report.checked)} verified, from {from} to event {report.lastSeq}: none was changed, removed or reordered.
+          </Text>
+        ) : (
+          <>
+            <Text size="sm" data-testid="chain-break">
+              Event {report.break?.seq}: {report.break ? BREAK_KINDS[report.break.reason] : 'unknown'} ({report.break?.reason}). {events(report.checked)} before it verified.
+            </Text>
+            <Text size="sm">The log was altered in the database. Keep an export, restore from a backup and investigate; the operator can run tessera audit verify.</Text>
+          </>
+        )}
+        <Text size="xs">Checked {new Date(chain.dataUpdatedAt).toLocaleString()}</Text>
+        {again}
+      </Stack>
+    </Alert>
   );
 }
 

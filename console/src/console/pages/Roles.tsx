@@ -6,6 +6,7 @@ import { api, call, type Schemas } from '../../api/client';
 import { QueryTable } from '../../ui/query-table';
 import { ConfirmButton, ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
+import { useOrganizations } from './Organizations';
 
 type Role = Schemas['Role'];
 
@@ -15,6 +16,7 @@ export function RolesPage() {
   const roles = useQuery({ queryKey: ['roles'], queryFn: () => call(api.GET('/api/v1/roles')) });
   const [editing, setEditing] = useState<Role | 'new' | null>(null);
   const queryClient = useQueryClient();
+  const organizations = useOrganizations();
 
   const content = (
     <QueryTable
@@ -32,7 +34,7 @@ export function RolesPage() {
             </Group>
           ),
         },
-        { header: 'Scope', cell: (r) => (r.organizationId ? 'One organization' : 'Whole account') },
+        { header: 'Scope', cell: (r) => (r.organizationId ? `Organization ${organizations.nameOf(r.organizationId)}` : 'Whole account') },
         { header: 'Permissions', cell: (r) => r.permissions.length },
         {
           header: 'Actions',
@@ -85,9 +87,11 @@ function RoleEditor({ role, readOnly, onClose }: { role: Role | null; readOnly: 
   const [description, setDescription] = useState(role?.description ?? '');
   const [keys, setKeys] = useState<Set<string>>(new Set(role?.permissions ?? []));
   const [template, setTemplate] = useState<string | null>(null);
+  const organizations = useOrganizations();
+  const [scope, setScope] = useState<string>(role?.organizationId ?? '');
   const save = useMutation({
     mutationFn: () => {
-      const body = { name, description, permissions: [...keys].sort() };
+      const body = { name, description, permissions: [...keys].sort(), organizationId: scope || null };
       return role ? call(api.PATCH('/api/v1/roles/{id}', { params: { path: { id: role.id } }, body })) : call(api.POST('/api/v1/roles', { body }));
     },
     onSuccess: (r) => {
@@ -129,6 +133,21 @@ function RoleEditor({ role, readOnly, onClose }: { role: Role | null; readOnly: 
           )}
           <TextInput label="Name" required disabled={readOnly} value={name} onChange={(e) => setName(e.currentTarget.value)} />
           <TextInput label="Description" disabled={readOnly} value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
+          {(organizations.allowed || role?.organizationId) && !role?.system && (
+            <Select
+              label="Scope"
+              description="Where the role's permissions apply: the whole account, or one organization of it"
+              allowDeselect={false}
+              disabled={readOnly}
+              data={[
+                { value: '', label: 'Whole account' },
+                ...organizations.items.map((o) => ({ value: o.id, label: `Organization ${o.name}` })),
+                ...(role?.organizationId && !organizations.items.some((o) => o.id === role.organizationId) ? [{ value: role.organizationId, label: `Organization ${role.organizationId}` }] : []),
+              ]}
+              value={scope}
+              onChange={(v) => setScope(v ?? '')}
+            />
+          )}
           {catalog.isPending ? (
             <Loading />
           ) : catalog.isError ? (

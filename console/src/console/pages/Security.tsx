@@ -5,7 +5,9 @@ import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
 import { ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
+import { AuditSettingsSection } from './AuditSettings';
 import { BreakGlassSection } from './Sso';
+import { TenantSlugSection } from './TenantSlug';
 
 type Settings = Schemas['TenantSecuritySettings'];
 
@@ -19,7 +21,9 @@ export function SecurityPage() {
         Security settings
       </Title>
       {settings.isPending ? <Loading /> : settings.isError ? <ErrorState error={settings.error} onRetry={() => void settings.refetch()} /> : <SettingsForm settings={settings.data} />}
+      <TenantSlugSection />
       {permissions.has('sso.view') && <BreakGlassSection />}
+      {permissions.has('audit.view') && <AuditSettingsSection />}
     </Stack>
   );
 }
