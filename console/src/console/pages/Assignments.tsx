@@ -1,10 +1,11 @@
-import { Badge, Button, Checkbox, Group, Modal, Radio, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Badge, Button, Checkbox, Group, Modal, Radio, Select, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
-import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { QueryTable } from '../../ui/query-table';
+import { ConfirmButton, ErrorState } from '../../ui/states';
 import { usePermissions } from '../access';
 import { useOrganizations } from './Organizations';
 
@@ -32,68 +33,62 @@ export function AssignmentsPage() {
     return role.organizationId ? `Organization ${organizations.nameOf(role.organizationId)}` : 'Whole account';
   };
 
-  let content;
-  if (assignments.isPending) content = <Loading />;
-  else if (assignments.isError) content = <ErrorState error={assignments.error} onRetry={() => void assignments.refetch()} />;
-  else if (assignments.data.items.length === 0) content = <Empty>No role assignments.</Empty>;
-  else
-    content = (
-      <Table.ScrollContainer minWidth={800}>
-        <Table striped>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Who</Table.Th>
-              <Table.Th>Role</Table.Th>
-              <Table.Th>Scope</Table.Th>
-              <Table.Th>Expires</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {assignments.data.items.map((a) => {
-              const who = `${a.principal.type === 'group' ? 'Group ' : ''}${a.principal.name ?? a.principal.id}`;
-              return (
-                <Table.Tr key={a.id}>
-                  <Table.Td>{who}</Table.Td>
-                  <Table.Td>
-                    <Group gap={4}>
-                      {a.role}
-                      {a.managedBy?.startsWith('sso:') && <Badge variant="light">Managed by SSO</Badge>}
-                    </Group>
-                  </Table.Td>
-                  <Table.Td>{scopeOf(a.roleId)}</Table.Td>
-                  <Table.Td>
-                    {a.expiresAt ? new Date(a.expiresAt).toLocaleString() : 'Never'}
-                    {a.expired && (
-                      <Badge ml={4} color="gray" variant="light">
-                        Expired
-                      </Badge>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    {canManage && (
-                      <ConfirmButton
-                        label="Remove"
-                        title={`Remove ${a.role} from ${who}?`}
-                        confirmLabel="Remove"
-                        onConfirm={async () => {
-                          await call(api.DELETE('/api/v1/assignments/{id}', { params: { path: { id: a.id } } }));
-                          await queryClient.invalidateQueries({ queryKey: ['assignments'] });
-                        }}
-                      >
-                        They lose the role's permissions at once.
-                      </ConfirmButton>
-                    )}
-                  </Table.Td>
-                </Table.Tr>
-              );
-            })}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    );
+  type Assignment = NonNullable<typeof assignments.data>['items'][number];
+  const who = (a: Assignment) => `${a.principal.type === 'group' ? 'Group ' : ''}${a.principal.name ?? a.principal.id}`;
+  const content = (
+    <QueryTable
+      query={assignments}
+      rows={(d) => d.items}
+      rowKey={(a) => a.id}
+      empty="No role assignments."
+      minWidth={800}
+      highlightOnHover={false}
+      columns={[
+        { header: 'Who', cell: who },
+        {
+          header: 'Role',
+          cell: (a) => (
+            <Group gap={4}>
+              {a.role}
+              {a.managedBy?.startsWith('sso:') && <Badge variant="light">Managed by SSO</Badge>}
+            </Group>
+          ),
+        },
+        { header: 'Scope', cell: (a) => scopeOf(a.roleId) },
+        {
+          header: 'Expires',
+          cell: (a) => (
+            <>
+              {a.expiresAt ? new Date(a.expiresAt).toLocaleString() : 'Never'}
+              {a.expired && (
+                <Badge ml={4} color="gray" variant="light">
+                  Expired
+                </Badge>
+              )}
+            </>
+          ),
+        },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (a) =>
+            canManage && (
+              <ConfirmButton
+                label="Remove"
+                title={`Remove ${a.role} from ${who(a)}?`}
+                confirmLabel="Remove"
+                onConfirm={async () => {
+                  await call(api.DELETE('/api/v1/assignments/{id}', { params: { path: { id: a.id } } }));
+                  await queryClient.invalidateQueries({ queryKey: ['assignments'] });
+                }}
+              >
+                They lose the role's permissions at once.
+              </ConfirmButton>
+            ),
+        },
+      ]}
+    />
+  );
 
   return (
     <Stack>

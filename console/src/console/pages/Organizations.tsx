@@ -1,10 +1,11 @@
-import { Button, Group, Modal, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { Button, Group, Modal, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
-import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { QueryTable } from '../../ui/query-table';
+import { ConfirmButton, ErrorState } from '../../ui/states';
 import { usePermissions } from '../access';
 
 type Organization = Schemas['Organization'];
@@ -39,55 +40,43 @@ export function OrganizationsPage() {
     placeholderData: keepPreviousData,
   });
 
-  let content;
-  if (organizations.isPending) content = <Loading />;
-  else if (organizations.isError) content = <ErrorState error={organizations.error} onRetry={() => void organizations.refetch()} />;
-  else if (organizations.data.items.length === 0) content = <Empty>{q ? 'No organization matches the search.' : 'No organizations yet.'}</Empty>;
-  else
-    content = (
-      <Table.ScrollContainer minWidth={500}>
-        <Table striped highlightOnHover>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Name</Table.Th>
-              <Table.Th>Created</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {organizations.data.items.map((o) => (
-              <Table.Tr key={o.id}>
-                <Table.Td>{o.name}</Table.Td>
-                <Table.Td>{new Date(o.createdAt).toLocaleDateString()}</Table.Td>
-                <Table.Td>
-                  {canManage && (
-                    <Group gap="xs" justify="flex-end" wrap="nowrap">
-                      <Button size="xs" variant="default" onClick={() => setEditing(o)} aria-label={`Rename ${o.name}`}>
-                        Rename
-                      </Button>
-                      <ConfirmButton
-                        label="Delete"
-                        title={`Delete the organization ${o.name}?`}
-                        confirmLabel="Delete"
-                        onConfirm={async () => {
-                          await call(api.DELETE('/api/v1/organizations/{id}', { params: { path: { id: o.id } } }));
-                          notifications.show({ message: `Organization ${o.name} deleted.` });
-                          await queryClient.invalidateQueries({ queryKey: ['organizations'] });
-                        }}
-                      >
-                        An organization that roles are scoped to cannot be deleted; delete those roles or change their scope first.
-                      </ConfirmButton>
-                    </Group>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    );
+  const content = (
+    <QueryTable
+      query={organizations}
+      rows={(d) => d.items}
+      rowKey={(o) => o.id}
+      empty={q ? 'No organization matches the search.' : 'No organizations yet.'}
+      minWidth={500}
+      columns={[
+        { header: 'Name', cell: (o) => o.name },
+        { header: 'Created', cell: (o) => new Date(o.createdAt).toLocaleDateString() },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (o) =>
+            canManage && (
+              <Group gap="xs" justify="flex-end" wrap="nowrap">
+                <Button size="xs" variant="default" onClick={() => setEditing(o)} aria-label={`Rename ${o.name}`}>
+                  Rename
+                </Button>
+                <ConfirmButton
+                  label="Delete"
+                  title={`Delete the organization ${o.name}?`}
+                  confirmLabel="Delete"
+                  onConfirm={async () => {
+                    await call(api.DELETE('/api/v1/organizations/{id}', { params: { path: { id: o.id } } }));
+                    notifications.show({ message: `Organization ${o.name} deleted.` });
+                    await queryClient.invalidateQueries({ queryKey: ['organizations'] });
+                  }}
+                >
+                  An organization that roles are scoped to cannot be deleted; delete those roles or change their scope first.
+                </ConfirmButton>
+              </Group>
+            ),
+        },
+      ]}
+    />
+  );
 
   return (
     <Stack>
