@@ -6233,6 +6233,8 @@ export interface components {
                 /** @enum {string} */
                 emailFrom: "attribute_or_name_id" | "attribute" | "name_id";
                 idpEntityId: string;
+                /** @description When the metadata was last fetched from `metadataUrl` (at creation, on `POST …/discovery/refresh`, by the scheduled refresh); null when not imported by URL */
+                metadataFetchedAt: string | null;
                 /** @description Where the IdP metadata is fetched from, when imported by URL */
                 metadataUrl: string | null;
                 signAuthnRequests: boolean;
@@ -6338,6 +6340,8 @@ export interface components {
                 /** @enum {string} */
                 emailFrom: "attribute_or_name_id" | "attribute" | "name_id";
                 idpEntityId: string;
+                /** @description When the metadata was last fetched from `metadataUrl` (at creation, on `POST …/discovery/refresh`, by the scheduled refresh); null when not imported by URL */
+                metadataFetchedAt: string | null;
                 /** @description Where the IdP metadata is fetched from, when imported by URL */
                 metadataUrl: string | null;
                 signAuthnRequests: boolean;
