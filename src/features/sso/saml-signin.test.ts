@@ -323,6 +323,11 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     const back = await createUserAgent().request(`${t.url}/auth/sso/saml/slo/${conn.id}?SAMLResponse=abc`);
     expect(back.status).toBe(302);
     expect(back.headers.get('location')).toBe(`${t.url}/login`);
+    // The same answer by HTTP-POST, the binding our SP metadata names for SingleLogoutService (saml-bindings §3.5).
+    const posted = await createUserAgent().request(`${t.url}/auth/sso/saml/slo/${conn.id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLResponse: 'abc', RelayState: 'r' }).toString() });
+    expect(posted.status, await posted.clone().text()).toBe(302);
+    expect(posted.headers.get('location')).toBe(`${t.url}/login`);
+    expect(await (await fetch(`${t.url}/auth/sso/saml/${conn.id}/metadata`)).text()).toContain('SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"');
     const audited = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', 'sso.logout.sp_initiated').execute());
     expect(audited.at(-1)!.details).toMatchObject({ nameId: 'frank@corp.example', signed: true });
 
