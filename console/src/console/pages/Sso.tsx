@@ -4,7 +4,6 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useState } from 'react';
 import { Route, Routes } from 'react-router';
 import { api, call, type Schemas } from '../../api/client';
-import { CopyLine } from '../../ui/copy';
 import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
 import { ClientKeys, DocumentRefresh, IdpValues } from './SsoConnectionTools';

@@ -26,7 +26,7 @@ export function IdpValues({ connection: c }: { connection: Connection }) {
           label="Your identity provider"
           allowDeselect={false}
           value={idp}
-          onChange={(v) => v && setIdp(v as Idp)}
+          onChange={(v) => v && setIdp(v)}
           data={IDPS.map((i) => ({ value: i.value, label: i.label }))}
           w={230}
         />

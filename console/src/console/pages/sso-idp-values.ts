@@ -1,6 +1,22 @@
-import type { Schemas } from '../../api/client';
-
-type Connection = Schemas['SsoConnection'];
+type Discovery = {
+  authorizationEndpoint: string | null;
+  tokenEndpoint: string | null;
+  userinfoEndpoint: string | null;
+  jwksUri: string | null;
+  endSessionEndpoint: string | null;
+  idTokenSigningAlgValuesSupported: string[];
+  issParameterSupported: boolean;
+};
+/** The members of an SSO connection (the API's `SsoConnection`) read here: pure, so it is unit-tested without the console. */
+export interface ConnectionView {
+  type: 'oidc' | 'saml';
+  redirectUri: string | null;
+  clientJwksUri: string | null;
+  clientPublicKeyPem: string | null;
+  oidc: { tokenEndpointAuthMethod: string; discovery: Discovery | null } | null;
+  saml: { acsUrl: string; spEntityId: string; spMetadataUrl: string; idpEntityId: string; ssoUrl: string; ssoBinding: string; sloUrl: string | null; certificates: { subject: string; fingerprintSha256: string }[] } | null;
+}
+type Connection = ConnectionView;
 
 /** The identity providers Tessera ships a guide for (docs/sso/), and the generic case. */
 export const IDPS = [
@@ -85,7 +101,7 @@ export interface SettingChange {
   readonly after: string;
 }
 
-const show = (v: unknown) => (v === null || v === undefined || v === '' ? '(none)' : Array.isArray(v) ? v.join(', ') || '(none)' : String(v));
+const show = (v: string | readonly string[] | null | undefined) => (v === null || v === undefined || v === '' ? '(none)' : typeof v === 'string' ? v : v.join(', ') || '(none)');
 
 /**
  * What a refresh of the IdP's published document changed in what sign-in trusts: the OIDC discovery endpoints and
@@ -93,7 +109,7 @@ const show = (v: unknown) => (v === null || v === undefined || v === '' ? '(none
  */
 export function refreshChanges(before: Connection, after: Connection): SettingChange[] {
   const changes: SettingChange[] = [];
-  const compare = (what: string, a: unknown, b: unknown) => {
+  const compare = (what: string, a: string | readonly string[] | null | undefined, b: string | readonly string[] | null | undefined) => {
     if (show(a) !== show(b)) changes.push({ what, before: show(a), after: show(b) });
   };
   if (before.oidc || after.oidc) {
