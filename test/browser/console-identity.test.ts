@@ -10,7 +10,7 @@ import { engines } from '../support/databases.js';
 import { callApi, requestJson } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
 import type { TestOp } from '../support/oidc-provider.js';
-import { certs, IDP_ENTITY_ID, IDP_SSO_URL, idpAnswersLogoutRequest, idpMetadata, readAuthnRequest, signedResponse } from '../support/saml-idp.js';
+import { certs, IDP_ENTITY_ID, IDP_SSO_URL, idpAnswersLogoutRequest, idpMetadata, pemBody, readAuthnRequest, signedResponse, spMetadataCertificates } from '../support/saml-idp.js';
 import { enrollTotp, totpCode } from '../support/sessions-http.js';
 import { markDomainVerified, startSsoTestApp } from '../support/sso.js';
 import { freePort } from '../support/user-agent.js';
@@ -227,7 +227,7 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
     expect((await api<{ oidc: { discovery: { fetchedAt: string } } }>(admin, 'GET', `/api/v1/sso/connections/${created.body.id}`)).body.oidc.discovery.fetchedAt).toBe(before);
   });
 
-  it('SSO connection details: SAML metadata from a URL, when it was fetched, refreshed with the new certificate shown', async () => {
+  it('SSO connection details: SAML metadata from a URL, when it was fetched, refreshed with the new certificate shown; SP key rotated with overlap', async () => {
     let served = idpMetadata([certs.a]);
     const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(served));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -248,8 +248,27 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
       served = '<not-metadata/>';
       await section.getByRole('button', { name: 'Refresh now' }).click();
       await eventually(() => section.getByRole('alert').textContent()).toContain('the settings are unchanged');
-      const kept = await api<{ items: { saml: { certificates: unknown[] } }[] }>(admin, 'GET', '/api/v1/sso/connections');
+      const kept = await api<{ items: { id: string; saml: { certificates: unknown[]; spMetadataUrl: string } }[] }>(admin, 'GET', '/api/v1/sso/connections');
       expect(kept.body.items[0]!.saml.certificates).toHaveLength(2);
+
+      // Our SP key: rotated with overlap (both certificates in the SP metadata), then the previous one removed.
+      const spMetadataCerts = async () => spMetadataCertificates(await (await fetch(kept.body.items[0]!.saml.spMetadataUrl)).text()).signing;
+      const spKeys = page.getByTestId('connection-Metadata IdP').getByRole('region', { name: 'SP keys of Metadata IdP' });
+      await eventually(() => spKeys.getByTestId('sp-keys').getByRole('row').count()).toBe(2);
+      const firstCert = (await spKeys.getByTestId('sp-certificate').textContent())!;
+      expect(await spMetadataCerts()).toEqual([pemBody(firstCert)]);
+      await spKeys.getByRole('button', { name: 'Rotate SP key' }).click();
+      await page.getByRole('dialog', { name: 'Rotate the SP key of Metadata IdP?' }).getByRole('button', { name: 'Rotate SP key' }).click();
+      await eventually(() => spKeys.getByTestId('sp-keys').getByRole('row').count()).toBe(3);
+      await eventually(async () => pemBody((await spKeys.getByTestId('sp-certificate').textContent())!)).not.toBe(pemBody(firstCert));
+      const secondCert = (await spKeys.getByTestId('sp-certificate').textContent())!;
+      expect(await spMetadataCerts()).toEqual([pemBody(secondCert), pemBody(firstCert)]);
+      expect(await spKeys.getByTestId('sp-keys').getByRole('row').nth(1).getByRole('button', { name: 'Remove' }).count()).toBe(0);
+      await checkPage('console-sso-sp-keys-rotated');
+      await spKeys.getByTestId('sp-keys').getByRole('row').nth(2).getByRole('button', { name: 'Remove' }).click();
+      await page.getByRole('dialog', { name: 'Remove the previous SP key?' }).getByRole('button', { name: 'Remove key' }).click();
+      await eventually(() => spKeys.getByTestId('sp-keys').getByRole('row').count()).toBe(2);
+      expect(await spMetadataCerts()).toEqual([pemBody(secondCert)]);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

@@ -6,7 +6,7 @@ import { Route, Routes } from 'react-router';
 import { api, call, type Schemas } from '../../api/client';
 import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
-import { ClientKeys, DocumentRefresh, IdpValues } from './SsoConnectionTools';
+import { ClientKeys, DocumentRefresh, IdpValues, SpKeys } from './SsoConnectionTools';
 
 type Connection = Schemas['SsoConnection'];
 type Rule = { claim: string; operator: 'equals' | 'contains' | 'regex'; value: string; roleId: string };
@@ -180,6 +180,7 @@ function ConnectionCard({ connection: c, canManage, onEdit }: { connection: Conn
         </Text>
         <DocumentRefresh connection={c} canManage={canManage} />
         {c.oidc?.tokenEndpointAuthMethod === 'private_key_jwt' && <ClientKeys connection={c} canManage={canManage} />}
+        {c.saml && <SpKeys connection={c} canManage={canManage} />}
         {canManage && <TestConnection connection={c} />}
       </Stack>
     </Card>

@@ -195,3 +195,79 @@ export function DocumentRefresh({ connection: c, canManage }: { connection: Conn
     </Stack>
   );
 }
+
+/**
+ * SAML: our SP key pairs (saml-metadata §2.4.1.1 KeyDescriptor): the current one signs our requests; after a rotation
+ * the previous one stays in the SP metadata and still decrypts assertions until removed, so the IdP can take the new
+ * certificate (or re-import the SP metadata) first.
+ */
+export function SpKeys({ connection: c, canManage }: { connection: Connection; canManage: boolean }) {
+  const queryClient = useQueryClient();
+  const keys = c.saml?.spKeys ?? [];
+  const current = keys.find((k) => k.current);
+  return (
+    <Stack gap="xs" component="section" aria-label={`SP keys of ${c.name}`}>
+      <Group justify="space-between">
+        <Text size="sm" fw={600}>
+          SP keys (request signing and assertion encryption)
+        </Text>
+        {canManage && (
+          <ConfirmButton
+            label="Rotate SP key"
+            title={`Rotate the SP key of ${c.name}?`}
+            confirmLabel="Rotate SP key"
+            onConfirm={async () => {
+              await call(api.POST('/api/v1/sso/connections/{id}/sp-keys/rotate', { params: { path: { id: c.id } } }));
+              await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
+            }}
+          >
+            A new key pair and certificate sign Tessera's requests at once. The previous certificate stays in the SP metadata, and still decrypts assertions, until you remove it: give the IdP the new certificate (or let it re-import the SP metadata) first.
+          </ConfirmButton>
+        )}
+      </Group>
+      {current && <CopyLine label="Current certificate (PEM)" value={current.certificatePem} testId="sp-certificate" />}
+      <Table data-testid="sp-keys">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>SHA-256 fingerprint</Table.Th>
+            <Table.Th>Expires</Table.Th>
+            <Table.Th>State</Table.Th>
+            <Table.Th>
+              <VisuallyHidden>Actions</VisuallyHidden>
+            </Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {keys.map((k) => (
+            <Table.Tr key={k.id}>
+              <Table.Td>
+                <Code style={{ wordBreak: 'break-all' }}>{k.fingerprintSha256}</Code>
+              </Table.Td>
+              <Table.Td>{new Date(k.notAfter).toLocaleDateString()}</Table.Td>
+              <Table.Td>
+                <Badge color={k.current ? 'green' : 'gray'} variant="light">
+                  {k.current ? 'Current: signs' : 'Previous: still published'}
+                </Badge>
+              </Table.Td>
+              <Table.Td>
+                {canManage && !k.current && (
+                  <ConfirmButton
+                    label="Remove"
+                    title="Remove the previous SP key?"
+                    confirmLabel="Remove key"
+                    onConfirm={async () => {
+                      await call(api.DELETE('/api/v1/sso/connections/{id}/sp-keys/{keyId}', { params: { path: { id: c.id, keyId: k.id } } }));
+                      await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
+                    }}
+                  >
+                    It leaves the SP metadata and no longer decrypts assertions. Remove it once the IdP uses the current certificate.
+                  </ConfirmButton>
+                )}
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </Table.Tbody>
+      </Table>
+    </Stack>
+  );
+}
