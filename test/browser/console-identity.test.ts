@@ -1,7 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
-import forge from 'node-forge';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../../src/features/sso/saml-sp-keys.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
 import { buildConsole, launchBrowser, screenshot, seriousViolations, type TestBrowser, watchPage } from '../support/browser.js';
@@ -9,23 +10,14 @@ import { engines } from '../support/databases.js';
 import { callApi, requestJson } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
 import type { TestOp } from '../support/oidc-provider.js';
-import { IDP_ENTITY_ID, IDP_SSO_URL } from '../support/saml-idp.js';
+import { certs, IDP_ENTITY_ID, IDP_SSO_URL, idpAnswersLogoutRequest, idpMetadata, pemBody, readAuthnRequest, signedResponse, spMetadataCertificates } from '../support/saml-idp.js';
+import { enrollTotp, totpCode } from '../support/sessions-http.js';
 import { markDomainVerified, startSsoTestApp } from '../support/sso.js';
+import { freePort } from '../support/user-agent.js';
 
 /** A self-signed IdP certificate that ends in `days`: the console must warn before a SAML signing certificate expires. */
-function certificateEndingIn(days: number): string {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);
-  cert.serialNumber = '01';
-  cert.validity.notBefore = new Date(Date.now() - 86_400_000);
-  cert.validity.notAfter = new Date(Date.now() + days * 86_400_000);
-  const attrs = [{ name: 'commonName', value: 'expiring.idp.test' }];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string), forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
-}
+const certificateEndingIn = (days: number): string =>
+  selfSignedCertificate({ commonName: 'expiring.idp.test', notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + days * 86_400_000) }).certificatePem;
 
 /**
  * The console's identity and access pages (SSO connections, break-glass users, SCIM directories, role assignments,
@@ -159,6 +151,163 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
     await checkPage('console-sso-saml');
   });
 
+  it('SSO connection details: private_key_jwt keys rotated with overlap, the values to paste per IdP, discovery refreshed with what changed or why not', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'PkJwt', email: `pk-${unique()}@pk.test` });
+    const created = await api<{ id: string; clientJwks: { keys: { kid: string }[] }; clientJwksUri: string; redirectUri: string }>(admin, 'POST', '/api/v1/sso/connections', {
+      type: 'oidc', name: 'Keyed IdP', rules: [], oidc: { issuer: op.issuer, clientId: op.clientId, tokenEndpointAuthMethod: 'private_key_jwt' },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const firstKid = created.body.clientJwks.keys[0]!.kid;
+    const jwksPath = new URL(created.body.clientJwksUri).pathname;
+    const published = async () => (await requestJson<{ keys: { kid: string }[] }>(t.url, 'GET', jwksPath)).body.keys.map((k) => k.kid);
+    await signIn(admin, 'SSO connections');
+    const card = page.getByTestId('connection-Keyed IdP');
+    const keys = card.getByRole('region', { name: 'Client keys of Keyed IdP' });
+    await eventually(() => keys.getByTestId('client-jwks-url').textContent()).toBe(created.body.clientJwksUri);
+    await eventually(() => keys.getByRole('row').count()).toBe(2);
+    expect(await keys.getByRole('row').nth(1).textContent()).toContain(firstKid);
+
+    // The values to paste, named as each IdP names them (docs/sso/).
+    const values = card.getByRole('region', { name: /^Values to register/ });
+    const chooseIdp = async (label: string) => {
+      await values.getByRole('combobox', { name: 'Your identity provider' }).click();
+      await page.getByRole('option', { name: label, exact: true }).click();
+    };
+    await chooseIdp('Okta');
+    await eventually(() => values.textContent()).toContain('Sign-in redirect URI');
+    expect(await values.getByTestId('sp-jwks-url').textContent()).toBe(created.body.clientJwksUri);
+    expect(await values.textContent()).toContain('Public key / Private key: URL to fetch keys');
+    await chooseIdp('Auth0');
+    await eventually(() => values.getByTestId('sp-public-key-pem').textContent()).toContain('BEGIN PUBLIC KEY');
+    expect(await values.textContent()).toContain('Allowed Callback URLs');
+    await checkPage('console-sso-idp-values');
+    await chooseIdp('Microsoft Entra ID');
+    await eventually(() => values.getByTestId('idp-note').first().textContent()).toContain("does not take Tessera's private_key_jwt keys");
+    expect(await values.getByTestId('sp-jwks-url').count()).toBe(0);
+
+    // Rotate (after a confirmation): the new key signs, the previous stays published until removed.
+    await keys.getByRole('button', { name: 'Rotate key' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Rotate the client key of Keyed IdP?' });
+    await checkPage('console-sso-rotate-confirm');
+    await confirm.getByRole('button', { name: 'Rotate key' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    await eventually(() => keys.getByRole('row').count()).toBe(3);
+    const [newKid, oldKid] = await published();
+    expect(oldKid).toBe(firstKid);
+    await eventually(() => keys.getByRole('row').nth(1).textContent()).toContain(newKid);
+    expect(await keys.getByRole('row').nth(1).textContent()).toContain('Current: signs');
+    expect(await keys.getByRole('row').nth(2).textContent()).toContain('Previous: still published');
+    // The current key has no Remove button.
+    expect(await keys.getByRole('row').nth(1).getByRole('button', { name: 'Remove' }).count()).toBe(0);
+    await checkPage('console-sso-keys-rotated');
+    await keys.getByRole('row').nth(2).getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('dialog', { name: /^Stop publishing key/ }).getByRole('button', { name: 'Remove key' }).click();
+    await eventually(() => keys.getByRole('row').count()).toBe(2);
+    expect(await published()).toEqual([newKid]);
+
+    // Refresh the discovery document now: what changed is shown.
+    const discovery = card.getByRole('region', { name: 'Discovery document of Keyed IdP' });
+    await eventually(() => discovery.getByTestId('document-fetched').textContent()).toContain('last fetched');
+    op.tamperNext('/.well-known/openid-configuration', (doc) => ({ ...doc, authorization_response_iss_parameter_supported: false }));
+    await discovery.getByRole('button', { name: 'Refresh now' }).click();
+    await eventually(() => discovery.getByTestId('refresh-outcome').textContent()).toContain('iss in the authorization response (RFC 9207): yes → no');
+    await checkPage('console-sso-discovery-refreshed');
+    await discovery.getByRole('button', { name: 'Refresh now' }).click();
+    await eventually(() => discovery.getByTestId('refresh-outcome').textContent()).toContain('no → yes');
+    await discovery.getByRole('button', { name: 'Refresh now' }).click();
+    await eventually(() => discovery.getByTestId('refresh-outcome').textContent()).toContain('nothing changed');
+    // Refused (the document names another issuer): the reason is shown and the settings stay.
+    const before = (await api<{ oidc: { discovery: { fetchedAt: string } } }>(admin, 'GET', `/api/v1/sso/connections/${created.body.id}`)).body.oidc.discovery.fetchedAt;
+    op.tamperNext('/.well-known/openid-configuration', (doc) => ({ ...doc, issuer: 'https://evil.example' }));
+    await discovery.getByRole('button', { name: 'Refresh now' }).click();
+    await eventually(() => discovery.getByRole('alert').textContent()).toContain('Single sign-on is not configured correctly.');
+    expect(await discovery.getByTestId('error-reason').textContent()).toContain('issuer');
+    expect(await discovery.getByTestId('refresh-outcome').count()).toBe(0);
+    await checkPage('console-sso-discovery-refused');
+    expect((await api<{ oidc: { discovery: { fetchedAt: string } } }>(admin, 'GET', `/api/v1/sso/connections/${created.body.id}`)).body.oidc.discovery.fetchedAt).toBe(before);
+  });
+
+  it('SSO connection details: SAML metadata from a URL, when it was fetched, refreshed with the new certificate shown; SP key rotated with overlap', async () => {
+    let served = idpMetadata([certs.a]);
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(served));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const metadataUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata`;
+      const admin = await loginAsAdmin(t, { tenantName: 'SamlRefresh', email: `meta-${unique()}@meta.test` });
+      const created = await api(admin, 'POST', '/api/v1/sso/connections', { type: 'saml', name: 'Metadata IdP', rules: [], saml: { metadataUrl } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      await signIn(admin, 'SSO connections');
+      const section = page.getByTestId('connection-Metadata IdP').getByRole('region', { name: 'IdP metadata of Metadata IdP' });
+      await eventually(() => section.getByTestId('document-fetched').textContent()).toContain(`last fetched`);
+      expect(await section.getByTestId('document-fetched').textContent()).toContain(metadataUrl);
+      served = idpMetadata([certs.b, certs.a]);
+      await section.getByRole('button', { name: 'Refresh now' }).click();
+      await eventually(() => section.getByTestId('refresh-outcome').textContent()).toContain('Signing certificates');
+      expect(await section.getByTestId('refresh-outcome').textContent()).toContain('idp-b');
+      await checkPage('console-sso-metadata-refreshed');
+      served = '<not-metadata/>';
+      await section.getByRole('button', { name: 'Refresh now' }).click();
+      await eventually(() => section.getByRole('alert').textContent()).toContain('the settings are unchanged');
+      const kept = await api<{ items: { id: string; saml: { certificates: unknown[]; spMetadataUrl: string } }[] }>(admin, 'GET', '/api/v1/sso/connections');
+      expect(kept.body.items[0]!.saml.certificates).toHaveLength(2);
+
+      // Our SP key: rotated with overlap (both certificates in the SP metadata), then the previous one removed.
+      const spMetadataCerts = async () => spMetadataCertificates(await (await fetch(kept.body.items[0]!.saml.spMetadataUrl)).text()).signing;
+      const spKeys = page.getByTestId('connection-Metadata IdP').getByRole('region', { name: 'SP keys of Metadata IdP' });
+      await eventually(() => spKeys.getByTestId('sp-keys').getByRole('row').count()).toBe(2);
+      const firstCert = (await spKeys.getByTestId('sp-certificate').textContent())!;
+      expect(await spMetadataCerts()).toEqual([pemBody(firstCert)]);
+      await spKeys.getByRole('button', { name: 'Rotate SP key' }).click();
+      await page.getByRole('dialog', { name: 'Rotate the SP key of Metadata IdP?' }).getByRole('button', { name: 'Rotate SP key' }).click();
+      await eventually(() => spKeys.getByTestId('sp-keys').getByRole('row').count()).toBe(3);
+      await eventually(async () => pemBody((await spKeys.getByTestId('sp-certificate').textContent())!)).not.toBe(pemBody(firstCert));
+      const secondCert = (await spKeys.getByTestId('sp-certificate').textContent())!;
+      expect(await spMetadataCerts()).toEqual([pemBody(secondCert), pemBody(firstCert)]);
+      expect(await spKeys.getByTestId('sp-keys').getByRole('row').nth(1).getByRole('button', { name: 'Remove' }).count()).toBe(0);
+      await checkPage('console-sso-sp-keys-rotated');
+      await spKeys.getByTestId('sp-keys').getByRole('row').nth(2).getByRole('button', { name: 'Remove' }).click();
+      await page.getByRole('dialog', { name: 'Remove the previous SP key?' }).getByRole('button', { name: 'Remove key' }).click();
+      await eventually(() => spKeys.getByTestId('sp-keys').getByRole('row').count()).toBe(2);
+      expect(await spMetadataCerts()).toEqual([pemBody(secondCert)]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('break-glass sign-ins: the history shows a sign-in past Require SSO to tenant administrators', async () => {
+    const domain = `bgh${unique()}.test`;
+    const admin = await loginAsAdmin(t, { tenantName: 'BreakGlassHistory', email: `root@${domain}` });
+    await markDomainVerified(t, admin.tenantId, domain);
+    expect((await api(admin, 'POST', '/api/v1/sso/connections', { type: 'oidc', name: 'Corp', enabled: true, domains: [domain], rules: [], oidc: { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret } })).status).toBe(201);
+    expect((await api(admin, 'PUT', '/api/v1/sso/break-glass', { userIds: [admin.userId] })).status).toBe(200);
+    await signIn(admin, 'Security settings');
+    const history = page.getByRole('region', { name: 'Break-glass sign-ins' });
+    await history.getByText('No break-glass sign-ins').waitFor();
+    await checkPage('console-break-glass-history-empty');
+    // Require SSO on; the administrator signs in past it with password and TOTP (the break-glass way).
+    const { secret } = await enrollTotp(t, admin.tenantId, admin.userId);
+    const domains = await api<{ items: { id: string; domain: string }[] }>(admin, 'GET', '/api/v1/domains');
+    const on = await api(admin, 'PATCH', `/api/v1/domains/${domains.body.items.find((d) => d.domain === domain)!.id}`, { requireSso: true });
+    expect(on.status, JSON.stringify(on.body)).toBe(200);
+    await freshPage();
+    await page.goto(`${t.url}/login`);
+    await page.getByLabel('Email').fill(admin.email);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Workspace owner? Sign in with password' }).click();
+    await page.getByLabel(/^Password/).fill(admin.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Authentication code').fill(totpCode(t, secret));
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    await page.getByRole('link', { name: 'Security settings' }).click();
+    const table = page.getByRole('region', { name: 'Break-glass sign-ins' }).getByTestId('break-glass-logins');
+    await eventually(() => table.getByRole('row').count()).toBe(2);
+    const row = await table.getByRole('row').nth(1).textContent();
+    expect(row).toContain(admin.email);
+    expect(row).toContain('pwd + otp');
+    await checkPage('console-break-glass-history');
+  });
+
   it('break-glass users on the Security page: add a tenant administrator, refuse anyone else, remove after a confirmation', async () => {
     const admin = await loginAsAdmin(t, { tenantName: 'BreakGlass', email: `bg-${unique()}@bg.test` });
     expect((await api(admin, 'POST', '/api/v1/users', { email: 'plain@bg.test', password: 'a long enough password 1', mustChangePassword: false })).status).toBe(201);
@@ -222,6 +371,77 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
     await card.getByRole('button', { name: 'Delete directory' }).click();
     await page.getByRole('dialog', { name: 'Delete Okta?' }).getByRole('button', { name: 'Delete' }).click();
     await page.getByText('No SCIM directories yet.').waitFor();
+  });
+
+  it('SCIM directories: link one to an SSO connection, see the link, unlink it', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'ScimSso', email: `scimsso-${unique()}@scimsso.test` });
+    const connection = await api<{ id: string }>(admin, 'POST', '/api/v1/sso/connections', { type: 'saml', name: 'Okta SAML', rules: [], saml: { metadataXml: idpMetadata() } });
+    expect(connection.status, JSON.stringify(connection.body)).toBe(201);
+    const directory = await api<{ id: string }>(admin, 'POST', '/api/v1/scim/directories', { name: 'Okta' });
+    expect(directory.status).toBe(201);
+    const linked = async () => (await api<{ ssoConnectionId: string | null }>(admin, 'GET', `/api/v1/scim/directories/${directory.body.id}`)).body.ssoConnectionId;
+    await signIn(admin, 'SCIM directories');
+    const section = page.getByTestId('directory-Okta').getByRole('region', { name: 'SSO connection of Okta' });
+    await eventually(() => section.getByTestId('scim-sso-link').textContent()).toBe('Not linked to an SSO connection.');
+    await section.getByRole('combobox', { name: /^Linked SSO connection/ }).click();
+    await page.getByRole('option', { name: 'Okta SAML' }).click();
+    await eventually(() => section.getByTestId('scim-sso-link').textContent()).toBe('Its users sign in through the SSO connection Okta SAML.');
+    expect(await linked()).toBe(connection.body.id);
+    await checkPage('console-scim-sso-link');
+    await section.getByRole('combobox', { name: /^Linked SSO connection/ }).click();
+    await page.getByRole('option', { name: 'None' }).click();
+    await eventually(() => section.getByTestId('scim-sso-link').textContent()).toBe('Not linked to an SSO connection.');
+    expect(await linked()).toBeNull();
+  });
+
+  it('signing out of a SAML session with Single Logout follows {redirectTo} to the samlify IdP, which answers back to the sign-in page', async () => {
+    // The assertion's NotBefore is the real time: the server's test clock is set to it (60 s skew, saml-core §2.5.1.2).
+    t.clock.set(new Date());
+    const idpPort = await freePort();
+    // The IdP on another port of the same host: same-site, so the ACS POST carries the SAML transaction cookie
+    // (SameSite=Lax without https, signin.routes.ts); page.route answers for it, nothing listens there.
+    const idp = `http://127.0.0.1:${idpPort}`;
+    const domain = `slo${unique()}.test`;
+    const admin = await loginAsAdmin(t, { tenantName: 'Slo', email: `root@${domain}` });
+    await markDomainVerified(t, admin.tenantId, domain);
+    const role = await api<{ id: string }>(admin, 'POST', '/api/v1/roles', { name: 'SAML users', permissions: ['idp.view'] });
+    const conn = await api<{ id: string; saml: { acsUrl: string; spEntityId: string; spMetadataUrl: string } }>(admin, 'POST', '/api/v1/sso/connections', {
+      type: 'saml', name: 'Saml Slo', enabled: true, domains: [domain], defaultRoleId: role.body.id, rules: [],
+      saml: { idpEntityId: IDP_ENTITY_ID, ssoUrl: `${idp}/sso`, sloUrl: `${idp}/slo`, certificates: [certs.a] },
+    });
+    expect(conn.status, JSON.stringify(conn.body)).toBe(201);
+    const spMetadata = await (await fetch(conn.body.saml.spMetadataUrl)).text();
+    // The IdP's pages: an HTML form the browser posts at once (saml-bindings §3.5.4, HTTP-POST binding).
+    const autoPost = (action: string, fields: Record<string, string>) =>
+      `<!doctype html><html lang="en"><title>IdP</title><form method="post" action="${action}">${Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${k}" value="${v}">`).join('')}</form><script>document.forms[0].submit()</script></html>`;
+    await freshPage();
+    const logouts: { nameId: string; sessionIndex: string | null }[] = [];
+    await page.route(`${idp}/**`, async (route) => {
+      const url = route.request().url();
+      if (new URL(url).pathname === '/sso') {
+        const request = readAuthnRequest(url);
+        const samlResponse = await signedResponse({ acsUrl: conn.body.saml.acsUrl, spEntityId: conn.body.saml.spEntityId, requestId: request.id, nameId: `sam@${domain}`, attributes: { displayName: 'Sam' } });
+        await route.fulfill({ status: 200, contentType: 'text/html', body: autoPost(conn.body.saml.acsUrl, { SAMLResponse: samlResponse }) });
+        return;
+      }
+      const answered = await idpAnswersLogoutRequest(url, spMetadata);
+      logouts.push({ nameId: answered.nameId, sessionIndex: answered.sessionIndex });
+      await route.fulfill({ status: 200, contentType: 'text/html', body: autoPost(answered.form.action, answered.form.fields) });
+    });
+    await page.goto(`${t.url}/login`);
+    await page.getByLabel('Email').fill(`sam@${domain}`);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('button', { name: 'Continue with Saml Slo' }).click();
+    await page.waitForURL(/\/console\/profile$/);
+    await eventually(() => page.getByTestId('signed-in-as').textContent()).toContain(`sam@${domain}`);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    // Through the IdP's SLO URL (our signed LogoutRequest, verified by samlify) and back to our SLO URL, then /login.
+    await page.waitForURL(`${t.url}/login`);
+    expect(logouts.map((l) => l.nameId)).toEqual([`sam@${domain}`]);
+    await page.getByLabel('Email').waitFor();
+    await checkPage('login-after-saml-logout');
+    const audited = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).where('action', '=', 'sso.logout.sp_initiated').execute());
+    expect(audited).toHaveLength(1);
   });
 
   it('role assignments: assign with an expiry date; the last-admin and grant-rule refusals are messages', async () => {

@@ -209,3 +209,31 @@ export function idpLogoutRequestUrl(o: { sloUrl: string; spEntityId: string; nam
   });
   return idp.createLogoutRequest(sp, 'redirect', { logoutNameID: o.nameId, sessionIndex: o.sessionIndex ?? '' }, 'relay-1').context;
 }
+
+/**
+ * The samlify IdP at its SLO URL (saml-profiles §4.4.3): reads the SP's LogoutRequest sent by HTTP-Redirect,
+ * verifies its query-string signature (saml-bindings §3.4.4.1) with the signing certificate of the SP metadata, and
+ * answers with a signed LogoutResponse to the SP's SingleLogoutService by the binding the metadata names (Tessera's:
+ * HTTP-POST, saml-bindings §3.5): the form the browser posts. Rejects (samlify's error) when the request is unsigned
+ * or wrongly signed.
+ */
+export async function idpAnswersLogoutRequest(location: string, spMetadata: string): Promise<{ nameId: string; sessionIndex: string | null; form: { action: string; fields: Record<string, string> } }> {
+  const idp = samlify.IdentityProvider({
+    entityID: IDP_ENTITY_ID,
+    privateKey: keys.a,
+    signingCert: certs.a,
+    wantLogoutRequestSigned: true,
+    nameIDFormat: [NAMEID_EMAIL],
+    singleSignOnService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: IDP_SSO_URL }],
+    singleLogoutService: [{ Binding: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect', Location: 'https://idp.saml.test/slo' }],
+  });
+  const sp = samlify.ServiceProvider({ metadata: spMetadata });
+  const raw = location.slice(location.indexOf('?') + 1);
+  const octetString = raw.split('&').filter((p) => !p.startsWith('Signature=')).join('&');
+  const query = Object.fromEntries(new URL(location).searchParams);
+  const parsed = await idp.parseLogoutRequest(sp, 'redirect', { query, octetString });
+  const extract = parsed.extract as { nameID?: string; sessionIndex?: string | null };
+  const answer = idp.createLogoutResponse(sp, { ...parsed }, 'post', query.RelayState ?? '') as { context: string; entityEndpoint: string; relayState?: string };
+  const fields: Record<string, string> = { SAMLResponse: answer.context, ...(answer.relayState ? { RelayState: answer.relayState } : {}) };
+  return { nameId: extract.nameID ?? '', sessionIndex: extract.sessionIndex ?? null, form: { action: answer.entityEndpoint, fields } };
+}

@@ -4712,7 +4712,7 @@ export interface paths {
         put?: never;
         /**
          * SAML Single Logout from the IdP (HTTP-POST binding)
-         * @description The IdP's LogoutRequest (saml-profiles §4.4), signed with one of the connection's IdP certificates (RSA-SHA-2; SHA-1 only with `allowSha1`): the Tessera sessions that came from the logins it names (NameID, SessionIndex) end, effective on their next request on every instance; audited `sso.logout.idp_initiated`. Answers a LogoutResponse by redirect to the IdP's SLO URL (signed with the current SP key). Refused with a JSON error, audited `sso.logout.failed`: `sso_signature` (unsigned, wrongly signed, not a LogoutRequest, expired), `sso_audience` (Destination), `sso_config` (no IdP SLO URL); `sso.connection_not_found`.
+         * @description The IdP's LogoutRequest (saml-profiles §4.4), signed with one of the connection's IdP certificates (RSA-SHA-2; SHA-1 only with `allowSha1`): the Tessera sessions that came from the logins it names (NameID, SessionIndex) end, effective on their next request on every instance; audited `sso.logout.idp_initiated`. Answers a LogoutResponse by redirect to the IdP's SLO URL (signed with the current SP key). Refused with a JSON error, audited `sso.logout.failed`: `sso_signature` (unsigned, wrongly signed, not a LogoutRequest, expired), `sso_audience` (Destination), `sso_config` (no IdP SLO URL); `sso.connection_not_found`. A `SAMLResponse` instead (the IdP's LogoutResponse to our logout) sends the browser to the sign-in page.
          */
         post: {
             parameters: {
@@ -4727,7 +4727,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         RelayState?: string;
-                        SAMLRequest: string;
+                        SAMLRequest?: string;
+                        SAMLResponse?: string;
                     };
                 };
             };
@@ -6377,6 +6378,8 @@ export interface components {
                 /** @enum {string} */
                 emailFrom: "attribute_or_name_id" | "attribute" | "name_id";
                 idpEntityId: string;
+                /** @description When the metadata was last fetched from `metadataUrl` (at creation, on `POST …/discovery/refresh`, by the scheduled refresh); null when not imported by URL */
+                metadataFetchedAt: string | null;
                 /** @description Where the IdP metadata is fetched from, when imported by URL */
                 metadataUrl: string | null;
                 signAuthnRequests: boolean;
@@ -6482,6 +6485,8 @@ export interface components {
                 /** @enum {string} */
                 emailFrom: "attribute_or_name_id" | "attribute" | "name_id";
                 idpEntityId: string;
+                /** @description When the metadata was last fetched from `metadataUrl` (at creation, on `POST …/discovery/refresh`, by the scheduled refresh); null when not imported by URL */
+                metadataFetchedAt: string | null;
                 /** @description Where the IdP metadata is fetched from, when imported by URL */
                 metadataUrl: string | null;
                 signAuthnRequests: boolean;

@@ -323,6 +323,11 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     const back = await createUserAgent().request(`${t.url}/auth/sso/saml/slo/${conn.id}?SAMLResponse=abc`);
     expect(back.status).toBe(302);
     expect(back.headers.get('location')).toBe(`${t.url}/login`);
+    // The same answer by HTTP-POST, the binding our SP metadata names for SingleLogoutService (saml-bindings §3.5).
+    const posted = await createUserAgent().request(`${t.url}/auth/sso/saml/slo/${conn.id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ SAMLResponse: 'abc', RelayState: 'r' }).toString() });
+    expect(posted.status, await posted.clone().text()).toBe(302);
+    expect(posted.headers.get('location')).toBe(`${t.url}/login`);
+    expect(await (await fetch(`${t.url}/auth/sso/saml/${conn.id}/metadata`)).text()).toContain('SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"');
     const audited = await t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select('details').where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', 'sso.logout.sp_initiated').execute());
     expect(audited.at(-1)!.details).toMatchObject({ nameId: 'frank@corp.example', signed: true });
 
@@ -548,21 +553,39 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata`;
+      // Seconds apart on the test clock (the admin's access token stays valid).
+      const start = Math.floor(Date.now() / 1000) * 1000;
+      const at = (step: number) => new Date(start + step * 1000);
+      const fetchedAt = async () => (await api<{ saml: { metadataFetchedAt: string | null } }>(admin, 'GET', `/api/v1/sso/connections/${conn.id}`)).body.saml.metadataFetchedAt;
+      t.clock.set(at(0));
       const conn = await createConnection({}, { metadataXml: undefined, metadataUrl: url });
-      expect(conn.saml).toMatchObject({ metadataUrl: url, idpEntityId: IDP_ENTITY_ID, certificates: [{ subject: expect.stringContaining('idp-a') as string }] });
+      expect(conn.saml).toMatchObject({ metadataUrl: url, metadataFetchedAt: at(0).toISOString(), idpEntityId: IDP_ENTITY_ID, certificates: [{ subject: expect.stringContaining('idp-a') as string }] });
       served = idpMetadata([certs.b]);
-      const refreshed = await api<{ saml: { certificates: Array<{ subject: string }> } }>(admin, 'POST', `/api/v1/sso/connections/${conn.id}/discovery/refresh`);
+      t.clock.set(at(1));
+      const refreshed = await api<{ saml: { metadataFetchedAt: string; certificates: Array<{ subject: string }> } }>(admin, 'POST', `/api/v1/sso/connections/${conn.id}/discovery/refresh`);
       expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
       expect(refreshed.body.saml.certificates.map((c) => c.subject)).toEqual([expect.stringContaining('idp-b')]);
+      expect(refreshed.body.saml.metadataFetchedAt).toBe(at(1).toISOString());
+      // A connection pasted as XML was never fetched from a URL.
+      expect((await createConnection()).saml).toMatchObject({ metadataUrl: null, metadataFetchedAt: null });
+      // A refused refresh (the document is not metadata) keeps the settings and when they were last fetched.
+      served = '<not-metadata/>';
+      t.clock.set(at(2));
+      expect((await api<Body>(admin, 'POST', `/api/v1/sso/connections/${conn.id}/discovery/refresh`)).body).toMatchObject({ error: { code: 'sso_config' } });
+      expect(await fetchedAt()).toBe(at(1).toISOString());
+      served = idpMetadata([certs.b]);
       const missing = await api<Body>(admin, 'POST', '/api/v1/sso/connections', { type: 'saml', name: `Gone ${newId().slice(-8)}`, saml: { metadataUrl: `${url}/nope` } });
       expect(missing.body).toMatchObject({ error: { code: 'sso_config' } });
 
       // The scheduled refresh: a new certificate set is applied and audited with the fingerprints before and after.
       const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
       const events = async (action: string) => t.app.db.ownerWork((tx) => tx.selectFrom('audit_events').select(['details', 'outcome']).where('tenant_id', '=', admin.tenantId).where('target_id', '=', conn.id).where('action', '=', action).orderBy('seq').execute());
+      t.clock.set(at(3));
       const unchanged = await t.app.services.sso.refreshMetadataPass();
       expect(unchanged).toMatchObject({ changed: 0 });
       expect(await events('sso.connection.metadata_refreshed')).toHaveLength(0);
+      // Fetched and found the same: the time of the fetch is kept, nothing else changes.
+      expect(await fetchedAt()).toBe(at(3).toISOString());
       served = idpMetadata([certs.b, certs.a]);
       expect(await t.app.services.sso.refreshMetadataPass()).toMatchObject({ changed: 1 });
       const got = await api<{ enabled: boolean; saml: { certificates: Array<{ fingerprintSha256: string }> } }>(admin, 'GET', `/api/v1/sso/connections/${conn.id}`);
@@ -576,10 +599,12 @@ describe.each(engines())('SAML sign-in over HTTP with a samlify IdP [%s]', (engi
       const after = await api<{ enabled: boolean; saml: { certificates: Array<{ fingerprintSha256: string }> } }>(admin, 'GET', `/api/v1/sso/connections/${conn.id}`);
       expect(after.body.enabled).toBe(true);
       expect(after.body.saml.certificates.map((c) => c.fingerprintSha256)).toEqual([fingerprint(certs.b), fingerprint(certs.a)]);
+      expect(await fetchedAt()).toBe(at(3).toISOString());
       const failedEvents = await events('sso.connection.metadata_refresh_failed');
       expect(failedEvents).toHaveLength(1);
       expect(failedEvents[0]!.outcome).toBe('failure');
     } finally {
+      t.clock.set(new Date());
       await new Promise((resolve) => server.close(resolve));
     }
   });

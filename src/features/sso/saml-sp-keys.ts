@@ -33,20 +33,19 @@ export const spKeyField = (connectionId: string, keyId: string) => `sso.saml_sp_
 export const spKeysOf = (row: { saml_sp_keys: unknown }): StoredSpKey[] => ((row.saml_sp_keys as { keys?: StoredSpKey[] } | null)?.keys ?? []);
 
 /**
- * A fresh RSA key pair (node:crypto) and a self-signed X.509 certificate over it (node-forge: Node cannot mint
- * X.509). SAML metadata carries keys as certificates (saml-metadata §2.4.1.1, XML Signature §4.4.4 X509Data); the
- * IdP trusts the certificate it was given, not a CA, so self-signed is the norm for SP keys.
+ * A self-signed X.509 certificate (SHA-256 with RSA) over a fresh RSA key pair (node:crypto; node-forge signs the
+ * certificate: Node cannot mint X.509). The IdP trusts the certificate it was given, not a CA, so self-signed is the
+ * norm for SAML keys (saml-metadata §2.4.1.1, XML Signature §4.4.4 X509Data).
  */
-export function generateSpKey(connectionId: string, now: Date): { id: string; certificatePem: string; privateKeyPem: string } {
+export function selfSignedCertificate(o: { commonName: string; notBefore: Date; notAfter: Date }): { certificatePem: string; privateKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: RSA_BITS });
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }) as string);
   // RFC 5280 §4.1.2.2: a positive serial of at most 20 octets (the leading 0x01 keeps it positive).
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
-  cert.validity.notBefore = new Date(now.getTime() - 60_000);
-  cert.validity.notAfter = new Date(now.getTime());
-  cert.validity.notAfter.setUTCFullYear(now.getUTCFullYear() + CERTIFICATE_YEARS);
-  const name = [{ name: 'commonName', value: `Tessera SAML SP ${connectionId}` }];
+  cert.validity.notBefore = o.notBefore;
+  cert.validity.notAfter = o.notAfter;
+  const name = [{ name: 'commonName', value: o.commonName }];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -54,7 +53,14 @@ export function generateSpKey(connectionId: string, now: Date): { id: string; ce
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }) as string), forge.md.sha256.create());
-  return { id: randomUUID(), certificatePem: forge.pki.certificateToPem(cert), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  return { certificatePem: forge.pki.certificateToPem(cert), privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
+/** A connection's new SP key: a self-signed certificate valid for CERTIFICATE_YEARS from `now` (a minute of skew before). */
+export function generateSpKey(connectionId: string, now: Date): { id: string; certificatePem: string; privateKeyPem: string } {
+  const notAfter = new Date(now.getTime());
+  notAfter.setUTCFullYear(now.getUTCFullYear() + CERTIFICATE_YEARS);
+  return { id: randomUUID(), ...selfSignedCertificate({ commonName: `Tessera SAML SP ${connectionId}`, notBefore: new Date(now.getTime() - 60_000), notAfter }) };
 }
 
 /** What the API shows of an SP key: its certificate (to give the IdP) and when it expires; never the private key. */

@@ -56,7 +56,11 @@ const LogoutQuery = z.object({
   SigAlg: z.string().max(200).optional(),
   Signature: z.string().max(2000).optional(),
 });
-const LogoutBody = z.object({ SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT), RelayState: z.string().max(1000).optional() });
+const LogoutBody = z.object({
+  SAMLRequest: z.string().min(1).max(SAML_ACS_BODY_LIMIT).optional(),
+  SAMLResponse: z.string().min(1).max(SAML_ACS_BODY_LIMIT).optional(),
+  RelayState: z.string().max(1000).optional(),
+});
 const sloDescription = 'The IdP\'s LogoutRequest (saml-profiles §4.4), signed with one of the connection\'s IdP certificates (RSA-SHA-2; SHA-1 only with `allowSha1`): the Tessera sessions that came from the logins it names (NameID, SessionIndex) end, effective on their next request on every instance; audited `sso.logout.idp_initiated`. Answers a LogoutResponse by redirect to the IdP\'s SLO URL (signed with the current SP key). Refused with a JSON error, audited `sso.logout.failed`: `sso_signature` (unsigned, wrongly signed, not a LogoutRequest, expired), `sso_audience` (Destination), `sso_config` (no IdP SLO URL); `sso.connection_not_found`.';
 
 const asAppError = (err: unknown) => (err instanceof SignInRefused ? new AppError(SsoErrors[err.code], { message: err.message }) : err);
@@ -172,9 +176,16 @@ export function ssoSignInRoutes(signIn: SsoSignIn, options: { secureCookies: boo
     }),
     defineRoute({
       method: 'POST', url: SAML_SLO_PATH, auth: 'public', status: 302, headers: NO_STORE, bodyLimit: SAML_ACS_BODY_LIMIT, formBody: true, ...limited,
-      schema: { tags, summary: 'SAML Single Logout from the IdP (HTTP-POST binding)', description: sloDescription, params: SamlParams, body: LogoutBody, response: { 302: Redirect } },
+      schema: { tags, summary: 'SAML Single Logout from the IdP (HTTP-POST binding)', description: `${sloDescription} A \`SAMLResponse\` instead (the IdP's LogoutResponse to our logout) sends the browser to the sign-in page.`, params: SamlParams, body: LogoutBody, response: { 302: Redirect } },
       handler: async (ctx) => {
-        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'post', body: ctx.input.body }, ctx.meta);
+        const { SAMLRequest, SAMLResponse: _answer, RelayState } = ctx.input.body;
+        // The IdP's LogoutResponse by HTTP-POST, the binding our SP metadata names for SingleLogoutService
+        // (saml-bindings §3.5): as by redirect, our session already ended, and the browser goes to the sign-in page.
+        if (SAMLRequest === undefined) {
+          ctx.reply.header('location', `${options.publicUrl}/login`);
+          return null;
+        }
+        const { location } = await signIn.samlLogout(ctx.input.params.connectionId, { binding: 'post', body: { SAMLRequest, ...(RelayState === undefined ? {} : { RelayState }) } }, ctx.meta);
         ctx.reply.header('location', location);
         return null;
       },

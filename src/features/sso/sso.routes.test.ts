@@ -130,11 +130,18 @@ describe.each(engines())('SSO connections over HTTP [%s]', (engine) => {
     const refreshed = await api<Connection>(admin, 'POST', `/api/v1/sso/connections/${c.id}/discovery/refresh`);
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.oidc!.discovery!.fetchedAt).not.toBe(c.oidc!.discovery!.fetchedAt);
+    // A refresh changes what sign-in trusts: audited with the discovery summary before and after.
+    const audited = (await auditOf(admin.tenantId, c.id)).filter((e) => e.action === 'sso.connection.discovery_refreshed');
+    expect(audited).toHaveLength(1);
+    expect(audited[0]!.details).toMatchObject({ before: { fetchedAt: c.oidc!.discovery!.fetchedAt }, after: { fetchedAt: refreshed.body.oidc!.discovery!.fetchedAt, tokenEndpoint: `${op.issuer}/token` } });
 
     op.tamperNext('/.well-known/openid-configuration', (doc) => ({ ...doc, issuer: 'https://evil.example' }));
     const mismatch = await api<{ error: { message: string } }>(admin, 'POST', `/api/v1/sso/connections/${c.id}/discovery/refresh`);
     expect(errorCode(mismatch)).toBe('sso_config');
     expect(mismatch.body.error.message).toContain('issuer');
+    // A refused refresh changes nothing and audits no refresh.
+    expect((await api<Connection>(admin, 'GET', `/api/v1/sso/connections/${c.id}`)).body.oidc!.discovery!.fetchedAt).toBe(refreshed.body.oidc!.discovery!.fetchedAt);
+    expect((await auditOf(admin.tenantId, c.id)).filter((e) => e.action === 'sso.connection.discovery_refreshed')).toHaveLength(1);
 
     // A trailing slash is another issuer: refused on create, and nothing is stored.
     const slash = await api(admin, 'POST', '/api/v1/sso/connections', oidcBody({ name: 'Slash' }, { issuer: `${op.issuer}/` }));

@@ -107,6 +107,7 @@ export const SamlSettingsSchema = z.object({
   ssoBinding: z.enum(SAML_BINDINGS),
   sloUrl: z.string().nullable(),
   metadataUrl: z.string().nullable().describe('Where the IdP metadata is fetched from, when imported by URL'),
+  metadataFetchedAt: z.string().nullable().describe('When the metadata was last fetched from `metadataUrl` (at creation, on `POST …/discovery/refresh`, by the scheduled refresh); null when not imported by URL'),
   certificates: z.array(SamlCertificateSchema),
   allowSha1: z.boolean(),
   allowIdpInitiated: z.boolean(),

@@ -163,7 +163,9 @@ function samlView(row: store.ConnectionRow, publicUrl: string): NonNullable<Conn
   const { spEntityId, acsUrl, metadataUrl } = spEndpoints(publicUrl, row.id);
   const { certificates: _pems, ...rest } = config;
   const spKeys = spKeysOf(row).map((k, i) => spKeyView(k, i === 0));
-  return { ...rest, signAuthnRequests: config.signAuthnRequests ?? false, certificates: certificateInfos(config), spKeys, spEntityId, acsUrl, spMetadataUrl: metadataUrl };
+  // A SAML row keeps in `discovery_fetched_at` when its IdP metadata was last fetched from `metadataUrl`.
+  const metadataFetchedAt = config.metadataUrl && row.discovery_fetched_at ? iso(row.discovery_fetched_at) : null;
+  return { ...rest, metadataFetchedAt, signAuthnRequests: config.signAuthnRequests ?? false, certificates: certificateInfos(config), spKeys, spEntityId, acsUrl, spMetadataUrl: metadataUrl };
 }
 
 /** What the audit log records of a connection: everything but the secret (DESIGN §6 rule 7). */
@@ -322,7 +324,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
    */
   async function insertNew(
     tx: Tx, tenantId: string, actor: UserActor, input: CreateConnectionInput,
-    protocol: { config: Record<string, unknown>; discovery: DiscoveryDocument | null; secret?: (id: string) => Promise<Buffer | null>; after?: (id: string, now: Date) => Promise<void> },
+    protocol: { config: Record<string, unknown>; discovery: DiscoveryDocument | null; fetched: boolean; secret?: (id: string) => Promise<Buffer | null>; after?: (id: string, now: Date) => Promise<void> },
   ): Promise<Connection> {
     await requireTenantAdmin(tx, tenantId, actor.id);
     await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
@@ -331,7 +333,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     const id = newId(now.getTime());
     await store.insertConnection(tx, tenantId, {
       id, type: input.type, name: input.name, enabled: input.enabled, domains: [...new Set(input.domains)], defaultRoleId: input.defaultRoleId, rulesMode: input.rulesMode, rules: input.rules,
-      claimMapping: input.claimMapping, mfaPolicy: input.mfaPolicy, config: protocol.config, discovery: protocol.discovery, discoveryFetchedAt: protocol.discovery ? now : null,
+      claimMapping: input.claimMapping, mfaPolicy: input.mfaPolicy, config: protocol.config, discovery: protocol.discovery, discoveryFetchedAt: protocol.fetched ? now : null,
       secret: protocol.secret ? await protocol.secret(id) : null, actorId: actor.id, now,
     });
     await protocol.after?.(id, now);
@@ -354,7 +356,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       if (JSON.stringify(locked.config) !== JSON.stringify(row.config)) throw configError('The connection changed during the refresh; refresh again.');
       const saml = resolveSamlConfig({ fetchedMetadataXml }, locked.config as unknown as SamlConfig);
       const before = represent(locked);
-      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...saml }, actorId: actor.id, now: clock.now() });
+      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...saml }, discoveryFetchedAt: clock.now(), actorId: actor.id, now: clock.now() });
       const after = represent((await store.findConnection(tx, tenantId, row.id))!);
       await audit.record(tx, tenantId, { action: 'sso.connection.updated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { before: auditView(before), after: auditView(after), reason: 'metadata_refresh' } });
       return after;
@@ -383,12 +385,18 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     }
     // jsonb keeps its own key order: compared member by member.
     const canonical = (c: SamlConfig) => JSON.stringify(Object.fromEntries(Object.entries(c).sort(([x], [y]) => x.localeCompare(y))));
-    if (canonical(next) === canonical(config)) return 'unchanged';
+    if (canonical(next) === canonical(config)) {
+      await db.tenantWork(tenantId, async (tx) => {
+        const locked = await store.findConnection(tx, tenantId, row.id, true);
+        if (locked && JSON.stringify(locked.config) === JSON.stringify(row.config)) await store.setFetchedAt(tx, tenantId, row.id, clock.now());
+      });
+      return 'unchanged';
+    }
     return db.tenantWork(tenantId, async (tx) => {
       const locked = await store.findConnection(tx, tenantId, row.id, true);
       // Deleted or changed by an administrator meanwhile: the next pass starts from the new settings.
       if (!locked || JSON.stringify(locked.config) !== JSON.stringify(row.config)) return 'unchanged';
-      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...next }, actorId: null, now: clock.now() });
+      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...next }, discoveryFetchedAt: clock.now(), actorId: null, now: clock.now() });
       const fingerprints = (c: SamlConfig) => certificateInfos(c).map((i) => i.fingerprintSha256);
       await audit.record(tx, tenantId, {
         action: 'sso.connection.metadata_refreshed', actor: METADATA_JOB_ACTOR, target: { type: 'sso_connection', id: row.id }, outcome: 'success',
@@ -453,6 +461,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
           insertNew(tx, tenantId, actor, input, {
             config: { ...saml },
             discovery: null,
+            fetched: fetched !== undefined,
             // Every SAML connection gets its SP key at once: its certificate is in the SP metadata the IdP imports.
             after: async (id, now) => installSpKey(tx, tenantId, actor, (await store.findConnection(tx, tenantId, id))!, now),
           }),
@@ -472,6 +481,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         insertNew(tx, tenantId, actor, input, {
           config: { ...oidc },
           discovery,
+          fetched: true,
           secret: (id) => (clientSecret === undefined ? Promise.resolve(null) : keyring.encrypt(tx, tenantId, secretField(id), clientSecret)),
           after: async (id, now) => {
             if (oidc.tokenEndpointAuthMethod === 'private_key_jwt') await installClientKey(tx, tenantId, actor, (await store.findConnection(tx, tenantId, id))!, oidc.clientKeyAlg ?? DEFAULT_CLIENT_KEY_ALG, now);
@@ -518,7 +528,8 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
           ...(patch.claimMapping !== undefined ? { claimMapping: patch.claimMapping } : {}),
           ...(patch.mfaPolicy !== undefined ? { mfaPolicy: patch.mfaPolicy } : {}),
           ...(oidc && discovery ? { config: { ...oidc }, discovery, discoveryFetchedAt: now } : {}),
-          ...(saml ? { config: { ...saml } } : {}),
+          // Imported from a URL just now: fetched now; no longer from a URL: nothing is fetched any more.
+          ...(saml ? { config: { ...saml }, discoveryFetchedAt: fetchedMetadataXml !== undefined ? now : saml.metadataUrl ? valuesOf(row).discoveryFetchedAt : null } : {}),
           actorId: actor.id,
           now,
         });
@@ -572,8 +583,12 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         const locked = await findOrThrow(tx, tenantId, id, true);
         // The settings changed while we fetched: this document may belong to the old issuer.
         if (JSON.stringify(locked.config) !== JSON.stringify(row.config)) throw configError('The connection changed during the refresh; refresh again.');
+        const before = represent(locked).oidc?.discovery ?? null;
         await store.updateConnection(tx, tenantId, id, { ...valuesOf(locked), discovery, discoveryFetchedAt: clock.now(), actorId: actor.id, now: clock.now() });
-        return represent((await store.findConnection(tx, tenantId, id))!);
+        const after = represent((await store.findConnection(tx, tenantId, id))!);
+        // A privileged change of what sign-in trusts (endpoints, algorithms): audited with the summary before and after.
+        await audit.record(tx, tenantId, { action: 'sso.connection.discovery_refreshed', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: locked.name, before, after: after.oidc?.discovery ?? null } });
+        return after;
       });
     },
 

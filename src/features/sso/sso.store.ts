@@ -65,6 +65,14 @@ export async function setSecret(tx: Tx, tenantId: string, id: string, secret: Bu
   await tx.updateTable('sso_connections').set({ client_secret_enc: secret, updated_by: actorId, updated_at: now }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }
 
+/**
+ * When the IdP's published document (OIDC discovery, SAML metadata from its URL) was last fetched, when the fetch
+ * found nothing new: the settings and `updated_at` stay as they are.
+ */
+export async function setFetchedAt(tx: Tx, tenantId: string, id: string, at: Date): Promise<void> {
+  await tx.updateTable('sso_connections').set({ discovery_fetched_at: at }).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+}
+
 /** The connection's published client JWKS and its current private key (private_key_jwt); null both to clear. */
 export async function setClientKeys(tx: Tx, tenantId: string, id: string, jwks: { keys: Record<string, unknown>[] } | null, keyEnc: Buffer | null, actorId: string | null, now: Date): Promise<void> {
   await tx

@@ -9,6 +9,8 @@ import { usePermissions } from '../access';
 
 type Directory = Awaited<ReturnType<typeof listDirectories>>['items'][number];
 const listDirectories = () => call(api.GET('/api/v1/scim/directories'));
+/** The Select's value for "no connection" (an option value must be a non-empty string). */
+const NONE = 'none';
 const when = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : 'never');
 
 /** SCIM 2.0 provisioning directories (docs/scim.md): one per IdP pushing users and groups, each with its bearer tokens. */
@@ -90,10 +92,53 @@ function DirectoryCard({ directory: d, canManage }: { directory: Directory; canM
           )}
         </Group>
         <CopyLine label="SCIM base URL" value={d.baseUrl} testId="scim-base-url" />
+        <SsoLink directory={d} canManage={canManage} />
         <Tokens directory={d} canManage={canManage} />
         <RoleMappings directory={d} canManage={canManage} />
       </Stack>
     </Card>
+  );
+}
+
+/**
+ * The SSO connection the directory's users sign in through (docs/scim.md): a user the IdP provisioned here signs in
+ * through that connection as the same user, never a second one. The list of connections needs `sso.view`.
+ */
+function SsoLink({ directory, canManage }: { directory: Directory; canManage: boolean }) {
+  const queryClient = useQueryClient();
+  const permissions = usePermissions();
+  const connections = useQuery({ queryKey: ['sso-connections'], queryFn: () => call(api.GET('/api/v1/sso/connections')), enabled: permissions.has('sso.view') });
+  const link = useMutation({
+    mutationFn: (ssoConnectionId: string | null) => call(api.PATCH('/api/v1/scim/directories/{id}', { params: { path: { id: directory.id } }, body: { ssoConnectionId } })),
+    onSuccess: async (d) => {
+      notifications.show({ message: d.ssoConnectionId ? `${d.name} is linked to its SSO connection.` : `${d.name} is no longer linked to an SSO connection.` });
+      await queryClient.invalidateQueries({ queryKey: ['scim-directories'] });
+    },
+  });
+  const linkedName = directory.ssoConnectionId === null ? null : (connections.data?.items.find((c) => c.id === directory.ssoConnectionId)?.name ?? directory.ssoConnectionId);
+  const options = [{ value: NONE, label: 'None' }, ...(connections.data?.items ?? []).map((c) => ({ value: c.id, label: c.name }))];
+  return (
+    <Stack gap="xs" component="section" aria-label={`SSO connection of ${directory.name}`}>
+      <Text size="sm" data-testid="scim-sso-link">
+        {linkedName === null ? 'Not linked to an SSO connection.' : `Its users sign in through the SSO connection ${linkedName}.`}
+      </Text>
+      {canManage && permissions.has('sso.view') && (
+        <Group align="flex-end">
+          <Select
+            label="Linked SSO connection"
+            description="Users this directory provisions sign in through it as the same user"
+            allowDeselect={false}
+            data={options}
+            value={directory.ssoConnectionId ?? NONE}
+            disabled={connections.isPending || link.isPending}
+            onChange={(v) => link.mutate(v && v !== NONE ? v : null)}
+            w={360}
+          />
+        </Group>
+      )}
+      {connections.isError && <ErrorState error={connections.error} title="SSO connections unavailable" onRetry={() => void connections.refetch()} />}
+      {link.isError && <ErrorState error={link.error} title="Link not changed" />}
+    </Stack>
   );
 }
 

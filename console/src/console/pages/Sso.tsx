@@ -1,12 +1,12 @@
 import { ActionIcon, Alert, Badge, Button, Card, Code, Group, List, Modal, PasswordInput, SegmentedControl, Select, Stack, Switch, Table, Text, Textarea, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Route, Routes } from 'react-router';
 import { api, call, type Schemas } from '../../api/client';
-import { CopyLine } from '../../ui/copy';
 import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
+import { ClientKeys, DocumentRefresh, IdpValues, SpKeys } from './SsoConnectionTools';
 
 type Connection = Schemas['SsoConnection'];
 type Rule = { claim: string; operator: 'equals' | 'contains' | 'regex'; value: string; roleId: string };
@@ -164,20 +164,7 @@ function ConnectionCard({ connection: c, canManage, onEdit }: { connection: Conn
             </Text>
           </Alert>
         ))}
-        <Stack gap={4} component="section" aria-label={`Values to register at the identity provider for ${c.name}`}>
-          <Text size="sm" fw={600}>
-            Register these values at your identity provider
-          </Text>
-          {c.redirectUri && <CopyLine label="Redirect URI" value={c.redirectUri} testId="sp-redirect-uri" />}
-          {c.clientJwksUri && <CopyLine label="JWKS URL" value={c.clientJwksUri} />}
-          {c.saml && (
-            <>
-              <CopyLine label="ACS URL" value={c.saml.acsUrl} testId="sp-acs-url" />
-              <CopyLine label="Entity ID" value={c.saml.spEntityId} testId="sp-entity-id" />
-              <CopyLine label="SP metadata URL" value={c.saml.spMetadataUrl} testId="sp-metadata-url" />
-            </>
-          )}
-        </Stack>
+        <IdpValues connection={c} />
         {c.oidc && (
           <Text size="sm">
             Issuer <Code>{c.oidc.issuer}</Code> · client id <Code>{c.oidc.clientId}</Code> · {c.oidc.tokenEndpointAuthMethod} · {c.hasClientSecret ? 'client secret set' : 'no client secret'}
@@ -191,6 +178,9 @@ function ConnectionCard({ connection: c, canManage, onEdit }: { connection: Conn
         <Text size="sm">
           {c.rules.length} mapping rule(s), {c.rulesMode === 'highest_match' ? 'first match wins' : 'every match applies'}
         </Text>
+        <DocumentRefresh connection={c} canManage={canManage} />
+        {c.oidc?.tokenEndpointAuthMethod === 'private_key_jwt' && <ClientKeys connection={c} canManage={canManage} />}
+        {c.saml && <SpKeys connection={c} canManage={canManage} />}
         {canManage && <TestConnection connection={c} />}
       </Stack>
     </Card>
@@ -563,7 +553,75 @@ export function BreakGlassSection() {
               ))}
           </form>
         )}
+        {permissions.isTenantAdmin && <BreakGlassLogins />}
       </Stack>
     </Card>
+  );
+}
+
+/**
+ * Every sign-in past Require SSO with a break-glass account (audited `sso.login.break_glass`), newest first, for
+ * tenant administrators: each one should match an IdP outage someone can explain.
+ */
+function BreakGlassLogins() {
+  const logins = useInfiniteQuery({
+    queryKey: ['break-glass-logins'],
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => call(api.GET('/api/v1/sso/break-glass/logins', { params: { query: { limit: 20, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });
+  let content;
+  if (logins.isPending) content = <Loading label="Loading break-glass sign-ins…" />;
+  else if (logins.isError) content = <ErrorState error={logins.error} title="Break-glass sign-ins unavailable" onRetry={() => void logins.refetch()} />;
+  else {
+    const items = logins.data.pages.flatMap((p) => p.items);
+    content =
+      items.length === 0 ? (
+        <Empty>No break-glass sign-ins: nobody has signed in past Require SSO.</Empty>
+      ) : (
+        <Table data-testid="break-glass-logins">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>When</Table.Th>
+              <Table.Th>Who</Table.Th>
+              <Table.Th>From</Table.Th>
+              <Table.Th>Factors</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {items.map((l) => (
+              <Table.Tr key={`${l.at}-${l.userId ?? ''}`}>
+                <Table.Td>{new Date(l.at).toLocaleString()}</Table.Td>
+                <Table.Td>{l.email ?? l.userId ?? 'unknown'}</Table.Td>
+                <Table.Td>
+                  <Text size="sm">{l.ip ?? 'unknown address'}</Text>
+                  {l.userAgent && (
+                    <Text size="xs" c="dimmed" lineClamp={1} title={l.userAgent}>
+                      {l.userAgent}
+                    </Text>
+                  )}
+                </Table.Td>
+                <Table.Td>{l.amr.join(' + ') || 'none recorded'}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      );
+  }
+  return (
+    <Stack gap="xs" component="section" aria-label="Break-glass sign-ins">
+      <Title order={3} size="h5">
+        Break-glass sign-ins
+      </Title>
+      <Text size="sm">Every sign-in with password and two-step verification past Require SSO, newest first.</Text>
+      {content}
+      {logins.hasNextPage && (
+        <Group>
+          <Button size="xs" variant="default" loading={logins.isFetchingNextPage} onClick={() => void logins.fetchNextPage()}>
+            Show older
+          </Button>
+        </Group>
+      )}
+    </Stack>
   );
 }
