@@ -45,7 +45,7 @@ describe.each(engines())('setup links [%s]', (engine) => {
 
   const unique = (label: string) => `${label}-${newId().slice(-8)}.example`;
 
-  async function createLink(who: LoggedIn, body: Body = {}): Promise<{ id: string; token: string; url: string }> {
+  async function createLink(who: { accessToken: string }, body: Body = {}): Promise<{ id: string; token: string; url: string }> {
     const res = await api<Created>(who, 'POST', '/api/v1/setup-links', body);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const url = new URL(res.body.url);

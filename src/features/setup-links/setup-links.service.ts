@@ -2,8 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import { randomToken } from '../../crypto/random.js';
 import type { Database, Tx } from '../../db/database.js';
+import { isForeignKeyViolation } from '../../db/pg-errors.js';
 import { AppError, isAppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { SetupLinkErrors } from './setup-links.errors.js';
@@ -147,8 +149,13 @@ export function createSetupLinks({ db, clock, audit, publicUrl, requireTenantAdm
     },
 
     /** The operator's command (`tessera setup-link create`): a link acting for no user (it cannot give roles). */
-    operatorCreate(tenantId: string, actor: AuditActor, input: CreateSetupLinkInput) {
-      return db.tenantWork(tenantId, (tx) => insert(tx, tenantId, actor, null, input));
+    async operatorCreate(tenantId: string, actor: AuditActor, input: CreateSetupLinkInput) {
+      try {
+        return await db.tenantWork(tenantId, (tx) => insert(tx, tenantId, actor, null, input));
+      } catch (error) {
+        if (isForeignKeyViolation(error)) throw new AppError(KernelErrors.not_found, { message: 'No such tenant.' });
+        throw error;
+      }
     },
 
     async list(tenantId: string): Promise<SetupLinkView[]> {
