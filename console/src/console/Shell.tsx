@@ -14,6 +14,7 @@ import { RolesPage } from './pages/Roles';
 import { SecurityPage } from './pages/Security';
 import { SsoPage } from './pages/Sso';
 import { ScimPage } from './pages/Scim';
+import { SetupLinksPage } from './pages/SetupLinks';
 import { AssignmentsPage } from './pages/Assignments';
 import { ApiKeysPage } from './pages/ApiKeys';
 import { UsersPage } from './pages/Users';
@@ -27,6 +28,7 @@ const PAGES = [
   { path: 'domains', label: 'Domains', permission: 'domains.view', element: <DomainsPage /> },
   { path: 'sso', label: 'SSO connections', permission: 'sso.view', element: <SsoPage /> },
   { path: 'scim', label: 'SCIM directories', permission: 'scim.manage', element: <ScimPage /> },
+  { path: 'setup-links', label: 'Setup links', permission: 'sso.view', element: <SetupLinksPage /> },
   { path: 'roles', label: 'Roles', permission: 'roles.view', element: <RolesPage /> },
   { path: 'assignments', label: 'Role assignments', permission: 'access_grants.view', element: <AssignmentsPage /> },
   { path: 'api-keys', label: 'API keys', permission: 'security.manage', element: <ApiKeysPage /> },
