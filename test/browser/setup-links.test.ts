@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/kernel/ids.js';
@@ -146,10 +148,12 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
     await finish(it);
     await checkPage('complete', it);
 
-    // The tenant administrator sees the link completed; a user signs in through the connection.
+    // The tenant administrator sees the link completed and gives the connection's users a role; a user signs in.
     const links = await callApi<{ items: Array<{ note: string; state: string; connectionId: string }> }>(t, admin, 'GET', '/api/v1/setup-links');
     const link = links.body.items.find((l) => l.note === 'Okta admin')!;
     expect(link.state).toBe('completed');
+    const role = await callApi<{ id: string }>(t, admin, 'POST', '/api/v1/roles', { name: 'Members', permissions: ['idp.view'] });
+    expect((await callApi(t, admin, 'PATCH', `/api/v1/sso/connections/${link.connectionId}`, { defaultRoleId: role.body.id })).status).toBe(200);
     op.addAccount('carol', { email: `carol@${domain}`, email_verified: true, name: 'Carol' });
     t.clock.set(new Date());
     op.queueLogin('carol', {});
@@ -163,25 +167,30 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
     t.clock.set(new Date());
     const created = await callApi<{ url: string }>(t, admin, 'POST', '/api/v1/setup-links', { intent: 'sso' });
     const it = await freshPage();
-    // The test IdP answers in the browser: an auto-posting form carrying a signed Response for the AuthnRequest. It
-    // is served on the server's own origin (an intercepted path): over plain http the SAML transaction cookie is
-    // SameSite=Lax, which a cross-site form POST would not carry (a real IdP posts to an https PUBLIC_URL).
-    const idpSso = `${t.url}/test-idp/sso`;
-    let nameId = '';
-    await it.context().route(`${idpSso}**`, async (route) => {
-      const request = readAuthnRequest(route.request().url());
-      const response = await signedResponse({ acsUrl: request.acsUrl!, spEntityId: request.issuer!, requestId: request.id, nameId, attributes: { email: nameId } });
-      await route.fulfill({ contentType: 'text/html', body: `<form method="post" action="${request.acsUrl}"><input type="hidden" name="SAMLResponse" value="${response}"></form><script>document.forms[0].submit()</script>` });
+    // The test IdP answers the browser with an auto-posting form carrying a signed Response for the AuthnRequest,
+    // from a server of its own on the loopback address: same-site with Tessera (ports do not make sites), so the
+    // SAML transaction cookie (SameSite=Lax over plain http) rides the form POST as it does from a real IdP to an
+    // https PUBLIC_URL.
+    const sp = { nameId: '', acsUrl: '', entityId: '' };
+    const idp = createServer((req, res) => {
+      void (async () => {
+        const request = readAuthnRequest(`http://127.0.0.1${req.url ?? ''}`);
+        const response = await signedResponse({ acsUrl: sp.acsUrl, spEntityId: sp.entityId, requestId: request.id, nameId: sp.nameId, attributes: { email: sp.nameId } });
+        res.writeHead(200, { 'content-type': 'text/html' }).end(`<form method="post" action="${sp.acsUrl}"><input type="hidden" name="SAMLResponse" value="${response}"></form><script>document.forms[0].submit()</script>`);
+      })().catch(() => res.writeHead(500).end());
     });
+    await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
+    const idpSso = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/sso`;
     try {
       await it.goto(created.body.url);
       await it.getByRole('combobox', { name: 'Identity provider' }).click();
       await it.getByRole('option', { name: 'Any SAML 2.0 IdP' }).click();
       const domain = await verifyDomain(it);
-      nameId = `it@${domain}`;
+      sp.nameId = `it@${domain}`;
       t.clock.set(new Date());
-      const acs = (await it.getByTestId('setup-acs-url').textContent())!;
-      expect(acs).toMatch(new RegExp(`^${t.url}/auth/sso/saml/acs/`));
+      sp.acsUrl = (await it.getByTestId('setup-acs-url').textContent())!;
+      sp.entityId = (await it.getByTestId('setup-entity-id').textContent())!;
+      expect(sp.acsUrl).toMatch(new RegExp(`^${t.url}/auth/sso/saml/acs/`));
       await it.getByLabel('Or the IdP metadata XML').fill(idpMetadata().replaceAll(IDP_SSO_URL, idpSso));
       await it.getByRole('button', { name: 'Save connection' }).click();
       await it.getByTestId('connection-saved').waitFor();
@@ -192,7 +201,7 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
       await checkPage('saml-tested', it);
       await finish(it);
     } finally {
-      await it.context().unroute(`${idpSso}**`);
+      await new Promise((resolve) => idp.close(resolve));
     }
   });
 
