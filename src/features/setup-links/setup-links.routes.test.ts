@@ -255,8 +255,24 @@ describe.each(engines())('setup links [%s]', (engine) => {
     expect(code(await it.call('POST', `/domains/${aDomain.body.id}/verify`))).toBe('setup_link.not_found');
     // A test of B's (a random id stands for one): not found through A's link.
     await verifiedDomain(it);
-    expect((await it.call('POST', '/sso/connection', { type: 'oidc', name: `Okta ${newId().slice(-6)}`, oidc: { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret } })).status).toBe(201);
+    const connection = await it.call<{ id: string }>('POST', '/sso/connection', { type: 'oidc', name: `Okta ${newId().slice(-6)}`, oidc: { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret } });
+    expect(connection.status).toBe(201);
     expect(code(await it.call('GET', `/sso/tests/${newId()}`))).toBe('sso.test_not_found');
+    // A test an administrator started on the link's own connection is not the link's to read.
+    const adminTest = await api<{ testId: string }>(a, 'POST', `/api/v1/sso/connections/${connection.body.id}/test`, {});
+    expect(adminTest.status, JSON.stringify(adminTest.body)).toBe(200);
+    expect(code(await it.call('GET', `/sso/tests/${adminTest.body.testId}`))).toBe('sso.test_not_found');
+  });
+
+  it('a link the operator created acts for no user: it cannot give roles through mapping rules', async () => {
+    t.clock.set(new Date());
+    const created = await t.app.services.setupLinks.operatorCreate(a.tenantId, { type: 'system', id: 'cli' }, { intent: 'sso', expiresIn: 3600, note: '' });
+    const it = holder(new URL(created.url).hash.slice(1));
+    await verifiedDomain(it);
+    const role = await api<{ id: string }>(a, 'POST', '/api/v1/roles', { name: `Viewers ${newId().slice(-6)}`, permissions: ['idp.view'] });
+    const refused = await it.call('POST', '/sso/connection', { type: 'oidc', name: `Okta ${newId().slice(-6)}`, defaultRoleId: role.body.id, oidc: { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret } });
+    expect(code(refused)).toBe('sso_role_forbidden');
+    expect((await it.call('POST', '/sso/connection', { type: 'oidc', name: `Okta ${newId().slice(-6)}`, oidc: { issuer: op.issuer, clientId: op.clientId, clientSecret: op.clientSecret } })).status).toBe(201);
   });
 
   it('intent escalation is refused and changes nothing: a domains link cannot create a connection, a scim link cannot touch SSO', async () => {
