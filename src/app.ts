@@ -17,6 +17,7 @@ import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/ind
 import { createCertificateWatch, createSsoSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
 import { createDirectoriesService, createRoleMappingsService, createScimGroupsService, createScimUsersService, scimDirectoryRoutes, scimFrame, scimProtocolRoutes } from './features/scim/index.js';
 import { createRbacService, enterableAccounts, rbacRoutes } from './features/rbac/index.js';
+import { createSetupFlow, createSetupLinks, setupLinksRoutes } from './features/setup-links/index.js';
 import { createGuessThrottle, createSessions, sessionsRoutes } from './features/sessions/index.js';
 import { allTenantIds, createOrganizationsService, createTenantsService, organizationsRoutes, securitySettings, tenantsRoutes } from './features/tenants/index.js';
 import { type AuthGuards, createAuthGuards } from './http/auth.js';
@@ -110,9 +111,11 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     },
   });
   const ssoCertificates = createCertificateWatch({ db, clock, audit, tenantIds: allTenantIds, spendOnceIn: (tx, tenantId, id, expiresAt) => sessions.spendOnceIn(tx, tenantId, id, expiresAt) });
+  const setupLinks = createSetupLinks({ db, clock, audit, publicUrl: config.publicUrl, requireTenantAdmin: identity.requireTenantAdmin });
+  const setupFlow = createSetupFlow({ links: setupLinks, clock, audit, publicUrl: config.publicUrl, tenantName: async (tenantId) => (await tenants.getTenant(tenantId)).name, domains, sso, tests: ssoSignIn, directories: scimDirectories });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, auditSettings, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings };
+  return { keyring, passwords, audit, auditSettings, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings, setupLinks, setupFlow };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -145,6 +148,7 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     ...ssoPolicyRoutes(s.ssoPolicy, { perMinutePerIp: config.sso.rateLimitPerMinute }),
     ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl, perMinutePerIp: config.sso.rateLimitPerMinute }),
     ...scimDirectoryRoutes(s.scimDirectories, s.scimRoleMappings),
+    ...setupLinksRoutes(s.setupLinks, s.setupFlow, { secureCookies: s.sessions.secureCookies, perMinutePerIp: config.sso.rateLimitPerMinute }),
   ]);
   await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers, s.scimGroups), scimFrame);
   installWebConsole(http, consoleDir === undefined ? {} : { dir: consoleDir });

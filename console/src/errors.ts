@@ -107,6 +107,18 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   'scim.role_not_found': { message: 'That role is not available.', next: 'Choose another role.' },
   'scim.role_forbidden': { message: 'SCIM never grants Account Administrator.', next: 'Choose a lesser role.' },
   'scim.invalid_mapping': { message: 'A group mapping is not valid.', next: 'Fix the mapping as described.' },
+  // Setup links
+  'setup_link.invalid': { message: 'This setup link is not valid.', next: 'Open the whole link your vendor sent you again, or ask them for a new one.' },
+  'setup_link.expired': { message: 'This setup link has expired.', next: 'Ask your vendor for a new setup link.' },
+  'setup_link.revoked': { message: 'This setup link was revoked by your vendor.', next: 'Ask your vendor for a new setup link.' },
+  'setup_link.completed': { message: 'This setup is finished, so the link no longer works.', next: 'Ask your vendor for a new link to change anything.' },
+  'setup_link.creator_inactive': { message: 'The administrator who created this link can no longer manage the workspace, so the link stopped working.', next: 'Ask your vendor for a new setup link.' },
+  'setup_link.in_use': { message: 'Someone else is using this setup link in another browser.', next: 'Continue in that browser, or try again once it has been idle for 15 minutes.' },
+  'setup_link.intent_forbidden': { message: 'This setup link does not allow this step.', next: 'Ask your vendor for a link that covers it.' },
+  'setup_link.step_done': { message: 'This step was already done through this link.', next: 'Continue with the next step.' },
+  'setup_link.step_missing': { message: 'An earlier step is not done yet.', next: 'Complete the steps above first.' },
+  'setup_link.test_required': { message: 'Test the sign-in before finishing.', next: 'Use "Test sign-in" and finish once it succeeded.' },
+  'setup_link.not_found': { message: 'That setup link or domain is not part of this setup.', next: 'Reload the page.' },
 };
 
 /**

@@ -9,6 +9,7 @@ import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 import { ApiError } from './api/client';
 import { ConsoleRoot } from './console/Shell';
 import { LoginPage } from './login/LoginPage';
+import { SetupPage } from './setup/SetupPage';
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -49,6 +50,7 @@ createRoot(document.getElementById('root')!).render(
           <Routes>
             <Route path="/login" element={<LoginPage />} />
             <Route path="/t/:slug/login" element={<LoginPage />} />
+            <Route path="/setup" element={<SetupPage />} />
             <Route path="/console/*" element={<ConsoleRoot />} />
             <Route path="*" element={<Navigate to="/console" replace />} />
           </Routes>

@@ -8,6 +8,7 @@ import { registerDomains } from './domains.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
 import { registerServe } from './serve.js';
+import { registerSetupLinks } from './setup-links.js';
 
 const program = new Command('tessera')
   .description('Tessera: multi-tenant identity and access management server')
@@ -24,5 +25,6 @@ registerKeys(program);
 registerAudit(program);
 registerCatalog(program);
 registerDomains(program);
+registerSetupLinks(program);
 
 await program.parseAsync(process.argv);

@@ -12,7 +12,7 @@ import { KernelErrors } from '../kernel/errors.js';
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
 
 /** The single-page application's entry points: every one answers index.html; the router in the page decides. */
-export const CONSOLE_PAGES = ['/login', '/t/:slug/login', '/console', '/console/*'] as const;
+export const CONSOLE_PAGES = ['/login', '/t/:slug/login', '/setup', '/console', '/console/*'] as const;
 
 const TYPES: Readonly<Record<string, string>> = {
   '.js': 'text/javascript; charset=utf-8',

@@ -54,6 +54,7 @@ const OWNERS: Readonly<Record<string, string>> = {
   sso_settings: 'sso',
   // scim: directories, their bearer tokens, the SCIM side of provisioned users and groups, group → role mappings
   scim_directories: 'scim',
+  setup_links: 'setup-links',
   scim_tokens: 'scim',
   scim_users: 'scim',
   scim_groups: 'scim',

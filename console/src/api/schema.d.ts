@@ -2544,6 +2544,958 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Setup link: the guided setup's state and our values for the IdP
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SetupState"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's setup links and their state (never their tokens) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["SetupLink"][];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a setup link for the customer's IT admin (its URL is shown only in this answer)
+         * @description Tenant administrators with `sso.manage`. The link acts within what its creator holds, now and at each use. Audited `setup_link.created`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Seconds until the link stops working: 600 to 2,592,000 (30 days); default 7 days
+                         * @default 604800
+                         */
+                        expiresIn?: number;
+                        /**
+                         * @description What the link may do: `domains` (verify email domains), `sso` (domains and an SSO connection), `scim` (a SCIM directory and its token), `all`
+                         * @default all
+                         * @enum {string}
+                         */
+                        intent?: "domains" | "sso" | "scim" | "all";
+                        /**
+                         * @description For the tenant administrators (e.g. who it was sent to); shown to the link's holder too
+                         * @default
+                         */
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            link: components["schemas"]["SetupLink"];
+                            /** @description The link to send to the customer's IT admin: shown only in this answer (the token is stored hashed) */
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup-links/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a setup link (it stops working at once)
+         * @description Audited `setup_link.revoked`. Refused: `setup_link.not_found`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SetupLink"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Setup link: finish (the connection goes live; the link stops working)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `setup_link.test_required`, `setup_link.step_missing`, `domain.require_sso_unavailable`. Audited `setup_link.completed`, the tenant administrators' notification.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Also turn Require SSO on for the verified domains added through this link
+                         * @default false
+                         */
+                        requireSso?: boolean;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            completedAt: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Setup link: add a domain to verify (intent domains, sso, all)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. And the domains API's refusals.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        domain: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            createdAt: string;
+                            domain: string;
+                            id: string;
+                            lastCheckedAt: string | null;
+                            /** @description Password logins of the domain's emails are refused (`sso_required`) while an enabled SSO connection of the tenant lists it; break-glass users excepted */
+                            requireSso: boolean;
+                            /** @enum {string} */
+                            status: "pending" | "verified";
+                            verification: {
+                                /** @description Where to publish the record: `_tessera-verification.<domain>` */
+                                name: string;
+                                /** @enum {string} */
+                                type: "TXT";
+                                /** @description The record value: `tessera-verification=<token>` */
+                                value: string;
+                            };
+                            verifiedAt: string | null;
+                            /** @description `dns`: the TXT record; `operator`: `tessera domains verify --force` */
+                            verifiedBy: ("dns" | "operator") | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/domains/{id}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Setup link: check a domain's TXT record now (only a domain added through the link)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `setup_link.not_found`, `domain.verification_failed`, `domain.taken`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            createdAt: string;
+                            domain: string;
+                            id: string;
+                            lastCheckedAt: string | null;
+                            /** @description Password logins of the domain's emails are refused (`sso_required`) while an enabled SSO connection of the tenant lists it; break-glass users excepted */
+                            requireSso: boolean;
+                            /** @enum {string} */
+                            status: "pending" | "verified";
+                            verification: {
+                                /** @description Where to publish the record: `_tessera-verification.<domain>` */
+                                name: string;
+                                /** @enum {string} */
+                                type: "TXT";
+                                /** @description The record value: `tessera-verification=<token>` */
+                                value: string;
+                            };
+                            verifiedAt: string | null;
+                            /** @description `dns`: the TXT record; `operator`: `tessera domains verify --force` */
+                            verifiedBy: ("dns" | "operator") | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/scim/directory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Setup link: create the SCIM directory (once)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `setup_link.step_done`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default Directory */
+                        name?: string;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description The SCIM base URL to give the IdP: PUBLIC_URL/scim/v2/<id> */
+                            baseUrl: string;
+                            createdAt: string;
+                            createdBy: string | null;
+                            id: string;
+                            name: string;
+                            /** @description The SSO connection the directory's users sign in through, if linked */
+                            ssoConnectionId: string | null;
+                            updatedAt: string;
+                            updatedBy: string | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/scim/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Setup link: the SCIM bearer token (issued once, shown only in this answer)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `setup_link.step_missing`, `setup_link.step_done`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            baseUrl: string;
+                            /** @description The bearer token, shown only in this answer */
+                            token: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/sso/connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Setup link: create the SSO connection (once; disabled until the setup completes)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `setup_link.step_done`, and the connection API's refusals (`sso_config`, the grant rule's `rbac.grant_exceeds_own_access` against the link's creator).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @default {
+                         *       "email": "email",
+                         *       "name": "name",
+                         *       "groups": "groups",
+                         *       "department": "department"
+                         *     }
+                         */
+                        claimMapping?: {
+                            /** @default department */
+                            department?: string;
+                            /** @default email */
+                            email?: string;
+                            /** @default groups */
+                            groups?: string;
+                            /** @default name */
+                            name?: string;
+                        };
+                        /**
+                         * @description Role held when no rule matches (re-evaluated at every sign-in); never Account Administrator
+                         * @default null
+                         */
+                        defaultRoleId?: string | null;
+                        /** @description Email domains this connection serves; sign-in will require each to be verified for the tenant */
+                        domains?: string[];
+                        /** @default false */
+                        enabled?: boolean;
+                        /**
+                         * @default {
+                         *       "requireMfa": false,
+                         *       "acceptedAmr": [
+                         *         "mfa",
+                         *         "otp",
+                         *         "hwk",
+                         *         "sc"
+                         *       ],
+                         *       "acceptedAcr": []
+                         *     }
+                         */
+                        mfaPolicy?: {
+                            /**
+                             * @description `acr` values that count as a second factor
+                             * @default []
+                             */
+                            acceptedAcr?: string[];
+                            /**
+                             * @description `amr` values (RFC 8176) that count as a second factor
+                             * @default [
+                             *       "mfa",
+                             *       "otp",
+                             *       "hwk",
+                             *       "sc"
+                             *     ]
+                             */
+                            acceptedAmr?: string[];
+                            /** @default false */
+                            requireMfa?: boolean;
+                        };
+                        /** @description 1–200 characters; unique in the tenant, case-insensitively */
+                        name: string;
+                        oidc: {
+                            /**
+                             * @description PEM certificates trusted for this IdP instead of the public CAs (internal IdPs)
+                             * @default null
+                             */
+                            caBundlePem?: string | null;
+                            /**
+                             * @description private_key_jwt: the client assertion's `aud`: the token endpoint URL (OpenID Connect Core §9) or the issuer (e.g. Auth0)
+                             * @default token_endpoint
+                             * @enum {string}
+                             */
+                            clientAssertionAudience?: "token_endpoint" | "issuer";
+                            clientId: string;
+                            /**
+                             * @description private_key_jwt: the algorithm of the key pair Tessera generates
+                             * @default ES256
+                             * @enum {string}
+                             */
+                            clientKeyAlg?: "ES256" | "RS256";
+                            /** @description Write-only: stored encrypted, never returned. Required unless `tokenEndpointAuthMethod` is `private_key_jwt` */
+                            clientSecret?: string;
+                            /**
+                             * @description The one id_token algorithm accepted; HS256 (keyed with the client secret) only when chosen
+                             * @default RS256
+                             * @enum {string}
+                             */
+                            idTokenSignedResponseAlg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA" | "HS256";
+                            /** @description Exactly as the IdP spells it (a trailing slash matters); https only */
+                            issuer: string;
+                            /**
+                             * @description Space-separated; must include `openid`
+                             * @default openid email profile
+                             */
+                            scopes?: string;
+                            /**
+                             * @description `private_key_jwt`: Tessera generates a key pair and publishes its public key (`clientJwksUri`); no client secret needed
+                             * @default client_secret_basic
+                             * @enum {string}
+                             */
+                            tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+                        };
+                        /** @default [] */
+                        rules?: {
+                            /** @description The claim to test (e.g. `groups`, `department`, or a dotted path `realm_access.roles`); array claims match on any element */
+                            claim: string;
+                            /**
+                             * @description `equals` exact; `contains` substring of a string claim, element equality for an array claim; `regex` RE2
+                             * @enum {string}
+                             */
+                            operator: "equals" | "contains" | "regex";
+                            /** @default null */
+                            organizationId?: string | null;
+                            /** Format: uuid */
+                            roleId: string;
+                            /** @description The value; for `regex` an RE2 pattern (no backreferences nor lookaround; searched unanchored, use ^…$) of at most 200 characters */
+                            value: string;
+                        }[];
+                        /**
+                         * @description `highest_match`: the first matching rule wins (order rules from most to least privileged); `additive`: every matching rule's role
+                         * @default highest_match
+                         * @enum {string}
+                         */
+                        rulesMode?: "highest_match" | "additive";
+                        /** @enum {string} */
+                        type: "oidc";
+                    } | {
+                        /**
+                         * @default {
+                         *       "email": "email",
+                         *       "name": "name",
+                         *       "groups": "groups",
+                         *       "department": "department"
+                         *     }
+                         */
+                        claimMapping?: {
+                            /** @default department */
+                            department?: string;
+                            /** @default email */
+                            email?: string;
+                            /** @default groups */
+                            groups?: string;
+                            /** @default name */
+                            name?: string;
+                        };
+                        /**
+                         * @description Role held when no rule matches (re-evaluated at every sign-in); never Account Administrator
+                         * @default null
+                         */
+                        defaultRoleId?: string | null;
+                        /** @description Email domains this connection serves; sign-in will require each to be verified for the tenant */
+                        domains?: string[];
+                        /** @default false */
+                        enabled?: boolean;
+                        /**
+                         * @default {
+                         *       "requireMfa": false,
+                         *       "acceptedAmr": [
+                         *         "mfa",
+                         *         "otp",
+                         *         "hwk",
+                         *         "sc"
+                         *       ],
+                         *       "acceptedAcr": []
+                         *     }
+                         */
+                        mfaPolicy?: {
+                            /**
+                             * @description `acr` values that count as a second factor
+                             * @default []
+                             */
+                            acceptedAcr?: string[];
+                            /**
+                             * @description `amr` values (RFC 8176) that count as a second factor
+                             * @default [
+                             *       "mfa",
+                             *       "otp",
+                             *       "hwk",
+                             *       "sc"
+                             *     ]
+                             */
+                            acceptedAmr?: string[];
+                            /** @default false */
+                            requireMfa?: boolean;
+                        };
+                        /** @description 1–200 characters; unique in the tenant, case-insensitively */
+                        name: string;
+                        /** @default [] */
+                        rules?: {
+                            /** @description The claim to test (e.g. `groups`, `department`, or a dotted path `realm_access.roles`); array claims match on any element */
+                            claim: string;
+                            /**
+                             * @description `equals` exact; `contains` substring of a string claim, element equality for an array claim; `regex` RE2
+                             * @enum {string}
+                             */
+                            operator: "equals" | "contains" | "regex";
+                            /** @default null */
+                            organizationId?: string | null;
+                            /** Format: uuid */
+                            roleId: string;
+                            /** @description The value; for `regex` an RE2 pattern (no backreferences nor lookaround; searched unanchored, use ^…$) of at most 200 characters */
+                            value: string;
+                        }[];
+                        /**
+                         * @description `highest_match`: the first matching rule wins (order rules from most to least privileged); `additive`: every matching rule's role
+                         * @default highest_match
+                         * @enum {string}
+                         */
+                        rulesMode?: "highest_match" | "additive";
+                        /** @description SAML 2.0: give `metadataXml`, or `idpEntityId`, `ssoUrl` and `certificates` */
+                        saml: {
+                            /** @description Accept responses the IdP sends unasked (no InResponseTo); default false */
+                            allowIdpInitiated?: boolean;
+                            /** @description Accept SHA-1 signatures and digests (legacy ADFS); default false */
+                            allowSha1?: boolean;
+                            /** @description PEM X.509 certificates that sign the IdP's assertions: one, or two during the IdP's rotation */
+                            certificates?: string[];
+                            /** @description Tolerance on NotBefore / NotOnOrAfter; default 60 */
+                            clockSkewSeconds?: number;
+                            /**
+                             * @description Where the email is read: the `claimMapping.email` attribute, the NameID of format emailAddress, or the attribute and else the NameID (default)
+                             * @enum {string}
+                             */
+                            emailFrom?: "attribute_or_name_id" | "attribute" | "name_id";
+                            /** @description The IdP's entity ID: the assertion's Issuer must equal it */
+                            idpEntityId?: string;
+                            /** @description Import from the IdP's metadata URL (https; fetched now and again on POST …/{id}/discovery/refresh); explicit fields override it */
+                            metadataUrl?: string | null;
+                            /** @description Import: the IdP's metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it */
+                            metadataXml?: string;
+                            /** @description Sign AuthnRequests with the connection's current SP key (RSA-SHA256); default false. Give the IdP our signing certificate (`spKeys`, or the SP metadata) first */
+                            signAuthnRequests?: boolean;
+                            /** @description The IdP's SingleLogoutService URL (optional) */
+                            sloUrl?: string | null;
+                            /**
+                             * @description How the AuthnRequest is sent: `redirect` (HTTP-Redirect, default) or `post` (HTTP-POST)
+                             * @enum {string}
+                             */
+                            ssoBinding?: "redirect" | "post";
+                            /**
+                             * Format: uri
+                             * @description The IdP's SingleSignOnService URL
+                             */
+                            ssoUrl?: string;
+                        };
+                        /** @enum {string} */
+                        type: "saml";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SsoConnection"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Setup link: change the SSO connection it created
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `setup_link.step_missing`.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        claimMapping?: {
+                            /** @default department */
+                            department?: string;
+                            /** @default email */
+                            email?: string;
+                            /** @default groups */
+                            groups?: string;
+                            /** @default name */
+                            name?: string;
+                        };
+                        defaultRoleId?: string | null;
+                        domains?: string[];
+                        mfaPolicy?: {
+                            /**
+                             * @description `acr` values that count as a second factor
+                             * @default []
+                             */
+                            acceptedAcr?: string[];
+                            /**
+                             * @description `amr` values (RFC 8176) that count as a second factor
+                             * @default [
+                             *       "mfa",
+                             *       "otp",
+                             *       "hwk",
+                             *       "sc"
+                             *     ]
+                             */
+                            acceptedAmr?: string[];
+                            /** @default false */
+                            requireMfa?: boolean;
+                        };
+                        /** @description 1–200 characters; unique in the tenant, case-insensitively */
+                        name?: string;
+                        /** @description The client secret changes only through `POST …/secret`; switching to `private_key_jwt` (or changing `clientKeyAlg`) generates a new key pair */
+                        oidc?: {
+                            caBundlePem?: string | null;
+                            /** @enum {string} */
+                            clientAssertionAudience?: "token_endpoint" | "issuer";
+                            clientId?: string;
+                            /** @enum {string} */
+                            clientKeyAlg?: "ES256" | "RS256";
+                            /** @enum {string} */
+                            idTokenSignedResponseAlg?: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA" | "HS256";
+                            /** @description Exactly as the IdP spells it (a trailing slash matters); https only */
+                            issuer?: string;
+                            scopes?: string;
+                            /** @enum {string} */
+                            tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+                        };
+                        rules?: {
+                            /** @description The claim to test (e.g. `groups`, `department`, or a dotted path `realm_access.roles`); array claims match on any element */
+                            claim: string;
+                            /**
+                             * @description `equals` exact; `contains` substring of a string claim, element equality for an array claim; `regex` RE2
+                             * @enum {string}
+                             */
+                            operator: "equals" | "contains" | "regex";
+                            /** @default null */
+                            organizationId?: string | null;
+                            /** Format: uuid */
+                            roleId: string;
+                            /** @description The value; for `regex` an RE2 pattern (no backreferences nor lookaround; searched unanchored, use ^…$) of at most 200 characters */
+                            value: string;
+                        }[];
+                        /** @enum {string} */
+                        rulesMode?: "highest_match" | "additive";
+                        /** @description SAML connections: the fields given replace the stored ones (`metadataXml` imports again) */
+                        saml?: {
+                            /** @description Accept responses the IdP sends unasked (no InResponseTo); default false */
+                            allowIdpInitiated?: boolean;
+                            /** @description Accept SHA-1 signatures and digests (legacy ADFS); default false */
+                            allowSha1?: boolean;
+                            /** @description PEM X.509 certificates that sign the IdP's assertions: one, or two during the IdP's rotation */
+                            certificates?: string[];
+                            /** @description Tolerance on NotBefore / NotOnOrAfter; default 60 */
+                            clockSkewSeconds?: number;
+                            /**
+                             * @description Where the email is read: the `claimMapping.email` attribute, the NameID of format emailAddress, or the attribute and else the NameID (default)
+                             * @enum {string}
+                             */
+                            emailFrom?: "attribute_or_name_id" | "attribute" | "name_id";
+                            /** @description The IdP's entity ID: the assertion's Issuer must equal it */
+                            idpEntityId?: string;
+                            /** @description Import from the IdP's metadata URL (https; fetched now and again on POST …/{id}/discovery/refresh); explicit fields override it */
+                            metadataUrl?: string | null;
+                            /** @description Import: the IdP's metadata XML (entityID, SSO URL and binding, SLO URL, signing certificates are read from it); explicit fields override it */
+                            metadataXml?: string;
+                            /** @description Sign AuthnRequests with the connection's current SP key (RSA-SHA256); default false. Give the IdP our signing certificate (`spKeys`, or the SP metadata) first */
+                            signAuthnRequests?: boolean;
+                            /** @description The IdP's SingleLogoutService URL (optional) */
+                            sloUrl?: string | null;
+                            /**
+                             * @description How the AuthnRequest is sent: `redirect` (HTTP-Redirect, default) or `post` (HTTP-POST)
+                             * @enum {string}
+                             */
+                            ssoBinding?: "redirect" | "post";
+                            /**
+                             * Format: uri
+                             * @description The IdP's SingleSignOnService URL
+                             */
+                            ssoUrl?: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SsoConnection"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/setup/sso/tests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Setup link: start a test sign-in through the IdP (open the returned URL)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `setup_link.step_missing`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        returnTo?: string;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            testId: string;
+                            url: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup/sso/tests/{testId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Setup link: a test sign-in's outcome (claims received, roles the rules would give)
+         * @description Authenticated by the setup link's token only (`Authorization: Bearer tsl1.…`, from the link's URL fragment) and the claim cookie the first request sets (one browser at a time). Refused: `setup_link.invalid`, `.expired`, `.revoked`, `.completed`, `.creator_inactive`, `.in_use`, `.intent_forbidden`. `sso.test_not_found`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    testId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SetupTest"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sso/break-glass": {
         parameters: {
             query?: never;
@@ -6269,6 +7221,226 @@ export interface components {
             sessionId: string;
             /** @constant */
             tokenType: "Bearer";
+        };
+        SetupLink: {
+            completedAt: string | null;
+            /** @description The SSO connection it created, once created */
+            connectionId: string | null;
+            createdAt: string;
+            /** @description The administrator who created it; null: the operator (CLI) */
+            createdBy: string | null;
+            /** @description The SCIM directory it created, once created */
+            directoryId: string | null;
+            expiresAt: string;
+            id: string;
+            /** @enum {string} */
+            intent: "domains" | "sso" | "scim" | "all";
+            lastActivityAt: string | null;
+            lastIp: string | null;
+            note: string;
+            revokedAt: string | null;
+            /**
+             * @description `pending`: not opened yet (or idle since); `in_use`: a browser holds it (active in the last 15 minutes); `completed`, `expired`, `revoked`: it no longer works
+             * @enum {string}
+             */
+            state: "pending" | "in_use" | "completed" | "expired" | "revoked";
+        };
+        SetupLinkInput: {
+            completedAt: string | null;
+            /** @description The SSO connection it created, once created */
+            connectionId: string | null;
+            createdAt: string;
+            /** @description The administrator who created it; null: the operator (CLI) */
+            createdBy: string | null;
+            /** @description The SCIM directory it created, once created */
+            directoryId: string | null;
+            expiresAt: string;
+            id: string;
+            /** @enum {string} */
+            intent: "domains" | "sso" | "scim" | "all";
+            lastActivityAt: string | null;
+            lastIp: string | null;
+            note: string;
+            revokedAt: string | null;
+            /**
+             * @description `pending`: not opened yet (or idle since); `in_use`: a browser holds it (active in the last 15 minutes); `completed`, `expired`, `revoked`: it no longer works
+             * @enum {string}
+             */
+            state: "pending" | "in_use" | "completed" | "expired" | "revoked";
+        };
+        SetupState: {
+            allowed: {
+                domains: boolean;
+                scim: boolean;
+                sso: boolean;
+            };
+            completedAt: string | null;
+            /** @description The domains added through this link */
+            domains: {
+                createdAt: string;
+                domain: string;
+                id: string;
+                lastCheckedAt: string | null;
+                /** @description Password logins of the domain's emails are refused (`sso_required`) while an enabled SSO connection of the tenant lists it; break-glass users excepted */
+                requireSso: boolean;
+                /** @enum {string} */
+                status: "pending" | "verified";
+                verification: {
+                    /** @description Where to publish the record: `_tessera-verification.<domain>` */
+                    name: string;
+                    /** @constant */
+                    type: "TXT";
+                    /** @description The record value: `tessera-verification=<token>` */
+                    value: string;
+                };
+                verifiedAt: string | null;
+                /** @description `dns`: the TXT record; `operator`: `tessera domains verify --force` */
+                verifiedBy: ("dns" | "operator") | null;
+            }[];
+            expiresAt: string;
+            /** @enum {string} */
+            intent: "domains" | "sso" | "scim" | "all";
+            note: string;
+            scim: {
+                directory: {
+                    /** @description The SCIM base URL to give the IdP: PUBLIC_URL/scim/v2/<id> */
+                    baseUrl: string;
+                    createdAt: string;
+                    createdBy: string | null;
+                    id: string;
+                    name: string;
+                    /** @description The SSO connection the directory's users sign in through, if linked */
+                    ssoConnectionId: string | null;
+                    updatedAt: string;
+                    updatedBy: string | null;
+                } | null;
+                /** @description When the IdP last called the SCIM API with the token (updated at most once a minute) */
+                lastRequestAt: string | null;
+                tokenIssued: boolean;
+            };
+            sso: {
+                /** @description The connection created through this link, once created */
+                connection: components["schemas"]["SsoConnection"] | null;
+                testId: string | null;
+                values: {
+                    /** @description OIDC: the redirect (callback) URI to register at the IdP */
+                    oidcRedirectUri: string;
+                    /** @description SAML: our Assertion Consumer Service URL (HTTP-POST) */
+                    samlAcsUrl: string;
+                    /** @description SAML: our SP entity ID (audience) */
+                    samlEntityId: string;
+                    /** @description SAML: our SP metadata, for IdPs that import it (available once the connection exists) */
+                    samlMetadataUrl: string;
+                };
+            };
+            tenantName: string;
+        };
+        SetupStateInput: {
+            allowed: {
+                domains: boolean;
+                scim: boolean;
+                sso: boolean;
+            };
+            completedAt: string | null;
+            /** @description The domains added through this link */
+            domains: {
+                createdAt: string;
+                domain: string;
+                id: string;
+                lastCheckedAt: string | null;
+                /** @description Password logins of the domain's emails are refused (`sso_required`) while an enabled SSO connection of the tenant lists it; break-glass users excepted */
+                requireSso: boolean;
+                /** @enum {string} */
+                status: "pending" | "verified";
+                verification: {
+                    /** @description Where to publish the record: `_tessera-verification.<domain>` */
+                    name: string;
+                    /** @constant */
+                    type: "TXT";
+                    /** @description The record value: `tessera-verification=<token>` */
+                    value: string;
+                };
+                verifiedAt: string | null;
+                /** @description `dns`: the TXT record; `operator`: `tessera domains verify --force` */
+                verifiedBy: ("dns" | "operator") | null;
+            }[];
+            expiresAt: string;
+            /** @enum {string} */
+            intent: "domains" | "sso" | "scim" | "all";
+            note: string;
+            scim: {
+                directory: {
+                    /** @description The SCIM base URL to give the IdP: PUBLIC_URL/scim/v2/<id> */
+                    baseUrl: string;
+                    createdAt: string;
+                    createdBy: string | null;
+                    id: string;
+                    name: string;
+                    /** @description The SSO connection the directory's users sign in through, if linked */
+                    ssoConnectionId: string | null;
+                    updatedAt: string;
+                    updatedBy: string | null;
+                } | null;
+                /** @description When the IdP last called the SCIM API with the token (updated at most once a minute) */
+                lastRequestAt: string | null;
+                tokenIssued: boolean;
+            };
+            sso: {
+                /** @description The connection created through this link, once created */
+                connection: components["schemas"]["SsoConnectionInput"] | null;
+                testId: string | null;
+                values: {
+                    /** @description OIDC: the redirect (callback) URI to register at the IdP */
+                    oidcRedirectUri: string;
+                    /** @description SAML: our Assertion Consumer Service URL (HTTP-POST) */
+                    samlAcsUrl: string;
+                    /** @description SAML: our SP entity ID (audience) */
+                    samlEntityId: string;
+                    /** @description SAML: our SP metadata, for IdPs that import it (available once the connection exists) */
+                    samlMetadataUrl: string;
+                };
+            };
+            tenantName: string;
+        };
+        SetupTest: {
+            /** @description What the IdP sent (the tester's own claims) */
+            claims: {
+                [key: string]: unknown;
+            } | null;
+            email: string | null;
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            expiresAt: string;
+            id: string;
+            /** @description Roles the rules name that the grant rule refuses */
+            refused: unknown[];
+            /** @description The roles the connection's rules would give this user */
+            roles: unknown[];
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            wouldBeProvisioned: boolean | null;
+        };
+        SetupTestInput: {
+            /** @description What the IdP sent (the tester's own claims) */
+            claims: {
+                [key: string]: unknown;
+            } | null;
+            email: string | null;
+            error: {
+                code: string;
+                message: string;
+            } | null;
+            expiresAt: string;
+            id: string;
+            /** @description Roles the rules name that the grant rule refuses */
+            refused: unknown[];
+            /** @description The roles the connection's rules would give this user */
+            roles: unknown[];
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+            wouldBeProvisioned: boolean | null;
         };
         SsoClientJwks: {
             keys: {

@@ -14,6 +14,7 @@ import { RolesPage } from './pages/Roles';
 import { SecurityPage } from './pages/Security';
 import { SsoPage } from './pages/Sso';
 import { ScimPage } from './pages/Scim';
+import { SetupLinksPage } from './pages/SetupLinks';
 import { AssignmentsPage } from './pages/Assignments';
 import { OrganizationsPage } from './pages/Organizations';
 import { ApiKeysPage } from './pages/ApiKeys';
@@ -29,6 +30,7 @@ const PAGES = [
   { path: 'sso', label: 'SSO connections', permission: 'sso.view', element: <SsoPage /> },
   { path: 'scim', label: 'SCIM directories', permission: 'scim.manage', element: <ScimPage /> },
   { path: 'organizations', label: 'Organizations', permission: 'organizations.view', element: <OrganizationsPage /> },
+  { path: 'setup-links', label: 'Setup links', permission: 'sso.view', element: <SetupLinksPage /> },
   { path: 'roles', label: 'Roles', permission: 'roles.view', element: <RolesPage /> },
   { path: 'assignments', label: 'Role assignments', permission: 'access_grants.view', element: <AssignmentsPage /> },
   { path: 'api-keys', label: 'API keys', permission: 'security.manage', element: <ApiKeysPage /> },

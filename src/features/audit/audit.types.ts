@@ -9,7 +9,21 @@ export type AuditActor =
   | { readonly type: 'user'; readonly id: string | null; readonly email?: string | null; readonly ip?: string | null; readonly userAgent?: string | null }
   | { readonly type: 'api_key'; readonly id: string; readonly ip?: string | null; readonly userAgent?: string | null }
   | { readonly type: 'scim_directory'; readonly id: string; readonly ip?: string | null; readonly userAgent?: string | null }
+  | { readonly type: 'setup_link'; readonly id: string; readonly onBehalfOf: string | null; readonly ip?: string | null; readonly userAgent?: string | null }
   | { readonly type: 'system'; readonly id: string };
+
+/**
+ * Who changes a tenant's configuration: a signed-in user, or a setup link (the customer's IT admin holding it,
+ * README "Setup links"). A link acts within what its creator (`onBehalfOf`) holds now — the tenant-administrator
+ * rule and the grant rule are checked against that user — while the audit log names the link (`setup_link:<id>`).
+ * `onBehalfOf` is null for a link the operator created from the CLI.
+ */
+export type ConfiguringActor = Extract<AuditActor, { type: 'user' }> & { readonly id: string } | Extract<AuditActor, { type: 'setup_link' }>;
+
+/** The user a configuring actor acts as (for the tenant-administrator and grant rules, and `created_by` columns). */
+export function actingUserId(actor: ConfiguringActor): string | null {
+  return actor.type === 'user' ? actor.id : actor.onBehalfOf;
+}
 
 export interface AuditEventInput {
   /** Stable dotted name, e.g. `auth.login.succeeded`, `user.created`, `keys.signing_key.rotated`. */

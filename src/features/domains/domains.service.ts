@@ -7,7 +7,7 @@ import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { KernelErrors } from '../../kernel/errors.js';
 import { newId } from '../../kernel/ids.js';
-import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { actingUserId, type AuditActor, type AuditRecorder, type ConfiguringActor } from '../audit/index.js';
 import type { DnsOutcome, TxtLookup } from './dns-check.js';
 import { emailDomain, normaliseDomain, verificationRecordName, verificationRecordValue } from './domain-name.js';
 import { DomainErrors } from './domains.errors.js';
@@ -60,7 +60,8 @@ export interface DomainsDeps {
   readonly ssoReadiness?: (tx: Tx, tenantId: string, domain: string) => Promise<{ enabledConnections: number; breakGlassUsers: number }>;
 }
 
-type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
+/** A signed-in tenant administrator, or a setup link acting within what its creator holds (audit.types.ts). */
+type UserActor = ConfiguringActor;
 type CheckResult = 'verified' | 'taken' | 'absent' | 'unavailable' | 'gone';
 
 /** The re-check job, one instance at a time on PostgreSQL (DESIGN §4 jobs: transaction-scoped advisory lock). */
@@ -110,6 +111,11 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
   const policy: RecheckPolicy = { ...DEFAULT_RECHECK, ...recheck };
   const extraPublic: ReadonlySet<string> = new Set(extraPublicMailboxDomains.map((d) => normaliseDomain(d) ?? d.trim().toLowerCase()));
   const isPublicMailbox = (domain: string) => isPublicMailboxDomain(domain, extraPublic);
+  /** The tenant-administrator rule, for the user the actor acts as (a setup link: its creator, now; none for the operator's). */
+  const requireAdmin = async (tx: Tx, tenantId: string, actor: UserActor): Promise<void> => {
+    const userId = actingUserId(actor);
+    if (userId !== null) await requireTenantAdmin(tx, tenantId, userId);
+  };
 
   /** A normalised, acceptable domain, or the refusal. */
   function acceptable(input: string): string {
@@ -125,7 +131,7 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
     const id = newId(now.getTime());
     // 256 bits, URL-safe: the value cannot be guessed before the tenant publishes it.
     const token = randomToken(32);
-    await store.insertDomain(tx, tenantId, { id, domain, token, createdBy: actor.type === 'user' ? actor.id : null, now, nextCheckAt: new Date(now.getTime() + policy.retryEveryMs) });
+    await store.insertDomain(tx, tenantId, { id, domain, token, createdBy: actor.type === 'user' ? actor.id : actor.type === 'setup_link' ? actor.onBehalfOf : null, now, nextCheckAt: new Date(now.getTime() + policy.retryEveryMs) });
     await audit.record(tx, tenantId, { action: 'domain.added', actor, target: { type: 'domain', id }, outcome: 'success', details: { domain } });
     return (await store.findDomain(tx, tenantId, id))!;
   }
@@ -251,7 +257,7 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
       try {
         return toInfo(
           await db.tenantWork(tenantId, async (tx) => {
-            await requireTenantAdmin(tx, tenantId, actor.id);
+            await requireAdmin(tx, tenantId, actor);
             return insert(tx, tenantId, actor, domain);
           }),
         );
@@ -263,7 +269,7 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
 
     /** Checks the TXT record now; a failure is recorded (committed) and then refused with its code. */
     async verifyDomain(tenantId: string, actor: UserActor, id: string): Promise<DomainInfo> {
-      await db.tenantWork(tenantId, (tx) => requireTenantAdmin(tx, tenantId, actor.id));
+      await db.tenantWork(tenantId, (tx) => requireAdmin(tx, tenantId, actor));
       const { result, row } = await check(tenantId, id, actor, true);
       const refusal = refusalOf(result);
       if (refusal) throw refusal;
@@ -277,7 +283,7 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
      */
     async setRequireSso(tenantId: string, actor: UserActor, id: string, requireSso: boolean): Promise<DomainInfo> {
       return db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await store.lockDomain(tx, tenantId, id);
         if (!row) throw new AppError(KernelErrors.not_found, { message: 'No such domain.' });
         if (row.require_sso === requireSso) return toInfo(row);
@@ -295,7 +301,7 @@ export function createDomainsService({ db, clock, audit, txt, requireTenantAdmin
 
     async removeDomain(tenantId: string, actor: UserActor, id: string): Promise<void> {
       await db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await store.findDomain(tx, tenantId, id);
         if (!row || !(await store.deleteDomain(tx, tenantId, id))) throw new AppError(KernelErrors.not_found, { message: 'No such domain.' });
         await audit.record(tx, tenantId, { action: 'domain.removed', actor, target: { type: 'domain', id }, outcome: 'success', details: { domain: row.domain, wasVerified: row.status === 'verified' } });

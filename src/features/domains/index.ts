@@ -4,3 +4,4 @@ export { DomainErrors } from './domains.errors.js';
 export { createTxtLookup, type DnsOutcome, type TxtLookup } from './dns-check.js';
 export { emailDomain, normaliseDomain } from './domain-name.js';
 export { isPublicMailboxDomain } from './public-mailboxes.js';
+export { AddDomainBody, DomainSchema } from './domains.schema.js';

@@ -5,12 +5,13 @@ import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
-import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { actingUserId, type AuditActor, type AuditRecorder, type ConfiguringActor } from '../audit/index.js';
 import type { ScimCaller } from './scim-caller.js';
 import { ScimErrors } from './scim.errors.js';
 import * as store from './scim.store.js';
 
-type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
+/** A signed-in tenant administrator, or a setup link acting within what its creator holds (audit.types.ts). */
+type UserActor = ConfiguringActor;
 
 /** At most two live tokens per directory: the one in use and its replacement during a rotation. */
 export const MAX_LIVE_TOKENS = 2;
@@ -129,7 +130,9 @@ export function createDirectoriesService({ db, clock, audit, publicUrl, requireT
   function adminWork<T>(tenantId: string, actor: UserActor, work: (tx: Tx) => Promise<T>): Promise<T> {
     return db
       .tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        // A setup link acts as its creator (none for the operator's link).
+        const userId = actingUserId(actor);
+        if (userId !== null) await requireTenantAdmin(tx, tenantId, userId);
         return work(tx);
       })
       .catch((error: unknown) => {
@@ -150,13 +153,14 @@ export function createDirectoriesService({ db, clock, audit, publicUrl, requireT
       return db.tenantWork(tenantId, async (tx) => represent(await findOrThrow(tx, tenantId, id)));
     },
 
-    create(tenantId: string, actor: UserActor, input: { name: string; ssoConnectionId?: string | null | undefined }): Promise<Directory> {
+    /** `options.id`: an id reserved ahead (a setup link records its directory before creating it). */
+    create(tenantId: string, actor: UserActor, input: { name: string; ssoConnectionId?: string | null | undefined }, options: { id?: string } = {}): Promise<Directory> {
       return adminWork(tenantId, actor, async (tx) => {
         const values = { name: input.name.trim(), ssoConnectionId: input.ssoConnectionId ?? null };
         await checkInput(tx, tenantId, values);
         const now = clock.now();
-        const id = newId(now.getTime());
-        await store.insertDirectory(tx, tenantId, { id, ...values, actorId: actor.id, now });
+        const id = options.id ?? newId(now.getTime());
+        await store.insertDirectory(tx, tenantId, { id, ...values, actorId: actingUserId(actor), now });
         await audit.record(tx, tenantId, { action: 'scim.directory.created', actor, target: { type: 'scim_directory', id }, outcome: 'success', details: values });
         return represent((await store.findDirectory(tx, tenantId, id))!);
       });
@@ -167,7 +171,7 @@ export function createDirectoriesService({ db, clock, audit, publicUrl, requireT
         const row = await findOrThrow(tx, tenantId, id);
         const values = { name: input.name?.trim() ?? row.name, ssoConnectionId: input.ssoConnectionId === undefined ? row.sso_connection_id : input.ssoConnectionId };
         await checkInput(tx, tenantId, values, id);
-        await store.updateDirectory(tx, tenantId, id, { ...values, actorId: actor.id, now: clock.now() });
+        await store.updateDirectory(tx, tenantId, id, { ...values, actorId: actingUserId(actor), now: clock.now() });
         const changes: Record<string, { from: unknown; to: unknown }> = {};
         if (values.name !== row.name) changes.name = { from: row.name, to: values.name };
         if (values.ssoConnectionId !== row.sso_connection_id) changes.ssoConnectionId = { from: row.sso_connection_id, to: values.ssoConnectionId };
@@ -206,9 +210,9 @@ export function createDirectoriesService({ db, clock, audit, publicUrl, requireT
         const now = clock.now();
         const id = newId(now.getTime());
         const token = `tsd1.${randomToken(32)}`;
-        await store.insertToken(tx, tenantId, { id, directoryId, hash: hashOpaqueToken(token, HASH_CONTEXT), actorId: actor.id, now });
+        await store.insertToken(tx, tenantId, { id, directoryId, hash: hashOpaqueToken(token, HASH_CONTEXT), actorId: actingUserId(actor), now });
         await audit.record(tx, tenantId, { action: 'scim.token.created', actor, target: { type: 'scim_token', id }, outcome: 'success', details: { directoryId } });
-        return { id, createdBy: actor.id, createdAt: now.toISOString(), lastUsedAt: null, revokedAt: null, token };
+        return { id, createdBy: actingUserId(actor), createdAt: now.toISOString(), lastUsedAt: null, revokedAt: null, token };
       });
     },
 

@@ -5,3 +5,5 @@ export { ScimErrors } from './scim.errors.js';
 export type { ScimCaller } from './scim-caller.js';
 export { createScimGroupsService, type IdentityGroupsPort, type ScimGroupsService } from './groups.service.js';
 export { createRoleMappingsService, type RoleMappingsService } from './role-mappings.service.js';
+export { DirectorySchema } from './scim.schema.js';
+export type { Directory, TokenInfo } from './directories.service.js';

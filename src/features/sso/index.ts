@@ -7,3 +7,6 @@ export { ssoSignInRoutes } from './signin.routes.js';
 export { createSsoPolicy, type SsoPolicy } from './sso-policy.service.js';
 export { ssoPolicyRoutes } from './sso-policy.routes.js';
 export { createCertificateWatch, type CertificateWatch } from './saml-certificates.js';
+export { ConnectionSchema, ConnectionTestSchema, CreateConnectionBody, UpdateConnectionBody, type Connection, type CreateConnectionInput, type UpdateConnectionInput } from './sso.schema.js';
+export { spEndpoints } from './saml-config.js';
+export { CALLBACK_PATH } from './sso-paths.js';

@@ -4,7 +4,7 @@ import type { MasterKeys } from '../../crypto/master-key.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
-import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { actingUserId, type AuditActor, type AuditRecorder, type ConfiguringActor } from '../audit/index.js';
 import { emailDomain, verifiedDomainOwner } from '../domains/index.js';
 import { findLoginUserById } from '../identity/index.js';
 import { type ManagedSync, RbacErrors } from '../rbac/index.js';
@@ -62,7 +62,8 @@ export interface SignInFlow {
   readonly tenantId: string;
   readonly connectionId: string;
   readonly returnTo: string | null;
-  readonly test?: { readonly testId: string; readonly userId: string } | undefined;
+  /** A "Test connection" dry run, started by a tenant administrator (`userId`) or a setup link (`by`, its id in `userId`). */
+  readonly test?: { readonly testId: string; readonly userId: string; readonly by?: 'setup_link' | undefined } | undefined;
 }
 
 /** What the IdP asserted, once the protocol verified it (id_token + userinfo, or the signed SAML assertion). */
@@ -200,7 +201,7 @@ export function createSignInCore(deps: SignInCoreDeps) {
       await store.finishTest(tx, tenantId, test.testId, status, outcome);
       await audit.record(tx, tenantId, {
         action: 'sso.connection.tested',
-        actor: { type: 'user', id: test.userId, ip: meta.ip, userAgent: meta.userAgent },
+        actor: test.by === 'setup_link' ? { type: 'setup_link', id: test.userId, onBehalfOf: null, ip: meta.ip, userAgent: meta.userAgent } : { type: 'user', id: test.userId, ip: meta.ip, userAgent: meta.userAgent },
         target: { type: 'sso_connection', id: connectionId },
         outcome: status === 'succeeded' ? 'success' : 'failure',
         ...(errorCode ? { errorCode } : {}),
@@ -239,20 +240,23 @@ export function createSignInCore(deps: SignInCoreDeps) {
     /**
      * POST /api/v1/sso/connections/:id/test: a "Test connection" dry run. A tenant administrator gets a start link
      * (bound to them, the tenant and the connection, sealed, 30 minutes) to open in a browser; the real sign-in
-     * through the IdP that follows creates no user, link, role or session, and stores its outcome.
+     * through the IdP that follows creates no user, link, role or session, and stores its outcome. A setup link
+     * tests the connection it set up the same way (the tester is then the link, acting within its creator's rights).
      */
-    async startTest(tenantId: string, adminId: string, connectionId: string, returnToInput: string | undefined): Promise<{ url: string; testId: string }> {
+    async startTest(tenantId: string, tester: ConfiguringActor, connectionId: string, returnToInput: string | undefined): Promise<{ url: string; testId: string }> {
       const returnTo = await checkReturnTo(returnToInput, tenantId);
       const testId = newId(clock.now().getTime());
+      const adminId = tester.id;
       await db.tenantWork(tenantId, async (tx) => {
-        await deps.requireTenantAdmin(tx, tenantId, adminId);
+        const userId = actingUserId(tester);
+        if (userId !== null) await deps.requireTenantAdmin(tx, tenantId, userId);
         const row = await store.findConnection(tx, tenantId, connectionId);
         if (!row) throw new AppError(SsoErrors['sso.connection_not_found']);
         const now = clock.now();
         await store.purgeTests(tx, tenantId, now);
         await store.insertTest(tx, tenantId, { id: testId, connectionId, startedBy: adminId, now, expiresAt: new Date(now.getTime() + TEST_TTL_SECONDS * 1000) });
       });
-      const ticket: SsoTestTicket = { tenantId, connectionId, testId, userId: adminId, exp: nowSeconds() + TEST_TTL_SECONDS };
+      const ticket: SsoTestTicket = { tenantId, connectionId, testId, userId: adminId, ...(tester.type === 'setup_link' ? { by: 'setup_link' as const } : {}), exp: nowSeconds() + TEST_TTL_SECONDS };
       const url = new URL(`${deps.publicUrl}/auth/sso/start`);
       url.searchParams.set('connection', connectionId);
       url.searchParams.set('test', tickets.seal(ticket));
@@ -260,12 +264,12 @@ export function createSignInCore(deps: SignInCoreDeps) {
       return { url: url.href, testId };
     },
 
-    /** GET /api/v1/sso/connections/:id/tests/:testId: the outcome, for the tenant's administrators. */
-    async getTest(tenantId: string, adminId: string, connectionId: string, testId: string) {
+    /** GET /api/v1/sso/connections/:id/tests/:testId: the outcome, for the tenant's administrators; a setup link reads only the tests it started. */
+    async getTest(tenantId: string, reader: ConfiguringActor, connectionId: string, testId: string) {
       return db.tenantWork(tenantId, async (tx) => {
-        await deps.requireTenantAdmin(tx, tenantId, adminId);
+        if (reader.type === 'user') await deps.requireTenantAdmin(tx, tenantId, reader.id);
         const row = await store.findTest(tx, tenantId, connectionId, testId, clock.now());
-        if (!row) throw new AppError(SsoErrors['sso.test_not_found']);
+        if (!row || (reader.type === 'setup_link' && row.started_by !== reader.id)) throw new AppError(SsoErrors['sso.test_not_found']);
         return {
           id: row.id,
           connectionId: row.connection_id,
@@ -288,7 +292,7 @@ export function createSignInCore(deps: SignInCoreDeps) {
         // A test link opens only for its own connection, until its end (sealed: neither forged nor altered).
         const ticket = tickets.open<SsoTestTicket>(testInput);
         if (!ticket || ticket.connectionId !== connectionId || ticket.exp < nowSeconds()) throw refused('sso_expired', 'This test link is not valid or has expired; start a new test.');
-        test = { testId: ticket.testId, userId: ticket.userId };
+        test = { testId: ticket.testId, userId: ticket.userId, ...(ticket.by ? { by: ticket.by } : {}) };
       }
       const tenantId = await db.globalWork((tx) => store.connectionTenant(tx, connectionId));
       if (!tenantId) throw refused('sso_config', 'No such SSO connection.');

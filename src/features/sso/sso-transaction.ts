@@ -28,7 +28,9 @@ export interface SsoTestTicket {
   readonly tenantId: string;
   readonly connectionId: string;
   readonly testId: string;
+  /** Who started it: a tenant administrator's user id, or a setup link's id (`by: 'setup_link'`). */
   readonly userId: string;
+  readonly by?: 'setup_link';
   /** Seconds since the epoch. */
   readonly exp: number;
 }

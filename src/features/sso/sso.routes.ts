@@ -107,12 +107,12 @@ export function ssoRoutes(sso: SsoService, signIn: Pick<SsoSignIn, 'startTest' |
         description: 'Tenant administrators with `sso.manage`. Returns a start `url` to open in a browser: the real sign-in through the identity provider runs every check and the mapping rules, creates no user, link, role or session, and lands on `returnTo` (else `PUBLIC_URL/login`) with `?ssoTest=<testId>`. Read the outcome at GET …/tests/{testId} (kept 30 minutes). Audited `sso.connection.tested`.',
         params, body: TestConnectionBody, response: { 200: TestStarted },
       },
-      handler: (ctx) => signIn.startTest(ctx.tenantId, ctx.actor.id, ctx.input.params.id, ctx.input.body?.returnTo),
+      handler: (ctx) => signIn.startTest(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.body?.returnTo),
     }),
     defineRoute({
       method: 'GET', url: `${base}/:id/tests/:testId`, auth: manage,
       schema: { tags, summary: 'A connection test\'s outcome', description: 'Tenant administrators with `sso.manage`, of the connection\'s tenant only. Refused: `sso.test_not_found` (unknown, another tenant\'s, or older than 30 minutes).', params: TestParams, response: { 200: ConnectionTestSchema } },
-      handler: (ctx) => signIn.getTest(ctx.tenantId, ctx.actor.id, ctx.input.params.id, ctx.input.params.testId),
+      handler: (ctx) => signIn.getTest(ctx.tenantId, ctx.actor, ctx.input.params.id, ctx.input.params.testId),
     }),
   ];
 }

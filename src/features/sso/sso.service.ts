@@ -8,7 +8,7 @@ import { AppError } from '../../kernel/app-error.js';
 import { type JobLog, type PeriodicJob, startPeriodicJob } from '../../kernel/periodic-job.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
-import type { AuditActor, AuditRecorder } from '../audit/index.js';
+import { actingUserId, type AuditRecorder, type ConfiguringActor } from '../audit/index.js';
 import { ACCOUNT_ADMIN, findRoleInAccounts, type Grant, type GrantRule } from '../rbac/index.js';
 import { organizationExists, tenantAccounts } from '../tenants/index.js';
 import type { IssuerNetworkPolicy } from './issuer-network.js';
@@ -21,7 +21,8 @@ import { certificateInfos, fetchIdpMetadata, resolveSamlConfig, type SamlConfig,
 import { generateSpKey, MAX_SP_KEYS, type SpKey, spKeyField, spKeysOf, spKeyView, type StoredSpKey } from './saml-sp-keys.js';
 import * as store from './sso.store.js';
 
-type UserActor = AuditActor & { readonly type: 'user'; readonly id: string };
+/** A signed-in tenant administrator, or a setup link acting within what its creator holds (audit.types.ts). */
+type UserActor = ConfiguringActor;
 
 export interface SsoDeps {
   readonly db: Database;
@@ -185,6 +186,11 @@ function auditView(c: Connection) {
  */
 export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin, network, grants, publicUrl, removeManagedAssignments, tenantIds }: SsoDeps) {
   const represent = (row: store.ConnectionRow) => representRow(row, publicUrl);
+  /** The tenant-administrator rule, for the user the actor acts as (a setup link: its creator, now; none for the operator's). */
+  const requireAdmin = async (tx: Tx, tenantId: string, actor: UserActor): Promise<void> => {
+    const userId = actingUserId(actor);
+    if (userId !== null) await requireTenantAdmin(tx, tenantId, userId);
+  };
 
   /**
    * Roles SSO may hand out: a role of an account linked to the tenant, never Account Administrator
@@ -213,7 +219,10 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     // The grant rule (rbac): a connection gives its roles to every user who signs in through it, without end, so
     // whoever configures them must hold their permissions in that scope without end.
     if (given.length > 0) {
-      await grants.assertWithinOwnAccess(tx, { tenantId, userId: actor.id }, given, {
+      // A setup link the operator created acts for no user: nobody holds what its roles would give.
+      const granterId = actingUserId(actor);
+      if (granterId === null) throw new AppError(SsoErrors.sso_role_forbidden, { message: 'A setup link created by the operator cannot give roles; a tenant administrator sets the mapping rules.' });
+      await grants.assertWithinOwnAccess(tx, { tenantId, userId: granterId }, given, {
         change: 'sso.connection.roles',
         target: connectionId ? { type: 'sso_connection', id: connectionId } : null,
         details: { defaultRoleId, ruleRoles: rules.map((r) => r.roleId) },
@@ -260,7 +269,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     if (previous.length >= MAX_CLIENT_KEYS) throw configError(`The connection already publishes ${MAX_CLIENT_KEYS} keys; remove a previous one first (DELETE …/keys/{kid}).`);
     const { publicKey, privateJwk } = await generateClientKey(alg);
     const keyEnc = await keyring.encrypt(tx, tenantId, keyField(row.id, publicKey.kid), JSON.stringify(privateJwk));
-    await store.setClientKeys(tx, tenantId, row.id, { keys: [publicKey, ...previous] }, keyEnc, actor.id, now);
+    await store.setClientKeys(tx, tenantId, row.id, { keys: [publicKey, ...previous] }, keyEnc, actingUserId(actor), now);
     await audit.record(tx, tenantId, { action: 'sso.connection.key_rotated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { name: row.name, kid: publicKey.kid, alg, previousKids: previous.map((k) => k.kid) } });
     return publicKey;
   }
@@ -276,7 +285,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     const key = generateSpKey(row.id, now);
     const privateKeyEnc = (await keyring.encrypt(tx, tenantId, spKeyField(row.id, key.id), key.privateKeyPem)).toString('base64');
     const stored: StoredSpKey = { id: key.id, certificatePem: key.certificatePem, createdAt: now.toISOString(), privateKeyEnc };
-    await store.setSamlSpKeys(tx, tenantId, row.id, { keys: [stored, ...previous] as unknown as Record<string, unknown>[] }, actor.id, now);
+    await store.setSamlSpKeys(tx, tenantId, row.id, { keys: [stored, ...previous] as unknown as Record<string, unknown>[] }, actingUserId(actor), now);
     const view = spKeyView(stored, true);
     await audit.record(tx, tenantId, { action: 'sso.connection.sp_key_rotated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { name: row.name, keyId: key.id, fingerprintSha256: view.fingerprintSha256, notAfter: view.notAfter, previousKeyIds: previous.map((k) => k.id) } });
   }
@@ -303,7 +312,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
 
   async function setEnabled(tenantId: string, actor: UserActor, id: string, enabled: boolean): Promise<Connection> {
     return db.tenantWork(tenantId, async (tx) => {
-      await requireTenantAdmin(tx, tenantId, actor.id);
+      await requireAdmin(tx, tenantId, actor);
       const row = await findOrThrow(tx, tenantId, id, true);
       if (row.enabled === enabled) return represent(row);
       if (enabled && row.type === 'oidc') {
@@ -311,7 +320,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         const credential = privateKeyJwt ? row.client_key_enc : row.client_secret_enc;
         if (!row.discovery || credential === null) throw configError(privateKeyJwt ? 'Refresh the discovery document and rotate the client key before enabling the connection.' : 'Refresh the discovery document and set a client secret before enabling the connection.');
       }
-      await store.updateConnection(tx, tenantId, id, { ...valuesOf(row), enabled, actorId: actor.id, now: clock.now() });
+      await store.updateConnection(tx, tenantId, id, { ...valuesOf(row), enabled, actorId: actingUserId(actor), now: clock.now() });
       const after = represent((await store.findConnection(tx, tenantId, id))!);
       await audit.record(tx, tenantId, { action: enabled ? 'sso.connection.enabled' : 'sso.connection.disabled', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name } });
       return after;
@@ -324,17 +333,17 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
    */
   async function insertNew(
     tx: Tx, tenantId: string, actor: UserActor, input: CreateConnectionInput,
-    protocol: { config: Record<string, unknown>; discovery: DiscoveryDocument | null; fetched: boolean; secret?: (id: string) => Promise<Buffer | null>; after?: (id: string, now: Date) => Promise<void> },
+    protocol: { config: Record<string, unknown>; discovery: DiscoveryDocument | null; fetched: boolean; secret?: (id: string) => Promise<Buffer | null>; after?: (id: string, now: Date) => Promise<void>; id?: string | undefined },
   ): Promise<Connection> {
-    await requireTenantAdmin(tx, tenantId, actor.id);
+    await requireAdmin(tx, tenantId, actor);
     await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
     if (await store.nameTaken(tx, tenantId, input.name)) throw new AppError(SsoErrors['sso.name_taken']);
     const now = clock.now();
-    const id = newId(now.getTime());
+    const id = protocol.id ?? newId(now.getTime());
     await store.insertConnection(tx, tenantId, {
       id, type: input.type, name: input.name, enabled: input.enabled, domains: [...new Set(input.domains)], defaultRoleId: input.defaultRoleId, rulesMode: input.rulesMode, rules: input.rules,
       claimMapping: input.claimMapping, mfaPolicy: input.mfaPolicy, config: protocol.config, discovery: protocol.discovery, discoveryFetchedAt: protocol.fetched ? now : null,
-      secret: protocol.secret ? await protocol.secret(id) : null, actorId: actor.id, now,
+      secret: protocol.secret ? await protocol.secret(id) : null, actorId: actingUserId(actor), now,
     });
     await protocol.after?.(id, now);
     const created = represent((await store.findConnection(tx, tenantId, id))!);
@@ -351,12 +360,12 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     if (!config.metadataUrl) throw configError('This SAML connection was not imported from a metadata URL (saml.metadataUrl).');
     const fetchedMetadataXml = await fetchIdpMetadata(config.metadataUrl, network);
     return db.tenantWork(tenantId, async (tx) => {
-      await requireTenantAdmin(tx, tenantId, actor.id);
+      await requireAdmin(tx, tenantId, actor);
       const locked = await findOrThrow(tx, tenantId, row.id, true);
       if (JSON.stringify(locked.config) !== JSON.stringify(row.config)) throw configError('The connection changed during the refresh; refresh again.');
       const saml = resolveSamlConfig({ fetchedMetadataXml }, locked.config as unknown as SamlConfig);
       const before = represent(locked);
-      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...saml }, discoveryFetchedAt: clock.now(), actorId: actor.id, now: clock.now() });
+      await store.updateConnection(tx, tenantId, row.id, { ...valuesOf(locked), config: { ...saml }, discoveryFetchedAt: clock.now(), actorId: actingUserId(actor), now: clock.now() });
       const after = represent((await store.findConnection(tx, tenantId, row.id))!);
       await audit.record(tx, tenantId, { action: 'sso.connection.updated', actor, target: { type: 'sso_connection', id: row.id }, outcome: 'success', details: { before: auditView(before), after: auditView(after), reason: 'metadata_refresh' } });
       return after;
@@ -448,9 +457,10 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
 
     /**
      * Creates a connection. OIDC: the settings are checked, then the issuer's discovery document is fetched
-     * (outside the transaction: no network inside a unit of work) and must name the issuer exactly.
+     * (outside the transaction: no network inside a unit of work) and must name the issuer exactly. `options.id`:
+     * an id reserved ahead (a setup link shows the SP values, which carry the id, before the connection exists).
      */
-    async create(tenantId: string, actor: UserActor, input: CreateConnectionInput): Promise<Connection> {
+    async create(tenantId: string, actor: UserActor, input: CreateConnectionInput, options: { id?: string } = {}): Promise<Connection> {
       checkRulePatterns(input.rules);
       // SAML: the settings (metadata import or fields) are checked; nothing is fetched.
       if (input.type === 'saml') {
@@ -459,6 +469,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         const saml = resolveSamlConfig({ ...input.saml, ...(fetched !== undefined ? { fetchedMetadataXml: fetched } : {}) }, null);
         return grants.refusalsRecorded(tenantId, actor, (tx) =>
           insertNew(tx, tenantId, actor, input, {
+            id: options.id,
             config: { ...saml },
             discovery: null,
             fetched: fetched !== undefined,
@@ -473,12 +484,13 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       const oidc = checkOidc(settings, clientSecret ?? null);
       // Checked before the network call too, so that a refused caller learns nothing about the issuer.
       await grants.refusalsRecorded(tenantId, actor, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         await checkRoles(tx, tenantId, actor, input.defaultRoleId, input.rules);
       });
       const discovery = await discover(oidc);
       return grants.refusalsRecorded(tenantId, actor, (tx) =>
         insertNew(tx, tenantId, actor, input, {
+          id: options.id,
           config: { ...oidc },
           discovery,
           fetched: true,
@@ -494,7 +506,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     async update(tenantId: string, actor: UserActor, id: string, patch: UpdateConnectionInput): Promise<Connection> {
       if (patch.rules) checkRulePatterns(patch.rules);
       const current = await db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         return findOrThrow(tx, tenantId, id);
       });
       let oidc: OidcConfig | undefined;
@@ -508,7 +520,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
       if (patch.saml && current.type !== 'saml') throw configError('`saml` settings apply to SAML connections only.');
       const fetchedMetadataXml = patch.saml?.metadataUrl ? await fetchIdpMetadata(patch.saml.metadataUrl, network) : undefined;
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await findOrThrow(tx, tenantId, id, true);
         // Pure (no network): resolved on the locked row, so a concurrent change is not lost.
         const saml = patch.saml && resolveSamlConfig({ ...patch.saml, ...(fetchedMetadataXml !== undefined ? { fetchedMetadataXml } : {}) }, row.config as unknown as SamlConfig);
@@ -530,7 +542,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
           ...(oidc && discovery ? { config: { ...oidc }, discovery, discoveryFetchedAt: now } : {}),
           // Imported from a URL just now: fetched now; no longer from a URL: nothing is fetched any more.
           ...(saml ? { config: { ...saml }, discoveryFetchedAt: fetchedMetadataXml !== undefined ? now : saml.metadataUrl ? valuesOf(row).discoveryFetchedAt : null } : {}),
-          actorId: actor.id,
+          actorId: actingUserId(actor),
           now,
         });
         // Switching to private_key_jwt, or to another key algorithm, needs a key of that algorithm.
@@ -548,7 +560,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
 
     remove(tenantId: string, actor: UserActor, id: string): Promise<void> {
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await findOrThrow(tx, tenantId, id, true);
         // The roles its mapping rules gave go with it (README "Mapping rules"): a deleted connection manages nothing.
         const removedAssignments = await removeManagedAssignments(tx, tenantId, `sso:${id}`);
@@ -560,11 +572,11 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     /** Replaces the client secret (the IdP rotated it); the old one is gone, the new one never returned. */
     rotateSecret(tenantId: string, actor: UserActor, id: string, clientSecret: string): Promise<Connection> {
       return grants.refusalsRecorded(tenantId, actor, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await findOrThrow(tx, tenantId, id, true);
         if (row.type !== 'oidc') throw configError('Only OIDC connections have a client secret.');
         checkOidc(row.config as unknown as OidcConfig, clientSecret);
-        await store.setSecret(tx, tenantId, id, await keyring.encrypt(tx, tenantId, secretField(id), clientSecret), actor.id, clock.now());
+        await store.setSecret(tx, tenantId, id, await keyring.encrypt(tx, tenantId, secretField(id), clientSecret), actingUserId(actor), clock.now());
         await audit.record(tx, tenantId, { action: 'sso.connection.secret_rotated', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name } });
         return represent((await store.findConnection(tx, tenantId, id))!);
       });
@@ -573,7 +585,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     /** Fetches the issuer's discovery document again (the IdP moved an endpoint or published new algorithms). */
     async refreshDiscovery(tenantId: string, actor: UserActor, id: string): Promise<Connection> {
       const row = await db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         return findOrThrow(tx, tenantId, id);
       });
       if (row.type === 'saml') return refreshSamlMetadata(tenantId, actor, row);
@@ -584,7 +596,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
         // The settings changed while we fetched: this document may belong to the old issuer.
         if (JSON.stringify(locked.config) !== JSON.stringify(row.config)) throw configError('The connection changed during the refresh; refresh again.');
         const before = represent(locked).oidc?.discovery ?? null;
-        await store.updateConnection(tx, tenantId, id, { ...valuesOf(locked), discovery, discoveryFetchedAt: clock.now(), actorId: actor.id, now: clock.now() });
+        await store.updateConnection(tx, tenantId, id, { ...valuesOf(locked), discovery, discoveryFetchedAt: clock.now(), actorId: actingUserId(actor), now: clock.now() });
         const after = represent((await store.findConnection(tx, tenantId, id))!);
         // A privileged change of what sign-in trusts (endpoints, algorithms): audited with the summary before and after.
         await audit.record(tx, tenantId, { action: 'sso.connection.discovery_refreshed', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: locked.name, before, after: after.oidc?.discovery ?? null } });
@@ -595,7 +607,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     /** private_key_jwt: a new key pair becomes the current one; the previous public keys stay published until removed. */
     rotateClientKey(tenantId: string, actor: UserActor, id: string): Promise<Connection> {
       return db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await findOrThrow(tx, tenantId, id, true);
         const oidc = row.type === 'oidc' ? (row.config as unknown as OidcConfig) : null;
         if (oidc?.tokenEndpointAuthMethod !== 'private_key_jwt') throw configError('Only a connection using private_key_jwt has client keys; set tokenEndpointAuthMethod first.');
@@ -607,14 +619,14 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     /** Stops publishing a previous public key (after the IdP has the new one); the current key cannot be removed. */
     removeClientKey(tenantId: string, actor: UserActor, id: string, kid: string): Promise<Connection> {
       return db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await findOrThrow(tx, tenantId, id, true);
         const keys = clientKeysOf(row);
         const index = keys.findIndex((k) => k.kid === kid);
         if (index < 0) throw new AppError(SsoErrors['sso.key_not_found']);
         if (index === 0 && row.client_key_enc !== null) throw new AppError(SsoErrors['sso.key_in_use']);
         const rest = keys.filter((k) => k.kid !== kid);
-        await store.setClientKeys(tx, tenantId, id, rest.length > 0 ? { keys: rest } : null, row.client_key_enc === null ? null : Buffer.from(row.client_key_enc), actor.id, clock.now());
+        await store.setClientKeys(tx, tenantId, id, rest.length > 0 ? { keys: rest } : null, row.client_key_enc === null ? null : Buffer.from(row.client_key_enc), actingUserId(actor), clock.now());
         await audit.record(tx, tenantId, { action: 'sso.connection.key_removed', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name, kid } });
         return represent((await store.findConnection(tx, tenantId, id))!);
       });
@@ -623,7 +635,7 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     /** SAML: a new SP key pair becomes the current one; the previous stays published (and decrypts) until removed. */
     rotateSpKey(tenantId: string, actor: UserActor, id: string): Promise<Connection> {
       return db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await findOrThrow(tx, tenantId, id, true);
         if (row.type !== 'saml') throw configError('Only SAML connections have SP keys.');
         await installSpKey(tx, tenantId, actor, row, clock.now());
@@ -634,14 +646,14 @@ export function createSsoService({ db, clock, keyring, audit, requireTenantAdmin
     /** SAML: removes a previous SP key (once the IdP uses the new certificate); the current key cannot be removed. */
     removeSpKey(tenantId: string, actor: UserActor, id: string, keyId: string): Promise<Connection> {
       return db.tenantWork(tenantId, async (tx) => {
-        await requireTenantAdmin(tx, tenantId, actor.id);
+        await requireAdmin(tx, tenantId, actor);
         const row = await findOrThrow(tx, tenantId, id, true);
         const keys = spKeysOf(row);
         const index = keys.findIndex((k) => k.id === keyId);
         if (index < 0) throw new AppError(SsoErrors['sso.sp_key_not_found']);
         if (index === 0) throw new AppError(SsoErrors['sso.sp_key_in_use']);
         const removed = spKeyView(keys[index]!, false);
-        await store.setSamlSpKeys(tx, tenantId, id, { keys: keys.filter((k) => k.id !== keyId) as unknown as Record<string, unknown>[] }, actor.id, clock.now());
+        await store.setSamlSpKeys(tx, tenantId, id, { keys: keys.filter((k) => k.id !== keyId) as unknown as Record<string, unknown>[] }, actingUserId(actor), clock.now());
         await audit.record(tx, tenantId, { action: 'sso.connection.sp_key_removed', actor, target: { type: 'sso_connection', id }, outcome: 'success', details: { name: row.name, keyId, fingerprintSha256: removed.fingerprintSha256 } });
         return represent((await store.findConnection(tx, tenantId, id))!);
       });

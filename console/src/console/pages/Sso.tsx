@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { Route, Routes } from 'react-router';
 import { api, call, type Schemas } from '../../api/client';
 import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
+import { GUIDES } from '../../sso/idp-guides';
 import { usePermissions } from '../access';
 import { ClientKeys, DocumentRefresh, IdpValues, SpKeys } from './SsoConnectionTools';
 
@@ -15,17 +16,6 @@ type Rule = { claim: string; operator: 'equals' | 'contains' | 'regex'; value: s
 const EXPIRY_WARNING_DAYS = 30;
 const DAY = 86_400_000;
 
-/** The per-IdP guides shipped with Tessera (docs/sso/), named as the administrator knows their IdP. */
-const GUIDES = [
-  ['Okta', 'okta.md'],
-  ['Microsoft Entra ID', 'entra-id.md'],
-  ['Google Workspace', 'google-workspace.md'],
-  ['Auth0', 'auth0.md'],
-  ['Keycloak', 'keycloak.md'],
-  ['ADFS', 'adfs.md'],
-  ['SAML 2.0 (any IdP)', 'saml.md'],
-  ['Troubleshooting', 'troubleshooting.md'],
-] as const;
 
 export function SsoPage() {
   return (
