@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_MESSAGES } from '../../console/src/errors.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
-import { buildConsole, launchBrowser, screenshot, seriousViolations, type TestBrowser, watchPage } from '../support/browser.js';
+import { launchBrowser, screenshot, seriousViolations, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { callApi } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
@@ -22,22 +22,19 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
   let t: TestApp;
   let op: TestOp;
   let browser: TestBrowser;
-  let consoleBuild: { dir: string; remove(): void } | undefined;
   let page: Page;
   let problems: string[] = [];
   const PASSWORD = 'correct horse battery staple 42';
   const unique = () => newId().slice(-10);
 
   beforeAll(async () => {
-    consoleBuild = await buildConsole();
-    ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: consoleBuild.dir }));
+    ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: await sharedConsoleBuild() }));
     browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
     await op?.close();
     await t?.close();
-    consoleBuild?.remove();
   });
 
   async function freshPage(): Promise<Page> {

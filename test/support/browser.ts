@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
+import { runShared } from './run-dir.js';
 
 /**
  * Browser tests drive Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it) with playwright-core.
@@ -16,16 +17,44 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Screenshots of every page, kept as a CI artifact (gitignored). */
 export const RESULTS_DIR = path.join(ROOT, 'test-results');
 
-/** Builds the console (the same `vite build` as `npm run build`) into a temp dir the caller removes. */
-export async function buildConsole(): Promise<{ dir: string; remove(): void }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tessera-console-build-'));
-  try {
-    await build({ configFile: path.join(ROOT, 'console/vite.config.ts'), logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
+/**
+ * The console built (the same `vite build` as `npm run build`) once per test run and shared by every browser suite
+ * and engine: the first caller builds it while the others wait, and the run removes it at its end (global-setup.ts,
+ * which also discards it before a watch-mode re-run, so a changed console is built again). Returns its directory.
+ *
+ * Processes agree through the file system: `mkdir` of the lock directory is atomic, so exactly one builds; the build
+ * goes to a private directory renamed into place when complete, so a waiter never sees half a build.
+ */
+export async function sharedConsoleBuild(timeoutMs = 180_000): Promise<string> {
+  const dir = runShared('console');
+  const lock = `${dir}.lock`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(path.join(dir, 'index.html'))) return dir;
+    let builder = false;
+    try {
+      mkdirSync(lock);
+      builder = true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    if (builder) {
+      const partial = mkdtempSync(`${dir}.partial-`);
+      try {
+        // Another process may have finished between the check above and taking the lock.
+        if (existsSync(path.join(dir, 'index.html'))) return dir;
+        await build({ configFile: path.join(ROOT, 'console/vite.config.ts'), logLevel: 'warn', build: { outDir: partial, emptyOutDir: true } });
+        renameSync(partial, dir);
+        return dir;
+      } finally {
+        rmSync(partial, { recursive: true, force: true });
+        rmSync(lock, { recursive: true, force: true });
+      }
+    }
+    // A builder that fails releases the lock: the next pass of this loop builds (and reports its error) here.
+    if (Date.now() > deadline) throw new Error(`the console build in ${dir} did not appear within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export interface TestBrowser {

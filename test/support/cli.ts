@@ -2,7 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = 'src/cli/index.ts';
+
+/**
+ * The `tessera` command as this run compiled it from the current source (global-setup.ts, cli-build.ts), run by
+ * plain `node`: compiling it in every spawned process (`--import tsx`) was most of a CLI suite's time.
+ */
+function cli(): string[] {
+  const entry = process.env.TESSERA_TEST_CLI;
+  if (!entry) throw new Error('TESSERA_TEST_CLI is not set: test/support/global-setup.ts builds the CLI for the run (run the tests with vitest)');
+  return ['--enable-source-maps', entry];
+}
 
 export interface CliResult {
   readonly code: number | null;
@@ -16,10 +25,10 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-/** Runs the real `tessera` command (from source, through tsx) to completion. */
+/** Runs the real `tessera` command (compiled from the current source for this run) to completion. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cli(), ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -40,7 +49,7 @@ export interface ServerProcess {
 /** Starts `tessera serve` on a random port and resolves once it logs that it listens. */
 export function startCliServer(env: Record<string, string>, timeoutMs = 45_000): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], {
+    const child = spawn(process.execPath, [...cli(), 'serve'], {
       cwd: ROOT,
       env: childEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],

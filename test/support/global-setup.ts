@@ -1,7 +1,10 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { buildCli } from './cli-build.js';
 import { pgliteDump } from './databases.js';
+import { RUN_SHARED } from './run-dir.js';
 
 /**
  * Tests leave nothing behind. Every run gets its own temporary directory, handed to the test processes
@@ -18,10 +21,20 @@ export function findLeftovers(dir: string): string[] {
   return readdirSync(dir).filter((name) => LEFTOVER.test(name));
 }
 
-export default async function setup(): Promise<() => void> {
+export default async function setup(project: TestProject): Promise<() => void> {
   const runDir = mkdtempSync(path.join(tmpdir(), 'tessera-test-run-'));
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = runDir;
+
+  // The `tessera` command the CLI suites spawn, compiled from the current source for this run only (cli-build.ts),
+  // and again before every re-run in watch mode, so a change to src is always what they run. The console build
+  // the browser suites share (browser.ts) is made by the first of them; a re-run discards it, to be built anew.
+  const cliOut = path.join(runDir, RUN_SHARED.cli);
+  process.env.TESSERA_TEST_CLI = await buildCli(cliOut);
+  project.onTestsRerun(async () => {
+    rmSync(path.join(runDir, RUN_SHARED.console), { recursive: true, force: true });
+    await buildCli(cliOut);
+  });
 
   // Builds the cached PGlite data-directory dumps once, before the test processes start.
   await pgliteDump(true);
@@ -29,6 +42,7 @@ export default async function setup(): Promise<() => void> {
 
   return () => {
     const leftovers = findLeftovers(runDir);
+    delete process.env.TESSERA_TEST_CLI;
     if (previous === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = previous;
     rmSync(runDir, { recursive: true, force: true });
