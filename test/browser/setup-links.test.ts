@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/kernel/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { buildConsole, launchBrowser, screenshot, seriousViolations, type TestBrowser, watchPage } from '../support/browser.js';
+import { launchBrowser, screenshot, seriousViolations, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { callApi, requestJson } from '../support/http.js';
@@ -25,16 +25,14 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
   let op: TestOp;
   let dns: TestDnsServer;
   let browser: TestBrowser;
-  let consoleBuild: { dir: string; remove(): void } | undefined;
   let admin: LoggedIn;
   let page: Page;
   let problems: string[] = [];
 
   beforeAll(async () => {
-    consoleBuild = await buildConsole();
     dns = await startDnsServer();
     const port = await freePort();
-    t = await startTestApp(engine, { port, consoleDir: consoleBuild.dir, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_DNS_SERVERS: dns.server, TESSERA_DNS_TIMEOUT_MS: '1000', TESSERA_ACCESS_TOKEN_TTL: '3600' } });
+    t = await startTestApp(engine, { port, consoleDir: await sharedConsoleBuild(), env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_DNS_SERVERS: dns.server, TESSERA_DNS_TIMEOUT_MS: '1000', TESSERA_ACCESS_TOKEN_TTL: '3600' } });
     op = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback` });
     browser = await launchBrowser();
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
@@ -44,7 +42,6 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
     await op?.close();
     await t?.close();
     await dns?.close();
-    consoleBuild?.remove();
   });
 
   const eventually = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 15_000, interval: 100 });
