@@ -21,3 +21,21 @@ export class FixedClock implements Clock {
     this.#ms = new Date(to).getTime();
   }
 }
+
+/**
+ * A test clock that runs with real time from where it is set (`set` and `advance` move it, then it keeps running):
+ * for suites where a real peer (a browser, an OpenID Provider) dates things by the real clock while the server
+ * must agree with it, however long the suite runs.
+ */
+export class RunningClock extends FixedClock {
+  #offsetMs = 0;
+  override now(): Date {
+    return new Date(Date.now() + this.#offsetMs);
+  }
+  override advance(ms: number): void {
+    this.#offsetMs += ms;
+  }
+  override set(to: Date | string | number): void {
+    this.#offsetMs = new Date(to).getTime() - Date.now();
+  }
+}

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../../src/features/sso/saml-sp-keys.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
+import { RunningClock } from '../../src/kernel/clock.js';
 import { launchBrowser, screenshot, seriousViolations, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { callApi, requestJson } from '../support/http.js';
@@ -33,7 +34,9 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
   const unique = () => newId().slice(-10);
 
   beforeAll(async () => {
-    ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: await sharedConsoleBuild() }));
+    // The server's clock runs with real time (the OpenID Provider and the browser date things by it), so the
+    // suite's own API tokens, obtained once per suite, live an hour rather than 5 minutes.
+    ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: await sharedConsoleBuild(), clock: new RunningClock(), env: { TESSERA_ACCESS_TOKEN_TTL: '3600' } }));
     browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {

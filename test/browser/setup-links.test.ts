@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/kernel/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { RunningClock } from '../../src/kernel/clock.js';
 import { launchBrowser, screenshot, seriousViolations, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
@@ -32,7 +33,7 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
   beforeAll(async () => {
     dns = await startDnsServer();
     const port = await freePort();
-    t = await startTestApp(engine, { port, consoleDir: await sharedConsoleBuild(), env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_DNS_SERVERS: dns.server, TESSERA_DNS_TIMEOUT_MS: '1000', TESSERA_ACCESS_TOKEN_TTL: '3600' } });
+    t = await startTestApp(engine, { port, clock: new RunningClock(), consoleDir: await sharedConsoleBuild(), env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_DNS_SERVERS: dns.server, TESSERA_DNS_TIMEOUT_MS: '1000', TESSERA_ACCESS_TOKEN_TTL: '3600' } });
     op = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback` });
     browser = await launchBrowser();
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });

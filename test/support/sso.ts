@@ -1,3 +1,4 @@
+import type { FixedClock } from '../../src/kernel/clock.js';
 import type { Engine } from '../../src/db/database.js';
 import { startTestApp, type TestApp } from './app.js';
 import { startOp, type TestOp } from './oidc-provider.js';
@@ -8,9 +9,9 @@ import { newId } from '../../src/kernel/ids.js';
  * A server whose PUBLIC_URL is its own loopback address (SSO's issuer-network policy allows loopback IdPs only when
  * TESSERA_SSO_ALLOW_LOOPBACK is set) and a real OpenID Provider whose redirect URI is the server's callback.
  */
-export async function startSsoTestApp(engine: Engine, opOptions: Omit<Parameters<typeof startOp>[0] & object, 'redirectUri'> = {}, appOptions: { consoleDir?: string } = {}): Promise<{ t: TestApp; op: TestOp }> {
+export async function startSsoTestApp(engine: Engine, opOptions: Omit<Parameters<typeof startOp>[0] & object, 'redirectUri'> = {}, appOptions: { consoleDir?: string; clock?: FixedClock; env?: Record<string, string> } = {}): Promise<{ t: TestApp; op: TestOp }> {
   const port = await freePort();
-  const t = await startTestApp(engine, { ...appOptions, port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}` } });
+  const t = await startTestApp(engine, { ...appOptions, port, env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, ...appOptions.env } });
   try {
     return { t, op: await startOp({ ...opOptions, redirectUri: `${t.url}/auth/sso/oidc/callback` }) };
   } catch (err) {
