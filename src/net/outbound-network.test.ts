@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressRefusal } from './issuer-network.js';
+import { addressRefusal } from './outbound-network.js';
 
 // OWASP SSRF Prevention: loopback, private, link-local (cloud metadata) and mapped addresses are refused by default.
 describe('issuer address policy', () => {
