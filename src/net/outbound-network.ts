@@ -1,6 +1,6 @@
 import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, type RequestInit as UndiciRequestInit, fetch as undiciFetch } from 'undici';
 
 /**
  * Where the server may send a request whose URL someone other than the operator chose: the server-side request
@@ -95,7 +95,7 @@ export interface GuardedFetchOptions {
   readonly settings?: OutboundSettingNames;
 }
 
-export type GuardedFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
+export type GuardedFetch = (url: string | URL, init?: UndiciRequestInit) => ReturnType<typeof undiciFetch>;
 
 /**
  * A fetch under the policy: one undici Agent resolving names through the guard, with bounded timeouts; redirects
@@ -112,9 +112,7 @@ export function guardedFetch(policy: OutboundNetworkPolicy, { ca, timeoutMs, set
     const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
     const refused = isIP(host) !== 0 ? addressRefusal(host, policy, settings) : undefined;
     if (refused) return Promise.reject(new TypeError('fetch failed', { cause: new AddressRefused(`${host}: ${refused}`) }));
-    // undici's Response and the global one are the same at run time; their types differ once a dependency's typings
-    // bring in the `dom` lib (samlify's, through @xmldom/xmldom), hence the casts.
-    return undiciFetch(url, { ...(init as object), redirect: 'manual', dispatcher: agent }) as unknown as Promise<Response>;
+    return undiciFetch(url, { ...init, redirect: 'manual', dispatcher: agent });
   };
   return { fetch, close: () => agent.close() };
 }

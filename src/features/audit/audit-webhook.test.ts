@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { engines } from '../../../test/support/databases.js';
 import { startTestServices, type TestServices } from '../../../test/support/app.js';
 import { newId } from '../../kernel/ids.js';
@@ -15,7 +15,7 @@ import { addressRefusal } from '../../net/outbound-network.js';
 const operator = { type: 'system', id: 'cli' } as const;
 
 /** A receiver on `host` that records what it is sent; `answer` chooses the response. */
-async function receiver(host: string, answer: (res: import('node:http').ServerResponse) => void = (res) => res.writeHead(204).end()) {
+async function receiver(host: string, answer: (res: ServerResponse) => void = (res) => res.writeHead(204).end()) {
   const hits: string[] = [];
   const server: Server = createServer((req, res) => {
     hits.push(req.url ?? '');
@@ -69,7 +69,8 @@ describe.each(engines())('audit webhook network guard [%s]', (engine) => {
       const tenant = await tenantWithWebhook(strict, `http://${host}:${siem.port}/hook?token=receiver-token-1`);
       expect(await strict.services.audit.deliverOutbox()).toEqual({ delivered: 0, failed: 1 });
       const [pending] = await outbox(strict, tenant);
-      expect(pending).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/^refused: .*loopback address.*TESSERA_WEBHOOK_ALLOW_LOOPBACK/) });
+      expect(pending?.attempts).toBe(1);
+      expect(pending?.last_error).toMatch(/^refused: .*loopback address.*TESSERA_WEBHOOK_ALLOW_LOOPBACK/);
       // The recorded reason carries neither the receiver's token nor the signing secret.
       expect(pending!.last_error).not.toMatch(/receiver-token-1|a-secret-of-the-receiver/);
     }

@@ -182,10 +182,11 @@ function deliveryError(error: unknown): string {
   for (let e = error; e !== undefined && e !== null && chain.length < 6; e = (e as { cause?: unknown }).cause) chain.push(e);
   const refused = chain.find((e) => e instanceof AddressRefused);
   if (refused) return `refused: ${refused.message}`;
-  if (chain.some((e) => (e as Error).name === 'TimeoutError' || /TIMEOUT/.test(String((e as { code?: unknown }).code ?? '')))) return 'timeout';
-  const innermost = chain.at(-1) as { code?: unknown; message?: unknown };
-  const code = typeof innermost.code === 'string' ? innermost.code : undefined;
-  return `network: ${code ?? String(innermost.message ?? innermost).slice(0, 200)}`;
+  const code = (e: unknown) => (typeof (e as { code?: unknown }).code === 'string' ? ((e as { code: string }).code) : undefined);
+  if (chain.some((e) => (e as Error).name === 'TimeoutError' || /TIMEOUT/.test(code(e) ?? ''))) return 'timeout';
+  const innermost = chain.at(-1);
+  const message = innermost instanceof Error ? innermost.message : typeof innermost === 'string' ? innermost : 'unknown error';
+  return `network: ${code(innermost) ?? message.slice(0, 200)}`;
 }
 
 function checkWebhookInput(input: { url: string | null; secret?: string }): void {

@@ -59,7 +59,7 @@ export function issuerFetch(policy: OutboundNetworkPolicy, caBundlePem: string |
   const guarded = guardedFetch(policy, { ca: caBundlePem, timeoutMs: DISCOVERY_TIMEOUT_SECONDS * 1000, settings: SSO_NETWORK_SETTINGS });
   // undici's Response and the global one are the same at run time; their types differ once a dependency's typings
   // bring in the `dom` lib (samlify's, through @xmldom/xmldom), hence the cast.
-  const fetch: client.CustomFetch = (url, options) => guarded.fetch(url, options as RequestInit) as unknown as ReturnType<client.CustomFetch>;
+  const fetch: client.CustomFetch = (url, options) => guarded.fetch(url, { ...(options as object) }) as unknown as ReturnType<client.CustomFetch>;
   return { fetch, close: guarded.close };
 }
 
