@@ -6,7 +6,7 @@
  *     in particular a feature's *.store.ts (its SQL) is imported only by its own feature;
  *   - kernel/ imports nothing else of ours;
  *   - only *.routes.ts, app.ts and http/ itself import http/;
- *   - the lower layers (config, db, crypto, kernel) never import features, http, app, main or cli.
+ *   - the lower layers (config, db, crypto, kernel, net) never import features, http, app, main or cli.
  * This is the one source of truth for these rules (eslint's no-restricted-imports copies were removed).
  * Type-only imports count: a type is a dependency too. "SQL only in *.store.ts" and "one owner per table"
  * are tests (test/architecture/), since they are about what a file contains, not what it imports.
@@ -59,8 +59,8 @@ module.exports = {
     {
       name: 'lower-layers-stay-low',
       severity: 'error',
-      comment: 'config/, db/, crypto/ and kernel/ never import features, http, app, main or cli (DESIGN §6).',
-      from: { path: '^src/(config|db|crypto|kernel)/' },
+      comment: 'config/, db/, crypto/, kernel/ and net/ never import features, http, app, main or cli (DESIGN §6).',
+      from: { path: '^src/(config|db|crypto|kernel|net)/' },
       to: { path: '^src/(features/|http/|cli/|app\\.ts$|main\\.ts$)' },
     },
   ],

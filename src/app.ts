@@ -45,7 +45,7 @@ export type ServicesDeps = Omit<AppDeps, 'logger' | 'consoleDir'>;
 export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
-  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds });
+  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds, network: config.webhook });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   const identity = createIdentityService({ db, clock, passwords, audit, securitySettings, guesses: createGuessThrottle({ db, clock }),

@@ -122,9 +122,9 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('webhook')
-    .description("stream a tenant's audit events to a SIEM: each event is POSTed as JSON signed with HMAC-SHA256")
+    .description("stream a tenant's audit events to a SIEM: each event is POSTed as JSON signed with HMAC-SHA256; loopback, private and link-local receivers are refused unless serve allows them (TESSERA_WEBHOOK_PRIVATE_NETWORKS, TESSERA_WEBHOOK_ALLOW_LOOPBACK)")
     .requiredOption('--tenant <id>', 'tenant id')
-    .option('--url <url>', 'the receiving http(s) URL')
+    .option('--url <url>', 'the receiving http(s) URL; an internal SIEM (private address) needs its network in TESSERA_WEBHOOK_PRIVATE_NETWORKS')
     .option('--secret <secret>', 'the signing secret (default: generate one and print it once)')
     .option('--remove', 'stop streaming to the webhook')
     .action((options: { tenant: string; url?: string; secret?: string; remove?: boolean }) =>
@@ -138,6 +138,7 @@ export function registerAudit(program: Command): void {
             process.stdout.write(`webhook set: events are delivered to ${options.url}\n`);
             if (!options.secret) process.stdout.write(`signing secret (shown once): ${secret}\n`);
             process.stdout.write('verify each request: X-Tessera-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>\n');
+            process.stdout.write('delivery refuses loopback, private and link-local addresses unless allowed: TESSERA_WEBHOOK_PRIVATE_NETWORKS=<cidr,…> on serve\n');
           }
         });
       }),

@@ -169,6 +169,19 @@ export const variables = {
     default: undefined,
     doc: 'Comma-separated CIDRs (e.g. `10.20.0.0/16,fd00::/8`) an SSO issuer may resolve to although they are private; for IdPs on an internal network (air-gapped installs). Default: none, private and loopback addresses are refused.',
   },
+  TESSERA_WEBHOOK_ALLOW_LOOPBACK: {
+    schema: bool,
+    default: 'false',
+    doc: 'Development and tests only: audit SIEM webhooks may be delivered to loopback addresses (`127.0.0.1`, `::1`, names resolving to them). Never set in production.',
+  },
+  TESSERA_WEBHOOK_PRIVATE_NETWORKS: {
+    schema: z
+      .string()
+      .trim()
+      .refine((v) => v.split(',').map((c) => c.trim()).filter((c) => c !== '').every(isCidr), 'must be comma-separated CIDRs such as 10.20.0.0/16 or fd00::/8'),
+    default: undefined,
+    doc: 'Comma-separated CIDRs (e.g. `10.30.0.0/24`) an audit SIEM webhook may resolve to although they are private; for a SIEM on an internal network. Default: none, private, link-local and loopback addresses are refused (each attempt is a failed delivery, retried).',
+  },
   TESSERA_SSO_RATE_LIMIT: {
     schema: integer(0, 1_000_000, 'requests per minute per client IP'),
     default: '300',
@@ -220,5 +233,10 @@ export interface Config {
     readonly privateNetworks: readonly string[];
     /** Per client IP per minute on the public SSO routes; 0: no limit. */
     readonly rateLimitPerMinute: number;
+  };
+  /** Where audit SIEM webhooks may be delivered (the same server-side request forgery guard as SSO). */
+  readonly webhook: {
+    readonly allowLoopback: boolean;
+    readonly privateNetworks: readonly string[];
   };
 }

@@ -105,6 +105,17 @@ describe('configuration', () => {
     expect(loadConfig({ TESSERA_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
   });
 
+  it('reads the webhook network settings apart from the SSO ones; refuses what is not a CIDR', () => {
+    expect(loadConfig({}).webhook).toEqual({ allowLoopback: false, privateNetworks: [] });
+    const config = loadConfig({ TESSERA_WEBHOOK_ALLOW_LOOPBACK: 'true', TESSERA_WEBHOOK_PRIVATE_NETWORKS: ' 10.30.0.0/24, fd00:30::/64 ', TESSERA_SSO_PRIVATE_NETWORKS: '10.20.0.0/16' });
+    expect(config.webhook).toEqual({ allowLoopback: true, privateNetworks: ['10.30.0.0/24', 'fd00:30::/64'] });
+    expect(config.sso).toMatchObject({ allowLoopback: false, privateNetworks: ['10.20.0.0/16'] });
+    expect(Object.isFrozen(config.webhook)).toBe(true);
+    expect(problems({ TESSERA_WEBHOOK_PRIVATE_NETWORKS: '10.30.0.0/24,siem.internal' })).toEqual([expect.stringMatching(/^TESSERA_WEBHOOK_PRIVATE_NETWORKS=.*must be comma-separated CIDRs/)]);
+    expect(problems({ TESSERA_WEBHOOK_PRIVATE_NETWORKS: '10.30.0.0/33' })).toHaveLength(1);
+    expect(problems({ TESSERA_WEBHOOK_ALLOW_LOOPBACK: 'maybe' })).toEqual([expect.stringMatching(/^TESSERA_WEBHOOK_ALLOW_LOOPBACK=/)]);
+  });
+
   it('the README documents every variable', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(Object.keys(variables).length).toBeGreaterThan(0);

@@ -52,6 +52,11 @@ function parseTrustProxy(value: string): boolean | number | string[] {
   return value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** A validated comma-separated CIDR list as an array (unset: empty). */
+function cidrList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
+}
+
 /** Validates the environment once; the result is frozen. Throws ConfigError listing every problem. */
 export function loadConfig(env: Source = process.env): Config {
   const file = env.TESSERA_CONFIG?.trim();
@@ -108,9 +113,13 @@ export function loadConfig(env: Source = process.env): Config {
     },
     sso: {
       allowLoopback: values.TESSERA_SSO_ALLOW_LOOPBACK as boolean,
-      privateNetworks: ((values.TESSERA_SSO_PRIVATE_NETWORKS as string | undefined) ?? '').split(',').map((c) => c.trim()).filter((c) => c !== ''),
+      privateNetworks: cidrList(values.TESSERA_SSO_PRIVATE_NETWORKS as string | undefined),
       rateLimitPerMinute: values.TESSERA_SSO_RATE_LIMIT as number,
     },
+    webhook: {
+      allowLoopback: values.TESSERA_WEBHOOK_ALLOW_LOOPBACK as boolean,
+      privateNetworks: cidrList(values.TESSERA_WEBHOOK_PRIVATE_NETWORKS as string | undefined),
+    },
   };
-  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), sso: Object.freeze(config.sso) });
+  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), sso: Object.freeze(config.sso), webhook: Object.freeze(config.webhook) });
 }

@@ -226,7 +226,7 @@ describe.each(engines())('upgrading a database with data [%s]', (engine) => {
     expect(slug.rows[0]?.slug).toBe(from < 24 ? 'upgrade-co' : 'upgrade');
 
     if (from >= 2) {
-      const audit = createAudit({ db: t.db, clock: new FixedClock(AT), keyring: new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore), tenantIds: allTenantIds });
+      const audit = createAudit({ db: t.db, clock: new FixedClock(AT), keyring: new Keyring<Tx>(createMasterKeys(randomBytes(32)), dataKeyStore), tenantIds: allTenantIds, network: { allowLoopback: false, privateNetworks: [] } });
       expect(await audit.verify(T)).toMatchObject({ ok: true, lastSeq: 2 });
     }
   });

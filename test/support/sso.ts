@@ -6,7 +6,7 @@ import { freePort } from './user-agent.js';
 import { newId } from '../../src/kernel/ids.js';
 
 /**
- * A server whose PUBLIC_URL is its own loopback address (SSO's issuer-network policy allows loopback IdPs only when
+ * A server whose PUBLIC_URL is its own loopback address (SSO's outbound network policy (net/outbound-network.ts) allows loopback IdPs only when
  * TESSERA_SSO_ALLOW_LOOPBACK is set) and a real OpenID Provider whose redirect URI is the server's callback.
  */
 export async function startSsoTestApp(engine: Engine, opOptions: Omit<Parameters<typeof startOp>[0] & object, 'redirectUri'> = {}, appOptions: { consoleDir?: string; clock?: FixedClock; env?: Record<string, string> } = {}): Promise<{ t: TestApp; op: TestOp }> {

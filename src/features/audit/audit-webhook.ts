@@ -5,6 +5,7 @@ import { tryAdvisoryXactLock } from '../../db/advisory-lock.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import { AddressRefused, guardedFetch, type GuardedFetch, type OutboundNetworkPolicy, type OutboundSettingNames } from '../../net/outbound-network.js';
 import type { ChainedEvent } from './audit-chain.js';
 import { AuditErrors } from './audit.errors.js';
 import * as store from './audit.store.js';
@@ -32,12 +33,19 @@ export function signatureHeader(secret: string, timestamp: number, body: string)
   return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
+/** The operator settings that widen where a webhook may be delivered, named in the recorded refusal. */
+export const WEBHOOK_NETWORK_SETTINGS: OutboundSettingNames = { allowLoopback: 'TESSERA_WEBHOOK_ALLOW_LOOPBACK', privateNetworks: 'TESSERA_WEBHOOK_PRIVATE_NETWORKS' };
+
 export interface WebhookDeps {
   readonly db: Database;
   readonly clock: Clock;
   readonly keyring: Keyring<Tx>;
   readonly recorder: AuditRecorder;
-  readonly fetch?: typeof fetch;
+  /**
+   * Where a webhook may be delivered (TESSERA_WEBHOOK_ALLOW_LOOPBACK, TESSERA_WEBHOOK_PRIVATE_NETWORKS). One rule for
+   * every webhook, whoever set it (a tenant administrator over the API or the operator with the CLI).
+   */
+  readonly network: OutboundNetworkPolicy;
   readonly timeoutMs?: number;
 }
 
@@ -46,8 +54,14 @@ export interface DeliveryReport {
   readonly failed: number;
 }
 
-export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchImpl = fetch, timeoutMs = 10_000 }: WebhookDeps) {
-  async function post(url: string, secret: string, event: ChainedEvent): Promise<string | null> {
+export function createAuditWebhook({ db, clock, keyring, recorder, network, timeoutMs = 10_000 }: WebhookDeps) {
+  /**
+   * Posts one event; returns null when the receiver took it (2xx), else the reason recorded in the outbox. The
+   * webhook URL is chosen by a tenant administrator, so the request goes through the outbound network guard (OWASP
+   * SSRF Prevention: no loopback, private or link-local address unless the operator allows its network) and a
+   * redirect is a failed delivery, never followed (it could point anywhere, the guard's allowances included).
+   */
+  async function post(fetchImpl: GuardedFetch, url: string, secret: string, event: ChainedEvent): Promise<string | null> {
     const body = JSON.stringify(event);
     const timestamp = Math.floor(clock.now().getTime() / 1000);
     try {
@@ -64,9 +78,10 @@ export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchI
         signal: AbortSignal.timeout(timeoutMs),
       });
       await response.body?.cancel().catch(() => {});
+      if (response.status >= 300 && response.status < 400) return `HTTP ${response.status}: redirect not followed`;
       return response.ok ? null : `HTTP ${response.status}`;
     } catch (error) {
-      return (error as Error).name === 'TimeoutError' ? 'timeout' : `network: ${(error as Error).message}`;
+      return deliveryError(error);
     }
   }
 
@@ -86,12 +101,17 @@ export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchI
     const delivered: number[] = [];
     const failures: { seq: number; attempts: number; error: string }[] = [];
     const bySeq = new Map(loaded.events.map((e) => [e.seq, e]));
-    for (const c of claimed) {
-      const event = bySeq.get(c.seq);
-      // An event retention already removed is no longer deliverable.
-      const error = event ? await post(loaded.url, loaded.secret, event) : null;
-      if (error === null) delivered.push(c.seq);
-      else failures.push({ ...c, error });
+    const guarded = guardedFetch(network, { timeoutMs, settings: WEBHOOK_NETWORK_SETTINGS });
+    try {
+      for (const c of claimed) {
+        const event = bySeq.get(c.seq);
+        // An event retention already removed is no longer deliverable.
+        const error = event ? await post(guarded.fetch, loaded.url, loaded.secret, event) : null;
+        if (error === null) delivered.push(c.seq);
+        else failures.push({ ...c, error });
+      }
+    } finally {
+      await guarded.close();
     }
     await db.tenantWork(tenantId, async (tx) => {
       await store.deleteOutbox(tx, tenantId, delivered);
@@ -151,6 +171,22 @@ export function createAuditWebhook({ db, clock, keyring, recorder, fetch: fetchI
       return { delivered, failed };
     },
   };
+}
+
+/**
+ * The outbox's reason for a failed attempt, in words an operator can act on: a refused address names the setting
+ * that would allow it. Built from error names and messages only: never the URL's query string or the secret.
+ */
+function deliveryError(error: unknown): string {
+  const chain: unknown[] = [];
+  for (let e = error; e !== undefined && e !== null && chain.length < 6; e = (e as { cause?: unknown }).cause) chain.push(e);
+  const refused = chain.find((e) => e instanceof AddressRefused);
+  if (refused) return `refused: ${refused.message}`;
+  const code = (e: unknown) => (typeof (e as { code?: unknown }).code === 'string' ? ((e as { code: string }).code) : undefined);
+  if (chain.some((e) => (e as Error).name === 'TimeoutError' || /TIMEOUT/.test(code(e) ?? ''))) return 'timeout';
+  const innermost = chain.at(-1);
+  const message = innermost instanceof Error ? innermost.message : typeof innermost === 'string' ? innermost : 'unknown error';
+  return `network: ${code(innermost) ?? message.slice(0, 200)}`;
 }
 
 function checkWebhookInput(input: { url: string | null; secret?: string }): void {

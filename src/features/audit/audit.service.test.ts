@@ -112,7 +112,7 @@ describe.each(engines())('audit log [%s]', (engine) => {
 
   beforeAll(async () => {
     t = await createTestDatabase(engine);
-    audit = createAudit({ db: t.db, clock, keyring, tenantIds: allTenantIds });
+    audit = createAudit({ db: t.db, clock, keyring, tenantIds: allTenantIds, network: { allowLoopback: false, privateNetworks: [] } });
   });
   afterAll(() => t.drop());
 
@@ -435,7 +435,8 @@ describe.each(engines())('audit webhook to a SIEM [%s]', (engine) => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/siem/hook?token=abc`;
     t = await createTestDatabase(engine);
-    audit = createAudit({ db: t.db, clock, keyring, tenantIds: allTenantIds });
+    // The receiver listens on loopback, which the webhook guard refuses unless the operator allows it.
+    audit = createAudit({ db: t.db, clock, keyring, tenantIds: allTenantIds, network: { allowLoopback: true, privateNetworks: [] } });
   });
   afterAll(async () => {
     await t.drop();

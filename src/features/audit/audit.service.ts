@@ -2,6 +2,7 @@ import type { Keyring } from '../../crypto/keyring.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import type { OutboundNetworkPolicy } from '../../net/outbound-network.js';
 import { createAuditQueries } from './audit-query.js';
 import { createAuditRecorder } from './audit-recorder.js';
 import { createAuditRetention, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS } from './audit-retention.js';
@@ -16,8 +17,8 @@ export interface AuditDeps {
   readonly keyring: Keyring<Tx>;
   /** Every tenant's id, in order, in the caller's owner transaction (the tenants feature owns the list). */
   readonly tenantIds: (tx: Tx) => Promise<string[]>;
-  /** The webhook's HTTP client (default: global fetch). */
-  readonly fetch?: typeof fetch;
+  /** Where the SIEM webhook may be delivered (config `webhook`: TESSERA_WEBHOOK_ALLOW_LOOPBACK, TESSERA_WEBHOOK_PRIVATE_NETWORKS). */
+  readonly network: OutboundNetworkPolicy;
 }
 
 export interface AuditJobsOptions {
@@ -27,11 +28,11 @@ export interface AuditJobsOptions {
 }
 
 /** The audit log: the recorder every feature writes through, and the use cases that read and keep the chain. */
-export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps) {
+export function createAudit({ db, clock, keyring, tenantIds, network }: AuditDeps) {
   const recorder = createAuditRecorder({ clock, engine: db.engine });
   const queries = createAuditQueries({ db });
   const retention = createAuditRetention({ db, clock, recorder, tenantIds });
-  const webhook = createAuditWebhook({ db, clock, keyring, recorder, fetch });
+  const webhook = createAuditWebhook({ db, clock, keyring, recorder, network });
 
   /** A retention change in the caller's unit of work; recorded only when the value changes. */
   async function setRetentionIn(tx: Tx, tenantId: string, actor: AuditActor, days: number): Promise<void> {

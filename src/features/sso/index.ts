@@ -1,7 +1,6 @@
 export { createSsoService, type SsoDeps, type SsoService } from './sso.service.js';
 export { ssoRoutes } from './sso.routes.js';
 export { SsoErrors } from './sso.errors.js';
-export type { IssuerNetworkPolicy } from './issuer-network.js';
 export { createSsoSignIn, type SsoSignIn } from './signin.js';
 export { ssoSignInRoutes } from './signin.routes.js';
 export { createSsoPolicy, type SsoPolicy } from './sso-policy.service.js';

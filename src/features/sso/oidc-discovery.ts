@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as client from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { AppError } from '../../kernel/app-error.js';
-import { AddressRefused, addressRefusal, guardedLookup, type IssuerNetworkPolicy, isLoopbackHost } from './issuer-network.js';
+import { AddressRefused, addressRefusal, guardedFetch, isLoopbackHost, type OutboundNetworkPolicy, type OutboundSettingNames } from '../../net/outbound-network.js';
 import { SsoErrors } from './sso.errors.js';
 
 /** Seconds a discovery request may take in all (connect, headers, body). */
@@ -15,7 +14,7 @@ const configError = (message: string, detail?: Record<string, unknown>) => new A
  * information; http only for `localhost` / 127.0.0.1 / ::1 when `TESSERA_SSO_ALLOW_LOOPBACK` allows it.
  * The issuer is kept exactly as written: the discovered `issuer` must equal it byte for byte.
  */
-export function checkIssuerUrl(issuer: string, policy: IssuerNetworkPolicy): URL {
+export function checkIssuerUrl(issuer: string, policy: OutboundNetworkPolicy): URL {
   let url: URL;
   try {
     url = new URL(issuer);
@@ -48,22 +47,20 @@ export function checkCaBundle(pem: string): string {
 /** What the sso feature keeps of an issuer: its metadata as fetched. */
 export type DiscoveryDocument = Record<string, unknown>;
 
+/** The operator settings that widen where SSO may reach an IdP, named in refusals. */
+export const SSO_NETWORK_SETTINGS: OutboundSettingNames = { allowLoopback: 'TESSERA_SSO_ALLOW_LOOPBACK', privateNetworks: 'TESSERA_SSO_PRIVATE_NETWORKS' };
+
 /**
- * The fetch an issuer is reached with: one undici Agent trusting the connection's CA bundle (instead of the public
- * CAs) when it has one, resolving names through the SSRF guard, with bounded timeouts; redirects are never
+ * The fetch an issuer is reached with: the outbound network guard (net/outbound-network.ts) trusting the
+ * connection's CA bundle (instead of the public CAs) when it has one, with bounded timeouts; redirects are never
  * followed (a 3xx is an error), so a request cannot be bounced to another host.
  */
-export function issuerFetch(policy: IssuerNetworkPolicy, caBundlePem: string | null) {
-  const agent = new Agent({
-    connect: { lookup: guardedLookup(policy), timeout: DISCOVERY_TIMEOUT_SECONDS * 1000, ...(caBundlePem ? { ca: caBundlePem } : {}) },
-    headersTimeout: DISCOVERY_TIMEOUT_SECONDS * 1000,
-    bodyTimeout: DISCOVERY_TIMEOUT_SECONDS * 1000,
-  });
+export function issuerFetch(policy: OutboundNetworkPolicy, caBundlePem: string | null) {
+  const guarded = guardedFetch(policy, { ca: caBundlePem, timeoutMs: DISCOVERY_TIMEOUT_SECONDS * 1000, settings: SSO_NETWORK_SETTINGS });
   // undici's Response and the global one are the same at run time; their types differ once a dependency's typings
   // bring in the `dom` lib (samlify's, through @xmldom/xmldom), hence the cast.
-  const fetch: client.CustomFetch = (url, options) =>
-    undiciFetch(url, { ...(options as object), redirect: 'manual', dispatcher: agent }) as unknown as ReturnType<client.CustomFetch>;
-  return { fetch, close: () => agent.close() };
+  const fetch: client.CustomFetch = (url, options) => guarded.fetch(url, { ...(options as object) }) as unknown as ReturnType<client.CustomFetch>;
+  return { fetch, close: guarded.close };
 }
 
 function causeChain(err: unknown): unknown[] {
@@ -101,10 +98,10 @@ function explain(err: unknown, issuer: string): AppError {
  * openid-client accepts only when its `issuer` equals the configured one exactly (§4.3). The pinned id_token
  * algorithm must be one the IdP offers, when it lists them.
  */
-export async function discoverIssuer(input: { issuer: string; clientId: string; caBundlePem: string | null; idTokenAlg: string }, policy: IssuerNetworkPolicy): Promise<DiscoveryDocument> {
+export async function discoverIssuer(input: { issuer: string; clientId: string; caBundlePem: string | null; idTokenAlg: string }, policy: OutboundNetworkPolicy): Promise<DiscoveryDocument> {
   const url = checkIssuerUrl(input.issuer, policy);
   const literal = url.hostname.replace(/^\[|\]$/g, '');
-  const refused = literal !== 'localhost' ? addressRefusal(literal, policy) : undefined;
+  const refused = literal !== 'localhost' ? addressRefusal(literal, policy, SSO_NETWORK_SETTINGS) : undefined;
   if (refused && /^[\d.]+$|:/.test(literal)) throw configError(`The issuer may not be reached: ${refused}.`);
   const { fetch, close } = issuerFetch(policy, input.caBundlePem);
   try {

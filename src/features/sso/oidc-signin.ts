@@ -5,7 +5,7 @@ import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { RequestMeta } from '../sessions/index.js';
 import { createJwksCache, createJwksCacheSet, IdTokenRefused, JWKS_CACHE_LIMIT, type JwksCache, verifyIdToken } from './id-token.js';
-import type { IssuerNetworkPolicy } from './issuer-network.js';
+import type { OutboundNetworkPolicy } from '../../net/outbound-network.js';
 import { issuerFetch } from './oidc-discovery.js';
 import { refused, type SignInCore, type SignInFlow, SignInRefused } from './signin-core.js';
 import { createCookieSealer, type SsoTransaction, TRANSACTION_TTL_SECONDS } from './sso-transaction.js';
@@ -23,7 +23,7 @@ export interface OidcSignInDeps {
   readonly masterKeys: MasterKeys;
   /** PUBLIC_URL: the redirect_uri is built on it. */
   readonly publicUrl: string;
-  readonly network: IssuerNetworkPolicy;
+  readonly network: OutboundNetworkPolicy;
   readonly clientSecret: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<string | null>;
   /** private_key_jwt: the connection's current private key and its kid. */
   readonly clientKey: (tx: Tx, tenantId: string, row: store.ConnectionRow) => Promise<{ key: jose.CryptoKey; kid: string } | null>;

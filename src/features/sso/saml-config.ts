@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { generateServiceProviderMetadata } from '@node-saml/node-saml';
 import { AppError } from '../../kernel/app-error.js';
-import type { IssuerNetworkPolicy } from './issuer-network.js';
+import type { OutboundNetworkPolicy } from '../../net/outbound-network.js';
 import { checkIssuerUrl, DISCOVERY_TIMEOUT_SECONDS, issuerFetch } from './oidc-discovery.js';
 import { attr, child, children, NS, parseXmlStrict, XmlRefused } from './saml-xml.js';
 import { SsoErrors } from './sso.errors.js';
@@ -145,12 +145,12 @@ export function resolveSamlConfig(input: SamlSettingsInput & { fetchedMetadataXm
 const MAX_METADATA_BYTES = 1024 * 1024;
 
 /**
- * Fetches an IdP's metadata by URL under the same network rules as OIDC discovery (issuer-network.ts: https, no
+ * Fetches an IdP's metadata by URL under the same network rules as OIDC discovery (net/outbound-network.ts: https, no
  * private or loopback address unless the operator allows it, no redirects, 10-second timeouts), 1 MiB at most.
  * The document is trusted as configuration, as an uploaded one would be (saml-metadata §3: sign or pin it
  * out of band; https authenticates the IdP's host).
  */
-export async function fetchIdpMetadata(url: string, policy: IssuerNetworkPolicy): Promise<string> {
+export async function fetchIdpMetadata(url: string, policy: OutboundNetworkPolicy): Promise<string> {
   checkIssuerUrl(url.replace(/[?#].*$/, ''), policy);
   const { fetch, close } = issuerFetch(policy, null);
   try {

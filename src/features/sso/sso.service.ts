@@ -11,7 +11,7 @@ import { newId } from '../../kernel/ids.js';
 import { actingUserId, type AuditRecorder, type ConfiguringActor } from '../audit/index.js';
 import { ACCOUNT_ADMIN, findRoleInAccounts, type Grant, type GrantRule } from '../rbac/index.js';
 import { organizationExists, tenantAccounts } from '../tenants/index.js';
-import type { IssuerNetworkPolicy } from './issuer-network.js';
+import type { OutboundNetworkPolicy } from '../../net/outbound-network.js';
 import { checkCaBundle, checkIssuerUrl, discoverIssuer, type DiscoveryDocument } from './oidc-discovery.js';
 import { SsoErrors } from './sso.errors.js';
 import { ClientJwk, type Connection, type CreateConnectionInput, MAX_RULE_REGEX_LENGTH, type UpdateConnectionInput } from './sso.schema.js';
@@ -32,7 +32,7 @@ export interface SsoDeps {
   /** identity's rule: tenant-level settings change only by a tenant administrator. */
   readonly requireTenantAdmin: (tx: Tx, tenantId: string, userId: string) => Promise<void>;
   /** Where an issuer may be reached (TESSERA_SSO_ALLOW_LOOPBACK, TESSERA_SSO_PRIVATE_NETWORKS). */
-  readonly network: IssuerNetworkPolicy;
+  readonly network: OutboundNetworkPolicy;
   /** rbac's grant rule: the roles a connection hands out must be within the configuring administrator's access. */
   readonly grants: Pick<GrantRule, 'assertWithinOwnAccess' | 'refusalsRecorded'>;
   /** PUBLIC_URL: a connection's client JWKS is published under it. */
