@@ -7,12 +7,14 @@ import { createPasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
 import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.js';
+import { applicationsRoutes, createApplicationsService } from './features/applications/index.js';
 import { auditRoutes, createAudit } from './features/audit/index.js';
 import { createDomainsService, createTxtLookup, domainsRoutes } from './features/domains/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
+import { createOpenIdProvider, openIdProviderRoutes } from './features/openid-provider/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createCertificateWatch, createSsoSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
 import { createDirectoriesService, createRoleMappingsService, createScimGroupsService, createScimUsersService, scimDirectoryRoutes, scimFrame, scimProtocolRoutes } from './features/scim/index.js';
@@ -56,6 +58,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const rbac = createRbacService({ db, clock, audit });
   const groups = createGroupsService({ db, clock, audit, access: rbac.groupRules });
   const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: (...args) => rbac.catalog.checkKeys(...args), grants: rbac.grants, has: (...args) => rbac.access.has(...args) } });
+  const applications = createApplicationsService({ db, clock, audit });
   const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const domains = createDomainsService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin, txt: createTxtLookup({ servers: config.domains.dnsServers, timeoutMs: config.domains.dnsTimeoutMs }), extraPublicMailboxDomains: config.domains.publicMailboxDomains,
@@ -109,9 +112,15 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     },
   });
   const ssoCertificates = createCertificateWatch({ db, clock, audit, tenantIds: allTenantIds, spendOnceIn: (tx, tenantId, id, expiresAt) => sessions.spendOnceIn(tx, tenantId, id, expiresAt) });
+  const openIdProvider = createOpenIdProvider({
+    db, clock, masterKeys, audit, issuer: config.publicUrl.replace(/\/$/, ''), trustProxy: config.trustProxy !== false,
+    keys, applications, sessions,
+    permissionsIn: async (tenantId, userId, accountId) => (await rbac.access.effectiveAccess(tenantId, userId)).accounts.find((a) => a.accountId === accountId)?.permissions.map((p) => p.key) ?? [],
+    emailVerified: async (tenantId, email) => (await domains.tenantForEmail(email)) === tenantId,
+  });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings };
+  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, applications, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings, openIdProvider };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -138,6 +147,7 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     ...organizationsRoutes(s.organizations),
     ...rbacRoutes(s.rbac),
     ...apiKeysRoutes(s.apiKeys),
+    ...applicationsRoutes(s.applications),
     ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit),
     ...ssoRoutes(s.sso, s.ssoSignIn),
@@ -145,6 +155,7 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     ...ssoSignInRoutes(s.ssoSignIn, { secureCookies: s.sessions.secureCookies, publicUrl: config.publicUrl, perMinutePerIp: config.sso.rateLimitPerMinute }),
     ...scimDirectoryRoutes(s.scimDirectories, s.scimRoleMappings),
   ]);
+  await openIdProviderRoutes(http, guards, s.openIdProvider);
   await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers, s.scimGroups), scimFrame);
   installWebConsole(http, consoleDir === undefined ? {} : { dir: consoleDir });
   return { http, guards };
