@@ -120,13 +120,29 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
     };
   }
 
+  /**
+   * The account behind an id, while its Tessera session lives. During an authorization request (`authorization`,
+   * `resume`) a session in another account than the application's is still returned: the interaction policy then asks
+   * for a sign-in (provider-config.ts); everywhere else (code exchange, refresh, userinfo) it is refused.
+   */
   async function findAccount(ctx: KoaContextWithOIDC, accountId: string): Promise<Account | undefined> {
     const state = await liveState(accountId);
-    if (!state) return undefined;
-    // An application obtains tokens only for sessions in its own account.
-    const client = ctx.oidc?.client;
-    if (client && (client.metadata() as { tessera_account_id?: string }).tessera_account_id !== state.accountId) return undefined;
-    return { accountId, claims: (_use, scope) => claimsOf(state, scope) };
+    const oidc = ctx.oidc as KoaContextWithOIDC['oidc'] | undefined;
+    if (!state) {
+      // The browser's sign-in at the provider ended in Tessera (logout, revocation, de-provisioning): the browser is
+      // signed out at the provider too, so the request prompts for a sign-in (or answers login_required).
+      const session = oidc?.session as (KoaContextWithOIDC['oidc']['session'] & { accountId?: string; touched?: boolean }) | undefined;
+      if (session?.accountId === accountId) {
+        delete session.accountId;
+        session.authorizations = {};
+        session.touched = true;
+      }
+      return undefined;
+    }
+    const client = oidc?.client;
+    const inAuthorization = oidc?.route === 'authorization' || oidc?.route === 'resume';
+    if (client && !inAuthorization && (client.metadata() as { tessera_account_id?: string }).tessera_account_id !== state.accountId) return undefined;
+    return { accountId, tesseraAccountId: state.accountId, claims: (_use, scope) => claimsOf(state, scope) };
   }
 
   function tenantOf(payload: AdapterPayload): string | null {

@@ -69,7 +69,7 @@ export function clientMetadataOf(app: ProviderClient, alg: SigningAlgorithm): Cl
     response_types: machine ? [] : ['code'],
     redirect_uris: app.redirectUris,
     post_logout_redirect_uris: app.postLogoutRedirectUris,
-    scope: app.scopes.join(' '),
+    ...(app.scopes.length > 0 ? { scope: app.scopes.join(' ') } : {}),
     id_token_signed_response_alg: alg,
     tessera_tenant_id: app.tenantId,
     tessera_account_id: app.accountId,
@@ -104,10 +104,22 @@ function cookieKeys(master: MasterKeys): string[] {
   return [master.current.key, ...(master.previous ? [master.previous.key] : [])].map(derive);
 }
 
-/** `prompt=select_account` (OIDC Core §3.1.2.1) is a requestable prompt: the hosted sign-in resolves it (account picker). */
+/**
+ * The interaction policy: oidc-provider's, plus
+ * - `prompt=select_account` (OIDC Core §3.1.2.1) as a requestable prompt the hosted sign-in resolves (account picker);
+ * - a sign-in is needed when the browser's session is in another account than the application's: an application
+ *   obtains tokens only for sessions in its own account.
+ */
 function policy() {
   const rules = interactionPolicy.base();
   rules.add(new interactionPolicy.Prompt({ name: 'select_account', requestable: true }), 0);
+  rules.get('login')!.checks.add(
+    new interactionPolicy.Check('application_account', 'the signed-in session is in another account than the application', 'login_required', (ctx) => {
+      const { account, client } = ctx.oidc;
+      if (!account || !client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return (account as { tesseraAccountId?: string }).tesseraAccountId === meta(client).tessera_account_id ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
   return rules;
 }
 
