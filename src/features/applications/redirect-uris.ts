@@ -12,6 +12,9 @@ export function isLoopbackHost(hostname: string): boolean {
   return hostname === '127.0.0.1' || hostname === '[::1]' || hostname === 'localhost';
 }
 
+// A DNS name (LDH labels, RFC 1123 §2.1) or an IP literal: no wildcard or other character a URL parser lets through.
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])$/;
+
 // RFC 8252 §7.1: a native app's private-use scheme is a reverse domain name it controls (`com.example.app`).
 const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9]*(\.[a-z0-9-]+)+:$/;
 
@@ -28,7 +31,7 @@ export function redirectUriProblem(raw: string, type: ApplicationType): string |
   // RFC 6749 §3.1.2: the redirection endpoint URI MUST NOT include a fragment component.
   if (raw.includes('#')) return 'has a fragment';
   if (url.username || url.password) return 'carries credentials';
-  if (url.protocol === 'https:') return url.hostname ? null : 'has no host';
+  if (url.protocol === 'https:') return HOST.test(url.hostname) ? null : 'needs a plain host name';
   // Loopback http: a native app's local listener (RFC 8252 §7.3) or a developer's machine.
   if (url.protocol === 'http:') return isLoopbackHost(url.hostname) ? null : 'http is allowed only on a loopback address';
   if (type === 'native' && PRIVATE_USE_SCHEME.test(url.protocol)) return null;
@@ -44,6 +47,7 @@ export function originProblem(raw: string): string | null {
     return 'not an origin';
   }
   if (url.origin !== raw) return 'must be scheme://host[:port] with nothing after it';
+  if (!HOST.test(url.hostname)) return 'needs a plain host name (no wildcard)';
   if (url.protocol === 'https:') return null;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null;
   return 'must be https (http only on a loopback address)';
