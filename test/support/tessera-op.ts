@@ -11,9 +11,9 @@ import { freePort } from './user-agent.js';
  * real relying party (`openid-client` 6) against it, and a small cookie-keeping "browser" that follows the
  * authorization request through the interaction to the hosted sign-in's finish call, as the login page does.
  */
-export async function startOpTestApp(engine: Engine): Promise<TestApp> {
+export async function startOpTestApp(engine: Engine, options: { consoleDir?: string } = {}): Promise<TestApp> {
   const port = await freePort();
-  return startTestApp(engine, { port, env: { PUBLIC_URL: `http://127.0.0.1:${port}` } });
+  return startTestApp(engine, { port, env: { PUBLIC_URL: `http://127.0.0.1:${port}` }, ...options });
 }
 
 export interface RegisteredApp {
