@@ -42,7 +42,7 @@ describe.each(engines())('signing in to an application through Tessera, in Chrom
         } else if (url.pathname === '/callback' && pending) {
           signedIn = await oidc.authorizationCodeGrant(rp, url, { pkceCodeVerifier: pending.verifier, expectedState: pending.state, expectedNonce: pending.nonce });
           const claims = signedIn.claims()!;
-          res.writeHead(200, { 'content-type': 'text/html' }).end(`<!DOCTYPE html><html lang="en"><head><title>App</title></head><body><main><h1>Signed in as ${String(claims.email)}</h1></main></body></html>`);
+          res.writeHead(200, { 'content-type': 'text/html' }).end(`<!DOCTYPE html><html lang="en"><head><title>App</title></head><body><main><h1>Signed in as ${typeof claims.email === 'string' ? claims.email : ''}</h1></main></body></html>`);
         } else res.writeHead(404).end();
       })().catch((error: unknown) => res.writeHead(500).end(String(error)));
     });

@@ -44,7 +44,9 @@ export function artifactAdapter({ db, clock, tenantOf, clientMetadata }: Artifac
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      const { jti, consumed: _consumed, ...rest } = payload;
+      const rest: Record<string, unknown> = { ...payload };
+      delete rest.jti;
+      delete rest.consumed;
       const now = clock.now();
       await db.globalWork((tx) =>
         store.upsertArtifact(tx, {
@@ -53,7 +55,7 @@ export function artifactAdapter({ db, clock, tenantOf, clientMetadata }: Artifac
           tenantId: tenantOf(payload),
           grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
           uidHash: typeof payload.uid === 'string' ? uidHash(this.model, payload.uid) : null,
-          payload: SIGNED_COOKIE_MODELS.has(this.model) ? { ...rest, jti } : rest,
+          payload: SIGNED_COOKIE_MODELS.has(this.model) ? { ...rest, jti: id } : rest,
           expiresAt: new Date(now.getTime() + expiresIn * 1000),
         }),
       );
@@ -68,7 +70,7 @@ export function artifactAdapter({ db, clock, tenantOf, clientMetadata }: Artifac
     /** OP sessions by uid (their payload keeps their id, see SIGNED_COOKIE_MODELS). */
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
       const row = await db.globalWork((tx) => store.findArtifactByUid(tx, this.model, uidHash(this.model, uid), clock.now()));
-      return row ? (row.payload as AdapterPayload) : undefined;
+      return row ? (row.payload) : undefined;
     }
 
     findByUserCode(): Promise<AdapterPayload | undefined> {

@@ -26,8 +26,8 @@ export async function findArtifact(tx: Tx, model: string, idHash: Buffer, now: D
   return tx.selectFrom('oidc_provider_artifacts').select(['payload', 'consumed_at']).where('model', '=', model).where('id_hash', '=', idHash).where('expires_at', '>', now).executeTakeFirst();
 }
 
-export async function findArtifactByUid(tx: Tx, model: string, uidHash: Buffer, now: Date): Promise<(ArtifactRow & { id_hash: Uint8Array }) | undefined> {
-  return tx.selectFrom('oidc_provider_artifacts').select(['payload', 'consumed_at', 'id_hash']).where('model', '=', model).where('uid_hash', '=', uidHash).where('expires_at', '>', now).executeTakeFirst();
+export async function findArtifactByUid(tx: Tx, model: string, uidHash: Buffer, now: Date): Promise<ArtifactRow | undefined> {
+  return tx.selectFrom('oidc_provider_artifacts').select(['payload', 'consumed_at']).where('model', '=', model).where('uid_hash', '=', uidHash).where('expires_at', '>', now).executeTakeFirst();
 }
 
 /** Marks an artefact consumed, once: the grant id when this call consumed it, null when it was consumed already (or is gone). */

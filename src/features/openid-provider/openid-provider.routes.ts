@@ -36,7 +36,7 @@ const meta = (request: FastifyRequest) => ({ ip: request.ip, userAgent: typeof r
 export async function openIdProviderRoutes(http: FastifyInstance, guards: AuthGuards, op: OpenIdProviderService): Promise<void> {
   op.onServerError((error) => http.log.error({ err: error }, 'openid provider server error'));
 
-  await http.register(async (scope) => {
+  await http.register((scope, _options, registered) => {
     // oidc-provider reads the body itself (form posts to /oidc/token, RFC 6749 §4.1.3): nothing here consumes it.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
@@ -51,6 +51,7 @@ export async function openIdProviderRoutes(http: FastifyInstance, guards: AuthGu
     };
     scope.route({ method: ['GET', 'POST', 'OPTIONS'], url: `${OP_PATH}/*`, handler: forward });
     scope.route({ method: ['GET', 'OPTIONS'], url: '/.well-known/openid-configuration', handler: forward });
+    registered();
   });
 
   const noStore = (reply: FastifyReply) => void reply.header('cache-control', 'no-store');

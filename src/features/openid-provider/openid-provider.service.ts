@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
 import type Provider from 'oidc-provider';
@@ -51,7 +52,7 @@ export interface OpenIdProviderDeps {
   readonly masterKeys: MasterKeys;
   readonly trustProxy: boolean;
   readonly audit: AuditRecorder;
-  readonly keys: { currentSigningKey(): Promise<{ kid: string; alg: SigningAlgorithm; privateKey: import('node:crypto').KeyObject }> };
+  readonly keys: { currentSigningKey(): Promise<{ kid: string; alg: SigningAlgorithm; privateKey: KeyObject }> };
   readonly applications: {
     findClient(clientId: string): Promise<ProviderClient | undefined>;
     secretMatches(client: Pick<ProviderClient, 'secretHash'>, presented: string): boolean;
@@ -78,6 +79,9 @@ export function parseAccountId(accountId: string): { tenantId: string; sessionId
   const m = ACCOUNT_ID.exec(accountId);
   return m ? { tenantId: m[1]!, sessionId: m[2]! } : undefined;
 }
+
+/** An authorization request parameter as text ('' when absent or not text). */
+const textParam = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 export function isInteractionUid(uid: string): boolean {
   return INTERACTION_UID.test(uid);
@@ -131,7 +135,7 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
     if (!state) {
       // The browser's sign-in at the provider ended in Tessera (logout, revocation, de-provisioning): the browser is
       // signed out at the provider too, so the request prompts for a sign-in (or answers login_required).
-      const session = oidc?.session as (KoaContextWithOIDC['oidc']['session'] & { accountId?: string; touched?: boolean }) | undefined;
+      const session: { accountId?: string | undefined; authorizations?: unknown; touched?: boolean } | undefined = oidc?.session;
       if (session?.accountId === accountId) {
         delete session.accountId;
         session.authorizations = {};
@@ -229,7 +233,7 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
         prompt: interaction.prompt.name,
         clientName: meta?.client_name ?? 'An application',
         firstParty: meta?.tessera_first_party ?? true,
-        scopes: String(interaction.params.scope ?? '').split(' ').filter(Boolean),
+        scopes: textParam(interaction.params.scope).split(' ').filter(Boolean),
         loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : null,
       };
     },
@@ -259,7 +263,7 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
         );
         throw new AppError(OpenIdProviderErrors['openid_provider.account_mismatch']);
       }
-      const prompts = new Set(String(interaction.params.prompt ?? '').split(' '));
+      const prompts = new Set(textParam(interaction.params.prompt).split(' '));
       const nowSeconds = Math.floor(clock.now().getTime() / 1000);
       const authTime = caller.authTime ?? 0;
       const maxAge = interaction.params.max_age === undefined ? undefined : Number(interaction.params.max_age);

@@ -64,7 +64,7 @@ export function clientMetadataOf(app: ProviderClient, alg: SigningAlgorithm): Cl
     // oidc-provider compares the presented secret through compareClientSecret (replaced in buildProvider): the
     // stored value is the hash, never a usable secret.
     ...(app.secretHash ? { client_secret: app.secretHash.toString('base64url') } : {}),
-    ...(app.jwks ? { jwks: app.jwks as unknown as ClientMetadata['jwks'] } : {}),
+    ...(app.jwks ? { jwks: app.jwks } : {}),
     grant_types: machine ? ['client_credentials'] : refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
     response_types: machine ? [] : ['code'],
     redirect_uris: app.redirectUris,
@@ -143,7 +143,7 @@ export function buildProvider(deps: ProviderDeps, key: { kid: string; alg: Signi
       tenantOf: deps.tenantOf,
       clientMetadata: async (clientId) => {
         const app = await deps.findClient(clientId);
-        return app ? (clientMetadataOf(app, key.alg) as unknown as AdapterPayload) : undefined;
+        return app ? (clientMetadataOf(app, key.alg)) : undefined;
       },
     }),
     jwks: { keys: [key.jwk] },
@@ -243,9 +243,9 @@ export function buildProvider(deps: ProviderDeps, key: { kid: string; alg: Signi
   // oidc-provider sets `sub` to the account id, which here names the Tessera session (openid-provider.service.ts);
   // the subject an application sees is the user (OIDC Core §2: locally unique, never reassigned), carried by the
   // account's claims as SUBJECT_CLAIM and put back here, in the one place ID token and userinfo claims are built.
-  const result = provider.Claims.prototype.result;
+  const claimsOf = Object.getOwnPropertyDescriptor(provider.Claims.prototype, 'result')!.value as (this: unknown) => Promise<Record<string, unknown>>;
   provider.Claims.prototype.result = async function (this: { available: Record<string, unknown> }) {
-    const claims = (await result.call(this)) as Record<string, unknown>;
+    const claims = await claimsOf.call(this);
     const subject = this.available[SUBJECT_CLAIM];
     if (claims.sub !== undefined && typeof subject === 'string') claims.sub = subject;
     return claims;
