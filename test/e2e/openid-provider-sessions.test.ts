@@ -105,4 +105,20 @@ describe.each(engines())('OpenID Provider sign-ins, sessions and keys [%s]', (en
     const { url } = await followOnServer(t, jar, silent.url.href);
     expect(new URL(url).searchParams.get('code')).toBeTruthy();
   });
+
+  it('codes and tokens are stored only as hashes; expired artefacts are purged', async () => {
+    const rp = await relyingParty(t, web);
+    const request = await authorizationRequest(rp, { redirect_uri: CALLBACK, scope: 'openid offline_access' });
+    const callback = await signIn(t, new CookieJar(), request, await freshSession());
+    const code = callback.searchParams.get('code')!;
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    const rows = await t.app.db.ownerWork((tx) => tx.selectFrom('oidc_provider_artifacts').select(['model', 'payload', 'tenant_id']).execute());
+    const stored = JSON.stringify(rows);
+    for (const secret of [code, tokens.access_token, tokens.refresh_token!]) expect(stored).not.toContain(secret);
+    expect(rows.filter((r) => r.model === 'RefreshToken').every((r) => r.tenant_id === admin.tenantId)).toBe(true);
+    t.clock.advance(400 * 86_400_000);
+    expect(await t.app.services.openIdProvider.purgeExpired()).toBeGreaterThan(0);
+    const left = await t.app.db.ownerWork((tx) => tx.selectFrom('oidc_provider_artifacts').select('model').execute());
+    expect(left).toEqual([]);
+  });
 });

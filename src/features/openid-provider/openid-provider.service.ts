@@ -8,6 +8,7 @@ import type { MasterKeys } from '../../crypto/master-key.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import { type JobLog, type PeriodicJob, startPeriodicJob } from '../../kernel/periodic-job.js';
 import type { Principal } from '../../kernel/principal.js';
 import { type ProviderClient, parseClientId } from '../applications/index.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
@@ -330,6 +331,11 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
     /** Expired artefacts removed (the provider never reads them again). */
     purgeExpired(): Promise<number> {
       return deps.db.globalWork((tx) => artifacts.purgeExpired(tx, clock.now()));
+    },
+
+    /** The purge, every hour on each instance (a delete of expired rows: instances running it at once do no harm). */
+    startJobs({ log, intervalMs = 3_600_000, firstMs = 120_000 }: { log: JobLog; intervalMs?: number; firstMs?: number }): PeriodicJob {
+      return startPeriodicJob('openid-provider-purge', async () => ({ expiredArtifacts: await deps.db.globalWork((tx) => artifacts.purgeExpired(tx, clock.now())) }), { log, intervalMs, firstMs });
     },
   };
 }
