@@ -88,6 +88,36 @@ describe.each(engines())('OpenID Provider sign-ins, sessions and keys [%s]', (en
     expect(madeUp.headers.get('location')).toBe('/login?error=openid_provider.interaction_not_found');
   });
 
+  it('a third-party application asks for consent: JSON only, then the code; denying answers access_denied', async () => {
+    const third = await registerApp(t, admin, { name: 'Partner', type: 'web', firstParty: false, redirectUris: [CALLBACK] });
+    const rp = await relyingParty(t, third);
+    const request = await authorizationRequest(rp, { redirect_uri: CALLBACK });
+    const jar = new CookieJar();
+    const { uid } = await startInteraction(t, jar, request.url);
+    const login = await browse(jar, `${t.url}/oidc/interaction/${uid}/login`, { method: 'POST', headers: { authorization: `Bearer ${(await freshSession()).accessToken}`, 'content-type': 'application/json' }, body: '{}' });
+    const { redirectTo } = (await login.json()) as { redirectTo: string };
+    const { response } = await followOnServer(t, jar, redirectTo);
+    const consentPage = new URL(response.headers.get('location')!, t.url);
+    const consentUid = consentPage.searchParams.get('interaction')!;
+    const details = (await (await browse(jar, `${t.url}/oidc/interaction/${consentUid}/details`)).json()) as { prompt: string; clientName: string; firstParty: boolean };
+    expect(details).toMatchObject({ prompt: 'consent', clientName: 'Partner', firstParty: false });
+    // A cross-site form cannot send JSON: a form-encoded or text post is refused (OWASP CSRF Prevention).
+    const form = await browse(jar, `${t.url}/oidc/interaction/${consentUid}/consent`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+    expect(form.status).toBe(415);
+    const allowed = await browse(jar, `${t.url}/oidc/interaction/${consentUid}/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(allowed.status).toBe(200);
+    const { url } = await followOnServer(t, jar, ((await allowed.json()) as { redirectTo: string }).redirectTo);
+    const tokens = await oidc.authorizationCodeGrant(rp, new URL(url), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    expect(tokens.claims()!.sub).toBe(admin.userId);
+    expect((await auditOf('openid_provider.consent')).at(-1)).toMatchObject({ outcome: 'success', actor_id: admin.userId, target_id: third.id });
+
+    const declined = await authorizationRequest(rp, { redirect_uri: CALLBACK, prompt: 'consent' });
+    const second = await startInteraction(t, jar, declined.url);
+    const abort = await browse(jar, `${t.url}/oidc/interaction/${second.uid}/abort`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const back = await followOnServer(t, jar, ((await abort.json()) as { redirectTo: string }).redirectTo);
+    expect(new URL(back.url).searchParams.get('error')).toBe('access_denied');
+  });
+
   it('after a key rotation, ID tokens carry the new kid and verify against the published JWKS', async () => {
     const before = await t.app.services.keys.currentSigningKey();
     const { kid } = await t.app.services.keys.rotateSigningKey();
