@@ -7,12 +7,14 @@ import { createPasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
 import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.js';
+import { applicationsRoutes, createApplicationsService } from './features/applications/index.js';
 import { auditRoutes, createAudit, createAuditSettings } from './features/audit/index.js';
 import { createDomainsService, createTxtLookup, domainsRoutes } from './features/domains/index.js';
 import { createBootstrapService } from './features/bootstrap/index.js';
 import { createHealthService, healthRoutes } from './features/health/index.js';
 import { createGroupsService, createIdentityService, findLoginUser, findLoginUserById, groupsRoutes, identityRoutes, loginTenants } from './features/identity/index.js';
 import { createMfa, mfaRoutes } from './features/mfa/index.js';
+import { createOpenIdProvider, openIdProviderRoutes } from './features/openid-provider/index.js';
 import { createKeysService, dataKeyStore, keysRoutes } from './features/keys/index.js';
 import { createCertificateWatch, createSsoSignIn, createSsoPolicy, createSsoService, ssoPolicyRoutes, ssoRoutes, ssoSignInRoutes } from './features/sso/index.js';
 import { createDirectoriesService, createRoleMappingsService, createScimGroupsService, createScimUsersService, scimDirectoryRoutes, scimFrame, scimProtocolRoutes } from './features/scim/index.js';
@@ -58,6 +60,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const rbac = createRbacService({ db, clock, audit });
   const groups = createGroupsService({ db, clock, audit, access: rbac.groupRules });
   const apiKeys = createApiKeysService({ db, clock, audit, rbac: { checkKeys: (...args) => rbac.catalog.checkKeys(...args), grants: rbac.grants, has: (...args) => rbac.access.has(...args) } });
+  const applications = createApplicationsService({ db, clock, audit });
   const organizations = createOrganizationsService({ db, clock, audit, rolesScopedTo: rbac.rolesScopedTo });
   const bootstrap = createBootstrapService({ db, clock, tenants, identity, rbac, audit });
   const domains = createDomainsService({ db, clock, audit, requireTenantAdmin: identity.requireTenantAdmin, txt: createTxtLookup({ servers: config.domains.dnsServers, timeoutMs: config.domains.dnsTimeoutMs }), extraPublicMailboxDomains: config.domains.publicMailboxDomains,
@@ -113,9 +116,15 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   const ssoCertificates = createCertificateWatch({ db, clock, audit, tenantIds: allTenantIds, spendOnceIn: (tx, tenantId, id, expiresAt) => sessions.spendOnceIn(tx, tenantId, id, expiresAt) });
   const setupLinks = createSetupLinks({ db, clock, audit, publicUrl: config.publicUrl, requireTenantAdmin: identity.requireTenantAdmin });
   const setupFlow = createSetupFlow({ links: setupLinks, clock, audit, publicUrl: config.publicUrl, tenantName: async (tenantId) => (await tenants.getTenant(tenantId)).name, domains, sso, tests: ssoSignIn, directories: scimDirectories });
+  const openIdProvider = createOpenIdProvider({
+    db, clock, masterKeys, audit, issuer: config.publicUrl.replace(/\/$/, ''), trustProxy: config.trustProxy !== false,
+    keys, applications, sessions,
+    permissionsIn: async (tenantId, userId, accountId) => (await rbac.access.effectiveAccess(tenantId, userId)).accounts.find((a) => a.accountId === accountId)?.permissions.map((p) => p.key) ?? [],
+    emailVerified: async (tenantId, email) => (await domains.tenantForEmail(email)) === tenantId,
+  });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
 
-  return { keyring, passwords, audit, auditSettings, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings, setupLinks, setupFlow };
+  return { keyring, passwords, audit, auditSettings, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, applications, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings, setupLinks, setupFlow, openIdProvider };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -142,6 +151,7 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     ...organizationsRoutes(s.organizations),
     ...rbacRoutes(s.rbac),
     ...apiKeysRoutes(s.apiKeys),
+    ...applicationsRoutes(s.applications),
     ...domainsRoutes(s.domains),
     ...auditRoutes(s.audit, s.auditSettings),
     ...ssoRoutes(s.sso, s.ssoSignIn),
@@ -150,6 +160,7 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     ...scimDirectoryRoutes(s.scimDirectories, s.scimRoleMappings),
     ...setupLinksRoutes(s.setupLinks, s.setupFlow, { secureCookies: s.sessions.secureCookies, perMinutePerIp: config.sso.rateLimitPerMinute }),
   ]);
+  await openIdProviderRoutes(http, guards, s.openIdProvider);
   await registerProtocolRoutes(http, guards, scimProtocolRoutes(s.scimDirectories, s.scimUsers, s.scimGroups), scimFrame);
   installWebConsole(http, consoleDir === undefined ? {} : { dir: consoleDir });
   return { http, guards };

@@ -60,6 +60,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const domainJobs = app.services.domains.startJobs({ log: app.http.log });
   const certificateJobs = app.services.ssoCertificates.startJobs({ log: app.http.log });
   const metadataJobs = app.services.sso.startMetadataRefresh({ log: app.http.log });
+  const openIdProviderJobs = app.services.openIdProvider.startJobs({ log: app.http.log });
   const address = app.http.server.address();
   const url =
     address && typeof address === 'object'
@@ -86,6 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await domainJobs.stop();
         await certificateJobs.stop();
         await metadataJobs.stop();
+        await openIdProviderJobs.stop();
         await db.close();
       }
     })();

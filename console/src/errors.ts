@@ -71,6 +71,15 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   // Single sign-on: the sign-in codes arrive as ?error= on the return to /login
   sso_config: { message: 'Single sign-on is not configured correctly.', next: 'Ask your administrator to check the SSO connection.' },
   sso_disabled: { message: 'Single sign-on is turned off for your organization.', next: 'Ask your administrator to enable the SSO connection.' },
+  // Signing in to an application (OpenID Provider)
+  'openid_provider.interaction_not_found': { message: 'This sign-in request has expired or was started in another browser.', next: 'Go back to the application and sign in again from there.' },
+  'openid_provider.account_mismatch': { message: 'The application belongs to another account than the one you chose.', next: "Sign in again and choose the application's account." },
+  'openid_provider.reauthentication_required': { message: 'The application asks you to sign in again.', next: 'Sign in again to continue.' },
+  // Applications
+  'applications.invalid_redirect_uri': { message: 'A redirect URI is not acceptable.', next: 'Use the exact https address the application receives the answer on (http only on localhost), without a #fragment.' },
+  'applications.invalid_origin': { message: 'An allowed origin is not acceptable.', next: 'Give scheme, host and port only, such as https://app.example.com.' },
+  'applications.invalid_config': { message: "These settings do not fit the application's type.", next: 'Change the setting the message names.' },
+  'applications.not_found': { message: 'This application no longer exists.', next: 'Reload the list of applications.' },
   sso_expired: { message: 'The single sign-on attempt took too long or was interrupted.', next: 'Start again, in this browser, with cookies allowed.' },
   sso_state: { message: 'The single sign-on answer did not belong to this browser.', next: 'Start again in this browser.' },
   sso_signature: { message: "Your identity provider's answer could not be verified.", next: 'Ask your administrator to check the SSO connection.' },

@@ -59,6 +59,10 @@ const OWNERS: Readonly<Record<string, string>> = {
   scim_users: 'scim',
   scim_groups: 'scim',
   scim_role_mappings: 'scim',
+  // applications: the product's apps that sign in through Tessera's OpenID Provider
+  applications: 'applications',
+  // openid-provider: oidc-provider's own artefacts (interactions, OP sessions, codes, tokens, grants)
+  oidc_provider_artifacts: 'openid-provider',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

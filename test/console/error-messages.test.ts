@@ -7,7 +7,7 @@ import { ERROR_MESSAGES } from '../../console/src/errors.js';
  * Every code of the sections of docs/errors.md they can meet must have its entry, so a new code documented there
  * without one fails here.
  */
-const SECTIONS = ['General', 'Access', 'Users and profile', 'Current password', 'Two-step verification (TOTP)', 'Sign-in and sessions', 'Verified domains', 'Single sign-on', 'Tenants', 'Organizations', 'Audit log'];
+const SECTIONS = ['General', 'Access', 'Users and profile', 'Current password', 'Two-step verification (TOTP)', 'Sign-in and sessions', 'Verified domains', 'Single sign-on', 'Tenants', 'Organizations', 'Audit log', 'Applications', 'OpenID Provider', 'Setup links'];
 
 function codesOf(doc: string, section: string): string[] {
   const start = doc.indexOf(`\n## ${section}\n`);

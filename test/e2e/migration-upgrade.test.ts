@@ -178,6 +178,18 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
   async (tx) => {
     await sql`update tenants set slug = 'upgrade' where id = ${T}`.execute(tx);
   },
+  // 0025 setup links: a pending link for an SSO connection not created yet.
+  async (tx) => {
+    await sql`insert into setup_links (tenant_id, id, token_hash, intent, note, created_by, created_at, expires_at, connection_id)
+      values (${T}, '00000000-0000-4000-8000-000000000025', ${randomBytes(32)}, 'sso', 'Acme IT', ${USER}, ${AT}::timestamptz, ${AT}::timestamptz + interval '7 days', '00000000-0000-4000-8000-000000000125')`.execute(tx);
+  },
+  // 0026 applications and the OpenID Provider's artifacts: a web application and one stored (hashed) grant.
+  async (tx) => {
+    await sql`insert into applications (tenant_id, id, account_id, client_id, name, type, redirect_uris, token_endpoint_auth_method, secret_hash, scopes, access_token_ttl_seconds, refresh_token_ttl_seconds, created_by, created_at, updated_at)
+      values (${T}, '00000000-0000-4000-8000-000000000026', ${ACC}, 'tc1.upgrade.web', 'Web app', 'web', array['https://app.example/callback'], 'client_secret_basic', ${randomBytes(32)}, array['openid', 'email'], 300, 2592000, ${USER}, ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+    await sql`insert into oidc_provider_artifacts (model, id_hash, tenant_id, grant_id, payload, expires_at)
+      values ('Grant', ${randomBytes(32)}, ${T}, 'grant-1', '{"kind":"Grant"}'::jsonb, ${AT}::timestamptz + interval '1 day')`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/db/database.js';
 import * as apiKeys from '../../src/features/api-keys/api-keys.store.js';
+import * as applications from '../../src/features/applications/applications.store.js';
+import * as artifacts from '../../src/features/openid-provider/artifacts.store.js';
 import * as audit from '../../src/features/audit/audit.store.js';
 import * as domains from '../../src/features/domains/domains.store.js';
 import * as loginUsers from '../../src/features/identity/login-user.store.js';
@@ -62,6 +64,8 @@ interface World {
   readonly managedAssignment: string;
   readonly scimDirectory: string;
   readonly scimToken: string;
+  readonly application: string;
+  readonly clientId: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
@@ -132,6 +136,9 @@ const READS: ReadCase[] = [
   ['rbac.lockCatalogVersion', (tx, c) => rbac.lockCatalogVersion(tx, c.account), (r) => r === 7],
   ['rbac.countRolesScopedTo', (tx, c, w) => rbac.countRolesScopedTo(tx, c.account, w.org), positive],
   // api keys (tenant B with tenant A's account: only the tenant filter stands between them)
+  ['applications.listApplications', (tx, c, w) => applications.listApplications(tx, c.tenant, w.assignmentAccount), bySome('application')],
+  ['applications.findApplication', (tx, c, w) => applications.findApplication(tx, c.tenant, w.assignmentAccount, w.application), bySome('application')],
+  ['applications.findApplicationByClientId', (tx, c, w) => applications.findApplicationByClientId(tx, c.tenant, w.clientId), bySome('application')],
   ['apiKeys.listKeys', (tx, c, w) => apiKeys.listKeys(tx, c.tenant, w.assignmentAccount), bySome('apiKey')],
   ['apiKeys.findKey', (tx, c, w) => apiKeys.findKey(tx, c.tenant, w.assignmentAccount, w.apiKey), bySome('apiKey')],
   ['apiKeys.findLiveKeyByHash', (tx, c) => apiKeys.findLiveKeyByHash(tx, c.tenant, API_KEY_HASH), bySome('apiKey')],
@@ -213,6 +220,8 @@ const WRITES: WriteCase[] = [
   ['groups.updateGroup', (tx, c, w) => groups.updateGroup(tx, c.tenant, w.group, { name: 'Hijacked' }, now), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group))?.name !== 'Hijacked'],
   ['groups.removeMember', (tx, c, w) => groups.removeMember(tx, c.tenant, w.group, w.user), async (tx, a, w) => mentions(await groups.listMembers(tx, a.tenant, w.group, { ...page }), w.user)],
   ['groups.deleteGroup', (tx, c, w) => groups.deleteGroup(tx, c.tenant, w.group), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group)) !== undefined],
+  ['applications.updateApplication', (tx, c, w) => applications.updateApplication(tx, c.tenant, w.application, { name: 'Taken' }), async (tx, a, w) => (await applications.findApplication(tx, a.tenant, a.account, w.application))?.name === 'App A'],
+  ['applications.deleteApplication', (tx, c, w) => applications.deleteApplication(tx, c.tenant, w.application), async (tx, a, w) => (await applications.findApplication(tx, a.tenant, a.account, w.application)) !== undefined],
   ['apiKeys.revokeKey', (tx, c, w) => apiKeys.revokeKey(tx, c.tenant, w.apiKey, now), async (tx, a, w) => (await apiKeys.findKey(tx, a.tenant, a.account, w.apiKey))?.revoked_at === null],
   ['rbac.deleteAssignmentsOfGroup', (tx, c, w) => rbac.deleteAssignmentsOfGroup(tx, c.tenant, w.group), async (tx, a, w) => (await rbac.grantsOfGroup(tx, a.tenant, w.group, now)).length > 0],
   ['rbac.markExpired', (tx, c, w) => rbac.markExpired(tx, c.tenant, w.lapsed, now), async (tx, a, w) => (await rbac.findAssignment(tx, a.tenant, w.lapsed))?.expired_at === null],
@@ -337,9 +346,17 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'domains.insertDomain': 'insert for the given tenant',
   'domains.verifiedDomainOwner': 'global by design: which tenant holds a domain verified (SQL function tessera_verified_domain_owner)',
   'domains.dueDomains': 're-check job: every tenant',
+  'applications.insertApplication': 'insert for the given tenant',
+  'artifacts.upsertArtifact': 'global table: oidc-provider looks artefacts up by (hashed) id before any tenant is known (migration 0026)',
+  'artifacts.findArtifact': 'global table (oidc-provider artefacts, by hashed id)',
+  'artifacts.findArtifactByUid': 'global table (oidc-provider artefacts, by hashed uid)',
+  'artifacts.consumeArtifact': 'global table (oidc-provider artefacts, by hashed id)',
+  'artifacts.destroyArtifact': 'global table (oidc-provider artefacts, by hashed id)',
+  'artifacts.destroyByGrantId': 'global table (oidc-provider artefacts of one grant)',
+  'artifacts.purgeExpired': 'expiry: every artefact',
 };
 
-const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, sessions, organizations, accounts, tenants, sso, scim };
+const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, applications, artifacts, sessions, organizations, accounts, tenants, sso, scim };
 
 async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
   const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();
@@ -421,6 +438,9 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await tx.insertInto('used_tokens').values({ tenant_id: a.tenant, jti: expiredJti, expires_at: new Date('2020-01-01T00:00:00Z') }).execute();
       const apiKey = newId();
       await tx.insertInto('api_keys').values({ tenant_id: a.tenant, id: apiKey, account_id: a.account, name: 'Key A', key_hash: API_KEY_HASH, permissions: ['idp.view'], created_by: adminA.userId, created_at: now }).execute();
+      const application = newId();
+      const clientId = `tc1.${a.tenant}.${application}`;
+      await applications.insertApplication(tx, a.tenant, { id: application, account_id: a.account, client_id: clientId, name: 'App A', type: 'web', first_party: true, redirect_uris: ['https://a.example/cb'], post_logout_redirect_uris: [], allowed_origins: [], token_endpoint_auth_method: 'client_secret_basic', secret_hash: API_KEY_HASH, jwks: null, scopes: ['openid'], access_token_ttl_seconds: 300, refresh_token_ttl_seconds: 3600, created_by: null, created_at: now, updated_at: now });
       const ssoConnection = newId();
       await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, id: ssoConnection, type: 'oidc', secret: Buffer.from('secret-a'), actorId: null, now });
       await tx.insertInto('sso_identities').values({ tenant_id: a.tenant, connection_id: ssoConnection, subject: 'subject-a', user_id: adminA.userId, created_at: now, last_login_at: null }).execute();
@@ -450,7 +470,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await scim.setEveryoneGroup(tx, a.tenant, scimDirectory, group);
       await rbac.insertAssignment(tx, a.tenant, { id: newId(), accountId: a.account, roleId: groupRole, groupId: group, expiresAt: null, createdAt: now, managedBy: `scim:${scimDirectory}` });
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
-      return { apiKey, ssoConnection, scimDirectory, scimToken, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+      return { apiKey, application, clientId, ssoConnection, scimDirectory, scimToken, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
     w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, domain, assignmentAccount: a.account, ...facts };
   });

@@ -5,6 +5,7 @@ import { useNavigate, useParams, useSearchParams } from 'react-router';
 import { api, ApiError, call, type LoginResponse, setSession, type SessionTokens } from '../api/client';
 import type { paths } from '../api/schema';
 import { ErrorState } from '../ui/states';
+import { abortInteraction, consentToInteraction, finishInteraction, interactionOf, interactionSummary, SCOPE_WORDS } from './interaction';
 import { safeReturnTo } from './return-to';
 
 type Discovery = paths['/auth/sso/discover']['post']['responses'][200]['content']['application/json'];
@@ -40,7 +41,10 @@ export function LoginPage() {
     retry: false,
   });
   const tenantId = slug !== undefined ? tenant.data?.tenantId : (params.get('tenant') ?? undefined);
-  const [email, setEmail] = useState('');
+  // A sign-in an application started (OpenID Provider): the page ends by handing its session to the provider.
+  const interaction = interactionOf(params.get('interaction'));
+  const app = useQuery({ queryKey: ['interaction', interaction], queryFn: () => interactionSummary(interaction!), enabled: interaction !== null, retry: false });
+  const [email, setEmail] = useState(() => params.get('login_hint') ?? '');
   const [step, setStep] = useState<Step>(() => (params.get('sso') === '1' && !params.get('error') ? { kind: 'working', label: 'Finishing single sign-on…' } : { kind: 'email' }));
   // Back from the identity provider with a refusal: `?error=<code>` (README "Signing in with SSO", step 6).
   const [error, setError] = useState<unknown>(() => {
@@ -51,6 +55,10 @@ export function LoginPage() {
 
   function finish(tokens: SessionTokens) {
     setSession(tokens);
+    if (interaction !== null) {
+      void run(async () => window.location.assign(await finishInteraction(interaction, tokens.accessToken)));
+      return;
+    }
     if (returnTo.startsWith('/console')) void navigate(returnTo, { replace: true });
     else window.location.assign(returnTo);
   }
@@ -98,7 +106,7 @@ export function LoginPage() {
   function startSso(discovery: Discovery) {
     if (!discovery.connection) return;
     const start = new URL(discovery.connection.startUrl, window.location.origin);
-    const back = new URLSearchParams({ sso: '1', returnTo });
+    const back = new URLSearchParams({ sso: '1', returnTo, ...(interaction !== null ? { interaction } : {}) });
     start.searchParams.set('returnTo', `${slug !== undefined ? `/t/${encodeURIComponent(slug)}/login` : '/login'}?${back.toString()}`);
     window.location.assign(start.href);
   }
@@ -210,10 +218,49 @@ export function LoginPage() {
       break;
   }
 
+  // A third-party application asks before it reads anything (first-party ones never ask).
+  if (interaction !== null && app.data?.prompt === 'consent') {
+    body = (
+      <Stack>
+        <Text size="sm">{app.data.clientName} asks to:</Text>
+        <List spacing={2}>
+          {app.data.scopes.map((scope) => (
+            <List.Item key={scope}>{SCOPE_WORDS[scope] ?? scope}</List.Item>
+          ))}
+        </List>
+        <Group>
+          <Button loading={busy} onClick={() => void run(async () => window.location.assign(await consentToInteraction(interaction)))}>
+            Allow
+          </Button>
+          <Button variant="default" disabled={busy} onClick={() => void run(async () => window.location.assign(await abortInteraction(interaction)))}>
+            Deny
+          </Button>
+        </Group>
+      </Stack>
+    );
+  } else if (interaction !== null && app.data) {
+    body = (
+      <Stack>
+        {body}
+        <Anchor component="button" type="button" size="sm" onClick={() => void run(async () => window.location.assign(await abortInteraction(interaction)))}>
+          Cancel and return to {app.data.clientName}
+        </Anchor>
+      </Stack>
+    );
+  }
+  if (interaction !== null && app.isError) body = <ErrorState error={app.error} title="This sign-in request cannot continue" />;
+
   // The tenant-specific page waits for its tenant, and offers no form for a slug no tenant has.
   if (slug !== undefined && tenant.isPending) body = <Text role="status">Loading…</Text>;
   if (slug !== undefined && tenant.isError) body = <ErrorState error={tenant.error} title="Unknown sign-in address" />;
-  const title = step.kind === 'email' && tenant.data ? `Sign in to ${tenant.data.name}` : TITLES[step.kind];
+  const title =
+    interaction !== null && app.data?.prompt === 'consent'
+      ? `Allow ${app.data.clientName}?`
+      : step.kind === 'email' && app.data
+        ? `Sign in to continue to ${app.data.clientName}`
+        : step.kind === 'email' && tenant.data
+          ? `Sign in to ${tenant.data.name}`
+          : TITLES[step.kind];
 
   return (
     <Center mih="100vh" p="md" component="main">

@@ -36,6 +36,7 @@ export const BUILTIN_PERMISSIONS: readonly PermissionEntry[] = [
   { key: 'domains.manage', category: 'Single sign-on', description: 'Add, verify and remove email domains (tenant administrators)' },
   { key: 'scim.manage', category: 'Provisioning', description: 'Manage SCIM directories' },
   { key: 'security.manage', category: 'Security', description: 'Manage security settings and API keys' },
+  { key: 'applications.manage', category: 'Applications', description: 'Register and change the applications that sign users in through Tessera (OpenID Connect)' },
 ];
 
 const BUILTIN_KEYS = new Set(BUILTIN_PERMISSIONS.map((p) => p.key));

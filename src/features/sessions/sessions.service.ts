@@ -61,6 +61,13 @@ export function createSessions(deps: SessionsDeps) {
     revokeSessionsFromSource(tx: Tx, tenantId: string, sourceIds: readonly string[], reason: string): Promise<string[]> {
       return issuer.revoke(tx, tenantId, { sourceIds }, reason);
     },
+    /**
+     * A session's state as the request hot path reads it (live, user active, account, principal), read now: for
+     * protocols that act for a session outside a bearer request (the OpenID Provider's tokens, bound to the session).
+     */
+    sessionState(tenantId: string, sessionId: string) {
+      return states.read(tenantId, sessionId);
+    },
     /** Whether refresh cookies may drop `Secure`: only for a server reached at http://localhost. */
     secureCookies: !/^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(deps.issuer),
   };

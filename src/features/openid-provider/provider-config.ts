@@ -1,0 +1,255 @@
+import { createHmac } from 'node:crypto';
+import type { JWK } from 'jose';
+import Provider, { type Account, type AdapterPayload, type ClientMetadata, type Configuration, interactionPolicy, type KoaContextWithOIDC, type SigningAlgorithm as JoseAlgorithm } from 'oidc-provider';
+import type { SigningAlgorithm } from '../../config/config.schema.js';
+import type { MasterKeys } from '../../crypto/master-key.js';
+import type { Database } from '../../db/database.js';
+import type { Clock } from '../../kernel/clock.js';
+import type { ProviderClient } from '../applications/index.js';
+import { artifactAdapter } from './artifact-adapter.js';
+import { logoutSource, postLogoutSuccessSource, renderError } from './provider-pages.js';
+
+/**
+ * Tessera's OpenID Provider is oidc-provider 9 (panva; OpenID Certified), configured here. Its endpoints live under
+ * `/oidc/`, its issuer is PUBLIC_URL itself, so discovery is `PUBLIC_URL/.well-known/openid-configuration` (OIDC
+ * Discovery §4) and `jwks_uri` is the key set Tessera already publishes (`/.well-known/jwks.json`).
+ */
+export const OP_PATH = '/oidc';
+
+export const OP_ROUTES = {
+  authorization: `${OP_PATH}/auth`,
+  token: `${OP_PATH}/token`,
+  userinfo: `${OP_PATH}/me`,
+  introspection: `${OP_PATH}/token/introspection`,
+  revocation: `${OP_PATH}/token/revocation`,
+  end_session: `${OP_PATH}/session/end`,
+  jwks: '/.well-known/jwks.json',
+  // Not enabled; named under /oidc so that none can shadow a Tessera route.
+  registration: `${OP_PATH}/reg`,
+  pushed_authorization_request: `${OP_PATH}/request`,
+  device_authorization: `${OP_PATH}/device/auth`,
+  code_verification: `${OP_PATH}/device`,
+  backchannel_authentication: `${OP_PATH}/backchannel`,
+  challenge: `${OP_PATH}/challenge`,
+} as const;
+
+/** The account's claim holding the user id that becomes `sub` (never in a token itself). */
+export const SUBJECT_CLAIM = 'tessera:subject';
+
+/** How long a sign-in request waits for the user (oidc-provider's Interaction artefact). */
+export const INTERACTION_TTL_SECONDS = 600;
+
+export const OP_SCOPES = ['openid', 'offline_access', 'email', 'profile', 'permissions'] as const;
+
+/** Tessera's own client metadata (extraClientMetadata): what the provider reads of the application on every use. */
+export interface TesseraClientMetadata {
+  readonly tessera_tenant_id: string;
+  readonly tessera_account_id: string;
+  readonly tessera_first_party: boolean;
+  readonly tessera_origins: string[];
+  readonly tessera_access_ttl: number;
+  readonly tessera_refresh_ttl: number;
+}
+const TESSERA_METADATA = ['tessera_tenant_id', 'tessera_account_id', 'tessera_first_party', 'tessera_origins', 'tessera_access_ttl', 'tessera_refresh_ttl'] as const;
+
+/** The application as oidc-provider's client metadata (RFC 7591 §2 names). */
+export function clientMetadataOf(app: ProviderClient, alg: SigningAlgorithm): ClientMetadata & TesseraClientMetadata {
+  const machine = app.type === 'machine';
+  const refresh = !machine && app.scopes.includes('offline_access');
+  return {
+    client_id: app.clientId,
+    client_name: app.name,
+    application_type: app.type === 'native' ? 'native' : 'web',
+    token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+    // oidc-provider compares the presented secret through compareClientSecret (replaced in buildProvider): the
+    // stored value is the hash, never a usable secret.
+    ...(app.secretHash ? { client_secret: app.secretHash.toString('base64url') } : {}),
+    ...(app.jwks ? { jwks: app.jwks } : {}),
+    grant_types: machine ? ['client_credentials'] : refresh ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+    response_types: machine ? [] : ['code'],
+    redirect_uris: app.redirectUris,
+    post_logout_redirect_uris: app.postLogoutRedirectUris,
+    ...(app.scopes.length > 0 ? { scope: app.scopes.join(' ') } : {}),
+    id_token_signed_response_alg: alg,
+    tessera_tenant_id: app.tenantId,
+    tessera_account_id: app.accountId,
+    tessera_first_party: app.firstParty,
+    tessera_origins: app.allowedOrigins,
+    tessera_access_ttl: app.accessTokenTtlSeconds,
+    tessera_refresh_ttl: app.refreshTokenTtlSeconds,
+  };
+}
+
+export interface ProviderDeps {
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly issuer: string;
+  readonly masterKeys: MasterKeys;
+  readonly trustProxy: boolean;
+  /** The application a client id names, read on every use (a deleted application stops at once). */
+  readonly findClient: (clientId: string) => Promise<ProviderClient | undefined>;
+  readonly secretMatches: (client: Pick<ProviderClient, 'secretHash'>, presented: string) => boolean;
+  readonly findAccount: (ctx: KoaContextWithOIDC, accountId: string) => Promise<Account | undefined>;
+  /** Whether the Tessera session behind an account id is still live (introspection answers inactive otherwise). */
+  readonly accountLive: (accountId: string, tesseraAccountId: string) => Promise<boolean>;
+  /** Token claims beyond the library's: the user's `sub` (the account id is the session), `acc`. */
+  readonly tokenClaims: (accountId: string) => Promise<Record<string, unknown> | undefined>;
+  readonly tenantOf: (payload: AdapterPayload) => string | null;
+  readonly onServerError: (error: unknown) => void;
+}
+
+/** Cookie keys derived from the master keys (current first, previous to verify what it signed): never stored. */
+function cookieKeys(master: MasterKeys): string[] {
+  const derive = (key: Buffer) => createHmac('sha256', key).update('tessera:oidc-provider:cookie-keys').digest('base64url');
+  return [master.current.key, ...(master.previous ? [master.previous.key] : [])].map(derive);
+}
+
+/**
+ * The interaction policy: oidc-provider's, plus
+ * - `prompt=select_account` (OIDC Core §3.1.2.1) as a requestable prompt the hosted sign-in resolves (account picker);
+ * - a sign-in is needed when the browser's session is in another account than the application's: an application
+ *   obtains tokens only for sessions in its own account.
+ */
+function policy() {
+  const rules = interactionPolicy.base();
+  rules.add(new interactionPolicy.Prompt({ name: 'select_account', requestable: true }), 0);
+  rules.get('login')!.checks.add(
+    new interactionPolicy.Check('application_account', 'the signed-in session is in another account than the application', 'login_required', (ctx) => {
+      const { account, client } = ctx.oidc;
+      if (!account || !client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return (account as { tesseraAccountId?: string }).tesseraAccountId === meta(client).tessera_account_id ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return rules;
+}
+
+/** The account id a token is bound to; client-credentials tokens have none. */
+const accountIdOf = (token: object): string | undefined => ('accountId' in token && typeof token.accountId === 'string' ? token.accountId : undefined);
+
+const meta = (client: { metadata(): object }) => client.metadata() as unknown as TesseraClientMetadata;
+
+/**
+ * One provider over one signing key. The key set oidc-provider signs with is fixed when it is built, so a new
+ * provider is built when Tessera's current signing key changes (openid-provider.service.ts); everything it keeps
+ * lives in the database, so the provider it replaces leaves nothing behind.
+ */
+export function buildProvider(deps: ProviderDeps, key: { kid: string; alg: SigningAlgorithm; jwk: JWK }): Provider {
+  const ttlOf = (field: 'tessera_access_ttl' | 'tessera_refresh_ttl') => (_ctx: unknown, _token: unknown, client: { metadata(): object }) => meta(client)[field];
+  const clientAlgs: JoseAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519'];
+  const configuration: Configuration = {
+    adapter: artifactAdapter({
+      db: deps.db,
+      clock: deps.clock,
+      tenantOf: deps.tenantOf,
+      clientMetadata: async (clientId) => {
+        const app = await deps.findClient(clientId);
+        return app ? (clientMetadataOf(app, key.alg)) : undefined;
+      },
+    }),
+    jwks: { keys: [key.jwk] },
+    cookies: { keys: cookieKeys(deps.masterKeys) },
+    findAccount: (ctx, sub) => deps.findAccount(ctx, sub),
+    extraClientMetadata: { properties: [...TESSERA_METADATA] },
+    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: key.alg },
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: {
+      idTokenSigningAlgValues: [key.alg],
+      userinfoSigningAlgValues: [key.alg],
+      introspectionSigningAlgValues: [key.alg],
+      authorizationSigningAlgValues: [key.alg],
+      clientAuthSigningAlgValues: clientAlgs,
+      requestObjectSigningAlgValues: clientAlgs,
+    },
+    responseTypes: ['code'],
+    scopes: [...OP_SCOPES],
+    claims: { openid: ['sub', 'acc'], email: ['email', 'email_verified'], profile: ['name'], permissions: ['permissions'] },
+    // The scope's claims go in the ID token too (applications read `acc` and `email` from it without a userinfo call).
+    conformIdTokenClaims: false,
+    // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every authorization code, public or confidential client; S256 only.
+    pkce: { required: () => true },
+    // RFC 6749 §3.1.2.3: exact redirect URI match, always named in the request.
+    allowOmittingSingleRegisteredRedirectUri: false,
+    // Refresh tokens for applications allowed them, rotated on every use (RFC 9700 §4.14.2); they never outlive the
+    // Tessera session they are bound to (findAccount answers nothing once it ended).
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    loadExistingGrant: async (ctx) => {
+      const account = ctx.oidc.account;
+      const client = ctx.oidc.client;
+      if (!account || !client) return undefined;
+      const grantId = (ctx.oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? ctx.oidc.session?.grantIdFor(client.clientId);
+      const found = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      // A grant of another sign-in (another Tessera session) is not this one's.
+      const existing = found && found.accountId === account.accountId && found.clientId === client.clientId ? found : undefined;
+      if (!meta(client).tessera_first_party) return existing;
+      // A first-party application is the product itself: no consent screen; the grant covers what it asks within its scopes.
+      const grant = existing ?? new ctx.oidc.provider.Grant({ accountId: account.accountId, clientId: client.clientId });
+      const asked = [...(ctx.oidc.requestParamScopes ?? new Set<string>())].filter((s) => s !== 'offline_access' || client.grantTypeAllowed('refresh_token'));
+      if (asked.length > 0) grant.addOIDCScope(asked.join(' '));
+      await grant.save();
+      return grant;
+    },
+    extraTokenClaims: async (_ctx, token) => {
+      const accountId = accountIdOf(token);
+      return accountId ? deps.tokenClaims(accountId) : undefined;
+    },
+    clientBasedCORS: (_ctx, origin, client) => meta(client).tessera_origins.includes(origin),
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // RFC 7662 §4: a client learns about its own tokens, or a confidential client of the same account about
+        // that account's tokens; a token whose Tessera session ended is inactive.
+        allowedPolicy: async (ctx, client, token) => {
+          const own = token.clientId === client.clientId;
+          if (!own) {
+            if (client.clientAuthMethod === 'none' || !token.clientId) return false;
+            const other = await ctx.oidc.provider.Client.find(token.clientId);
+            if (!other || meta(other).tessera_account_id !== meta(client).tessera_account_id) return false;
+          }
+          const accountId = accountIdOf(token);
+          return accountId ? deps.accountLive(accountId, meta(client).tessera_account_id) : true;
+        },
+      },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client revokes only its own tokens.
+        allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+    },
+    interactions: { policy: policy(), url: (_ctx, interaction) => `${OP_PATH}/interaction/${interaction.uid}` },
+    routes: OP_ROUTES,
+    ttl: {
+      AccessToken: ttlOf('tessera_access_ttl'),
+      ClientCredentials: ttlOf('tessera_access_ttl'),
+      RefreshToken: ttlOf('tessera_refresh_ttl'),
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: INTERACTION_TTL_SECONDS,
+      Session: 14 * 86_400,
+      Grant: 14 * 86_400,
+    },
+    renderError: (ctx, out) => renderError(ctx, out),
+  };
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = deps.trustProxy;
+  // Client secrets are stored as hashes (DESIGN §4); the library's own comparison would need the secret itself.
+  provider.Client.prototype.compareClientSecret = function (this: { clientSecret?: string }, actual: string) {
+    return Promise.resolve(deps.secretMatches({ secretHash: this.clientSecret ? Buffer.from(this.clientSecret, 'base64url') : null }, actual));
+  };
+  // oidc-provider sets `sub` to the account id, which here names the Tessera session (openid-provider.service.ts);
+  // the subject an application sees is the user (OIDC Core §2: locally unique, never reassigned), carried by the
+  // account's claims as SUBJECT_CLAIM and put back here, in the one place ID token and userinfo claims are built.
+  const claimsOf = Object.getOwnPropertyDescriptor(provider.Claims.prototype, 'result')!.value as (this: unknown) => Promise<Record<string, unknown>>;
+  provider.Claims.prototype.result = async function (this: { available: Record<string, unknown> }) {
+    const claims = await claimsOf.call(this);
+    const subject = this.available[SUBJECT_CLAIM];
+    if (claims.sub !== undefined && typeof subject === 'string') claims.sub = subject;
+    return claims;
+  };
+  provider.on('server_error', (_ctx: unknown, error: unknown) => deps.onServerError(error));
+  return provider;
+}
