@@ -24,6 +24,7 @@ import { registerProtocolRoutes, registerRoutes } from './http/route.js';
 import { createHttpServer } from './http/server.js';
 import { installWebConsole } from './http/web-console.js';
 import { type Clock, systemClock } from './kernel/clock.js';
+import { createMetrics } from './metrics/metrics.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -44,7 +45,10 @@ export type ServicesDeps = Omit<AppDeps, 'logger' | 'consoleDir'>;
 export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
-  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds });
+  // One registry per app (tests run many apps in one process); process metrics only where they are served.
+  const metrics = createMetrics({ processMetrics: config.metrics.port !== undefined });
+  const { telemetry } = metrics;
+  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds, telemetry });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   const identity = createIdentityService({ db, clock, passwords, audit, securitySettings, guesses: createGuessThrottle({ db, clock }),
@@ -66,6 +70,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     ssoPolicy: { passwordLoginPolicy: (...args) => ssoPolicy.passwordLoginPolicy(...args), isBreakGlass: (...args) => ssoPolicy.isBreakGlass(...args) },
     // sso is built after sessions (it signs users in through them); sessions reaches SAML SLO only when a logout runs.
     sourceLogout: (...args) => ssoSignIn.samlLogoutUrl(...args),
+    telemetry,
   });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
@@ -88,6 +93,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     requireTenantAdmin: identity.requireTenantAdmin,
     loginWithIdentitySource: (tenantId, resolve, meta) => sessions.loginWithIdentitySource(tenantId, resolve, meta),
     spendOnce: (tenantId, id, expiresAt) => sessions.spendOnce(tenantId, id, expiresAt),
+    telemetry,
   });
   const scimBaseUrl = (directoryId: string) => `${config.publicUrl.replace(/\/$/, '')}/scim/v2/${directoryId}`;
   const scimRoleMappings = createRoleMappingsService({ db, clock, audit, groups: groups.directoryGroups, grants: rbac.grants, requireTenantAdmin: identity.requireTenantAdmin,
@@ -110,8 +116,13 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
   });
   const ssoCertificates = createCertificateWatch({ db, clock, audit, tenantIds: allTenantIds, spendOnceIn: (tx, tenantId, id, expiresAt) => sessions.spendOnceIn(tx, tenantId, id, expiresAt) });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
+  metrics.observe({
+    webhookBacklog: () => audit.webhookBacklog(),
+    passwordHashLoad: () => passwords.load(),
+    ...(db.poolStats ? { poolStats: () => db.poolStats!() } : {}),
+  });
 
-  return { keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings };
+  return { metrics, keyring, passwords, audit, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -126,6 +137,8 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     publicUrl: config.publicUrl,
     version: VERSION,
     logger,
+    onRateLimited: s.metrics.rateLimited,
+    instrument: (app) => s.metrics.instrument(app),
   });
   registerRoutes(http, guards, [
     ...healthRoutes(s.health),

@@ -6,10 +6,13 @@ import { DbErrors } from './db/db.errors.js';
 import { migrate, migrationStatus } from './db/migrator.js';
 import type { BootstrapResult } from './features/bootstrap/index.js';
 import { AppError } from './kernel/app-error.js';
+import { type MetricsServer, startMetricsServer } from './metrics/metrics-server.js';
 
 export interface Running {
   readonly app: App;
   readonly address: string;
+  /** The metrics listener's address, when TESSERA_METRICS_PORT is set. */
+  readonly metricsAddress?: string;
   /** Stops accepting connections, lets in-flight requests finish (up to the configured timeout), closes the database. */
   shutdown(reason: string): Promise<void>;
 }
@@ -28,6 +31,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const master = resolveMasterKey(config);
   const db = await openDatabase(config.database);
   let app: App;
+  let metrics: MetricsServer | undefined;
   try {
     if (config.autoMigrate) await migrate(db);
     else if ((await migrationStatus(db)).pending.length > 0) throw new AppError(DbErrors['db.migrations_pending']);
@@ -48,8 +52,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     if (created) print(firstStartMessage(created, config));
     await options.beforeListen?.(app);
+    if (config.metrics.port !== undefined) {
+      const log = app.http.log;
+      metrics = await startMetricsServer(app.services.metrics.registry, { host: config.metrics.host, port: config.metrics.port }, (error) => log.error({ err: error }, 'metrics collection failed'));
+    }
     await app.http.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await metrics?.close().catch(() => {});
     await db.close().catch(() => {});
     throw error;
   }
@@ -65,7 +74,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     address && typeof address === 'object'
       ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
       : config.publicUrl;
-  app.http.log.info({ url, publicUrl: config.publicUrl, database: db.engine }, 'Tessera is listening');
+  app.http.log.info({ url, publicUrl: config.publicUrl, database: db.engine, ...(metrics ? { metrics: `${metrics.url}/metrics` } : {}) }, 'Tessera is listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) => {
@@ -86,6 +95,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await domainJobs.stop();
         await certificateJobs.stop();
         await metadataJobs.stop();
+        await metrics?.close();
         await db.close();
       }
     })();
@@ -105,7 +115,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { app, address: url, shutdown };
+  return { app, address: url, ...(metrics ? { metricsAddress: metrics.url } : {}), shutdown };
 }
 
 function firstStartMessage(created: BootstrapResult, config: Config): string {

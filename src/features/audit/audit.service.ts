@@ -2,6 +2,7 @@ import type { Keyring } from '../../crypto/keyring.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
+import type { Telemetry } from '../../kernel/telemetry.js';
 import { createAuditQueries } from './audit-query.js';
 import { createAuditRecorder } from './audit-recorder.js';
 import { createAuditRetention, DEFAULT_RETENTION_DAYS } from './audit-retention.js';
@@ -18,6 +19,8 @@ export interface AuditDeps {
   readonly tenantIds: (tx: Tx) => Promise<string[]>;
   /** The webhook's HTTP client (default: global fetch). */
   readonly fetch?: typeof fetch;
+  /** Where appends are counted (the operator's metrics). */
+  readonly telemetry?: Telemetry;
 }
 
 export interface AuditJobsOptions {
@@ -27,8 +30,8 @@ export interface AuditJobsOptions {
 }
 
 /** The audit log: the recorder every feature writes through, and the use cases that read and keep the chain. */
-export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps) {
-  const recorder = createAuditRecorder({ clock, engine: db.engine });
+export function createAudit({ db, clock, keyring, tenantIds, fetch, telemetry }: AuditDeps) {
+  const recorder = createAuditRecorder({ clock, engine: db.engine, ...(telemetry ? { telemetry } : {}) });
   const queries = createAuditQueries({ db });
   const retention = createAuditRetention({ db, clock, recorder, tenantIds });
   const webhook = createAuditWebhook({ db, clock, keyring, recorder, fetch });
@@ -44,6 +47,8 @@ export function createAudit({ db, clock, keyring, tenantIds, fetch }: AuditDeps)
     ...queries,
     applyRetention: () => retention.applyRetention(),
     deliverOutbox: () => webhook.deliverOutbox(),
+    /** Events waiting for webhook delivery, across tenants (an operator read, for the metrics). */
+    webhookBacklog: () => db.ownerWork((tx) => store.outboxBacklog(tx)),
     setWebhook: (...args: Parameters<typeof webhook.setWebhook>) => webhook.setWebhook(...args),
 
     async settings(tenantId: string) {
