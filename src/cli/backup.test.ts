@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type ServerProcess, startCliServer } from '../../test/support/cli.js';
+import { loadConfig } from '../config/load-config.js';
 import { openDatabase } from '../db/database.js';
+import { startServer } from '../main.js';
 
 /**
  * `tessera backup` / `tessera restore` as an operator runs them: the real commands in child processes, the backup
@@ -72,6 +74,9 @@ describe('tessera backup and restore (embedded database)', { timeout: 240_000 },
     const ontoRunning = await runCli(['restore', file, '--force'], envOf(live));
     expect(ontoRunning.code).toBe(1);
     expect(ontoRunning.stderr).toContain('backup.server_running');
+
+    // A second server on the same data directory is refused before it opens anything.
+    await expect(startServer(loadConfig({ ...envOf(live), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), { print: () => {} })).rejects.toMatchObject({ code: 'db.data_dir_in_use' });
 
     const again = await runCli(['backup', file], envOf(live));
     expect(again.code).toBe(1);
