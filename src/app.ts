@@ -27,6 +27,7 @@ import { registerProtocolRoutes, registerRoutes } from './http/route.js';
 import { createHttpServer } from './http/server.js';
 import { installWebConsole } from './http/web-console.js';
 import { type Clock, systemClock } from './kernel/clock.js';
+import { createMetrics } from './metrics/metrics.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -47,7 +48,10 @@ export type ServicesDeps = Omit<AppDeps, 'logger' | 'consoleDir'>;
 export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
-  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds, network: config.webhook });
+  // One registry per app (tests run many apps in one process); process metrics only where they are served.
+  const metrics = createMetrics({ processMetrics: config.metrics.port !== undefined });
+  const { telemetry } = metrics;
+  const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds, telemetry, network: config.webhook });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
   const identity = createIdentityService({ db, clock, passwords, audit, securitySettings, guesses: createGuessThrottle({ db, clock }),
@@ -71,6 +75,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     ssoPolicy: { passwordLoginPolicy: (...args) => ssoPolicy.passwordLoginPolicy(...args), isBreakGlass: (...args) => ssoPolicy.isBreakGlass(...args) },
     // sso is built after sessions (it signs users in through them); sessions reaches SAML SLO only when a logout runs.
     sourceLogout: (...args) => ssoSignIn.samlLogoutUrl(...args),
+    telemetry,
   });
   // Sessions act on identity's user events in the writer's transaction (end sessions, forget cached state).
   identity.events.subscribe((tx, event) => sessions.onUserEvent(tx, event));
@@ -93,6 +98,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     requireTenantAdmin: identity.requireTenantAdmin,
     loginWithIdentitySource: (tenantId, resolve, meta) => sessions.loginWithIdentitySource(tenantId, resolve, meta),
     spendOnce: (tenantId, id, expiresAt) => sessions.spendOnce(tenantId, id, expiresAt),
+    telemetry,
   });
   const scimBaseUrl = (directoryId: string) => `${config.publicUrl.replace(/\/$/, '')}/scim/v2/${directoryId}`;
   const scimRoleMappings = createRoleMappingsService({ db, clock, audit, groups: groups.directoryGroups, grants: rbac.grants, requireTenantAdmin: identity.requireTenantAdmin,
@@ -123,8 +129,13 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     emailVerified: async (tenantId, email) => (await domains.tenantForEmail(email)) === tenantId,
   });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
+  metrics.observe({
+    webhookBacklog: () => audit.webhookBacklog(),
+    passwordHashLoad: () => passwords.load(),
+    ...(db.poolStats ? { poolStats: () => db.poolStats!() } : {}),
+  });
 
-  return { keyring, passwords, audit, auditSettings, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, applications, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings, setupLinks, setupFlow, openIdProvider };
+  return { metrics, keyring, passwords, audit, auditSettings, keys, tenants, organizations, identity, groups, mfa, rbac, apiKeys, applications, bootstrap, health, sessions, domains, sso, ssoPolicy, ssoSignIn, ssoCertificates, scimDirectories, scimUsers, scimGroups, scimRoleMappings, setupLinks, setupFlow, openIdProvider };
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -139,6 +150,8 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     publicUrl: config.publicUrl,
     version: VERSION,
     logger,
+    onRateLimited: s.metrics.rateLimited,
+    instrument: (app) => s.metrics.instrument(app),
   });
   registerRoutes(http, guards, [
     ...healthRoutes(s.health),

@@ -3,13 +3,17 @@ import { type App, buildApp } from './app.js';
 import { resolveMasterKey } from './crypto/master-key.js';
 import { openDatabase } from './db/database.js';
 import { DbErrors } from './db/db.errors.js';
+import { serverAnswers, serveSnapshots } from './db/snapshot-socket.js';
 import { migrate, migrationStatus } from './db/migrator.js';
 import type { BootstrapResult } from './features/bootstrap/index.js';
 import { AppError } from './kernel/app-error.js';
+import { type MetricsServer, startMetricsServer } from './metrics/metrics-server.js';
 
 export interface Running {
   readonly app: App;
   readonly address: string;
+  /** The metrics listener's address, when TESSERA_METRICS_PORT is set. */
+  readonly metricsAddress?: string;
   /** Stops accepting connections, lets in-flight requests finish (up to the configured timeout), closes the database. */
   shutdown(reason: string): Promise<void>;
 }
@@ -26,8 +30,13 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<Running> {
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
   const master = resolveMasterKey(config);
+  const embeddedDir = config.database.kind === 'pglite' && !config.dataDir.startsWith('memory://') ? config.dataDir : undefined;
+  // The embedded database is one process's: a second server on the same data directory would corrupt it.
+  if (embeddedDir && (await serverAnswers(embeddedDir))) throw new AppError(DbErrors['db.data_dir_in_use']);
   const db = await openDatabase(config.database);
   let app: App;
+  let metrics: MetricsServer | undefined;
+  let snapshots: { close(): Promise<void> } | undefined;
   try {
     if (config.autoMigrate) await migrate(db);
     else if ((await migrationStatus(db)).pending.length > 0) throw new AppError(DbErrors['db.migrations_pending']);
@@ -48,8 +57,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     if (created) print(firstStartMessage(created, config));
     await options.beforeListen?.(app);
+    if (config.metrics.port !== undefined) {
+      const log = app.http.log;
+      metrics = await startMetricsServer(app.services.metrics.registry, { host: config.metrics.host, port: config.metrics.port }, (error) => log.error({ err: error }, 'metrics collection failed'));
+    }
+    // `tessera backup` asks this process for the embedded database's snapshot (snapshot-socket.ts).
+    if (embeddedDir && db.snapshot !== undefined) {
+      const log = app.http.log;
+      snapshots = await serveSnapshots(embeddedDir, () => db.snapshot!(), (error) => log.error({ err: error }, 'backup snapshot failed'));
+    }
     await app.http.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await snapshots?.close().catch(() => {});
+    await metrics?.close().catch(() => {});
     await db.close().catch(() => {});
     throw error;
   }
@@ -66,7 +86,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     address && typeof address === 'object'
       ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
       : config.publicUrl;
-  app.http.log.info({ url, publicUrl: config.publicUrl, database: db.engine }, 'Tessera is listening');
+  app.http.log.info({ url, publicUrl: config.publicUrl, database: db.engine, ...(metrics ? { metrics: `${metrics.url}/metrics` } : {}) }, 'Tessera is listening');
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) => {
@@ -88,6 +108,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await certificateJobs.stop();
         await metadataJobs.stop();
         await openIdProviderJobs.stop();
+        await metrics?.close();
+        await snapshots?.close();
         await db.close();
       }
     })();
@@ -107,7 +129,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { app, address: url, shutdown };
+  return { app, address: url, ...(metrics ? { metricsAddress: metrics.url } : {}), shutdown };
 }
 
 function firstStartMessage(created: BootstrapResult, config: Config): string {

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../config/version.js';
 import { registerAudit } from './audit.js';
+import { registerBackup } from './backup.js';
 import { registerBootstrap } from './bootstrap.js';
 import { registerCatalog } from './catalog.js';
 import { registerDomains } from './domains.js';
@@ -26,5 +27,6 @@ registerAudit(program);
 registerCatalog(program);
 registerDomains(program);
 registerSetupLinks(program);
+registerBackup(program);
 
 await program.parseAsync(process.argv);

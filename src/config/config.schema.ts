@@ -182,6 +182,16 @@ export const variables = {
     default: undefined,
     doc: 'Comma-separated CIDRs (e.g. `10.30.0.0/24`) an audit SIEM webhook may resolve to although they are private; for a SIEM on an internal network. Default: none, private, link-local and loopback addresses are refused (each attempt is a failed delivery, retried).',
   },
+  TESSERA_METRICS_PORT: {
+    schema: integer(1, 65535, 'the TCP port of the metrics listener'),
+    default: undefined,
+    doc: 'Port of the Prometheus metrics listener (`GET /metrics`, docs/metrics.md). Unset: no metrics. Always a listener of its own, never the public `PORT`.',
+  },
+  TESSERA_METRICS_HOST: {
+    schema: z.string().trim().min(1),
+    default: '127.0.0.1',
+    doc: 'Interface the metrics listener binds (default `127.0.0.1`: this machine only). Set an internal address (or `0.0.0.0`) only where a firewall keeps it from the public.',
+  },
   TESSERA_SSO_RATE_LIMIT: {
     schema: integer(0, 1_000_000, 'requests per minute per client IP'),
     default: '300',
@@ -227,6 +237,8 @@ export interface Config {
     readonly tenantName: string;
     readonly accountName: string;
   };
+  /** The Prometheus metrics listener: off unless a port is given; its own port, never the public one. */
+  readonly metrics: { readonly port?: number; readonly host: string };
   /** Where SSO may reach an IdP (server-side request forgery guard, OWASP SSRF prevention). */
   readonly sso: {
     readonly allowLoopback: boolean;

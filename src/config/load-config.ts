@@ -78,6 +78,10 @@ export function loadConfig(env: Source = process.env): Config {
   if (values.TESSERA_MASTER_KEY_PREVIOUS && !values.TESSERA_MASTER_KEY) {
     problems.push('TESSERA_MASTER_KEY_PREVIOUS is set but TESSERA_MASTER_KEY is not: set the new key in TESSERA_MASTER_KEY');
   }
+  const metricsPort = values.TESSERA_METRICS_PORT as number | undefined;
+  if (metricsPort !== undefined && metricsPort === values.PORT) {
+    problems.push(`TESSERA_METRICS_PORT=${metricsPort}: must differ from PORT (metrics are never served on the public port); pick another port, e.g. 9464`);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const port = values.PORT as number;
@@ -111,6 +115,7 @@ export function loadConfig(env: Source = process.env): Config {
       tenantName: values.TESSERA_BOOTSTRAP_TENANT as string,
       accountName: values.TESSERA_BOOTSTRAP_ACCOUNT as string,
     },
+    metrics: { ...(metricsPort !== undefined ? { port: metricsPort } : {}), host: values.TESSERA_METRICS_HOST as string },
     sso: {
       allowLoopback: values.TESSERA_SSO_ALLOW_LOOPBACK as boolean,
       privateNetworks: cidrList(values.TESSERA_SSO_PRIVATE_NETWORKS as string | undefined),
@@ -121,5 +126,5 @@ export function loadConfig(env: Source = process.env): Config {
       privateNetworks: cidrList(values.TESSERA_WEBHOOK_PRIVATE_NETWORKS as string | undefined),
     },
   };
-  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), sso: Object.freeze(config.sso), webhook: Object.freeze(config.webhook) });
+  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), metrics: Object.freeze(config.metrics), sso: Object.freeze(config.sso), webhook: Object.freeze(config.webhook) });
 }

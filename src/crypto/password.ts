@@ -17,13 +17,23 @@ export interface PasswordHasher {
   verify(hash: string, password: string): Promise<boolean>;
   /** Verifies against a fixed dummy hash, so an unknown account costs the same time as a known one. */
   verifyDummy(password: string): Promise<false>;
+  /** Hashes running now and hashes waiting for a turn (the operator's metrics). */
+  load(): { readonly running: number; readonly waiting: number };
 }
 
 class Semaphore {
   #free: number;
+  readonly #size: number;
   readonly #waiting: (() => void)[] = [];
   constructor(size: number) {
     this.#free = size;
+    this.#size = size;
+  }
+  get running(): number {
+    return this.#size - this.#free;
+  }
+  get waiting(): number {
+    return this.#waiting.length;
   }
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#free > 0) this.#free--;
@@ -60,5 +70,6 @@ export function createPasswordHasher(concurrency: number = defaultHashConcurrenc
       await gate.run(() => verify(stored, password).catch(() => false));
       return false;
     },
+    load: () => ({ running: gate.running, waiting: gate.waiting }),
   };
 }

@@ -28,6 +28,10 @@ export interface Database {
   /** Drops an owner transaction to the application role for one tenant, for the rest of that transaction. */
   enterTenant(tx: Tx, tenantId: string): Promise<void>;
   close(): Promise<void>;
+  /** PostgreSQL: the connection pool's use now (the operator's metrics); absent on the embedded database. */
+  poolStats?(): { readonly total: number; readonly idle: number; readonly waiting: number; readonly max: number };
+  /** Embedded database: a consistent snapshot of the data directory (gzip tarball); absent on PostgreSQL. */
+  snapshot?(): Promise<Buffer>;
 }
 
 function asAppRole(tenantId: string | null) {
@@ -77,7 +81,8 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     // by the pool, which opens a new one on demand; without a listener that event would crash the process.
     pool.on('error', () => {});
     const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return wrapKysely(kysely, 'postgres', () => kysely.destroy());
+    const max = config.poolMax;
+    return { ...wrapKysely(kysely, 'postgres', () => kysely.destroy()), poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }) };
   }
   const inMemory = config.dataDir.startsWith('memory://');
   if (inMemory) return fromPGlite(await PGlite.create(undefined, PGLITE_OPTIONS));
@@ -93,8 +98,22 @@ export const PGLITE_OPTIONS = { parsers: { [INT8]: (value: string) => Number(val
 /** Wraps an open PGlite instance (for example one loaded from a data-directory dump) as a Database. */
 export function fromPGlite(pgl: PGlite): Database {
   const kysely = new Kysely<DB>({ dialect: new PGliteDialect(pgl) });
-  return wrapKysely(kysely, 'pglite', async () => {
+  const db = wrapKysely(kysely, 'pglite', async () => {
     await kysely.destroy();
     await pgl.close();
   });
+  return {
+    ...db,
+    /**
+     * Taken while no transaction is open (PGlite's transaction lock) and no statement runs (dumpDataDir holds the
+     * query lock): the files hold every committed change (in the data files, or in the WAL that PostgreSQL replays
+     * when the copy is opened) and no transaction half-done. The CHECKPOINT before it flushes the data files, so
+     * little WAL is replayed. Requests wait while the files are copied (docs/runbook.md).
+     */
+    async snapshot() {
+      await pgl.exec('CHECKPOINT');
+      const dump = await pgl._runExclusiveTransaction(() => pgl.dumpDataDir('gzip'));
+      return Buffer.from(await dump.arrayBuffer());
+    },
+  };
 }

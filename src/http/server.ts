@@ -19,6 +19,10 @@ export interface HttpOptions {
   readonly version: string;
   /** Replaces the logger options (tests capture logs through a stream). */
   readonly logger?: FastifyServerOptions['logger'];
+  /** Called for each request a per-route limit refuses (the metrics count them). */
+  readonly onRateLimited?: () => void;
+  /** Runs on the bare instance before any route is declared (the metrics hook every route as it is declared). */
+  readonly instrument?: (app: FastifyInstance) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -40,6 +44,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   };
   const app = Fastify(fastifyOptions).withTypeProvider<ZodTypeProvider>();
+  options.instrument?.(app);
 
   app.decorateRequest('auth', null);
   app.decorateRequest('apiKey', null);
@@ -90,7 +95,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   });
   await app.register(cookie);
   // Per-route request limits (RouteDefinition.perMinutePerIp); routes without one are not limited here.
-  await app.register(rateLimit, { global: false });
+  await app.register(rateLimit, { global: false, ...(options.onRateLimited ? { onExceeded: options.onRateLimited } : {}) });
   installErrorHandling(app);
   await installOpenApi(app, { version: options.version, publicUrl: options.publicUrl });
   return app;

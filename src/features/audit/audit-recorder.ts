@@ -1,5 +1,6 @@
 import type { Engine, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
+import { noTelemetry, type Telemetry } from '../../kernel/telemetry.js';
 import { canonicalParts, type ChainedEvent, eventHash, formatMicros, GENESIS_HASH, parseMicros } from './audit-chain.js';
 import * as store from './audit.store.js';
 import type { AuditEventInput, AuditRecorder } from './audit.types.js';
@@ -70,7 +71,7 @@ export function prepareEvent(tenantId: string, input: AuditEventInput): Omit<Cha
  * less under concurrent writers. On PGlite, which has no concurrent writers and runs SQL on this thread,
  * hashing in JavaScript between the head lock and the insert measured faster (BENCHMARKS.md).
  */
-export function createAuditRecorder({ clock, engine = 'postgres' }: { readonly clock: Clock; readonly engine?: Engine }): AuditRecorder {
+export function createAuditRecorder({ clock, engine = 'postgres', telemetry = noTelemetry }: { readonly clock: Clock; readonly engine?: Engine; readonly telemetry?: Telemetry }): AuditRecorder {
   async function appendInDatabase(tx: Tx, tenantId: string, prepared: ReturnType<typeof prepareEvent>, now: string): Promise<boolean> {
     return (await store.appendAtHead(tx, tenantId, prepared, canonicalParts(prepared), now)) !== undefined;
   }
@@ -90,10 +91,12 @@ export function createAuditRecorder({ clock, engine = 'postgres' }: { readonly c
   async function record(tx: Tx, tenantId: string, input: AuditEventInput): Promise<void> {
     const prepared = prepareEvent(tenantId, input);
     const now = formatMicros(clock.now().getTime() * 1000);
-    if (await append(tx, tenantId, prepared, now)) return;
-    // The tenant's first event: create its head (genesis), then append.
-    await store.createHead(tx, tenantId, GENESIS_HASH);
-    if (!(await append(tx, tenantId, prepared, now))) throw new Error(`audit head of tenant ${tenantId} is not visible in this unit of work`);
+    if (!(await append(tx, tenantId, prepared, now))) {
+      // The tenant's first event: create its head (genesis), then append.
+      await store.createHead(tx, tenantId, GENESIS_HASH);
+      if (!(await append(tx, tenantId, prepared, now))) throw new Error(`audit head of tenant ${tenantId} is not visible in this unit of work`);
+    }
+    telemetry.auditAppended();
   }
 
   return { record };

@@ -3,6 +3,7 @@ import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { OutboundNetworkPolicy } from '../../net/outbound-network.js';
+import type { Telemetry } from '../../kernel/telemetry.js';
 import { createAuditQueries } from './audit-query.js';
 import { createAuditRecorder } from './audit-recorder.js';
 import { createAuditRetention, DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS } from './audit-retention.js';
@@ -19,6 +20,8 @@ export interface AuditDeps {
   readonly tenantIds: (tx: Tx) => Promise<string[]>;
   /** Where the SIEM webhook may be delivered (config `webhook`: TESSERA_WEBHOOK_ALLOW_LOOPBACK, TESSERA_WEBHOOK_PRIVATE_NETWORKS). */
   readonly network: OutboundNetworkPolicy;
+  /** Where appends are counted (the operator's metrics). */
+  readonly telemetry?: Telemetry;
 }
 
 export interface AuditJobsOptions {
@@ -28,8 +31,8 @@ export interface AuditJobsOptions {
 }
 
 /** The audit log: the recorder every feature writes through, and the use cases that read and keep the chain. */
-export function createAudit({ db, clock, keyring, tenantIds, network }: AuditDeps) {
-  const recorder = createAuditRecorder({ clock, engine: db.engine });
+export function createAudit({ db, clock, keyring, tenantIds, network, telemetry }: AuditDeps) {
+  const recorder = createAuditRecorder({ clock, engine: db.engine, ...(telemetry ? { telemetry } : {}) });
   const queries = createAuditQueries({ db });
   const retention = createAuditRetention({ db, clock, recorder, tenantIds });
   const webhook = createAuditWebhook({ db, clock, keyring, recorder, network });
@@ -60,6 +63,8 @@ export function createAudit({ db, clock, keyring, tenantIds, network }: AuditDep
     ...queries,
     applyRetention: () => retention.applyRetention(),
     deliverOutbox: () => webhook.deliverOutbox(),
+    /** Events waiting for webhook delivery, across tenants (an operator read, for the metrics). */
+    webhookBacklog: () => db.ownerWork((tx) => store.outboxBacklog(tx)),
     setWebhook: (...args: Parameters<typeof webhook.setWebhook>) => webhook.setWebhook(...args),
 
     async settings(tenantId: string) {

@@ -302,6 +302,12 @@ export async function rescheduleOutbox(tx: Tx, tenantId: string, seq: number, ne
     .execute();
 }
 
+/** Operator read (owner): outbox entries of every tenant. */
+export async function outboxBacklog(tx: Tx): Promise<number> {
+  const row = await tx.selectFrom('audit_outbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function outboxOf(tx: Tx, tenantId: string) {
   return tx.selectFrom('audit_outbox').select(['seq', 'attempts', 'next_attempt_at', 'last_error']).where('tenant_id', '=', tenantId).orderBy('seq').execute();
 }

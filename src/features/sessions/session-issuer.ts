@@ -132,6 +132,7 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
     /** Revokes sessions and makes the revocation visible to the very next request (DESIGN §3). */
     async revoke(tx: Tx, tenantId: string, filter: { sessionId?: string; userId?: string; exceptSessionId?: string; sourceIds?: readonly string[] }, reason: string): Promise<string[]> {
       const ids = await store.revokeSessions(tx, tenantId, filter, deps.clock.now(), reason);
+      if (ids.length > 0) deps.telemetry?.sessionsRevoked(reason, ids.length);
       if (filter.userId) states.forgetUser(tenantId, filter.userId);
       for (const id of ids) states.forgetSession(tenantId, id);
       return ids;

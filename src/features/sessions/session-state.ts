@@ -50,7 +50,7 @@ async function readStates(db: Database, keys: readonly { tenantId: string; sessi
  * running wait for the next batch, so each read still starts after its request arrived while the database
  * answers many requests per round trip.
  */
-export function batchedStateSource(db: Database, { maxInFlight = 2, maxBatch = 500 } = {}): SessionStateSource {
+export function batchedStateSource(db: Database, { maxInFlight = 2, maxBatch = 500, onBatch = (_size: number): void => {} } = {}): SessionStateSource {
   type Waiter = { tenantId: string; sessionId: string; resolve: (s: SessionState | undefined) => void; reject: (e: unknown) => void };
   let pending: Waiter[] = [];
   let inFlight = 0;
@@ -60,6 +60,7 @@ export function batchedStateSource(db: Database, { maxInFlight = 2, maxBatch = 5
       const batch = pending.slice(0, maxBatch);
       pending = pending.slice(batch.length);
       inFlight++;
+      onBatch(batch.length);
       readStates(db, batch)
         .then(
           (rows) => {

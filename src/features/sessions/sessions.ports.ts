@@ -5,6 +5,7 @@ import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import type { Principal } from '../../kernel/principal.js';
+import type { Telemetry } from '../../kernel/telemetry.js';
 
 /** What the sessions feature needs from others, declared as small ports (DESIGN §6 rule 4). */
 export interface SigningKeys {
@@ -112,6 +113,8 @@ export interface SessionsDeps {
    * IdP's SLO URL, saml-profiles §4.4.3.1), in the logout's unit of work; null when the source has none.
    */
   readonly sourceLogout?: (tx: Tx, tenantId: string, sourceId: string, meta: RequestMeta) => Promise<string | null>;
+  /** Where logins, refreshes, revocations and session-state batches are counted (the operator's metrics). */
+  readonly telemetry?: Telemetry;
 }
 
 /** Where a password login of an email must continue instead (the `sso_required` answer's public details). */

@@ -4,6 +4,10 @@ import { createSessionLifecycle } from './session-lifecycle.service.js';
 import { createIssuer } from './session-issuer.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
 import type { Tx } from '../../db/database.js';
+import { AppError } from '../../kernel/app-error.js';
+import { type LoginMethod, noTelemetry, type Telemetry } from '../../kernel/telemetry.js';
+import type { LoginResult } from './login-pipeline.js';
+import { SessionErrors } from './sessions.errors.js';
 import type { SessionsDeps, UserEventPort } from './sessions.ports.js';
 import { spendTokenId } from './sessions.store.js';
 import './sessions.tables.js';
@@ -14,10 +18,11 @@ import './sessions.tables.js';
  */
 export function createSessions(deps: SessionsDeps) {
   // One process on the embedded database: session state is served from memory (DESIGN §3).
-  const states = deps.db.engine === 'pglite' ? memoryStateSource(deps.db) : batchedStateSource(deps.db);
+  const telemetry = deps.telemetry ?? noTelemetry;
+  const states = deps.db.engine === 'pglite' ? memoryStateSource(deps.db) : batchedStateSource(deps.db, { onBatch: (size) => telemetry.sessionStateBatch(size) });
   const issuer = createIssuer(deps, states);
-  const login = createLogin(deps, issuer);
-  const sessions = createSessionLifecycle(deps, issuer);
+  const login = counted(createLogin(deps, issuer), telemetry);
+  const sessions = countedRefresh(createSessionLifecycle(deps, issuer), telemetry);
   const findKey = (kid: string) => deps.keys.publishedKey(kid);
   const authenticator = createAuthenticator({ clock: deps.clock, keys: deps.keys, settings: { issuer: deps.issuer, audience: deps.audience }, states, findKey });
   return {
@@ -74,3 +79,42 @@ export function createSessions(deps: SessionsDeps) {
 }
 
 export type SessionsService = ReturnType<typeof createSessions>;
+
+/** How a login step ended, for the metrics: a refusal before any secret was checked is `throttled`. */
+async function countLogin(telemetry: Telemetry, method: LoginMethod, attempt: Promise<LoginResult>): Promise<LoginResult> {
+  try {
+    const result = await attempt;
+    telemetry.login(method, result.status === 'authenticated' ? 'success' : 'next_step');
+    return result;
+  } catch (error) {
+    telemetry.login(method, error instanceof AppError && error.code === SessionErrors['sessions.too_many_attempts'] ? 'throttled' : 'failure');
+    throw error;
+  }
+}
+
+/** The password step and the second-factor step, counted by outcome (docs/metrics.md `tessera_logins_total`). */
+function counted<L extends { login(...args: never[]): Promise<LoginResult>; loginMfa(...args: never[]): Promise<LoginResult> }>(login: L, telemetry: Telemetry): L {
+  return {
+    ...login,
+    login: (...args: Parameters<L['login']>) => countLogin(telemetry, 'password', login.login(...args)),
+    loginMfa: (...args: Parameters<L['loginMfa']>) => countLogin(telemetry, 'totp', login.loginMfa(...args)),
+  };
+}
+
+/** Refresh-token rotations, counted by outcome (docs/metrics.md `tessera_refreshes_total`). */
+function countedRefresh<S extends { refresh(...args: never[]): Promise<unknown> }>(sessions: S, telemetry: Telemetry): S {
+  return {
+    ...sessions,
+    refresh: (...args: Parameters<S['refresh']>) =>
+      sessions.refresh(...args).then(
+        (issued) => {
+          telemetry.refresh('success');
+          return issued;
+        },
+        (error: unknown) => {
+          telemetry.refresh('failure');
+          throw error;
+        },
+      ),
+  };
+}

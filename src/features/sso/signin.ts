@@ -1,4 +1,5 @@
 import { AppError } from '../../kernel/app-error.js';
+import { noTelemetry, type Telemetry } from '../../kernel/telemetry.js';
 import type { RequestMeta } from '../sessions/index.js';
 import { SsoErrors } from './sso.errors.js';
 import * as store from './sso.store.js';
@@ -6,9 +7,26 @@ import { createOidcSignIn, type OidcSignInDeps } from './oidc-signin.js';
 import { createSamlSignIn, type SamlSignInDeps, type SamlStart } from './saml-signin.js';
 import { spMetadataXml, type SamlConfig } from './saml-config.js';
 import { spKeysOf } from './saml-sp-keys.js';
-import { createSignInCore, refused, type SignInCoreDeps } from './signin-core.js';
+import { createSignInCore, refused, type SignInCoreDeps, SignInRefused } from './signin-core.js';
 
-export type SsoSignInDeps = SignInCoreDeps & OidcSignInDeps & Pick<SamlSignInDeps, 'samlSpKeys' | 'revokeSessionsFromSource'>;
+export type SsoSignInDeps = SignInCoreDeps & OidcSignInDeps & Pick<SamlSignInDeps, 'samlSpKeys' | 'revokeSessionsFromSource'> & {
+  /** Where sign-ins are counted by protocol and outcome (the operator's metrics). */
+  readonly telemetry?: Telemetry;
+};
+
+type Finished = { result: string | null; returnTo: string | null; testId: string | null };
+
+/** A sign-in's end, counted: a "Test connection" dry run is not a sign-in and is not counted. */
+async function counted(telemetry: Telemetry, protocol: 'oidc' | 'saml', attempt: Promise<Finished>): Promise<Finished> {
+  try {
+    const finished = await attempt;
+    if (finished.testId === null) telemetry.login(protocol, 'success');
+    return finished;
+  } catch (error) {
+    if (!(error instanceof SignInRefused && error.testId !== null)) telemetry.login(protocol, 'failure');
+    throw error;
+  }
+}
 
 /** What /auth/sso/start answers: the IdP to go to and the cookie to set (OIDC's, or SAML's for the ACS). */
 export type Started = ({ readonly protocol: 'oidc'; readonly location: string; readonly transaction: string }) | ({ readonly protocol: 'saml' } & SamlStart);
@@ -19,6 +37,7 @@ export type Started = ({ readonly protocol: 'oidc'; readonly location: string; r
  */
 export function createSsoSignIn(deps: SsoSignInDeps) {
   const core = createSignInCore(deps);
+  const telemetry = deps.telemetry ?? noTelemetry;
   const oidc = createOidcSignIn(deps, core);
   const saml = createSamlSignIn({ db: deps.db, masterKeys: deps.masterKeys, publicUrl: deps.publicUrl, now: () => deps.clock.now(), samlSpKeys: deps.samlSpKeys, audit: deps.audit, revokeSessionsFromSource: deps.revokeSessionsFromSource }, core);
   return {
@@ -26,8 +45,8 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
     startTest: (...args: Parameters<typeof core.startTest>) => core.startTest(...args),
     getTest: (...args: Parameters<typeof core.getTest>) => core.getTest(...args),
     takeResult: (...args: Parameters<typeof core.takeResult>) => core.takeResult(...args),
-    callback: (...args: Parameters<typeof oidc.callback>) => oidc.callback(...args),
-    acs: (...args: Parameters<typeof saml.acs>) => saml.acs(...args),
+    callback: (...args: Parameters<typeof oidc.callback>) => counted(telemetry, 'oidc', oidc.callback(...args)),
+    acs: (...args: Parameters<typeof saml.acs>) => counted(telemetry, 'saml', saml.acs(...args)),
     samlLogout: (...args: Parameters<typeof saml.idpLogout>) => saml.idpLogout(...args),
     samlLogoutUrl: (...args: Parameters<typeof saml.spLogoutUrl>) => saml.spLogoutUrl(...args),
 
