@@ -1,5 +1,4 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import type { Adapter, AdapterPayload, errors as OidcErrors } from 'oidc-provider';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Database } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -15,6 +14,8 @@ import * as store from './artifacts.store.js';
  *   artefact of the grant is revoked and it answers `invalid_grant`.
  */
 export interface ArtifactAdapterDeps {
+  /** oidc-provider's error classes (the module is loaded lazily, provider-config.ts). */
+  readonly errors: typeof OidcErrors;
   readonly db: Database;
   readonly clock: Clock;
   /** The tenant an artefact belongs to, where its payload names it (its client or its session). */
@@ -31,7 +32,7 @@ const ID_CONTEXT = 'tessera:oidc-artifact:';
 const SIGNED_COOKIE_MODELS = new Set(['Session', 'Interaction']);
 const UID_CONTEXT = 'tessera:oidc-artifact-uid:';
 
-export function artifactAdapter({ db, clock, tenantOf, clientMetadata }: ArtifactAdapterDeps): new (model: string) => Adapter {
+export function artifactAdapter({ errors, db, clock, tenantOf, clientMetadata }: ArtifactAdapterDeps): new (model: string) => Adapter {
   const idHash = (model: string, id: string) => hashOpaqueToken(`${model}:${id}`, ID_CONTEXT);
   const uidHash = (model: string, uid: string) => hashOpaqueToken(`${model}:${uid}`, UID_CONTEXT);
   const revive = (row: store.ArtifactRow, id: string): AdapterPayload => ({

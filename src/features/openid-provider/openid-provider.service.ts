@@ -14,7 +14,7 @@ import { type ProviderClient, parseClientId } from '../applications/index.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import * as artifacts from './artifacts.store.js';
 import { OpenIdProviderErrors } from './openid-provider.errors.js';
-import { buildProvider, INTERACTION_TTL_SECONDS, OP_PATH, SUBJECT_CLAIM } from './provider-config.js';
+import { buildProvider, INTERACTION_TTL_SECONDS, loadOidcProvider, OP_PATH, SUBJECT_CLAIM } from './provider-config.js';
 
 /**
  * Tessera's OpenID Provider (docs/openid-provider.md). oidc-provider runs the protocol; Tessera supplies the rest:
@@ -170,6 +170,7 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
     if (built?.kid === key.kid) return built;
     const jwk = { ...(key.privateKey.export({ format: 'jwk' }) as JWK), kid: key.kid, alg: key.alg, use: 'sig' };
     const provider = buildProvider(
+      await loadOidcProvider(),
       {
         db: deps.db,
         clock,

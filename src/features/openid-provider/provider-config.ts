@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { JWK } from 'jose';
-import Provider, { type Account, type AdapterPayload, type ClientMetadata, type Configuration, interactionPolicy, type KoaContextWithOIDC, type SigningAlgorithm as JoseAlgorithm } from 'oidc-provider';
+import type * as OidcProviderNamespace from 'oidc-provider';
+import type { Account, AdapterPayload, ClientMetadata, Configuration, KoaContextWithOIDC, default as Provider, SigningAlgorithm as JoseAlgorithm } from 'oidc-provider';
 import type { SigningAlgorithm } from '../../config/config.schema.js';
 import type { MasterKeys } from '../../crypto/master-key.js';
 import type { Database } from '../../db/database.js';
@@ -110,7 +111,7 @@ function cookieKeys(master: MasterKeys): string[] {
  * - a sign-in is needed when the browser's session is in another account than the application's: an application
  *   obtains tokens only for sessions in its own account.
  */
-function policy() {
+function policy({ interactionPolicy }: OidcProviderModule) {
   const rules = interactionPolicy.base();
   rules.add(new interactionPolicy.Prompt({ name: 'select_account', requestable: true }), 0);
   rules.get('login')!.checks.add(
@@ -133,11 +134,21 @@ const meta = (client: { metadata(): object }) => client.metadata() as unknown as
  * provider is built when Tessera's current signing key changes (openid-provider.service.ts); everything it keeps
  * lives in the database, so the provider it replaces leaves nothing behind.
  */
-export function buildProvider(deps: ProviderDeps, key: { kid: string; alg: SigningAlgorithm; jwk: JWK }): Provider {
+export type OidcProviderModule = typeof OidcProviderNamespace;
+let loading: Promise<OidcProviderModule> | undefined;
+/**
+ * oidc-provider, loaded when the first provider is built rather than when Tessera starts: on a Node.js it does not
+ * support (20) its import prints "Unsupported runtime" on stderr, which every CLI command and every server would
+ * print although only the OpenID Provider uses it.
+ */
+export const loadOidcProvider = (): Promise<OidcProviderModule> => (loading ??= import('oidc-provider'));
+
+export function buildProvider(oidc: OidcProviderModule, deps: ProviderDeps, key: { kid: string; alg: SigningAlgorithm; jwk: JWK }): Provider {
   const ttlOf = (field: 'tessera_access_ttl' | 'tessera_refresh_ttl') => (_ctx: unknown, _token: unknown, client: { metadata(): object }) => meta(client)[field];
   const clientAlgs: JoseAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519'];
   const configuration: Configuration = {
     adapter: artifactAdapter({
+      errors: oidc.errors,
       db: deps.db,
       clock: deps.clock,
       tenantOf: deps.tenantOf,
@@ -220,7 +231,7 @@ export function buildProvider(deps: ProviderDeps, key: { kid: string; alg: Signi
       },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     },
-    interactions: { policy: policy(), url: (_ctx, interaction) => `${OP_PATH}/interaction/${interaction.uid}` },
+    interactions: { policy: policy(oidc), url: (_ctx, interaction) => `${OP_PATH}/interaction/${interaction.uid}` },
     routes: OP_ROUTES,
     ttl: {
       AccessToken: ttlOf('tessera_access_ttl'),
@@ -234,7 +245,7 @@ export function buildProvider(deps: ProviderDeps, key: { kid: string; alg: Signi
     },
     renderError: (ctx, out) => renderError(ctx, out),
   };
-  const provider = new Provider(deps.issuer, configuration);
+  const provider = new oidc.Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
   // Client secrets are stored as hashes (DESIGN §4); the library's own comparison would need the secret itself.
   provider.Client.prototype.compareClientSecret = function (this: { clientSecret?: string }, actual: string) {
