@@ -188,6 +188,7 @@ RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+# No capabilities: PORT must be 1024 or above (put the TLS-terminating proxy on 443).
 CapabilityBoundingSet=
 AmbientCapabilities=
 SystemCallArchitectures=native
@@ -215,7 +216,7 @@ sudo useradd --system --home-dir /var/lib/tessera --shell /usr/sbin/nologin tess
 sudo install -m 0600 /dev/null /etc/tessera/tessera.env    # then edit it (below)
 sudo cp /opt/tessera/current/lib/systemd/tessera.service /etc/systemd/system/
 sudo systemctl daemon-reload && sudo systemctl enable --now tessera
-sudo journalctl -u tessera | grep -A3 'one-time'            # the first administrator's one-time password
+sudo journalctl -u tessera -o cat | grep -A2 'email:'      # first start: the administrator and a one-time password
 \`\`\`
 
 ## Configure (/etc/tessera/tessera.env)
@@ -236,14 +237,18 @@ TESSERA_DNS_SERVERS=10.0.0.53
 \`\`\`
 
 Every setting: the README of the repository (Configuration). Operator commands run as the service user with the
-same settings, e.g. \`sudo -u tessera sh -c 'set -a; . /etc/tessera/tessera.env; set +a; TESSERA_DATA_DIR=/var/lib/tessera
-/opt/tessera/current/bin/tessera domains verify corp.example --tenant <id> --force'\`.
+service's settings (root reads the env file, which stays mode 0600):
+
+\`\`\`sh
+sudo sh -c 'set -a; . /etc/tessera/tessera.env; exec runuser -u tessera -- env TESSERA_DATA_DIR=/var/lib/tessera \\
+  /opt/tessera/current/bin/tessera domains verify corp.example --tenant <id> --force'
+\`\`\`
 
 ## Upgrade
 
-Unpack the next version beside this one, point \`/opt/tessera/current\` at it, \`systemctl restart tessera\` (the
-server migrates at start). To go back, point the link at the previous directory — only before the new version
-migrated the database, or after restoring the backup taken before the upgrade (\`tessera backup\`, see the runbook).
+Take a backup (\`tessera backup\`, as above), unpack the next version beside this one, point \`/opt/tessera/current\`
+at it and \`systemctl restart tessera\` (the server migrates at start). Going back to the previous directory needs
+that backup restored: an older version refuses a database a newer one migrated. Details: the runbook (Upgrades).
 `;
 }
 
