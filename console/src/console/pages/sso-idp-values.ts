@@ -1,3 +1,4 @@
+import { IDP_GUIDES } from '../../sso/idp-guides.js';
 type Discovery = {
   authorizationEndpoint: string | null;
   tokenEndpoint: string | null;
@@ -18,17 +19,18 @@ export interface ConnectionView {
 }
 type Connection = ConnectionView;
 
-/** The identity providers Tessera ships a guide for (docs/sso/), and the generic case. */
-export const IDPS = [
+/** The identity providers with a guide in docs/sso/ whose admin screens this page names; labels and guides from IDP_GUIDES. */
+const NAMED = ['okta', 'entra', 'google', 'auth0', 'keycloak', 'adfs'] as const;
+export type Idp = 'generic' | (typeof NAMED)[number];
+
+/** The IdPs the SSO page offers: the generic case, then those it names the fields for. */
+export const IDPS: readonly { value: Idp; label: string; oidcGuide: string; samlGuide: string }[] = [
   { value: 'generic', label: 'Another identity provider', oidcGuide: 'README.md', samlGuide: 'saml.md' },
-  { value: 'okta', label: 'Okta', oidcGuide: 'okta.md', samlGuide: 'saml.md' },
-  { value: 'entra', label: 'Microsoft Entra ID', oidcGuide: 'entra-id.md', samlGuide: 'saml.md' },
-  { value: 'google', label: 'Google Workspace', oidcGuide: 'google-workspace.md', samlGuide: 'saml.md' },
-  { value: 'auth0', label: 'Auth0', oidcGuide: 'auth0.md', samlGuide: 'saml.md' },
-  { value: 'keycloak', label: 'Keycloak', oidcGuide: 'keycloak.md', samlGuide: 'saml.md' },
-  { value: 'adfs', label: 'ADFS', oidcGuide: 'adfs.md', samlGuide: 'saml.md' },
-] as const;
-export type Idp = (typeof IDPS)[number]['value'];
+  ...NAMED.map((id) => {
+    const guide = IDP_GUIDES.find((g) => g.id === id)!;
+    return { value: id, label: guide.label, oidcGuide: guide.doc ?? 'README.md', samlGuide: 'saml.md' };
+  }),
+];
 
 export interface ValueToPaste {
   /** The field as the IdP's own admin screens name it (docs/sso/<idp>.md, docs/sso/saml.md "Where" table). */
