@@ -10,6 +10,30 @@ export interface Column<T> {
   readonly cell: (row: T) => ReactNode;
 }
 
+/** Rows already at hand as a table: a header per column, a row per item. */
+export function DataTable<T>(props: { rows: readonly T[]; rowKey: (row: T) => string; columns: readonly Column<T>[]; striped?: boolean; highlightOnHover?: boolean; testId?: string }) {
+  return (
+    <Table striped={props.striped ?? false} highlightOnHover={props.highlightOnHover ?? false} data-testid={props.testId}>
+      <Table.Thead>
+        <Table.Tr>
+          {props.columns.map((c) => (
+            <Table.Th key={c.header}>{c.hideHeader ? <VisuallyHidden>{c.header}</VisuallyHidden> : c.header}</Table.Th>
+          ))}
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {props.rows.map((row) => (
+          <Table.Tr key={props.rowKey(row)}>
+            {props.columns.map((c) => (
+              <Table.Td key={c.header}>{c.cell(row)}</Table.Td>
+            ))}
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
+
 /**
  * A list the API answers, in the four states every list has: loading, an error with "Try again", empty (in words
  * that say what to do), and the table.
@@ -30,24 +54,7 @@ export function QueryTable<D, T>(props: {
   if (rows.length === 0) return <Empty>{props.empty}</Empty>;
   return (
     <Table.ScrollContainer minWidth={props.minWidth ?? 600}>
-      <Table striped highlightOnHover={props.highlightOnHover ?? true}>
-        <Table.Thead>
-          <Table.Tr>
-            {props.columns.map((c) => (
-              <Table.Th key={c.header}>{c.hideHeader ? <VisuallyHidden>{c.header}</VisuallyHidden> : c.header}</Table.Th>
-            ))}
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {rows.map((row) => (
-            <Table.Tr key={props.rowKey(row)}>
-              {props.columns.map((c) => (
-                <Table.Td key={c.header}>{c.cell(row)}</Table.Td>
-              ))}
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+      <DataTable rows={rows} rowKey={props.rowKey} columns={props.columns} striped highlightOnHover={props.highlightOnHover ?? true} />
     </Table.ScrollContainer>
   );
 }

@@ -1,9 +1,10 @@
-import { ActionIcon, Alert, Badge, Button, Card, Group, Modal, Select, Stack, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import { ActionIcon, Alert, Badge, Button, Card, Group, Modal, Select, Stack, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
 import { CopyLine } from '../../ui/copy';
+import { QueryTable } from '../../ui/query-table';
 import { ConfirmButton, Empty, ErrorState, Loading } from '../../ui/states';
 import { usePermissions } from '../access';
 
@@ -154,48 +155,38 @@ function Tokens({ directory, canManage }: { directory: Directory; canManage: boo
       void queryClient.invalidateQueries({ queryKey: key });
     },
   });
-  const live = tokens.data?.items.filter((t) => t.revokedAt === null) ?? [];
-  let content;
-  if (tokens.isPending) content = <Loading />;
-  else if (tokens.isError) content = <ErrorState error={tokens.error} onRetry={() => void tokens.refetch()} />;
-  else if (live.length === 0) content = <Text size="sm">No live token: the identity provider cannot reach this directory yet.</Text>;
-  else
-    content = (
-      <Table>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>Last used</Table.Th>
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {live.map((t) => (
-            <Table.Tr key={t.id}>
-              <Table.Td>{when(t.createdAt)}</Table.Td>
-              <Table.Td>{when(t.lastUsedAt)}</Table.Td>
-              <Table.Td>
-                {canManage && (
-                  <ConfirmButton
-                    label="Revoke"
-                    title="Revoke this token?"
-                    confirmLabel="Revoke"
-                    onConfirm={async () => {
-                      await call(api.DELETE('/api/v1/scim/directories/{id}/tokens/{tokenId}', { params: { path: { id: directory.id, tokenId: t.id } } }));
-                      await queryClient.invalidateQueries({ queryKey: key });
-                    }}
-                  >
-                    The identity provider using it is refused from now on. Give it the new token first.
-                  </ConfirmButton>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    );
+  const content = (
+    <QueryTable
+      query={tokens}
+      rows={(d) => d.items.filter((t) => t.revokedAt === null)}
+      rowKey={(t) => t.id}
+      empty="No live token: the identity provider cannot reach this directory yet."
+      minWidth={400}
+      highlightOnHover={false}
+      columns={[
+        { header: 'Created', cell: (t) => when(t.createdAt) },
+        { header: 'Last used', cell: (t) => when(t.lastUsedAt) },
+        {
+          header: 'Actions',
+          hideHeader: true,
+          cell: (t) =>
+            canManage && (
+              <ConfirmButton
+                label="Revoke"
+                title="Revoke this token?"
+                confirmLabel="Revoke"
+                onConfirm={async () => {
+                  await call(api.DELETE('/api/v1/scim/directories/{id}/tokens/{tokenId}', { params: { path: { id: directory.id, tokenId: t.id } } }));
+                  await queryClient.invalidateQueries({ queryKey: key });
+                }}
+              >
+                The identity provider using it is refused from now on. Give it the new token first.
+              </ConfirmButton>
+            ),
+        },
+      ]}
+    />
+  );
   return (
     <Stack gap="xs" component="section" aria-label={`Tokens of ${directory.name}`}>
       <Group justify="space-between">

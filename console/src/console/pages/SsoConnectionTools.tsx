@@ -1,9 +1,10 @@
-import { Alert, Badge, Button, Code, Group, Select, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
+import { Alert, Badge, Button, Code, Group, Select, Stack, Text } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
 import { CopyLine } from '../../ui/copy';
+import { DataTable } from '../../ui/query-table';
 import { ConfirmButton, ErrorState } from '../../ui/states';
 import { type Idp, IDPS, refreshChanges, type SettingChange, valuesToPaste } from './sso-idp-values';
 
@@ -79,54 +80,42 @@ export function ClientKeys({ connection: c, canManage }: { connection: Connectio
           No client key yet: rotate to create one.
         </Text>
       ) : (
-        <Table data-testid="client-keys">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Key ID</Table.Th>
-              <Table.Th>Algorithm</Table.Th>
-              <Table.Th>State</Table.Th>
-              <Table.Th>
-                <VisuallyHidden>Actions</VisuallyHidden>
-              </Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {keys.map((k, i) => (
-              <Table.Tr key={k.kid}>
-                <Table.Td>
-                  <Code style={{ wordBreak: 'break-all' }}>{k.kid}</Code>
-                </Table.Td>
-                <Table.Td>{k.alg}</Table.Td>
-                <Table.Td>
-                  {i === 0 ? (
-                    <Badge color="green" variant="light">
-                      Current: signs
-                    </Badge>
-                  ) : (
-                    <Badge color="gray" variant="light">
-                      Previous: still published
-                    </Badge>
-                  )}
-                </Table.Td>
-                <Table.Td>
-                  {canManage && i > 0 && (
-                    <ConfirmButton
-                      label="Remove"
-                      title={`Stop publishing key ${k.kid.slice(0, 12)}…?`}
-                      confirmLabel="Remove key"
-                      onConfirm={async () => {
-                        await call(api.DELETE('/api/v1/sso/connections/{id}/keys/{kid}', { params: { path: { id: c.id, kid: k.kid } } }));
-                        await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
-                      }}
-                    >
-                      The IdP can no longer verify assertions signed with this key. Remove it once the IdP uses the current key.
-                    </ConfirmButton>
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+        <DataTable
+          testId="client-keys"
+          rows={keys.map((k, i) => ({ ...k, current: i === 0 }))}
+          rowKey={(k) => k.kid}
+          columns={[
+            { header: 'Key ID', cell: (k) => <Code style={{ wordBreak: 'break-all' }}>{k.kid}</Code> },
+            { header: 'Algorithm', cell: (k) => k.alg },
+            {
+              header: 'State',
+              cell: (k) => (
+                <Badge color={k.current ? 'green' : 'gray'} variant="light">
+                  {k.current ? 'Current: signs' : 'Previous: still published'}
+                </Badge>
+              ),
+            },
+            {
+              header: 'Actions',
+              hideHeader: true,
+              cell: (k) =>
+                canManage &&
+                !k.current && (
+                  <ConfirmButton
+                    label="Remove"
+                    title={`Stop publishing key ${k.kid.slice(0, 12)}…?`}
+                    confirmLabel="Remove key"
+                    onConfirm={async () => {
+                      await call(api.DELETE('/api/v1/sso/connections/{id}/keys/{kid}', { params: { path: { id: c.id, kid: k.kid } } }));
+                      await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
+                    }}
+                  >
+                    The IdP can no longer verify assertions signed with this key. Remove it once the IdP uses the current key.
+                  </ConfirmButton>
+                ),
+            },
+          ]}
+        />
       )}
     </Stack>
   );
@@ -226,48 +215,42 @@ export function SpKeys({ connection: c, canManage }: { connection: Connection; c
         )}
       </Group>
       {current && <CopyLine label="Current certificate (PEM)" value={current.certificatePem} testId="sp-certificate" />}
-      <Table data-testid="sp-keys">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>SHA-256 fingerprint</Table.Th>
-            <Table.Th>Expires</Table.Th>
-            <Table.Th>State</Table.Th>
-            <Table.Th>
-              <VisuallyHidden>Actions</VisuallyHidden>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {keys.map((k) => (
-            <Table.Tr key={k.id}>
-              <Table.Td>
-                <Code style={{ wordBreak: 'break-all' }}>{k.fingerprintSha256}</Code>
-              </Table.Td>
-              <Table.Td>{new Date(k.notAfter).toLocaleDateString()}</Table.Td>
-              <Table.Td>
-                <Badge color={k.current ? 'green' : 'gray'} variant="light">
-                  {k.current ? 'Current: signs' : 'Previous: still published'}
-                </Badge>
-              </Table.Td>
-              <Table.Td>
-                {canManage && !k.current && (
-                  <ConfirmButton
-                    label="Remove"
-                    title="Remove the previous SP key?"
-                    confirmLabel="Remove key"
-                    onConfirm={async () => {
-                      await call(api.DELETE('/api/v1/sso/connections/{id}/sp-keys/{keyId}', { params: { path: { id: c.id, keyId: k.id } } }));
-                      await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
-                    }}
-                  >
-                    It leaves the SP metadata and no longer decrypts assertions. Remove it once the IdP uses the current certificate.
-                  </ConfirmButton>
-                )}
-              </Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
+      <DataTable
+        testId="sp-keys"
+        rows={keys}
+        rowKey={(k) => k.id}
+        columns={[
+          { header: 'SHA-256 fingerprint', cell: (k) => <Code style={{ wordBreak: 'break-all' }}>{k.fingerprintSha256}</Code> },
+          { header: 'Expires', cell: (k) => new Date(k.notAfter).toLocaleDateString() },
+          {
+            header: 'State',
+            cell: (k) => (
+              <Badge color={k.current ? 'green' : 'gray'} variant="light">
+                {k.current ? 'Current: signs' : 'Previous: still published'}
+              </Badge>
+            ),
+          },
+          {
+            header: 'Actions',
+            hideHeader: true,
+            cell: (k) =>
+              canManage &&
+              !k.current && (
+                <ConfirmButton
+                  label="Remove"
+                  title="Remove the previous SP key?"
+                  confirmLabel="Remove key"
+                  onConfirm={async () => {
+                    await call(api.DELETE('/api/v1/sso/connections/{id}/sp-keys/{keyId}', { params: { path: { id: c.id, keyId: k.id } } }));
+                    await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
+                  }}
+                >
+                  It leaves the SP metadata and no longer decrypts assertions. Remove it once the IdP uses the current certificate.
+                </ConfirmButton>
+              ),
+          },
+        ]}
+      />
     </Stack>
   );
 }
