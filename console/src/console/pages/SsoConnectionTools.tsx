@@ -4,12 +4,22 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call, type Schemas } from '../../api/client';
 import { CopyLine } from '../../ui/copy';
-import { DataTable } from '../../ui/query-table';
+import { type Column, DataTable } from '../../ui/query-table';
 import { ConfirmButton, ErrorState } from '../../ui/states';
 import { type Idp, IDPS, refreshChanges, type SettingChange, valuesToPaste } from './sso-idp-values';
 
 type Connection = Schemas['SsoConnection'];
 const when = (iso: string) => new Date(iso).toLocaleString();
+
+/** Both key lists (client keys, SP keys): the current key signs; previous ones stay published until removed. */
+const KEY_STATE: Column<{ current: boolean }> = {
+  header: 'State',
+  cell: (k) => (
+    <Badge color={k.current ? 'green' : 'gray'} variant="light">
+      {k.current ? 'Current: signs' : 'Previous: still published'}
+    </Badge>
+  ),
+};
 
 /** The values to register at the identity provider, named as the chosen IdP's admin screens name them. */
 export function IdpValues({ connection: c }: { connection: Connection }) {
@@ -87,14 +97,7 @@ export function ClientKeys({ connection: c, canManage }: { connection: Connectio
           columns={[
             { header: 'Key ID', cell: (k) => <Code style={{ wordBreak: 'break-all' }}>{k.kid}</Code> },
             { header: 'Algorithm', cell: (k) => k.alg },
-            {
-              header: 'State',
-              cell: (k) => (
-                <Badge color={k.current ? 'green' : 'gray'} variant="light">
-                  {k.current ? 'Current: signs' : 'Previous: still published'}
-                </Badge>
-              ),
-            },
+            KEY_STATE,
             {
               header: 'Actions',
               hideHeader: true,
@@ -222,14 +225,7 @@ export function SpKeys({ connection: c, canManage }: { connection: Connection; c
         columns={[
           { header: 'SHA-256 fingerprint', cell: (k) => <Code style={{ wordBreak: 'break-all' }}>{k.fingerprintSha256}</Code> },
           { header: 'Expires', cell: (k) => new Date(k.notAfter).toLocaleDateString() },
-          {
-            header: 'State',
-            cell: (k) => (
-              <Badge color={k.current ? 'green' : 'gray'} variant="light">
-                {k.current ? 'Current: signs' : 'Previous: still published'}
-              </Badge>
-            ),
-          },
+          KEY_STATE,
           {
             header: 'Actions',
             hideHeader: true,
