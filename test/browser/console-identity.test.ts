@@ -6,7 +6,7 @@ import { selfSignedCertificate } from '../../src/features/sso/saml-sp-keys.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
 import { RunningClock } from '../../src/kernel/clock.js';
-import { launchBrowser, screenshot, seriousViolations, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
+import { expectCleanPage, launchBrowser, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { callApi, requestJson } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
@@ -52,15 +52,7 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
     return page;
   }
 
-  async function checkPage(name: string): Promise<void> {
-    await page.waitForLoadState('load');
-    // Mantine's transitions (modals fade in over 200 ms) settle first, so the screenshot and contrast see the page as it stays.
-    await page.waitForTimeout(400);
-    await screenshot(page, `${engine}-${name}`);
-    const violations = await seriousViolations(page);
-    expect(violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`), name).toEqual([]);
-    expect(problems, name).toEqual([]);
-  }
+  const checkPage = (name: string) => expectCleanPage(page, problems, `${engine}-${name}`, name);
 
   async function signIn(who: { email: string; password: string }, section: string): Promise<void> {
     await freshPage();

@@ -6,7 +6,7 @@ import { ERROR_MESSAGES } from '../../console/src/errors.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
 import { RunningClock } from '../../src/kernel/clock.js';
-import { launchBrowser, screenshot, seriousViolations, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
+import { expectCleanPage, launchBrowser, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { callApi } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
@@ -49,17 +49,7 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     return page;
   }
 
-  /** Every page the suite reaches: no serious accessibility violation, no CSP or script error, a screenshot. */
-  async function checkPage(name: string): Promise<void> {
-    await page.waitForLoadState('load');
-    // Let Mantine's transitions (modals fade in over 200 ms) settle, so the screenshot and the contrast check see
-    // the page as it stays.
-    await page.waitForTimeout(400);
-    await screenshot(page, `${engine}-${name}`);
-    const violations = await seriousViolations(page);
-    expect(violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`), name).toEqual([]);
-    expect(problems, name).toEqual([]);
-  }
+  const checkPage = (name: string) => expectCleanPage(page, problems, `${engine}-${name}`, name);
 
   async function signInWithPassword(email: string, password: string): Promise<void> {
     await page.goto(`${t.url}/login`);

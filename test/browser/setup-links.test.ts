@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/kernel/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { RunningClock } from '../../src/kernel/clock.js';
-import { launchBrowser, screenshot, seriousViolations, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
+import { expectCleanPage, launchBrowser, screenshot, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { callApi, requestJson } from '../support/http.js';
@@ -55,14 +55,7 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
     return page;
   }
 
-  async function checkPage(name: string, p: Page = page): Promise<void> {
-    await p.waitForLoadState('load');
-    await p.waitForTimeout(400);
-    await screenshot(p, `${engine}-setup-${name}`);
-    const violations = await seriousViolations(p);
-    expect(violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`), name).toEqual([]);
-    expect(problems, name).toEqual([]);
-  }
+  const checkPage = (name: string, p: Page = page) => expectCleanPage(p, problems, `${engine}-setup-${name}`, name);
 
   /** The tenant administrator creates a link in the console; its URL, shown once. */
   async function createLinkInConsole(note: string): Promise<string> {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { runShared } from './run-dir.js';
+import { expect } from 'vitest';
 
 /**
  * Browser tests drive Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it) with playwright-core.
@@ -133,4 +134,18 @@ export async function seriousViolations(page: Page): Promise<AxeViolation[]> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   await page.screenshot({ path: path.join(RESULTS_DIR, `${name}.png`), fullPage: true });
+}
+
+/**
+ * A page as a suite reaches it, checked the same way everywhere: loaded, Mantine's transitions settled (modals fade
+ * in over 200 ms) so the screenshot and the contrast check see the page as it stays, saved as `test-results/<file>`,
+ * no serious or critical axe-core violation (WCAG 2.1 AA), and no CSP or script error seen by `watchPage`.
+ */
+export async function expectCleanPage(page: Page, problems: readonly string[], file: string, label: string): Promise<void> {
+  await page.waitForLoadState('load');
+  await page.waitForTimeout(400);
+  await screenshot(page, file);
+  const violations = await seriousViolations(page);
+  expect(violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`), label).toEqual([]);
+  expect(problems, label).toEqual([]);
 }
