@@ -207,6 +207,19 @@ describe.each(engines())('Tessera as OpenID Provider, with openid-client [%s]', 
     await expect(oidc.fetchUserInfo(rp, rotated.access_token, userId)).rejects.toThrow();
   });
 
+  it("tokens obtained before an administrator's password reset are refused on the next request", async () => {
+    const email = `reset-${Date.now()}@example.com`;
+    const userId = await createPlainUser(t, admin, { email, password: 'before reset 42 words' });
+    const session = await loginOverHttp(t, { email, password: 'before reset 42 words', tenantId: admin.tenantId });
+    const { rp, tokens } = await signedIn(web, CALLBACK, 'openid offline_access', session);
+    expect((await oidc.fetchUserInfo(rp, tokens.access_token, userId)).sub).toBe(userId);
+    const reset = await callApi(t, admin, 'POST', `/api/v1/users/${userId}/reset-password`, {});
+    expect(reset.status, JSON.stringify(reset.body)).toBe(200);
+    expect(await oauthError(oidc.refreshTokenGrant(rp, tokens.refresh_token!))).toBe('invalid_grant');
+    await expect(oidc.fetchUserInfo(rp, tokens.access_token, userId)).rejects.toThrow();
+    expect((await oidc.tokenIntrospection(rp, tokens.access_token)).active).toBe(false);
+  });
+
   it('introspection answers for live tokens; revocation ends a refresh token (RFC 7662, RFC 7009)', async () => {
     const { rp, tokens } = await signedIn(web, CALLBACK);
     const live = await oidc.tokenIntrospection(rp, tokens.access_token);
