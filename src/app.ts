@@ -28,6 +28,7 @@ import { createHttpServer } from './http/server.js';
 import { installWebConsole } from './http/web-console.js';
 import { type Clock, systemClock } from './kernel/clock.js';
 import { createMetrics } from './metrics/metrics.js';
+import { noTelemetry } from './kernel/telemetry.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -48,9 +49,10 @@ export type ServicesDeps = Omit<AppDeps, 'logger' | 'consoleDir'>;
 export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
   const passwords = createPasswordHasher();
-  // One registry per app (tests run many apps in one process); process metrics only where they are served.
-  const metrics = createMetrics({ processMetrics: config.metrics.port !== undefined });
-  const { telemetry } = metrics;
+  // Metrics only where they are served (TESSERA_METRICS_PORT): otherwise no request, login or append pays for
+  // counting what nobody reads. One registry per app (tests run many apps in one process).
+  const metrics = config.metrics.port !== undefined ? createMetrics({ processMetrics: true }) : undefined;
+  const telemetry = metrics?.telemetry ?? noTelemetry;
   const audit = createAudit({ db, clock, keyring, tenantIds: allTenantIds, telemetry, network: config.webhook });
 
   const keys = createKeysService({ db, clock, master: masterKeys, signingAlg: config.signingAlg, accessTokenTtlSeconds: config.accessTokenTtlSeconds, audit });
@@ -129,7 +131,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     emailVerified: async (tenantId, email) => (await domains.tenantForEmail(email)) === tenantId,
   });
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
-  metrics.observe({
+  metrics?.observe({
     webhookBacklog: () => audit.webhookBacklog(),
     passwordHashLoad: () => passwords.load(),
     ...(db.poolStats ? { poolStats: () => db.poolStats!() } : {}),
@@ -150,8 +152,7 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     publicUrl: config.publicUrl,
     version: VERSION,
     logger,
-    onRateLimited: s.metrics.rateLimited,
-    instrument: (app) => s.metrics.instrument(app),
+    ...(s.metrics ? { onRateLimited: s.metrics.rateLimited, instrument: (app: FastifyInstance) => s.metrics!.instrument(app) } : {}),
   });
   registerRoutes(http, guards, [
     ...healthRoutes(s.health),

@@ -59,7 +59,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await options.beforeListen?.(app);
     if (config.metrics.port !== undefined) {
       const log = app.http.log;
-      metrics = await startMetricsServer(app.services.metrics.registry, { host: config.metrics.host, port: config.metrics.port }, (error) => log.error({ err: error }, 'metrics collection failed'));
+      metrics = await startMetricsServer(app.services.metrics!.registry, { host: config.metrics.host, port: config.metrics.port }, (error) => log.error({ err: error }, 'metrics collection failed'));
     }
     // `tessera backup` asks this process for the embedded database's snapshot (snapshot-socket.ts).
     if (embeddedDir && db.snapshot !== undefined) {

@@ -51,8 +51,9 @@ describe.each(engines())('metrics scraped over HTTP after real traffic [%s]', (e
     fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   beforeAll(async () => {
-    ({ t, op } = await startSsoTestApp(engine));
-    metrics = await startMetricsServer(t.app.services.metrics.registry, { host: '127.0.0.1', port: 0 });
+    // Metrics are collected only with TESSERA_METRICS_PORT set; the suite serves them itself on a port of its own.
+    ({ t, op } = await startSsoTestApp(engine, {}, { env: { TESSERA_METRICS_PORT: String(await freePort()) } }));
+    metrics = await startMetricsServer(t.app.services.metrics!.registry, { host: '127.0.0.1', port: 0 });
     admin = await loginAsAdmin(t);
   });
   afterAll(async () => {
@@ -200,15 +201,22 @@ describe('metrics exposure', () => {
   });
 
   it('counts refusals of the per-IP route limits', async () => {
-    const t = await startTestApp('pglite', { env: { TESSERA_SSO_RATE_LIMIT: '2' } });
+    const t = await startTestApp('pglite', { env: { TESSERA_SSO_RATE_LIMIT: '2', TESSERA_METRICS_PORT: String(await freePort()) } });
     onTestFinished(() => t.close());
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) {
       statuses.push((await fetch(`${t.url}/auth/sso/discover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"someone@example.org"}' })).status);
     }
     expect(statuses).toEqual([200, 200, 429]);
-    const text = await t.app.services.metrics.registry.metrics();
+    const text = await t.app.services.metrics!.registry.metrics();
     expect(sample(text, 'tessera_throttled_total', { kind: 'rate_limit' })).toBe(1);
+  });
+
+  it('collects nothing without TESSERA_METRICS_PORT: no registry, no per-route hook', async () => {
+    const t = await startTestApp('pglite');
+    onTestFinished(() => t.close());
+    expect(t.app.services.metrics).toBeUndefined();
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   });
 
   it('keeps one registry per app: two apps in one process do not count into each other', async () => {
