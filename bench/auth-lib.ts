@@ -30,6 +30,8 @@ export interface AuthServer {
   readonly accessToken: string;
   readonly tokens: string[];
   readonly databaseUrl?: string;
+  /** The server process, for its CPU time (bench/lib.ts `cpuMicros`). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,12 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
   };
 }
 
+/** BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (open it in Chrome DevTools). */
+export function cpuProfileArgs(): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
+}
+
 export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthServer> {
   const pgdb = engine === 'postgres' ? await freshPostgres() : undefined;
   const env: NodeJS.ProcessEnv = {
@@ -62,7 +70,7 @@ export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthS
   };
   delete env.DATABASE_URL;
   if (pgdb) env.DATABASE_URL = pgdb.url;
-  const child: ChildProcess = spawnServer(['--import', 'tsx', 'bench/servers/auth-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawnServer([...cpuProfileArgs(), '--import', 'tsx', 'bench/servers/auth-server.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const info = await new Promise<{ url: string; email: string; password: string; tenantId: string; tokensFile: string }>((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
@@ -80,6 +88,7 @@ export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthS
     accessToken: minted.accessToken,
     tokens: minted.tokens,
     ...(pgdb ? { databaseUrl: pgdb.url } : {}),
+    pid: child.pid,
     async stop() {
       await new Promise<void>((resolve) => {
         child.on('close', () => resolve());

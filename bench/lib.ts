@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -12,7 +12,39 @@ export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 
 export interface Server {
   readonly url: string;
+  /** The server process (taskset execs node, so it is node's pid): its CPU time is read from /proc. */
+  readonly pid?: number | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * The per-core method (BENCHMARKS.md, "Method"): the server on one core, the load generator (this process and
+ * autocannon, which runs in it) on the other. Called by the benchmarks that follow it; BENCH_PIN=0 turns it off
+ * (then BENCH_SERVER_CPUS alone decides, as before). Returns a description for the header line.
+ */
+export function pinForPerCore(): string {
+  if (process.env.BENCH_PIN === '0') return `not pinned (BENCH_PIN=0)${process.env.BENCH_SERVER_CPUS ? `, server on CPU ${process.env.BENCH_SERVER_CPUS}` : ''}`;
+  if (availableParallelism() < 2) return 'not pinned (one core)';
+  process.env.BENCH_SERVER_CPUS ??= '1';
+  const loadCpus = process.env.BENCH_LOAD_CPUS ?? '0';
+  // -a: every thread of this process (autocannon's sockets, libuv's pool).
+  execFileSync('taskset', ['-a', '-p', '-c', loadCpus, String(process.pid)], { stdio: 'ignore' });
+  return `server on CPU ${process.env.BENCH_SERVER_CPUS}, load generator on CPU ${loadCpus}`;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system, every thread) a process has used so far, in microseconds (proc(5): utime, stime). */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
 }
 
 function waitForUrl(child: ChildProcess, pattern: RegExp): Promise<string> {
@@ -50,7 +82,7 @@ export function spawnServer(args: readonly string[], options: SpawnOptions): Chi
 /** Bare Fastify in its own process: the baseline every figure is compared with. */
 export async function startBareFastify(): Promise<Server> {
   const child = spawnServer(['--import', 'tsx', 'bench/servers/bare-fastify.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  return { url: await waitForUrl(child, /listening (http:\/\/\S+)/), stop: stopper(child) };
+  return { url: await waitForUrl(child, /listening (http:\/\/\S+)/), pid: child.pid, stop: stopper(child) };
 }
 
 /** The real `tessera serve` in its own process, on a fresh embedded database or on `DATABASE_URL`. */
@@ -67,7 +99,7 @@ export async function startTessera(env: Record<string, string> = {}): Promise<Se
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return { url: await waitForUrl(child, /"url":"(http:\/\/[^"]+)".*"msg":"Tessera is listening"/), stop: stopper(child) };
+  return { url: await waitForUrl(child, /"url":"(http:\/\/[^"]+)".*"msg":"Tessera is listening"/), pid: child.pid, stop: stopper(child) };
 }
 
 export interface Figure {
@@ -75,17 +107,60 @@ export interface Figure {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
+  /** With `serverPid`: the server's CPU use during the case, % of one core, and its CPU time per request served. */
+  readonly cpuPercent?: number | undefined;
+  readonly cpuMicrosPerRequest?: number | undefined;
 }
 
-export async function load(url: string, options: Partial<autocannon.Options> = {}): Promise<Figure> {
-  const result = await autocannon({ url, duration: DURATION, connections: CONNECTIONS, ...options });
+export async function load(url: string, options: Partial<autocannon.Options> & { serverPid?: number | undefined } = {}): Promise<Figure> {
+  const { serverPid, ...rest } = options;
+  const cpuBefore = serverPid ? cpuMicros(serverPid) : 0;
+  const started = process.hrtime.bigint();
+  const result = await autocannon({ url, duration: DURATION, connections: CONNECTIONS, ...rest });
+  const elapsedMicros = Number(process.hrtime.bigint() - started) / 1000;
+  const cpu = serverPid ? cpuMicros(serverPid) - cpuBefore : undefined;
+  const served = result.requests.total;
   return {
     requestsPerSecond: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
+    cpuPercent: cpu === undefined ? undefined : Math.round((cpu / elapsedMicros) * 100),
+    cpuMicrosPerRequest: cpu === undefined || served === 0 ? undefined : Math.round(cpu / served),
   };
 }
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+}
+
+/** The median of each field over rounds (each field on its own: a case's figures need not come from one round). */
+export function medianFigure(rounds: readonly Figure[]): Figure {
+  const of = (pick: (f: Figure) => number | undefined) => {
+    const values = rounds.map(pick).filter((v): v is number => v !== undefined);
+    return values.length > 0 ? median(values) : undefined;
+  };
+  return {
+    requestsPerSecond: of((f) => f.requestsPerSecond)!,
+    p50: of((f) => f.p50)!,
+    p99: of((f) => f.p99)!,
+    errors: rounds.reduce((sum, f) => sum + f.errors, 0),
+    cpuPercent: of((f) => f.cpuPercent),
+    cpuMicrosPerRequest: of((f) => f.cpuMicrosPerRequest),
+  };
+}
+
+/** The per-core table: like `row`, plus the server's CPU % and CPU µs per request, and each round's req/s. */
+export function perCoreRow(name: string, figure: Figure, rounds: readonly Figure[], baseline?: Figure): string {
+  const ratio = baseline ? (figure.requestsPerSecond / baseline.requestsPerSecond).toFixed(2) : '1.00';
+  const each = rounds.map((r) => r.requestsPerSecond.toLocaleString('en-US')).join(' / ');
+  return `| ${name} | ${figure.requestsPerSecond.toLocaleString('en-US')} | ${ratio} | ${figure.cpuPercent ?? '—'} | ${figure.cpuMicrosPerRequest ?? '—'} | ${figure.p50} | ${figure.p99} | ${figure.errors} | ${each} |`;
+}
+
+export const PER_CORE_HEAD =
+  '| case | req/s (median) | ratio to bare Fastify | server CPU % | server CPU µs/request | p50 ms | p99 ms | errors | req/s per round |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
 
 export function row(name: string, figure: Figure, baseline?: Figure): string {
   const ratio = baseline ? (figure.requestsPerSecond / baseline.requestsPerSecond).toFixed(2) : '1.00';

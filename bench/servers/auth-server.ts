@@ -6,14 +6,30 @@
 // Env: DATABASE_URL (else PGlite in TESSERA_DATA_DIR), BENCH_TOKENS (how many distinct access tokens to mint).
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createMasterKeys } from '../../src/crypto/master-key.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrator.js';
 import { issueToken, verifyToken } from '../../src/features/sessions/tokens.js';
+
+// Every statement the pg driver sends, counted (GET /bench/statements), so a profile can say how many round
+// trips and statements a request costs (pg_stat_statements is not assumed to be enabled).
+const statements = { count: 0, byText: new Map<string, number>() };
+// eslint-disable-next-line @typescript-eslint/unbound-method -- re-applied with the client as `this` below
+const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  const first = args[0] as string | { text?: string; name?: string } | undefined;
+  const text = typeof first === 'string' ? first : (first?.name ?? first?.text ?? '?');
+  statements.count++;
+  const key = text.replace(/\s+/g, ' ').slice(0, 80);
+  statements.byText.set(key, (statements.byText.get(key) ?? 0) + 1);
+  return query.apply(this, args);
+} as typeof pg.Client.prototype.query;
 
 const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', TESSERA_MASTER_KEY: process.env.TESSERA_MASTER_KEY ?? randomBytes(32).toString('base64') });
 const db = await openDatabase(config.database);
@@ -32,6 +48,24 @@ app.http.get('/bench/verify-only', async (request, reply) => {
   if (!result.ok) return reply.code(401).send({ error: result.reason });
   return { userId: result.claims.sub };
 });
+// A V8 CPU profile of the measured window only (not the start-up): POST start, then POST stop writes it to `file`.
+const inspector = new Session();
+inspector.connect();
+const post = (method: string, params?: object) =>
+  new Promise<unknown>((resolve, reject) => inspector.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+app.http.post('/bench/profile/start', async () => {
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  return {};
+});
+app.http.post('/bench/profile/stop', async (request) => {
+  const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+  const file = (request.query as { file?: string }).file ?? path.join(tmpdir(), `tessera-request-${process.pid}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  return { file };
+});
+app.http.get('/bench/statements', () => Promise.resolve({ count: statements.count, byText: Object.fromEntries(statements.byText) }));
 app.http.get('/bench/open', () => Promise.resolve({ userId: created.userId }));
 await app.http.listen({ port: 0, host: '127.0.0.1' });
 

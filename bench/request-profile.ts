@@ -1,0 +1,38 @@
+// One route of the bench server under load, for a profile: the server's CPU µs per request (its CPU time over the
+// requests it served, much less sensitive to a busy machine than req/s), the PostgreSQL statements the driver sent
+// per request, and, with BENCH_PROFILE=<file prefix>, a V8 CPU profile of the server over the measured window
+// (`<prefix>-<engine>.cpuprofile`; open it in Chrome DevTools, or summarise it with bench/profile-summary.ts).
+// Usage: BENCH_ENGINE=postgres BENCH_DATABASE_URL=postgres://… npx tsx bench/request-profile.ts /api/v1/me
+// Env: BENCH_DURATION (8 s), BENCH_CONNECTIONS (32), BENCH_PIN=0 (no pinning).
+import path from 'node:path';
+import { authBenchEngines, startAuthServer } from './auth-lib.js';
+import { load, pinForPerCore } from './lib.js';
+
+const route = process.argv[2] ?? '/api/v1/me';
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const pinning = pinForPerCore();
+for (const engine of authBenchEngines()) {
+  const server = await startAuthServer(engine, 0);
+  try {
+    const headers = { authorization: `Bearer ${server.accessToken}` };
+    const statements = async () => ((await (await fetch(`${server.url}/bench/statements`)).json()) as { count: number; byText: Record<string, number> });
+    await load(`${server.url}${route}`, { duration: 2, connections: CONNECTIONS, headers });
+    const before = await statements();
+    const prefix = process.env.BENCH_PROFILE;
+    if (prefix) await fetch(`${server.url}/bench/profile/start`, { method: 'POST' });
+    const figure = await load(`${server.url}${route}`, { duration: DURATION, connections: CONNECTIONS, headers, serverPid: server.pid });
+    const after = await statements();
+    if (prefix) await fetch(`${server.url}/bench/profile/stop?file=${encodeURIComponent(path.resolve(`${prefix}-${engine}.cpuprofile`))}`, { method: 'POST' });
+    const served = figure.requestsPerSecond * DURATION;
+    const perText = Object.entries(after.byText)
+      .map(([text, n]) => [text, n - (before.byText[text] ?? 0)] as const)
+      .filter(([, n]) => n > 0)
+      .map(([text, n]) => `    ${(n / served).toFixed(3)}/request  ${text}`);
+    console.log(`[${engine}] ${route} (${pinning}): ${figure.requestsPerSecond} req/s, server CPU ${figure.cpuPercent} %, ${figure.cpuMicrosPerRequest} µs/request, errors ${figure.errors}`);
+    console.log(`  statements sent: ${((after.count - before.count) / served).toFixed(3)} per request`);
+    console.log(perText.join('\n'));
+  } finally {
+    await server.stop();
+  }
+}
