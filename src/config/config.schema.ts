@@ -120,6 +120,11 @@ export const variables = {
     doc: '`false`, `true`, a hop count, or a comma-separated list of proxy addresses/CIDRs whose `X-Forwarded-*` headers are believed.',
   },
   TESSERA_DB_POOL_MAX: { schema: integer(1, 500, 'PostgreSQL connections per instance'), default: '10', doc: 'PostgreSQL connections per instance.' },
+  TESSERA_DB_SESSION_READERS: {
+    schema: integer(1, 64, 'PostgreSQL connections for the per-request session read'),
+    default: '4',
+    doc: 'PostgreSQL only: connections kept, besides `TESSERA_DB_POOL_MAX`, for the session read every authenticated request makes; each carries one batch of requests at a time, so this many batches overlap and hide the round trip.',
+  },
   TESSERA_SHUTDOWN_TIMEOUT_MS: {
     schema: integer(0, 600_000, 'milliseconds to let in-flight requests finish on SIGTERM'),
     default: '10000',
@@ -206,6 +211,8 @@ export interface DatabaseConfig {
   readonly url?: string;
   readonly dataDir: string;
   readonly poolMax: number;
+  /** PostgreSQL: connections kept for the per-request session read (DESIGN §3 step 2), besides `poolMax`. */
+  readonly sessionReaders?: number;
 }
 
 export interface Config {

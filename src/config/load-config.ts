@@ -91,7 +91,7 @@ export function loadConfig(env: Source = process.env): Config {
     port,
     host: values.HOST as string,
     publicUrl: (values.PUBLIC_URL as string | undefined) ?? `http://localhost:${port}`,
-    database: { kind: databaseUrl ? 'postgres' : 'pglite', url: databaseUrl, dataDir, poolMax: values.TESSERA_DB_POOL_MAX as number },
+    database: { kind: databaseUrl ? 'postgres' : 'pglite', url: databaseUrl, dataDir, poolMax: values.TESSERA_DB_POOL_MAX as number, sessionReaders: values.TESSERA_DB_SESSION_READERS as number },
     dataDir,
     masterKey: values.TESSERA_MASTER_KEY as Buffer | undefined,
     previousMasterKey: values.TESSERA_MASTER_KEY_PREVIOUS as Buffer | undefined,

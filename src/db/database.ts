@@ -28,10 +28,55 @@ export interface Database {
   /** Drops an owner transaction to the application role for one tenant, for the rest of that transaction. */
   enterTenant(tx: Tx, tenantId: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL: single read statements as the application role with no tenant (global reads and SECURITY DEFINER
+   * functions, exactly what `globalWork` admits), on connections kept for them (the per-request session read,
+   * DESIGN §3 step 2). One round trip each: no BEGIN/COMMIT (a single statement is its own transaction, and its
+   * snapshot is taken when it starts), and the statement is prepared once per connection under `name`.
+   * Absent on the embedded database.
+   */
+  readonly appReads?: AppReads;
   /** PostgreSQL: the connection pool's use now (the operator's metrics); absent on the embedded database. */
   poolStats?(): { readonly total: number; readonly idle: number; readonly waiting: number; readonly max: number };
   /** Embedded database: a consistent snapshot of the data directory (gzip tarball); absent on PostgreSQL. */
   snapshot?(): Promise<Buffer>;
+}
+
+export interface AppReads {
+  /** How many statements can run at once (one per connection). */
+  readonly connections: number;
+  query<R>(name: string, text: string, values: readonly unknown[]): Promise<R[]>;
+}
+
+/**
+ * Connections whose session runs as the application role (`SET ROLE` for the life of the connection, not per
+ * transaction), so row-level security applies to every statement on them; the pool is private to AppReads and
+ * nothing else can reset the role on its connections.
+ */
+function appReadsPool(url: string | undefined, connections: number, types: pg.PoolConfig['types']): AppReads & { end(): Promise<void> } {
+  const pool = new pg.Pool({ connectionString: url, max: connections, application_name: 'tessera-session-read', types });
+  pool.on('error', () => {});
+  const ready = new WeakSet<pg.PoolClient>();
+  return {
+    connections,
+    async query<R>(name: string, text: string, values: readonly unknown[]) {
+      const client = await pool.connect();
+      try {
+        if (!ready.has(client)) {
+          await client.query(`select set_config('role', '${APP_ROLE}', false), set_config('tessera.tenant_id', '', false)`);
+          ready.add(client);
+        }
+        const result = await client.query<R & pg.QueryResultRow>({ name, text, values: values as unknown[] });
+        client.release();
+        return result.rows;
+      } catch (error) {
+        // A connection that failed mid-statement is not reused (its state is unknown).
+        client.release(error instanceof Error ? error : true);
+        throw error;
+      }
+    },
+    end: () => pool.end(),
+  };
 }
 
 function asAppRole(tenantId: string | null) {
@@ -70,19 +115,20 @@ const INT8 = 20;
 /** Opens the configured database: PGlite in `dataDir` (or in memory for `memory://`), or a pg pool. */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   if (config.kind === 'postgres') {
-    const pool = new pg.Pool({
-      connectionString: config.url,
-      max: config.poolMax,
-      application_name: 'tessera',
-      // int8 as number: our int8 columns (sequences, counts) stay far below 2^53.
-      types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) },
-    });
+    // int8 as number: our int8 columns (sequences, counts) stay far below 2^53.
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) };
+    const pool = new pg.Pool({ connectionString: config.url, max: config.poolMax, application_name: 'tessera', types });
     // An idle client whose connection the server closed (restart, failover, an administrator) is discarded
     // by the pool, which opens a new one on demand; without a listener that event would crash the process.
     pool.on('error', () => {});
     const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     const max = config.poolMax;
-    return { ...wrapKysely(kysely, 'postgres', () => kysely.destroy()), poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }) };
+    const appReads = appReadsPool(config.url, config.sessionReaders ?? 4, types);
+    const close = async () => {
+      await appReads.end();
+      await kysely.destroy();
+    };
+    return { ...wrapKysely(kysely, 'postgres', close), appReads, poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }) };
   }
   const inMemory = config.dataDir.startsWith('memory://');
   if (inMemory) return fromPGlite(await PGlite.create(undefined, PGLITE_OPTIONS));

@@ -190,6 +190,8 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into oidc_provider_artifacts (model, id_hash, tenant_id, grant_id, payload, expires_at)
       values ('Grant', ${randomBytes(32)}, ${T}, 'grant-1', '{"kind":"Grant"}'::jsonb, ${AT}::timestamptz + interval '1 day')`.execute(tx);
   },
+  // 0027 the session read's plan: a function's language only, no data.
+  async () => {},
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

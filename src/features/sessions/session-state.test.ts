@@ -1,9 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
-import { loginAsAdmin, loginAsPlainUser, type LoggedIn } from '../../../test/support/login.js';
+import { authHeaders, loginAsAdmin, loginAsPlainUser, type LoggedIn } from '../../../test/support/login.js';
 import { type AccessClaims, jwtPart } from '../../../test/support/sessions-http.js';
-import type { Database } from '../../db/database.js';
+import type { AppReads, Database } from '../../db/database.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
 
 // DESIGN §3 step 2: one read per request returns session-live, user-active and the account epoch; on
@@ -21,10 +22,18 @@ describe.each(engines())('session state reads [%s]', (engine) => {
   });
   afterAll(() => t.close());
 
-  /** The app's database, counting the units of work the state source opens. */
+  /** The app's database, counting the units of work (or, on PostgreSQL, the single statements) the state source sends. */
   function counting(db: Database) {
     const counter = { units: 0 };
-    const wrapped: Database = { ...db, globalWork: (fn) => (counter.units++, db.globalWork(fn)) };
+    const reads = db.appReads;
+    const appReads: AppReads | undefined = reads && {
+      connections: reads.connections,
+      query<R>(name: string, text: string, values: readonly unknown[]) {
+        counter.units++;
+        return reads.query<R>(name, text, values);
+      },
+    };
+    const wrapped: Database = { ...db, globalWork: (fn) => (counter.units++, db.globalWork(fn)), ...(appReads ? { appReads } : {}) };
     return { db: wrapped, counter };
   }
 
@@ -40,6 +49,21 @@ describe.each(engines())('session state reads [%s]', (engine) => {
     });
     // The first read starts at once; the 39 that arrive while it runs share the next query.
     expect(counter.units).toBe(2);
+  });
+
+  it.runIf(engine === 'postgres')('sends each batch as one statement, as the application role with no tenant (row-level security applies)', async () => {
+    const reads = t.app.db.appReads!;
+    const [who] = await reads.query<{ role: string; tenant: string; visible: number }>(
+      'session-state-test-role',
+      `select current_user as role, current_setting('tessera.tenant_id') as tenant, (select count(*) from sessions)::int as visible`,
+      [],
+    );
+    // DESIGN §4: requests never run as the tables' owner; with no tenant set, a tenant table shows nothing.
+    expect(who).toEqual({ role: 'tessera_app', tenant: '', visible: 0 });
+    const { db, counter } = counting(t.app.db);
+    const source = batchedStateSource(db);
+    expect(await source.read(admin.tenantId, sidOf(admin))).toMatchObject({ tenantId: admin.tenantId, userId: admin.userId, revoked: false });
+    expect(counter.units).toBe(1);
   });
 
   it('reads nothing for an unknown session, or a session id under another tenant', async () => {
@@ -61,4 +85,72 @@ describe.each(engines())('session state reads [%s]', (engine) => {
     await source.read(admin.tenantId, sidOf(who));
     expect(counter.units).toBe(2);
   });
+});
+
+// DESIGN §3 step 2, "revocation stays immediate", under real concurrency: many clients keep requests in flight over
+// HTTP (on PostgreSQL several session-read batches overlap), and sessions are logged out one after another
+// meanwhile. A request sent after its session's logout was answered is never answered 200.
+describe.each(engines())('a logout is seen by every request sent after it, with many reads in flight [%s]', (engine) => {
+  let t: TestApp;
+  afterAll(() => t?.close());
+
+  it('no request sent after its session’s logout response is accepted', async () => {
+    t = await startTestApp(engine);
+    const admin = await loginAsAdmin(t);
+    const victims: LoggedIn[] = [];
+    for (let i = 0; i < 6; i++) victims.push(await loginAsPlainUser(t, admin));
+    const everyone = [admin, ...victims];
+
+    // Batches in flight at once, observed on the app's own session-read connections (PostgreSQL).
+    const reads = t.app.db.appReads as { query: AppReads['query'] } | undefined;
+    let inFlight = 0;
+    let mostInFlight = 0;
+    if (reads) {
+      const query = reads.query.bind(reads);
+      reads.query = async <R,>(name: string, text: string, values: readonly unknown[]): Promise<R[]> => {
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        try {
+          return await query<R>(name, text, values);
+        } finally {
+          inFlight--;
+        }
+      };
+    }
+
+    const loggedOutAt = new Map<LoggedIn, number>();
+    const answers: { who: LoggedIn; sentAt: number; status: number }[] = [];
+    let running = true;
+    const client = async (n: number) => {
+      for (let i = n; running; i++) {
+        const who = everyone[i % everyone.length]!;
+        const sentAt = performance.now();
+        const response = await fetch(`${t.url}/api/v1/me`, { headers: authHeaders(who, false) });
+        await response.arrayBuffer();
+        answers.push({ who, sentAt, status: response.status });
+      }
+    };
+    const clients = Array.from({ length: 48 }, (_, n) => client(n));
+    try {
+      for (const who of victims) {
+        // Each victim is seen accepted under load first, so its logout lands among requests in flight.
+        while (!answers.some((a) => a.who === who && a.status === 200)) await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const response = await fetch(`${t.url}/auth/logout`, { method: 'POST', headers: authHeaders(who, false) });
+        expect(response.status).toBe(204);
+        loggedOutAt.set(who, performance.now());
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      running = false;
+      await Promise.all(clients);
+    }
+
+    const after = answers.filter((a) => loggedOutAt.has(a.who) && a.sentAt > loggedOutAt.get(a.who)!);
+    expect(after.length).toBeGreaterThan(victims.length * 5);
+    expect(after.filter((a) => a.status !== 401)).toEqual([]);
+    // The clients were really concurrent with the logouts: each victim was accepted before its logout.
+    for (const who of victims) expect(answers.some((a) => a.who === who && a.status === 200 && a.sentAt < loggedOutAt.get(who)!)).toBe(true);
+    expect(answers.filter((a) => a.who === admin).every((a) => a.status === 200)).toBe(true);
+    if (engine === 'postgres') expect(mostInFlight).toBeGreaterThanOrEqual(2);
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import type { Database } from '../../db/database.js';
 import { type Principal, toPrincipal } from '../../kernel/principal.js';
-import { type SessionStateRow as Row, readSessionStates } from './sessions.store.js';
+import { type SessionStateRow as Row, readSessionStates, readSessionStatesOnce } from './sessions.store.js';
 
 /** What the request hot path needs to know about a session, read together (DESIGN §3 step 2). */
 export interface SessionState {
@@ -41,6 +41,7 @@ function toState(r: Row): SessionState {
 async function readStates(db: Database, keys: readonly { tenantId: string; sessionId: string }[]): Promise<Row[]> {
   const tenants = keys.map((k) => k.tenantId);
   const sessions = keys.map((k) => k.sessionId);
+  if (db.appReads) return readSessionStatesOnce(db.appReads, tenants, sessions);
   return db.globalWork((tx) => readSessionStates(tx, tenants, sessions));
 }
 
@@ -48,9 +49,11 @@ async function readStates(db: Database, keys: readonly { tenantId: string; sessi
  * PostgreSQL, many instances: every request reads the database, so a revocation on any instance is seen on
  * the next request everywhere. Reads are coalesced: requests that arrive while `maxInFlight` batches are
  * running wait for the next batch, so each read still starts after its request arrived while the database
- * answers many requests per round trip.
+ * answers many requests per round trip. A batch is one statement on a connection of its own
+ * (`Database.appReads`), so `maxInFlight` defaults to their number: that many batches overlap, and the server
+ * keeps working while the database answers (DESIGN §3: two batches in flight left the server idle).
  */
-export function batchedStateSource(db: Database, { maxInFlight = 2, maxBatch = 500, onBatch = (_size: number): void => {} } = {}): SessionStateSource {
+export function batchedStateSource(db: Database, { maxInFlight = db.appReads?.connections ?? 2, maxBatch = 500, onBatch = (_size: number): void => {} } = {}): SessionStateSource {
   type Waiter = { tenantId: string; sessionId: string; resolve: (s: SessionState | undefined) => void; reject: (e: unknown) => void };
   let pending: Waiter[] = [];
   let inFlight = 0;

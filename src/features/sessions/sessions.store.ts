@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Tx } from '../../db/database.js';
+import type { AppReads, Tx } from '../../db/database.js';
 import type { PrincipalRow } from '../../kernel/principal.js';
 
 /**
@@ -244,4 +244,12 @@ export interface SessionStateRow extends PrincipalRow {
 export async function readSessionStates(tx: Tx, tenantIds: readonly string[], sessionIds: readonly string[]): Promise<SessionStateRow[]> {
   const result = await sql<SessionStateRow>`select * from tessera_session_states(${tenantIds}::uuid[], ${sessionIds}::uuid[])`.execute(tx);
   return result.rows;
+}
+
+/**
+ * The same read as one statement on the application role's own connections (PostgreSQL, `Database.appReads`):
+ * one round trip per batch, prepared once per connection, the function's plan kept by PL/pgSQL (migration 0027).
+ */
+export async function readSessionStatesOnce(reads: AppReads, tenantIds: readonly string[], sessionIds: readonly string[]): Promise<SessionStateRow[]> {
+  return reads.query<SessionStateRow>('tessera_session_states', 'select * from tessera_session_states($1::uuid[], $2::uuid[])', [tenantIds, sessionIds]);
 }
