@@ -143,6 +143,15 @@ describe.each(engines())('HTTP foundation [%s]', (engine) => {
     expect(res.headers.get('x-powered-by')).toBeNull();
   });
 
+  it('writes one access-log line per request: method, URL, status and duration under the request id', async () => {
+    await fetch(`${t.url}/no/such/page?page=3`, { headers: { 'x-request-id': 'access-log-1' } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const mine = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'access-log-1');
+    expect(mine).toHaveLength(1);
+    const [line] = mine as [{ msg: string; req: { method: string; url: string }; res: unknown; responseTime: unknown }];
+    expect([line.msg, line.req.method, line.req.url, line.res, typeof line.responseTime]).toEqual(['request completed', 'GET', '/no/such/page?page=3', { statusCode: 404 }, 'number']);
+  });
+
   it('never logs credentials: authorization, cookies, or secret query parameters', async () => {
     await fetch(`${t.url}/some/page?token=tok-SECRET-1&page=2`, { headers: { authorization: 'Bearer bearer-SECRET-2', cookie: 'tessera_refresh=cookie-SECRET-3' } });
     await fetch(`${t.url}/no/route?code=code-SECRET-4`);
