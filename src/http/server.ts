@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import pino from 'pino';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import './auth.js';
@@ -35,7 +35,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     // (one system call for many under load, at once when idle); pino flushes what is left when the process exits.
     logger: options.logger ?? { ...(loggerOptions(options.logLevel) as object), stream: pino.destination({ dest: 1, sync: false }) },
     // One access-log line per request (the onResponse hook below) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit,
     // Fastify takes a hop count too, though its types omit it.
     trustProxy: options.trustProxy as FastifyServerOptions['trustProxy'],
