@@ -59,24 +59,37 @@ function appReadsPool(url: string | undefined, connections: number, types: pg.Po
   const ready = new WeakSet<pg.PoolClient>();
   return {
     connections,
-    async query<R>(name: string, text: string, values: readonly unknown[]) {
-      const client = await pool.connect();
-      try {
-        if (!ready.has(client)) {
-          await client.query(`select set_config('role', '${APP_ROLE}', false), set_config('tessera.tenant_id', '', false)`);
-          ready.add(client);
+    async query<R>(name: string, text: string, values: readonly unknown[]): Promise<R[]> {
+      // A statement prepared before a migration changed what it returns fails once per connection with "cached plan
+      // must not change result type" (SQLSTATE 0A000, PostgreSQL's plan-cache rule). Such a connection is discarded
+      // below, so the read is retried — at most once per connection the pool can hold — instead of failing the batch.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await once<R>(name, text, values);
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== '0A000' || attempt >= connections) throw error;
         }
-        const result = await client.query<R & pg.QueryResultRow>({ name, text, values: values as unknown[] });
-        client.release();
-        return result.rows;
-      } catch (error) {
-        // A connection that failed mid-statement is not reused (its state is unknown).
-        client.release(error instanceof Error ? error : true);
-        throw error;
       }
     },
     end: () => pool.end(),
   };
+
+  async function once<R>(name: string, text: string, values: readonly unknown[]): Promise<R[]> {
+    const client = await pool.connect();
+    try {
+      if (!ready.has(client)) {
+        await client.query(`select set_config('role', '${APP_ROLE}', false), set_config('tessera.tenant_id', '', false)`);
+        ready.add(client);
+      }
+      const result = await client.query<R & pg.QueryResultRow>({ name, text, values: values as unknown[] });
+      client.release();
+      return result.rows;
+    } catch (error) {
+      // A connection that failed mid-statement is not reused (its state is unknown).
+      client.release(error instanceof Error ? error : true);
+      throw error;
+    }
+  }
 }
 
 function asAppRole(tenantId: string | null) {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
@@ -64,6 +65,22 @@ describe.each(engines())('session state reads [%s]', (engine) => {
     const source = batchedStateSource(db);
     expect(await source.read(admin.tenantId, sidOf(admin))).toMatchObject({ tenantId: admin.tenantId, userId: admin.userId, revoked: false });
     expect(counter.units).toBe(1);
+  });
+
+  it.runIf(engine === 'postgres')('a statement whose result type changed under it (a migration) is prepared again, not failed', async () => {
+    const reads = t.app.db.appReads!;
+    const table = `plan_probe_${crypto.randomUUID().replaceAll('-', '')}`;
+    await t.app.db.ownerWork((tx) => sql.raw(`create table ${table} (a int); insert into ${table} values (1); grant select on ${table} to tessera_app`).execute(tx));
+    try {
+      // Every read connection prepares the statement, then the "migration" changes what it returns.
+      await Promise.all(Array.from({ length: reads.connections }, () => reads.query(`probe-${table}`, `select * from ${table}`, [])));
+      await t.app.db.ownerWork((tx) => sql.raw(`alter table ${table} add column b int default 2`).execute(tx));
+      // PostgreSQL refuses each stale prepared plan once (SQLSTATE 0A000); every read still answers.
+      const rows = await Promise.all(Array.from({ length: reads.connections }, () => reads.query(`probe-${table}`, `select * from ${table}`, [])));
+      for (const r of rows) expect(r).toEqual([{ a: 1, b: 2 }]);
+    } finally {
+      await t.app.db.ownerWork((tx) => sql.raw(`drop table ${table}`).execute(tx));
+    }
   });
 
   it('reads nothing for an unknown session, or a session id under another tenant', async () => {
