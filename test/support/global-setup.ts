@@ -21,10 +21,15 @@ export function findLeftovers(dir: string): string[] {
   return readdirSync(dir).filter((name) => LEFTOVER.test(name));
 }
 
+/** Set while a run's setup is in force: vitest calls this setup once per project (vitest.config.ts), one run wants one. */
+const RUN_DIR_ENV = 'TESSERA_TEST_RUN_DIR';
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env[RUN_DIR_ENV]) return async () => {};
   const runDir = mkdtempSync(path.join(tmpdir(), 'tessera-test-run-'));
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = runDir;
+  process.env[RUN_DIR_ENV] = runDir;
 
   // The `tessera` command the CLI suites spawn, compiled from the current source for this run only (cli-build.ts),
   // and again before every re-run in watch mode, so a change to src is always what they run. The console build
@@ -49,6 +54,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const leftovers = findLeftovers(runDir);
     delete process.env.TESSERA_TEST_CLI;
     delete process.env[TEMPLATE_ENV];
+    delete process.env[RUN_DIR_ENV];
     if (previous === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = previous;
     rmSync(runDir, { recursive: true, force: true });
