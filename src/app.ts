@@ -3,7 +3,7 @@ import type { Config } from './config/config.schema.js';
 import { VERSION } from './config/version.js';
 import { Keyring } from './crypto/keyring.js';
 import type { MasterKeys } from './crypto/master-key.js';
-import { createPasswordHasher } from './crypto/password.js';
+import { createPasswordHasher, type PasswordHasher } from './crypto/password.js';
 import type { Database, Tx } from './db/database.js';
 import { knownMigrations } from './db/migrator.js';
 import { apiKeysRoutes, createApiKeysService } from './features/api-keys/index.js';
@@ -38,6 +38,8 @@ export interface AppDeps {
   readonly logger?: FastifyServerOptions['logger'];
   /** The built console (`dist/console` unless given): tests serve a build of their own. */
   readonly consoleDir?: string;
+  /** Tests only (test/support/app.ts): the server itself always hashes with createPasswordHasher()'s OWASP cost. */
+  readonly passwordHasher?: PasswordHasher;
 }
 
 export type ServicesDeps = Omit<AppDeps, 'logger' | 'consoleDir'>;
@@ -46,9 +48,9 @@ export type ServicesDeps = Omit<AppDeps, 'logger' | 'consoleDir'>;
  * Composition root, first half: builds every feature with its dependencies. No HTTP: operator commands and
  * tests that need only services build these alone. No logic here.
  */
-export function createServices({ config, db, masterKeys, clock = systemClock }: ServicesDeps) {
+export function createServices({ config, db, masterKeys, clock = systemClock, passwordHasher }: ServicesDeps) {
   const keyring = new Keyring<Tx>(masterKeys, dataKeyStore);
-  const passwords = createPasswordHasher();
+  const passwords = passwordHasher ?? createPasswordHasher();
   // Metrics only where they are served (TESSERA_METRICS_PORT): otherwise no request, login or append pays for
   // counting what nobody reads. One registry per app (tests run many apps in one process).
   const metrics = config.metrics.port !== undefined ? createMetrics({ processMetrics: true }) : undefined;

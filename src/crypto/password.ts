@@ -58,14 +58,22 @@ export function defaultHashConcurrency(): number {
   return Math.max(1, Math.min(pool - 2, availableParallelism() - 1));
 }
 
-export function createPasswordHasher(concurrency: number = defaultHashConcurrency()): PasswordHasher {
+/** The cost of new hashes: argon2id always; only its memory and time parameters may differ from ARGON2_OPTIONS. */
+export type Argon2Cost = Pick<typeof ARGON2_OPTIONS, 'algorithm'> & { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
+
+/**
+ * `cost` is ARGON2_OPTIONS everywhere the server runs: no configuration or environment variable reaches it. Only a
+ * test harness passes another (test/support/app.ts), through `createServices`' `passwordHasher`. A stored hash
+ * carries its own parameters, so `verify` checks any of them.
+ */
+export function createPasswordHasher(concurrency: number = defaultHashConcurrency(), cost: Argon2Cost = ARGON2_OPTIONS): PasswordHasher {
   const gate = new Semaphore(concurrency);
   let dummy: Promise<string> | undefined;
   return {
-    hash: (password) => gate.run(() => hash(password, ARGON2_OPTIONS)),
+    hash: (password) => gate.run(() => hash(password, cost)),
     verify: (stored, password) => gate.run(() => verify(stored, password).catch(() => false)),
     async verifyDummy(password) {
-      dummy ??= hash('tessera-dummy-password', ARGON2_OPTIONS);
+      dummy ??= hash('tessera-dummy-password', cost);
       const stored = await dummy;
       await gate.run(() => verify(stored, password).catch(() => false));
       return false;

@@ -4,9 +4,14 @@ import type { Config } from '../../src/config/config.schema.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { type App, buildApp, createHttpApp, createServices, type Services } from '../../src/app.js';
 import { createMasterKeys, type MasterKeys } from '../../src/crypto/master-key.js';
+import { ARGON2_OPTIONS, createPasswordHasher, type PasswordHasher } from '../../src/crypto/password.js';
 import type { Engine } from '../../src/db/database.js';
 import { FixedClock } from '../../src/kernel/clock.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
+
+function testHasher(cost: 'test' | 'owasp' = 'test'): { passwordHasher?: PasswordHasher } {
+  return cost === 'owasp' ? {} : { passwordHasher: createPasswordHasher(undefined, TEST_ARGON2_COST) };
+}
 
 export interface TestApp {
   readonly app: App;
@@ -19,6 +24,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/**
+ * The argon2id cost of the passwords the test servers hash: the smallest memory and time argon2id allows, instead of
+ * the OWASP parameters (19 MiB, 2 passes) the server always uses. Every bootstrap, password change and login in the
+ * suites still hashes and verifies with argon2id through the server's own hasher (its concurrency gate included);
+ * only the work per hash, which no test observes, is smaller. A suite that starts its app with
+ * `passwordCost: 'owasp'` gets the server's own hasher (src/features/bootstrap/bootstrap.test.ts asserts its
+ * parameters), as do the suites that run the real `tessera` command.
+ */
+export const TEST_ARGON2_COST = { ...ARGON2_OPTIONS, memoryCost: 8, timeCost: 1 } as const;
+
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ LOG_LEVEL: 'silent', TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), ...env });
 }
@@ -29,7 +44,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
  */
 export async function startTestApp(
   engine: Engine,
-  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger']; port?: number; consoleDir?: string } = {},
+  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger']; port?: number; consoleDir?: string; passwordCost?: 'test' | 'owasp' } = {},
 ): Promise<TestApp> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new FixedClock(new Date());
@@ -37,7 +52,7 @@ export async function startTestApp(
   const masterKeys = createMasterKeys(config.masterKey!);
   let app: App | undefined;
   try {
-    app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false, ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}) });
+    app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false, ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}), ...testHasher(options.passwordCost) });
     await app.services.keys.ensureSigningKey();
     await options.beforeListen?.(app);
     await app.http.listen({ port: options.port ?? 0, host: '127.0.0.1' });
@@ -76,13 +91,13 @@ export interface TestServices {
  * Every feature's services on a fresh database of `engine`, with a fixed clock and no HTTP server (DESIGN §6:
  * `createServices` apart from `createHttpApp`): for suites that call use cases directly.
  */
-export async function startTestServices(engine: Engine, options: { env?: Record<string, string>; clock?: FixedClock } = {}): Promise<TestServices> {
+export async function startTestServices(engine: Engine, options: { env?: Record<string, string>; clock?: FixedClock; passwordCost?: 'test' | 'owasp' } = {}): Promise<TestServices> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new FixedClock(new Date());
   const database = await createTestDatabase(engine);
   const masterKeys = createMasterKeys(config.masterKey!);
   try {
-    const services = createServices({ config, db: database.db, masterKeys, clock });
+    const services = createServices({ config, db: database.db, masterKeys, clock, ...testHasher(options.passwordCost) });
     await services.keys.ensureSigningKey();
     return { services, database, clock, masterKeys, config, close: () => database.drop() };
   } catch (error) {

@@ -69,27 +69,68 @@ export function pgliteDump(migrated: boolean): Promise<Blob> {
   return dump;
 }
 
+/**
+ * Applying every migration to a new PostgreSQL database costs a second or two per suite and per engine, for the same
+ * schema every time. The run migrates one database once (global-setup.ts, `createMigratedTemplate`) and every suite's
+ * migrated database is a copy of it (`CREATE DATABASE ... TEMPLATE`, a file copy inside the server). The template's
+ * name reaches the test processes in this variable; without it (a suite run outside vitest's global setup) each
+ * database is migrated as before. The migrations themselves stay tested on PostgreSQL: the template is made by
+ * `migrate`, src/db/migrator.test.ts and the upgrade suite migrate their own databases, and every `tessera serve`
+ * a suite spawns migrates its database at start.
+ */
+export const TEMPLATE_ENV = 'TESSERA_TEST_TEMPLATE_DATABASE';
+
+function databaseUrl(name: string): string {
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function adminQuery(text: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(text);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Creates and migrates the run's template database on PostgreSQL and returns its name and a function that drops it.
+ * Its connections are closed before it returns: PostgreSQL copies a template only while nobody is connected to it.
+ */
+export async function createMigratedTemplate(): Promise<{ name: string; drop(): Promise<void> }> {
+  const name = `tessera_template_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`create database ${name}`);
+  const drop = () => adminQuery(`drop database if exists ${name} with (force)`);
+  try {
+    const db = await openDatabase({ kind: 'postgres', url: databaseUrl(name), dataDir: 'memory://', poolMax: 1 });
+    try {
+      await migrate(db);
+    } finally {
+      await db.close();
+    }
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return { name, drop };
+}
+
 /** A fresh, empty database for one suite: in-memory PGlite, or a new PostgreSQL database dropped afterwards. */
 export async function createTestDatabase(engine: Engine, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   let config: DatabaseConfig;
   let cleanup = async () => {};
+  let template: string | undefined;
   if (engine === 'pglite') {
     config = { kind: 'pglite', dataDir: 'memory://', poolMax: 1 };
   } else {
     const name = `tessera_test_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: adminUrl() });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const url = new URL(adminUrl());
-    url.pathname = `/${name}`;
-    config = { kind: 'postgres', url: url.toString(), dataDir: 'memory://', poolMax: 5 };
-    cleanup = async () => {
-      const c = new pg.Client({ connectionString: adminUrl() });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    };
+    template = options.migrate !== false ? process.env[TEMPLATE_ENV] : undefined;
+    await adminQuery(template ? `create database ${name} template ${template}` : `create database ${name}`);
+    config = { kind: 'postgres', url: databaseUrl(name), dataDir: 'memory://', poolMax: 5 };
+    cleanup = () => adminQuery(`drop database if exists ${name} with (force)`);
   }
   const migrated = options.migrate !== false;
   let db: Database;
@@ -98,7 +139,8 @@ export async function createTestDatabase(engine: Engine, options: { migrate?: bo
   } else {
     db = await openDatabase(config);
     try {
-      if (migrated) await migrate(db);
+      // A copy of the run's migrated template has every migration already; `migrate` would find nothing pending.
+      if (migrated && !template) await migrate(db);
     } catch (error) {
       // The caller never gets the handle that would drop it.
       await db.close();

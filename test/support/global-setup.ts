@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { buildCli } from './cli-build.js';
-import { pgliteDump } from './databases.js';
+import { createMigratedTemplate, pgliteDump, TEMPLATE_ENV } from './databases.js';
 import { RUN_SHARED } from './run-dir.js';
 
 /**
@@ -21,10 +21,15 @@ export function findLeftovers(dir: string): string[] {
   return readdirSync(dir).filter((name) => LEFTOVER.test(name));
 }
 
-export default async function setup(project: TestProject): Promise<() => void> {
+/** Set while a run's setup is in force: vitest calls this setup once per project (vitest.config.ts), one run wants one. */
+const RUN_DIR_ENV = 'TESSERA_TEST_RUN_DIR';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (process.env[RUN_DIR_ENV]) return async () => {};
   const runDir = mkdtempSync(path.join(tmpdir(), 'tessera-test-run-'));
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = runDir;
+  process.env[RUN_DIR_ENV] = runDir;
 
   // The `tessera` command the CLI suites spawn, compiled from the current source for this run only (cli-build.ts),
   // and again before every re-run in watch mode, so a change to src is always what they run. The console build
@@ -40,12 +45,20 @@ export default async function setup(project: TestProject): Promise<() => void> {
   await pgliteDump(true);
   await pgliteDump(false);
 
-  return () => {
+  // On PostgreSQL, the run's migrated template every suite's database is copied from (databases.ts), dropped at the
+  // end of the run.
+  const template = process.env.TESSERA_TEST_DATABASE_URL ? await createMigratedTemplate() : undefined;
+  if (template) process.env[TEMPLATE_ENV] = template.name;
+
+  return async () => {
     const leftovers = findLeftovers(runDir);
     delete process.env.TESSERA_TEST_CLI;
+    delete process.env[TEMPLATE_ENV];
+    delete process.env[RUN_DIR_ENV];
     if (previous === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = previous;
     rmSync(runDir, { recursive: true, force: true });
+    await template?.drop();
     if (leftovers.length) {
       // Vitest reports an error thrown here but would still exit 0: the exit code is what CI reads.
       process.exitCode = 1;

@@ -49,7 +49,8 @@ export async function bootstrappedOperatorDatabase(engine: Engine): Promise<Oper
       return Promise.resolve();
     };
   } else {
-    const t = await createTestDatabase('postgres', { migrate: false });
+    // A copy of the run's migrated template (databases.ts); migrate() below then finds nothing to do.
+    const t = await createTestDatabase('postgres');
     await t.db.close();
     const url = t.config.url!;
     env = { DATABASE_URL: url, TESSERA_MASTER_KEY: masterKey };
