@@ -51,6 +51,13 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
     return schedule;
   };
 
+  async function succeededIn(tx: Tx, keys: readonly ThrottledKey[]): Promise<void> {
+    for (const k of keys) {
+      if (k.onSuccess === 'clear') await store.clearThrottle(tx, k.key);
+      else await store.refundAttempt(tx, k.key, k.policy.free);
+    }
+  }
+
   return {
     /** Reserves one attempt on every key, or refuses the attempt (nothing counted) while any key is blocked. */
     async reserve(keys: readonly ThrottledKey[], refusal: RefusalRecording = {}): Promise<Admission> {
@@ -91,13 +98,15 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
 
     /** The attempt succeeded: each key's count is cleared or its attempt refunded, as the key says. */
     async succeeded(keys: readonly ThrottledKey[]): Promise<void> {
-      await db.globalWork(async (tx) => {
-        for (const k of keys) {
-          if (k.onSuccess === 'clear') await store.clearThrottle(tx, k.key);
-          else await store.refundAttempt(tx, k.key, k.policy.free);
-        }
-      });
+      await db.globalWork((tx) => succeededIn(tx, keys));
     },
+
+    /**
+     * The same in the caller's unit of work (the table is global: any unit of work may write it), so that it
+     * commits with what the success does. Call it before anything else in that unit of work: the keys' rows are
+     * then always locked before a tenant's audit head, as the refusal's unit of work does (no lock cycle).
+     */
+    succeededIn,
   };
 }
 

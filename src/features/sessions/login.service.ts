@@ -177,9 +177,11 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer, admission: Login
           if (audited.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
           throw new AppError(SessionErrors['sessions.invalid_credentials'], { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
         }
-        // The password was right (in two tenants): not a failed guess.
-        await attempts.succeeded(throttleKeys);
-        if (matched.length > 1) throw new AppError(SessionErrors['sessions.tenant_required']);
+        if (matched.length > 1) {
+          // The password was right (in two tenants): not a failed guess.
+          await attempts.succeeded(throttleKeys);
+          throw new AppError(SessionErrors['sessions.tenant_required']);
+        }
 
         const { user } = matched[0]!;
         const matchedTenant = matched[0]!.tenantId;
@@ -188,6 +190,9 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer, admission: Login
         const authenticated: AuthenticatedUser = { tenantId: matchedTenant, userId: user.id, email: user.email, stamp: user.security_stamp, amr: ['pwd'], ...(breakGlass ? { breakGlass } : {}) };
         const decision = await db
           .tenantWork(matchedTenant, async (tx) => {
+            // The password was right: not a failed guess. Committed with the login's own writes (one unit of
+            // work fewer per login); first, so that the throttle rows are locked before the audit head.
+            await attempts.succeededIn(tx, throttleKeys);
             // Require SSO is on but no enabled connection serves the domain: password login works (a misconfigured
             // IdP must never lock the tenant out), and the tenant's log says so.
             if (ssoPolicy.kind === 'lifted') {
@@ -196,6 +201,8 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer, admission: Login
             return pipeline.afterFirstFactor(tx, authenticated, meta);
           })
           .catch(async (error: unknown) => {
+            // The unit of work rolled back, the success with it; the password was still right.
+            await attempts.succeeded(throttleKeys);
             if (error instanceof AppError && error.code === SessionErrors['sessions.break_glass_mfa_required']) {
               await recordFailure(matchedTenant, { action: 'sso.login.blocked_by_policy', actor: actor(user.id, user.email, meta), target: { type: 'user', id: user.id }, outcome: 'failure', errorCode: error.code, details: { reason: 'break_glass_without_mfa' } });
             }
