@@ -52,13 +52,14 @@ export async function freshPostgres(): Promise<{ url: string; drop: () => Promis
   };
 }
 
-export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthServer> {
+export async function startAuthServer(engine: Engine, tokens = 0, extraEnv: Record<string, string> = {}): Promise<AuthServer> {
   const pgdb = engine === 'postgres' ? await freshPostgres() : undefined;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')),
     BENCH_TOKENS: String(tokens),
     TESSERA_DB_POOL_MAX: '10',
+    ...extraEnv,
   };
   delete env.DATABASE_URL;
   if (pgdb) env.DATABASE_URL = pgdb.url;
