@@ -29,7 +29,7 @@ const MAX_CANDIDATE_TENANTS = 3;
  * (identify + first_factor, with the throttle and the uniform failure), the TOTP / recovery-code second factor
  * for a challenge, the forced password change, and account selection with an identity token.
  */
-export function createLogin(deps: SessionsDeps, issuer: Issuer, admission: LoginAdmission) {
+export function createLogin(deps: SessionsDeps, issuer: Issuer, line: LoginAdmission) {
   const pipeline = createLoginPipeline(deps, issuer);
   const { actor, recordFailure, recordingNoAccounts, sign, complete } = pipeline;
   // The hasher bounds concurrent hashing below both the thread-pool size and the core count.
@@ -115,29 +115,37 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer, admission: Login
       const throttleKeys: ThrottledKey[] = [{ key: accountKey(email), policy: ACCOUNT_POLICY, onSuccess: 'clear' }, addressKey(meta)];
       // Step 0: a slot in the hashing line (login-admission.ts), or `sessions.login_busy` at once with nothing
       // done: no statement, no throttle count, no hash.
-      const entry = admission.enter(meta.ip);
+      const entry = line.enter(meta.ip);
       if (!entry.admitted) throw new AppError(SessionErrors['sessions.login_busy'], { detail: { retryAfterSeconds: entry.retryAfterSeconds, reason: entry.reason } });
       const { ticket } = entry;
       try {
-        // Step 1: reserved before any password work, refused at once while a key is blocked.
-        const admission = await attempts.reserve(throttleKeys, tenantId === undefined ? {} : { tenantId, record: recordingThrottled(tenantId, email, meta, 'password') });
+        const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof deps.users.findLoginUser>>> }[] = [];
+        // The tenant's Require-SSO policy for the email's domain, when the tenant is known: read in the same unit
+        // of work as the user, and decided from the domain alone (never the user), so the same reads happen whether
+        // or not the email exists.
+        let ssoPolicy = { kind: 'none' } as PasswordLoginSsoPolicy;
+        // Step 1: reserved before any password work, refused at once while a key is blocked. With the tenant
+        // known, the user and the policy are read in the reservation's unit of work (one commit fewer); they are
+        // used only once the reservation committed, and a refusal rolls them back unused.
+        const readKnownTenant = async (tx: Tx) => {
+          if (deps.ssoPolicy) ssoPolicy = await deps.ssoPolicy.passwordLoginPolicy(tx, tenantId!, email);
+          const user = await deps.users.findLoginUser(tx, tenantId!, email);
+          if (user) found.push({ tenantId: tenantId!, user });
+        };
+        const admission = await attempts.reserve(
+          throttleKeys,
+          tenantId === undefined ? {} : { tenantId, record: recordingThrottled(tenantId, email, meta, 'password') },
+          tenantId === undefined ? undefined : { tenantId, work: readKnownTenant },
+        );
         if (!admission.admitted) throw tooManyAttempts(admission, tenantId !== undefined);
 
         // Else the tenants where the email exists. The answer is never shown to a caller without the right
         // password: every path below costs one argon2 verification per candidate (a dummy one when there is
         // none) and ends in the same `sessions.invalid_credentials`.
         const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => deps.users.loginTenants(tx, email));
-        const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof deps.users.findLoginUser>>> }[] = [];
-        // The tenant's Require-SSO policy for the email's domain, when the tenant is known: read in the same unit
-        // of work as the user, and decided from the domain alone (never the user), so the same reads happen whether
-        // or not the email exists.
-        let ssoPolicy = { kind: 'none' } as PasswordLoginSsoPolicy;
-        if (candidates.length <= MAX_CANDIDATE_TENANTS) {
+        if (tenantId === undefined && candidates.length <= MAX_CANDIDATE_TENANTS) {
           for (const candidate of candidates) {
-            const user = await db.tenantWork(candidate, async (tx) => {
-              if (candidate === tenantId && deps.ssoPolicy) ssoPolicy = await deps.ssoPolicy.passwordLoginPolicy(tx, candidate, email);
-              return deps.users.findLoginUser(tx, candidate, email);
-            });
+            const user = await db.tenantWork(candidate, (tx) => deps.users.findLoginUser(tx, candidate, email));
             if (user) found.push({ tenantId: candidate, user });
           }
         }
