@@ -184,6 +184,15 @@ describe.each(engines())('login admission over HTTP [%s]', (engine) => {
   const throttleRow = (key: Buffer) =>
     t.database.db.globalWork(async (tx) => (await sql<{ failures: number }>`select failures from login_throttles where key = ${key}`.execute(tx)).rows[0]);
 
+  it('the HTTP server reports every request with an Authorization header to the admission, and only those', async () => {
+    const before = t.app.services.sessions.authenticatedArrivals();
+    await call(t, 'GET', '/api/v1/me', { token: 'not-a-token' });
+    expect(t.app.services.sessions.authenticatedArrivals()).toBe(before + 1);
+    await call(t, 'GET', '/healthz');
+    await call(t, 'POST', '/auth/login', { body: { email: 'nobody@busy.example.com', password: 'x' }, headers: { 'x-forwarded-for': '198.51.100.78' } });
+    expect(t.app.services.sessions.authenticatedArrivals()).toBe(before + 1);
+  });
+
   it('a full line answers 503 sessions.login_busy with Retry-After, and counts nothing', async () => {
     const ip = '198.51.100.77';
     const emails = Array.from({ length: 8 }, (_, i) => `queued-${i}@busy.example.com`);

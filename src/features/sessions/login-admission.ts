@@ -169,6 +169,8 @@ export function createRequestDemand(options: { windowMs?: number; now?: () => nu
     observe: (request: { headers: { authorization?: string | undefined } }): void => {
       if (request.headers.authorization !== undefined) arrivals++;
     },
+    /** Authenticated requests seen so far (tests, metrics). */
+    arrivals: (): number => arrivals,
     waiting(): boolean {
       const t = now();
       if (arrivals !== seen) {

@@ -35,6 +35,7 @@ export function createSessions(deps: SessionsDeps) {
     authenticator,
     /** Called by the HTTP server for every request: the login admission's signal (login-admission.ts). */
     observeRequest: requestDemand.observe,
+    authenticatedArrivals: requestDemand.arrivals,
     loginAdmissionState: loginAdmission.state,
     ...login,
     ...sessions,
