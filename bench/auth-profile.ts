@@ -5,7 +5,7 @@
 // Usage: npx tsx bench/auth-profile.ts   (PostgreSQL too with BENCH_DATABASE_URL=postgres://…; BENCH_PROFILE_OPS)
 // For a CPU profile of the same loop: node --cpu-prof --import tsx bench/auth-profile.ts
 import crypto, { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -88,11 +88,12 @@ for (const alg of algs) {
 for (const engine of authBenchEngines()) {
   for (const alg of algs) {
     const target = engine === 'postgres' ? await freshPostgres() : undefined;
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
     const config = loadConfig({
       LOG_LEVEL: 'silent',
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
       TESSERA_SIGNING_ALG: alg,
-      ...(target ? { DATABASE_URL: target.url, TESSERA_DB_POOL_MAX: '10' } : { TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')) }),
+      ...(target ? { DATABASE_URL: target.url, TESSERA_DB_POOL_MAX: '10' } : { TESSERA_DATA_DIR: dataDir }),
     });
     const db = await openDatabase(config.database);
     try {
@@ -122,6 +123,7 @@ for (const engine of authBenchEngines()) {
     } finally {
       await db.close();
       await target?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   }
 }

@@ -8,7 +8,7 @@
 // Aims: refresh ≥ 0.80 of the signing limit of its algorithm; with ES256, ≥ 0.30 of the single-row insert.
 // Usage: npx tsx bench/auth-refresh.bench.ts   (PostgreSQL too with BENCH_DATABASE_URL=postgres://…)
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -59,7 +59,10 @@ async function during(seconds: number, workers: number, job: (worker: number) =>
 }
 
 async function databaseUrl(engine: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
-  if (engine === 'pglite') return { env: { TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')) }, drop: async () => {} };
+  if (engine === 'pglite') {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+    return { env: { TESSERA_DATA_DIR: dir }, drop: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })) };
+  }
   const admin = process.env.BENCH_DATABASE_URL ?? process.env.TESSERA_TEST_DATABASE_URL!;
   const name = `tessera_bench_${randomBytes(6).toString('hex')}`;
   const c = new pg.Client({ connectionString: admin });

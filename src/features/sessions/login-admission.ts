@@ -9,8 +9,10 @@ import { ipSubject } from './throttle-policy.js';
  * time, so the operating system gives the event loop about half of the core and every authenticated request
  * waits. So while authenticated requests are arriving, hashes start no closer together than `cost / share`
  * (cost: the smallest wall time a verification has taken here, which is its CPU time, since argon2id with p = 1
- * runs on one thread): hashing then takes at most `share` of a core and the rest is the traffic's. With no
- * authenticated traffic, hashes run back to back (only the hasher's concurrency bound applies).
+ * runs on one thread), or rather of the whole login from its hash's start to its end, since the rest of a login
+ * (its unit of work, its signatures; on the embedded database, the database itself) runs on the event loop:
+ * logins then take at most `share` of a core and the rest is the traffic's. With no authenticated traffic,
+ * hashes run back to back (only the hasher's concurrency bound applies).
  *
  * Logins wait for their turn in a bounded line. Past it, or past `perAddressLimit` logins of one source address
  * (IPv6 per /64, throttle-policy.ts ipSubject) in the line, the login is refused at once with
@@ -73,7 +75,7 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
   let costMs = options.initialCostMs ?? 10;
   let measured = false;
   let lastStartAt = -Infinity;
-  let timerArmed = false;
+  let timerAt = Infinity;
 
   const spacingMs = () => costMs / share;
 
@@ -83,10 +85,11 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
       // Spaced from the last start only while traffic is waiting; else hashes run back to back.
       const turn = lastStartAt + spacingMs();
       if (now < turn && demand()) {
-        if (!timerArmed) {
-          timerArmed = true;
+        // A new estimate may bring the turn forward: then an earlier timer too (a stale one only re-checks).
+        if (turn < timerAt) {
+          timerAt = turn;
           timers.later(() => {
-            timerArmed = false;
+            timerAt = Infinity;
             pump();
           }, turn - now);
         }
@@ -99,8 +102,9 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
   }
 
   function observe(ms: number): void {
-    // The smallest wall time seen is the best estimate of the CPU time (a hash never takes less wall time
-    // than CPU time); it only goes down, so contention never makes the budget looser.
+    // The smallest wall time seen is the best estimate of the CPU time (a login never takes less wall time
+    // than the CPU time it spends on one thread after the other); it only goes down, so contention never makes
+    // the budget looser.
     if (!measured || ms < costMs) costMs = ms;
     measured = true;
   }
@@ -118,17 +122,18 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
       held++;
       perAddress.set(subject, mine + 1);
       let left = false;
+      let firstStart: number | undefined;
+      let hashes = 0;
       const ticket: AdmissionTicket = {
         async hash<T>(work: () => Promise<T>): Promise<T> {
           await new Promise<void>((resolve) => {
             line.push(resolve);
             pump();
           });
-          const started = timers.now();
+          firstStart ??= timers.now();
+          hashes++;
           try {
-            const result = await work();
-            observe(timers.now() - started);
-            return result;
+            return await work();
           } finally {
             running--;
             pump();
@@ -137,7 +142,12 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
         leave() {
           if (left) return;
           left = true;
+          // The login's cost: from its hash's start to its end (the hash, then its unit of work and signatures,
+          // which run on the event loop: on the embedded database that is most of a login's CPU besides the
+          // hash). Logins of one hash only, so that a sample is one login.
+          if (firstStart !== undefined && hashes === 1) observe(timers.now() - firstStart);
           held--;
+          pump();
           const n = (perAddress.get(subject) ?? 1) - 1;
           if (n === 0) perAddress.delete(subject);
           else perAddress.set(subject, n);

@@ -154,7 +154,7 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer, line: LoginAdmis
         const matched: typeof found = [];
         const passwordMatched: typeof found = [];
         // Each verification waits for its turn in the CPU budget (login-admission.ts); the slot is given back
-        // once the last one is done.
+        // when the login ends (its cost, measured to there, sets the budget's spacing).
         if (found.length === 0) await ticket.hash(() => passwords.verifyDummy(input.password));
         for (const f of found) {
           const hashed = f.user.password_hash;
@@ -162,7 +162,6 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer, line: LoginAdmis
           if (ok) passwordMatched.push(f);
           if (ok && f.user.active) matched.push(f);
         }
-        ticket.leave();
         let breakGlass = false;
         if (ssoPolicy.kind === 'enforced' && tenantId !== undefined) {
           breakGlass = await ssoPolicyStep(tenantId, email, ssoPolicy, found, matched, admission.locksOnFailure, meta);
