@@ -2,7 +2,7 @@
 // database of each engine, and the figures' table.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -60,13 +60,15 @@ export function cpuProfileArgs(): string[] {
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
 }
 
-export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthServer> {
+export async function startAuthServer(engine: Engine, tokens = 0, extraEnv: Record<string, string> = {}): Promise<AuthServer> {
   const pgdb = engine === 'postgres' ? await freshPostgres() : undefined;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')),
+    TESSERA_DATA_DIR: dataDir,
     BENCH_TOKENS: String(tokens),
     TESSERA_DB_POOL_MAX: '10',
+    ...extraEnv,
   };
   delete env.DATABASE_URL;
   if (pgdb) env.DATABASE_URL = pgdb.url;
@@ -95,6 +97,8 @@ export async function startAuthServer(engine: Engine, tokens = 0): Promise<AuthS
         child.kill('SIGTERM');
       });
       await pgdb?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(info.tokensFile, { force: true });
     },
   };
 }

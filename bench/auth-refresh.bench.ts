@@ -1,21 +1,45 @@
-// Refresh rotation (each refresh locks the token row, inserts its successor, marks it rotated, touches the
-// session and signs an access token) against the plainest write of the same database: one single-row
-// insert per unit of work. Same concurrency, same process, same database, measured in the same run.
+// Refresh rotation (each refresh locks the token row, reads the user, inserts its successor, marks it rotated,
+// touches the session, and signs one access token after the commit) against two baselines measured in the same
+// run, on the same core: the plainest write of the same database (one single-row insert per unit of work) and
+// the signing limit of the key's algorithm (node:crypto, one signature at a time). The issue's method
+// (BENCHMARKS.md "Authentication: method"): this process (services in-process, no HTTP) pinned to one core
+// (BENCH_SERVER_CPUS, default 1), PostgreSQL unpinned, ROUNDS (3) interleaved rounds of DURATION (8) s, medians,
+// both engines, each signing algorithm (BENCH_ALGS, default RS256,ES256).
+// Aims: refresh ≥ 0.80 of the signing limit of its algorithm; with ES256, ≥ 0.30 of the single-row insert.
 // Usage: npx tsx bench/auth-refresh.bench.ts   (PostgreSQL too with BENCH_DATABASE_URL=postgres://…)
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
+import type { SigningAlgorithm } from '../src/config/config.schema.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { createMasterKeys } from '../src/crypto/master-key.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrator.js';
 import { newId } from '../src/kernel/ids.js';
 import { authBenchEngines } from './auth-lib.js';
-import { DURATION } from './lib.js';
+import { median, pinSelf, ROUNDS } from './lib.js';
+
+await pinSelf(process.env.BENCH_SERVER_CPUS ?? '1');
+const DURATION = Number(process.env.BENCH_DURATION ?? 8);
+const ALGS = (process.env.BENCH_ALGS ?? 'RS256,ES256').split(',') as SigningAlgorithm[];
+
+/** Signatures per second with node:crypto, one at a time, on this core: the algorithm's signing limit. */
+function signingLimit(alg: SigningAlgorithm, seconds: number): number {
+  const { privateKey } = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const data = Buffer.from('x'.repeat(400));
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const started = performance.now();
+  while (performance.now() < end) {
+    sign(alg === 'EdDSA' ? null : 'sha256', data, alg === 'ES256' ? { key: privateKey, dsaEncoding: 'ieee-p1363' } : privateKey);
+    done++;
+  }
+  return done / ((performance.now() - started) / 1000);
+}
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
 
@@ -35,7 +59,10 @@ async function during(seconds: number, workers: number, job: (worker: number) =>
 }
 
 async function databaseUrl(engine: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
-  if (engine === 'pglite') return { env: { TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')) }, drop: async () => {} };
+  if (engine === 'pglite') {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+    return { env: { TESSERA_DATA_DIR: dir }, drop: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })) };
+  }
   const admin = process.env.BENCH_DATABASE_URL ?? process.env.TESSERA_TEST_DATABASE_URL!;
   const name = `tessera_bench_${randomBytes(6).toString('hex')}`;
   const c = new pg.Client({ connectionString: admin });
@@ -55,44 +82,55 @@ async function databaseUrl(engine: string): Promise<{ env: Record<string, string
   };
 }
 
-console.log(`\nRefresh rotation — ${DURATION}s per case, ${WORKERS} concurrent clients, Node ${process.version}, ${cpus().length} cores\n`);
-console.log('| engine | case | operations/s | ratio to baseline |');
-console.log('| --- | --- | ---: | ---: |');
+console.log(`\nRefresh rotation — this process on CPU ${process.env.BENCH_PINNED ?? 'any'}, ${WORKERS} chains at once, ${ROUNDS} interleaved rounds of ${DURATION} s, medians; Node ${process.version}, ${cpus().length} cores\n`);
+console.log('| engine | alg | case | operations/s (median) | rounds | ratio | aim |');
+console.log('| --- | --- | --- | ---: | --- | ---: | --- |');
 for (const engine of authBenchEngines()) {
-  const target = await databaseUrl(engine);
-  const config = loadConfig({ LOG_LEVEL: 'silent', TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), ...target.env });
-  const db = await openDatabase(config.database);
-  try {
-    await migrate(db);
-    const app = await buildApp({ config, db, masterKeys: createMasterKeys(config.masterKey!) });
-    await app.services.keys.ensureSigningKey();
-    const who = await app.services.bootstrap.bootstrap({ tenantName: 'Bench', accountName: 'Bench', email: 'r@example.com', password: 'refresh bench password' });
-    await db.ownerWork((tx) =>
-      sql`create table bench_rows (tenant_id uuid not null, id uuid not null, session_id uuid not null, created_at timestamptz not null, primary key (tenant_id, id));
-          grant select, insert on bench_rows to tessera_app`.execute(tx),
-    );
-    const meta = { ip: '127.0.0.1', userAgent: 'bench' };
-    const chains: string[] = [];
-    for (let w = 0; w < WORKERS; w++) {
-      const r = await app.services.sessions.login({ email: 'r@example.com', password: 'refresh bench password', tenantId: who.tenantId }, meta);
-      if (r.status !== 'authenticated' || !r.session) throw new Error('bench login failed');
-      chains.push(r.session.refreshToken);
-    }
-    const insert = () =>
-      db.tenantWork(who.tenantId, (tx) => sql`insert into bench_rows (tenant_id, id, session_id, created_at) values (${who.tenantId}, ${newId()}, ${newId()}, ${new Date()})`.execute(tx)).then(() => undefined);
-    const refresh = async (w: number) => {
-      chains[w] = (await app.services.sessions.refresh(chains[w], meta)).refreshToken;
-    };
-    await during(2, WORKERS, insert);
-    await during(2, WORKERS, refresh);
+  for (const alg of ALGS) {
+    const target = await databaseUrl(engine);
+    const config = loadConfig({ LOG_LEVEL: 'silent', TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), TESSERA_SIGNING_ALG: alg, ...target.env });
+    const db = await openDatabase(config.database);
+    try {
+      await migrate(db);
+      const app = await buildApp({ config, db, masterKeys: createMasterKeys(config.masterKey!) });
+      await app.services.keys.ensureSigningKey();
+      const who = await app.services.bootstrap.bootstrap({ tenantName: 'Bench', accountName: 'Bench', email: 'r@example.com', password: 'refresh bench password' });
+      await db.ownerWork((tx) =>
+        sql`create table bench_rows (tenant_id uuid not null, id uuid not null, session_id uuid not null, created_at timestamptz not null, primary key (tenant_id, id));
+            grant select, insert on bench_rows to tessera_app`.execute(tx),
+      );
+      const meta = { ip: '127.0.0.1', userAgent: 'bench' };
+      const chains: string[] = [];
+      for (let w = 0; w < WORKERS; w++) {
+        const r = await app.services.sessions.login({ email: 'r@example.com', password: 'refresh bench password', tenantId: who.tenantId }, meta);
+        if (r.status !== 'authenticated' || !r.session) throw new Error('bench login failed');
+        chains.push(r.session.refreshToken);
+      }
+      const insert = () =>
+        db.tenantWork(who.tenantId, (tx) => sql`insert into bench_rows (tenant_id, id, session_id, created_at) values (${who.tenantId}, ${newId()}, ${newId()}, ${new Date()})`.execute(tx)).then(() => undefined);
+      const refresh = async (w: number) => {
+        chains[w] = (await app.services.sessions.refresh(chains[w], meta)).refreshToken;
+      };
+      await during(2, WORKERS, insert);
+      await during(2, WORKERS, refresh);
 
-    const base = await during(DURATION, WORKERS, insert);
-    const rotations = await during(DURATION, WORKERS, refresh);
-    console.log(`| ${engine} | single-row insert, one per unit of work (baseline) | ${Math.round(base).toLocaleString('en-US')} | 1.00 |`);
-    console.log(`| ${engine} | refresh rotation | ${Math.round(rotations).toLocaleString('en-US')} | ${(rotations / base).toFixed(2)} |`);
-    await app.http.close();
-  } finally {
-    await db.close();
-    await target.drop();
+      const figures = { insert: [] as number[], refresh: [] as number[], sign: [] as number[] };
+      for (let round = 0; round < ROUNDS; round++) {
+        figures.insert.push(await during(DURATION, WORKERS, insert));
+        figures.refresh.push(await during(DURATION, WORKERS, refresh));
+        figures.sign.push(signingLimit(alg, DURATION));
+      }
+      const m = { insert: median(figures.insert), refresh: median(figures.refresh), sign: median(figures.sign) };
+      const show = (name: string, key: keyof typeof m, ratio: string, aim = '') =>
+        console.log(`| ${engine} | ${alg} | ${name} | ${Math.round(m[key]).toLocaleString('en-US')} | ${figures[key].map((x) => Math.round(x)).join(' / ')} | ${ratio} | ${aim} |`);
+      show(`${alg} signing limit, node:crypto, one core (baseline)`, 'sign', '1.00');
+      show('single-row insert, one per unit of work (baseline)', 'insert', '1.00');
+      show('refresh rotation / signing limit', 'refresh', (m.refresh / m.sign).toFixed(2), '≥ 0.80');
+      show('refresh rotation / single-row insert', 'refresh', (m.refresh / m.insert).toFixed(2), alg === 'ES256' ? '≥ 0.30' : '');
+      await app.http.close();
+    } finally {
+      await db.close();
+      await target.drop();
+    }
   }
 }

@@ -168,3 +168,25 @@ export function row(name: string, figure: Figure, baseline?: Figure): string {
 }
 
 export const TABLE_HEAD = '| case | req/s | p50 ms | p99 ms | errors | ratio to baseline |\n| --- | ---: | ---: | ---: | ---: | ---: |';
+
+/**
+ * The issue's method (BENCHMARKS.md "Method"): the measuring process re-runs itself under `taskset -c <cpus>`
+ * (BENCH_LOAD_CPUS, default `0`; `none` turns pinning off) unless it already is; the server it spawns runs on
+ * BENCH_SERVER_CPUS (default `1`). Returns only in the pinned process.
+ */
+export async function pinSelf(cpus = process.env.BENCH_LOAD_CPUS ?? '0'): Promise<void> {
+  process.env.BENCH_SERVER_CPUS ??= '1';
+  if (cpus === 'none' || process.env.BENCH_PINNED === cpus) return;
+  const child = spawn('taskset', ['-c', cpus, process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, BENCH_PINNED: cpus } });
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  process.exit(code);
+}
+
+/** Rounds of every case, interleaved (case A, B, C, then again), so drift in the machine's load hits all alike. */
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

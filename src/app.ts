@@ -75,7 +75,7 @@ export function createServices({ config, db, masterKeys, clock = systemClock, pa
     // sso is built after domains (it reads domains); domains reaches sso's readiness only when a request runs.
     ssoReadiness: (...args) => ssoPolicy.readiness(...args),
   });
-  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, tenantForEmail: (email) => domains.tenantForEmail(email),
+  const sessions = createSessions({ db, clock, keys, passwords, audit, mfa, identity, users: { findLoginUser, findLoginUserById, loginTenants }, enterableAccounts, securityPolicy: securitySettings, issuer: config.publicUrl, audience: config.tokenAudience, accessTokenTtlSeconds: config.accessTokenTtlSeconds, refreshGraceSeconds: config.refreshGraceSeconds, loginAdmission: config.loginAdmission, tenantForEmail: (email) => domains.tenantForEmail(email),
     ssoPolicy: { passwordLoginPolicy: (...args) => ssoPolicy.passwordLoginPolicy(...args), isBreakGlass: (...args) => ssoPolicy.isBreakGlass(...args) },
     // sso is built after sessions (it signs users in through them); sessions reaches SAML SLO only when a logout runs.
     sourceLogout: (...args) => ssoSignIn.samlLogoutUrl(...args),
@@ -156,6 +156,8 @@ export async function createHttpApp(s: Services, { config, logger, consoleDir }:
     logger,
     ...(s.metrics ? { onRateLimited: s.metrics.rateLimited, instrument: (app: FastifyInstance) => s.metrics!.instrument(app) } : {}),
   });
+  // The login admission's signal: authenticated requests arriving (sessions login-admission.ts).
+  http.server.on('request', s.sessions.observeRequest);
   registerRoutes(http, guards, [
     ...healthRoutes(s.health),
     ...keysRoutes(s.keys),

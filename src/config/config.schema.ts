@@ -103,6 +103,21 @@ export const variables = {
     default: '10',
     doc: 'Seconds after a refresh during which the spent refresh token, sent again (two tabs racing), gets the same successor instead of counting as a reuse (default 10; 0 turns the allowance off).',
   },
+  TESSERA_LOGIN_HASH_PERCENT: {
+    schema: integer(5, 100, 'percent of one core password logins may hash with while authenticated requests are waiting'),
+    default: '30',
+    doc: 'Percent of one core that password hashing at login may take while authenticated requests are arriving (default 30): logins then wait their turn so that other requests keep the rest. With no such traffic, logins hash at full speed.',
+  },
+  TESSERA_LOGIN_QUEUE: {
+    schema: integer(1, 100000, 'password logins waiting for their hashing turn, at most'),
+    default: '64',
+    doc: 'Password logins waiting for (or in) their hashing turn, at most (default 64); past it a login is answered 503 `sessions.login_busy` with `Retry-After`, at once and with nothing counted.',
+  },
+  TESSERA_LOGIN_QUEUE_PER_ADDRESS: {
+    schema: integer(1, 100000, 'password logins of one source address waiting for their hashing turn, at most'),
+    default: '8',
+    doc: 'Of those, at most this many from one source address (an IPv6 address counts for its /64; default 8), so one address cannot fill the line for everyone.',
+  },
   TESSERA_TOKEN_AUDIENCE: {
     schema: z.string().trim().min(1).max(200),
     default: undefined,
@@ -226,6 +241,8 @@ export interface Config {
   readonly signingAlg: SigningAlgorithm;
   readonly accessTokenTtlSeconds: number;
   readonly refreshGraceSeconds: number;
+  /** Login admission (sessions login-admission.ts): hashing's share of a core under traffic, the line and its per-address part. */
+  readonly loginAdmission: { readonly share: number; readonly queueLimit: number; readonly perAddressLimit: number };
   readonly tokenAudience?: string;
   readonly logLevel: string;
   readonly bodyLimit: number;

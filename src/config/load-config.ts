@@ -98,6 +98,11 @@ export function loadConfig(env: Source = process.env): Config {
     signingAlg: values.TESSERA_SIGNING_ALG as Config['signingAlg'],
     accessTokenTtlSeconds: values.TESSERA_ACCESS_TOKEN_TTL as number,
     refreshGraceSeconds: values.TESSERA_REFRESH_GRACE_SECONDS as number,
+    loginAdmission: {
+      share: (values.TESSERA_LOGIN_HASH_PERCENT as number) / 100,
+      queueLimit: values.TESSERA_LOGIN_QUEUE as number,
+      perAddressLimit: values.TESSERA_LOGIN_QUEUE_PER_ADDRESS as number,
+    },
     tokenAudience: values.TESSERA_TOKEN_AUDIENCE as string | undefined,
     logLevel: values.LOG_LEVEL as string,
     bodyLimit: values.TESSERA_BODY_LIMIT as number,

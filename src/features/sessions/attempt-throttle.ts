@@ -51,21 +51,34 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
     return schedule;
   };
 
+  async function succeededIn(tx: Tx, keys: readonly ThrottledKey[]): Promise<void> {
+    for (const k of keys) {
+      if (k.onSuccess === 'clear') await store.clearThrottle(tx, k.key);
+      else await store.refundAttempt(tx, k.key, k.policy.free);
+    }
+  }
+
   return {
-    /** Reserves one attempt on every key, or refuses the attempt (nothing counted) while any key is blocked. */
-    async reserve(keys: readonly ThrottledKey[], refusal: RefusalRecording = {}): Promise<Admission> {
+    /**
+     * Reserves one attempt on every key, or refuses the attempt (nothing counted) while any key is blocked.
+     * `then` runs after the reservations in the same unit of work, for `then.tenantId` (reads the attempt needs
+     * next, saving a unit of work); it commits with them and is rolled back with a refusal.
+     */
+    async reserve(keys: readonly ThrottledKey[], refusal: RefusalRecording = {}, then?: { tenantId: string; work: (tx: Tx) => Promise<void> }): Promise<Admission> {
       const now = clock.now();
       const windowStart = new Date(now.getTime() - THROTTLE_WINDOW_MS);
+      const reserveAll = async (tx: Tx) => {
+        const counts: number[] = [];
+        for (const k of keys) {
+          const n = await store.reserveAttempt(tx, k.key, now, windowStart, scheduleOf(k.policy));
+          if (n === null) throw new Refused();
+          counts.push(n);
+        }
+        if (then) await then.work(tx);
+        return counts;
+      };
       try {
-        const attempts = await db.globalWork(async (tx) => {
-          const counts: number[] = [];
-          for (const k of keys) {
-            const n = await store.reserveAttempt(tx, k.key, now, windowStart, scheduleOf(k.policy));
-            if (n === null) throw new Refused();
-            counts.push(n);
-          }
-          return counts;
-        });
+        const attempts = await (then ? db.tenantWork(then.tenantId, reserveAll) : db.globalWork(reserveAll));
         return { admitted: true, locksOnFailure: keys.some((k, i) => attempts[i] === k.policy.lockAt) };
       } catch (error) {
         if (!(error instanceof Refused)) throw error;
@@ -91,13 +104,15 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
 
     /** The attempt succeeded: each key's count is cleared or its attempt refunded, as the key says. */
     async succeeded(keys: readonly ThrottledKey[]): Promise<void> {
-      await db.globalWork(async (tx) => {
-        for (const k of keys) {
-          if (k.onSuccess === 'clear') await store.clearThrottle(tx, k.key);
-          else await store.refundAttempt(tx, k.key, k.policy.free);
-        }
-      });
+      await db.globalWork((tx) => succeededIn(tx, keys));
     },
+
+    /**
+     * The same in the caller's unit of work (the table is global: any unit of work may write it), so that it
+     * commits with what the success does. Call it before anything else in that unit of work: the keys' rows are
+     * then always locked before a tenant's audit head, as the refusal's unit of work does (no lock cycle).
+     */
+    succeededIn,
   };
 }
 

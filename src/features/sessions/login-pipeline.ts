@@ -5,6 +5,8 @@ import type { IssuedSession, Issuer, PendingSession } from './session-issuer.js'
 import { SessionErrors } from './sessions.errors.js';
 import type { RequestMeta, SessionsDeps, SigningKeys } from './sessions.ports.js';
 
+type SecurityPolicy = Awaited<ReturnType<SessionsDeps['securityPolicy']>>;
+
 /**
  * Login as a pipeline of named steps (DESIGN §6 "Login is a pipeline"), in the manner of oidc-provider's
  * `lib/actions/authorization/index.js`: every way in runs the same steps in this order, and every path ends in
@@ -171,7 +173,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
    * session. The user's record is read here, in the unit of work, so the tokens carry the security stamp as
    * it stands after this login's own changes (an MFA enrollment rotates it).
    */
-  async function complete(tx: Tx, tenantId: string, userId: string, amr: string[], meta: RequestMeta, recoveryCodes?: string[], sourceId: string | null = null): Promise<Decision> {
+  async function complete(tx: Tx, tenantId: string, userId: string, amr: string[], meta: RequestMeta, recoveryCodes?: string[], sourceId: string | null = null, policy?: SecurityPolicy): Promise<Decision> {
     const user = await deps.users.findLoginUserById(tx, tenantId, userId);
     if (!user?.active) throw new AppError(SessionErrors.invalid_token, { detail: { reason: 'user inactive' } });
     if (user.must_change_password) {
@@ -187,7 +189,7 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
     const authTime = clock.now();
     const accounts = await deps.enterableAccounts(tx, tenantId, user.id, authTime);
     if (accounts.length === 0) throw new AppError(SessionErrors['sessions.no_accounts']);
-    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta, sourceId) : undefined;
+    const session = accounts.length === 1 ? await issuer.createSession(tx, tenantId, user.id, accounts[0]!.id, amr, authTime, meta, sourceId, policy) : undefined;
     await audit.record(tx, tenantId, {
       action: 'auth.login.succeeded',
       actor: actor(user.id, user.email, meta),
@@ -239,7 +241,8 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
           return { status: 'mfa_enrollment_required', tenantId, userId, stamp, enrollment, sourceId };
         }
       }
-      return complete(tx, tenantId, userId, user.amr, meta, undefined, sourceId);
+      // The tenant's policy as read above, in this unit of work: the session's lifetimes come from it.
+      return complete(tx, tenantId, userId, user.amr, meta, undefined, sourceId, policy);
     },
 
     /**

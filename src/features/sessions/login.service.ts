@@ -9,6 +9,7 @@ import * as store from './sessions.store.js';
 import { type Admission, createAttemptThrottle, type ThrottledKey } from './attempt-throttle.js';
 import { ACCOUNT_POLICY, accountKey, IP_POLICY, ipKey } from './throttle-policy.js';
 import { verifyToken } from './tokens.js';
+import type { LoginAdmission } from './login-admission.js';
 
 /** A wrong second-factor code: thrown to roll the unit of work back (the challenge stays unspent), then answered. */
 class WrongCode extends Error {
@@ -28,7 +29,7 @@ const MAX_CANDIDATE_TENANTS = 3;
  * (identify + first_factor, with the throttle and the uniform failure), the TOTP / recovery-code second factor
  * for a challenge, the forced password change, and account selection with an identity token.
  */
-export function createLogin(deps: SessionsDeps, issuer: Issuer) {
+export function createLogin(deps: SessionsDeps, issuer: Issuer, line: LoginAdmission) {
   const pipeline = createLoginPipeline(deps, issuer);
   const { actor, recordFailure, recordingNoAccounts, sign, complete } = pipeline;
   // The hasher bounds concurrent hashing below both the thread-pool size and the core count.
@@ -112,85 +113,112 @@ export function createLogin(deps: SessionsDeps, issuer: Issuer) {
       // the one a verified domain of the email names (tenantForEmail, when the SSO feature provides it).
       const tenantId = input.tenantId ?? (await deps.tenantForEmail?.(email)) ?? undefined;
       const throttleKeys: ThrottledKey[] = [{ key: accountKey(email), policy: ACCOUNT_POLICY, onSuccess: 'clear' }, addressKey(meta)];
-      // Step 1: reserved before any password work, refused at once while a key is blocked.
-      const admission = await attempts.reserve(throttleKeys, tenantId === undefined ? {} : { tenantId, record: recordingThrottled(tenantId, email, meta, 'password') });
-      if (!admission.admitted) throw tooManyAttempts(admission, tenantId !== undefined);
+      // Step 0: a slot in the hashing line (login-admission.ts), or `sessions.login_busy` at once with nothing
+      // done: no statement, no throttle count, no hash.
+      const entry = line.enter(meta.ip);
+      if (!entry.admitted) throw new AppError(SessionErrors['sessions.login_busy'], { detail: { retryAfterSeconds: entry.retryAfterSeconds, reason: entry.reason } });
+      const { ticket } = entry;
+      try {
+        const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof deps.users.findLoginUser>>> }[] = [];
+        // The tenant's Require-SSO policy for the email's domain, when the tenant is known: read in the same unit
+        // of work as the user, and decided from the domain alone (never the user), so the same reads happen whether
+        // or not the email exists.
+        let ssoPolicy = { kind: 'none' } as PasswordLoginSsoPolicy;
+        // Step 1: reserved before any password work, refused at once while a key is blocked. With the tenant
+        // known, the user and the policy are read in the reservation's unit of work (one commit fewer); they are
+        // used only once the reservation committed, and a refusal rolls them back unused.
+        const readKnownTenant = async (tx: Tx) => {
+          if (deps.ssoPolicy) ssoPolicy = await deps.ssoPolicy.passwordLoginPolicy(tx, tenantId!, email);
+          const user = await deps.users.findLoginUser(tx, tenantId!, email);
+          if (user) found.push({ tenantId: tenantId!, user });
+        };
+        const admission = await attempts.reserve(
+          throttleKeys,
+          tenantId === undefined ? {} : { tenantId, record: recordingThrottled(tenantId, email, meta, 'password') },
+          tenantId === undefined ? undefined : { tenantId, work: readKnownTenant },
+        );
+        if (!admission.admitted) throw tooManyAttempts(admission, tenantId !== undefined);
 
-      // Else the tenants where the email exists. The answer is never shown to a caller without the right
-      // password: every path below costs one argon2 verification per candidate (a dummy one when there is
-      // none) and ends in the same `sessions.invalid_credentials`.
-      const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => deps.users.loginTenants(tx, email));
-      const found: { tenantId: string; user: NonNullable<Awaited<ReturnType<typeof deps.users.findLoginUser>>> }[] = [];
-      // The tenant's Require-SSO policy for the email's domain, when the tenant is known: read in the same unit
-      // of work as the user, and decided from the domain alone (never the user), so the same reads happen whether
-      // or not the email exists.
-      let ssoPolicy = { kind: 'none' } as PasswordLoginSsoPolicy;
-      if (candidates.length <= MAX_CANDIDATE_TENANTS) {
-        for (const candidate of candidates) {
-          const user = await db.tenantWork(candidate, async (tx) => {
-            if (candidate === tenantId && deps.ssoPolicy) ssoPolicy = await deps.ssoPolicy.passwordLoginPolicy(tx, candidate, email);
-            return deps.users.findLoginUser(tx, candidate, email);
+        // Else the tenants where the email exists. The answer is never shown to a caller without the right
+        // password: every path below costs one argon2 verification per candidate (a dummy one when there is
+        // none) and ends in the same `sessions.invalid_credentials`.
+        const candidates = tenantId !== undefined ? [tenantId] : await db.globalWork((tx) => deps.users.loginTenants(tx, email));
+        if (tenantId === undefined && candidates.length <= MAX_CANDIDATE_TENANTS) {
+          for (const candidate of candidates) {
+            const user = await db.tenantWork(candidate, (tx) => deps.users.findLoginUser(tx, candidate, email));
+            if (user) found.push({ tenantId: candidate, user });
+          }
+        }
+        // An unknown email costs the same user read as a known one (it finds nothing, by construction).
+        if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => deps.users.findLoginUser(tx, NO_TENANT, email));
+        const matched: typeof found = [];
+        const passwordMatched: typeof found = [];
+        // Each verification waits for its turn in the CPU budget (login-admission.ts); the slot is given back
+        // when the login ends (its cost, measured to there, sets the budget's spacing).
+        if (found.length === 0) await ticket.hash(() => passwords.verifyDummy(input.password));
+        for (const f of found) {
+          const hashed = f.user.password_hash;
+          const ok = await ticket.hash(() => (hashed ? passwords.verify(hashed, input.password) : passwords.verifyDummy(input.password)));
+          if (ok) passwordMatched.push(f);
+          if (ok && f.user.active) matched.push(f);
+        }
+        let breakGlass = false;
+        if (ssoPolicy.kind === 'enforced' && tenantId !== undefined) {
+          breakGlass = await ssoPolicyStep(tenantId, email, ssoPolicy, found, matched, admission.locksOnFailure, meta);
+        }
+
+        if (matched.length === 0) {
+          // The reserved attempt is the failure's count; `locked` when it was the one that reached a lock.
+          const locked = admission.locksOnFailure;
+          // A tenant's log holds a failure only when the caller chose that tenant, or knew its user's password
+          // (an inactive user): any tenant can create a user with a victim's email, and would otherwise read the
+          // victim's tenant-less failures (IP, user agent). Those are the operator's: the refusal's log line.
+          const audited = tenantId !== undefined ? found : passwordMatched;
+          for (const f of audited) {
+            const who = actor(f.user.id, f.user.email, meta);
+            const failed: AuditEventInput = { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.invalid_credentials'], details: { reason: f.user.active ? 'password' : 'inactive' } };
+            const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
+            await recordFailure(f.tenantId, failed, ...(locked ? [lock] : []));
+          }
+          // Same time whether or not an event was written: a failure with none gets an equivalent committed write.
+          if (audited.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
+          throw new AppError(SessionErrors['sessions.invalid_credentials'], { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
+        }
+        if (matched.length > 1) {
+          // The password was right (in two tenants): not a failed guess.
+          await attempts.succeeded(throttleKeys);
+          throw new AppError(SessionErrors['sessions.tenant_required']);
+        }
+
+        const { user } = matched[0]!;
+        const matchedTenant = matched[0]!.tenantId;
+        const key = await issuer.signingKey();
+        // first_factor done (RFC 8176 `pwd`): the rest of the pipeline, as for every way in.
+        const authenticated: AuthenticatedUser = { tenantId: matchedTenant, userId: user.id, email: user.email, stamp: user.security_stamp, amr: ['pwd'], ...(breakGlass ? { breakGlass } : {}) };
+        const decision = await db
+          .tenantWork(matchedTenant, async (tx) => {
+            // The password was right: not a failed guess. Committed with the login's own writes (one unit of
+            // work fewer per login); first, so that the throttle rows are locked before the audit head.
+            await attempts.succeededIn(tx, throttleKeys);
+            // Require SSO is on but no enabled connection serves the domain: password login works (a misconfigured
+            // IdP must never lock the tenant out), and the tenant's log says so.
+            if (ssoPolicy.kind === 'lifted') {
+              await audit.record(tx, matchedTenant, { action: 'sso.login.policy_not_enforced', actor: actor(user.id, user.email, meta), target: { type: 'user', id: user.id }, outcome: 'success', details: { domain: ssoPolicy.domain, reason: 'no_enabled_connection' } });
+            }
+            return pipeline.afterFirstFactor(tx, authenticated, meta);
+          })
+          .catch(async (error: unknown) => {
+            // The unit of work rolled back, the success with it; the password was still right.
+            await attempts.succeeded(throttleKeys);
+            if (error instanceof AppError && error.code === SessionErrors['sessions.break_glass_mfa_required']) {
+              await recordFailure(matchedTenant, { action: 'sso.login.blocked_by_policy', actor: actor(user.id, user.email, meta), target: { type: 'user', id: user.id }, outcome: 'failure', errorCode: error.code, details: { reason: 'break_glass_without_mfa' } });
+            }
+            return recordingNoAccounts(matchedTenant, user.id, user.email, meta)(error);
           });
-          if (user) found.push({ tenantId: candidate, user });
-        }
+        return sign(key, decision);
+      } finally {
+        ticket.leave();
       }
-      // An unknown email costs the same user read as a known one (it finds nothing, by construction).
-      if (candidates.length === 0) await db.tenantWork(NO_TENANT, (tx) => deps.users.findLoginUser(tx, NO_TENANT, email));
-      const matched: typeof found = [];
-      const passwordMatched: typeof found = [];
-      if (found.length === 0) await passwords.verifyDummy(input.password);
-      for (const f of found) {
-        const ok = f.user.password_hash ? await passwords.verify(f.user.password_hash, input.password) : await passwords.verifyDummy(input.password);
-        if (ok) passwordMatched.push(f);
-        if (ok && f.user.active) matched.push(f);
-      }
-      let breakGlass = false;
-      if (ssoPolicy.kind === 'enforced' && tenantId !== undefined) {
-        breakGlass = await ssoPolicyStep(tenantId, email, ssoPolicy, found, matched, admission.locksOnFailure, meta);
-      }
-
-      if (matched.length === 0) {
-        // The reserved attempt is the failure's count; `locked` when it was the one that reached a lock.
-        const locked = admission.locksOnFailure;
-        // A tenant's log holds a failure only when the caller chose that tenant, or knew its user's password
-        // (an inactive user): any tenant can create a user with a victim's email, and would otherwise read the
-        // victim's tenant-less failures (IP, user agent). Those are the operator's: the refusal's log line.
-        const audited = tenantId !== undefined ? found : passwordMatched;
-        for (const f of audited) {
-          const who = actor(f.user.id, f.user.email, meta);
-          const failed: AuditEventInput = { action: 'auth.login.failed', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.invalid_credentials'], details: { reason: f.user.active ? 'password' : 'inactive' } };
-          const lock: AuditEventInput = { action: 'auth.login.locked', actor: who, target: { type: 'user', id: f.user.id }, outcome: 'failure', errorCode: SessionErrors['sessions.too_many_attempts'] };
-          await recordFailure(f.tenantId, failed, ...(locked ? [lock] : []));
-        }
-        // Same time whether or not an event was written: a failure with none gets an equivalent committed write.
-        if (audited.length === 0) await db.globalWork((tx) => store.rewriteThrottle(tx, throttleKeys[0]!.key));
-        throw new AppError(SessionErrors['sessions.invalid_credentials'], { detail: { candidates: candidates.length, locked, tenantKnown: tenantId !== undefined } });
-      }
-      // The password was right (in two tenants): not a failed guess.
-      await attempts.succeeded(throttleKeys);
-      if (matched.length > 1) throw new AppError(SessionErrors['sessions.tenant_required']);
-
-      const { user } = matched[0]!;
-      const matchedTenant = matched[0]!.tenantId;
-      const key = await issuer.signingKey();
-      // first_factor done (RFC 8176 `pwd`): the rest of the pipeline, as for every way in.
-      const authenticated: AuthenticatedUser = { tenantId: matchedTenant, userId: user.id, email: user.email, stamp: user.security_stamp, amr: ['pwd'], ...(breakGlass ? { breakGlass } : {}) };
-      const decision = await db
-        .tenantWork(matchedTenant, async (tx) => {
-          // Require SSO is on but no enabled connection serves the domain: password login works (a misconfigured
-          // IdP must never lock the tenant out), and the tenant's log says so.
-          if (ssoPolicy.kind === 'lifted') {
-            await audit.record(tx, matchedTenant, { action: 'sso.login.policy_not_enforced', actor: actor(user.id, user.email, meta), target: { type: 'user', id: user.id }, outcome: 'success', details: { domain: ssoPolicy.domain, reason: 'no_enabled_connection' } });
-          }
-          return pipeline.afterFirstFactor(tx, authenticated, meta);
-        })
-        .catch(async (error: unknown) => {
-          if (error instanceof AppError && error.code === SessionErrors['sessions.break_glass_mfa_required']) {
-            await recordFailure(matchedTenant, { action: 'sso.login.blocked_by_policy', actor: actor(user.id, user.email, meta), target: { type: 'user', id: user.id }, outcome: 'failure', errorCode: error.code, details: { reason: 'break_glass_without_mfa' } });
-          }
-          return recordingNoAccounts(matchedTenant, user.id, user.email, meta)(error);
-        });
-      return sign(key, decision);
     },
 
     /**

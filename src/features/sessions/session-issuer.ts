@@ -101,9 +101,20 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
      * token is signed by `sign` after the commit: signing runs on the thread pool, and the embedded
      * database's single connection should not wait for it.
      */
-    async createSession(tx: Tx, tenantId: string, userId: string, accountId: string, amr: string[], authTime: Date, meta: RequestMeta, sourceId: string | null = null): Promise<PendingSession> {
+    async createSession(
+      tx: Tx,
+      tenantId: string,
+      userId: string,
+      accountId: string,
+      amr: string[],
+      authTime: Date,
+      meta: RequestMeta,
+      sourceId: string | null = null,
+      /** The tenant's policy when the caller read it in this unit of work already (no second read). */
+      knownPolicy?: Awaited<ReturnType<SessionsDeps['securityPolicy']>>,
+    ): Promise<PendingSession> {
       const now = deps.clock.now();
-      const policy = await deps.securityPolicy(tx, tenantId);
+      const policy = knownPolicy ?? (await deps.securityPolicy(tx, tenantId));
       const sessionId = newId(now.getTime());
       const expiresAt = new Date(now.getTime() + policy.sessionLifetimeSeconds * 1000);
       await store.insertSession(tx, tenantId, {

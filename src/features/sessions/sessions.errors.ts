@@ -11,6 +11,7 @@ export const SessionErrors = defineErrors({
   'sessions.no_account_access': { status: 403, message: 'You have no access to this account.' },
   'sessions.refresh_token_invalid': { status: 401, message: 'The refresh token is missing, expired or revoked; log in again.' },
   'sessions.too_many_attempts': { status: 429, message: 'Too many failed sign-in attempts; wait and retry later.' },
+  'sessions.login_busy': { status: 503, message: 'Too many sign-ins are waiting; retry after the Retry-After seconds.' },
   sso_required: { status: 403, message: 'This email\'s domain requires single sign-on: sign in through its SSO connection (see error.details).' },
   'sessions.break_glass_mfa_required': { status: 403, message: 'A break-glass login needs a second factor, and this user has none enrolled; enroll TOTP first from a session (sign in through SSO, then POST /api/v1/me/mfa/setup).' },
   'sessions.tenant_required': { status: 400, message: 'This email is registered in more than one tenant; give the tenant id.' },

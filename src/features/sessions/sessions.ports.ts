@@ -115,6 +115,15 @@ export interface SessionsDeps {
   readonly sourceLogout?: (tx: Tx, tenantId: string, sourceId: string, meta: RequestMeta) => Promise<string | null>;
   /** Where logins, refreshes, revocations and session-state batches are counted (the operator's metrics). */
   readonly telemetry?: Telemetry;
+  /** The CPU budget of password logins (login-admission.ts); absent: the defaults, fed by `requestDemand`. */
+  readonly loginAdmission?: LoginAdmissionSettings;
+}
+
+/** Login admission settings (config: TESSERA_LOGIN_HASH_SHARE, TESSERA_LOGIN_QUEUE, TESSERA_LOGIN_QUEUE_PER_ADDRESS). */
+export interface LoginAdmissionSettings {
+  readonly share: number;
+  readonly queueLimit: number;
+  readonly perAddressLimit: number;
 }
 
 /** Where a password login of an email must continue instead (the `sso_required` answer's public details). */

@@ -1,5 +1,7 @@
 import { defineRoute, NoContent, type ReplyControl, type Route } from '../../http/route.js';
+import { AppError } from '../../kernel/app-error.js';
 import type { LoginResult } from './login-pipeline.js';
+import { SessionErrors } from './sessions.errors.js';
 import type { IssuedSession } from './session-issuer.js';
 import {
   AccountBody,
@@ -43,6 +45,20 @@ export function loginAnswerer(secureCookies: boolean) {
   return { cookie, tokens, loginAnswer };
 }
 
+/**
+ * `sessions.login_busy` (503): the login admission's line is full (login-admission.ts). RFC 9110 §10.2.3: a
+ * 503 says when to come back; the error handler writes Retry-After only for 429s, so the route does it here.
+ */
+function busyRetryAfter(reply: ReplyControl) {
+  return (error: unknown): never => {
+    if (error instanceof AppError && error.code === SessionErrors['sessions.login_busy']) {
+      const seconds = (error.detail as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      if (seconds !== undefined) reply.header('retry-after', String(seconds));
+    }
+    throw error;
+  };
+}
+
 export function sessionsRoutes(sessions: SessionsService): Route[] {
   const { cookie, tokens, loginAnswer } = loginAnswerer(sessions.secureCookies);
   const bearer = (authorization: string | undefined) => /^Bearer (\S+)$/.exec(authorization ?? '')?.[1] ?? '';
@@ -61,7 +77,7 @@ export function sessionsRoutes(sessions: SessionsService): Route[] {
         body: LoginBody,
         response: { 200: LoginResponse },
       },
-      handler: async (ctx) => loginAnswer(ctx.reply, await sessions.login(ctx.input.body, ctx.meta)),
+      handler: async (ctx) => loginAnswer(ctx.reply, await sessions.login(ctx.input.body, ctx.meta).catch(busyRetryAfter(ctx.reply))),
     }),
     defineRoute({
       method: 'POST',

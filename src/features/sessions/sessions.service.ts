@@ -1,5 +1,7 @@
 import { createAuthenticator } from './authenticator.js';
 import { createLogin } from './login.service.js';
+import { createLoginAdmission, createRequestDemand, LOGIN_ADMISSION_DEFAULTS } from './login-admission.js';
+import { defaultHashConcurrency } from '../../crypto/password.js';
 import { createSessionLifecycle } from './session-lifecycle.service.js';
 import { createIssuer } from './session-issuer.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
@@ -21,12 +23,20 @@ export function createSessions(deps: SessionsDeps) {
   const telemetry = deps.telemetry ?? noTelemetry;
   const states = deps.db.engine === 'pglite' ? memoryStateSource(deps.db) : batchedStateSource(deps.db, { onBatch: (size) => telemetry.sessionStateBatch(size) });
   const issuer = createIssuer(deps, states);
-  const login = counted(createLogin(deps, issuer), telemetry);
+  // Password hashing at login gets a CPU budget that yields to authenticated requests (login-admission.ts);
+  // the HTTP server reports each request to `requestDemand` (app.ts).
+  const requestDemand = createRequestDemand();
+  const loginAdmission = createLoginAdmission({ ...LOGIN_ADMISSION_DEFAULTS, ...deps.loginAdmission, concurrency: defaultHashConcurrency(), demand: () => requestDemand.waiting() });
+  const login = counted(createLogin(deps, issuer, loginAdmission), telemetry);
   const sessions = countedRefresh(createSessionLifecycle(deps, issuer), telemetry);
   const findKey = (kid: string) => deps.keys.publishedKey(kid);
   const authenticator = createAuthenticator({ clock: deps.clock, keys: deps.keys, settings: { issuer: deps.issuer, audience: deps.audience }, states, findKey });
   return {
     authenticator,
+    /** Called by the HTTP server for every request: the login admission's signal (login-admission.ts). */
+    observeRequest: requestDemand.observe,
+    authenticatedArrivals: requestDemand.arrivals,
+    loginAdmissionState: loginAdmission.state,
     ...login,
     ...sessions,
     /**
@@ -87,7 +97,8 @@ async function countLogin(telemetry: Telemetry, method: LoginMethod, attempt: Pr
     telemetry.login(method, result.status === 'authenticated' ? 'success' : 'next_step');
     return result;
   } catch (error) {
-    telemetry.login(method, error instanceof AppError && error.code === SessionErrors['sessions.too_many_attempts'] ? 'throttled' : 'failure');
+    const refusedBeforeCheck = error instanceof AppError && (error.code === SessionErrors['sessions.too_many_attempts'] || error.code === SessionErrors['sessions.login_busy']);
+    telemetry.login(method, refusedBeforeCheck ? 'throttled' : 'failure');
     throw error;
   }
 }

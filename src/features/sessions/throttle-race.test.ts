@@ -43,8 +43,10 @@ describe.skipIf(!engines().includes('postgres'))('parallel guesses are throttled
 
   beforeAll(async () => {
     // Requests name their address in X-Forwarded-For (trusted from loopback), one per test, so that the
-    // per-address count of one test never blocks another. Access tokens outlive the 15-minute lock.
-    t = await startTestApp('postgres', { env: { TESSERA_TRUST_PROXY: '127.0.0.1', TESSERA_ACCESS_TOKEN_TTL: '3600' } });
+    // per-address count of one test never blocks another. Access tokens outlive the 15-minute lock. The login
+    // line takes every burst of one address (login-admission.ts refuses past 8 by default, before the throttle),
+    // so that all 30 guesses reach the throttle under test.
+    t = await startTestApp('postgres', { env: { TESSERA_TRUST_PROXY: '127.0.0.1', TESSERA_ACCESS_TOKEN_TTL: '3600', TESSERA_LOGIN_QUEUE_PER_ADDRESS: '64' } });
     expect(t.database.config.poolMax).toBeGreaterThan(1);
     admin = await loginAsAdmin(t);
     hashes = counting(t.app.services.passwords, 'verify', 'verifyDummy');

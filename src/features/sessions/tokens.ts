@@ -1,9 +1,8 @@
-import { type KeyObject, randomUUID, verify as verifySignature } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { type KeyObject, randomUUID, sign as signData, verify as verifySignature } from 'node:crypto';
 import type { SigningAlgorithm } from '../../config/config.schema.js';
 
 /**
- * Our own tokens. Issued with `jose`; verified synchronously with node:crypto (DESIGN §3 step 1): WebCrypto
+ * Our own tokens. Signed and verified synchronously with node:crypto (DESIGN §3 step 1): WebCrypto
  * runs on libuv's thread pool, where argon2 runs too, so a login flood would stall every request.
  *
  * Four kinds, told apart by the JOSE `typ` header (RFC 8725 §3.11, explicit typing), so no token of one
@@ -58,6 +57,12 @@ export interface TokenSettings {
   readonly audience?: string;
 }
 
+/**
+ * Signs with node:crypto, synchronously, on the calling thread (RFC 7515 §7.1 compact serialization): WebCrypto
+ * (what jose's SignJWT uses) hops to libuv's thread pool for every signature, where it waits behind argon2 during
+ * a login flood, and costs ~1.5× (RS256) to ~3× (ES256, EdDSA) the CPU of the signature itself (BENCHMARKS.md,
+ * "Refresh and login profile"). The output is the same compact JWS.
+ */
 export async function issueToken(
   kind: TokenKind,
   key: { kid: string; alg: SigningAlgorithm; privateKey: KeyObject },
@@ -69,16 +74,31 @@ export async function issueToken(
   const jti = randomUUID();
   const exp = nowSeconds + ttlSeconds;
   const { sub, ...rest } = claims;
-  const payload = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-  let jwt = new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: TOKEN_TYPES[kind] })
-    .setIssuer(settings.issuer)
-    .setSubject(sub)
-    .setIssuedAt(nowSeconds)
-    .setExpirationTime(exp)
-    .setJti(jti);
-  if (settings.audience) jwt = jwt.setAudience(settings.audience);
-  return { token: await jwt.sign(key.privateKey), jti, exp };
+  const payload: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(rest)) if (value !== undefined) payload[name] = value;
+  payload.iss = settings.issuer;
+  payload.sub = sub;
+  payload.iat = nowSeconds;
+  payload.exp = exp;
+  payload.jti = jti;
+  if (settings.audience) payload.aud = settings.audience;
+  const input = `${base64url(JSON.stringify({ alg: key.alg, kid: key.kid, typ: TOKEN_TYPES[kind] }))}.${base64url(JSON.stringify(payload))}`;
+  return Promise.resolve({ token: `${input}.${signCompact(key.alg, key.privateKey, Buffer.from(input, 'ascii')).toString('base64url')}`, jti, exp });
+}
+
+const base64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+
+/** The JWS signature of `data` with the key's pinned algorithm (RFC 7518 §3.3, §3.4; RFC 8037 §3.1). */
+function signCompact(alg: SigningAlgorithm, key: KeyObject, data: Buffer): Buffer {
+  switch (alg) {
+    case 'RS256':
+      return signData('sha256', data, key);
+    case 'ES256':
+      // JWS ES256 signatures are R ‖ S (RFC 7518 §3.4), not DER.
+      return signData('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
+    case 'EdDSA':
+      return signData(null, data, key);
+  }
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;

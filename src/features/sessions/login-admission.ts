@@ -1,0 +1,195 @@
+import { ipSubject } from './throttle-policy.js';
+
+/**
+ * Login admission: password hashing gets a CPU budget that yields to authenticated traffic (DESIGN §3 step 4,
+ * docs/login-pipeline.md "Admission").
+ *
+ * Bounding how many hashes run at once is not enough when hash threads and the event loop share a core: an
+ * argon2id verification is ~10 ms of one core, and a flood of right passwords keeps a hash thread busy all the
+ * time, so the operating system gives the event loop about half of the core and every authenticated request
+ * waits. So while authenticated requests are arriving, hashes start no closer together than `cost / share`
+ * (cost: the smallest wall time a verification has taken here, which is its CPU time, since argon2id with p = 1
+ * runs on one thread), or rather of the whole login from its hash's start to its end, since the rest of a login
+ * (its unit of work, its signatures; on the embedded database, the database itself) runs on the event loop:
+ * logins then take at most `share` of a core and the rest is the traffic's. With no authenticated traffic,
+ * hashes run back to back (only the hasher's concurrency bound applies).
+ *
+ * Logins wait for their turn in a bounded line. Past it, or past `perAddressLimit` logins of one source address
+ * (IPv6 per /64, throttle-policy.ts ipSubject) in the line, the login is refused at once with
+ * `sessions.login_busy` (503, Retry-After) before anything else happens: no statement, no throttle counter, no
+ * hash. A login in the line holds its slot and its already-counted throttle attempt (the per-account and
+ * per-address throttle runs before the wait, so a blocked key is refused with 429 without taking a slot), and
+ * nothing else: no database connection, no transaction, no thread.
+ */
+export interface AdmissionTimers {
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Calls `fn` after `ms` milliseconds. */
+  later(fn: () => void, ms: number): void;
+}
+
+export interface LoginAdmissionOptions {
+  /** Share of one core that login hashing may take while authenticated requests are arriving (0 < share ≤ 1). */
+  readonly share: number;
+  /** Logins admitted and not yet done hashing, at most (the line). */
+  readonly queueLimit: number;
+  /** Of those, at most this many from one source address. */
+  readonly perAddressLimit: number;
+  /** Hashes running at once, at most (the hasher bounds it too). */
+  readonly concurrency: number;
+  /** Whether authenticated requests are waiting to be served now (RequestDemand.waiting). */
+  readonly demand: () => boolean;
+  readonly timers?: AdmissionTimers;
+  /** The cost of one verification assumed before one was measured, in ms. */
+  readonly initialCostMs?: number;
+}
+
+export const LOGIN_ADMISSION_DEFAULTS = { share: 0.3, queueLimit: 64, perAddressLimit: 8 } as const;
+
+export type AdmissionEntry =
+  | { readonly admitted: true; readonly ticket: AdmissionTicket }
+  | { readonly admitted: false; readonly retryAfterSeconds: number; readonly reason: 'line_full' | 'address_full' };
+
+export interface AdmissionTicket {
+  /** Runs one hash when its turn comes (first come, first served), within the budget. */
+  hash<T>(work: () => Promise<T>): Promise<T>;
+  /** Gives the slot back (idempotent). */
+  leave(): void;
+}
+
+const realTimers: AdmissionTimers = {
+  now: () => performance.now(),
+  later: (fn, ms) => {
+    setTimeout(fn, ms).unref();
+  },
+};
+
+export function createLoginAdmission(options: LoginAdmissionOptions) {
+  const { share, queueLimit, perAddressLimit, concurrency, demand } = options;
+  if (!(share > 0 && share <= 1)) throw new RangeError('login admission share must be in (0, 1]');
+  const timers = options.timers ?? realTimers;
+  const perAddress = new Map<string, number>();
+  const line: (() => void)[] = [];
+  let held = 0;
+  let running = 0;
+  let costMs = options.initialCostMs ?? 10;
+  let measured = false;
+  let lastStartAt = -Infinity;
+  let timerAt = Infinity;
+
+  const spacingMs = () => costMs / share;
+
+  function pump(): void {
+    while (line.length > 0 && running < concurrency) {
+      const now = timers.now();
+      // Spaced from the last start only while traffic is waiting; else hashes run back to back.
+      const turn = lastStartAt + spacingMs();
+      if (now < turn && demand()) {
+        // A new estimate may bring the turn forward: then an earlier timer too (a stale one only re-checks).
+        if (turn < timerAt) {
+          timerAt = turn;
+          timers.later(() => {
+            timerAt = Infinity;
+            pump();
+          }, turn - now);
+        }
+        return;
+      }
+      lastStartAt = now;
+      running++;
+      line.shift()!();
+    }
+  }
+
+  function observe(ms: number): void {
+    // The smallest wall time seen is the best estimate of the CPU time (a login never takes less wall time
+    // than the CPU time it spends on one thread after the other); it only goes down, so contention never makes
+    // the budget looser.
+    if (!measured || ms < costMs) costMs = ms;
+    measured = true;
+  }
+
+  return {
+    /** Takes a slot in the line for a login from `ip`, or refuses it at once (nothing else happens). */
+    enter(ip: string): AdmissionEntry {
+      const subject = ipSubject(ip);
+      const mine = perAddress.get(subject) ?? 0;
+      if (held >= queueLimit || mine >= perAddressLimit) {
+        // The line drains at one hash per spacing at worst: its length is the wait.
+        const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(held, 1) * spacingMs()) / 1000));
+        return { admitted: false, retryAfterSeconds, reason: held >= queueLimit ? 'line_full' : 'address_full' };
+      }
+      held++;
+      perAddress.set(subject, mine + 1);
+      let left = false;
+      let firstStart: number | undefined;
+      let hashes = 0;
+      const ticket: AdmissionTicket = {
+        async hash<T>(work: () => Promise<T>): Promise<T> {
+          await new Promise<void>((resolve) => {
+            line.push(resolve);
+            pump();
+          });
+          firstStart ??= timers.now();
+          hashes++;
+          try {
+            return await work();
+          } finally {
+            running--;
+            pump();
+          }
+        },
+        leave() {
+          if (left) return;
+          left = true;
+          // The login's cost: from its hash's start to its end (the hash, then its unit of work and signatures,
+          // which run on the event loop: on the embedded database that is most of a login's CPU besides the
+          // hash). Logins of one hash only, so that a sample is one login.
+          if (firstStart !== undefined && hashes === 1) observe(timers.now() - firstStart);
+          held--;
+          pump();
+          const n = (perAddress.get(subject) ?? 1) - 1;
+          if (n === 0) perAddress.delete(subject);
+          else perAddress.set(subject, n);
+        },
+      };
+      return { admitted: true, ticket };
+    },
+
+    /** Logins holding a slot, hashes running, and the current estimate of one hash's cost (metrics, tests). */
+    state: () => ({ held, running, waiting: line.length, costMs, spacingMs: spacingMs() }),
+  };
+}
+
+export type LoginAdmission = ReturnType<typeof createLoginAdmission>;
+
+/**
+ * The admission's signal: authenticated requests (those carrying an `Authorization` header) arriving. The HTTP
+ * server calls `observe` for every request (one header check and one increment); the admission asks `waiting()`,
+ * which is true while one arrived within the last `windowMs`. Arrivals are noticed when the admission looks, so
+ * the window is measured from then: at most `windowMs` plus the gap between two looks.
+ */
+export function createRequestDemand(options: { windowMs?: number; now?: () => number } = {}) {
+  const windowMs = options.windowMs ?? 250;
+  const now = options.now ?? (() => performance.now());
+  let arrivals = 0;
+  let seen = 0;
+  let lastSeenAt = -Infinity;
+  return {
+    observe: (request: { headers: { authorization?: string | undefined } }): void => {
+      if (request.headers.authorization !== undefined) arrivals++;
+    },
+    /** Authenticated requests seen so far (tests, metrics). */
+    arrivals: (): number => arrivals,
+    waiting(): boolean {
+      const t = now();
+      if (arrivals !== seen) {
+        seen = arrivals;
+        lastSeenAt = t;
+      }
+      return t - lastSeenAt < windowMs;
+    },
+  };
+}
+
+export type RequestDemand = ReturnType<typeof createRequestDemand>;
