@@ -185,8 +185,3 @@ export async function pinSelf(cpus = process.env.BENCH_LOAD_CPUS ?? '0'): Promis
 /** Rounds of every case, interleaved (case A, B, C, then again), so drift in the machine's load hits all alike. */
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
