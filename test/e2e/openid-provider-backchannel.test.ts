@@ -112,14 +112,18 @@ describe.each(engines())('back-channel logout [%s]', (engine) => {
   it('logout: the application that signed in during the session receives a valid Logout Token at once; one that did not receives nothing', async () => {
     const used = await app('/logout/used');
     await app('/logout/unused');
+    const elsewhere = await app('/logout/elsewhere');
     const session = await freshAdminSession();
     const tokens = await signedIn(used, session);
+    // The same user signed in to another application in another session: not this session's.
+    await signedIn(elsewhere, await freshAdminSession());
     expect((await callApi(t, session, 'POST', '/auth/logout')).status).toBe(204);
     // Nobody runs a delivery pass here: the instance that ended the session attempts at once.
     await eventually(() => receiver.at('/logout/used').length > 0, 'the logout token');
     await verifyDelivery(receiver.at('/logout/used')[0]!, { clientId: used.clientId, sub: admin.userId, sid: sessionIdOf(session), idTokenSid: tokens.claims()!.sid });
     await t.app.services.openIdProvider.backchannel.deliver();
     expect(receiver.at('/logout/unused')).toEqual([]);
+    expect(receiver.at('/logout/elsewhere')).toEqual([]);
     expect(receiver.at('/logout/used')).toHaveLength(1);
     expect(await outbox()).toEqual([]);
   });
