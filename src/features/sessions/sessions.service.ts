@@ -3,7 +3,8 @@ import { createLogin } from './login.service.js';
 import { createLoginAdmission, createRequestDemand, LOGIN_ADMISSION_DEFAULTS } from './login-admission.js';
 import { defaultHashConcurrency } from '../../crypto/password.js';
 import { createSessionLifecycle } from './session-lifecycle.service.js';
-import { createIssuer } from './session-issuer.js';
+import { createIssuer, type SessionEvent } from './session-issuer.js';
+import { createEventBus, type EventSource } from '../../kernel/events.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
 import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
@@ -22,7 +23,8 @@ export function createSessions(deps: SessionsDeps) {
   // One process on the embedded database: session state is served from memory (DESIGN §3).
   const telemetry = deps.telemetry ?? noTelemetry;
   const states = deps.db.engine === 'pglite' ? memoryStateSource(deps.db) : batchedStateSource(deps.db, { onBatch: (size) => telemetry.sessionStateBatch(size) });
-  const issuer = createIssuer(deps, states);
+  const events = createEventBus<SessionEvent, Tx>();
+  const issuer = createIssuer(deps, states, events);
   // Password hashing at login gets a CPU budget that yields to authenticated requests (login-admission.ts);
   // the HTTP server reports each request to `requestDemand` (app.ts).
   const requestDemand = createRequestDemand();
@@ -32,6 +34,8 @@ export function createSessions(deps: SessionsDeps) {
   const findKey = (kid: string) => deps.keys.publishedKey(kid);
   const authenticator = createAuthenticator({ clock: deps.clock, keys: deps.keys, settings: { issuer: deps.issuer, audience: deps.audience }, states, findKey });
   return {
+    /** Sessions ended, in the transaction that ended them (session-issuer.ts `SessionEvent`). */
+    events: events as EventSource<SessionEvent, Tx>,
     authenticator,
     /** Called by the HTTP server for every request: the login admission's signal (login-admission.ts). */
     observeRequest: requestDemand.observe,
