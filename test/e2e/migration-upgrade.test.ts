@@ -190,6 +190,10 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into oidc_provider_artifacts (model, id_hash, tenant_id, grant_id, payload, expires_at)
       values ('Grant', ${randomBytes(32)}, ${T}, 'grant-1', '{"kind":"Grant"}'::jsonb, ${AT}::timestamptz + interval '1 day')`.execute(tx);
   },
+  // 0027 the APIs an application obtains JWT access tokens for.
+  async (tx) => {
+    await sql`update applications set resources = array['https://api.example/'] where tenant_id = ${T} and id = '00000000-0000-4000-8000-000000000026'`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -351,6 +351,8 @@ export interface paths {
                         postLogoutRedirectUris?: string[];
                         redirectUris?: string[];
                         refreshTokenTtlSeconds?: number;
+                        /** @description API identifiers (https URL or URN) the application may name as `resource` (RFC 8707); the first is the default audience of its JWT access tokens. Empty (default): the audience is the client id. */
+                        resources?: string[];
                         scopes?: ("openid" | "email" | "profile" | "offline_access" | "permissions")[];
                         /**
                          * @description Web and machine apps only (default client_secret_basic); SPA and native apps are public clients.
@@ -383,6 +385,8 @@ export interface paths {
                             postLogoutRedirectUris: string[];
                             redirectUris: string[];
                             refreshTokenTtlSeconds: number;
+                            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+                            resources: string[];
                             scopes: string[];
                             /** @enum {string} */
                             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
@@ -485,6 +489,8 @@ export interface paths {
                         postLogoutRedirectUris?: string[];
                         redirectUris?: string[];
                         refreshTokenTtlSeconds?: number;
+                        /** @description API identifiers (https URL or URN) the application may name as `resource` (RFC 8707); the first is the default audience of its JWT access tokens. Empty (default): the audience is the client id. */
+                        resources?: string[];
                         scopes?: ("openid" | "email" | "profile" | "offline_access" | "permissions")[];
                     };
                 };
@@ -544,6 +550,8 @@ export interface paths {
                             postLogoutRedirectUris: string[];
                             redirectUris: string[];
                             refreshTokenTtlSeconds: number;
+                            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+                            resources: string[];
                             scopes: string[];
                             /** @enum {string} */
                             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
@@ -7130,6 +7138,8 @@ export interface components {
             postLogoutRedirectUris: string[];
             redirectUris: string[];
             refreshTokenTtlSeconds: number;
+            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+            resources: string[];
             scopes: string[];
             /** @enum {string} */
             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
@@ -7149,6 +7159,8 @@ export interface components {
             postLogoutRedirectUris: string[];
             redirectUris: string[];
             refreshTokenTtlSeconds: number;
+            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+            resources: string[];
             scopes: string[];
             /** @enum {string} */
             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";

@@ -21,6 +21,7 @@ export const ApplicationSchema = z
     allowedOrigins: z.array(z.string()),
     tokenEndpointAuthMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']),
     scopes: z.array(z.string()),
+    resources: z.array(z.string()).describe('The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id.'),
     accessTokenTtlSeconds: z.number(),
     refreshTokenTtlSeconds: z.number(),
     createdAt: z.string(),
@@ -40,6 +41,7 @@ const settings = {
   postLogoutRedirectUris: z.array(uri).max(20),
   allowedOrigins: z.array(z.string().min(1).max(300)).max(20),
   scopes: z.array(z.enum(APPLICATION_SCOPES)).max(APPLICATION_SCOPES.length),
+  resources: z.array(z.string().min(1).max(2000)).max(10).describe('API identifiers (https URL or URN) the application may name as `resource` (RFC 8707); the first is the default audience of its JWT access tokens. Empty (default): the audience is the client id.'),
   accessTokenTtlSeconds: z.number().int().min(60).max(86_400),
   refreshTokenTtlSeconds: z.number().int().min(300).max(31_536_000),
   jwks: z.object({ keys: z.array(jwk).min(1).max(10) }).describe('Public keys for private_key_jwt client authentication (RFC 7523).'),
@@ -55,6 +57,7 @@ export const CreateApplicationBody = z.object({
   tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional().describe('Web and machine apps only (default client_secret_basic); SPA and native apps are public clients.'),
   jwks: settings.jwks.optional(),
   scopes: settings.scopes.optional(),
+  resources: settings.resources.optional(),
   accessTokenTtlSeconds: settings.accessTokenTtlSeconds.optional(),
   refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds.optional(),
 });
@@ -67,6 +70,7 @@ export const UpdateApplicationBody = z.object({
   allowedOrigins: settings.allowedOrigins.optional(),
   jwks: settings.jwks.optional(),
   scopes: settings.scopes.optional(),
+  resources: settings.resources.optional(),
   accessTokenTtlSeconds: settings.accessTokenTtlSeconds.optional(),
   refreshTokenTtlSeconds: settings.refreshTokenTtlSeconds.optional(),
 });

@@ -9,7 +9,7 @@ import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { ApplicationsErrors } from './applications.errors.js';
 import type { CreateApplicationInput, UpdateApplicationInput } from './applications.schema.js';
 import * as store from './applications.store.js';
-import { type ApplicationType, originProblem, redirectUriProblem } from './redirect-uris.js';
+import { type ApplicationType, originProblem, redirectUriProblem, resourceProblem } from './redirect-uris.js';
 
 /**
  * Applications of an account (docs/openid-provider.md): the product's apps that sign users in through Tessera's
@@ -32,6 +32,8 @@ export interface Application {
   readonly allowedOrigins: string[];
   readonly tokenEndpointAuthMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
   readonly scopes: string[];
+  /** The APIs (RFC 8707 resource indicators) it obtains JWT access tokens for; the first is the default audience. */
+  readonly resources: string[];
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly createdAt: string;
@@ -73,6 +75,7 @@ function toApplication(r: store.ApplicationRow): Application {
     allowedOrigins: r.allowed_origins,
     tokenEndpointAuthMethod: r.token_endpoint_auth_method,
     scopes: r.scopes,
+    resources: r.resources,
     accessTokenTtlSeconds: r.access_token_ttl_seconds,
     refreshTokenTtlSeconds: r.refresh_token_ttl_seconds,
     createdAt: new Date(r.created_at).toISOString(),
@@ -85,7 +88,7 @@ function invalid(code: keyof typeof ApplicationsErrors, message: string): never 
 }
 
 /** The settings an application of `type` must have, checked together (every refusal names what to change). */
-function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postLogoutRedirectUris: string[]; allowedOrigins: string[]; authMethod: string; jwks: unknown; scopes: string[] }): void {
+function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postLogoutRedirectUris: string[]; allowedOrigins: string[]; resources: string[]; authMethod: string; jwks: unknown; scopes: string[] }): void {
   for (const uri of s.redirectUris) {
     const problem = redirectUriProblem(uri, type);
     if (problem) invalid('applications.invalid_redirect_uri', `Redirect URI ${JSON.stringify(uri.slice(0, 200))}: ${problem}.`);
@@ -98,6 +101,11 @@ function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postL
     const problem = originProblem(origin);
     if (problem) invalid('applications.invalid_origin', `Allowed origin ${JSON.stringify(origin.slice(0, 200))}: ${problem}.`);
   }
+  for (const resource of s.resources) {
+    const problem = resourceProblem(resource);
+    if (problem) invalid('applications.invalid_resource', `API identifier ${JSON.stringify(resource.slice(0, 200))}: ${problem}.`);
+  }
+  if (new Set(s.resources).size !== s.resources.length) invalid('applications.invalid_resource', 'An API identifier is listed twice.');
   if (type === 'machine') {
     if (s.redirectUris.length > 0 || s.postLogoutRedirectUris.length > 0) invalid('applications.invalid_config', 'A machine application signs no user in: it has no redirect URIs.');
     if (s.scopes.length > 0) invalid('applications.invalid_config', 'A machine application obtains tokens for itself (client credentials): it takes no user scopes.');
@@ -138,6 +146,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
         redirectUris: input.redirectUris ?? [],
         postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
         allowedOrigins: input.allowedOrigins ?? [],
+        resources: input.resources ?? [],
         scopes: input.scopes ?? (input.type === 'machine' ? [] : DEFAULT_SCOPES),
       };
       checkSettings(input.type, { ...settings, authMethod, jwks: input.jwks });
@@ -160,6 +169,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           secret_hash: secret ? hashOpaqueToken(secret, SECRET_CONTEXT) : null,
           jwks: input.jwks ? JSON.stringify(input.jwks) : null,
           scopes: settings.scopes,
+          resources: settings.resources,
           access_token_ttl_seconds: input.accessTokenTtlSeconds ?? 300,
           refresh_token_ttl_seconds: input.refreshTokenTtlSeconds ?? 14 * 86_400,
           created_by: actor.id,
@@ -172,7 +182,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           actor,
           target: { type: 'application', id },
           outcome: 'success',
-          details: { accountId: scope.accountId, name: input.name, type: input.type, clientId, redirectUris: created.redirectUris, scopes: created.scopes, tokenEndpointAuthMethod: authMethod },
+          details: { accountId: scope.accountId, name: input.name, type: input.type, clientId, redirectUris: created.redirectUris, scopes: created.scopes, resources: created.resources, tokenEndpointAuthMethod: authMethod },
         });
         return { ...created, clientSecret: secret };
       });
@@ -195,6 +205,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           redirectUris: patch.redirectUris ?? row.redirect_uris,
           postLogoutRedirectUris: patch.postLogoutRedirectUris ?? row.post_logout_redirect_uris,
           allowedOrigins: patch.allowedOrigins ?? row.allowed_origins,
+          resources: patch.resources ?? row.resources,
           scopes: patch.scopes ?? row.scopes,
         };
         checkSettings(row.type, { ...next, authMethod: row.token_endpoint_auth_method, jwks: patch.jwks ?? row.jwks });
@@ -206,6 +217,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           post_logout_redirect_uris: next.postLogoutRedirectUris,
           allowed_origins: next.allowedOrigins,
           scopes: next.scopes,
+          resources: next.resources,
           ...(patch.jwks !== undefined ? { jwks: JSON.stringify(patch.jwks) } : {}),
           ...(patch.accessTokenTtlSeconds !== undefined ? { access_token_ttl_seconds: patch.accessTokenTtlSeconds } : {}),
           ...(patch.refreshTokenTtlSeconds !== undefined ? { refresh_token_ttl_seconds: patch.refreshTokenTtlSeconds } : {}),

@@ -181,9 +181,15 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
         secretMatches: (c, s) => deps.applications.secretMatches(c, s),
         findAccount,
         accountLive: async (accountId, tesseraAccountId) => (await liveState(accountId))?.accountId === tesseraAccountId,
-        tokenClaims: async (accountId) => {
+        tokenClaims: async (accountId, scope) => {
           const state = await liveState(accountId);
-          return state ? { sub: state.userId, acc: state.accountId } : undefined;
+          if (!state) return undefined;
+          const permissions = scope.split(' ').includes('permissions') ? { permissions: await deps.permissionsIn(state.tenantId, state.userId, state.accountId) } : {};
+          return { sub: state.userId, acc: state.accountId, tid: state.tenantId, sid: state.sessionId, ...permissions };
+        },
+        currentPermissions: async (accountId) => {
+          const state = await liveState(accountId);
+          return state ? deps.permissionsIn(state.tenantId, state.userId, state.accountId) : undefined;
         },
         tenantOf,
         onServerError: (error) => serverErrorListeners.forEach((l) => l(error)),
@@ -319,8 +325,13 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
       if (interaction.prompt.name !== 'consent' || !accountId || !state) throw new AppError(OpenIdProviderErrors['openid_provider.interaction_not_found']);
       const clientId = String(interaction.params.client_id);
       const grant = (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
-      const missing = (interaction.prompt.details as { missingOIDCScope?: string[] }).missingOIDCScope;
+      const asked = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      const missing = asked.missingOIDCScope;
       if (missing?.length) grant.addOIDCScope(missing.join(' '));
+      // The same scopes for the API the access token is for (RFC 8707 resource indicators).
+      for (const [indicator, scopes] of Object.entries(asked.missingResourceScopes ?? {})) {
+        if (scopes.length > 0) grant.addResourceScope(indicator, scopes.join(' '));
+      }
       const grantId = await grant.save();
       const client = await deps.applications.findClient(clientId);
       await audited(state.tenantId, (tx) =>
