@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/support/app.js';
 import { engines } from '../../../test/support/databases.js';
 import { type LoggedIn, loginAsAdmin, loginOverHttp } from '../../../test/support/login.js';
+import { authorizationRequest, CookieJar, registerApp, relyingParty, signIn } from '../../../test/support/tessera-op.js';
 import { freePort } from '../../../test/support/user-agent.js';
+import * as oidc from 'openid-client';
 import { TesseraError, TokenError } from '../src/errors.js';
 import { createVerifier } from '../src/verifier.js';
 import { API_AUDIENCE, signWithTesseraKey } from './support.js';
@@ -31,6 +33,8 @@ describe.each(engines())('@tessera-iam/node verifier against a running Tessera [
   beforeAll(async () => {
     const port = await freePort();
     t = await startTestApp(engine, { port, env: { PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_TOKEN_AUDIENCE: API_AUDIENCE } });
+    // oidc-provider stamps interactions with the real time; Tessera's sessions follow the test clock.
+    t.clock.set(new Date());
     admin = await loginAsAdmin(t);
   });
   afterAll(async () => {
@@ -45,6 +49,24 @@ describe.each(engines())('@tessera-iam/node verifier against a running Tessera [
     expect(typeof claims.sid).toBe('string');
     // A trailing slash on the configured issuer is the same issuer.
     expect((await verifier({ issuer: `${t.url}/` }).verifyAccessToken(admin.accessToken)).sub).toBe(admin.userId);
+  });
+
+  it("accepts the OpenID Provider's JWT access token for the application's API (RFC 9068 claims), and only for that API", async () => {
+    const callback = 'https://hosts.example/callback';
+    const app = await registerApp(t, admin, { name: 'Hosts', type: 'web', redirectUris: [callback], scopes: ['openid', 'permissions'], resources: [API_AUDIENCE] });
+    const rp = await relyingParty(t, app);
+    const request = await authorizationRequest(rp, { redirect_uri: callback, scope: 'openid permissions' });
+    const session = await loginOverHttp(t, { email: admin.email, password: admin.password, tenantId: admin.tenantId });
+    const tokens = await oidc.authorizationCodeGrant(rp, await signIn(t, new CookieJar(), request, session), { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    const claims = await verifier().verifyAccessToken(tokens.access_token);
+    expect(claims).toMatchObject({ iss: t.url, aud: API_AUDIENCE, sub: admin.userId, client_id: app.clientId, acc: admin.accountId });
+    expect(claims.scope).toContain('permissions');
+    expect(claims.permissions).toContain('applications.manage');
+    expect(typeof claims.jti).toBe('string');
+    expect(typeof claims.sid).toBe('string');
+    expect(await outcome(verifier({ audience: 'https://other-api.example' }).verifyAccessToken(tokens.access_token))).toBe('token_wrong_audience');
+    // The ID token of the same sign-in is not an access token.
+    expect(await outcome(verifier({ audience: app.clientId }).verifyAccessToken(tokens.id_token!))).toBe('token_wrong_type');
   });
 
   it('refuses an expired token (a real one, issued an hour ago)', async () => {
