@@ -6,7 +6,9 @@ import { engines } from '../../../test/support/databases.js';
 import { createPlainUser, type LoggedIn, loginAsAdmin, loginOverHttp } from '../../../test/support/login.js';
 import { browse, CookieJar, finishWithSession, type RegisteredApp, registerApp, startInteraction } from '../../../test/support/tessera-op.js';
 import { freePort } from '../../../test/support/user-agent.js';
-import { createTesseraClient, type TesseraClient } from '../../../packages/node/src/index.js';
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { BACKCHANNEL_LOGOUT_EVENT, createTesseraClient, type TesseraClient } from '../../../packages/node/src/index.js';
 import { createHostsApp } from '../src/app.js';
 
 const API_AUDIENCE = 'https://api.hosts.example';
@@ -144,6 +146,46 @@ describe.each(engines())('example app: hosts dashboard with Tessera [%s]', (engi
     expect(confirm.status).toBe(303);
     expect(confirm.headers.get('location')).toBe(`${appUrl}/`);
     expect((await fetch(`${t.url}/api/v1/me`, { headers: { authorization: `Bearer ${tessera.accessToken}` } })).status).toBe(401);
+  });
+
+  /** A logout token as Back-Channel Logout 1.0 §2.4 shapes it, signed with Tessera's current key (the provider's). */
+  async function logoutToken(claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
+    const key = await t.app.services.keys.currentSigningKey();
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: t.url, aud: registered.clientId, iat: now, exp: now + 120, jti: randomUUID(), events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, ...claims })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt', ...header })
+      .sign(key.privateKey);
+  }
+  const postLogout = (token: string) =>
+    fetch(`${appUrl}/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }).toString() });
+
+  it("a valid logout token on the back-channel endpoint ends the user's sessions; the same token again is refused", async () => {
+    const { appJar } = await signInToExample(users.plain.email);
+    const other = await signInToExample(users.viewer.email);
+    const token = await logoutToken({ sub: users.plain.id });
+    const res = await postLogout(token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect((await view(appJar, '/')).html).toContain('You are signed out');
+    expect((await view(other.appJar, '/')).html).toContain('Signed in as');
+    expect((await postLogout(token)).status).toBe(400);
+  });
+
+  it('the back-channel endpoint refuses logout tokens that break §2.6: wrong audience, issuer, type, event, nonce, no sub or sid', async () => {
+    const { appJar } = await signInToExample(users.plain.email);
+    const sub = users.plain.id;
+    for (const [name, token] of [
+      ['audience', await logoutToken({ sub, aud: 'tc1.someone-else' })],
+      ['issuer', await logoutToken({ sub, iss: 'https://evil.example' })],
+      ['type', await logoutToken({ sub }, { typ: 'at+jwt' })],
+      ['event', await logoutToken({ sub, events: { 'https://example.com/other': {} } })],
+      ['nonce', await logoutToken({ sub, nonce: 'n' })],
+      ['sub or sid', await logoutToken({})],
+      ['expired', await logoutToken({ sub, iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 300 })],
+    ] as const) {
+      expect((await postLogout(token)).status, name).toBe(400);
+    }
+    expect((await view(appJar, '/')).html).toContain('Signed in as');
   });
 
   it('the back-channel logout endpoint refuses a token that is not a valid logout token (400, nothing ended)', async () => {
