@@ -34,6 +34,9 @@ export interface Application {
   readonly scopes: string[];
   /** The APIs (RFC 8707 resource indicators) it obtains JWT access tokens for; the first is the default audience. */
   readonly resources: string[];
+  /** OIDC Back-Channel Logout 1.0 §2.2: where Logout Tokens are POSTed, and whether they must carry `sid`. */
+  readonly backchannelLogoutUri: string | null;
+  readonly backchannelLogoutSessionRequired: boolean;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly createdAt: string;
@@ -76,6 +79,8 @@ function toApplication(r: store.ApplicationRow): Application {
     tokenEndpointAuthMethod: r.token_endpoint_auth_method,
     scopes: r.scopes,
     resources: r.resources,
+    backchannelLogoutUri: r.backchannel_logout_uri,
+    backchannelLogoutSessionRequired: r.backchannel_logout_session_required,
     accessTokenTtlSeconds: r.access_token_ttl_seconds,
     refreshTokenTtlSeconds: r.refresh_token_ttl_seconds,
     createdAt: new Date(r.created_at).toISOString(),
@@ -88,7 +93,7 @@ function invalid(code: keyof typeof ApplicationsErrors, message: string): never 
 }
 
 /** The settings an application of `type` must have, checked together (every refusal names what to change). */
-function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postLogoutRedirectUris: string[]; allowedOrigins: string[]; resources: string[]; authMethod: string; jwks: unknown; scopes: string[] }): void {
+function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postLogoutRedirectUris: string[]; allowedOrigins: string[]; resources: string[]; backchannelLogoutUri: string | null; authMethod: string; jwks: unknown; scopes: string[] }): void {
   for (const uri of s.redirectUris) {
     const problem = redirectUriProblem(uri, type);
     if (problem) invalid('applications.invalid_redirect_uri', `Redirect URI ${JSON.stringify(uri.slice(0, 200))}: ${problem}.`);
@@ -104,6 +109,11 @@ function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postL
   for (const resource of s.resources) {
     const problem = resourceProblem(resource);
     if (problem) invalid('applications.invalid_resource', `API identifier ${JSON.stringify(resource.slice(0, 200))}: ${problem}.`);
+  }
+  if (s.backchannelLogoutUri !== null) {
+    // OIDC Back-Channel Logout 1.0 §2.2: an absolute URL without a fragment; the redirect URI rule (https, http on loopback).
+    const problem = type === 'machine' ? 'a machine application signs no user in' : redirectUriProblem(s.backchannelLogoutUri, 'web');
+    if (problem) invalid('applications.invalid_config', `Back-channel logout URI ${JSON.stringify(s.backchannelLogoutUri.slice(0, 200))}: ${problem}.`);
   }
   if (new Set(s.resources).size !== s.resources.length) invalid('applications.invalid_resource', 'An API identifier is listed twice.');
   if (type === 'machine') {
@@ -147,6 +157,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
         postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
         allowedOrigins: input.allowedOrigins ?? [],
         resources: input.resources ?? [],
+        backchannelLogoutUri: input.backchannelLogoutUri ?? null,
         scopes: input.scopes ?? (input.type === 'machine' ? [] : DEFAULT_SCOPES),
       };
       checkSettings(input.type, { ...settings, authMethod, jwks: input.jwks });
@@ -170,6 +181,8 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           jwks: input.jwks ? JSON.stringify(input.jwks) : null,
           scopes: settings.scopes,
           resources: settings.resources,
+          backchannel_logout_uri: settings.backchannelLogoutUri,
+          backchannel_logout_session_required: input.backchannelLogoutSessionRequired ?? false,
           access_token_ttl_seconds: input.accessTokenTtlSeconds ?? 300,
           refresh_token_ttl_seconds: input.refreshTokenTtlSeconds ?? 14 * 86_400,
           created_by: actor.id,
@@ -182,7 +195,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           actor,
           target: { type: 'application', id },
           outcome: 'success',
-          details: { accountId: scope.accountId, name: input.name, type: input.type, clientId, redirectUris: created.redirectUris, scopes: created.scopes, resources: created.resources, tokenEndpointAuthMethod: authMethod },
+          details: { accountId: scope.accountId, name: input.name, type: input.type, clientId, redirectUris: created.redirectUris, scopes: created.scopes, resources: created.resources, backchannelLogoutUri: created.backchannelLogoutUri, tokenEndpointAuthMethod: authMethod },
         });
         return { ...created, clientSecret: secret };
       });
@@ -206,6 +219,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           postLogoutRedirectUris: patch.postLogoutRedirectUris ?? row.post_logout_redirect_uris,
           allowedOrigins: patch.allowedOrigins ?? row.allowed_origins,
           resources: patch.resources ?? row.resources,
+          backchannelLogoutUri: patch.backchannelLogoutUri !== undefined ? patch.backchannelLogoutUri : row.backchannel_logout_uri,
           scopes: patch.scopes ?? row.scopes,
         };
         checkSettings(row.type, { ...next, authMethod: row.token_endpoint_auth_method, jwks: patch.jwks ?? row.jwks });
@@ -218,6 +232,8 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           allowed_origins: next.allowedOrigins,
           scopes: next.scopes,
           resources: next.resources,
+          backchannel_logout_uri: next.backchannelLogoutUri,
+          ...(patch.backchannelLogoutSessionRequired !== undefined ? { backchannel_logout_session_required: patch.backchannelLogoutSessionRequired } : {}),
           ...(patch.jwks !== undefined ? { jwks: JSON.stringify(patch.jwks) } : {}),
           ...(patch.accessTokenTtlSeconds !== undefined ? { access_token_ttl_seconds: patch.accessTokenTtlSeconds } : {}),
           ...(patch.refreshTokenTtlSeconds !== undefined ? { refresh_token_ttl_seconds: patch.refreshTokenTtlSeconds } : {}),
@@ -259,6 +275,11 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
       const row = await db.tenantWork(parsed.tenantId, (tx) => store.findApplicationByClientId(tx, parsed.tenantId, clientId));
       if (!row) return undefined;
       return { ...toApplication(row), tenantId: row.tenant_id, jwks: row.jwks, secretHash: row.secret_hash ? Buffer.from(row.secret_hash) : null };
+    },
+
+    /** Of these client ids, the applications with a back-channel logout URI, in the caller's unit of work. */
+    async backchannelTargetsIn(tx: Tx, tenantId: string, clientIds: readonly string[]): Promise<{ id: string; clientId: string }[]> {
+      return (await store.findBackchannelTargets(tx, tenantId, clientIds)).map((r) => ({ id: r.id, clientId: r.client_id }));
     },
 
     /** Whether `presented` is the client's secret (constant time over the hashes). */

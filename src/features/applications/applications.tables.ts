@@ -22,6 +22,8 @@ export interface ApplicationsTable {
   scopes: string[];
   /** Defaults to none (0027_application_resources.sql). */
   resources: ColumnType<string[], string[] | undefined, string[]>;
+  backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  backchannel_logout_session_required: ColumnType<boolean, boolean | undefined, boolean>;
   access_token_ttl_seconds: number;
   refresh_token_ttl_seconds: number;
   created_by: string | null;

@@ -201,7 +201,7 @@ export function buildProvider(oidc: OidcProviderModule, deps: ProviderDeps, key:
     },
     responseTypes: ['code'],
     scopes: [...OP_SCOPES],
-    claims: { openid: ['sub', 'acc'], email: ['email', 'email_verified'], profile: ['name'], permissions: ['permissions'] },
+    claims: { openid: ['sub', 'acc', 'sid'], email: ['email', 'email_verified'], profile: ['name'], permissions: ['permissions'] },
     // The scope's claims go in the ID token too (applications read `acc` and `email` from it without a userinfo call).
     conformIdTokenClaims: false,
     // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every authorization code, public or confidential client; S256 only.
@@ -319,6 +319,14 @@ export function buildProvider(oidc: OidcProviderModule, deps: ProviderDeps, key:
     return claims;
   };
   storeJwtAccessTokens(oidc, provider, deps);
+  // OIDC Back-Channel Logout 1.0 §2.1: Tessera sends the Logout Tokens itself (backchannel-logout.ts, on every way a
+  // Tessera session ends), so oidc-provider's own feature (which would fire only on its own session's end) stays off.
+  provider.use(async (ctx, next) => {
+    await next();
+    if ((ctx.oidc as KoaContextWithOIDC['oidc'] | undefined)?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
+      Object.assign(ctx.body, { backchannel_logout_supported: true, backchannel_logout_session_supported: true });
+    }
+  });
   provider.on('server_error', (_ctx: unknown, error: unknown) => deps.onServerError(error));
   return provider;
 }
