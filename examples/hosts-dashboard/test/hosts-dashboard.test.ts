@@ -31,7 +31,8 @@ describe.each(engines())('example app: hosts dashboard with Tessera [%s]', (engi
 
   beforeAll(async () => {
     const port = await freePort();
-    t = await startTestApp(engine, { port, env: { PUBLIC_URL: `http://127.0.0.1:${port}` } });
+    // Back-channel logout tokens go to the example on 127.0.0.1 (development and tests only).
+    t = await startTestApp(engine, { port, env: { PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_APPLICATION_ALLOW_LOOPBACK: 'true' } });
     // oidc-provider stamps interactions with the real time; Tessera's sessions follow the test clock.
     t.clock.set(new Date());
     admin = await loginAsAdmin(t);
@@ -186,6 +187,45 @@ describe.each(engines())('example app: hosts dashboard with Tessera [%s]', (engi
       expect((await postLogout(token)).status, name).toBe(400);
     }
     expect((await view(appJar, '/')).html).toContain('Signed in as');
+  });
+
+  it("without strict mode, Tessera's back-channel logout ends the app's session: a logout in Tessera, then the app's next request", async () => {
+    // A second instance of the example, not strict, registered with its own back-channel logout URI.
+    let port: number;
+    do port = await freePort();
+    while (`http://127.0.0.1:${port}`.startsWith(t.url) || t.url.startsWith(`http://127.0.0.1:${port}`));
+    const url = `http://127.0.0.1:${port}`;
+    const app = await registerApp(t, admin, {
+      name: 'Hosts dashboard (relaxed)',
+      type: 'web',
+      redirectUris: [`${url}/callback`],
+      scopes: ['openid', 'email', 'profile', 'permissions', 'offline_access'],
+      resources: [API_AUDIENCE],
+      backchannelLogoutUri: `${url}/backchannel-logout`,
+    });
+    const relaxed = await createHostsApp({ issuer: t.url, baseUrl: url, clientId: app.clientId, clientSecret: app.clientSecret!, apiAudience: API_AUDIENCE, strict: false });
+    await relaxed.listen({ port, host: '127.0.0.1' });
+    try {
+      const appJar = new CookieJar();
+      const start = await browse(appJar, `${url}/login`);
+      const tessera = await loginOverHttp(t, { email: users.viewer.email, password, tenantId: admin.tenantId });
+      const tesseraJar = new CookieJar();
+      const { uid } = await startInteraction(t, tesseraJar, new URL(start.headers.get('location')!));
+      const done = await finishWithSession(t, tesseraJar, uid, tessera);
+      expect((await browse(appJar, done.callback!.href)).status).toBe(303);
+      const page = async () => (await (await browse(appJar, `${url}/`)).text());
+      expect(await page()).toContain('Signed in as');
+      expect((await fetch(`${t.url}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${tessera.accessToken}` } })).status).toBe(204);
+      // The provider delivers the logout token on its own; the app's next request after delivery is signed out.
+      let signedOut = false;
+      for (let attempt = 0; attempt < 100 && !signedOut; attempt++) {
+        signedOut = (await page()).includes('You are signed out');
+        if (!signedOut) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(signedOut, 'the back-channel logout never reached the app').toBe(true);
+    } finally {
+      await relaxed.close();
+    }
   });
 
   it('the back-channel logout endpoint refuses a token that is not a valid logout token (400, nothing ended)', async () => {

@@ -336,6 +336,10 @@ export interface paths {
                     "application/json": {
                         accessTokenTtlSeconds?: number;
                         allowedOrigins?: string[];
+                        /** @description The application needs `sid` in Logout Tokens (always sent; default false). */
+                        backchannelLogoutSessionRequired?: boolean;
+                        /** @description OIDC Back-Channel Logout 1.0: where Tessera POSTs a Logout Token when a session the application signed in with ends (https, or http on a loopback address); null: none. */
+                        backchannelLogoutUri?: string | null;
                         /** @description First-party applications skip the consent screen (default true). */
                         firstParty?: boolean;
                         /** @description Public keys for private_key_jwt client authentication (RFC 7523). */
@@ -375,6 +379,8 @@ export interface paths {
                             accessTokenTtlSeconds: number;
                             accountId: string;
                             allowedOrigins: string[];
+                            backchannelLogoutSessionRequired: boolean;
+                            backchannelLogoutUri: string | null;
                             clientId: string;
                             /** @description Shown once (web and machine apps with a client secret); only its hash is stored. */
                             clientSecret: string | null;
@@ -474,6 +480,10 @@ export interface paths {
                     "application/json": {
                         accessTokenTtlSeconds?: number;
                         allowedOrigins?: string[];
+                        /** @description The application needs `sid` in Logout Tokens (always sent; default false). */
+                        backchannelLogoutSessionRequired?: boolean;
+                        /** @description OIDC Back-Channel Logout 1.0: where Tessera POSTs a Logout Token when a session the application signed in with ends (https, or http on a loopback address); null: none. */
+                        backchannelLogoutUri?: string | null;
                         /** @description First-party applications skip the consent screen (default true). */
                         firstParty?: boolean;
                         /** @description Public keys for private_key_jwt client authentication (RFC 7523). */
@@ -540,6 +550,8 @@ export interface paths {
                             accessTokenTtlSeconds: number;
                             accountId: string;
                             allowedOrigins: string[];
+                            backchannelLogoutSessionRequired: boolean;
+                            backchannelLogoutUri: string | null;
                             clientId: string;
                             /** @description Shown once (web and machine apps with a client secret); only its hash is stored. */
                             clientSecret: string | null;
@@ -7130,6 +7142,8 @@ export interface components {
             accessTokenTtlSeconds: number;
             accountId: string;
             allowedOrigins: string[];
+            backchannelLogoutSessionRequired: boolean;
+            backchannelLogoutUri: string | null;
             clientId: string;
             createdAt: string;
             firstParty: boolean;
@@ -7151,6 +7165,8 @@ export interface components {
             accessTokenTtlSeconds: number;
             accountId: string;
             allowedOrigins: string[];
+            backchannelLogoutSessionRequired: boolean;
+            backchannelLogoutUri: string | null;
             clientId: string;
             createdAt: string;
             firstParty: boolean;
