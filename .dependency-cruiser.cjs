@@ -6,7 +6,8 @@
  *     in particular a feature's *.store.ts (its SQL) is imported only by its own feature;
  *   - kernel/ imports nothing else of ours;
  *   - only *.routes.ts, app.ts and http/ itself import http/;
- *   - the lower layers (config, db, crypto, kernel, net) never import features, http, app, main or cli.
+ *   - the lower layers (config, db, crypto, kernel, net) never import features, http, app, main or cli;
+ *   - the SDK (packages/node/src) imports nothing of the server, and the examples reach Tessera only through the SDK.
  * This is the one source of truth for these rules (eslint's no-restricted-imports copies were removed).
  * Type-only imports count: a type is a dependency too. "SQL only in *.store.ts" and "one owner per table"
  * are tests (test/architecture/), since they are about what a file contains, not what it imports.
@@ -63,9 +64,23 @@ module.exports = {
       from: { path: '^src/(config|db|crypto|kernel|net)/' },
       to: { path: '^src/(features/|http/|cli/|app\\.ts$|main\\.ts$)' },
     },
+    {
+      name: 'sdk-stands-alone',
+      severity: 'error',
+      comment: 'packages/node is published on its own (npm): its sources import only themselves and their npm dependencies, never the server, the tests or the console.',
+      from: { path: '^packages/([^/]+)/src/' },
+      to: { path: '^(src|test|console|examples|scripts)/|^packages/', pathNot: '^packages/$1/src/' },
+    },
+    {
+      name: 'examples-use-the-sdk-only',
+      severity: 'error',
+      comment: "An example is a customer's application: it reaches Tessera over HTTP and through the SDK, never through the server's code.",
+      from: { path: '^examples/[^/]+/src/' },
+      to: { path: '^(src|test|console|scripts)/' },
+    },
   ],
   options: {
-    includeOnly: '^src/',
+    includeOnly: '^(src|packages|examples|test|console|scripts)/',
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },

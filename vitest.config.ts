@@ -20,8 +20,9 @@ export default defineConfig({
       // oidc-provider, PGlite's WebAssembly and the whole app for each file. Measured on 14 of them (PGlite only,
       // 2-core machine under load): 67 s of CPU and 170 s with a process per file, 36 s and 70 s without.
       { extends: true, test: { name: 'src', include: ['src/**/*.test.ts'], isolate: false } },
-      // The suites in test/ (browsers, spawned servers, crash recovery, the upgrade path) keep a process per file.
-      { extends: true, test: { name: 'test', include: ['test/**/*.test.ts'] } },
+      // The suites in test/ (browsers, spawned servers, crash recovery, the upgrade path), the SDK's and the examples'
+      // keep a process per file.
+      { extends: true, test: { name: 'test', include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'] } },
     ],
   },
 });
