@@ -116,3 +116,33 @@ export function guardedFetch(policy: OutboundNetworkPolicy, { ca, timeoutMs, set
   };
   return { fetch, close: () => agent.close() };
 }
+
+/**
+ * One delivery of a notification (an audit webhook event, a back-channel Logout Token) over a guarded fetch: null when
+ * the receiver took it (2xx), else the reason for the outbox in words an operator can act on. A redirect is a failed
+ * delivery, never followed (it could point anywhere, the guard's allowances included); a refused address names the
+ * setting that would allow it. The reason is built from error names, codes and messages only, never from the URL's
+ * query string, the headers or the body (which carry secrets).
+ */
+export async function deliverOnce(fetchImpl: GuardedFetch, url: string, init: { headers: Record<string, string>; body: string }, timeoutMs: number): Promise<string | null> {
+  try {
+    const response = await fetchImpl(url, { method: 'POST', headers: init.headers, body: init.body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    await response.body?.cancel().catch(() => {});
+    if (response.status >= 300 && response.status < 400) return `HTTP ${response.status}: redirect not followed`;
+    return response.ok ? null : `HTTP ${response.status}`;
+  } catch (error) {
+    return deliveryError(error);
+  }
+}
+
+function deliveryError(error: unknown): string {
+  const chain: unknown[] = [];
+  for (let e = error; e !== undefined && e !== null && chain.length < 6; e = (e as { cause?: unknown }).cause) chain.push(e);
+  const refused = chain.find((e) => e instanceof AddressRefused);
+  if (refused) return `refused: ${refused.message}`;
+  const code = (e: unknown) => (typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined);
+  if (chain.some((e) => (e as Error).name === 'TimeoutError' || /TIMEOUT/.test(code(e) ?? ''))) return 'timeout';
+  const innermost = chain.at(-1);
+  const message = innermost instanceof Error ? innermost.message : typeof innermost === 'string' ? innermost : 'unknown error';
+  return `network: ${code(innermost) ?? message.slice(0, 200)}`;
+}

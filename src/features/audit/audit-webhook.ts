@@ -5,7 +5,7 @@ import { tryAdvisoryXactLock } from '../../db/advisory-lock.js';
 import type { Database, Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
 import type { Clock } from '../../kernel/clock.js';
-import { AddressRefused, guardedFetch, type GuardedFetch, type OutboundNetworkPolicy, type OutboundSettingNames } from '../../net/outbound-network.js';
+import { deliverOnce, guardedFetch, type GuardedFetch, type OutboundNetworkPolicy, type OutboundSettingNames } from '../../net/outbound-network.js';
 import type { ChainedEvent } from './audit-chain.js';
 import { AuditErrors } from './audit.errors.js';
 import * as store from './audit.store.js';
@@ -64,9 +64,10 @@ export function createAuditWebhook({ db, clock, keyring, recorder, network, time
   async function post(fetchImpl: GuardedFetch, url: string, secret: string, event: ChainedEvent): Promise<string | null> {
     const body = JSON.stringify(event);
     const timestamp = Math.floor(clock.now().getTime() / 1000);
-    try {
-      const response = await fetchImpl(url, {
-        method: 'POST',
+    return deliverOnce(
+      fetchImpl,
+      url,
+      {
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Tessera-Audit-Webhook',
@@ -74,15 +75,9 @@ export function createAuditWebhook({ db, clock, keyring, recorder, network, time
           'x-tessera-signature': signatureHeader(secret, timestamp, body),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await response.body?.cancel().catch(() => {});
-      if (response.status >= 300 && response.status < 400) return `HTTP ${response.status}: redirect not followed`;
-      return response.ok ? null : `HTTP ${response.status}`;
-    } catch (error) {
-      return deliveryError(error);
-    }
+      },
+      timeoutMs,
+    );
   }
 
   async function deliverTenant(tenantId: string, claimed: { seq: number; attempts: number }[]): Promise<DeliveryReport> {
@@ -171,22 +166,6 @@ export function createAuditWebhook({ db, clock, keyring, recorder, network, time
       return { delivered, failed };
     },
   };
-}
-
-/**
- * The outbox's reason for a failed attempt, in words an operator can act on: a refused address names the setting
- * that would allow it. Built from error names and messages only: never the URL's query string or the secret.
- */
-function deliveryError(error: unknown): string {
-  const chain: unknown[] = [];
-  for (let e = error; e !== undefined && e !== null && chain.length < 6; e = (e as { cause?: unknown }).cause) chain.push(e);
-  const refused = chain.find((e) => e instanceof AddressRefused);
-  if (refused) return `refused: ${refused.message}`;
-  const code = (e: unknown) => (typeof (e as { code?: unknown }).code === 'string' ? ((e as { code: string }).code) : undefined);
-  if (chain.some((e) => (e as Error).name === 'TimeoutError' || /TIMEOUT/.test(code(e) ?? ''))) return 'timeout';
-  const innermost = chain.at(-1);
-  const message = innermost instanceof Error ? innermost.message : typeof innermost === 'string' ? innermost : 'unknown error';
-  return `network: ${code(innermost) ?? message.slice(0, 200)}`;
 }
 
 function checkWebhookInput(input: { url: string | null; secret?: string }): void {

@@ -5,7 +5,7 @@ import { tryAdvisoryXactLock } from '../../db/advisory-lock.js';
 import type { Database, Tx } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import { newId } from '../../kernel/ids.js';
-import { AddressRefused, guardedFetch, type GuardedFetch, type OutboundNetworkPolicy, type OutboundSettingNames } from '../../net/outbound-network.js';
+import { deliverOnce, guardedFetch, type GuardedFetch, type OutboundNetworkPolicy, type OutboundSettingNames } from '../../net/outbound-network.js';
 import type { AuditRecorder } from '../audit/index.js';
 import * as store from './backchannel-logout.store.js';
 
@@ -82,20 +82,15 @@ export function createBackchannelLogout({ db, clock, issuer, audit, network, key
 
   /** Posts one Logout Token; null when the application took it (2xx, §2.8), else the reason kept in the outbox. */
   async function post(fetchImpl: GuardedFetch, uri: string, token: string): Promise<string | null> {
-    try {
-      const response = await fetchImpl(uri, {
-        method: 'POST',
+    return deliverOnce(
+      fetchImpl,
+      uri,
+      {
         headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Tessera-Backchannel-Logout', 'cache-control': 'no-store' },
         body: new URLSearchParams({ logout_token: token }).toString(),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await response.body?.cancel().catch(() => {});
-      if (response.status >= 300 && response.status < 400) return `HTTP ${response.status}: redirect not followed`;
-      return response.ok ? null : `HTTP ${response.status}`;
-    } catch (error) {
-      return deliveryError(error);
-    }
+      },
+      timeoutMs,
+    );
   }
 
   async function deliverOne(fetchImpl: GuardedFetch, claimed: store.ClaimedDelivery): Promise<'delivered' | 'failed' | 'abandoned'> {
@@ -178,18 +173,6 @@ export function createBackchannelLogout({ db, clock, issuer, audit, network, key
 }
 
 export type BackchannelLogout = ReturnType<typeof createBackchannelLogout>;
-
-/** The reason for a failed attempt in words an operator can act on (a refused address names the setting); never the token. */
-function deliveryError(error: unknown): string {
-  const chain: unknown[] = [];
-  for (let e = error; e !== undefined && e !== null && chain.length < 6; e = (e as { cause?: unknown }).cause) chain.push(e);
-  const refused = chain.find((e) => e instanceof AddressRefused);
-  if (refused) return `refused: ${refused.message}`;
-  if (chain.some((e) => (e as Error).name === 'TimeoutError')) return 'timeout';
-  const innermost = chain.at(-1);
-  const code = typeof (innermost as { code?: unknown } | undefined)?.code === 'string' ? (innermost as { code: string }).code : undefined;
-  return `network: ${code ?? (innermost instanceof Error ? innermost.message.slice(0, 200) : 'unknown error')}`;
-}
 
 /** The URI without its query string, which may carry a secret of the application. */
 function redactUri(value: string): string {
