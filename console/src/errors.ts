@@ -134,7 +134,7 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
  * Codes whose server message carries the specific reason (which discovery step failed, which rule is invalid, which
  * permissions are missing): the console shows it under the human text, since the fix depends on it.
  */
-export const REASON_CODES: ReadonlySet<string> = new Set(['sso_config', 'sso.invalid_rule', 'scim.invalid_mapping', 'rbac.grant_exceeds_own_access', 'rbac.unknown_permission', 'invalid_request', 'audit.invalid_settings']);
+export const REASON_CODES: ReadonlySet<string> = new Set(['sso_config', 'sso.invalid_rule', 'scim.invalid_mapping', 'rbac.grant_exceeds_own_access', 'rbac.unknown_permission', 'invalid_request', 'audit.invalid_settings', 'applications.invalid_redirect_uri', 'applications.invalid_origin', 'applications.invalid_config']);
 
 /** The human text for a code; an unknown code falls back to the server's message. */
 export function humanError(code: string, serverMessage?: string): HumanError {
