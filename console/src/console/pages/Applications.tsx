@@ -346,7 +346,8 @@ function ConfigureValues({ app }: { app: Application }) {
       <Text size="sm" fw={600} mt="xs">
         Configure your app (Node.js, openid-client)
       </Text>
-      <Code block data-testid="application-snippet">
+      {/* Wrapped, and reachable by keyboard should it still scroll (WCAG 2.1.1). */}
+      <Code block data-testid="application-snippet" tabIndex={0} style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>
         {configSnippet(app, issuer)}
       </Code>
     </Stack>
