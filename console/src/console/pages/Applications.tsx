@@ -215,7 +215,8 @@ function LifetimeInput(props: { label: string; description: string; value: Lifet
     <Group align="flex-start" gap="xs" wrap="nowrap">
       <NumberInput label={props.label} description={props.description} min={1} allowDecimal={false} value={props.value.value} error={props.error} onChange={(v) => props.onChange({ ...props.value, value: v })} w={300} />
       <Select
-        label={`${props.label} unit`}
+        label="Unit"
+        aria-label={`${props.label} unit`}
         description=" "
         allowDeselect={false}
         data={['seconds', 'minutes', 'hours', 'days']}
