@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_MESSAGES } from '../../console/src/errors.js';
 import { RunningClock } from '../../src/kernel/clock.js';
 import { newId } from '../../src/kernel/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -208,6 +209,12 @@ describe.each(engines())('console Applications page in Chromium [%s]', { timeout
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
     // A public client has no secret to rotate.
     expect(await page.getByRole('button', { name: 'Rotate secret' }).count()).toBe(0);
+    // Deleted meanwhile (another administrator): saving shows the API's refusal as its human message.
+    expect((await api(admin, 'DELETE', `/api/v1/applications/${app!.id}`)).status).toBe(204);
+    const settings = page.getByRole('region', { name: 'Settings' });
+    await settings.getByRole('button', { name: 'Save settings' }).click();
+    await eventually(() => settings.getByRole('alert').textContent()).toContain(ERROR_MESSAGES['applications.not_found']!.message);
+    await pages.checkPage('console-applications-spa-gone');
   });
 
   it('a user without applications.manage sees no Applications entry, and its URL says access is missing', async () => {
