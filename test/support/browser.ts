@@ -155,7 +155,7 @@ export interface SuitePages {
   readonly browser: TestBrowser;
   /** The page `freshPage` opened last. */
   readonly page: Page;
-  /** A fresh page with no cookies, a 10 s default timeout and its CSP and script errors watched. */
+  /** A fresh page with no cookies, a default timeout (10 s unless `timeoutMs`) and its CSP and script errors watched. */
   freshPage(): Promise<Page>;
   /** `expectCleanPage` of the current page (or `other`), saved as `test-results/<prefix>-<name>.png`. */
   checkPage(name: string, other?: Page): Promise<void>;
@@ -165,7 +165,7 @@ export interface SuitePages {
  * Launches Chromium for the suite that calls it (in its own `beforeAll`, closed in `afterAll`), and gives it the
  * fresh page and the page check every console suite repeated. Call it inside the `describe` block.
  */
-export function browserPages(prefix: string): SuitePages {
+export function browserPages(prefix: string, options: { timeoutMs?: number } = {}): SuitePages {
   let browser: TestBrowser | undefined;
   let page: Page | undefined;
   let problems: string[] = [];
@@ -188,7 +188,7 @@ export function browserPages(prefix: string): SuitePages {
       if (!browser) throw new Error('Chromium is not launched yet');
       page = await browser.newPage();
       // A step that does not happen fails with the locator it waited for, well before the test's own timeout.
-      page.setDefaultTimeout(10_000);
+      page.setDefaultTimeout(options.timeoutMs ?? 10_000);
       problems = watchPage(page);
       if (process.env.DEBUG_PAGES) page.on('request', (r) => console.log('REQ', r.method(), r.url()));
       return page;
