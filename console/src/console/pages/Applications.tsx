@@ -131,14 +131,7 @@ function ApplicationList() {
               },
               { header: 'Type', cell: (a) => typeLabel(a.type) },
               { header: 'Client ID', cell: (a) => <Code style={{ wordBreak: 'break-all' }}>{a.clientId}</Code> },
-              {
-                header: 'Party',
-                cell: (a) => (
-                  <Badge variant="light" color={a.firstParty ? 'blue' : 'grape'}>
-                    {a.firstParty ? 'First party' : 'Third party'}
-                  </Badge>
-                ),
-              },
+              { header: 'Party', cell: (a) => <Text size="sm" style={{ whiteSpace: 'nowrap' }}>{a.firstParty ? 'First party' : 'Third party (consent)'}</Text> },
               { header: 'Created', cell: (a) => new Date(a.createdAt).toLocaleString() },
             ]}
           />
@@ -345,7 +338,7 @@ function ConfigureValues({ app }: { app: Application }) {
       <CopyLine label="Issuer" value={issuer} testId="application-issuer" />
       <CopyLine label="Discovery URL" value={`${issuer}/.well-known/openid-configuration`} testId="application-discovery-url" />
       <Text size="sm" fw={600} mt="xs">
-        Configure your app (Node.js, openid-client)
+        Example setup (Node.js, openid-client)
       </Text>
       {/* Wrapped, and reachable by keyboard should it still scroll (WCAG 2.1.1). */}
       <Code block data-testid="application-snippet" tabIndex={0} style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-word' }}>
@@ -418,7 +411,8 @@ function ApplicationDetail() {
           <ConfigureValues app={app} />
           <Text size="sm">
             Client authentication: {authLabel(app.tokenEndpointAuthMethod)}. Access tokens live {describeLifetime(app.accessTokenTtlSeconds)}
-            {app.type !== 'machine' ? `, refresh tokens ${describeLifetime(app.refreshTokenTtlSeconds)}` : ''}.
+            {app.type !== 'machine' ? `, refresh tokens ${describeLifetime(app.refreshTokenTtlSeconds)}` : ''}. Registered {new Date(app.createdAt).toLocaleString()}, last changed{' '}
+            {new Date(app.updatedAt).toLocaleString()}.
           </Text>
           <RotateSecret app={app} />
         </Stack>
