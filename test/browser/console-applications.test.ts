@@ -1,3 +1,4 @@
+import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_MESSAGES } from '../../console/src/errors.js';
 import { RunningClock } from '../../src/kernel/clock.js';
@@ -81,6 +82,9 @@ describe.each(engines())('console Applications page in Chromium [%s]', { timeout
     const dialog = page.getByRole('dialog', { name: 'New application' });
     await dialog.getByRole('textbox', { name: 'Name' }).fill('Patch Manager');
     await dialog.getByRole('radio', { name: 'Web app' }).check();
+    // A confidential client: its client authentication is chosen here, with the scopes.
+    expect(await dialog.getByRole('combobox', { name: 'Client authentication' }).count()).toBe(1);
+    expect(await dialog.getByRole('group', { name: 'Scopes' }).count()).toBe(1);
     // Plain http off a loopback address is refused by the form, with the rule, before anything is sent.
     await dialog.getByRole('textbox', { name: 'Redirect URIs', exact: true }).fill('http://patch.example.com/callback');
     await dialog.getByRole('button', { name: 'Create application' }).click();
@@ -185,7 +189,7 @@ describe.each(engines())('console Applications page in Chromium [%s]', { timeout
     await dialog.getByRole('textbox', { name: 'Name' }).fill('Dashboard');
     await dialog.getByRole('radio', { name: 'Single-page app' }).check();
     // A public client: no client authentication to choose; it has allowed origins instead.
-    await eventually(() => dialog.getByRole('textbox', { name: 'Client authentication' }).count()).toBe(0);
+    await eventually(() => dialog.getByRole('combobox', { name: 'Client authentication' }).count()).toBe(0);
     await dialog.getByRole('textbox', { name: 'Redirect URIs', exact: true }).fill('http://localhost:5173/callback');
     await dialog.getByRole('textbox', { name: 'Allowed origins' }).fill('http://localhost:5173/');
     await dialog.getByRole('button', { name: 'Create application' }).click();
@@ -215,6 +219,43 @@ describe.each(engines())('console Applications page in Chromium [%s]', { timeout
     await settings.getByRole('button', { name: 'Save settings' }).click();
     await eventually(() => settings.getByRole('alert').textContent()).toContain(ERROR_MESSAGES['applications.not_found']!.message);
     await pages.checkPage('console-applications-spa-gone');
+  });
+
+  it('a machine app with private_key_jwt: the JWKS pasted is checked as JSON and for public keys, no redirect URIs, no secret', async () => {
+    const admin = await loginAsAdmin(t, { tenantName: 'MachineConsole', email: `machine-${unique()}@apps.test` });
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    await signIn(admin);
+    const page = pages.page;
+    await page.goto(`${t.url}/console/applications`);
+    await page.getByRole('button', { name: 'New application' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New application' });
+    await dialog.getByRole('textbox', { name: 'Name' }).fill('Nightly sync');
+    await dialog.getByRole('radio', { name: 'Machine' }).check();
+    // A machine signs no user in: no redirect URIs and no scopes to fill.
+    await eventually(() => dialog.getByRole('textbox', { name: 'Redirect URIs', exact: true }).count()).toBe(0);
+    expect(await dialog.getByRole('group', { name: 'Scopes' }).count()).toBe(0);
+    await dialog.getByRole('combobox', { name: 'Client authentication' }).click();
+    await page.getByRole('option', { name: /^Private key JWT/ }).click();
+    const jwks = dialog.getByRole('textbox', { name: 'Public keys (JWKS)' });
+    await jwks.fill('{"keys": [');
+    await dialog.getByRole('button', { name: 'Create application' }).click();
+    await eventually(() => dialog.getByText('Not valid JSON.').count()).toBe(1);
+    await jwks.fill(JSON.stringify({ keys: [await exportJWK(privateKey)] }));
+    await dialog.getByRole('button', { name: 'Create application' }).click();
+    await eventually(() => dialog.getByText('Key 1 contains private key material: give the public key only.').count()).toBe(1);
+    expect((await api<{ items: unknown[] }>(admin, 'GET', '/api/v1/applications')).body.items).toEqual([]);
+    await pages.checkPage('console-applications-machine-create');
+    await jwks.fill(JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'sync-1', alg: 'ES256' }] }, null, 2));
+    await dialog.getByRole('button', { name: 'Create application' }).click();
+
+    const created = page.getByRole('dialog', { name: 'Application created' });
+    await created.getByTestId('application-client-id').waitFor();
+    expect(await created.getByTestId('application-client-secret').count()).toBe(0);
+    const snippet = await created.getByTestId('application-snippet').textContent();
+    expect(snippet).toContain('client.PrivateKeyJwt(privateKey)');
+    expect(snippet).toContain('client.clientCredentialsGrant(config)');
+    const [app] = (await api<{ items: (Application & { scopes: string[] })[] }>(admin, 'GET', '/api/v1/applications')).body.items;
+    expect(app).toMatchObject({ type: 'machine', tokenEndpointAuthMethod: 'private_key_jwt', redirectUris: [], scopes: [] });
   });
 
   it('a user without applications.manage sees no Applications entry, and its URL says access is missing', async () => {
