@@ -78,7 +78,7 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   // Applications
   'applications.invalid_redirect_uri': { message: 'A redirect URI is not acceptable.', next: 'Use the exact https address the application receives the answer on (http only on localhost), without a #fragment.' },
   'applications.invalid_origin': { message: 'An allowed origin is not acceptable.', next: 'Give scheme, host and port only, such as https://app.example.com.' },
-  // From the op-bclogout branch (RFC 8707 resources), here ahead of its merge so the page has its message.
+  // An application's API identifiers (`resources`, RFC 8707 resource indicators).
   'applications.invalid_resource': { message: 'An API identifier is not acceptable.', next: 'Give the identifier your API checks as its audience: an https URL without query or fragment, or a URN.' },
   'applications.invalid_config': { message: "These settings do not fit the application's type.", next: 'Change the setting the message names.' },
   'applications.not_found': { message: 'This application no longer exists.', next: 'Reload the list of applications.' },
