@@ -129,7 +129,10 @@ export function createServices({ config, db, masterKeys, clock = systemClock }: 
     keys, applications, sessions,
     permissionsIn: async (tenantId, userId, accountId) => (await rbac.access.effectiveAccess(tenantId, userId)).accounts.find((a) => a.accountId === accountId)?.permissions.map((p) => p.key) ?? [],
     emailVerified: async (tenantId, email) => (await domains.tenantForEmail(email)) === tenantId,
+    applicationNetwork: config.applications,
   });
+  // Back-channel logout: the deliveries for ended sessions are recorded in the transaction that ended them.
+  sessions.events.subscribe((tx, event) => openIdProvider.backchannel.sessionsEnded(tx, event.tenantId, event.sessions));
   const health = createHealthService({ db, latestMigration: knownMigrations().at(-1)?.version ?? 0 });
   metrics?.observe({
     webhookBacklog: () => audit.webhookBacklog(),

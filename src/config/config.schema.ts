@@ -182,6 +182,19 @@ export const variables = {
     default: undefined,
     doc: 'Comma-separated CIDRs (e.g. `10.30.0.0/24`) an audit SIEM webhook may resolve to although they are private; for a SIEM on an internal network. Default: none, private, link-local and loopback addresses are refused (each attempt is a failed delivery, retried).',
   },
+  TESSERA_APPLICATION_ALLOW_LOOPBACK: {
+    schema: bool,
+    default: 'false',
+    doc: 'Development and tests only: OpenID Provider back-channel logout tokens may be delivered to applications on loopback addresses (`127.0.0.1`, `::1`, names resolving to them). Never set in production.',
+  },
+  TESSERA_APPLICATION_PRIVATE_NETWORKS: {
+    schema: z
+      .string()
+      .trim()
+      .refine((v) => v.split(',').map((c) => c.trim()).filter((c) => c !== '').every(isCidr), 'must be comma-separated CIDRs such as 10.20.0.0/16 or fd00::/8'),
+    default: undefined,
+    doc: 'Comma-separated CIDRs (e.g. `10.40.0.0/16`) an application\'s back-channel logout URI may resolve to although they are private; for applications on an internal network. Default: none, private, link-local and loopback addresses are refused (each attempt is a failed delivery, retried, then audited).',
+  },
   TESSERA_METRICS_PORT: {
     schema: integer(1, 65535, 'the TCP port of the metrics listener'),
     default: undefined,
@@ -248,6 +261,11 @@ export interface Config {
   };
   /** Where audit SIEM webhooks may be delivered (the same server-side request forgery guard as SSO). */
   readonly webhook: {
+    readonly allowLoopback: boolean;
+    readonly privateNetworks: readonly string[];
+  };
+  /** Where the OpenID Provider calls applications (back-channel logout URIs): the same guard. */
+  readonly applications: {
     readonly allowLoopback: boolean;
     readonly privateNetworks: readonly string[];
   };

@@ -125,6 +125,10 @@ export function loadConfig(env: Source = process.env): Config {
       allowLoopback: values.TESSERA_WEBHOOK_ALLOW_LOOPBACK as boolean,
       privateNetworks: cidrList(values.TESSERA_WEBHOOK_PRIVATE_NETWORKS as string | undefined),
     },
+    applications: {
+      allowLoopback: values.TESSERA_APPLICATION_ALLOW_LOOPBACK as boolean,
+      privateNetworks: cidrList(values.TESSERA_APPLICATION_PRIVATE_NETWORKS as string | undefined),
+    },
   };
-  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), metrics: Object.freeze(config.metrics), sso: Object.freeze(config.sso), webhook: Object.freeze(config.webhook) });
+  return Object.freeze({ ...config, database: Object.freeze(config.database), bootstrap: Object.freeze(config.bootstrap), domains: Object.freeze(config.domains), metrics: Object.freeze(config.metrics), sso: Object.freeze(config.sso), webhook: Object.freeze(config.webhook), applications: Object.freeze(config.applications) });
 }

@@ -63,6 +63,8 @@ const OWNERS: Readonly<Record<string, string>> = {
   applications: 'applications',
   // openid-provider: oidc-provider's own artefacts (interactions, OP sessions, codes, tokens, grants)
   oidc_provider_artifacts: 'openid-provider',
+  // openid-provider: the back-channel logout outbox
+  backchannel_logout_outbox: 'openid-provider',
   // db: the migrations ledger (migrator.ts; readiness asks db/migrator.ts)
   tessera_migrations: 'db',
 };

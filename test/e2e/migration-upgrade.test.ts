@@ -190,6 +190,16 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into oidc_provider_artifacts (model, id_hash, tenant_id, grant_id, payload, expires_at)
       values ('Grant', ${randomBytes(32)}, ${T}, 'grant-1', '{"kind":"Grant"}'::jsonb, ${AT}::timestamptz + interval '1 day')`.execute(tx);
   },
+  // 0027 the APIs an application obtains JWT access tokens for.
+  async (tx) => {
+    await sql`update applications set resources = array['https://api.example/'] where tenant_id = ${T} and id = '00000000-0000-4000-8000-000000000026'`.execute(tx);
+  },
+  // 0028 back-channel logout: the application's URI and one pending delivery.
+  async (tx) => {
+    await sql`update applications set backchannel_logout_uri = 'https://app.example/backchannel', backchannel_logout_session_required = true where tenant_id = ${T} and id = '00000000-0000-4000-8000-000000000026'`.execute(tx);
+    await sql`insert into backchannel_logout_outbox (tenant_id, id, application_id, client_id, user_id, session_id, created_at, next_attempt_at)
+      values (${T}, '00000000-0000-4000-8000-000000000028', '00000000-0000-4000-8000-000000000026', 'tc1.upgrade.web', ${USER}, '00000000-0000-4000-8000-000000000128', ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
+  },
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

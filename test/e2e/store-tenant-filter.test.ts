@@ -4,6 +4,7 @@ import type { Tx } from '../../src/db/database.js';
 import * as apiKeys from '../../src/features/api-keys/api-keys.store.js';
 import * as applications from '../../src/features/applications/applications.store.js';
 import * as artifacts from '../../src/features/openid-provider/artifacts.store.js';
+import * as backchannel from '../../src/features/openid-provider/backchannel-logout.store.js';
 import * as audit from '../../src/features/audit/audit.store.js';
 import * as domains from '../../src/features/domains/domains.store.js';
 import * as loginUsers from '../../src/features/identity/login-user.store.js';
@@ -66,6 +67,9 @@ interface World {
   readonly scimToken: string;
   readonly application: string;
   readonly clientId: string;
+  readonly backchannelDelivery: string;
+  /** The provider account id (`<tenant>.<session>`) of A's grant. */
+  readonly grantAccount: string;
 }
 
 const now = new Date('2026-03-01T10:00:00Z');
@@ -138,6 +142,9 @@ const READS: ReadCase[] = [
   // api keys (tenant B with tenant A's account: only the tenant filter stands between them)
   ['applications.listApplications', (tx, c, w) => applications.listApplications(tx, c.tenant, w.assignmentAccount), bySome('application')],
   ['applications.findApplication', (tx, c, w) => applications.findApplication(tx, c.tenant, w.assignmentAccount, w.application), bySome('application')],
+  ['backchannel.grantsOfAccounts', (tx, c, w) => backchannel.grantsOfAccounts(tx, c.tenant, [w.grantAccount]), bySome('clientId')],
+  ['backchannel.findDelivery', (tx, c, w) => backchannel.findDelivery(tx, c.tenant, w.backchannelDelivery), bySome('backchannelDelivery')],
+  ['applications.findBackchannelTargets', (tx, c, w) => applications.findBackchannelTargets(tx, c.tenant, [w.clientId]), bySome('clientId')],
   ['applications.findApplicationByClientId', (tx, c, w) => applications.findApplicationByClientId(tx, c.tenant, w.clientId), bySome('application')],
   ['apiKeys.listKeys', (tx, c, w) => apiKeys.listKeys(tx, c.tenant, w.assignmentAccount), bySome('apiKey')],
   ['apiKeys.findKey', (tx, c, w) => apiKeys.findKey(tx, c.tenant, w.assignmentAccount, w.apiKey), bySome('apiKey')],
@@ -215,6 +222,7 @@ const WRITES: WriteCase[] = [
   ['sessions.spendTokenId (purge)', (tx, c) => sessions.spendTokenId(tx, c.tenant, newId(), new Date('2030-01-01T00:00:00Z'), now), async (tx, a, w) => (await usedTokenCount(tx, a.tenant, w.expiredJti)) === 1],
   ['users.setPassword', (tx, c, w) => users.setPassword(tx, c.tenant, w.user, 'hijacked', false, now), async (tx, a, w) => (await users.passwordHashOf(tx, a.tenant, w.user)) !== 'hijacked'],
   ['sessions.revokeSessions', (tx, c, w) => sessions.revokeSessions(tx, c.tenant, { userId: w.user }, now, 'hijack'), async (tx, a, w) => (await sessions.findSession(tx, a.tenant, w.session))?.revoked_at === null],
+  ['sessions.revokeSessionsOfUsers', (tx, c, w) => sessions.revokeSessionsOfUsers(tx, c.tenant, { userId: w.user }, now, 'hijack'), async (tx, a, w) => (await sessions.findSession(tx, a.tenant, w.session))?.revoked_at === null],
   ['mfa.deleteFactor', (tx, c, w) => mfa.deleteFactor(tx, c.tenant, w.user), async (tx, a, w) => (await mfa.findFactor(tx, a.tenant, w.user)) !== undefined],
   ['mfa.consumeRecoveryCode', (tx, c, w) => mfa.consumeRecoveryCode(tx, c.tenant, w.user, Buffer.from('code-a'), now), async (tx, a, w) => (await mfa.countUnusedRecoveryCodes(tx, a.tenant, w.user)) === 1],
   ['groups.updateGroup', (tx, c, w) => groups.updateGroup(tx, c.tenant, w.group, { name: 'Hijacked' }, now), async (tx, a, w) => (await groups.findGroup(tx, a.tenant, w.group))?.name !== 'Hijacked'],
@@ -272,6 +280,8 @@ const WRITES: WriteCase[] = [
     const event = prepareEvent(c.tenant, { action: 'user.updated', actor: { type: 'system', id: 'test' }, outcome: 'success' });
     return audit.appendAtHead(tx, c.tenant, event, canonicalParts(event), '2026-03-01T10:00:00.000000Z');
   }, async (tx, a, w) => (await audit.readHead(tx, a.tenant))?.hash === w.headHash],
+  ['backchannel.rescheduleDelivery', (tx, c, w) => backchannel.rescheduleDelivery(tx, c.tenant, w.backchannelDelivery, now, 'hijacked'), async (tx, a, w) => (await backchannel.findDelivery(tx, a.tenant, w.backchannelDelivery)) !== undefined && !mentions(await tx.selectFrom('backchannel_logout_outbox').select('last_error').where('tenant_id', '=', a.tenant).execute(), 'hijacked')],
+  ['backchannel.deleteDelivery', (tx, c, w) => backchannel.deleteDelivery(tx, c.tenant, w.backchannelDelivery), async (tx, a, w) => (await backchannel.findDelivery(tx, a.tenant, w.backchannelDelivery)) !== undefined],
   ['audit.deleteOutbox', (tx, c, w) => audit.deleteOutbox(tx, c.tenant, [w.seq]), async (tx, a) => (await audit.outboxOf(tx, a.tenant)).length > 0],
   ['domains.updateCheck', (tx, c, w) => domains.updateCheck(tx, c.tenant, w.domain, { status: 'pending', verifiedAt: null, verifiedBy: null, failures: 9, lastCheckedAt: now, nextCheckAt: null }), async (tx, a, w) => (await domains.findDomain(tx, a.tenant, w.domain))?.failures !== 9],
   ['domains.setRequireSso', (tx, c, w) => domains.setRequireSso(tx, c.tenant, w.domain, false), async (tx, a, w) => (await domains.findDomain(tx, a.tenant, w.domain))?.require_sso === true],
@@ -349,6 +359,8 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'domains.dueDomains': 're-check job: every tenant',
   'audit.outboxBacklog': 'metrics: the webhook backlog of every tenant (operator work, as the owner)',
   'applications.insertApplication': 'insert for the given tenant',
+  'backchannel.enqueue': 'insert for the given tenant',
+  'backchannel.claimDue': 'delivery job: every tenant (leases due entries under an advisory lock, like audit.claimOutbox)',
   'artifacts.upsertArtifact': 'global table: oidc-provider looks artefacts up by (hashed) id before any tenant is known (migration 0026)',
   'artifacts.findArtifact': 'global table (oidc-provider artefacts, by hashed id)',
   'artifacts.findArtifactByUid': 'global table (oidc-provider artefacts, by hashed uid)',
@@ -358,7 +370,7 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'artifacts.purgeExpired': 'expiry: every artefact',
 };
 
-const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, applications, artifacts, sessions, organizations, accounts, tenants, sso, scim };
+const STORES = { domains, audit, users, loginUsers, directory, keys, mfa, groups, rbac, apiKeys, applications, artifacts, backchannel, sessions, organizations, accounts, tenants, sso, scim };
 
 async function stampOf(tx: Tx, tenantId: string, userId: string): Promise<string> {
   const row = await tx.selectFrom('users').select('security_stamp').where('tenant_id', '=', tenantId).where('id', '=', userId).executeTakeFirstOrThrow();
@@ -443,6 +455,12 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       const application = newId();
       const clientId = `tc1.${a.tenant}.${application}`;
       await applications.insertApplication(tx, a.tenant, { id: application, account_id: a.account, client_id: clientId, name: 'App A', type: 'web', first_party: true, redirect_uris: ['https://a.example/cb'], post_logout_redirect_uris: [], allowed_origins: [], token_endpoint_auth_method: 'client_secret_basic', secret_hash: API_KEY_HASH, jwks: null, scopes: ['openid'], access_token_ttl_seconds: 300, refresh_token_ttl_seconds: 3600, created_by: null, created_at: now, updated_at: now });
+      // A's application receives back-channel logouts and holds a grant of A's session (enqueueForSessions has work).
+      await tx.updateTable('applications').set({ backchannel_logout_uri: 'https://a.example/bcl' }).where('tenant_id', '=', a.tenant).where('id', '=', application).execute();
+      await tx.insertInto('oidc_provider_artifacts').values({ model: 'Grant', id_hash: Buffer.alloc(32, 3), tenant_id: a.tenant, grant_id: null, uid_hash: null, payload: JSON.stringify({ accountId: `${a.tenant}.${session.id}`, clientId }), expires_at: new Date('2030-01-01T00:00:00Z') }).execute();
+      // A pending back-channel logout of A's application, so the outbox has a row to protect.
+      const backchannelDelivery = newId();
+      await tx.insertInto('backchannel_logout_outbox').values({ tenant_id: a.tenant, id: backchannelDelivery, application_id: application, client_id: clientId, user_id: adminA.userId, session_id: newId(), created_at: now, next_attempt_at: now }).execute();
       const ssoConnection = newId();
       await sso.insertConnection(tx, a.tenant, { ...SSO_VALUES, id: ssoConnection, type: 'oidc', secret: Buffer.from('secret-a'), actorId: null, now });
       await tx.insertInto('sso_identities').values({ tenant_id: a.tenant, connection_id: ssoConnection, subject: 'subject-a', user_id: adminA.userId, created_at: now, last_login_at: null }).execute();
@@ -472,7 +490,7 @@ describe.each(engines())('every store filters by tenant on its own, with row-lev
       await scim.setEveryoneGroup(tx, a.tenant, scimDirectory, group);
       await rbac.insertAssignment(tx, a.tenant, { id: newId(), accountId: a.account, roleId: groupRole, groupId: group, expiresAt: null, createdAt: now, managedBy: `scim:${scimDirectory}` });
       const stamp = await stampOf(tx, a.tenant, adminA.userId);
-      return { apiKey, application, clientId, ssoConnection, scimDirectory, scimToken, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
+      return { apiKey, application, clientId, backchannelDelivery, grantAccount: `${a.tenant}.${session.id}`, ssoConnection, scimDirectory, scimToken, ssoTest, ssoTestExpired, managedAssignment, stamp, expiredJti, session: session.id, refreshHash: Buffer.from(refresh.token_hash), role: role.id, assignment: assignment.id, seq: Number(head.last_seq), headHash: head.last_hash, checkpointHash };
     });
     w = { tenant: a.tenant, user: adminA.userId, email: adminA.email, group, org, customRole, lapsed, domain, assignmentAccount: a.account, ...facts };
   });

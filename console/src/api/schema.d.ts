@@ -336,6 +336,10 @@ export interface paths {
                     "application/json": {
                         accessTokenTtlSeconds?: number;
                         allowedOrigins?: string[];
+                        /** @description The application needs `sid` in Logout Tokens (always sent; default false). */
+                        backchannelLogoutSessionRequired?: boolean;
+                        /** @description OIDC Back-Channel Logout 1.0: where Tessera POSTs a Logout Token when a session the application signed in with ends (https, or http on a loopback address); null: none. */
+                        backchannelLogoutUri?: string | null;
                         /** @description First-party applications skip the consent screen (default true). */
                         firstParty?: boolean;
                         /** @description Public keys for private_key_jwt client authentication (RFC 7523). */
@@ -351,6 +355,8 @@ export interface paths {
                         postLogoutRedirectUris?: string[];
                         redirectUris?: string[];
                         refreshTokenTtlSeconds?: number;
+                        /** @description API identifiers (https URL or URN) the application may name as `resource` (RFC 8707); the first is the default audience of its JWT access tokens. Empty (default): the audience is the client id. */
+                        resources?: string[];
                         scopes?: ("openid" | "email" | "profile" | "offline_access" | "permissions")[];
                         /**
                          * @description Web and machine apps only (default client_secret_basic); SPA and native apps are public clients.
@@ -373,6 +379,8 @@ export interface paths {
                             accessTokenTtlSeconds: number;
                             accountId: string;
                             allowedOrigins: string[];
+                            backchannelLogoutSessionRequired: boolean;
+                            backchannelLogoutUri: string | null;
                             clientId: string;
                             /** @description Shown once (web and machine apps with a client secret); only its hash is stored. */
                             clientSecret: string | null;
@@ -383,6 +391,8 @@ export interface paths {
                             postLogoutRedirectUris: string[];
                             redirectUris: string[];
                             refreshTokenTtlSeconds: number;
+                            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+                            resources: string[];
                             scopes: string[];
                             /** @enum {string} */
                             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
@@ -470,6 +480,10 @@ export interface paths {
                     "application/json": {
                         accessTokenTtlSeconds?: number;
                         allowedOrigins?: string[];
+                        /** @description The application needs `sid` in Logout Tokens (always sent; default false). */
+                        backchannelLogoutSessionRequired?: boolean;
+                        /** @description OIDC Back-Channel Logout 1.0: where Tessera POSTs a Logout Token when a session the application signed in with ends (https, or http on a loopback address); null: none. */
+                        backchannelLogoutUri?: string | null;
                         /** @description First-party applications skip the consent screen (default true). */
                         firstParty?: boolean;
                         /** @description Public keys for private_key_jwt client authentication (RFC 7523). */
@@ -485,6 +499,8 @@ export interface paths {
                         postLogoutRedirectUris?: string[];
                         redirectUris?: string[];
                         refreshTokenTtlSeconds?: number;
+                        /** @description API identifiers (https URL or URN) the application may name as `resource` (RFC 8707); the first is the default audience of its JWT access tokens. Empty (default): the audience is the client id. */
+                        resources?: string[];
                         scopes?: ("openid" | "email" | "profile" | "offline_access" | "permissions")[];
                     };
                 };
@@ -534,6 +550,8 @@ export interface paths {
                             accessTokenTtlSeconds: number;
                             accountId: string;
                             allowedOrigins: string[];
+                            backchannelLogoutSessionRequired: boolean;
+                            backchannelLogoutUri: string | null;
                             clientId: string;
                             /** @description Shown once (web and machine apps with a client secret); only its hash is stored. */
                             clientSecret: string | null;
@@ -544,6 +562,8 @@ export interface paths {
                             postLogoutRedirectUris: string[];
                             redirectUris: string[];
                             refreshTokenTtlSeconds: number;
+                            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+                            resources: string[];
                             scopes: string[];
                             /** @enum {string} */
                             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
@@ -7122,6 +7142,8 @@ export interface components {
             accessTokenTtlSeconds: number;
             accountId: string;
             allowedOrigins: string[];
+            backchannelLogoutSessionRequired: boolean;
+            backchannelLogoutUri: string | null;
             clientId: string;
             createdAt: string;
             firstParty: boolean;
@@ -7130,6 +7152,8 @@ export interface components {
             postLogoutRedirectUris: string[];
             redirectUris: string[];
             refreshTokenTtlSeconds: number;
+            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+            resources: string[];
             scopes: string[];
             /** @enum {string} */
             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
@@ -7141,6 +7165,8 @@ export interface components {
             accessTokenTtlSeconds: number;
             accountId: string;
             allowedOrigins: string[];
+            backchannelLogoutSessionRequired: boolean;
+            backchannelLogoutUri: string | null;
             clientId: string;
             createdAt: string;
             firstParty: boolean;
@@ -7149,6 +7175,8 @@ export interface components {
             postLogoutRedirectUris: string[];
             redirectUris: string[];
             refreshTokenTtlSeconds: number;
+            /** @description The APIs (RFC 8707 resource indicators) the application obtains JWT access tokens for; the first is the default `aud`. Empty: the default `aud` is the client id. */
+            resources: string[];
             scopes: string[];
             /** @enum {string} */
             tokenEndpointAuthMethod: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";

@@ -80,6 +80,26 @@ describe.each(engines())('applications over HTTP [%s]', (engine) => {
     expect(errorCode(res)).toBe('applications.invalid_origin');
   });
 
+  it.each([
+    ['plain http', 'http://api.example/'],
+    ['a fragment', 'https://api.example/#x'],
+    ['a query', 'https://api.example/?v=1'],
+    ['credentials', 'https://u:p@api.example/'],
+    ['a relative URI', '/api'],
+    ["Tessera's own namespace", 'urn:tessera:client:x'],
+    ['a wildcard host', 'https://*.example.com/'],
+  ])('refuses an API identifier (RFC 8707 resource) with %s, on create and on update, and changes nothing', async (_label, resource) => {
+    const before = (await rows(a.tenantId)).length;
+    expect(errorCode(await create(a, { name: 'Bad', type: 'web', redirectUris: ['https://w.example/cb'], resources: [resource] }))).toBe('applications.invalid_resource');
+    expect((await rows(a.tenantId)).length).toBe(before);
+    const ok = await create(a, { name: 'Good', type: 'machine', resources: ['https://api.example/', 'urn:example:reports'] });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    expect(ok.body.resources).toEqual(['https://api.example/', 'urn:example:reports']);
+    const patched = await api(a, 'PATCH', `/api/v1/applications/${ok.body.id}`, { resources: ['https://api.example/', resource] });
+    expect(errorCode(patched)).toBe('applications.invalid_resource');
+    expect((await api<Created>(a, 'GET', `/api/v1/applications/${ok.body.id}`)).body.resources).toEqual(['https://api.example/', 'urn:example:reports']);
+  });
+
   it('settings must fit the type: a machine app has no redirect URIs nor user scopes; private_key_jwt needs public keys only', async () => {
     expect(errorCode(await create(a, { name: 'M', type: 'machine', redirectUris: ['https://m.example/cb'] }))).toBe('applications.invalid_config');
     expect(errorCode(await create(a, { name: 'M', type: 'machine', scopes: ['openid'] }))).toBe('applications.invalid_config');

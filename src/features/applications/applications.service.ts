@@ -9,7 +9,7 @@ import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import { ApplicationsErrors } from './applications.errors.js';
 import type { CreateApplicationInput, UpdateApplicationInput } from './applications.schema.js';
 import * as store from './applications.store.js';
-import { type ApplicationType, originProblem, redirectUriProblem } from './redirect-uris.js';
+import { type ApplicationType, originProblem, redirectUriProblem, resourceProblem } from './redirect-uris.js';
 
 /**
  * Applications of an account (docs/openid-provider.md): the product's apps that sign users in through Tessera's
@@ -32,6 +32,11 @@ export interface Application {
   readonly allowedOrigins: string[];
   readonly tokenEndpointAuthMethod: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
   readonly scopes: string[];
+  /** The APIs (RFC 8707 resource indicators) it obtains JWT access tokens for; the first is the default audience. */
+  readonly resources: string[];
+  /** OIDC Back-Channel Logout 1.0 §2.2: where Logout Tokens are POSTed, and whether they must carry `sid`. */
+  readonly backchannelLogoutUri: string | null;
+  readonly backchannelLogoutSessionRequired: boolean;
   readonly accessTokenTtlSeconds: number;
   readonly refreshTokenTtlSeconds: number;
   readonly createdAt: string;
@@ -73,6 +78,9 @@ function toApplication(r: store.ApplicationRow): Application {
     allowedOrigins: r.allowed_origins,
     tokenEndpointAuthMethod: r.token_endpoint_auth_method,
     scopes: r.scopes,
+    resources: r.resources,
+    backchannelLogoutUri: r.backchannel_logout_uri,
+    backchannelLogoutSessionRequired: r.backchannel_logout_session_required,
     accessTokenTtlSeconds: r.access_token_ttl_seconds,
     refreshTokenTtlSeconds: r.refresh_token_ttl_seconds,
     createdAt: new Date(r.created_at).toISOString(),
@@ -85,7 +93,7 @@ function invalid(code: keyof typeof ApplicationsErrors, message: string): never 
 }
 
 /** The settings an application of `type` must have, checked together (every refusal names what to change). */
-function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postLogoutRedirectUris: string[]; allowedOrigins: string[]; authMethod: string; jwks: unknown; scopes: string[] }): void {
+function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postLogoutRedirectUris: string[]; allowedOrigins: string[]; resources: string[]; backchannelLogoutUri: string | null; authMethod: string; jwks: unknown; scopes: string[] }): void {
   for (const uri of s.redirectUris) {
     const problem = redirectUriProblem(uri, type);
     if (problem) invalid('applications.invalid_redirect_uri', `Redirect URI ${JSON.stringify(uri.slice(0, 200))}: ${problem}.`);
@@ -98,6 +106,16 @@ function checkSettings(type: ApplicationType, s: { redirectUris: string[]; postL
     const problem = originProblem(origin);
     if (problem) invalid('applications.invalid_origin', `Allowed origin ${JSON.stringify(origin.slice(0, 200))}: ${problem}.`);
   }
+  for (const resource of s.resources) {
+    const problem = resourceProblem(resource);
+    if (problem) invalid('applications.invalid_resource', `API identifier ${JSON.stringify(resource.slice(0, 200))}: ${problem}.`);
+  }
+  if (s.backchannelLogoutUri !== null) {
+    // OIDC Back-Channel Logout 1.0 §2.2: an absolute URL without a fragment; the redirect URI rule (https, http on loopback).
+    const problem = type === 'machine' ? 'a machine application signs no user in' : redirectUriProblem(s.backchannelLogoutUri, 'web');
+    if (problem) invalid('applications.invalid_config', `Back-channel logout URI ${JSON.stringify(s.backchannelLogoutUri.slice(0, 200))}: ${problem}.`);
+  }
+  if (new Set(s.resources).size !== s.resources.length) invalid('applications.invalid_resource', 'An API identifier is listed twice.');
   if (type === 'machine') {
     if (s.redirectUris.length > 0 || s.postLogoutRedirectUris.length > 0) invalid('applications.invalid_config', 'A machine application signs no user in: it has no redirect URIs.');
     if (s.scopes.length > 0) invalid('applications.invalid_config', 'A machine application obtains tokens for itself (client credentials): it takes no user scopes.');
@@ -138,6 +156,8 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
         redirectUris: input.redirectUris ?? [],
         postLogoutRedirectUris: input.postLogoutRedirectUris ?? [],
         allowedOrigins: input.allowedOrigins ?? [],
+        resources: input.resources ?? [],
+        backchannelLogoutUri: input.backchannelLogoutUri ?? null,
         scopes: input.scopes ?? (input.type === 'machine' ? [] : DEFAULT_SCOPES),
       };
       checkSettings(input.type, { ...settings, authMethod, jwks: input.jwks });
@@ -160,6 +180,9 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           secret_hash: secret ? hashOpaqueToken(secret, SECRET_CONTEXT) : null,
           jwks: input.jwks ? JSON.stringify(input.jwks) : null,
           scopes: settings.scopes,
+          resources: settings.resources,
+          backchannel_logout_uri: settings.backchannelLogoutUri,
+          backchannel_logout_session_required: input.backchannelLogoutSessionRequired ?? false,
           access_token_ttl_seconds: input.accessTokenTtlSeconds ?? 300,
           refresh_token_ttl_seconds: input.refreshTokenTtlSeconds ?? 14 * 86_400,
           created_by: actor.id,
@@ -172,7 +195,7 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           actor,
           target: { type: 'application', id },
           outcome: 'success',
-          details: { accountId: scope.accountId, name: input.name, type: input.type, clientId, redirectUris: created.redirectUris, scopes: created.scopes, tokenEndpointAuthMethod: authMethod },
+          details: { accountId: scope.accountId, name: input.name, type: input.type, clientId, redirectUris: created.redirectUris, scopes: created.scopes, resources: created.resources, backchannelLogoutUri: created.backchannelLogoutUri, tokenEndpointAuthMethod: authMethod },
         });
         return { ...created, clientSecret: secret };
       });
@@ -195,6 +218,8 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           redirectUris: patch.redirectUris ?? row.redirect_uris,
           postLogoutRedirectUris: patch.postLogoutRedirectUris ?? row.post_logout_redirect_uris,
           allowedOrigins: patch.allowedOrigins ?? row.allowed_origins,
+          resources: patch.resources ?? row.resources,
+          backchannelLogoutUri: patch.backchannelLogoutUri !== undefined ? patch.backchannelLogoutUri : row.backchannel_logout_uri,
           scopes: patch.scopes ?? row.scopes,
         };
         checkSettings(row.type, { ...next, authMethod: row.token_endpoint_auth_method, jwks: patch.jwks ?? row.jwks });
@@ -206,6 +231,9 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
           post_logout_redirect_uris: next.postLogoutRedirectUris,
           allowed_origins: next.allowedOrigins,
           scopes: next.scopes,
+          resources: next.resources,
+          backchannel_logout_uri: next.backchannelLogoutUri,
+          ...(patch.backchannelLogoutSessionRequired !== undefined ? { backchannel_logout_session_required: patch.backchannelLogoutSessionRequired } : {}),
           ...(patch.jwks !== undefined ? { jwks: JSON.stringify(patch.jwks) } : {}),
           ...(patch.accessTokenTtlSeconds !== undefined ? { access_token_ttl_seconds: patch.accessTokenTtlSeconds } : {}),
           ...(patch.refreshTokenTtlSeconds !== undefined ? { refresh_token_ttl_seconds: patch.refreshTokenTtlSeconds } : {}),
@@ -247,6 +275,11 @@ export function createApplicationsService({ db, clock, audit }: ApplicationsDeps
       const row = await db.tenantWork(parsed.tenantId, (tx) => store.findApplicationByClientId(tx, parsed.tenantId, clientId));
       if (!row) return undefined;
       return { ...toApplication(row), tenantId: row.tenant_id, jwks: row.jwks, secretHash: row.secret_hash ? Buffer.from(row.secret_hash) : null };
+    },
+
+    /** Of these client ids, the applications with a back-channel logout URI, in the caller's unit of work. */
+    async backchannelTargetsIn(tx: Tx, tenantId: string, clientIds: readonly string[]): Promise<{ id: string; clientId: string }[]> {
+      return (await store.findBackchannelTargets(tx, tenantId, clientIds)).map((r) => ({ id: r.id, clientId: r.client_id }));
     },
 
     /** Whether `presented` is the client's secret (constant time over the hashes). */

@@ -21,6 +21,12 @@ export async function findApplicationByClientId(tx: Tx, tenantId: string, client
   return tx.selectFrom('applications').selectAll().where('tenant_id', '=', tenantId).where('client_id', '=', clientId).executeTakeFirst();
 }
 
+/** Of these client ids, the applications that registered a back-channel logout URI (OIDC Back-Channel Logout 1.0). */
+export async function findBackchannelTargets(tx: Tx, tenantId: string, clientIds: readonly string[]): Promise<{ id: string; client_id: string }[]> {
+  if (clientIds.length === 0) return [];
+  return tx.selectFrom('applications').select(['id', 'client_id']).where('tenant_id', '=', tenantId).where('client_id', 'in', [...clientIds]).where('backchannel_logout_uri', 'is not', null).execute();
+}
+
 export async function updateApplication(tx: Tx, tenantId: string, id: string, patch: Updateable<ApplicationsTable>): Promise<void> {
   await tx.updateTable('applications').set(patch).where('tenant_id', '=', tenantId).where('id', '=', id).execute();
 }

@@ -20,6 +20,10 @@ export interface ApplicationsTable {
   secret_hash: Uint8Array | null;
   jwks: Json<{ keys: Record<string, unknown>[] }> | null;
   scopes: string[];
+  /** Defaults to none (0027_application_resources.sql). */
+  resources: ColumnType<string[], string[] | undefined, string[]>;
+  backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  backchannel_logout_session_required: ColumnType<boolean, boolean | undefined, boolean>;
   access_token_ttl_seconds: number;
   refresh_token_ttl_seconds: number;
   created_by: string | null;

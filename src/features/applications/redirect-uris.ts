@@ -38,6 +38,30 @@ export function redirectUriProblem(raw: string, type: ApplicationType): string |
   return type === 'native' ? 'must be https, http on a loopback address, or a reverse-domain private-use scheme' : 'must be https';
 }
 
+/**
+ * Why `raw` is refused as an API identifier (an RFC 8707 resource indicator, the `aud` of the JWT access tokens issued
+ * for it), or null. RFC 8707 §2: an absolute URI without a fragment; here `https` with a plain host (no credentials,
+ * no query) or a URN (`urn:example:api`). `urn:tessera:` is Tessera's own namespace (the default audience).
+ */
+export function resourceProblem(raw: string): string | null {
+  if (raw.length > MAX_URI_LENGTH) return 'too long';
+  if (/[\s\u0000-\u001f\u007f\\#]/.test(raw)) return 'contains whitespace, control characters, a backslash or a fragment';
+  if (/^urn:/i.test(raw)) {
+    if (/^urn:tessera:/i.test(raw)) return 'urn:tessera: is reserved';
+    return /^urn:[a-z0-9][a-z0-9-]{0,31}:[^\s]+$/i.test(raw) ? null : 'not a URN (urn:<namespace>:<name>)';
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'not an absolute URI';
+  }
+  if (url.protocol !== 'https:') return 'must be an https URL or a URN';
+  if (url.username || url.password) return 'carries credentials';
+  if (url.search) return 'has a query';
+  return HOST.test(url.hostname) ? null : 'needs a plain host name';
+}
+
 /** Why `raw` is refused as an allowed origin (CORS, RFC 6454 §6.1 serialization), or null. */
 export function originProblem(raw: string): string | null {
   let url: URL;

@@ -3,6 +3,7 @@ import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Database } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import * as store from './artifacts.store.js';
+import { isJwt, JWT_HANDLE_FIELD, jwtHandle } from './jwt-handle.js';
 
 /**
  * oidc-provider's storage (its `Adapter` interface) over PostgreSQL or PGlite, shared by every instance.
@@ -31,6 +32,8 @@ const ID_CONTEXT = 'tessera:oidc-artifact:';
  */
 const SIGNED_COOKIE_MODELS = new Set(['Session', 'Interaction']);
 const UID_CONTEXT = 'tessera:oidc-artifact-uid:';
+/** The models whose ids may be JWT access tokens (RFC 9068). */
+const TOKEN_MODELS = new Set(['AccessToken', 'ClientCredentials']);
 
 export function artifactAdapter({ errors, db, clock, tenantOf, clientMetadata }: ArtifactAdapterDeps): new (model: string) => Adapter {
   const idHash = (model: string, id: string) => hashOpaqueToken(`${model}:${id}`, ID_CONTEXT);
@@ -44,8 +47,20 @@ export function artifactAdapter({ errors, db, clock, tenantOf, clientMetadata }:
   return class ArtifactAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
+    /**
+     * The id an artefact is stored under. A JWT access token (RFC 9068) is stored under its handle (provider-config.ts):
+     * looked up by the JWT itself (userinfo) or by the handle (introspection, revocation), never by its `jti`, which
+     * every resource server sees.
+     */
+    private key(id: string): string {
+      return TOKEN_MODELS.has(this.model) && isJwt(id) ? jwtHandle(id) : id;
+    }
+
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const rest: Record<string, unknown> = { ...payload };
+      const handle = rest[JWT_HANDLE_FIELD];
+      delete rest[JWT_HANDLE_FIELD];
+      if (typeof handle === 'string') id = handle;
       delete rest.jti;
       delete rest.consumed;
       const now = clock.now();
@@ -64,7 +79,7 @@ export function artifactAdapter({ errors, db, clock, tenantOf, clientMetadata }:
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return clientMetadata(id);
-      const row = await db.globalWork((tx) => store.findArtifact(tx, this.model, idHash(this.model, id), clock.now()));
+      const row = await db.globalWork((tx) => store.findArtifact(tx, this.model, idHash(this.model, this.key(id)), clock.now()));
       return row ? revive(row, id) : undefined;
     }
 
@@ -93,7 +108,7 @@ export function artifactAdapter({ errors, db, clock, tenantOf, clientMetadata }:
     }
 
     async destroy(id: string): Promise<void> {
-      await db.globalWork((tx) => store.destroyArtifact(tx, this.model, idHash(this.model, id)));
+      await db.globalWork((tx) => store.destroyArtifact(tx, this.model, idHash(this.model, this.key(id))));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

@@ -13,6 +13,8 @@ import type { Principal } from '../../kernel/principal.js';
 import { type ProviderClient, parseClientId } from '../applications/index.js';
 import type { AuditActor, AuditRecorder } from '../audit/index.js';
 import * as artifacts from './artifacts.store.js';
+import { createBackchannelLogout } from './backchannel-logout.js';
+import type { OutboundNetworkPolicy } from '../../net/outbound-network.js';
 import { OpenIdProviderErrors } from './openid-provider.errors.js';
 import { buildProvider, INTERACTION_TTL_SECONDS, loadOidcProvider, OP_PATH, SUBJECT_CLAIM } from './provider-config.js';
 
@@ -57,6 +59,7 @@ export interface OpenIdProviderDeps {
   readonly applications: {
     findClient(clientId: string): Promise<ProviderClient | undefined>;
     secretMatches(client: Pick<ProviderClient, 'secretHash'>, presented: string): boolean;
+    backchannelTargetsIn(tx: Tx, tenantId: string, clientIds: readonly string[]): Promise<{ id: string; clientId: string }[]>;
   };
   readonly sessions: {
     sessionState(tenantId: string, sessionId: string): Promise<SessionStateView | undefined>;
@@ -66,6 +69,8 @@ export interface OpenIdProviderDeps {
   readonly permissionsIn: (tenantId: string, userId: string, accountId: string) => Promise<string[]>;
   /** Whether the email's domain is verified by the user's tenant (`email_verified`, OIDC Core §5.1). */
   readonly emailVerified: (tenantId: string, email: string) => Promise<boolean>;
+  /** Where back-channel logout may call applications (TESSERA_APPLICATION_ALLOW_LOOPBACK, TESSERA_APPLICATION_PRIVATE_NETWORKS). */
+  readonly applicationNetwork: OutboundNetworkPolicy;
 }
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -104,6 +109,7 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
   const { clock, sessions } = deps;
   let built: { kid: string; provider: Provider; handler: ReturnType<Provider['callback']> } | undefined;
   const serverErrorListeners: ((error: unknown) => void)[] = [];
+  const backchannel = createBackchannelLogout({ db: deps.db, clock, issuer: deps.issuer, audit: deps.audit, network: deps.applicationNetwork, keys: deps.keys, applications: deps.applications });
 
   async function liveState(accountId: string): Promise<SessionStateView | undefined> {
     const ref = parseAccountId(accountId);
@@ -119,6 +125,8 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
       sub: state.userId,
       [SUBJECT_CLAIM]: state.userId,
       acc: state.accountId,
+      // The Tessera session: the `sid` of Logout Tokens (OIDC Back-Channel Logout 1.0 §2.4) and of the ID token.
+      sid: state.sessionId,
       ...(scopes.has('email') ? { email: state.user.email, email_verified: await deps.emailVerified(state.tenantId, state.user.email) } : {}),
       ...(scopes.has('profile') ? { name: state.user.name ?? undefined } : {}),
       ...(scopes.has('permissions') ? { permissions: await deps.permissionsIn(state.tenantId, state.userId, state.accountId) } : {}),
@@ -181,9 +189,15 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
         secretMatches: (c, s) => deps.applications.secretMatches(c, s),
         findAccount,
         accountLive: async (accountId, tesseraAccountId) => (await liveState(accountId))?.accountId === tesseraAccountId,
-        tokenClaims: async (accountId) => {
+        tokenClaims: async (accountId, scope) => {
           const state = await liveState(accountId);
-          return state ? { sub: state.userId, acc: state.accountId } : undefined;
+          if (!state) return undefined;
+          const permissions = scope.split(' ').includes('permissions') ? { permissions: await deps.permissionsIn(state.tenantId, state.userId, state.accountId) } : {};
+          return { sub: state.userId, acc: state.accountId, tid: state.tenantId, sid: state.sessionId, ...permissions };
+        },
+        currentPermissions: async (accountId) => {
+          const state = await liveState(accountId);
+          return state ? deps.permissionsIn(state.tenantId, state.userId, state.accountId) : undefined;
         },
         tenantOf,
         onServerError: (error) => serverErrorListeners.forEach((l) => l(error)),
@@ -220,6 +234,9 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
   return {
     /** The provider signing with the current key, and its request handler. */
     current,
+
+    /** OIDC Back-Channel Logout 1.0: subscribe `sessionsEnded` to the sessions feature's `sessions.ended`. */
+    backchannel,
 
     onServerError(listener: (error: unknown) => void): void {
       serverErrorListeners.push(listener);
@@ -319,8 +336,13 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
       if (interaction.prompt.name !== 'consent' || !accountId || !state) throw new AppError(OpenIdProviderErrors['openid_provider.interaction_not_found']);
       const clientId = String(interaction.params.client_id);
       const grant = (interaction.grantId ? await provider.Grant.find(interaction.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
-      const missing = (interaction.prompt.details as { missingOIDCScope?: string[] }).missingOIDCScope;
+      const asked = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      const missing = asked.missingOIDCScope;
       if (missing?.length) grant.addOIDCScope(missing.join(' '));
+      // The same scopes for the API the access token is for (RFC 8707 resource indicators).
+      for (const [indicator, scopes] of Object.entries(asked.missingResourceScopes ?? {})) {
+        if (scopes.length > 0) grant.addResourceScope(indicator, scopes.join(' '));
+      }
       const grantId = await grant.save();
       const client = await deps.applications.findClient(clientId);
       await audited(state.tenantId, (tx) =>
@@ -334,9 +356,14 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps) {
       return deps.db.globalWork((tx) => artifacts.purgeExpired(tx, clock.now()));
     },
 
-    /** The purge, every hour on each instance (a delete of expired rows: instances running it at once do no harm). */
-    startJobs({ log, intervalMs = 3_600_000, firstMs = 120_000 }: { log: JobLog; intervalMs?: number; firstMs?: number }): PeriodicJob {
-      return startPeriodicJob('openid-provider-purge', async () => ({ expiredArtifacts: await deps.db.globalWork((tx) => artifacts.purgeExpired(tx, clock.now())) }), { log, intervalMs, firstMs });
+    /**
+     * The purge, every hour on each instance (a delete of expired rows: instances running it at once do no harm), and
+     * the back-channel logout deliveries every few seconds (one pass at a time across instances: advisory lock).
+     */
+    startJobs({ log, intervalMs = 3_600_000, firstMs = 120_000, backchannelMs = 5_000 }: { log: JobLog; intervalMs?: number; firstMs?: number; backchannelMs?: number }): PeriodicJob {
+      const purge = startPeriodicJob('openid-provider-purge', async () => ({ expiredArtifacts: await deps.db.globalWork((tx) => artifacts.purgeExpired(tx, clock.now())) }), { log, intervalMs, firstMs });
+      const logout = startPeriodicJob('openid-provider-backchannel-logout', async () => ({ ...(await backchannel.deliver()) }), { log, intervalMs: backchannelMs, firstMs: backchannelMs });
+      return { stop: async () => void (await Promise.all([purge.stop(), logout.stop()])) };
     },
   };
 }

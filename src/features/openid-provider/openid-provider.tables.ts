@@ -21,3 +21,23 @@ declare module '../../db/schema.js' {
     oidc_provider_artifacts: OidcProviderArtifactsTable;
   }
 }
+
+/** The back-channel logout outbox (src/db/migrations/0028_backchannel_logout.sql). */
+export interface BackchannelLogoutOutboxTable {
+  tenant_id: string;
+  id: string;
+  application_id: string;
+  client_id: string;
+  user_id: string;
+  session_id: string;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_error: string | null;
+}
+
+declare module '../../db/schema.js' {
+  interface DB {
+    backchannel_logout_outbox: BackchannelLogoutOutboxTable;
+  }
+}

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { JWK } from 'jose';
+import { decodeJwt, type JWK } from 'jose';
+import * as querystring from 'node:querystring';
 import type * as OidcProviderNamespace from 'oidc-provider';
 import type { Account, AdapterPayload, ClientMetadata, Configuration, KoaContextWithOIDC, default as Provider, SigningAlgorithm as JoseAlgorithm } from 'oidc-provider';
 import type { SigningAlgorithm } from '../../config/config.schema.js';
@@ -8,6 +9,7 @@ import type { Database } from '../../db/database.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { ProviderClient } from '../applications/index.js';
 import { artifactAdapter } from './artifact-adapter.js';
+import { isJwt, JWT_HANDLE_FIELD, jwtHandle } from './jwt-handle.js';
 import { logoutSource, postLogoutSuccessSource, renderError } from './provider-pages.js';
 
 /**
@@ -50,8 +52,28 @@ export interface TesseraClientMetadata {
   readonly tessera_origins: string[];
   readonly tessera_access_ttl: number;
   readonly tessera_refresh_ttl: number;
+  /** The APIs it may name as `resource` (RFC 8707); the first is its default audience. */
+  readonly tessera_resources: string[];
 }
-const TESSERA_METADATA = ['tessera_tenant_id', 'tessera_account_id', 'tessera_first_party', 'tessera_origins', 'tessera_access_ttl', 'tessera_refresh_ttl'] as const;
+const TESSERA_METADATA = ['tessera_tenant_id', 'tessera_account_id', 'tessera_first_party', 'tessera_origins', 'tessera_access_ttl', 'tessera_refresh_ttl', 'tessera_resources'] as const;
+
+/**
+ * The resource indicator (RFC 8707) of an application that registered no API: its JWT access tokens are for the
+ * application itself, `aud` = its client id (a client id is not an absolute URI, which a resource indicator must be).
+ */
+export const clientResource = (clientId: string): string => `urn:tessera:client:${clientId}`;
+
+/** The resource a token request that names none is for: the first registered API, else the application itself. */
+export function defaultResourceOf(metadata: Pick<TesseraClientMetadata, 'tessera_resources'> & { client_id: string }): string {
+  return metadata.tessera_resources[0] ?? clientResource(metadata.client_id);
+}
+
+/** The `aud` of a JWT access token for `resource`, or undefined when the application may not name it. */
+export function audienceOf(metadata: Pick<TesseraClientMetadata, 'tessera_resources'> & { client_id: string }, resource: string): string | undefined {
+  if (resource === clientResource(metadata.client_id)) return metadata.client_id;
+  return metadata.tessera_resources.includes(resource) ? resource : undefined;
+}
+
 
 /** The application as oidc-provider's client metadata (RFC 7591 §2 names). */
 export function clientMetadataOf(app: ProviderClient, alg: SigningAlgorithm): ClientMetadata & TesseraClientMetadata {
@@ -78,6 +100,7 @@ export function clientMetadataOf(app: ProviderClient, alg: SigningAlgorithm): Cl
     tessera_origins: app.allowedOrigins,
     tessera_access_ttl: app.accessTokenTtlSeconds,
     tessera_refresh_ttl: app.refreshTokenTtlSeconds,
+    tessera_resources: app.resources,
   };
 }
 
@@ -93,8 +116,13 @@ export interface ProviderDeps {
   readonly findAccount: (ctx: KoaContextWithOIDC, accountId: string) => Promise<Account | undefined>;
   /** Whether the Tessera session behind an account id is still live (introspection answers inactive otherwise). */
   readonly accountLive: (accountId: string, tesseraAccountId: string) => Promise<boolean>;
-  /** Token claims beyond the library's: the user's `sub` (the account id is the session), `acc`. */
-  readonly tokenClaims: (accountId: string) => Promise<Record<string, unknown> | undefined>;
+  /**
+   * Token claims beyond the library's: the user's `sub` (the account id is the session), `acc`, `tid`, `sid` (the
+   * Tessera session), and `permissions` when the token's scope has `permissions`.
+   */
+  readonly tokenClaims: (accountId: string, scope: string) => Promise<Record<string, unknown> | undefined>;
+  /** The user's permission keys in the account now (introspection answers the current set, not the issued one). */
+  readonly currentPermissions: (accountId: string) => Promise<string[] | undefined>;
   readonly tenantOf: (payload: AdapterPayload) => string | null;
   readonly onServerError: (error: unknown) => void;
 }
@@ -173,7 +201,7 @@ export function buildProvider(oidc: OidcProviderModule, deps: ProviderDeps, key:
     },
     responseTypes: ['code'],
     scopes: [...OP_SCOPES],
-    claims: { openid: ['sub', 'acc'], email: ['email', 'email_verified'], profile: ['name'], permissions: ['permissions'] },
+    claims: { openid: ['sub', 'acc', 'sid'], email: ['email', 'email_verified'], profile: ['name'], permissions: ['permissions'] },
     // The scope's claims go in the ID token too (applications read `acc` and `email` from it without a userinfo call).
     conformIdTokenClaims: false,
     // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: PKCE for every authorization code, public or confidential client; S256 only.
@@ -197,12 +225,27 @@ export function buildProvider(oidc: OidcProviderModule, deps: ProviderDeps, key:
       const grant = existing ?? new ctx.oidc.provider.Grant({ accountId: account.accountId, clientId: client.clientId });
       const asked = [...(ctx.oidc.requestParamScopes ?? new Set<string>())].filter((s) => s !== 'offline_access' || client.grantTypeAllowed('refresh_token'));
       if (asked.length > 0) grant.addOIDCScope(asked.join(' '));
+      // The API the access token is for (RFC 8707): the same scopes, within what that resource server takes.
+      for (const [indicator, server] of Object.entries(ctx.oidc.resourceServers ?? {})) {
+        const scopes = asked.filter((s) => server.scopes.has(s));
+        if (scopes.length > 0) grant.addResourceScope(indicator, scopes.join(' '));
+      }
       await grant.save();
       return grant;
     },
     extraTokenClaims: async (_ctx, token) => {
       const accountId = accountIdOf(token);
-      return accountId ? deps.tokenClaims(accountId) : undefined;
+      return accountId ? deps.tokenClaims(accountId, 'scope' in token && typeof token.scope === 'string' ? token.scope : '') : undefined;
+    },
+    formats: {
+      customizers: {
+        // RFC 9068 §2.2: `sub` is the user (oidc-provider puts the account id, which names the Tessera session here;
+        // the user id is in the extra claims); a client-credentials token keeps `sub` = client id and no user claims.
+        jwt: (_ctx, token, jwt) => {
+          const extra = (token as { extra?: Record<string, unknown> }).extra;
+          if (typeof extra?.sub === 'string') jwt.payload.sub = extra.sub;
+        },
+      },
     },
     clientBasedCORS: (_ctx, origin, client) => meta(client).tessera_origins.includes(origin),
     features: {
@@ -230,6 +273,20 @@ export function buildProvider(oidc: OidcProviderModule, deps: ProviderDeps, key:
         allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
       },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      // RFC 8707 resource indicators → RFC 9068 JWT access tokens, signed by oidc-provider with Tessera's current key.
+      // A request that names no resource gets the application's default audience (its first registered API, else its
+      // client id); a resource it did not register is refused with `invalid_target` (RFC 8707 §2). At the token
+      // endpoint the code's or refresh token's own resource applies (useGrantedResource), so a refresh keeps its audience.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (_ctx, client, oneOf) => oneOf ?? defaultResourceOf({ ...meta(client), client_id: client.clientId }),
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resource, client) => {
+          const audience = audienceOf({ ...meta(client), client_id: client.clientId }, resource);
+          if (!audience) throw new oidc.errors.InvalidTarget('the application has not registered this resource');
+          return { scope: client.scope ?? '', audience, accessTokenFormat: 'jwt', jwt: { sign: { alg: key.alg } } };
+        },
+      },
     },
     interactions: { policy: policy(oidc), url: (_ctx, interaction) => `${OP_PATH}/interaction/${interaction.uid}` },
     routes: OP_ROUTES,
@@ -261,6 +318,86 @@ export function buildProvider(oidc: OidcProviderModule, deps: ProviderDeps, key:
     if (claims.sub !== undefined && typeof subject === 'string') claims.sub = subject;
     return claims;
   };
+  storeJwtAccessTokens(oidc, provider, deps);
+  // OIDC Back-Channel Logout 1.0 §2.1: Tessera sends the Logout Tokens itself (backchannel-logout.ts, on every way a
+  // Tessera session ends), so oidc-provider's own feature (which would fire only on its own session's end) stays off.
+  provider.use(async (ctx, next) => {
+    await next();
+    if ((ctx.oidc as KoaContextWithOIDC['oidc'] | undefined)?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
+      Object.assign(ctx.body, { backchannel_logout_supported: true, backchannel_logout_session_supported: true });
+    }
+  });
   provider.on('server_error', (_ctx: unknown, error: unknown) => deps.onServerError(error));
   return provider;
+}
+
+type TokenModel = { prototype: { getValueAndPayload: (this: TokenInstance) => Promise<{ value: string; payload?: Record<string, unknown> }> }; IN_PAYLOAD: string[] };
+type TokenInstance = Record<string, unknown> & { format?: string; constructor: { IN_PAYLOAD: string[] } };
+const TOKEN_PATHS = new Set([OP_ROUTES.introspection, OP_ROUTES.revocation]);
+/** oidc-provider's own body limit (shared/selective_body.js). */
+const BODY_LIMIT = 56 * 1024;
+
+async function readBody(req: NodeJS.ReadableStream & { headers: Record<string, unknown> }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > BODY_LIMIT) throw new Error('request entity too large');
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * JWT access tokens (RFC 9068) that stay bound to the Tessera session behind them. oidc-provider signs them and keeps
+ * no record; Tessera keeps one (under the JWT's handle, see jwtHandle) so that
+ * - userinfo, introspection (RFC 7662) and revocation (RFC 7009) find them like opaque tokens, and introspection answers
+ *   `active: false` once the session ended (the introspection policy reads the session) and the **current** permissions;
+ * - userinfo accepts them although they carry an audience (the application's API): it is the provider's own endpoint,
+ *   and a token with the `openid` scope is for it too (OIDC Core §5.3.1); the library refuses any `aud` there.
+ */
+function storeJwtAccessTokens(oidc: OidcProviderModule, provider: Provider, deps: ProviderDeps): void {
+  for (const model of [provider.AccessToken, provider.ClientCredentials] as unknown as TokenModel[]) {
+    const issue = model.prototype.getValueAndPayload;
+    model.prototype.getValueAndPayload = async function (this: TokenInstance) {
+      const result = await issue.call(this);
+      if (this.format !== 'jwt' || result.payload) return result;
+      const claims = decodeJwt(result.value);
+      const payload: Record<string, unknown> = {};
+      for (const field of this.constructor.IN_PAYLOAD) {
+        if (this[field] !== undefined) payload[field] = this[field];
+      }
+      return { value: result.value, payload: { ...payload, iat: claims.iat, exp: claims.exp, [JWT_HANDLE_FIELD]: jwtHandle(result.value) } };
+    };
+  }
+  const AccessToken = provider.AccessToken as unknown as { find(value: string, options?: object): Promise<{ aud?: unknown; scopes: Set<string> } | undefined> };
+  const find = AccessToken.find.bind(AccessToken);
+  AccessToken.find = async (value, options) => {
+    const token = await find(value, options);
+    const ctx = oidc.Provider.ctx;
+    if (token?.aud !== undefined && ctx?.oidc?.route === 'userinfo' && token.scopes.has('openid')) token.aud = undefined;
+    return token;
+  };
+  provider.use(async (ctx, next) => {
+    // A JWT presented at introspection or revocation is looked up by its handle (the library refuses JWT-shaped values).
+    if (ctx.method === 'POST' && TOKEN_PATHS.has(ctx.path as never) && ctx.is('application/x-www-form-urlencoded')) {
+      const params = querystring.parse(await readBody(ctx.req));
+      if (typeof params.token === 'string' && isJwt(params.token)) params.token = jwtHandle(params.token);
+      (ctx.req as { body?: string }).body = querystring.stringify(params);
+    }
+    await next();
+    const oidcCtx = ctx.oidc as KoaContextWithOIDC['oidc'] | undefined;
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (oidcCtx?.route !== 'introspection' || body?.active !== true) return;
+    const token = (oidcCtx.entities.AccessToken ?? oidcCtx.entities.RefreshToken) as { accountId?: string; scopes: Set<string>; extra?: Record<string, unknown> } | undefined;
+    if (!token?.accountId) return;
+    // RFC 7662 §2.2: the token's state now: the Tessera session's id and the user's current permissions.
+    if (typeof token.extra?.sid === 'string') body.sid = token.extra.sid;
+    if (token.scopes.has('permissions')) {
+      const permissions = await deps.currentPermissions(token.accountId);
+      if (permissions) body.permissions = permissions;
+      else ctx.body = { active: false };
+    }
+  });
 }

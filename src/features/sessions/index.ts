@@ -1,4 +1,5 @@
 export { createSessions, type SessionsService } from './sessions.service.js';
+export type { SessionEvent } from './session-issuer.js';
 export { createGuessThrottle, type GuessThrottle } from './guess-throttle.js';
 export { loginAnswerer, sessionsRoutes } from './sessions.routes.js';
 export type { AuthenticatedUser, LoginResult } from './login-pipeline.js';

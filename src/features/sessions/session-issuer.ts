@@ -1,4 +1,5 @@
 import type { Tx } from '../../db/database.js';
+import type { EventBus } from '../../kernel/events.js';
 import { AppError } from '../../kernel/app-error.js';
 import { newId } from '../../kernel/ids.js';
 import { hashRefreshToken, newRefreshToken } from './refresh-token.js';
@@ -36,7 +37,14 @@ export interface IssuedSession {
 }
 
 /** Creating sessions and tokens: shared by login, account selection, switching and refresh. */
-export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
+/**
+ * What sessions tell other features: sessions ended (for any reason: logout, revocation, de-provisioning, a password
+ * reset, refresh-token reuse, SAML SLO), emitted inside the transaction that ended them, by the one path that ends
+ * sessions (`revoke`): no caller can forget it. Subscribers act in the same transaction (src/kernel/events.ts).
+ */
+export type SessionEvent = { readonly type: 'sessions.ended'; readonly tenantId: string; readonly sessions: readonly { readonly id: string; readonly userId: string }[]; readonly reason: string };
+
+export function createIssuer(deps: SessionsDeps, states: SessionStateSource, events?: EventBus<SessionEvent, Tx>) {
   const settings = { issuer: deps.issuer, audience: deps.audience };
   const nowSeconds = () => Math.floor(deps.clock.now().getTime() / 1000);
 
@@ -131,10 +139,12 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource) {
 
     /** Revokes sessions and makes the revocation visible to the very next request (DESIGN §3). */
     async revoke(tx: Tx, tenantId: string, filter: { sessionId?: string; userId?: string; exceptSessionId?: string; sourceIds?: readonly string[] }, reason: string): Promise<string[]> {
-      const ids = await store.revokeSessions(tx, tenantId, filter, deps.clock.now(), reason);
+      const ended = await store.revokeSessionsOfUsers(tx, tenantId, filter, deps.clock.now(), reason);
+      const ids = ended.map((s) => s.id);
       if (ids.length > 0) deps.telemetry?.sessionsRevoked(reason, ids.length);
       if (filter.userId) states.forgetUser(tenantId, filter.userId);
       for (const id of ids) states.forgetSession(tenantId, id);
+      if (ended.length > 0) await events?.emit(tx, { type: 'sessions.ended', tenantId, sessions: ended, reason });
       return ids;
     },
   };

@@ -1,7 +1,8 @@
 import { createAuthenticator } from './authenticator.js';
 import { createLogin } from './login.service.js';
 import { createSessionLifecycle } from './session-lifecycle.service.js';
-import { createIssuer } from './session-issuer.js';
+import { createIssuer, type SessionEvent } from './session-issuer.js';
+import { createEventBus, type EventSource } from '../../kernel/events.js';
 import { batchedStateSource, memoryStateSource } from './session-state.js';
 import type { Tx } from '../../db/database.js';
 import { AppError } from '../../kernel/app-error.js';
@@ -20,12 +21,15 @@ export function createSessions(deps: SessionsDeps) {
   // One process on the embedded database: session state is served from memory (DESIGN §3).
   const telemetry = deps.telemetry ?? noTelemetry;
   const states = deps.db.engine === 'pglite' ? memoryStateSource(deps.db) : batchedStateSource(deps.db, { onBatch: (size) => telemetry.sessionStateBatch(size) });
-  const issuer = createIssuer(deps, states);
+  const events = createEventBus<SessionEvent, Tx>();
+  const issuer = createIssuer(deps, states, events);
   const login = counted(createLogin(deps, issuer), telemetry);
   const sessions = countedRefresh(createSessionLifecycle(deps, issuer), telemetry);
   const findKey = (kid: string) => deps.keys.publishedKey(kid);
   const authenticator = createAuthenticator({ clock: deps.clock, keys: deps.keys, settings: { issuer: deps.issuer, audience: deps.audience }, states, findKey });
   return {
+    /** Sessions ended, in the transaction that ended them (session-issuer.ts `SessionEvent`). */
+    events: events as EventSource<SessionEvent, Tx>,
     authenticator,
     ...login,
     ...sessions,

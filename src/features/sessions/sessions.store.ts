@@ -48,13 +48,18 @@ export async function findSession(tx: Tx, tenantId: string, sessionId: string) {
 }
 
 /** Revokes live sessions matching the filter; returns the ids revoked. */
-export async function revokeSessions(
+export async function revokeSessions(tx: Tx, tenantId: string, filter: { sessionId?: string; userId?: string; exceptSessionId?: string; sourceIds?: readonly string[] }, now: Date, reason: string): Promise<string[]> {
+  return (await revokeSessionsOfUsers(tx, tenantId, filter, now, reason)).map((r) => r.id);
+}
+
+/** The same, with each revoked session's user. */
+export async function revokeSessionsOfUsers(
   tx: Tx,
   tenantId: string,
   filter: { sessionId?: string; userId?: string; exceptSessionId?: string; sourceIds?: readonly string[] },
   now: Date,
   reason: string,
-): Promise<string[]> {
+): Promise<{ id: string; userId: string }[]> {
   // No source named: nothing to revoke (never "every session of the tenant").
   if (filter.sourceIds !== undefined && filter.sourceIds.length === 0) return [];
   let q = tx
@@ -66,8 +71,8 @@ export async function revokeSessions(
   if (filter.userId) q = q.where('user_id', '=', filter.userId);
   if (filter.exceptSessionId) q = q.where('id', '<>', filter.exceptSessionId);
   if (filter.sourceIds) q = q.where('source_id', 'in', [...filter.sourceIds]);
-  const rows = await q.returning('id').execute();
-  return rows.map((r) => r.id);
+  const rows = await q.returning(['id', 'user_id']).execute();
+  return rows.map((r) => ({ id: r.id, userId: r.user_id }));
 }
 
 export async function listLiveSessionsOfUser(tx: Tx, tenantId: string, userId: string, now: Date) {
