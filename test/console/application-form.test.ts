@@ -78,8 +78,18 @@ describe('the Applications form', () => {
       expect('redirectUris' in body, type).toBe(type !== 'machine');
       expect('allowedOrigins' in body, type).toBe(type === 'spa');
       expect('tokenEndpointAuthMethod' in body, type).toBe(type === 'web' || type === 'machine');
+      expect('backchannelLogoutUri' in body, type).toBe(type === 'web');
       expect(UpdateApplicationBody.safeParse(updateBody(form)).success, type).toBe(true);
     }
+  });
+
+  it('checks a web app\'s back-channel logout URI by the rules of its redirect URIs, empty meaning none', () => {
+    const base = { ...NEW_APPLICATION, name: 'x', redirectUris: 'https://a.example.com/cb' };
+    expect(validate({ ...base, backchannelLogoutUri: 'http://a.example.com/bc' }, true).backchannelLogoutUri).toBe('http://a.example.com/bc: http is allowed only on a loopback address.');
+    expect(validate({ ...base, backchannelLogoutUri: 'https://a.example.com/bc#x' }, true).backchannelLogoutUri).toBe('https://a.example.com/bc#x: has a fragment.');
+    expect(validate({ ...base, backchannelLogoutUri: 'https://a.example.com/bc' }, true)).toEqual({});
+    expect(createBody({ ...base, backchannelLogoutUri: '  ' })).toMatchObject({ backchannelLogoutUri: null });
+    expect(CreateApplicationBody.safeParse(createBody({ ...base, backchannelLogoutUri: 'https://a.example.com/bc', backchannelLogoutSessionRequired: true })).success).toBe(true);
   });
 
   it('shows lifetimes in their largest whole unit and converts them back to seconds', () => {
@@ -87,8 +97,8 @@ describe('the Applications form', () => {
     expect(lifetimeOf(1_209_600)).toEqual({ value: 14, unit: 'days' });
     expect(lifetimeOf(7200)).toEqual({ value: 2, unit: 'hours' });
     expect(lifetimeOf(90)).toEqual({ value: 90, unit: 'seconds' });
-    const form = formOf({ name: 'a', type: 'web', firstParty: false, redirectUris: ['https://a.example.com/cb'], postLogoutRedirectUris: [], allowedOrigins: [], tokenEndpointAuthMethod: 'client_secret_post', scopes: ['openid'], accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400 });
-    expect(updateBody(form)).toMatchObject({ accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400, firstParty: false, redirectUris: ['https://a.example.com/cb'] });
+    const form = formOf({ name: 'a', type: 'web', firstParty: false, redirectUris: ['https://a.example.com/cb'], postLogoutRedirectUris: [], allowedOrigins: [], backchannelLogoutUri: 'https://a.example.com/bc', backchannelLogoutSessionRequired: true, tokenEndpointAuthMethod: 'client_secret_post', scopes: ['openid'], accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400 });
+    expect(updateBody(form)).toMatchObject({ accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400, firstParty: false, redirectUris: ['https://a.example.com/cb'], backchannelLogoutUri: 'https://a.example.com/bc', backchannelLogoutSessionRequired: true });
   });
 
   it('configures openid-client with the client authentication the application was registered with', () => {

@@ -274,6 +274,24 @@ function ApplicationFields({ form, errors, onChange, creating }: { form: Applica
           onChange={(e) => set({ allowedOrigins: e.currentTarget.value })}
         />
       )}
+      {f.backchannel && (
+        <>
+          <TextInput
+            label="Back-channel logout URI"
+            description="Optional. Where Tessera POSTs a logout token when a user's session ends, so the app can end its own (OpenID Connect Back-Channel Logout). https (http only on localhost)."
+            value={form.backchannelLogoutUri}
+            error={errors.backchannelLogoutUri}
+            onChange={(e) => set({ backchannelLogoutUri: e.currentTarget.value })}
+          />
+          <Switch
+            label="The app needs the session id (sid) in logout tokens"
+            description="Tessera always sends it; this records that the app relies on it."
+            checked={form.backchannelLogoutSessionRequired}
+            disabled={form.backchannelLogoutUri.trim() === ''}
+            onChange={(e) => set({ backchannelLogoutSessionRequired: e.currentTarget.checked })}
+          />
+        </>
+      )}
       {f.authMethod && creating && (
         <Select
           label="Client authentication"

@@ -56,6 +56,9 @@ export interface ApplicationForm {
   redirectUris: string;
   postLogoutRedirectUris: string;
   allowedOrigins: string;
+  /** OIDC Back-Channel Logout 1.0 §2.2 (web apps); empty: none. */
+  backchannelLogoutUri: string;
+  backchannelLogoutSessionRequired: boolean;
   authMethod: AuthMethod;
   /** The JWKS as typed; empty on edit means "keep the stored keys". */
   jwks: string;
@@ -71,6 +74,8 @@ export const NEW_APPLICATION: ApplicationForm = {
   redirectUris: '',
   postLogoutRedirectUris: '',
   allowedOrigins: '',
+  backchannelLogoutUri: '',
+  backchannelLogoutSessionRequired: false,
   authMethod: 'client_secret_basic',
   jwks: '',
   scopes: ['openid', 'email', 'profile', 'offline_access'],
@@ -100,6 +105,7 @@ export function fieldsOf(type: ApplicationType) {
   return {
     redirects: type !== 'machine',
     origins: type === 'spa',
+    backchannel: type === 'web',
     authMethod: type === 'web' || type === 'machine',
     scopes: type !== 'machine',
     refreshTtl: type !== 'machine',
@@ -173,7 +179,7 @@ export function parseJwks(text: string): { jwks: { keys: PublicJwk[] } } | { pro
   return { jwks: { keys: keys as PublicJwk[] } };
 }
 
-export type FormErrors = Partial<Record<'name' | 'redirectUris' | 'postLogoutRedirectUris' | 'allowedOrigins' | 'jwks' | 'scopes' | 'accessTtl' | 'refreshTtl', string>>;
+export type FormErrors = Partial<Record<'name' | 'redirectUris' | 'backchannelLogoutUri' | 'postLogoutRedirectUris' | 'allowedOrigins' | 'jwks' | 'scopes' | 'accessTtl' | 'refreshTtl', string>>;
 
 function urisError(text: string, check: (uri: string) => string | null, max: number): string | undefined {
   const list = lines(text);
@@ -205,6 +211,8 @@ export function validate(form: ApplicationForm, creating: boolean): FormErrors {
     errors.postLogoutRedirectUris = urisError(form.postLogoutRedirectUris, (u) => redirectUriProblem(u, form.type), LIMITS.uris);
   }
   if (f.origins) errors.allowedOrigins = urisError(form.allowedOrigins, originProblem, LIMITS.uris);
+  // The API holds the back-channel logout URI to the rules of a web app's redirect URI (https, http on loopback).
+  if (f.backchannel && form.backchannelLogoutUri.trim() !== '') errors.backchannelLogoutUri = urisError(form.backchannelLogoutUri, (u) => redirectUriProblem(u, 'web'), 1);
   if (f.authMethod && form.authMethod === 'private_key_jwt' && (creating || form.jwks.trim() !== '')) {
     const parsed = parseJwks(form.jwks);
     if ('problem' in parsed) errors.jwks = parsed.problem;
@@ -226,6 +234,7 @@ function settingsOf(form: ApplicationForm) {
     firstParty: form.firstParty,
     ...(f.redirects ? { redirectUris: lines(form.redirectUris), postLogoutRedirectUris: lines(form.postLogoutRedirectUris) } : {}),
     ...(f.origins ? { allowedOrigins: lines(form.allowedOrigins) } : {}),
+    ...(f.backchannel ? { backchannelLogoutUri: form.backchannelLogoutUri.trim() || null, backchannelLogoutSessionRequired: form.backchannelLogoutSessionRequired } : {}),
     ...(jwks && 'jwks' in jwks ? { jwks: jwks.jwks } : {}),
     ...(f.scopes ? { scopes: SCOPES.filter((s) => form.scopes.includes(s)) } : {}),
     accessTokenTtlSeconds: seconds(form.accessTtl),
@@ -251,6 +260,8 @@ export function formOf(app: {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   allowedOrigins: string[];
+  backchannelLogoutUri: string | null;
+  backchannelLogoutSessionRequired: boolean;
   tokenEndpointAuthMethod: string;
   scopes: string[];
   accessTokenTtlSeconds: number;
@@ -263,6 +274,8 @@ export function formOf(app: {
     redirectUris: app.redirectUris.join('\n'),
     postLogoutRedirectUris: app.postLogoutRedirectUris.join('\n'),
     allowedOrigins: app.allowedOrigins.join('\n'),
+    backchannelLogoutUri: app.backchannelLogoutUri ?? '',
+    backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     authMethod: app.tokenEndpointAuthMethod === 'none' ? 'client_secret_basic' : (app.tokenEndpointAuthMethod as AuthMethod),
     jwks: '',
     scopes: app.scopes,
