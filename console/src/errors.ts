@@ -78,6 +78,8 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   // Applications
   'applications.invalid_redirect_uri': { message: 'A redirect URI is not acceptable.', next: 'Use the exact https address the application receives the answer on (http only on localhost), without a #fragment.' },
   'applications.invalid_origin': { message: 'An allowed origin is not acceptable.', next: 'Give scheme, host and port only, such as https://app.example.com.' },
+  // An application's API identifiers (`resources`, RFC 8707 resource indicators).
+  'applications.invalid_resource': { message: 'An API identifier is not acceptable.', next: 'Give the identifier your API checks as its audience: an https URL without query or fragment, or a URN.' },
   'applications.invalid_config': { message: "These settings do not fit the application's type.", next: 'Change the setting the message names.' },
   'applications.not_found': { message: 'This application no longer exists.', next: 'Reload the list of applications.' },
   sso_expired: { message: 'The single sign-on attempt took too long or was interrupted.', next: 'Start again, in this browser, with cookies allowed.' },
@@ -134,7 +136,7 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
  * Codes whose server message carries the specific reason (which discovery step failed, which rule is invalid, which
  * permissions are missing): the console shows it under the human text, since the fix depends on it.
  */
-export const REASON_CODES: ReadonlySet<string> = new Set(['sso_config', 'sso.invalid_rule', 'scim.invalid_mapping', 'rbac.grant_exceeds_own_access', 'rbac.unknown_permission', 'invalid_request', 'audit.invalid_settings']);
+export const REASON_CODES: ReadonlySet<string> = new Set(['sso_config', 'sso.invalid_rule', 'scim.invalid_mapping', 'rbac.grant_exceeds_own_access', 'rbac.unknown_permission', 'invalid_request', 'audit.invalid_settings', 'applications.invalid_redirect_uri', 'applications.invalid_origin', 'applications.invalid_resource', 'applications.invalid_config']);
 
 /** The human text for a code; an unknown code falls back to the server's message. */
 export function humanError(code: string, serverMessage?: string): HumanError {

@@ -6,7 +6,7 @@ import { selfSignedCertificate } from '../../src/features/sso/saml-sp-keys.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
 import { RunningClock } from '../../src/kernel/clock.js';
-import { expectCleanPage, launchBrowser, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
+import { browserPages, sharedConsoleBuild } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { callApi, requestJson } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
@@ -28,31 +28,26 @@ const certificateEndingIn = (days: number): string =>
 describe.each(engines())('console identity and access pages in Chromium [%s]', { timeout: 90_000 }, (engine) => {
   let t: TestApp;
   let op: TestOp;
-  let browser: TestBrowser;
+  const pages = browserPages(engine);
   let page: Page;
-  let problems: string[] = [];
   const unique = () => newId().slice(-10);
 
   beforeAll(async () => {
     // The server's clock runs with real time (the OpenID Provider and the browser date things by it), so the
     // suite's own API tokens, obtained once per suite, live an hour rather than 5 minutes.
     ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: await sharedConsoleBuild(), clock: new RunningClock(), env: { TESSERA_ACCESS_TOKEN_TTL: '3600' } }));
-    browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
     await op?.close();
     await t?.close();
   });
 
   async function freshPage(): Promise<Page> {
-    page = await browser.newPage();
-    page.setDefaultTimeout(10_000);
-    problems = watchPage(page);
+    page = await pages.freshPage();
     return page;
   }
 
-  const checkPage = (name: string) => expectCleanPage(page, problems, `${engine}-${name}`, name);
+  const checkPage = (name: string) => pages.checkPage(name);
 
   async function signIn(who: { email: string; password: string }, section: string): Promise<void> {
     await freshPage();
@@ -105,7 +100,7 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
     const sub = `t-${unique()}`;
     op.addAccount(sub, { email: `tester@${domain}`, email_verified: true, name: 'Tester', groups: ['engineers'] });
     op.queueLogin(sub);
-    const [popup] = await Promise.all([browser.context.waitForEvent('page'), card.getByRole('button', { name: 'Test connection' }).click()]);
+    const [popup] = await Promise.all([pages.browser.context.waitForEvent('page'), card.getByRole('button', { name: 'Test connection' }).click()]);
     await popup.waitForURL(/\/console\/sso\/test-finished\?ssoTest=/);
     await popup.getByRole('heading', { name: 'Test finished' }).waitFor();
     await popup.close();

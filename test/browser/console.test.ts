@@ -6,7 +6,7 @@ import { ERROR_MESSAGES } from '../../console/src/errors.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
 import { RunningClock } from '../../src/kernel/clock.js';
-import { expectCleanPage, launchBrowser, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
+import { browserPages, sharedConsoleBuild } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { callApi } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
@@ -22,9 +22,8 @@ import { markDomainVerified, startSsoTestApp } from '../support/sso.js';
 describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout: 90_000 }, (engine) => {
   let t: TestApp;
   let op: TestOp;
-  let browser: TestBrowser;
+  const pages = browserPages(engine);
   let page: Page;
-  let problems: string[] = [];
   const PASSWORD = 'correct horse battery staple 42';
   const unique = () => newId().slice(-10);
 
@@ -32,24 +31,18 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     // The server's clock runs with real time (the OpenID Provider and the browser date things by it), so the
     // suite's own API tokens, obtained once per suite, live an hour rather than 5 minutes.
     ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: await sharedConsoleBuild(), clock: new RunningClock(), env: { TESSERA_ACCESS_TOKEN_TTL: '3600' } }));
-    browser = await launchBrowser();
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
     await op?.close();
     await t?.close();
   });
 
   async function freshPage(): Promise<Page> {
-    page = await browser.newPage();
-    // A step that does not happen fails with the locator it waited for, well before the test's own timeout.
-    page.setDefaultTimeout(10_000);
-    problems = watchPage(page);
-    if (process.env.DEBUG_PAGES) page.on('request', (r) => console.log('REQ', r.method(), r.url()));
+    page = await pages.freshPage();
     return page;
   }
 
-  const checkPage = (name: string) => expectCleanPage(page, problems, `${engine}-${name}`, name);
+  const checkPage = (name: string) => pages.checkPage(name);
 
   async function signInWithPassword(email: string, password: string): Promise<void> {
     await page.goto(`${t.url}/login`);
@@ -98,7 +91,7 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     await page.reload();
     await eventually(() => page.getByTestId('signed-in-as').textContent()).toMatch(email);
     expect(await page.evaluate('JSON.stringify(localStorage) + JSON.stringify(sessionStorage)')).toBe('{}{}');
-    const cookies = await browser.context.cookies(`${t.url}/auth/refresh`);
+    const cookies = await pages.browser.context.cookies(`${t.url}/auth/refresh`);
     expect(cookies.find((c) => c.name === 'tessera_refresh')?.httpOnly).toBe(true);
     // Sign out ends the session: the console sends the browser back to sign in.
     await page.getByRole('button', { name: 'Sign out' }).click();

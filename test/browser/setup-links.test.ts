@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/kernel/ids.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { RunningClock } from '../../src/kernel/clock.js';
-import { expectCleanPage, launchBrowser, screenshot, sharedConsoleBuild, type TestBrowser, watchPage } from '../support/browser.js';
+import { browserPages, launchBrowser, screenshot, sharedConsoleBuild } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.js';
 import { callApi, requestJson } from '../support/http.js';
@@ -25,21 +25,18 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
   let t: TestApp;
   let op: TestOp;
   let dns: TestDnsServer;
-  let browser: TestBrowser;
+  const pages = browserPages(`${engine}-setup`, { timeoutMs: 15_000 });
   let admin: LoggedIn;
   let page: Page;
-  let problems: string[] = [];
 
   beforeAll(async () => {
     dns = await startDnsServer();
     const port = await freePort();
     t = await startTestApp(engine, { port, clock: new RunningClock(), consoleDir: await sharedConsoleBuild(), env: { TESSERA_SSO_ALLOW_LOOPBACK: 'true', PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_DNS_SERVERS: dns.server, TESSERA_DNS_TIMEOUT_MS: '1000', TESSERA_ACCESS_TOKEN_TTL: '3600' } });
     op = await startOp({ redirectUri: `${t.url}/auth/sso/oidc/callback` });
-    browser = await launchBrowser();
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
   }, 180_000);
   afterAll(async () => {
-    await browser?.close();
     await op?.close();
     await t?.close();
     await dns?.close();
@@ -49,13 +46,11 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
   const unique = (label: string) => `${label}-${newId().slice(-8)}.example`;
 
   async function freshPage(): Promise<Page> {
-    page = await browser.newPage();
-    page.setDefaultTimeout(15_000);
-    problems = watchPage(page);
+    page = await pages.freshPage();
     return page;
   }
 
-  const checkPage = (name: string, p: Page = page) => expectCleanPage(p, problems, `${engine}-setup-${name}`, name);
+  const checkPage = (name: string, p: Page = page) => pages.checkPage(name, p);
 
   /** The tenant administrator creates a link in the console; its URL, shown once. */
   async function createLinkInConsole(note: string): Promise<string> {
@@ -119,7 +114,7 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
     // The server's clock is fixed: set to now before each sign-in, so the OP's id_token is not from its future.
     t.clock.set(new Date());
     op.queueLogin('it-admin', {});
-    const [popup] = await Promise.all([browser.context.waitForEvent('page'), it.getByRole('button', { name: 'Test sign-in' }).click()]);
+    const [popup] = await Promise.all([pages.browser.context.waitForEvent('page'), it.getByRole('button', { name: 'Test sign-in' }).click()]);
     await popup.waitForURL(/\/setup\?ssoTest=/);
     await popup.getByText('Test sign-in finished').waitFor();
     await popup.close();
@@ -185,7 +180,7 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
       await it.getByLabel('Or the IdP metadata XML').fill(idpMetadata().replaceAll(IDP_SSO_URL, idpSso));
       await it.getByRole('button', { name: 'Save connection' }).click();
       await it.getByTestId('connection-saved').waitFor();
-      const [popup] = await Promise.all([browser.context.waitForEvent('page'), it.getByRole('button', { name: 'Test sign-in' }).click()]);
+      const [popup] = await Promise.all([pages.browser.context.waitForEvent('page'), it.getByRole('button', { name: 'Test sign-in' }).click()]);
       await popup.waitForURL(/\/setup\?ssoTest=/);
       await popup.close();
       await it.getByTestId('test-succeeded').waitFor();

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { runShared } from './run-dir.js';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 /**
  * Browser tests drive Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it) with playwright-core.
@@ -148,4 +148,54 @@ export async function expectCleanPage(page: Page, problems: readonly string[], f
   const violations = await seriousViolations(page);
   expect(violations.map((v) => `${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`), label).toEqual([]);
   expect(problems, label).toEqual([]);
+}
+
+/** One suite's Chromium and its current page, as every console suite uses them (see `browserPages`). */
+export interface SuitePages {
+  readonly browser: TestBrowser;
+  /** The page `freshPage` opened last. */
+  readonly page: Page;
+  /** A fresh page with no cookies, a default timeout (10 s unless `timeoutMs`) and its CSP and script errors watched. */
+  freshPage(): Promise<Page>;
+  /** `expectCleanPage` of the current page (or `other`), saved as `test-results/<prefix>-<name>.png`. */
+  checkPage(name: string, other?: Page): Promise<void>;
+}
+
+/**
+ * Launches Chromium for the suite that calls it (in its own `beforeAll`, closed in `afterAll`), and gives it the
+ * fresh page and the page check every console suite repeated. Call it inside the `describe` block.
+ */
+export function browserPages(prefix: string, options: { timeoutMs?: number } = {}): SuitePages {
+  let browser: TestBrowser | undefined;
+  let page: Page | undefined;
+  let problems: string[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    get browser() {
+      if (!browser) throw new Error('Chromium is not launched yet: use the browser inside a test or a later beforeAll');
+      return browser;
+    },
+    get page() {
+      if (!page) throw new Error('no page yet: call freshPage() first');
+      return page;
+    },
+    async freshPage() {
+      if (!browser) throw new Error('Chromium is not launched yet');
+      page = await browser.newPage();
+      // A step that does not happen fails with the locator it waited for, well before the test's own timeout.
+      page.setDefaultTimeout(options.timeoutMs ?? 10_000);
+      problems = watchPage(page);
+      if (process.env.DEBUG_PAGES) page.on('request', (r) => console.log('REQ', r.method(), r.url()));
+      return page;
+    },
+    checkPage(name, other) {
+      if (!page && !other) throw new Error('no page yet: call freshPage() first');
+      return expectCleanPage(other ?? page!, problems, `${prefix}-${name}`, name);
+    },
+  };
 }

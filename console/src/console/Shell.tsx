@@ -1,9 +1,9 @@
 import { AppShell, Button, Group, NavLink, Select, Text, Title } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { type ReactElement, useEffect, useState } from 'react';
 import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api, call, refreshSession, setSession } from '../api/client';
-import { ErrorState, Loading } from '../ui/states';
+import { ErrorState, Loading, NoAccess } from '../ui/states';
 import { useMe, useMyAccess, usePermissions, useSession } from './access';
 import { AccessPage } from './pages/Access';
 import { AuditPage } from './pages/Audit';
@@ -18,10 +18,15 @@ import { SetupLinksPage } from './pages/SetupLinks';
 import { AssignmentsPage } from './pages/Assignments';
 import { OrganizationsPage } from './pages/Organizations';
 import { ApiKeysPage } from './pages/ApiKeys';
+import { ApplicationsPage } from './pages/Applications';
 import { UsersPage } from './pages/Users';
 
-/** The console's pages and the permission each needs to be shown (the API checks again on every call). */
-const PAGES = [
+/**
+ * The console's pages and the permission each needs to be shown (the API checks again on every call). A page with
+ * `deniedState` answers its URL with a "you don't have access" state for users without the permission; the others
+ * send such users to their profile.
+ */
+const PAGES: readonly { path: string; label: string; permission: string | null; element: ReactElement; deniedState?: boolean }[] = [
   { path: 'profile', label: 'My profile', permission: null, element: <ProfilePage /> },
   { path: 'access', label: 'My access', permission: null, element: <AccessPage /> },
   { path: 'users', label: 'Users', permission: 'idp.view', element: <UsersPage /> },
@@ -33,10 +38,11 @@ const PAGES = [
   { path: 'setup-links', label: 'Setup links', permission: 'sso.view', element: <SetupLinksPage /> },
   { path: 'roles', label: 'Roles', permission: 'roles.view', element: <RolesPage /> },
   { path: 'assignments', label: 'Role assignments', permission: 'access_grants.view', element: <AssignmentsPage /> },
+  { path: 'applications', label: 'Applications', permission: 'applications.manage', element: <ApplicationsPage />, deniedState: true },
   { path: 'api-keys', label: 'API keys', permission: 'security.manage', element: <ApiKeysPage /> },
   { path: 'security', label: 'Security settings', permission: 'idp.view', element: <SecurityPage /> },
   { path: 'audit', label: 'Audit log', permission: 'audit.view', element: <AuditPage /> },
-] as const;
+];
 
 /** `/console/*`: restores the session from the refresh cookie on a reload, else sends the browser to sign in. */
 export function ConsoleRoot() {
@@ -92,6 +98,9 @@ function Shell() {
           <Routes>
             {visible.map((p) => (
               <Route key={p.path} path={`${p.path}/*`} element={p.element} />
+            ))}
+            {PAGES.filter((p) => p.deniedState && !visible.includes(p)).map((p) => (
+              <Route key={p.path} path={`${p.path}/*`} element={<NoAccess page={p.label} permission={p.permission ?? ''} />} />
             ))}
             <Route path="*" element={<Navigate to="/console/profile" replace />} />
           </Routes>

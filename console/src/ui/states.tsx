@@ -1,4 +1,4 @@
-import { Alert, Button, Center, Group, Loader, Modal, Stack, Text } from '@mantine/core';
+import { Alert, Button, Center, Code, Group, Loader, Modal, Stack, Text, Title } from '@mantine/core';
 import { type ReactNode, useState } from 'react';
 import { ApiError } from '../api/client';
 import { humanError, REASON_CODES } from '../errors';
@@ -98,5 +98,24 @@ export function ConfirmButton(props: {
         </Stack>
       </Modal>
     </>
+  );
+}
+
+/**
+ * What a page reached by its URL shows to a user whose roles do not allow it: its name, that access is missing and
+ * the permission to ask for. The navigation hides such pages; the API refuses their calls either way.
+ */
+export function NoAccess({ page, permission }: { page: string; permission: string }) {
+  return (
+    <Stack maw={700}>
+      <Title order={1} size="h2">
+        {page}
+      </Title>
+      <Alert color="yellow" title="You don't have access to this page" data-testid="no-access">
+        <Text size="sm">
+          It needs the permission <Code>{permission}</Code> in this account. Ask an administrator for a role that includes it, or switch to an account where you have it.
+        </Text>
+      </Alert>
+    </Stack>
   );
 }
