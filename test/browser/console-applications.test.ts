@@ -17,6 +17,7 @@ interface Application {
   type: string;
   redirectUris: string[];
   allowedOrigins: string[];
+  resources: string[];
   backchannelLogoutUri: string | null;
   backchannelLogoutSessionRequired: boolean;
   tokenEndpointAuthMethod: string;
@@ -94,6 +95,7 @@ describe.each(engines())('console Applications page in Chromium [%s]', { timeout
     expect((await api<{ items: unknown[] }>(admin, 'GET', '/api/v1/applications')).body.items).toEqual([]);
     await pages.checkPage('console-applications-create');
     await dialog.getByRole('textbox', { name: 'Redirect URIs', exact: true }).fill('https://patch.example.com/callback');
+    await dialog.getByRole('textbox', { name: 'APIs (resource identifiers)' }).fill('https://api.patch.example.com/\nurn:example:reports');
     await dialog.getByRole('textbox', { name: 'Back-channel logout URI' }).fill('https://patch.example.com/backchannel');
     await dialog.getByRole('switch', { name: 'The app needs the session id (sid) in logout tokens' }).check();
     await dialog.getByRole('switch', { name: 'First-party application' }).uncheck();
@@ -107,7 +109,7 @@ describe.each(engines())('console Applications page in Chromium [%s]', { timeout
     const secret = (await created.getByTestId('application-client-secret').textContent())!;
     expect(secret).toMatch(/^tcs1\./);
     const [app] = (await api<{ items: Application[] }>(admin, 'GET', '/api/v1/applications')).body.items;
-    expect(app).toMatchObject({ name: 'Patch Manager', type: 'web', firstParty: false, redirectUris: ['https://patch.example.com/callback'], tokenEndpointAuthMethod: 'client_secret_basic', accessTokenTtlSeconds: 600, backchannelLogoutUri: 'https://patch.example.com/backchannel', backchannelLogoutSessionRequired: true });
+    expect(app).toMatchObject({ name: 'Patch Manager', type: 'web', firstParty: false, redirectUris: ['https://patch.example.com/callback'], tokenEndpointAuthMethod: 'client_secret_basic', accessTokenTtlSeconds: 600, resources: ['https://api.patch.example.com/', 'urn:example:reports'], backchannelLogoutUri: 'https://patch.example.com/backchannel', backchannelLogoutSessionRequired: true });
     expect(await created.getByTestId('application-client-id').textContent()).toBe(app!.clientId);
     expect(await created.getByTestId('application-issuer').textContent()).toBe(t.url);
     expect(await created.getByTestId('application-discovery-url').textContent()).toBe(`${t.url}/.well-known/openid-configuration`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configSnippet, createBody, formOf, lifetimeOf, NEW_APPLICATION, originProblem, parseJwks, redirectUriProblem, updateBody, validate } from '../../console/src/console/pages/application-form.js';
+import { configSnippet, createBody, formOf, lifetimeOf, NEW_APPLICATION, originProblem, parseJwks, redirectUriProblem, resourceProblem, updateBody, validate } from '../../console/src/console/pages/application-form.js';
 import { APPLICATION_SCOPES, CreateApplicationBody, UpdateApplicationBody } from '../../src/features/applications/applications.schema.js';
 import * as server from '../../src/features/applications/redirect-uris.js';
 
@@ -36,6 +36,15 @@ describe('the Applications form', () => {
 
   it('refuses the allowed origins the API refuses', () => {
     for (const origin of ORIGINS) expect(originProblem(origin), origin).toBe(server.originProblem(origin));
+  });
+
+  it('refuses the API identifiers (RFC 8707 resources) the API refuses, for the same reason', () => {
+    const samples = ['https://api.example.com/', 'https://api.example.com/v1', 'urn:example:reports', 'urn:tessera:client:x', 'urn:bad', 'http://api.example.com/', 'https://api.example.com/?q=1', 'https://api.example.com/#f', 'https://u:p@api.example.com/', 'https://*.example.com/', 'api.example.com', `https://api.example.com/${'a'.repeat(2001)}`];
+    for (const resource of samples) expect(resourceProblem(resource), resource).toBe(server.resourceProblem(resource));
+    const base = { ...NEW_APPLICATION, name: 'x', redirectUris: 'https://a.example.com/cb' };
+    expect(validate({ ...base, resources: 'https://api.example.com/\nhttps://api.example.com/' }, true).resources).toBe('An API identifier is listed twice.');
+    expect(validate({ ...base, resources: Array.from({ length: 11 }, (_, i) => `urn:example:api${i}`).join('\n') }, true).resources).toBe('At most 10.');
+    expect(createBody({ ...base, resources: ' urn:example:reports \n\nhttps://api.example.com/' }).resources).toEqual(['urn:example:reports', 'https://api.example.com/']);
   });
 
   it('offers the scopes the API accepts', () => {
@@ -97,8 +106,8 @@ describe('the Applications form', () => {
     expect(lifetimeOf(1_209_600)).toEqual({ value: 14, unit: 'days' });
     expect(lifetimeOf(7200)).toEqual({ value: 2, unit: 'hours' });
     expect(lifetimeOf(90)).toEqual({ value: 90, unit: 'seconds' });
-    const form = formOf({ name: 'a', type: 'web', firstParty: false, redirectUris: ['https://a.example.com/cb'], postLogoutRedirectUris: [], allowedOrigins: [], backchannelLogoutUri: 'https://a.example.com/bc', backchannelLogoutSessionRequired: true, tokenEndpointAuthMethod: 'client_secret_post', scopes: ['openid'], accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400 });
-    expect(updateBody(form)).toMatchObject({ accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400, firstParty: false, redirectUris: ['https://a.example.com/cb'], backchannelLogoutUri: 'https://a.example.com/bc', backchannelLogoutSessionRequired: true });
+    const form = formOf({ name: 'a', type: 'web', firstParty: false, redirectUris: ['https://a.example.com/cb'], postLogoutRedirectUris: [], allowedOrigins: [], resources: ['urn:example:api'], backchannelLogoutUri: 'https://a.example.com/bc', backchannelLogoutSessionRequired: true, tokenEndpointAuthMethod: 'client_secret_post', scopes: ['openid'], accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400 });
+    expect(updateBody(form)).toMatchObject({ accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 86_400, firstParty: false, redirectUris: ['https://a.example.com/cb'], resources: ['urn:example:api'], backchannelLogoutUri: 'https://a.example.com/bc', backchannelLogoutSessionRequired: true });
   });
 
   it('configures openid-client with the client authentication the application was registered with', () => {

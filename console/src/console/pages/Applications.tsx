@@ -274,6 +274,16 @@ function ApplicationFields({ form, errors, onChange, creating }: { form: Applica
           onChange={(e) => set({ allowedOrigins: e.currentTarget.value })}
         />
       )}
+      <Textarea
+        label="APIs (resource identifiers)"
+        description="Optional, one per line: the APIs this application obtains access tokens for (an https URL or a URN such as urn:example:api, RFC 8707). The first is the audience (aud) of its access tokens unless the app asks for another; with none, the audience is the client id."
+        autosize
+        minRows={1}
+        maxRows={6}
+        value={form.resources}
+        error={errors.resources}
+        onChange={(e) => set({ resources: e.currentTarget.value })}
+      />
       {f.backchannel && (
         <>
           <TextInput

@@ -36,6 +36,7 @@ export const LIMITS = {
   uriLength: 2000,
   originLength: 300,
   jwksKeys: 10,
+  resources: 10,
   accessTtl: { min: 60, max: 86_400 },
   refreshTtl: { min: 300, max: 31_536_000 },
 } as const;
@@ -56,6 +57,8 @@ export interface ApplicationForm {
   redirectUris: string;
   postLogoutRedirectUris: string;
   allowedOrigins: string;
+  /** API identifiers (RFC 8707 resource indicators), one per line; the first is the default `aud` of access tokens. */
+  resources: string;
   /** OIDC Back-Channel Logout 1.0 §2.2 (web apps); empty: none. */
   backchannelLogoutUri: string;
   backchannelLogoutSessionRequired: boolean;
@@ -74,6 +77,7 @@ export const NEW_APPLICATION: ApplicationForm = {
   redirectUris: '',
   postLogoutRedirectUris: '',
   allowedOrigins: '',
+  resources: '',
   backchannelLogoutUri: '',
   backchannelLogoutSessionRequired: false,
   authMethod: 'client_secret_basic',
@@ -156,6 +160,30 @@ export function originProblem(raw: string): string | null {
   return 'must be https (http only on a loopback address)';
 }
 
+/**
+ * Why `raw` cannot be an API identifier (an RFC 8707 resource indicator, the `aud` of the application's JWT access
+ * tokens), or null: an https URL with a plain host and no credentials, query or fragment, or a URN outside Tessera's
+ * own `urn:tessera:` namespace (the API's rule, redirect-uris.ts).
+ */
+export function resourceProblem(raw: string): string | null {
+  if (raw.length > LIMITS.uriLength) return 'too long';
+  if (/[\s\u0000-\u001f\u007f\\#]/.test(raw)) return 'contains whitespace, control characters, a backslash or a fragment';
+  if (/^urn:/i.test(raw)) {
+    if (/^urn:tessera:/i.test(raw)) return 'urn:tessera: is reserved';
+    return /^urn:[a-z0-9][a-z0-9-]{0,31}:[^\s]+$/i.test(raw) ? null : 'not a URN (urn:<namespace>:<name>)';
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'not an absolute URI';
+  }
+  if (url.protocol !== 'https:') return 'must be an https URL or a URN';
+  if (url.username || url.password) return 'carries credentials';
+  if (url.search) return 'has a query';
+  return HOST.test(url.hostname) ? null : 'needs a plain host name';
+}
+
 /** The JWKS text parsed, or why not: a JSON object `{ "keys": [...] }` of 1–10 public RSA, EC or OKP keys (RFC 7517 §5). */
 export type PublicJwk = { kty: 'RSA' | 'EC' | 'OKP' } & Record<string, unknown>;
 
@@ -179,7 +207,7 @@ export function parseJwks(text: string): { jwks: { keys: PublicJwk[] } } | { pro
   return { jwks: { keys: keys as PublicJwk[] } };
 }
 
-export type FormErrors = Partial<Record<'name' | 'redirectUris' | 'backchannelLogoutUri' | 'postLogoutRedirectUris' | 'allowedOrigins' | 'jwks' | 'scopes' | 'accessTtl' | 'refreshTtl', string>>;
+export type FormErrors = Partial<Record<'name' | 'resources' | 'redirectUris' | 'backchannelLogoutUri' | 'postLogoutRedirectUris' | 'allowedOrigins' | 'jwks' | 'scopes' | 'accessTtl' | 'refreshTtl', string>>;
 
 function urisError(text: string, check: (uri: string) => string | null, max: number): string | undefined {
   const list = lines(text);
@@ -211,6 +239,8 @@ export function validate(form: ApplicationForm, creating: boolean): FormErrors {
     errors.postLogoutRedirectUris = urisError(form.postLogoutRedirectUris, (u) => redirectUriProblem(u, form.type), LIMITS.uris);
   }
   if (f.origins) errors.allowedOrigins = urisError(form.allowedOrigins, originProblem, LIMITS.uris);
+  errors.resources = urisError(form.resources, resourceProblem, LIMITS.resources);
+  if (errors.resources === undefined && new Set(lines(form.resources)).size !== lines(form.resources).length) errors.resources = 'An API identifier is listed twice.';
   // The API holds the back-channel logout URI to the rules of a web app's redirect URI (https, http on loopback).
   if (f.backchannel && form.backchannelLogoutUri.trim() !== '') errors.backchannelLogoutUri = urisError(form.backchannelLogoutUri, (u) => redirectUriProblem(u, 'web'), 1);
   if (f.authMethod && form.authMethod === 'private_key_jwt' && (creating || form.jwks.trim() !== '')) {
@@ -234,6 +264,7 @@ function settingsOf(form: ApplicationForm) {
     firstParty: form.firstParty,
     ...(f.redirects ? { redirectUris: lines(form.redirectUris), postLogoutRedirectUris: lines(form.postLogoutRedirectUris) } : {}),
     ...(f.origins ? { allowedOrigins: lines(form.allowedOrigins) } : {}),
+    resources: lines(form.resources),
     ...(f.backchannel ? { backchannelLogoutUri: form.backchannelLogoutUri.trim() || null, backchannelLogoutSessionRequired: form.backchannelLogoutSessionRequired } : {}),
     ...(jwks && 'jwks' in jwks ? { jwks: jwks.jwks } : {}),
     ...(f.scopes ? { scopes: SCOPES.filter((s) => form.scopes.includes(s)) } : {}),
@@ -260,6 +291,7 @@ export function formOf(app: {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   allowedOrigins: string[];
+  resources: string[];
   backchannelLogoutUri: string | null;
   backchannelLogoutSessionRequired: boolean;
   tokenEndpointAuthMethod: string;
@@ -274,6 +306,7 @@ export function formOf(app: {
     redirectUris: app.redirectUris.join('\n'),
     postLogoutRedirectUris: app.postLogoutRedirectUris.join('\n'),
     allowedOrigins: app.allowedOrigins.join('\n'),
+    resources: app.resources.join('\n'),
     backchannelLogoutUri: app.backchannelLogoutUri ?? '',
     backchannelLogoutSessionRequired: app.backchannelLogoutSessionRequired,
     authMethod: app.tokenEndpointAuthMethod === 'none' ? 'client_secret_basic' : (app.tokenEndpointAuthMethod as AuthMethod),
