@@ -45,6 +45,7 @@ export const ERROR_MESSAGES: Readonly<Record<string, HumanError>> = {
   'sessions.no_account_access': { message: 'You have no access to that account.', next: 'Choose another account.' },
   'sessions.refresh_token_invalid': { message: 'Your session has ended.', next: 'Sign in again.' },
   'sessions.too_many_attempts': { message: 'Too many sign-in attempts.', next: 'Wait a little before trying again.' },
+  'sessions.login_busy': { message: 'The server is busy with other sign-ins.', next: 'Try again in a few seconds.' },
   sso_required: { message: 'Your organization signs you in with single sign-on.', next: 'Continue with single sign-on.' },
   'sessions.break_glass_mfa_required': { message: 'Emergency password sign-in needs two-step verification, and you have none set up.', next: 'Sign in with single sign-on and set up two-step verification in My profile.' },
   'sessions.tenant_required': { message: 'This email and password belong to more than one workspace.', next: "Use your workspace's own sign-in link." },

@@ -137,10 +137,13 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     const max = config.poolMax;
     const appReads = appReadsPool(config.url, config.sessionReaders ?? 4, types);
-    const close = async () => {
-      await appReads.end();
-      await kysely.destroy();
-    };
+    // Closing twice (a caller's cleanup after a failure path already closed it) is one close: pg refuses a second end().
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        await appReads.end();
+        await kysely.destroy();
+      })());
     return { ...wrapKysely(kysely, 'postgres', close), appReads, poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }) };
   }
   const inMemory = config.dataDir.startsWith('memory://');

@@ -8,6 +8,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { engines } from '../support/databases.js';
 import { callApi } from '../support/http.js';
 import { createPlainUser, type LoggedIn, loginAsAdmin, loginOverHttp } from '../support/login.js';
+import { call } from '../support/sessions-http.js';
 import { authorizationRequest, CookieJar, type RegisteredApp, registerApp, relyingParty, signIn } from '../support/tessera-op.js';
 import { freePort } from '../support/user-agent.js';
 
@@ -146,6 +147,30 @@ describe.each(engines())('back-channel logout [%s]', (engine) => {
     expect((await callApi(t, admin, 'PATCH', `/api/v1/users/${userId}`, { active: false })).status).toBe(200);
     await eventually(() => receiver.at('/admin/revoke').length === 2, 'the deactivation logout');
     await verifyDelivery(receiver.at('/admin/revoke')[1]!, { clientId: application.clientId, sub: userId, sid: sessionIdOf(second) });
+  });
+
+  it("an administrator's password reset, and a reused refresh token (RFC 9700 §4.14.2), each deliver", async () => {
+    const application = await app('/reset-and-reuse');
+    const email = `bcl-reset-${Date.now()}@example.com`;
+    const password = 'back channel password 43';
+    const userId = await createPlainUser(t, admin, { email, password });
+
+    // A password reset by an administrator ends the user's sessions (the credential they signed in with is gone).
+    const beforeReset = await loginOverHttp(t, { email, password, tenantId: admin.tenantId });
+    await signedIn(application, beforeReset);
+    const reset = await callApi(t, admin, 'POST', `/api/v1/users/${userId}/reset-password`, { password: 'a brand new password 44', mustChangePassword: false });
+    expect(reset.status, JSON.stringify(reset.body)).toBeLessThan(300);
+    await eventually(() => receiver.at('/reset-and-reuse').length === 1, 'the password-reset logout');
+    await verifyDelivery(receiver.at('/reset-and-reuse')[0]!, { clientId: application.clientId, sub: userId, sid: sessionIdOf(beforeReset) });
+
+    // A rotated refresh token presented again after the grace window: the whole session ends, and with it the app's.
+    const stolen = await loginOverHttp(t, { email, password: 'a brand new password 44', tenantId: admin.tenantId });
+    await signedIn(application, stolen);
+    expect((await call(t, 'POST', '/auth/refresh', { cookie: stolen.refreshCookie })).status).toBe(200);
+    t.clock.advance(60_000);
+    expect((await call(t, 'POST', '/auth/refresh', { cookie: stolen.refreshCookie })).status).toBe(401);
+    await eventually(() => receiver.at('/reset-and-reuse').length === 2, 'the refresh-reuse logout');
+    await verifyDelivery(receiver.at('/reset-and-reuse')[1]!, { clientId: application.clientId, sub: userId, sid: sessionIdOf(stolen) });
   });
 
   it('a failing receiver is retried with backoff, then given up and audited (application.backchannel_logout_failed)', async () => {
