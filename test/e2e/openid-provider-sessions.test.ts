@@ -51,6 +51,31 @@ describe.each(engines())('OpenID Provider sign-ins, sessions and keys [%s]', (en
     expect(tokens.claims()!.sub).toBe(admin.userId);
   });
 
+  it('prompt=select_account sends a signed-in browser to the hosted sign-in to choose, then returns a code; with none it is refused', async () => {
+    const rp = await relyingParty(t, web);
+    const jar = new CookieJar();
+    const session = await freshSession();
+    await signIn(t, jar, await authorizationRequest(rp, { redirect_uri: CALLBACK }), session);
+    // With a provider session and no prompt, a code comes back at once (the prompt=none test shows it); with
+    // select_account (OIDC Core §3.1.2.1) the user is asked first.
+    const choose = await authorizationRequest(rp, { redirect_uri: CALLBACK, prompt: 'select_account' });
+    const { uid } = await startInteraction(t, jar, choose.url);
+    const details = await browse(jar, `${t.url}/oidc/interaction/${uid}/details`);
+    expect(details.status).toBe(200);
+    expect(await details.json()).toMatchObject({ prompt: 'select_account' });
+    const done = await finishWithSession(t, jar, uid, session);
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    const tokens = await oidc.authorizationCodeGrant(rp, done.callback!, { pkceCodeVerifier: choose.verifier, expectedState: choose.state, expectedNonce: choose.nonce });
+    expect(tokens.claims()!.sub).toBe(admin.userId);
+    // §3.1.2.1: "none" with any other value is an error; the application is told so, no code is issued.
+    const silent = await authorizationRequest(rp, { redirect_uri: CALLBACK, prompt: 'none select_account' });
+    const refused = await browse(jar, silent.url.href);
+    const back = new URL(refused.headers.get('location')!);
+    expect(back.origin + back.pathname).toBe(CALLBACK);
+    expect(back.searchParams.get('error')).toBe('invalid_request');
+    expect(back.searchParams.get('code')).toBeNull();
+  });
+
   it('max_age: a session signed in longer ago than allowed must sign in again', async () => {
     const rp = await relyingParty(t, web);
     const session = await freshSession();
