@@ -42,6 +42,7 @@ describe.each(engines())('console Applications page in Chromium [%s]', { timeout
     t = await startTestApp(engine, { port, consoleDir: await sharedConsoleBuild(), clock: new RunningClock(), env: { PUBLIC_URL: `http://127.0.0.1:${port}`, TESSERA_ACCESS_TOKEN_TTL: '3600' } });
   }, 120_000);
   afterAll(async () => {
+    await pages.close();
     await t?.close();
   });
 

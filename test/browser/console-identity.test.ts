@@ -38,6 +38,7 @@ describe.each(engines())('console identity and access pages in Chromium [%s]', {
     ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: await sharedConsoleBuild(), clock: new RunningClock(), env: { TESSERA_ACCESS_TOKEN_TTL: '3600' } }));
   }, 120_000);
   afterAll(async () => {
+    await pages.close();
     await op?.close();
     await t?.close();
   });

@@ -33,6 +33,7 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     ({ t, op } = await startSsoTestApp(engine, {}, { consoleDir: await sharedConsoleBuild(), clock: new RunningClock(), env: { TESSERA_ACCESS_TOKEN_TTL: '3600' } }));
   }, 120_000);
   afterAll(async () => {
+    await pages.close();
     await op?.close();
     await t?.close();
   });

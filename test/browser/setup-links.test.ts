@@ -37,6 +37,7 @@ describe.each(engines())('setup links in Chromium [%s]', { timeout: 120_000 }, (
     admin = await loginAsAdmin(t, { tenantName: 'Acme' });
   }, 180_000);
   afterAll(async () => {
+    await pages.close();
     await op?.close();
     await t?.close();
     await dns?.close();

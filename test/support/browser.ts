@@ -159,6 +159,12 @@ export interface SuitePages {
   freshPage(): Promise<Page>;
   /** `expectCleanPage` of the current page (or `other`), saved as `test-results/<prefix>-<name>.png`. */
   checkPage(name: string, other?: Page): Promise<void>;
+  /**
+   * Closes Chromium now (idempotent). A suite calls it first in its own `afterAll`, before it stops its server:
+   * vitest runs `afterAll` hooks last-registered first, so this helper's own hook would run after the server's close,
+   * which then waits for the browser's open connections.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -172,10 +178,14 @@ export function browserPages(prefix: string, options: { timeoutMs?: number } = {
   beforeAll(async () => {
     browser = await launchBrowser();
   }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const close = async () => {
+    const open = browser;
+    browser = undefined;
+    await open?.close();
+  };
+  afterAll(close);
   return {
+    close,
     get browser() {
       if (!browser) throw new Error('Chromium is not launched yet: use the browser inside a test or a later beforeAll');
       return browser;
