@@ -6,41 +6,16 @@ import * as server from '../../src/features/applications/redirect-uris.js';
 /**
  * The Applications page checks its form before sending it (console/src/console/pages/application-form.ts). Those
  * checks must refuse exactly what the API refuses, or the page would block a valid application or let the API answer
- * an error the form could have named: each sample is judged by both.
+ * an error the form could have named.
  */
-const REDIRECTS = [
-  'https://app.example.com/callback',
-  'https://app.example.com/cb?x=1',
-  'http://localhost:3000/cb',
-  'http://127.0.0.1:8080/cb',
-  'http://[::1]/cb',
-  'http://app.example.com/cb',
-  'https://app.example.com/cb#frag',
-  'https://user:pw@app.example.com/cb',
-  'https://*.example.com/cb',
-  'https://app.example.com/c b',
-  'https://app.example.com\\cb',
-  '/relative/cb',
-  'com.example.app:/oauth',
-  'myapp:/oauth',
-  'javascript:alert(1)',
-  'ftp://files.example.com/',
-  `https://app.example.com/${'a'.repeat(2001)}`,
-];
-const ORIGINS = ['https://app.example.com', 'https://app.example.com:8443', 'http://localhost:5173', 'http://app.example.com', 'https://app.example.com/', 'https://*.example.com', 'https://app.example.com/path', 'app.example.com', 'null'];
-
 describe('the Applications form', () => {
-  it.each(['spa', 'web', 'native'] as const)('refuses the redirect URIs the API refuses, for the same reason (%s)', (type) => {
-    for (const uri of REDIRECTS) expect(redirectUriProblem(uri, type), uri).toBe(server.redirectUriProblem(uri, type));
+  it("checks redirect URIs, origins and API identifiers with the API's own rules (redirect-uris.ts), not a copy", () => {
+    expect(redirectUriProblem).toBe(server.redirectUriProblem);
+    expect(originProblem).toBe(server.originProblem);
+    expect(resourceProblem).toBe(server.resourceProblem);
   });
 
-  it('refuses the allowed origins the API refuses', () => {
-    for (const origin of ORIGINS) expect(originProblem(origin), origin).toBe(server.originProblem(origin));
-  });
-
-  it('refuses the API identifiers (RFC 8707 resources) the API refuses, for the same reason', () => {
-    const samples = ['https://api.example.com/', 'https://api.example.com/v1', 'urn:example:reports', 'urn:tessera:client:x', 'urn:bad', 'http://api.example.com/', 'https://api.example.com/?q=1', 'https://api.example.com/#f', 'https://u:p@api.example.com/', 'https://*.example.com/', 'api.example.com', `https://api.example.com/${'a'.repeat(2001)}`];
-    for (const resource of samples) expect(resourceProblem(resource), resource).toBe(server.resourceProblem(resource));
+  it('names the API identifiers the API would refuse (RFC 8707 resources)', () => {
     const base = { ...NEW_APPLICATION, name: 'x', redirectUris: 'https://a.example.com/cb' };
     expect(validate({ ...base, resources: 'https://api.example.com/\nhttps://api.example.com/' }, true).resources).toBe('An API identifier is listed twice.');
     expect(validate({ ...base, resources: Array.from({ length: 11 }, (_, i) => `urn:example:api${i}`).join('\n') }, true).resources).toBe('At most 10.');

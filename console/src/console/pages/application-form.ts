@@ -2,9 +2,11 @@
  * The Applications page's form as plain data (no DOM, no React): the settings an administrator edits, checked here
  * by the same rules and limits the API applies (src/features/applications/applications.schema.ts and
  * redirect-uris.ts; docs/openid-provider.md), so a mistake is named next to its field before anything is sent.
- * test/console/application-form.test.ts holds these checks against the server's own functions.
+ * The redirect-URI, origin and API-identifier rules are the API's own functions (redirect-uris.ts), imported.
  */
-export type ApplicationType = 'spa' | 'web' | 'native' | 'machine';
+import { type ApplicationType, originProblem, redirectUriProblem, resourceProblem } from '../../../../src/features/applications/redirect-uris.js';
+
+export type { ApplicationType };
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 export const SCOPES = ['openid', 'email', 'profile', 'offline_access', 'permissions'] as const;
 
@@ -116,73 +118,9 @@ export function fieldsOf(type: ApplicationType) {
   };
 }
 
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === '127.0.0.1' || hostname === '[::1]' || hostname === 'localhost';
-}
-// A DNS name (LDH labels, RFC 1123 §2.1) or an IP literal, as the API checks (redirect-uris.ts).
-const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])$/;
-// RFC 8252 §7.1: a native app's private-use scheme is a reverse domain name it controls.
-const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9]*(\.[a-z0-9-]+)+:$/;
-
-/** Why `raw` cannot be a redirect URI of an application of `type` (exact match, RFC 6749 §3.1.2), or null. */
-export function redirectUriProblem(raw: string, type: ApplicationType): string | null {
-  if (raw.length > LIMITS.uriLength) return 'too long';
-  if (/[\s\u0000-\u001f\u007f\\]/.test(raw)) return 'contains whitespace, control characters or a backslash';
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return 'not an absolute URL';
-  }
-  // RFC 6749 §3.1.2: the redirection endpoint URI MUST NOT include a fragment component.
-  if (raw.includes('#')) return 'has a fragment';
-  if (url.username || url.password) return 'carries credentials';
-  if (url.protocol === 'https:') return HOST.test(url.hostname) ? null : 'needs a plain host name';
-  // RFC 8252 §7.3: plain http only to a loopback listener.
-  if (url.protocol === 'http:') return isLoopbackHost(url.hostname) ? null : 'http is allowed only on a loopback address';
-  if (type === 'native' && PRIVATE_USE_SCHEME.test(url.protocol)) return null;
-  return type === 'native' ? 'must be https, http on a loopback address, or a reverse-domain private-use scheme' : 'must be https';
-}
-
-/** Why `raw` cannot be an allowed origin (RFC 6454 §6.1 serialization), or null. */
-export function originProblem(raw: string): string | null {
-  if (raw.length > LIMITS.originLength) return 'too long';
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return 'not an origin';
-  }
-  if (url.origin !== raw) return 'must be scheme://host[:port] with nothing after it';
-  if (!HOST.test(url.hostname)) return 'needs a plain host name (no wildcard)';
-  if (url.protocol === 'https:') return null;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return null;
-  return 'must be https (http only on a loopback address)';
-}
-
-/**
- * Why `raw` cannot be an API identifier (an RFC 8707 resource indicator, the `aud` of the application's JWT access
- * tokens), or null: an https URL with a plain host and no credentials, query or fragment, or a URN outside Tessera's
- * own `urn:tessera:` namespace (the API's rule, redirect-uris.ts).
- */
-export function resourceProblem(raw: string): string | null {
-  if (raw.length > LIMITS.uriLength) return 'too long';
-  if (/[\s\u0000-\u001f\u007f\\#]/.test(raw)) return 'contains whitespace, control characters, a backslash or a fragment';
-  if (/^urn:/i.test(raw)) {
-    if (/^urn:tessera:/i.test(raw)) return 'urn:tessera: is reserved';
-    return /^urn:[a-z0-9][a-z0-9-]{0,31}:[^\s]+$/i.test(raw) ? null : 'not a URN (urn:<namespace>:<name>)';
-  }
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return 'not an absolute URI';
-  }
-  if (url.protocol !== 'https:') return 'must be an https URL or a URN';
-  if (url.username || url.password) return 'carries credentials';
-  if (url.search) return 'has a query';
-  return HOST.test(url.hostname) ? null : 'needs a plain host name';
-}
+// The API's own rules for redirect URIs, origins and API identifiers (pure functions, no Node.js), so the form refuses
+// exactly what the API refuses, for the same reason.
+export { originProblem, redirectUriProblem, resourceProblem };
 
 /** The JWKS text parsed, or why not: a JSON object `{ "keys": [...] }` of 1–10 public RSA, EC or OKP keys (RFC 7517 §5). */
 export type PublicJwk = { kty: 'RSA' | 'EC' | 'OKP' } & Record<string, unknown>;
