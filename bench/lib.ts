@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,19 +87,31 @@ export async function startBareFastify(): Promise<Server> {
 
 /** The real `tessera serve` in its own process, on a fresh embedded database or on `DATABASE_URL`. */
 export async function startTessera(env: Record<string, string> = {}): Promise<Server> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
   const child = spawnServer(['--import', 'tsx', 'src/cli/index.ts', 'serve'], {
     cwd: ROOT,
     env: {
       ...process.env,
       PORT: '0',
       HOST: '127.0.0.1',
-      TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')),
+      TESSERA_DATA_DIR: dataDir,
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return { url: await waitForUrl(child, /"url":"(http:\/\/[^"]+)".*"msg":"Tessera is listening"/), pid: child.pid, stop: stopper(child) };
+  const stop = stopper(child);
+  // The embedded database's directory goes with the server (a run leaves nothing in the temp dir).
+  const stopAndRemove = async () => {
+    await stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    return { url: await waitForUrl(child, /"url":"(http:\/\/[^"]+)".*"msg":"Tessera is listening"/), pid: child.pid, stop: stopAndRemove };
+  } catch (error) {
+    await stopAndRemove();
+    throw error;
+  }
 }
 
 export interface Figure {
