@@ -21,6 +21,24 @@ const KEY_STATE: Column<{ current: boolean }> = {
   ),
 };
 
+/**
+ * The Actions column of a key list: "Remove" (after a confirmation) on every key but the current one, for those who
+ * may manage the connection; the list is read again once the key is gone.
+ */
+function removeKeyColumn<K extends { current: boolean }>(options: { canManage: boolean; title: (k: K) => string; consequence: string; remove: (k: K) => Promise<unknown> }): Column<K> {
+  return {
+    header: 'Actions',
+    hideHeader: true,
+    cell: (k) =>
+      options.canManage &&
+      !k.current && (
+        <ConfirmButton label="Remove" title={options.title(k)} confirmLabel="Remove key" onConfirm={() => options.remove(k)}>
+          {options.consequence}
+        </ConfirmButton>
+      ),
+  };
+}
+
 /** The values to register at the identity provider, named as the chosen IdP's admin screens name them. */
 export function IdpValues({ connection: c }: { connection: Connection }) {
   const [idp, setIdp] = useState<Idp>('generic');
@@ -98,25 +116,15 @@ export function ClientKeys({ connection: c, canManage }: { connection: Connectio
             { header: 'Key ID', cell: (k) => <Code style={{ wordBreak: 'break-all' }}>{k.kid}</Code> },
             { header: 'Algorithm', cell: (k) => k.alg },
             KEY_STATE,
-            {
-              header: 'Actions',
-              hideHeader: true,
-              cell: (k) =>
-                canManage &&
-                !k.current && (
-                  <ConfirmButton
-                    label="Remove"
-                    title={`Stop publishing key ${k.kid.slice(0, 12)}…?`}
-                    confirmLabel="Remove key"
-                    onConfirm={async () => {
-                      await call(api.DELETE('/api/v1/sso/connections/{id}/keys/{kid}', { params: { path: { id: c.id, kid: k.kid } } }));
-                      await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
-                    }}
-                  >
-                    The IdP can no longer verify assertions signed with this key. Remove it once the IdP uses the current key.
-                  </ConfirmButton>
-                ),
-            },
+            removeKeyColumn<{ kid: string; current: boolean }>({
+              canManage,
+              title: (k) => `Stop publishing key ${k.kid.slice(0, 12)}…?`,
+              consequence: 'The IdP can no longer verify assertions signed with this key. Remove it once the IdP uses the current key.',
+              remove: async (k) => {
+                await call(api.DELETE('/api/v1/sso/connections/{id}/keys/{kid}', { params: { path: { id: c.id, kid: k.kid } } }));
+                await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
+              },
+            }),
           ]}
         />
       )}
@@ -226,25 +234,15 @@ export function SpKeys({ connection: c, canManage }: { connection: Connection; c
           { header: 'SHA-256 fingerprint', cell: (k) => <Code style={{ wordBreak: 'break-all' }}>{k.fingerprintSha256}</Code> },
           { header: 'Expires', cell: (k) => new Date(k.notAfter).toLocaleDateString() },
           KEY_STATE,
-          {
-            header: 'Actions',
-            hideHeader: true,
-            cell: (k) =>
-              canManage &&
-              !k.current && (
-                <ConfirmButton
-                  label="Remove"
-                  title="Remove the previous SP key?"
-                  confirmLabel="Remove key"
-                  onConfirm={async () => {
-                    await call(api.DELETE('/api/v1/sso/connections/{id}/sp-keys/{keyId}', { params: { path: { id: c.id, keyId: k.id } } }));
-                    await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
-                  }}
-                >
-                  It leaves the SP metadata and no longer decrypts assertions. Remove it once the IdP uses the current certificate.
-                </ConfirmButton>
-              ),
-          },
+          removeKeyColumn<{ id: string; current: boolean }>({
+            canManage,
+            title: () => 'Remove the previous SP key?',
+            consequence: 'It leaves the SP metadata and no longer decrypts assertions. Remove it once the IdP uses the current certificate.',
+            remove: async (k) => {
+              await call(api.DELETE('/api/v1/sso/connections/{id}/sp-keys/{keyId}', { params: { path: { id: c.id, keyId: k.id } } }));
+              await queryClient.invalidateQueries({ queryKey: ['sso-connections'] });
+            },
+          }),
         ]}
       />
     </Stack>
