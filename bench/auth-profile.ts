@@ -25,6 +25,8 @@ import { authBenchEngines, freshPostgres } from './auth-lib.js';
 const OPS = Number(process.env.BENCH_PROFILE_OPS ?? 200);
 let statements = 0;
 let signatures = 0;
+/** BENCH_SHOW_STATEMENTS=1: the text of every statement of one login, printed before the figures. */
+let shown: string[] | undefined;
 // Counted where every statement and every signature passes (the drivers and node:crypto), not in our code.
 for (const proto of [PGlite.prototype, pg.Client.prototype] as { query: (...a: unknown[]) => unknown; exec?: (...a: unknown[]) => unknown }[]) {
   for (const name of ['query', 'exec'] as const) {
@@ -32,6 +34,8 @@ for (const proto of [PGlite.prototype, pg.Client.prototype] as { query: (...a: u
     if (!original) continue;
     proto[name] = function (this: unknown, ...args: unknown[]) {
       statements++;
+      const first = args[0] as string | { text?: string } | undefined;
+      shown?.push((typeof first === 'string' ? first : (first?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 160));
       return original.apply(this, args);
     };
   }
@@ -114,6 +118,12 @@ for (const engine of authBenchEngines()) {
         chain = (await app.services.sessions.refresh(chain, meta)).refreshToken;
       };
       await perOp(20, async () => void (await login()));
+      if (process.env.BENCH_SHOW_STATEMENTS) {
+        shown = [];
+        await login();
+        console.log(`\n${engine}: the ${shown.length} statements of one login\n${shown.map((s, i) => `${i + 1}. ${s}`).join('\n')}\n`);
+        shown = undefined;
+      }
       await perOp(50, refresh);
       const l = await profiled(`login-${engine}-${alg}`, () => perOp(Math.max(20, OPS / 4), async () => void (await login())));
       const r = await profiled(`refresh-${engine}-${alg}`, () => perOp(OPS, refresh));
