@@ -76,7 +76,8 @@ export function LoginPage() {
       case 'authenticated':
         if (answer.recoveryCodes?.length) return setStep({ kind: 'recovery', codes: answer.recoveryCodes, answer: { ...answer, recoveryCodes: [] } });
         if (answer.session) return finish(answer.session);
-        return setStep({ kind: 'accounts', identityToken: answer.identityToken, accounts: answer.accounts });
+        // Without a session (several accounts) the answer carries the identity token that picks one (README "Signing in").
+        if (answer.identityToken) setStep({ kind: 'accounts', identityToken: answer.identityToken, accounts: answer.accounts });
     }
   }
 

@@ -7573,8 +7573,10 @@ export interface components {
                 id: string;
                 name: string;
             }[];
-            expiresIn: number;
-            identityToken: string;
+            /** @description The identity token's lifetime in seconds, with it. */
+            expiresIn?: number;
+            /** @description Only without `session` (several accounts): POST /auth/select-account takes it, once. Earlier versions sent it with a session too. */
+            identityToken?: string;
             /** @description Always false: a user who must change the password gets `password_change_required` instead. */
             mustChangePassword: boolean;
             /** @description Shown once, after an enrollment completed during login. */
@@ -7615,8 +7617,10 @@ export interface components {
                 id: string;
                 name: string;
             }[];
-            expiresIn: number;
-            identityToken: string;
+            /** @description The identity token's lifetime in seconds, with it. */
+            expiresIn?: number;
+            /** @description Only without `session` (several accounts): POST /auth/select-account takes it, once. Earlier versions sent it with a session too. */
+            identityToken?: string;
             /** @description Always false: a user who must change the password gets `password_change_required` instead. */
             mustChangePassword: boolean;
             /** @description Shown once, after an enrollment completed during login. */

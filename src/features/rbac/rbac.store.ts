@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Tx } from '../../db/database.js';
+import { groupIdsOfUserSql } from '../identity/index.js';
 import './rbac.tables.js';
 
 // ---- permission catalog (account-owned) ----
@@ -321,18 +322,15 @@ export async function deleteAssignmentsOfGroup(tx: Tx, tenantId: string, groupId
   return Number(r.numDeletedRows);
 }
 
-/** The accounts where the user holds an assignment that counts at `now`, directly or through one of `groupIds`. */
-export async function accountsOfActiveAssignments(tx: Tx, tenantId: string, userId: string, groupIds: readonly string[], now: Date): Promise<string[]> {
-  const rows = await tx
-    .selectFrom('role_assignments')
-    .select('account_id')
-    .distinct()
-    .where('tenant_id', '=', tenantId)
-    .where((eb) => eb.or([eb('user_id', '=', userId), ...(groupIds.length > 0 ? [eb('group_id', 'in', [...groupIds])] : [])]))
-    .where('expired_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-    .execute();
-  return rows.map((r) => r.account_id);
+/**
+ * SQL (runs no query): the ids of the accounts where the user holds an assignment that counts at `now`, directly or
+ * through one of its groups, as a subquery for `id in (…)` in another feature's query (login's account selection:
+ * one statement with the accounts' names instead of three).
+ */
+export function accountsOfActiveAssignmentsSql(tenantId: string, userId: string, now: Date): RawBuilder<string> {
+  return sql<string>`(select ra.account_id from role_assignments ra
+    where ra.tenant_id = ${tenantId} and (ra.user_id = ${userId} or ra.group_id in ${groupIdsOfUserSql(sql`${tenantId}`, sql`${userId}`)})
+      and ra.expired_at is null and (ra.expires_at is null or ra.expires_at > ${now}))`;
 }
 
 // ---- assignments managed by an identity source (SSO mapping rules) ----

@@ -37,8 +37,8 @@ class Refused extends Error {}
 /**
  * Check-then-count lets N parallel guesses all pass the check before any is counted (OWASP Authentication
  * Cheat Sheet, "Protect against automated attacks"; CWE-367). So every attempt is reserved first: one
- * statement per key counts it and refuses while the key is blocked (sessions.store reserveAttempt), all keys
- * in one unit of work, so a refusal on one key leaves the others unchanged. Then the secret is checked; a
+ * statement counts it on every key and refuses while a key is blocked (sessions.store reserveAttempts), in one
+ * unit of work that a refusal rolls back, so a refusal on one key leaves the others unchanged. Then the secret is checked; a
  * failure is already counted (the reservation is the failure count), a success clears or refunds.
  * Keys are always taken in the caller's order with the address last, so two reservations never wait on
  * each other's rows in opposite orders.
@@ -52,10 +52,7 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
   };
 
   async function succeededIn(tx: Tx, keys: readonly ThrottledKey[]): Promise<void> {
-    for (const k of keys) {
-      if (k.onSuccess === 'clear') await store.clearThrottle(tx, k.key);
-      else await store.refundAttempt(tx, k.key, k.policy.free);
-    }
+    await store.settleAttempts(tx, keys.map((k) => ({ key: k.key, clear: k.onSuccess === 'clear', free: k.policy.free })));
   }
 
   return {
@@ -68,12 +65,8 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
       const now = clock.now();
       const windowStart = new Date(now.getTime() - THROTTLE_WINDOW_MS);
       const reserveAll = async (tx: Tx) => {
-        const counts: number[] = [];
-        for (const k of keys) {
-          const n = await store.reserveAttempt(tx, k.key, now, windowStart, scheduleOf(k.policy));
-          if (n === null) throw new Refused();
-          counts.push(n);
-        }
+        const counts = await store.reserveAttempts(tx, keys.map((k) => ({ key: k.key, schedule: scheduleOf(k.policy) })), now, windowStart);
+        if (counts.includes(null)) throw new Refused();
         if (then) await then.work(tx);
         return counts;
       };
@@ -97,9 +90,7 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
 
     /** The attempt was not a guess after all (it failed before or apart from the secret's check): not counted. */
     async refund(keys: readonly ThrottledKey[]): Promise<void> {
-      await db.globalWork(async (tx) => {
-        for (const k of keys) await store.refundAttempt(tx, k.key, k.policy.free);
-      });
+      await db.globalWork((tx) => store.settleAttempts(tx, keys.map((k) => ({ key: k.key, clear: false, free: k.policy.free }))));
     },
 
     /** The attempt succeeded: each key's count is cleared or its attempt refunded, as the key says. */

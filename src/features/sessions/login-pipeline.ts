@@ -81,8 +81,10 @@ export type LoginResult =
     }
   | {
       readonly status: 'authenticated';
-      readonly identityToken: string;
-      readonly expiresIn: number;
+      /** Absent when `session` is present: the identity token only picks an account (`/auth/select-account`). */
+      readonly identityToken?: string;
+      /** The identity token's lifetime in seconds, with it. */
+      readonly expiresIn?: number;
       readonly tenantId: string;
       readonly userId: string;
       readonly accounts: { id: string; name: string }[];
@@ -153,18 +155,12 @@ export function createLoginPipeline(deps: SessionsDeps, issuer: Issuer) {
         ? { status: d.status, challengeToken: challenge.token, expiresIn }
         : { status: d.status, challengeToken: challenge.token, expiresIn, enrollment: d.enrollment };
     }
+    const done = { status: 'authenticated' as const, tenantId: d.tenantId, userId: d.userId, accounts: d.accounts, mustChangePassword: d.mustChangePassword, ...(d.recoveryCodes ? { recoveryCodes: d.recoveryCodes } : {}) };
+    // With the session created at once (one account) no step takes an identity token (another account is entered
+    // with switch-account): one signature per login, the access token's. Else the identity token picks the account.
+    if (d.session) return { ...done, session: await issuer.sign(key, d.session) };
     const identity = await issuer.identityToken(key, d.tenantId, d.userId, d.amr, d.stamp, d.authTime, d.sourceId);
-    return {
-      status: 'authenticated',
-      identityToken: identity.token,
-      expiresIn: identity.exp - issuer.nowSeconds(),
-      tenantId: d.tenantId,
-      userId: d.userId,
-      accounts: d.accounts,
-      mustChangePassword: d.mustChangePassword,
-      ...(d.recoveryCodes ? { recoveryCodes: d.recoveryCodes } : {}),
-      ...(d.session ? { session: await issuer.sign(key, d.session) } : {}),
-    };
+    return { ...done, identityToken: identity.token, expiresIn: identity.exp - issuer.nowSeconds() };
   }
 
   /**

@@ -23,6 +23,23 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
   });
 
   const login = (who: { email: string; password: string }) => call(t, 'POST', '/auth/login', { body: { email: who.email, password: who.password } });
+
+  /**
+   * A plain user (signed in, in the administrator's account) who may also enter a second account, with no
+   * permission there: its next login answers an identity token and no session (one account would be entered at once).
+   */
+  async function userWithTwoAccounts(): Promise<LoggedIn> {
+    const user = await loginAsPlainUser(t, admin);
+    await t.app.db.tenantWork(admin.tenantId, async (tx) => {
+      const accountId = newId();
+      const roleId = newId();
+      await tx.insertInto('accounts').values({ id: accountId, name: `Second ${accountId.slice(-6)}` }).execute();
+      await tx.insertInto('account_tenants').values({ tenant_id: admin.tenantId, account_id: accountId }).execute();
+      await tx.insertInto('roles').values({ account_id: accountId, id: roleId, name: 'No permissions', permissions: [] }).execute();
+      await tx.insertInto('role_assignments').values({ tenant_id: admin.tenantId, id: newId(), account_id: accountId, role_id: roleId, user_id: user.userId }).execute();
+    });
+    return user;
+  }
   const select = (identityToken: string, accountId: string) => call(t, 'POST', '/auth/select-account', { token: identityToken, body: { accountId } });
 
   // OWASP ASVS v4 §3.3.3: after a credential change or "log out everywhere", nothing issued before may open a session.
@@ -36,7 +53,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
     ['an MFA reset', (u: LoggedIn) => call(t, 'DELETE', `/api/v1/users/${u.userId}/mfa`, { token: admin.accessToken })],
     ['the user revoking all other sessions', (u: LoggedIn) => call(t, 'DELETE', '/api/v1/me/sessions', { token: u.accessToken, body: { currentPassword: u.password } })],
   ])('an identity token issued before %s is refused', async (_label, change) => {
-    const user = await loginAsPlainUser(t, admin);
+    const user = await userWithTwoAccounts();
     const earlier = await login(user);
     expect(earlier.body.identityToken).toBeDefined();
     const changed = await change(user);
@@ -62,7 +79,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
 
   // RFC 7519 §4.1.7: each login-phase token is spent once.
   it('an identity token picks one account once; a refused choice leaves it usable', async () => {
-    const user = await loginAsPlainUser(t, admin);
+    const user = await userWithTwoAccounts();
     const first = await login(user);
     const refused = await select(first.body.identityToken, newId());
     expect(refused.body.error.code).toBe('sessions.no_account_access');
@@ -88,7 +105,7 @@ describe.each(engines())('tokens bound to the security state [%s]', (engine) => 
   // Real concurrency only on PostgreSQL with a pool (PGlite serializes every unit of work).
   describe.skipIf(engine !== 'postgres')('in parallel', () => {
     it('the same identity token sent 6 times at once opens exactly one session', async () => {
-      const user = await loginAsPlainUser(t, admin);
+      const user = await userWithTwoAccounts();
       const first = await login(user);
       const answers = await Promise.all(Array.from({ length: 6 }, () => select(first.body.identityToken, admin.accountId)));
       expect(answers.filter((a) => a.status === 200)).toHaveLength(1);

@@ -125,21 +125,14 @@ export function createIssuer(deps: SessionsDeps, states: SessionStateSource, eve
       const policy = knownPolicy ?? (await deps.securityPolicy(tx, tenantId));
       const sessionId = newId(now.getTime());
       const expiresAt = new Date(now.getTime() + policy.sessionLifetimeSeconds * 1000);
-      await store.insertSession(tx, tenantId, {
-        id: sessionId,
-        userId,
-        accountId,
-        amr,
-        userAgent: meta.userAgent?.slice(0, 500) ?? null,
-        ip: meta.ip.slice(0, 100),
-        createdAt: now,
-        expiresAt,
-        authTime,
-        sourceId,
-      });
       const refreshToken = newRefreshToken(tenantId);
       const refreshExpiresAt = new Date(Math.min(expiresAt.getTime(), now.getTime() + policy.refreshLifetimeSeconds * 1000));
-      await store.insertRefreshToken(tx, tenantId, { tokenHash: hashRefreshToken(refreshToken), sessionId, createdAt: now, expiresAt: refreshExpiresAt });
+      await store.insertSession(
+        tx,
+        tenantId,
+        { id: sessionId, userId, accountId, amr, userAgent: meta.userAgent?.slice(0, 500) ?? null, ip: meta.ip.slice(0, 100), createdAt: now, expiresAt, authTime, sourceId },
+        { tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshExpiresAt },
+      );
       return { tenantId, userId, sessionId, accountId, amr, authTime, refreshToken, refreshExpiresAt };
     },
 

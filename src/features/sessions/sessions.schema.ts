@@ -63,8 +63,8 @@ export const LoginResponse = z
     }),
     z.object({
       status: z.literal('authenticated'),
-      identityToken: z.string(),
-      expiresIn: z.number().int(),
+      identityToken: z.string().optional().describe('Only without `session` (several accounts): POST /auth/select-account takes it, once. Earlier versions sent it with a session too.'),
+      expiresIn: z.number().int().optional().describe('The identity token\'s lifetime in seconds, with it.'),
       tenantId: Uuid,
       userId: Uuid,
       accounts: z.array(Account),

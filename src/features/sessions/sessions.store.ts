@@ -23,23 +23,34 @@ export interface NewSession {
   sourceId?: string | null;
 }
 
-export async function insertSession(tx: Tx, tenantId: string, s: NewSession): Promise<void> {
+/**
+ * A new session and its first refresh token, in one statement: the token row is inserted from the session row
+ * the statement returns, so it exists only with its session.
+ */
+export async function insertSession(tx: Tx, tenantId: string, s: NewSession, refresh: { tokenHash: Buffer; expiresAt: Date }): Promise<void> {
   await tx
-    .insertInto('sessions')
-    .values({
-      tenant_id: tenantId,
-      id: s.id,
-      user_id: s.userId,
-      account_id: s.accountId,
-      amr: s.amr,
-      user_agent: s.userAgent,
-      ip: s.ip,
-      created_at: s.createdAt,
-      last_seen_at: s.createdAt,
-      expires_at: s.expiresAt,
-      auth_time: s.authTime,
-      source_id: s.sourceId ?? null,
-    })
+    .with('session', (db) =>
+      db
+        .insertInto('sessions')
+        .values({
+          tenant_id: tenantId,
+          id: s.id,
+          user_id: s.userId,
+          account_id: s.accountId,
+          amr: s.amr,
+          user_agent: s.userAgent,
+          ip: s.ip,
+          created_at: s.createdAt,
+          last_seen_at: s.createdAt,
+          expires_at: s.expiresAt,
+          auth_time: s.authTime,
+          source_id: s.sourceId ?? null,
+        })
+        .returning(['tenant_id', 'id', 'created_at']),
+    )
+    .insertInto('refresh_tokens')
+    .columns(['tenant_id', 'token_hash', 'session_id', 'created_at', 'expires_at'])
+    .expression((db) => db.selectFrom('session').select((eb) => ['tenant_id', eb.val(refresh.tokenHash).as('token_hash'), 'id', 'created_at', eb.val(refresh.expiresAt).as('expires_at')]))
     .execute();
 }
 
@@ -84,17 +95,6 @@ export async function listLiveSessionsOfUser(tx: Tx, tenantId: string, userId: s
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
     .orderBy('last_seen_at', 'desc')
-    .execute();
-}
-
-export async function insertRefreshToken(
-  tx: Tx,
-  tenantId: string,
-  t: { tokenHash: Buffer; sessionId: string; createdAt: Date; expiresAt: Date },
-): Promise<void> {
-  await tx
-    .insertInto('refresh_tokens')
-    .values({ tenant_id: tenantId, token_hash: t.tokenHash, session_id: t.sessionId, created_at: t.createdAt, expires_at: t.expiresAt })
     .execute();
 }
 
@@ -177,26 +177,31 @@ export async function readThrottles(tx: Tx, keys: Buffer[]) {
 }
 
 /**
- * Reserves one attempt on `key`, in one statement, before the secret is checked: inserts or increments the
- * window's count and sets the wait that count earns (`schedule[n - 1]` ms after `now`, the lock included),
- * unless the key is blocked, in which case nothing changes. The upsert takes the row lock and re-checks
- * `blocked_until` on the newest row version, so of N parallel attempts only those the policy admits get a
- * number; the rest get null. A window older than `windowStart` starts over (count 1, no refusal noted).
+ * Reserves one attempt on every key, in one statement, before the secret is checked: inserts or increments each
+ * key's window count and sets the wait that count earns (`schedule[n - 1]` ms after `now`, the lock included),
+ * unless the key is blocked, in which case nothing changes for it. The upsert takes each row's lock and re-checks
+ * `blocked_until` on the newest row version, so of N parallel attempts only those the policy admits get a number;
+ * a blocked key gets null. Rows are taken in the order given (the caller's: the address last), so two
+ * reservations never wait on each other's rows in opposite orders. A window older than `windowStart` starts over
+ * (count 1, no refusal noted).
  */
-export async function reserveAttempt(tx: Tx, key: Buffer, now: Date, windowStart: Date, schedule: readonly number[]): Promise<number | null> {
+export async function reserveAttempts(tx: Tx, keys: readonly { key: Buffer; schedule: readonly number[] }[], now: Date, windowStart: Date): Promise<(number | null)[]> {
+  const input = sql.join(keys.map((k, i) => sql`(${i}::int, ${k.key}::bytea, ${[...k.schedule]}::int[])`));
   const restart = sql`t.window_started_at <= ${windowStart}`;
   const next = sql`(case when ${restart} then 1 else t.failures + 1 end)`;
-  const result = await sql<{ failures: number }>`
+  const schedule = sql`(select i.schedule from input i where i.key = excluded.key)`;
+  const result = await sql<{ key: Buffer; failures: number }>`
+    with input (ord, key, schedule) as (values ${input})
     insert into login_throttles as t (key, failures, window_started_at, blocked_until)
-    values (${key}, 1, ${now}, ${now}::timestamptz + ${schedule[0] ?? 0}::int * interval '1 millisecond')
+    select key, 1, ${now}, ${now}::timestamptz + coalesce(schedule[1], 0) * interval '1 millisecond' from input order by ord
     on conflict (key) do update set
       failures = ${next},
       window_started_at = case when ${restart} then ${now}::timestamptz else t.window_started_at end,
-      blocked_until = ${now}::timestamptz + (${[...schedule]}::int[])[least(${next}, ${schedule.length}::int)] * interval '1 millisecond',
+      blocked_until = ${now}::timestamptz + (${schedule})[least(${next}, cardinality(${schedule}))] * interval '1 millisecond',
       first_refused_at = case when ${restart} then null else t.first_refused_at end
     where t.blocked_until is null or t.blocked_until <= ${now}
-    returning failures`.execute(tx);
-  return result.rows[0]?.failures ?? null;
+    returning key, failures`.execute(tx);
+  return keys.map((k) => result.rows.find((r) => Buffer.from(r.key).equals(k.key))?.failures ?? null);
 }
 
 /**
@@ -209,27 +214,27 @@ export async function claimFirstRefusal(tx: Tx, key: Buffer, now: Date): Promise
 }
 
 /**
- * Gives back a reserved attempt that succeeded (a per-address count keeps only failures). When the count
- * falls back to the free attempts, the wait it had earned is lifted too.
+ * Settles reserved attempts that were not failed guesses, in one statement: a `clear` key's count is forgotten
+ * (its row deleted); any other key gets its own attempt back (a per-address count keeps only failures), and
+ * when its count falls back to the `free` attempts the wait it had earned is lifted too. The rows are locked in
+ * the order given, as reserveAttempts takes them: each step runs only after the one before it (a one-time filter
+ * on the previous step's result), so no settlement waits on a reservation's rows in the opposite order.
  */
-export async function refundAttempt(tx: Tx, key: Buffer, free: number): Promise<void> {
-  await tx
-    .updateTable('login_throttles')
-    .set({
-      failures: sql<number>`greatest(failures - 1, 0)`,
-      blocked_until: sql<Date | null>`case when failures - 1 <= ${free} then null else blocked_until end`,
-    })
-    .where('key', '=', key)
-    .execute();
+export async function settleAttempts(tx: Tx, keys: readonly { key: Buffer; clear: boolean; free: number }[]): Promise<void> {
+  if (keys.length === 0) return;
+  const steps = keys.map((k, i) => {
+    const after = i === 0 ? sql`` : sql` and (select count(*) from ${sql.raw(`s${i - 1}`)}) >= 0`;
+    const change = k.clear
+      ? sql`delete from login_throttles where key = ${k.key}${after} returning 1`
+      : sql`update login_throttles set failures = greatest(failures - 1, 0), blocked_until = case when failures - 1 <= ${k.free} then null else blocked_until end where key = ${k.key}${after} returning 1`;
+    return sql`${sql.raw(`s${i}`)} as (${change})`;
+  });
+  await sql`with ${sql.join(steps)} select (select count(*) from ${sql.raw(`s${keys.length - 1}`)})`.execute(tx);
 }
 
 /** Rewrites a counter row unchanged: a committed write of the same cost as a failure's audit event. */
 export async function rewriteThrottle(tx: Tx, key: Buffer): Promise<void> {
   await tx.updateTable('login_throttles').set({ failures: sql<number>`failures` }).where('key', '=', key).execute();
-}
-
-export async function clearThrottle(tx: Tx, key: Buffer): Promise<void> {
-  await tx.deleteFrom('login_throttles').where('key', '=', key).execute();
 }
 
 /** The function's columns: the session's, then the principal projection's (migration 0011). */

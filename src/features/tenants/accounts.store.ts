@@ -1,3 +1,4 @@
+import type { RawBuilder } from 'kysely';
 import type { Tx } from '../../db/database.js';
 
 /**
@@ -9,6 +10,11 @@ import type { Tx } from '../../db/database.js';
 export async function accountNames(tx: Tx, accountIds: readonly string[]): Promise<{ id: string; name: string }[]> {
   if (accountIds.length === 0) return [];
   return tx.selectFrom('accounts').select(['id', 'name']).where('id', 'in', [...accountIds]).orderBy('name').orderBy('id').execute();
+}
+
+/** The same for the accounts a subquery of another feature names (one statement with it), by name, then id. */
+export async function accountNamesIn(tx: Tx, accountIds: RawBuilder<string>): Promise<{ id: string; name: string }[]> {
+  return tx.selectFrom('accounts').select(['id', 'name']).where('id', 'in', accountIds).orderBy('name').orderBy('id').execute();
 }
 
 /** The account's authorization epoch (DESIGN §3 step 2), or undefined for an unknown account. */

@@ -9,5 +9,5 @@ export {
 export { tenantsRoutes } from './tenants.routes.js';
 export { createOrganizationsService, type OrganizationsService } from './organizations.service.js';
 export { organizationsRoutes } from './organizations.routes.js';
-export { accountNames, authzEpochOf, linkedAccountNames, bumpAuthzEpoch, lockAccounts, organizationExists, organizationsOf, tenantLinkedToAccount } from './accounts.store.js';
+export { accountNames, accountNamesIn, authzEpochOf, linkedAccountNames, bumpAuthzEpoch, lockAccounts, organizationExists, organizationsOf, tenantLinkedToAccount } from './accounts.store.js';
 export { allTenantIds, listAccounts as tenantAccounts } from './tenants.store.js';
