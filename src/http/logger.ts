@@ -128,7 +128,7 @@ export class RequestLogger {
   silent(): void {}
 
   private write(method: LogMethod, args: unknown[]): void {
-    if (this.isLevelEnabled(method)) (this.bound[method] as (...a: unknown[]) => void)(...args);
+    if (this.isLevelEnabled(method)) Reflect.apply(this.bound[method], this.bound, args);
   }
 }
 
@@ -136,5 +136,5 @@ export class RequestLogger {
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
   const parent = logger as Logger;
   if (typeof parent.isLevelEnabled !== 'function') return logger.child(bindings, options);
-  return new RequestLogger(parent, bindings, options) as unknown as FastifyBaseLogger;
+  return new RequestLogger(parent, bindings, options);
 }

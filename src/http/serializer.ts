@@ -83,7 +83,7 @@ export function flatObjectSerializer(schema: z.ZodType, fallback: (data: unknown
  * work kept to what the request needs). The zod parse and the copy it builds were ~4 % of that request.
  */
 export const responseSerializerCompiler: FastifySerializerCompiler<z.ZodType> = (route) => {
-  const zod = zodSerializerCompiler(route as never) as (data: unknown) => string;
+  const zod = zodSerializerCompiler(route) as (data: unknown) => string;
   // The provider also takes a schema wrapped as `{ properties: schema }`.
   const schema = route.schema as z.ZodType | { readonly properties?: z.ZodType };
   const resolved = '_zod' in schema ? schema : schema.properties;

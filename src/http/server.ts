@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import pino from 'pino';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import './auth.js';
@@ -82,7 +82,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   // The access log: one line when the response is sent, with what Fastify's "incoming request" line carried (the
   // method, the URL with secret parameters redacted, the client address) and its status and duration.
   app.addHook('onResponse', (request, reply, done) => {
-    const log = request.log as FastifyBaseLogger | RequestLogger;
+    const log = request.log;
     if (log instanceof RequestLogger) log.infoWithBindings({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
     else log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
     done();
