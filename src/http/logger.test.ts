@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { lazyChildLogger, loggerOptions, RequestLogger } from './logger.js';
+import type { RequestLogger } from './logger.js';
+import { lazyChildLogger, loggerOptions } from './logger.js';
 
 // Rule: a request's logger writes exactly the lines Fastify's per-request pino child writes (bindings, redaction,
 // a route's own level), and makes that child only when a line is written.
