@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.schema.js';
 import { secureDataDir, tightenDataDir } from './data-dir.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import { parseTimestamptz, TIMESTAMPTZ } from './timestamps.js';
 import type { DB } from './schema.js';
 
 export type Tx = Transaction<DB>;
@@ -53,7 +54,9 @@ export interface AppReads {
  * transaction), so row-level security applies to every statement on them; the pool is private to AppReads and
  * nothing else can reset the role on its connections.
  */
-function appReadsPool(url: string | undefined, connections: number, types: pg.PoolConfig['types']): AppReads & { end(): Promise<void> } {
+function appReadsPool(url: string | undefined, connections: number, parsers: TypeParsers): AppReads & { end(): Promise<void> } {
+  // timestamptz through the fast path of parseTimestamptz: these connections' TimeZone is UTC (set below).
+  const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === TIMESTAMPTZ && format !== 'binary' ? parseTimestamptz : parsers.getTypeParser(oid, format)) };
   const pool = new pg.Pool({ connectionString: url, max: connections, application_name: 'tessera-session-read', types });
   pool.on('error', () => {});
   const ready = new WeakSet<pg.PoolClient>();
@@ -78,7 +81,7 @@ function appReadsPool(url: string | undefined, connections: number, types: pg.Po
     const client = await pool.connect();
     try {
       if (!ready.has(client)) {
-        await client.query(`select set_config('role', '${APP_ROLE}', false), set_config('tessera.tenant_id', '', false)`);
+        await client.query(`select set_config('role', '${APP_ROLE}', false), set_config('tessera.tenant_id', '', false), set_config('TimeZone', 'UTC', false)`);
         ready.add(client);
       }
       const result = await client.query<R & pg.QueryResultRow>({ name, text, values: values as unknown[] });
@@ -125,11 +128,15 @@ export function wrapKysely(kysely: Kysely<DB>, engine: Engine, close: () => Prom
 
 const INT8 = 20;
 
+interface TypeParsers {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown;
+}
+
 /** Opens the configured database: PGlite in `dataDir` (or in memory for `memory://`), or a pg pool. */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   if (config.kind === 'postgres') {
     // int8 as number: our int8 columns (sequences, counts) stay far below 2^53.
-    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8 ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) };
+    const types: TypeParsers = { getTypeParser: (oid, format) => (oid === INT8 ? Number : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) };
     const pool = new pg.Pool({ connectionString: config.url, max: config.poolMax, application_name: 'tessera', types });
     // An idle client whose connection the server closed (restart, failover, an administrator) is discarded
     // by the pool, which opens a new one on demand; without a listener that event would crash the process.

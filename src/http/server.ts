@@ -3,14 +3,15 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import pino from 'pino';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import './auth.js';
 import { AppError } from '../kernel/app-error.js';
 import { KernelErrors } from '../kernel/errors.js';
 import { installErrorHandling } from './error-handler.js';
-import { loggerOptions } from './logger.js';
+import { lazyChildLogger, loggerOptions, RequestLogger } from './logger.js';
 import { installOpenApi } from './openapi.js';
 import { securityHeaders } from './security-headers.js';
+import { responseSerializerCompiler } from './serializer.js';
 
 export interface HttpOptions {
   readonly logLevel: string;
@@ -36,6 +37,8 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     logger: options.logger ?? { ...(loggerOptions(options.logLevel) as object), stream: pino.destination({ dest: 1, sync: false }) },
     // One access-log line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is bound to the request id only when the request logs something (RequestLogger).
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: options.bodyLimit,
     // Fastify takes a hop count too, though its types omit it.
     trustProxy: options.trustProxy as FastifyServerOptions['trustProxy'],
@@ -55,7 +58,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   app.decorateRequest('apiKey', null);
   app.decorateRequest('scim', null);
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   const headers = securityHeaders({
     // The API reference page loads its own script and style; everything else is JSON.
     contentSecurityPolicy: {
@@ -79,7 +82,9 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   // The access log: one line when the response is sent, with what Fastify's "incoming request" line carried (the
   // method, the URL with secret parameters redacted, the client address) and its status and duration.
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    const log = request.log;
+    if (log instanceof RequestLogger) log.infoWithBindings({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
     done();
   });
 
@@ -87,6 +92,11 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   // escape sequence"), so a NUL anywhere in the input is refused here, once for every route, before any
   // schema or store sees it: a 400 invalid_request instead of a 500 from the database.
   app.addHook('preValidation', (request, _reply, done) => {
+    // Most requests (a GET without a query string or URL parameters) carry nothing to walk.
+    if (request.body === undefined && isEmpty(request.query) && isEmpty(request.params)) {
+      done();
+      return;
+    }
     const where = nulIn('body', request.body) ?? nulIn('query', request.query) ?? nulIn('params', request.params);
     done(where ? new AppError(KernelErrors.invalid_request, { message: `${where}: must not contain the NUL character (U+0000).` }) : undefined);
   });
@@ -111,6 +121,14 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   installErrorHandling(app);
   await installOpenApi(app, { version: options.version, publicUrl: options.publicUrl });
   return app;
+}
+
+/** An absent input, or a parsed object without members (Fastify's query and params of a request that has none). */
+function isEmpty(input: unknown): boolean {
+  if (input === undefined || input === null) return true;
+  if (typeof input !== 'object') return false;
+  for (const _ in input) return false;
+  return true;
 }
 
 /**
