@@ -15,7 +15,7 @@ export const APP_ROLE = 'tessera_app';
 /**
  * SQL functions that run as the application role whoever calls them (`SET role = tessera_app` in their definition,
  * SECURITY INVOKER) and scope the tenant they are handed to themselves: the only calls `Database.callAppFunction`
- * sends (test/e2e/app-role-functions.test.ts checks each definition).
+ * sends (src/db/rls.test.ts checks each definition).
  */
 export const APP_ROLE_FUNCTIONS = ['tessera_refresh_rotate'] as const;
 export type AppRoleFunction = (typeof APP_ROLE_FUNCTIONS)[number];

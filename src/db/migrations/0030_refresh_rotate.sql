@@ -4,10 +4,11 @@
 --
 -- Row-level security as in a unit of work (DESIGN §4): the function is SECURITY INVOKER and runs as tessera_app
 -- whoever calls it (`SET role`, restored when it returns; the caller's session user must be a member, as for
--- `tenantWork`), and sets `tessera.tenant_id` to the tenant it is handed for its own duration only (the `SET`
--- clause restores the caller's value). Every statement also filters on the tenant (the first wall). The caller
--- hands the tenant named in the token (`rt1.<tenant>.<random>`); the token hash covers that prefix, so a token
--- presented under another tenant finds nothing.
+-- `tenantWork`), and sets `tessera.tenant_id` to the tenant it is handed for its own duration only (the caller's
+-- value is put back before it returns). Called inside a unit of work of another tenant, it refuses (it is no way
+-- out of a unit of work's tenant). Every statement also filters on the tenant (the first wall). The caller hands
+-- the tenant named in the token (`rt1.<tenant>.<random>`); the token hash covers that prefix, so a token presented
+-- under another tenant finds nothing.
 --
 -- It decides only the paths that write nothing but the rotation itself: an unknown token, an ended session, an
 -- inactive user, an expired token (each answered as a refusal, nothing written), or the rotation (the token
@@ -27,7 +28,6 @@ CREATE FUNCTION tessera_refresh_rotate(p_tenant uuid, p_hash bytea, p_now timest
   )
   LANGUAGE plpgsql VOLATILE SECURITY INVOKER
   SET role = tessera_app
-  SET tessera.tenant_id = ''
   SET search_path = public, pg_temp
   SET plan_cache_mode = force_generic_plan
   AS $$
@@ -35,7 +35,11 @@ CREATE FUNCTION tessera_refresh_rotate(p_tenant uuid, p_hash bytea, p_now timest
   DECLARE
     r record;
     v_expires timestamptz;
+    v_caller text := coalesce(current_setting('tessera.tenant_id', true), '');
   BEGIN
+    IF v_caller <> '' AND v_caller <> p_tenant::text THEN
+      RAISE EXCEPTION 'tessera_refresh_rotate: called for another tenant than the unit of work''s' USING ERRCODE = 'insufficient_privilege';
+    END IF;
     PERFORM set_config('tessera.tenant_id', p_tenant::text, true);
     -- The token row is locked until the statement commits: concurrent rotations of one token queue here, and the
     -- one that waited re-reads the row (READ COMMITTED) and finds it rotated.
@@ -76,6 +80,7 @@ CREATE FUNCTION tessera_refresh_rotate(p_tenant uuid, p_hash bytea, p_now timest
       auth_time := r.authenticated;
       refresh_expires_at := v_expires;
     END IF;
+    PERFORM set_config('tessera.tenant_id', v_caller, true);
     RETURN NEXT;
   END
   $$;
