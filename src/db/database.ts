@@ -13,6 +13,14 @@ export type Engine = 'pglite' | 'postgres';
 /** The non-owner role requests run as, so row-level security applies to them (DESIGN §4). */
 export const APP_ROLE = 'tessera_app';
 
+/**
+ * SQL functions that run as the application role whoever calls them (`SET role = tessera_app` in their definition,
+ * SECURITY INVOKER) and scope the tenant they are handed to themselves: the only calls `Database.callAppFunction`
+ * sends (src/db/rls.test.ts checks each definition).
+ */
+export const APP_ROLE_FUNCTIONS = ['tessera_refresh_rotate'] as const;
+export type AppRoleFunction = (typeof APP_ROLE_FUNCTIONS)[number];
+
 export interface Database {
   readonly engine: Engine;
   /** The owner's handle: migrations and operator commands only, never request handling. */
@@ -28,6 +36,13 @@ export interface Database {
   ownerWork<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Drops an owner transaction to the application role for one tenant, for the rest of that transaction. */
   enterTenant(tx: Tx, tenantId: string): Promise<void>;
+  /**
+   * One call of an application-role function (APP_ROLE_FUNCTIONS) as a statement of its own, in the transaction
+   * PostgreSQL gives a single statement: one round trip, where a unit of work adds BEGIN, the role switch and
+   * COMMIT. The function switches to the application role and sets the tenant itself, so row-level security
+   * applies to it as in `tenantWork`; nothing else is sent this way (it would run as the owner).
+   */
+  callAppFunction<R>(name: AppRoleFunction, args: readonly unknown[]): Promise<R[]>;
   close(): Promise<void>;
   /**
    * PostgreSQL: single read statements as the application role with no tenant (global reads and SECURITY DEFINER
@@ -121,6 +136,11 @@ export function wrapKysely(kysely: Kysely<DB>, engine: Engine, close: () => Prom
     },
     async enterTenant(tx, tenantId) {
       await asAppRole(tenantId).execute(tx);
+    },
+    async callAppFunction<R>(name: AppRoleFunction, args: readonly unknown[]): Promise<R[]> {
+      if (!APP_ROLE_FUNCTIONS.includes(name)) throw new Error(`${name} is not an application-role function`);
+      const result = await sql<R>`select * from ${sql.id(name)}(${sql.join(args.map((a) => sql.val(a)))})`.execute(kysely);
+      return result.rows;
     },
     close,
   };

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, engines, type TestDatabase } from '../../test/support/databases.js';
 import { newId } from '../kernel/ids.js';
+import { APP_ROLE_FUNCTIONS } from './database.js';
 
 // DESIGN §4: tenant isolation twice. These tests forget the tenant filter on purpose and prove that
 // row-level security alone still confines a unit of work to its own tenant.
@@ -92,5 +93,50 @@ describe.each(engines())('row-level security [%s]', (engine) => {
     );
     expect(after.rows[0]?.tenant ?? null).toBeNull();
     expect(after.rows[0]?.role).not.toBe('tessera_app');
+  });
+
+  // Database.callAppFunction sends these outside any unit of work, on the owner's connections: each must put itself
+  // under row-level security (run as tessera_app, never as its owner) and scope the tenant it sets to itself.
+  it.each(APP_ROLE_FUNCTIONS)('%s runs as the application role (SECURITY INVOKER, SET role), never as its owner', async (name) => {
+    const defs = await t.db.kysely.executeQuery<{ definer: boolean; config: string[] | null; public_exec: boolean }>(
+      sql`select prosecdef as definer, proconfig as config, has_function_privilege('public', oid, 'execute') as public_exec from pg_proc where proname = ${name}`.compile(t.db.kysely),
+    );
+    expect(defs.rows).toHaveLength(1);
+    expect(defs.rows[0]).toMatchObject({ definer: false, public_exec: false });
+    expect(defs.rows[0]!.config).toEqual(expect.arrayContaining(['role=tessera_app']));
+  });
+
+  it('tessera_refresh_rotate finds only the tenant it is handed, leaves the caller role and tenant as they were, and refuses another tenant than its unit of work', async () => {
+    const [userA, session, hash] = [newId(), newId(), Buffer.alloc(32, 7)];
+    const at = new Date('2026-01-01T00:00:00Z');
+    await t.db.tenantWork(tenantA, async (tx) => {
+      await tx.insertInto('users').values({ tenant_id: tenantA, id: userA, email: 'rotate@a.example' }).execute();
+      await tx.insertInto('sessions').values({ tenant_id: tenantA, id: session, user_id: userA, account_id: accountA, amr: ['pwd'], created_at: at, last_seen_at: at, expires_at: new Date(at.getTime() + 3600_000), auth_time: at }).execute();
+      await tx.insertInto('refresh_tokens').values({ tenant_id: tenantA, token_hash: hash, session_id: session, created_at: at, expires_at: new Date(at.getTime() + 600_000) }).execute();
+    });
+    const call = (tenant: string) => sql<{ outcome: string }>`select outcome from tessera_refresh_rotate(${tenant}, ${hash}, ${at}, ${Buffer.alloc(32, 8)}, ${Buffer.alloc(8)})`;
+    // Tenant A's token presented under tenant B is unknown, and nothing of A's changes.
+    const asB = await t.db.callAppFunction<{ outcome: string }>('tessera_refresh_rotate', [tenantB, hash, at, Buffer.alloc(32, 8), Buffer.alloc(8)]);
+    expect(asB.map((r) => r.outcome)).toEqual(['unknown']);
+    // Inside tenant B's unit of work, tenant A is refused: the function is no way out of a unit of work's tenant.
+    await expect(t.db.tenantWork(tenantB, (tx) => call(tenantA).execute(tx))).rejects.toThrow(/another tenant/);
+    // Called inside an owner transaction that set no tenant, and inside tenant A's unit of work: the caller's role
+    // and tenant are the same afterwards.
+    const inside = await t.db.ownerWork(async (tx) => {
+      const before = await sql<{ role: string; tenant: string }>`select current_user as role, current_setting('tessera.tenant_id', true) as tenant`.execute(tx);
+      const outcome = (await call(tenantA).execute(tx)).rows[0]?.outcome;
+      const after = await sql<{ role: string; tenant: string }>`select current_user as role, current_setting('tessera.tenant_id', true) as tenant`.execute(tx);
+      return { before: before.rows[0], outcome, after: after.rows[0] };
+    });
+    expect(inside.outcome).toBe('rotated');
+    expect(inside.after).toEqual(inside.before);
+    const inA = await t.db.tenantWork(tenantA, async (tx) => {
+      const outcome = (await call(tenantA).execute(tx)).rows[0]?.outcome;
+      const after = await sql<{ role: string; tenant: string }>`select current_user as role, current_setting('tessera.tenant_id', true) as tenant`.execute(tx);
+      return { outcome, after: after.rows[0] };
+    });
+    expect(inA).toEqual({ outcome: 'spent', after: { role: 'tessera_app', tenant: tenantA } });
+    const rows = await t.db.tenantWork(tenantA, (tx) => tx.selectFrom('refresh_tokens').select(['token_hash', 'rotated_at']).where('session_id', '=', session).execute());
+    expect(rows).toHaveLength(2);
   });
 });

@@ -202,6 +202,8 @@ const SEEDS: ((tx: Tx) => Promise<unknown>)[] = [
     await sql`insert into backchannel_logout_outbox (tenant_id, id, application_id, client_id, user_id, session_id, created_at, next_attempt_at)
       values (${T}, '00000000-0000-4000-8000-000000000028', '00000000-0000-4000-8000-000000000026', 'tc1.upgrade.web', ${USER}, '00000000-0000-4000-8000-000000000128', ${AT}::timestamptz, ${AT}::timestamptz)`.execute(tx);
   },
+  // 0030 refresh rotation in one statement: a function only, no data.
+  async () => {},
 ];
 
 type Snapshot = Record<string, Record<string, unknown>[]>;

@@ -74,9 +74,20 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
     async refresh(token: string | undefined, meta: RequestMeta): Promise<IssuedSession> {
       const parsed = token ? parseRefreshToken(token) : undefined;
       if (!token || !parsed) throw new AppError(SessionErrors['sessions.refresh_token_invalid'], { detail: { reason: 'malformed' } });
-      // The reuse path commits its revocation and audit event before the refusal is answered.
       const key = await issuer.signingKey();
-      const outcome = await db.tenantWork(parsed.tenantId, (tx) => refreshInTx(tx, parsed.tenantId, token, meta));
+      // The common case in one statement (migration 0030): checks and rotation, or a refusal that writes nothing.
+      const successor = newRefreshToken(parsed.tenantId);
+      const once = await store.rotateRefreshToken(db, parsed.tenantId, { hash: hashRefreshToken(token), now: clock.now(), successorHash: hashRefreshToken(successor), successorEnc: sealSuccessor(token, successor) });
+      let outcome: Awaited<ReturnType<typeof refreshInTx>>;
+      if (once.outcome === 'rotated') {
+        outcome = { grant: { userId: once.user_id, accountId: once.account_id, sessionId: once.session_id, amr: once.amr, authTime: once.auth_time, refreshToken: successor, refreshExpiresAt: once.refresh_expires_at } };
+      } else if (once.outcome === 'spent') {
+        // Rotated already: the grace window or reuse detection, decided again under the token's lock in a unit of
+        // work. The reuse path commits its revocation and audit event before the refusal is answered.
+        outcome = await db.tenantWork(parsed.tenantId, (tx) => refreshInTx(tx, parsed.tenantId, token, meta));
+      } else {
+        outcome = { refused: once.outcome };
+      }
       if ('refused' in outcome) throw new AppError(SessionErrors['sessions.refresh_token_invalid'], { detail: { reason: outcome.refused } });
       const { grant } = outcome;
       const access = await issuer.accessToken(key, parsed.tenantId, grant.userId, grant.accountId, grant.sessionId, grant.amr, grant.authTime);

@@ -67,6 +67,41 @@ describe.each(engines())('sessions [%s]', (engine) => {
     expect((await call(t, 'POST', '/auth/refresh', { cookie: a.refreshCookie })).status).toBe(200);
   });
 
+  it('each successor lives as long as the first refresh token of its session did, never past the session end', async () => {
+    const me = await loginAsPlainUser(t, admin);
+    const owner = t.database.db.kysely;
+    const tokensOf = (sessionId: string) =>
+      owner.selectFrom('refresh_tokens').select(['created_at', 'expires_at']).where('tenant_id', '=', admin.tenantId).where('session_id', '=', sessionId).orderBy('created_at').execute();
+    t.clock.advance(3600_000);
+    const r = await call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie });
+    expect(r.status).toBe(200);
+    const [first, second] = await tokensOf(r.body.sessionId);
+    expect(second!.created_at.getTime()).toBe(t.clock.now().getTime());
+    expect(second!.expires_at.getTime() - second!.created_at.getTime()).toBe(first!.expires_at.getTime() - first!.created_at.getTime());
+    // The session ends sooner than a full lifetime from now: the next successor ends with it.
+    const sessionEnd = new Date(t.clock.now().getTime() + 60_000 + 1800_000);
+    await owner.updateTable('sessions').set({ expires_at: sessionEnd }).where('tenant_id', '=', admin.tenantId).where('id', '=', r.body.sessionId).execute();
+    t.clock.advance(60_000);
+    const again = await call(t, 'POST', '/auth/refresh', { cookie: r.refreshCookie });
+    expect(again.status).toBe(200);
+    expect((await tokensOf(r.body.sessionId))[2]!.expires_at.getTime()).toBe(sessionEnd.getTime());
+  });
+
+  // RFC 9700 §4.14.2 rotation under real concurrency: the token row's lock makes parallel rotations of one token
+  // queue, so exactly one successor is made; the others find the token spent within the grace window and get that
+  // same successor (none is refused, none revokes the session).
+  it.runIf(engine === 'postgres')('parallel refreshes of one token make exactly one successor, which every one of them gets (PostgreSQL)', async () => {
+    const me = await loginAsPlainUser(t, admin);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie })));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(new Set(answers.map((a) => a.refreshCookie)).size).toBe(1);
+    const sessionId = answers[0]!.body.sessionId;
+    const tokens = await t.database.db.kysely.selectFrom('refresh_tokens').select(['rotated_at']).where('tenant_id', '=', admin.tenantId).where('session_id', '=', sessionId).execute();
+    expect(tokens.length).toBe(2);
+    expect(tokens.filter((r) => r.rotated_at === null).length).toBe(1);
+    expect((await call(t, 'POST', '/auth/refresh', { cookie: answers[0]!.refreshCookie })).status).toBe(200);
+  });
+
   it('a refresh token used twice outside the grace window revokes the session everywhere and records a security event', async () => {
     const me = await loginAsPlainUser(t, admin);
     const first = await call(t, 'POST', '/auth/refresh', { cookie: me.refreshCookie });

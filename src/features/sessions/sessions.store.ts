@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { AppReads, Tx } from '../../db/database.js';
+import type { AppReads, Database, Tx } from '../../db/database.js';
 import type { PrincipalRow } from '../../kernel/principal.js';
 
 /**
@@ -152,6 +152,26 @@ export async function rotate(
     )
     insert into refresh_tokens (tenant_id, token_hash, session_id, created_at, expires_at)
     values (${tenantId}, ${r.newHash}, ${r.sessionId}, ${r.now}, ${r.expiresAt})`.execute(tx);
+}
+
+/** What `tessera_refresh_rotate` decided (migration 0030); the grant's columns only when it rotated. */
+export type RefreshRotation =
+  | { outcome: 'rotated'; session_id: string; user_id: string; account_id: string; amr: string[]; auth_time: Date | null; refresh_expires_at: Date }
+  | { outcome: 'unknown' | 'session ended' | 'user inactive' | 'expired' | 'spent' };
+
+/**
+ * The whole rotation in one statement, outside any unit of work (`Database.callAppFunction`): the token locked,
+ * its session and user checked, and, when it is live and unspent, marked rotated with its sealed successor, the
+ * successor inserted and the session touched. A spent token is only reported (`spent`): the caller decides it
+ * under the lock in a unit of work (grace window or reuse detection).
+ */
+export async function rotateRefreshToken(
+  db: Pick<Database, 'callAppFunction'>,
+  tenantId: string,
+  r: { hash: Buffer; now: Date; successorHash: Buffer; successorEnc: Buffer },
+): Promise<RefreshRotation> {
+  const rows = await db.callAppFunction<RefreshRotation>('tessera_refresh_rotate', [tenantId, r.hash, r.now, r.successorHash, r.successorEnc]);
+  return rows[0]!;
 }
 
 /**
