@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type ServerProcess, startCliServer } from '../../test/support/cli.js';
+import { seedEmbeddedDataDir } from '../../test/support/databases.js';
 import { loadConfig } from '../config/load-config.js';
 import { openDatabase } from '../db/database.js';
 import { startServer } from '../main.js';
@@ -33,6 +34,8 @@ describe('tessera backup and restore (embedded database)', { timeout: 240_000 },
   };
 
   beforeAll(async () => {
+    // Initialised by PGlite already (databases.ts): the first start migrates and bootstraps it, without initdb.
+    await seedEmbeddedDataDir(live);
     server = await startCliServer({ ...envOf(live), TESSERA_ADMIN_PASSWORD: password }, 120_000);
   });
   afterAll(async () => {
