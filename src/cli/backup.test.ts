@@ -37,7 +37,7 @@ describe('tessera backup and restore (embedded database)', { timeout: 240_000 },
     // Initialised by PGlite already (databases.ts): the first start migrates and bootstraps it, without initdb.
     await seedEmbeddedDataDir(live);
     server = await startCliServer({ ...envOf(live), TESSERA_ADMIN_PASSWORD: password }, 120_000);
-  });
+  }, 150_000); // as long as the start may take: vitest.config.ts gives a hook 60 s
   afterAll(async () => {
     await server?.stop();
     rmSync(root, { recursive: true, force: true });
