@@ -57,7 +57,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     // First: its profile is in the run dir. A failure to close it is reported after the rest is cleaned up.
-    const chromiumError: unknown = await chromium.close().then(() => undefined, (error: unknown) => error ?? new Error('closing Chromium failed'));
+    const chromiumError = await chromium.close().then(() => undefined, (error: unknown) => (error instanceof Error ? error : new Error(`closing Chromium failed: ${String(error)}`)));
     delete process.env[CHROMIUM_BROKER_ENV];
     const leftovers = findLeftovers(runDir);
     delete process.env.TESSERA_TEST_CLI;
