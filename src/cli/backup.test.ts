@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type ServerProcess, startCliServer } from '../../test/support/cli.js';
+import { seedEmbeddedDataDir } from '../../test/support/databases.js';
 import { loadConfig } from '../config/load-config.js';
 import { openDatabase } from '../db/database.js';
 import { startServer } from '../main.js';
@@ -33,8 +34,10 @@ describe('tessera backup and restore (embedded database)', { timeout: 240_000 },
   };
 
   beforeAll(async () => {
+    // Initialised by PGlite already (databases.ts): the first start migrates and bootstraps it, without initdb.
+    await seedEmbeddedDataDir(live);
     server = await startCliServer({ ...envOf(live), TESSERA_ADMIN_PASSWORD: password }, 120_000);
-  });
+  }, 150_000); // as long as the start may take: vitest.config.ts gives a hook 60 s
   afterAll(async () => {
     await server?.stop();
     rmSync(root, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +5,7 @@ import { ERROR_MESSAGES } from '../../console/src/errors.js';
 import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from '../support/app.js';
 import { RunningClock } from '../../src/kernel/clock.js';
-import { browserPages, sharedConsoleBuild } from '../support/browser.js';
+import { browserPages, downloadText, sharedConsoleBuild } from '../support/browser.js';
 import { engines } from '../support/databases.js';
 import { callApi } from '../support/http.js';
 import { type LoggedIn, loginAsAdmin } from '../support/login.js';
@@ -347,11 +346,11 @@ describe.each(engines())('sign-in pages and console in Chromium [%s]', { timeout
     await page.keyboard.press('Escape');
     const [json] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
     expect(json.suggestedFilename()).toBe('audit-events.json');
-    const events = JSON.parse(readFileSync((await json.path()), 'utf8')) as { action: string }[];
+    const events = JSON.parse(await downloadText(json)) as { action: string }[];
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.action.startsWith('auth.login'))).toBe(true);
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
-    const csvText = readFileSync((await csv.path()), 'utf8');
+    const csvText = await downloadText(csv);
     expect(csvText).toMatch(/auth\.login\.succeeded/);
     expect(csvText).not.toMatch(/user\.created/);
   });

@@ -1,11 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli, startCliServer } from '../support/cli.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, seedEmbeddedDataDir, type TestDatabase } from '../support/databases.js';
 import { testTempDir } from '../support/temp-dir.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const dataDir = () => testTempDir('cli');
+/** A new data directory: nothing in it, as an operator's first start has it. */
+const newDataDir = () => testTempDir('cli');
+/**
+ * A new data directory whose embedded database PGlite has initialised, no migration applied (databases.ts): the
+ * command migrates, bootstraps and serves as on `newDataDir()`, without the initdb the first test already runs.
+ */
+const dataDir = async () => {
+  const dir = newDataDir();
+  await seedEmbeddedDataDir(dir);
+  return dir;
+};
 
 /** `tessera serve`, stopped when the test ends even if an assertion failed first (before its data dir is removed). */
 async function serve(env: Record<string, string>) {
@@ -18,7 +28,7 @@ async function serve(env: Record<string, string>) {
 
 describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
   it('first start bootstraps and prints a one-time password once; a second start reuses the data and prints no secret', async () => {
-    const dir = dataDir();
+    const dir = newDataDir();
     const first = await serve({ TESSERA_DATA_DIR: dir });
     const ready = await fetch(`${first.url}/readyz`);
     expect(ready.status).toBe(200);
@@ -39,7 +49,7 @@ describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
   });
 
   it('uses TESSERA_ADMIN_EMAIL and TESSERA_ADMIN_PASSWORD without printing the password', async () => {
-    const server = await serve({ TESSERA_DATA_DIR: dataDir(), TESSERA_ADMIN_EMAIL: 'Root@Example.com', TESSERA_ADMIN_PASSWORD: 'correct horse battery' });
+    const server = await serve({ TESSERA_DATA_DIR: await dataDir(), TESSERA_ADMIN_EMAIL: 'Root@Example.com', TESSERA_ADMIN_PASSWORD: 'correct horse battery' });
     expect(await server.stop()).toBe(0);
     expect(server.output()).toContain('email:     root@example.com');
     expect(server.output()).toContain('the one in TESSERA_ADMIN_PASSWORD');
@@ -47,7 +57,7 @@ describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
   });
 
   it('a configuration error stops the start with the variable named and exit code 2', async () => {
-    const result = await runCli(['serve'], { PORT: 'eighty', TESSERA_DATA_DIR: dataDir() });
+    const result = await runCli(['serve'], { PORT: 'eighty', TESSERA_DATA_DIR: newDataDir() });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('PORT="eighty": must be a whole number');
     expect(result.stderr).toContain('README');
@@ -63,7 +73,7 @@ describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
 
 describe('tessera bootstrap / migrate / keys', { timeout: 180_000 }, () => {
   it('bootstrap --json prints ids and a generated one-time password', async () => {
-    const result = await runCli(['bootstrap', '--tenant', 'Acme', '--account', 'Acme Prod', '--email', 'it@acme.example', '--json'], { TESSERA_DATA_DIR: dataDir() });
+    const result = await runCli(['bootstrap', '--tenant', 'Acme', '--account', 'Acme Prod', '--email', 'it@acme.example', '--json'], { TESSERA_DATA_DIR: await dataDir() });
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(out).toMatchObject({ email: 'it@acme.example', mustChangePassword: true });
@@ -72,7 +82,7 @@ describe('tessera bootstrap / migrate / keys', { timeout: 180_000 }, () => {
   });
 
   it('bootstrap with --password keeps it secret and rejects invalid input with exit code 2', async () => {
-    const dir = dataDir();
+    const dir = await dataDir();
     const ok = await runCli(['bootstrap', '--tenant', 'A', '--account', 'B', '--email', 'a@b.example', '--password', 'longenough1', '--json'], { TESSERA_DATA_DIR: dir });
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ password: null, mustChangePassword: false });
@@ -87,7 +97,7 @@ describe('tessera bootstrap / migrate / keys', { timeout: 180_000 }, () => {
   });
 
   it('migrate is idempotent and reports status', async () => {
-    const dir = dataDir();
+    const dir = await dataDir();
     const first = await runCli(['migrate'], { TESSERA_DATA_DIR: dir });
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/\[1\/\d+\] 0001_foundation/);
@@ -99,7 +109,7 @@ describe('tessera bootstrap / migrate / keys', { timeout: 180_000 }, () => {
   });
 
   it('keys rotate adds a signing key and re-wraps everything under a new master key', async () => {
-    const dir = dataDir();
+    const dir = await dataDir();
     const oldKey = randomBytes(32).toString('base64');
     const newKey = randomBytes(32).toString('base64');
     expect((await runCli(['bootstrap', '--tenant', 'T', '--account', 'A', '--email', 'x@y.example', '--json'], { TESSERA_DATA_DIR: dir, TESSERA_MASTER_KEY: oldKey })).code).toBe(0);

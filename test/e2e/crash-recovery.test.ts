@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ServerProcess, startCliServer } from '../support/cli.js';
+import { seedEmbeddedDataDir } from '../support/databases.js';
 import { requestJson } from '../support/http.js';
 
 /**
@@ -37,6 +38,8 @@ describe('kill -9 of serve during writes on the embedded database', () => {
   }
 
   it('every acknowledged write survives, nothing is partial, and the audit chain verifies', async () => {
+    // Initialised by PGlite already (databases.ts): the first start migrates and bootstraps it, without initdb.
+    await seedEmbeddedDataDir(dir);
     const first = await start();
     const token = await login(first);
 

@@ -1,18 +1,19 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Download, type Page } from 'playwright-core';
 import { build } from 'vite';
-import { runShared } from './run-dir.js';
+import { CHROMIUM_BROKER_ENV } from './chromium-server.js';
+import { runSharedOnce } from './run-dir.js';
 import { afterAll, beforeAll, expect } from 'vitest';
 
 /**
- * Browser tests drive Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it) with playwright-core.
- * A missing browser fails the suite loudly: a page suite that skips itself proves nothing.
+ * Browser tests drive Debian's Chromium (chromium-server.ts: `CHROMIUM`) with playwright-core: one Chromium per test
+ * run, launched and closed by the run's global setup, each suite in a browser context of its own.
  */
-export const CHROMIUM = process.env.TESSERA_TEST_CHROMIUM ?? '/usr/bin/chromium';
+export { CHROMIUM } from './chromium-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Screenshots of every page, kept as a CI artifact (gitignored). */
@@ -20,42 +21,16 @@ export const RESULTS_DIR = path.join(ROOT, 'test-results');
 
 /**
  * The console built (the same `vite build` as `npm run build`) once per test run and shared by every browser suite
- * and engine: the first caller builds it while the others wait, and the run removes it at its end (global-setup.ts,
- * which also discards it before a watch-mode re-run, so a changed console is built again). Returns its directory.
- *
- * Processes agree through the file system: `mkdir` of the lock directory is atomic, so exactly one builds; the build
- * goes to a private directory renamed into place when complete, so a waiter never sees half a build.
+ * and engine (run-dir.ts: `runSharedOnce`): the first caller builds it while the others wait, and the run removes it
+ * at its end (global-setup.ts, which also discards it before a watch-mode re-run, so a changed console is built
+ * again). Returns its directory.
  */
-export async function sharedConsoleBuild(timeoutMs = 180_000): Promise<string> {
-  const dir = runShared('console');
-  const lock = `${dir}.lock`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (existsSync(path.join(dir, 'index.html'))) return dir;
-    let builder = false;
-    try {
-      mkdirSync(lock);
-      builder = true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (builder) {
-      const partial = mkdtempSync(`${dir}.partial-`);
-      try {
-        // Another process may have finished between the check above and taking the lock.
-        if (existsSync(path.join(dir, 'index.html'))) return dir;
-        await build({ configFile: path.join(ROOT, 'console/vite.config.ts'), logLevel: 'warn', build: { outDir: partial, emptyOutDir: true } });
-        renameSync(partial, dir);
-        return dir;
-      } finally {
-        rmSync(partial, { recursive: true, force: true });
-        rmSync(lock, { recursive: true, force: true });
-      }
-    }
-    // A builder that fails releases the lock: the next pass of this loop builds (and reports its error) here.
-    if (Date.now() > deadline) throw new Error(`the console build in ${dir} did not appear within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+export function sharedConsoleBuild(timeoutMs = 180_000): Promise<string> {
+  return runSharedOnce(
+    'console',
+    (outDir) => build({ configFile: path.join(ROOT, 'console/vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } }).then(() => undefined),
+    timeoutMs,
+  );
 }
 
 export interface TestBrowser {
@@ -66,25 +41,22 @@ export interface TestBrowser {
 }
 
 /**
- * Chromium, headless, with a fresh profile removed afterwards. The network of CI machines is closed: without these
- * flags Chromium keeps trying to reach Google's services (sync, component updates, QUIC probes).
+ * A browser of its own for the suite that calls it: a new context (its own cookies, storage and pages, as a fresh
+ * profile had) in the run's Chromium (chromium-server.ts), which the run's global setup launches on the first call and
+ * closes at the end of the run. `close()` closes the context and this process's connection, never Chromium itself.
  */
 export async function launchBrowser(): Promise<TestBrowser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium) or set TESSERA_TEST_CHROMIUM. The browser suites never skip.`);
-  }
-  const profile = mkdtempSync(path.join(tmpdir(), 'tessera-chromium-'));
+  const broker = process.env[CHROMIUM_BROKER_ENV];
+  if (!broker) throw new Error(`${CHROMIUM_BROKER_ENV} is not set: test/support/global-setup.ts starts the run's Chromium (run the tests with vitest)`);
+  const answer = await fetch(broker);
+  const body = await answer.text();
+  if (!answer.ok) throw new Error(`the run's Chromium did not start: ${body}`);
+  const browser = await chromium.connect(body);
   let context: BrowserContext;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 800 },
-      acceptDownloads: true,
-    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   } catch (error) {
-    rmSync(profile, { recursive: true, force: true });
+    await browser.close();
     throw error;
   }
   return {
@@ -96,9 +68,17 @@ export async function launchBrowser(): Promise<TestBrowser> {
     },
     async close() {
       await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      await browser.close();
     },
   };
+}
+
+/**
+ * A download's content. Through a connection to the run's Chromium the file is not on a path of this process
+ * (`download.path()` refuses); its stream is.
+ */
+export async function downloadText(download: Download): Promise<string> {
+  return text(await download.createReadStream());
 }
 
 /** Errors the page reported: a CSP violation or an uncaught exception fails the test that caused it. */

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { CHROMIUM_BROKER_ENV, startChromiumBroker } from './chromium-server.js';
 import { buildCli } from './cli-build.js';
 import { createMigratedTemplate, pgliteDump, TEMPLATE_ENV } from './databases.js';
 import { RUN_SHARED } from './run-dir.js';
@@ -50,7 +51,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const template = process.env.TESSERA_TEST_DATABASE_URL ? await createMigratedTemplate() : undefined;
   if (template) process.env[TEMPLATE_ENV] = template.name;
 
+  // The run's one Chromium, launched when a browser suite first asks for it (chromium-server.ts, browser.ts).
+  const chromium = await startChromiumBroker();
+  process.env[CHROMIUM_BROKER_ENV] = chromium.url;
+
   return async () => {
+    // First: its profile is in the run dir. A failure to close it is reported after the rest is cleaned up.
+    const chromiumError = await chromium.close().then(() => undefined, (error: unknown) => (error instanceof Error ? error : new Error(`closing Chromium failed: ${String(error)}`)));
+    delete process.env[CHROMIUM_BROKER_ENV];
     const leftovers = findLeftovers(runDir);
     delete process.env.TESSERA_TEST_CLI;
     delete process.env[TEMPLATE_ENV];
@@ -59,6 +67,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     else process.env.TMPDIR = previous;
     rmSync(runDir, { recursive: true, force: true });
     await template?.drop();
+    if (chromiumError) {
+      process.exitCode = 1;
+      throw chromiumError;
+    }
     if (leftovers.length) {
       // Vitest reports an error thrown here but would still exit 0: the exit code is what CI reads.
       process.exitCode = 1;
