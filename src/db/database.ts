@@ -21,6 +21,16 @@ export const APP_ROLE = 'tessera_app';
 export const APP_ROLE_FUNCTIONS = ['tessera_refresh_rotate'] as const;
 export type AppRoleFunction = (typeof APP_ROLE_FUNCTIONS)[number];
 
+/**
+ * Each function's parameter types, cast at the call: the owner sends these statements, and an untyped call resolves
+ * by name among every overload on the search path, where PostgreSQL prefers a `text` overload for unknown-typed
+ * arguments (PostgreSQL manual, "Type Conversion: Functions", §10.3) — so a look-alike created by a role with CREATE on
+ * a schema of the path would run as the owner. With every argument cast, only the exact signature matches.
+ */
+const APP_ROLE_FUNCTION_ARGS: Readonly<Record<AppRoleFunction, readonly string[]>> = {
+  tessera_refresh_rotate: ['uuid', 'bytea', 'timestamptz', 'bytea', 'bytea'],
+};
+
 export interface Database {
   readonly engine: Engine;
   /** The owner's handle: migrations and operator commands only, never request handling. */
@@ -139,7 +149,10 @@ export function wrapKysely(kysely: Kysely<DB>, engine: Engine, close: () => Prom
     },
     async callAppFunction<R>(name: AppRoleFunction, args: readonly unknown[]): Promise<R[]> {
       if (!APP_ROLE_FUNCTIONS.includes(name)) throw new Error(`${name} is not an application-role function`);
-      const result = await sql<R>`select * from ${sql.id(name)}(${sql.join(args.map((a) => sql.val(a)))})`.execute(kysely);
+      const types = APP_ROLE_FUNCTION_ARGS[name];
+      if (args.length !== types.length) throw new Error(`${name} takes ${types.length} arguments, not ${args.length}`);
+      const typed = args.map((a, i) => sql`${sql.val(a)}::${sql.raw(types[i]!)}`);
+      const result = await sql<R>`select * from ${sql.id(name)}(${sql.join(typed)})`.execute(kysely);
       return result.rows;
     },
     close,

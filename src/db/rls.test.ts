@@ -139,4 +139,19 @@ describe.each(engines())('row-level security [%s]', (engine) => {
     const rows = await t.db.tenantWork(tenantA, (tx) => tx.selectFrom('refresh_tokens').select(['token_hash', 'rotated_at']).where('session_id', '=', session).execute());
     expect(rows).toHaveLength(2);
   });
+
+  // The owner sends callAppFunction's statement: with untyped arguments PostgreSQL would resolve the name among all
+  // overloads and prefer a text one (manual §10.3), so a look-alike created by anyone with CREATE on a schema of the
+  // search path would run as the owner. Every argument is cast to the function's own parameter types.
+  it('callAppFunction calls the exact signature, never a look-alike overload taking text', async () => {
+    await t.db.kysely.executeQuery(
+      sql`create function tessera_refresh_rotate(text, text, text, text, text) returns table (outcome text) language sql as $$ select 'impostor'::text $$`.compile(t.db.kysely),
+    );
+    try {
+      const rows = await t.db.callAppFunction<{ outcome: string }>('tessera_refresh_rotate', [tenantB, Buffer.alloc(32, 9), new Date(), Buffer.alloc(32, 10), Buffer.alloc(8)]);
+      expect(rows.map((r) => r.outcome)).toEqual(['unknown']);
+    } finally {
+      await t.db.kysely.executeQuery(sql`drop function tessera_refresh_rotate(text, text, text, text, text)`.compile(t.db.kysely));
+    }
+  });
 });

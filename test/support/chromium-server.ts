@@ -41,8 +41,9 @@ export async function startChromiumBroker(): Promise<ChromiumBroker> {
       throw new Error(`Chromium is missing at ${CHROMIUM}: install it (apt-get install -y chromium) or set TESSERA_TEST_CHROMIUM. The browser suites never skip.`);
     }
     const { chromium } = await import('playwright-core');
-    // Ctrl-C is vitest's to handle (its teardown closes this); playwright still kills the browser if the process exits.
-    return chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, handleSIGINT: false });
+    // Signals are vitest's to handle (its teardown closes this): playwright's own handlers would only close the
+    // browser and, for SIGHUP, keep vitest from ending. Playwright still kills the browser if the process exits.
+    return chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
   };
   const server = http.createServer((_request, response) => {
     launched ??= launch();

@@ -78,7 +78,12 @@ export function createAttemptThrottle({ db, clock }: { db: Database; clock: Cloc
       }
       const refuse = async (tx: Tx): Promise<Admission> => {
         const rows = await store.readThrottles(tx, keys.map((k) => k.key));
-        const blocked = rows.filter((r) => (r.blocked_until?.getTime() ?? 0) > now.getTime());
+        // Claimed in the caller's key order, the order reserveAttempts locks rows in: a refusal and a reservation
+        // of the same keys then never wait on each other's rows in opposite orders (a deadlock PostgreSQL would end
+        // by aborting one of them). The rows come back in index order, so they are put in the keys' order first.
+        const blocked = keys
+          .map((k) => rows.find((r) => Buffer.from(r.key).equals(k.key)))
+          .filter((r): r is (typeof rows)[number] => r !== undefined && (r.blocked_until?.getTime() ?? 0) > now.getTime());
         let firstRefusal = false;
         for (const row of blocked) if (await store.claimFirstRefusal(tx, Buffer.from(row.key), now)) firstRefusal = true;
         if (firstRefusal && refusal.record) await refusal.record(tx);
