@@ -9,8 +9,10 @@ import type { Engine } from '../../src/db/database.js';
 import { FixedClock } from '../../src/kernel/clock.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
-function testHasher(cost: 'test' | 'owasp' = 'test'): { passwordHasher?: PasswordHasher } {
-  return cost === 'owasp' ? {} : { passwordHasher: createPasswordHasher(undefined, TEST_ARGON2_COST) };
+function testHasher(cost: 'test' | 'owasp' = 'test', wrap?: (hasher: PasswordHasher) => PasswordHasher): { passwordHasher?: PasswordHasher } {
+  if (cost === 'owasp') return {};
+  const hasher = createPasswordHasher(undefined, TEST_ARGON2_COST);
+  return { passwordHasher: wrap ? wrap(hasher) : hasher };
 }
 
 export interface TestApp {
@@ -44,7 +46,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
  */
 export async function startTestApp(
   engine: Engine,
-  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger']; port?: number; consoleDir?: string; passwordCost?: 'test' | 'owasp' } = {},
+  options: { env?: Record<string, string>; clock?: FixedClock; beforeListen?: (app: App) => void | Promise<void>; logger?: FastifyServerOptions['logger']; port?: number; consoleDir?: string; passwordCost?: 'test' | 'owasp';
+    /** Wraps the test hasher, e.g. to hold a verification until the test lets it go (never with `owasp`). */
+    wrapHasher?: (hasher: PasswordHasher) => PasswordHasher } = {},
 ): Promise<TestApp> {
   const config = testConfig(options.env);
   const clock = options.clock ?? new FixedClock(new Date());
@@ -52,7 +56,7 @@ export async function startTestApp(
   const masterKeys = createMasterKeys(config.masterKey!);
   let app: App | undefined;
   try {
-    app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false, ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}), ...testHasher(options.passwordCost) });
+    app = await buildApp({ config, db: database.db, masterKeys, clock, logger: options.logger ?? false, ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}), ...testHasher(options.passwordCost, options.wrapHasher) });
     await app.services.keys.ensureSigningKey();
     await options.beforeListen?.(app);
     await app.http.listen({ port: options.port ?? 0, host: '127.0.0.1' });
