@@ -94,12 +94,12 @@ export class RequestLogger {
 
   /**
    * `info(object, message)` with the request's bindings as the first fields of `object`, written by the parent
-   * when that gives the child's line (no route serializers, the parent's level admits it): the access log line,
+   * when that gives the child's line (no child option but the level, the parent's level admits it): the access log line,
    * without a child per request.
    */
   infoWithBindings(object: Record<string, unknown>, message: string): void {
     if (!this.isLevelEnabled('info')) return;
-    if (this.#child || this.options.serializers || this.parent.isLevelEnabled?.('info') !== true) this.bound.info(object, message);
+    if (this.#child || Object.keys(this.options).some((k) => k !== 'level') || this.parent.isLevelEnabled?.('info') !== true) this.bound.info(object, message);
     else this.parent.info({ ...this.bindings, ...object }, message);
   }
 

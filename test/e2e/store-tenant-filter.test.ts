@@ -341,7 +341,6 @@ const NOT_TENANT_FILTERED: Record<string, string> = {
   'accounts.lockAccounts': 'locks the accounts it is given',
   'rbac.dueAssignments': 'expiry job: every tenant',
   'sessions.insertSession': 'insert for the given tenant (the session, and its refresh token from the session row inserted)',
-  'sessions.rotate': 'one statement whose insert references (tenant, session): for a wrong tenant the foreign key fails it whole',
   'loginUsers.loginTenants': 'tenant discovery by email: every tenant by design',
   'sessions.rotateRefreshToken': 'calls the SQL function tessera_refresh_rotate outside any transaction (Database.callAppFunction), where this suite\'s owner transaction cannot hold it; every statement of the function filters by the tenant it is handed, and it runs as tessera_app under that tenant (src/db/rls.test.ts presents tenant A\'s token under tenant B)',
   'sessions.readSessionStatesOnce': 'the statement of sessions.readSessionStates (its case above: the SQL function filters by (tenant, session) pairs), sent on the application role\'s own connections (Database.appReads) rather than in a transaction',

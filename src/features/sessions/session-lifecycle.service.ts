@@ -18,7 +18,8 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
     return { type: 'user', id: auth.userId, ip: meta.ip, userAgent: meta.userAgent };
   }
 
-  async function refreshInTx(tx: Tx, tenantId: string, token: string, meta: RequestMeta) {
+  /** A spent token presented again, decided under its lock: the grace window's same successor, or reuse detection. */
+  async function spentInTx(tx: Tx, tenantId: string, token: string, meta: RequestMeta) {
     const now = clock.now();
     const row = await store.lockRefreshChain(tx, tenantId, hashRefreshToken(token));
     if (!row) return { refused: 'unknown' as const };
@@ -26,44 +27,26 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
     const user = await deps.users.findLoginUserById(tx, tenantId, row.user_id);
     if (!user?.active) return { refused: 'user inactive' as const };
 
-    let successor: string;
-    let successorExpiresAt: Date;
-    if (row.rotated_at) {
-      // RFC 9700 §4.14.2: a rotated refresh token presented again means it leaked, unless it is the
-      // same client racing itself (two tabs) within the grace window, which gets the same successor. The
-      // window (TESSERA_REFRESH_GRACE_SECONDS) is inclusive: exactly `grace` after the rotation still counts.
-      const repeat = row.successor_enc && now.getTime() - row.rotated_at.getTime() <= graceMs ? openSuccessor(token, row.successor_enc) : undefined;
-      if (!repeat) {
-        await issuer.revoke(tx, tenantId, { sessionId: row.session_id }, 'refresh_token_reuse');
-        await audit.record(tx, tenantId, {
-          action: 'auth.refresh.reuse_detected',
-          actor: { type: 'user', id: row.user_id, email: user.email, ip: meta.ip, userAgent: meta.userAgent },
-          target: { type: 'session', id: row.session_id },
-          outcome: 'failure',
-          errorCode: SessionErrors['sessions.refresh_token_invalid'],
-          details: { rotatedAt: row.rotated_at.toISOString() },
-        });
-        return { refused: 'reuse' as const };
-      }
-      successor = repeat;
-      const next = await store.lockRefreshToken(tx, tenantId, hashRefreshToken(repeat));
-      successorExpiresAt = next?.expires_at ?? row.expires_at;
-    } else {
-      if (row.expires_at <= now) return { refused: 'expired' as const };
-      // Each refresh token lives as long as the first one of its session did (the tenant's refresh
-      // lifetime when the session began), never past the session's end.
-      const lifetimeMs = row.expires_at.getTime() - row.created_at.getTime();
-      successor = newRefreshToken(tenantId);
-      successorExpiresAt = new Date(Math.min(row.session_expires_at.getTime(), now.getTime() + lifetimeMs));
-      await store.rotate(tx, tenantId, {
-        oldHash: Buffer.from(row.token_hash),
-        successorEnc: sealSuccessor(token, successor),
-        newHash: hashRefreshToken(successor),
-        sessionId: row.session_id,
-        now,
-        expiresAt: successorExpiresAt,
+    // Only a spent token comes here (tessera_refresh_rotate rotates a live one itself), and a rotation is never undone.
+    if (!row.rotated_at) throw new Error('refresh: a token reported spent is not rotated');
+    // RFC 9700 §4.14.2: a rotated refresh token presented again means it leaked, unless it is the
+    // same client racing itself (two tabs) within the grace window, which gets the same successor. The
+    // window (TESSERA_REFRESH_GRACE_SECONDS) is inclusive: exactly `grace` after the rotation still counts.
+    const successor = row.successor_enc && now.getTime() - row.rotated_at.getTime() <= graceMs ? openSuccessor(token, row.successor_enc) : undefined;
+    if (!successor) {
+      await issuer.revoke(tx, tenantId, { sessionId: row.session_id }, 'refresh_token_reuse');
+      await audit.record(tx, tenantId, {
+        action: 'auth.refresh.reuse_detected',
+        actor: { type: 'user', id: row.user_id, email: user.email, ip: meta.ip, userAgent: meta.userAgent },
+        target: { type: 'session', id: row.session_id },
+        outcome: 'failure',
+        errorCode: SessionErrors['sessions.refresh_token_invalid'],
+        details: { rotatedAt: row.rotated_at.toISOString() },
       });
+      return { refused: 'reuse' as const };
     }
+    const next = await store.lockRefreshToken(tx, tenantId, hashRefreshToken(successor));
+    const successorExpiresAt = next?.expires_at ?? row.expires_at;
     // Signed after the unit of work commits: the embedded database's one connection is not held meanwhile.
     const grant = { userId: row.user_id, accountId: row.account_id, sessionId: row.session_id, amr: row.amr, authTime: row.auth_time, refreshToken: successor, refreshExpiresAt: successorExpiresAt };
     return { grant };
@@ -78,13 +61,13 @@ export function createSessionLifecycle(deps: SessionsDeps, issuer: Issuer) {
       // The common case in one statement (migration 0030): checks and rotation, or a refusal that writes nothing.
       const successor = newRefreshToken(parsed.tenantId);
       const once = await store.rotateRefreshToken(db, parsed.tenantId, { hash: hashRefreshToken(token), now: clock.now(), successorHash: hashRefreshToken(successor), successorEnc: sealSuccessor(token, successor) });
-      let outcome: Awaited<ReturnType<typeof refreshInTx>>;
+      let outcome: Awaited<ReturnType<typeof spentInTx>> | { refused: 'expired' };
       if (once.outcome === 'rotated') {
         outcome = { grant: { userId: once.user_id, accountId: once.account_id, sessionId: once.session_id, amr: once.amr, authTime: once.auth_time, refreshToken: successor, refreshExpiresAt: once.refresh_expires_at } };
       } else if (once.outcome === 'spent') {
         // Rotated already: the grace window or reuse detection, decided again under the token's lock in a unit of
         // work. The reuse path commits its revocation and audit event before the refusal is answered.
-        outcome = await db.tenantWork(parsed.tenantId, (tx) => refreshInTx(tx, parsed.tenantId, token, meta));
+        outcome = await db.tenantWork(parsed.tenantId, (tx) => spentInTx(tx, parsed.tenantId, token, meta));
       } else {
         outcome = { refused: once.outcome };
       }

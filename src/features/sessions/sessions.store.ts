@@ -137,23 +137,6 @@ export async function lockRefreshChain(tx: Tx, tenantId: string, tokenHash: Buff
     .executeTakeFirst();
 }
 
-/** Rotation in one statement: the successor is inserted, the old token marked rotated, the session touched. */
-export async function rotate(
-  tx: Tx,
-  tenantId: string,
-  r: { oldHash: Buffer; successorEnc: Buffer; newHash: Buffer; sessionId: string; now: Date; expiresAt: Date },
-): Promise<void> {
-  await sql`
-    with spent as (
-      update refresh_tokens set rotated_at = ${r.now}, successor_enc = ${r.successorEnc}
-      where tenant_id = ${tenantId} and token_hash = ${r.oldHash}
-    ), seen as (
-      update sessions set last_seen_at = ${r.now} where tenant_id = ${tenantId} and id = ${r.sessionId}
-    )
-    insert into refresh_tokens (tenant_id, token_hash, session_id, created_at, expires_at)
-    values (${tenantId}, ${r.newHash}, ${r.sessionId}, ${r.now}, ${r.expiresAt})`.execute(tx);
-}
-
 /** What `tessera_refresh_rotate` decided (migration 0030); the grant's columns only when it rotated. */
 export type RefreshRotation =
   | { outcome: 'rotated'; session_id: string; user_id: string; account_id: string; amr: string[]; auth_time: Date | null; refresh_expires_at: Date }
