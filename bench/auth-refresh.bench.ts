@@ -20,8 +20,9 @@ import { createMasterKeys } from '../src/crypto/master-key.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrator.js';
 import { newId } from '../src/kernel/ids.js';
+import { readFileSync } from 'node:fs';
 import { authBenchEngines } from './auth-lib.js';
-import { median, pinSelf, ROUNDS } from './lib.js';
+import { cpuMicros, median, pinSelf, ROUNDS } from './lib.js';
 
 await pinSelf(process.env.BENCH_SERVER_CPUS ?? '1');
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
@@ -43,9 +44,71 @@ function signingLimit(alg: SigningAlgorithm, seconds: number): number {
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
 
-async function during(seconds: number, workers: number, job: (worker: number) => Promise<void>): Promise<number> {
+/** What one case cost besides its rate: this process's CPU per operation and how busy its core was; the database's. */
+interface Cost {
+  /** This process (every thread), µs of CPU per operation. */
+  readonly cpuMicros: number;
+  /** This process's CPU time ÷ wall time: 100 % is the pinned core saturated. */
+  readonly busyPercent: number;
+  /**
+   * Share of the wall time the main thread was runnable but waited for its core (schedstat's run-queue delay,
+   * kernel docs "sched-stats"): the core taken by other processes, not idle waiting on the database.
+   */
+  readonly runQueuePercent: number;
+  /** PostgreSQL's backends serving this database, µs of CPU per operation (absent on PGlite: it runs in this process). */
+  readonly dbMicros?: number;
+  /** Share of the samples (every 20 ms) in which a busy backend was last on this process's core (proc(5) field 39). */
+  readonly dbOnOurCorePercent?: number;
+}
+
+const costs: Record<string, Cost[]> = {};
+
+/** The pids of the PostgreSQL backends of `database` (they run on this machine: their CPU is read from /proc). */
+let backends: () => Promise<number[]> = () => Promise.resolve([]);
+
+/** The main thread's time waiting on a run queue so far, µs (/proc/<pid>/schedstat, second field, in ns). */
+function runQueueMicros(): number {
+  try {
+    return Number(readFileSync(`/proc/${process.pid}/schedstat`, 'utf8').split(' ')[1]) / 1e3;
+  } catch {
+    return 0;
+  }
+}
+
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+async function during(seconds: number, workers: number, job: (worker: number) => Promise<void>, label?: string): Promise<number> {
   const end = Date.now() + seconds * 1000;
   let done = 0;
+  const pids = label ? await backends() : [];
+  const dbBefore = pids.reduce((sum, pid) => sum + (procStat(pid) ? cpuMicros(pid) : 0), 0);
+  const ours = Number(process.env.BENCH_SERVER_CPUS ?? '1');
+  let samples = 0;
+  let onOurCore = 0;
+  const ticks = pids.map((pid) => Number(procStat(pid)?.[11] ?? 0));
+  const sampler = pids.length
+    ? setInterval(() => {
+        pids.forEach((pid, i) => {
+          const f = procStat(pid);
+          if (!f) return;
+          // Only a backend that ran since the last sample tells where it runs (field 39: the CPU it last ran on).
+          const utime = Number(f[11]);
+          if (utime === ticks[i]) return;
+          ticks[i] = utime;
+          samples++;
+          if (Number(f[36]) === ours) onOurCore++;
+        });
+      }, 20)
+    : undefined;
+  const cpu = process.cpuUsage();
+  const queued = runQueueMicros();
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
@@ -55,7 +118,19 @@ async function during(seconds: number, workers: number, job: (worker: number) =>
       }
     }),
   );
-  return done / (Number(process.hrtime.bigint() - started) / 1e9);
+  const wall = Number(process.hrtime.bigint() - started) / 1e3;
+  const used = process.cpuUsage(cpu);
+  if (sampler) clearInterval(sampler);
+  if (label) {
+    const dbAfter = pids.reduce((sum, pid) => sum + (procStat(pid) ? cpuMicros(pid) : 0), 0);
+    (costs[label] ??= []).push({
+      cpuMicros: (used.user + used.system) / done,
+      busyPercent: ((used.user + used.system) / wall) * 100,
+      runQueuePercent: ((runQueueMicros() - queued) / wall) * 100,
+      ...(pids.length ? { dbMicros: (dbAfter - dbBefore) / done, dbOnOurCorePercent: samples ? (onOurCore / samples) * 100 : 0 } : {}),
+    });
+  }
+  return done / (wall / 1e6);
 }
 
 async function databaseUrl(engine: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
@@ -71,6 +146,13 @@ async function databaseUrl(engine: string): Promise<{ env: Record<string, string
   await c.end();
   const url = new URL(admin);
   url.pathname = `/${name}`;
+  backends = async () => {
+    const q = new pg.Client({ connectionString: admin });
+    await q.connect();
+    const { rows } = await q.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
+    await q.end();
+    return rows.map((r) => r.pid);
+  };
   return {
     env: { DATABASE_URL: url.toString(), TESSERA_DB_POOL_MAX: '10' },
     async drop() {
@@ -116,8 +198,8 @@ for (const engine of authBenchEngines()) {
 
       const figures = { insert: [] as number[], refresh: [] as number[], sign: [] as number[] };
       for (let round = 0; round < ROUNDS; round++) {
-        figures.insert.push(await during(DURATION, WORKERS, insert));
-        figures.refresh.push(await during(DURATION, WORKERS, refresh));
+        figures.insert.push(await during(DURATION, WORKERS, insert, `${engine} ${alg} insert`));
+        figures.refresh.push(await during(DURATION, WORKERS, refresh, `${engine} ${alg} refresh`));
         figures.sign.push(signingLimit(alg, DURATION));
       }
       const m = { insert: median(figures.insert), refresh: median(figures.refresh), sign: median(figures.sign) };
@@ -133,4 +215,17 @@ for (const engine of authBenchEngines()) {
       await target.drop();
     }
   }
+}
+console.log(
+  "\nCPU per operation (medians of the rounds): this process (pinned), how busy its core was, how long it waited for its core while runnable, PostgreSQL's backends, and how often a busy backend was last on our core\n",
+);
+console.log('| engine, alg, case | this process µs/op | its core busy | waiting for its core | PostgreSQL µs/op | PostgreSQL on our core |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const [label, rounds] of Object.entries(costs)) {
+  const of = (pick: (c: Cost) => number | undefined) => {
+    const values = rounds.map(pick).filter((v): v is number => v !== undefined);
+    return values.length ? Math.round(median(values)) : undefined;
+  };
+  const db = of((c) => c.dbMicros);
+  console.log(`| ${label} | ${of((c) => c.cpuMicros)} | ${of((c) => c.busyPercent)} % | ${of((c) => c.runQueuePercent)} % | ${db ?? '—'} | ${db === undefined ? '—' : `${of((c) => c.dbOnOurCorePercent)} %`} |`);
 }
