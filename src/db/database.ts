@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.schema.js';
 import { secureDataDir, tightenDataDir } from './data-dir.js';
@@ -30,6 +30,39 @@ export type AppRoleFunction = (typeof APP_ROLE_FUNCTIONS)[number];
 const APP_ROLE_FUNCTION_ARGS: Readonly<Record<AppRoleFunction, readonly string[]>> = {
   tessera_refresh_rotate: ['uuid', 'bytea', 'timestamptz', 'bytea', 'bytea'],
 };
+
+/**
+ * The one statement that calls an application-role function: its text is fixed per function (every argument a
+ * parameter cast to its type, above), so it is written once here and, on PostgreSQL, prepared once per connection.
+ */
+function appFunctionCall(name: AppRoleFunction, args: readonly unknown[]): string {
+  if (!APP_ROLE_FUNCTIONS.includes(name)) throw new Error(`${name} is not an application-role function`);
+  const types = APP_ROLE_FUNCTION_ARGS[name];
+  if (args.length !== types.length) throw new Error(`${name} takes ${types.length} arguments, not ${args.length}`);
+  return APP_FUNCTION_TEXT[name];
+}
+
+const APP_FUNCTION_TEXT = Object.fromEntries(
+  APP_ROLE_FUNCTIONS.map((name) => [name, `select * from "${name}"(${APP_ROLE_FUNCTION_ARGS[name].map((type, i) => `$${i + 1}::${type}`).join(', ')})`]),
+) as Record<AppRoleFunction, string>;
+
+/** The prepared statement's name for an application-role function's call (one per function and connection). */
+const appFunctionStatement = (name: AppRoleFunction) => `tessera_call_${name}`;
+
+/**
+ * A statement prepared before a migration changed what it returns fails once per connection with "cached plan must
+ * not change result type" (SQLSTATE 0A000, PostgreSQL's plan-cache rule). The connection it failed on is discarded
+ * (released with the error), so the statement is retried — at most once per connection the pool can hold.
+ */
+async function retryStalePlan<R>(connections: number, once: () => Promise<R>): Promise<R> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once();
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '0A000' || attempt >= connections) throw error;
+    }
+  }
+}
 
 export interface Database {
   readonly engine: Engine;
@@ -87,17 +120,9 @@ function appReadsPool(url: string | undefined, connections: number, parsers: Typ
   const ready = new WeakSet<pg.PoolClient>();
   return {
     connections,
-    async query<R>(name: string, text: string, values: readonly unknown[]): Promise<R[]> {
-      // A statement prepared before a migration changed what it returns fails once per connection with "cached plan
-      // must not change result type" (SQLSTATE 0A000, PostgreSQL's plan-cache rule). Such a connection is discarded
-      // below, so the read is retried — at most once per connection the pool can hold — instead of failing the batch.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await once<R>(name, text, values);
-        } catch (error) {
-          if ((error as { code?: unknown }).code !== '0A000' || attempt >= connections) throw error;
-        }
-      }
+    query<R>(name: string, text: string, values: readonly unknown[]): Promise<R[]> {
+      // A connection whose prepared statement went stale is discarded below (`once`), and the read retried.
+      return retryStalePlan(connections, () => once<R>(name, text, values));
     },
     end: () => pool.end(),
   };
@@ -148,11 +173,7 @@ export function wrapKysely(kysely: Kysely<DB>, engine: Engine, close: () => Prom
       await asAppRole(tenantId).execute(tx);
     },
     async callAppFunction<R>(name: AppRoleFunction, args: readonly unknown[]): Promise<R[]> {
-      if (!APP_ROLE_FUNCTIONS.includes(name)) throw new Error(`${name} is not an application-role function`);
-      const types = APP_ROLE_FUNCTION_ARGS[name];
-      if (args.length !== types.length) throw new Error(`${name} takes ${types.length} arguments, not ${args.length}`);
-      const typed = args.map((a, i) => sql`${sql.val(a)}::${sql.raw(types[i]!)}`);
-      const result = await sql<R>`select * from ${sql.id(name)}(${sql.join(typed)})`.execute(kysely);
+      const result = await kysely.executeQuery<R>(CompiledQuery.raw(appFunctionCall(name, args), [...args]));
       return result.rows;
     },
     close,
@@ -184,7 +205,19 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
         await appReads.end();
         await kysely.destroy();
       })());
-    return { ...wrapKysely(kysely, 'postgres', close), appReads, poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }) };
+    return {
+      ...wrapKysely(kysely, 'postgres', close),
+      // On the pool itself, as a statement prepared once per connection: a refresh's one statement (migration 0030)
+      // is neither parsed nor planned again by PostgreSQL, nor built by kysely (BENCHMARKS.md, "Refresh: where the
+      // time goes"). pg-pool releases a connection that failed with the error, so a stale plan's is discarded.
+      async callAppFunction<R>(name: AppRoleFunction, args: readonly unknown[]): Promise<R[]> {
+        const text = appFunctionCall(name, args);
+        const query = { name: appFunctionStatement(name), text, values: args as unknown[] };
+        return retryStalePlan(max, async () => (await pool.query<R & pg.QueryResultRow>(query)).rows);
+      },
+      appReads,
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
+    };
   }
   const inMemory = config.dataDir.startsWith('memory://');
   if (inMemory) return fromPGlite(await PGlite.create(undefined, PGLITE_OPTIONS));

@@ -140,6 +140,39 @@ describe.each(engines())('row-level security [%s]', (engine) => {
     expect(rows).toHaveLength(2);
   });
 
+  // On PostgreSQL callAppFunction's statement is prepared once per connection. A migration that changes what the
+  // function returns makes each connection's prepared plan stale once (SQLSTATE 0A000, "cached plan must not change
+  // result type"): the call is prepared again on a fresh connection, never answered with that error.
+  it.runIf(engine === 'postgres')('callAppFunction prepares its statement again after a migration changed what the function returns', async () => {
+    const signature = 'tessera_refresh_rotate(uuid, bytea, timestamptz, bytea, bytea)';
+    const call = () => t.db.callAppFunction<{ outcome: string; probe?: number }>('tessera_refresh_rotate', [tenantB, Buffer.alloc(32, 11), new Date(), Buffer.alloc(32, 12), Buffer.alloc(8)]);
+    const connections = t.db.poolStats!().max;
+    // As many calls at once as the pool has connections: each connection prepares the statement.
+    await Promise.all(Array.from({ length: connections }, call));
+    expect(t.db.poolStats!().total).toBe(connections);
+    await t.db.ownerWork(async (tx) => {
+      await sql.raw(`alter function ${signature} rename to tessera_refresh_rotate_kept`).execute(tx);
+      // The same parameters, one more result column.
+      await sql
+        .raw(
+          `create function tessera_refresh_rotate(p_tenant uuid, p_hash bytea, p_now timestamptz, p_successor_hash bytea, p_successor_enc bytea)
+             returns table (outcome text, probe int) language sql set role = tessera_app as $$ select 'unknown'::text, 2 $$`,
+        )
+        .execute(tx);
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: connections }, call));
+      for (const rows of answers) expect(rows).toEqual([{ outcome: 'unknown', probe: 2 }]);
+    } finally {
+      await t.db.ownerWork(async (tx) => {
+        await sql.raw(`drop function ${signature}`).execute(tx);
+        await sql.raw(`alter function tessera_refresh_rotate_kept(uuid, bytea, timestamptz, bytea, bytea) rename to tessera_refresh_rotate`).execute(tx);
+      });
+    }
+    // The migration undone: the kept function answers again (its statement prepared a third time).
+    expect((await call()).map((r) => r.outcome)).toEqual(['unknown']);
+  });
+
   // The owner sends callAppFunction's statement: with untyped arguments PostgreSQL would resolve the name among all
   // overloads and prefer a text one (manual §10.3), so a look-alike created by anyone with CREATE on a schema of the
   // search path would run as the owner. Every argument is cast to the function's own parameter types.
