@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../config/config.schema.js';
-import { issueToken, verifyToken } from './tokens.js';
+import { issueToken, TOKEN_TYPES, type TokenKind, verifyToken } from './tokens.js';
 
 function keyFor(alg: SigningAlgorithm) {
   const pair =
@@ -24,6 +24,34 @@ describe('access token verification (node:crypto, algorithm pinned by kid)', () 
       expect(verifyToken(token, 'identity', keys, { issuer: 'https://id.example' }, NOW)).toEqual({ ok: false, reason: 'typ' });
       const other = keyFor(alg === 'RS256' ? 'ES256' : 'RS256');
       expect(verifyToken(token, 'access', new Map([[key.kid, { alg: other.alg, publicKey: other.publicKey }]]), { issuer: 'https://id.example' }, NOW).ok).toBe(false);
+    });
+  }
+
+  // Our compact JWS (RFC 7515 §7.1, signed with node:crypto, its header encoded once per key and kind) is what any
+  // JOSE library verifies: jose checks it with the public key alone, its header names exactly the key's algorithm,
+  // the key's id and the kind's `typ` (RFC 8725 §3.11), and each kind and each key keeps its own header.
+  for (const alg of SIGNING_ALGORITHMS) {
+    it(`issues ${alg} tokens that jose verifies, each kind and key with its own header`, async () => {
+      const key = keyFor(alg);
+      const second = { ...keyFor(alg), kid: `k2-${alg}` };
+      for (const signer of [key, second]) {
+        for (const kind of Object.keys(TOKEN_TYPES) as TokenKind[]) {
+          const { token } = await issueToken(kind, signer, { issuer: 'https://id.example', audience: 'api' }, claims, NOW, 300);
+          expect(decodeProtectedHeader(token)).toEqual({ alg, kid: signer.kid, typ: TOKEN_TYPES[kind] });
+          const { payload, protectedHeader } = await jwtVerify(token, signer.publicKey, {
+            algorithms: [alg],
+            typ: TOKEN_TYPES[kind],
+            issuer: 'https://id.example',
+            audience: 'api',
+            currentDate: new Date((NOW + 10) * 1000),
+          });
+          expect(protectedHeader.kid).toBe(signer.kid);
+          expect(payload).toMatchObject({ ...claims, iat: NOW, exp: NOW + 300 });
+        }
+      }
+      // Signed by one key, verified with the other: refused.
+      const { token } = await issueToken('access', key, { issuer: 'https://id.example' }, claims, NOW, 300);
+      await expect(jwtVerify(token, second.publicKey, { currentDate: new Date(NOW * 1000) })).rejects.toThrow();
     });
   }
 

@@ -82,11 +82,27 @@ export async function issueToken(
   payload.exp = exp;
   payload.jti = jti;
   if (settings.audience) payload.aud = settings.audience;
-  const input = `${base64url(JSON.stringify({ alg: key.alg, kid: key.kid, typ: TOKEN_TYPES[kind] }))}.${base64url(JSON.stringify(payload))}`;
+  const input = `${encodedHeader(key.alg, key.kid, kind)}.${base64url(JSON.stringify(payload))}`;
   return Promise.resolve({ token: `${input}.${signCompact(key.alg, key.privateKey, Buffer.from(input, 'ascii')).toString('base64url')}`, jti, exp });
 }
 
 const base64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+
+/**
+ * The encoded JOSE header (RFC 7515 §7.1: BASE64URL(UTF8(JWS Protected Header))) of a key and token kind: the same
+ * for every token they sign, so it is encoded once. Keyed by algorithm, key id and kind: a handful of entries per
+ * signing key the instance has used.
+ */
+const headers = new Map<string, string>();
+function encodedHeader(alg: SigningAlgorithm, kid: string, kind: TokenKind): string {
+  const id = `${alg} ${kind} ${kid}`;
+  let header = headers.get(id);
+  if (header === undefined) {
+    header = base64url(JSON.stringify({ alg, kid, typ: TOKEN_TYPES[kind] }));
+    headers.set(id, header);
+  }
+  return header;
+}
 
 /** The JWS signature of `data` with the key's pinned algorithm (RFC 7518 §3.3, §3.4; RFC 8037 §3.1). */
 function signCompact(alg: SigningAlgorithm, key: KeyObject, data: Buffer): Buffer {
