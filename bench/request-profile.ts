@@ -3,7 +3,8 @@
 // per request, and, with BENCH_PROFILE=<file prefix>, a V8 CPU profile of the server over the measured window
 // (`<prefix>-<engine>.cpuprofile`; open it in Chrome DevTools, or summarise it with bench/profile-summary.ts).
 // Usage: BENCH_ENGINE=postgres BENCH_DATABASE_URL=postgres://… npx tsx bench/request-profile.ts /api/v1/me
-// Env: BENCH_DURATION (8 s), BENCH_CONNECTIONS (32), BENCH_PIN=0 (no pinning).
+// `/auth/login` is POSTed with the bench user's right password instead (the login bench's request).
+// Env: BENCH_DURATION (8 s), BENCH_CONNECTIONS (32; 8 for /auth/login), BENCH_PIN=0 (no pinning).
 import path from 'node:path';
 import { authBenchEngines, startAuthServer } from './auth-lib.js';
 import { cpuMicros, load, pinForPerCore } from './lib.js';
@@ -31,19 +32,22 @@ async function backendMicros(databaseUrl: string): Promise<number> {
 
 const route = process.argv[2] ?? '/api/v1/me';
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const isLogin = route === '/auth/login';
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? (isLogin ? 8 : 32));
 const pinning = pinForPerCore();
 for (const engine of authBenchEngines()) {
   const server = await startAuthServer(engine, 0);
   try {
-    const headers = { authorization: `Bearer ${server.accessToken}` };
+    const request = isLogin
+      ? { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: server.email, password: server.password, tenantId: server.tenantId }) }
+      : { headers: { authorization: `Bearer ${server.accessToken}` } };
     const statements = async () => ((await (await fetch(`${server.url}/bench/statements`)).json()) as { count: number; byText: Record<string, number> });
-    await load(`${server.url}${route}`, { duration: 2, connections: CONNECTIONS, headers });
+    await load(`${server.url}${route}`, { duration: 2, connections: CONNECTIONS, ...request });
     const before = await statements();
     const pgBefore = server.databaseUrl ? await backendMicros(server.databaseUrl) : 0;
     const prefix = process.env.BENCH_PROFILE;
     if (prefix) await fetch(`${server.url}/bench/profile/start`, { method: 'POST' });
-    const figure = await load(`${server.url}${route}`, { duration: DURATION, connections: CONNECTIONS, headers, serverPid: server.pid });
+    const figure = await load(`${server.url}${route}`, { duration: DURATION, connections: CONNECTIONS, ...request, serverPid: server.pid });
     const after = await statements();
     const pgAfter = server.databaseUrl ? await backendMicros(server.databaseUrl) : 0;
     if (prefix) await fetch(`${server.url}/bench/profile/stop?file=${encodeURIComponent(path.resolve(`${prefix}-${engine}.cpuprofile`))}`, { method: 'POST' });

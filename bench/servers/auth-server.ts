@@ -16,6 +16,7 @@ import { createMasterKeys } from '../../src/crypto/master-key.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrator.js';
 import { issueToken, verifyToken } from '../../src/features/sessions/tokens.js';
+import { newId } from '../../src/kernel/ids.js';
 
 // Every statement the pg driver sends, counted (GET /bench/statements), so a profile can say how many round
 // trips and statements a request costs (pg_stat_statements is not assumed to be enabled).
@@ -39,6 +40,16 @@ await app.services.keys.ensureSigningKey();
 const email = 'bench@example.com';
 const password = 'bench password 1234';
 const created = await app.services.bootstrap.bootstrap({ tenantName: 'Bench', accountName: 'Bench', email, password });
+// BENCH_LOGIN_USERS=n: n more users with the same password and the first user's role in its account
+// (bench-1@example.com …), so that parallel logins can be spread over accounts (bench/auth-login.bench.ts).
+const loginUsers = Number(process.env.BENCH_LOGIN_USERS ?? 0);
+for (let i = 1; i <= loginUsers; i++) {
+  await db.tenantWork(created.tenantId, async (tx) => {
+    const { id } = await app.services.identity.createUser(tx, created.tenantId, { email: `bench-${i}@example.com`, password });
+    const role = await tx.selectFrom('role_assignments').select(['account_id', 'role_id']).where('user_id', '=', created.userId).executeTakeFirstOrThrow();
+    await tx.insertInto('role_assignments').values({ tenant_id: created.tenantId, id: newId(), account_id: role.account_id, role_id: role.role_id, user_id: id, expires_at: null, group_id: null, expired_at: null }).execute();
+  });
+}
 
 const settings = { issuer: config.publicUrl };
 app.http.get('/bench/authenticated', { preHandler: app.guards.requireSession }, (request) => Promise.resolve({ userId: request.auth!.userId }));

@@ -2,6 +2,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, Kysely, PostgresDialect, type Transaction, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.schema.js';
+import { combinedBegin, literalPrelude } from './combined-begin.js';
 import { secureDataDir, tightenDataDir } from './data-dir.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { parseTimestamptz, TIMESTAMPTZ } from './timestamps.js';
@@ -147,6 +148,9 @@ function appReadsPool(url: string | undefined, connections: number, parsers: Typ
 
 function asAppRole(tenantId: string | null) {
   // set_config(..., true) is transaction-local: nothing leaks into the next unit of work on this connection.
+  // As a transaction's first statement, the literal form goes out with its BEGIN in one round trip (combined-begin.ts).
+  const literal = literalPrelude(APP_ROLE, tenantId);
+  if (literal !== undefined) return sql.raw(literal);
   return sql`select set_config('role', ${APP_ROLE}, true), set_config('tessera.tenant_id', ${tenantId ?? ''}, true)`;
 }
 
@@ -195,7 +199,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     // An idle client whose connection the server closed (restart, failover, an administrator) is discarded
     // by the pool, which opens a new one on demand; without a listener that event would crash the process.
     pool.on('error', () => {});
-    const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const kysely = new Kysely<DB>({ dialect: combinedBegin(new PostgresDialect({ pool })) });
     const max = config.poolMax;
     const appReads = appReadsPool(config.url, config.sessionReaders ?? 2, types);
     // Closing twice (a caller's cleanup after a failure path already closed it) is one close: pg refuses a second end().
@@ -232,7 +236,7 @@ export const PGLITE_OPTIONS = { parsers: { [INT8]: (value: string) => Number(val
 
 /** Wraps an open PGlite instance (for example one loaded from a data-directory dump) as a Database. */
 export function fromPGlite(pgl: PGlite): Database {
-  const kysely = new Kysely<DB>({ dialect: new PGliteDialect(pgl) });
+  const kysely = new Kysely<DB>({ dialect: combinedBegin(new PGliteDialect(pgl)) });
   const db = wrapKysely(kysely, 'pglite', async () => {
     await kysely.destroy();
     await pgl.close();

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { AppReads, Database, Tx } from '../../db/database.js';
 import type { PrincipalRow } from '../../kernel/principal.js';
 
@@ -193,14 +193,19 @@ export async function reserveAttempts(tx: Tx, keys: readonly { key: Buffer; sche
   const restart = sql`t.window_started_at <= ${windowStart}`;
   const next = sql`(case when ${restart} then 1 else t.failures + 1 end)`;
   const schedule = sql`(select i.schedule from input i where i.key = excluded.key)`;
+  // An attempt that earns no wait (one of the policy's free attempts) leaves the key unblocked (null), not blocked
+  // until its own `now`: `now` is read before the row lock is waited for, so a parallel attempt that read the clock
+  // a moment earlier and took the lock later would find `blocked_until > now` and be refused with no wait earned
+  // (throttle-policy.ts: the first `free` attempts are answered without any wait).
+  const until = (waitMs: RawBuilder<number>) => sql`${now}::timestamptz + nullif(${waitMs}, 0) * interval '1 millisecond'`;
   const result = await sql<{ key: Buffer; failures: number }>`
     with input (ord, key, schedule) as (values ${input})
     insert into login_throttles as t (key, failures, window_started_at, blocked_until)
-    select key, 1, ${now}, ${now}::timestamptz + coalesce(schedule[1], 0) * interval '1 millisecond' from input order by ord
+    select key, 1, ${now}, ${until(sql`schedule[1]`)} from input order by ord
     on conflict (key) do update set
       failures = ${next},
       window_started_at = case when ${restart} then ${now}::timestamptz else t.window_started_at end,
-      blocked_until = ${now}::timestamptz + (${schedule})[least(${next}, cardinality(${schedule}))] * interval '1 millisecond',
+      blocked_until = ${until(sql`(${schedule})[least(${next}, cardinality(${schedule}))]`)},
       first_refused_at = case when ${restart} then null else t.first_refused_at end
     where t.blocked_until is null or t.blocked_until <= ${now}
     returning key, failures`.execute(tx);
