@@ -137,11 +137,13 @@ export const variables = {
   TESSERA_DB_POOL_MAX: { schema: integer(1, 500, 'PostgreSQL connections per instance'), default: '10', doc: 'PostgreSQL connections per instance.' },
   TESSERA_DB_SESSION_READERS: {
     schema: integer(1, 64, 'PostgreSQL connections for the per-request session read'),
-    // Measured with the server pinned to one core (BENCHMARKS.md, "Per core"): 1 → 0.28 of bare Fastify (the core idles
-    // waiting), 2 → 0.29, 3 → 0.26, 4 → 0.23, 8 → 0.16: more batches in flight means smaller batches and more CPU
-    // per request once one statement per batch hides the round trip.
-    default: '2',
-    doc: 'PostgreSQL only: connections kept, besides `TESSERA_DB_POOL_MAX`, for the session read every authenticated request makes; each carries one batch of requests at a time, so this many batches overlap and hide the round trip. More makes batches smaller and costs CPU per request: raise it only when PostgreSQL is far (high round-trip time) and the server\'s core idles.',
+    // Measured with the server pinned to one core (BENCHMARKS.md, "Per core"), when a batch was sent as soon as a
+    // connection was free: 1 → 0.28 of bare Fastify (the core idles waiting), 2 → 0.29, 3 → 0.26, 4 → 0.23, 8 → 0.16.
+    // A batch is now sent once per event-loop turn, so more connections no longer mean batches of one: with 4 the
+    // server's CPU per request was the lowest in every paired run, 2 or before (BENCHMARKS.md, "Per core: one batch
+    // per event-loop turn").
+    default: '4',
+    doc: 'PostgreSQL only: connections kept, besides `TESSERA_DB_POOL_MAX`, for the session read every authenticated request makes; each carries one batch (the requests that arrived in one event-loop turn, or while the connections were busy) at a time, so this many batches overlap and hide the round trip. Raise it when PostgreSQL is far (high round-trip time) and the server\'s core idles; each connection is one more PostgreSQL backend per instance.',
   },
   TESSERA_SHUTDOWN_TIMEOUT_MS: {
     schema: integer(0, 600_000, 'milliseconds to let in-flight requests finish on SIGTERM'),

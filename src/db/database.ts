@@ -201,7 +201,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     pool.on('error', () => {});
     const kysely = new Kysely<DB>({ dialect: combinedBegin(new PostgresDialect({ pool })) });
     const max = config.poolMax;
-    const appReads = appReadsPool(config.url, config.sessionReaders ?? 2, types);
+    const appReads = appReadsPool(config.url, config.sessionReaders ?? 4, types);
     // Closing twice (a caller's cleanup after a failure path already closed it) is one close: pg refuses a second end().
     let closing: Promise<void> | undefined;
     const close = () =>

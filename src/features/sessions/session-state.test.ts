@@ -48,8 +48,51 @@ describe.each(engines())('session state reads [%s]', (engine) => {
       expect(s).toMatchObject({ tenantId: admin.tenantId, userId: asks[i]!.userId, accountId: admin.accountId, userActive: true, revoked: asks[i] === users[0] });
       expect(typeof s!.authzEpoch).toBe('number');
     });
-    // The first read starts at once; the 39 that arrive while it runs share the next query.
+    // All 40 asked in the same event-loop turn: they share one statement, sent at the end of that turn.
+    expect(counter.units).toBe(1);
+  });
+
+  it('sends one batch per event-loop turn even with connections free, and reads asked while it runs go in the next', async () => {
+    const { db, counter } = counting(t.app.db);
+    const sizes: number[] = [];
+    const source = batchedStateSource(db, { maxInFlight: 4, onBatch: (size) => sizes.push(size) });
+    const first = Array.from({ length: 12 }, (_, i) => source.read(admin.tenantId, sidOf(users[i % users.length]!)));
+    // The first batch has been sent (end of the turn); these are asked while it runs.
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = Array.from({ length: 5 }, (_, i) => source.read(admin.tenantId, sidOf(users[i % users.length]!)));
+    await Promise.all([...first, ...second]);
+    // Not one batch per request while connections are free (that is one statement per request).
+    expect(sizes).toEqual([12, 5]);
     expect(counter.units).toBe(2);
+  });
+
+  it('a read asked while a batch for the same session runs waits for a batch of its own (it sees a revocation made meanwhile)', async () => {
+    // The first batch's answer is held back until the second read has been asked, so the two overlap for certain.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const hold = async <T,>(answer: Promise<T>): Promise<T> => {
+      const value = await answer;
+      await held;
+      return value;
+    };
+    const db = t.app.db;
+    const reads = db.appReads;
+    const holding: Database = {
+      ...db,
+      globalWork: (fn) => hold(db.globalWork(fn)),
+      ...(reads ? { appReads: { connections: reads.connections, query: <R,>(name: string, text: string, values: readonly unknown[]) => hold(reads.query<R>(name, text, values)) } } : {}),
+    };
+    const source = batchedStateSource(holding);
+    const who = users[2]!;
+    const before = source.read(admin.tenantId, sidOf(who));
+    await new Promise((resolve) => setImmediate(resolve));
+    // DESIGN §3 step 2: a read starts after its request arrived; it never shares an earlier batch still running.
+    await db.tenantWork(admin.tenantId, (tx) => t.app.services.sessions.revokeAllSessionsOfUser(tx, admin.tenantId, who.userId, 'test'));
+    const after = source.read(admin.tenantId, sidOf(who));
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    expect(await before).toMatchObject({ userId: who.userId });
+    expect(await after).toMatchObject({ userId: who.userId, revoked: true });
   });
 
   it.runIf(engine === 'postgres')('sends each batch as one statement, as the application role with no tenant (row-level security applies)', async () => {
