@@ -119,6 +119,36 @@ describe('login admission policy', () => {
     expect(admission.state().spacingMs).toBe(36);
   });
 
+  it("the cost estimate counts a login's work before its hash (its throttle unit of work runs on the same core), not its wait in the line", async () => {
+    const timers = manualTimers();
+    const admission = createLoginAdmission({ ...base, demand: () => true, timers });
+    const first = admission.enter('192.0.2.1');
+    const second = admission.enter('192.0.2.2');
+    if (!first.admitted || !second.admitted) throw new Error('refused');
+    // Both logins spend 3 ms before asking for their hash; the second then waits in the line behind the first.
+    await timers.advance(3);
+    const h1 = pendingHash();
+    const h2 = pendingHash();
+    const r1 = first.ticket.hash(h1.work);
+    const r2 = second.ticket.hash(h2.work);
+    await settle();
+    expect([h1.started, h2.started]).toEqual([true, false]);
+    await timers.advance(8);
+    h1.finish();
+    await r1;
+    first.ticket.leave();
+    // 3 ms before the hash + 8 ms from its start to the login's end.
+    expect(admission.state().costMs).toBe(11);
+    await timers.advance(200);
+    expect(h2.started).toBe(true);
+    await timers.advance(11);
+    h2.finish();
+    await r2;
+    second.ticket.leave();
+    // The second login's 200 ms in the line is not its cost: 3 + 11 = 14 > 11, so the estimate stays.
+    expect(admission.state().costMs).toBe(11);
+  });
+
   it('a full line, or an address with its share of it, is refused at once with a wait; leaving frees the slot once', () => {
     const admission = createLoginAdmission({ ...base, demand: () => true, timers: manualTimers() });
     const a1 = admission.enter('192.0.2.1');

@@ -122,10 +122,16 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
       held++;
       perAddress.set(subject, mine + 1);
       let left = false;
+      const enteredAt = timers.now();
+      let beforeHashMs = 0;
       let firstStart: number | undefined;
       let hashes = 0;
       const ticket: AdmissionTicket = {
         async hash<T>(work: () => Promise<T>): Promise<T> {
+          // The login's work before its hash (the throttle's unit of work, the account read) runs on the event
+          // loop too — on the embedded database, the database itself: it is part of the login's cost. The wait in
+          // the line that follows is not.
+          if (firstStart === undefined) beforeHashMs = timers.now() - enteredAt;
           await new Promise<void>((resolve) => {
             line.push(resolve);
             pump();
@@ -142,10 +148,10 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
         leave() {
           if (left) return;
           left = true;
-          // The login's cost: from its hash's start to its end (the hash, then its unit of work and signatures,
-          // which run on the event loop: on the embedded database that is most of a login's CPU besides the
-          // hash). Logins of one hash only, so that a sample is one login.
-          if (firstStart !== undefined && hashes === 1) observe(timers.now() - firstStart);
+          // The login's cost: its work before the hash, then from its hash's start to its end (the hash, then its
+          // unit of work and signatures, which run on the event loop: on the embedded database that is most of a
+          // login's CPU besides the hash). Logins of one hash only, so that a sample is one login.
+          if (firstStart !== undefined && hashes === 1) observe(beforeHashMs + timers.now() - firstStart);
           held--;
           pump();
           const n = (perAddress.get(subject) ?? 1) - 1;
