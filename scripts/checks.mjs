@@ -1,8 +1,10 @@
 // `npm test`'s checks before the suites: `npm run typecheck`, `npm run lint` and `npm run lint:deps`, side by side.
 //
 // Why not one after the other: each is a single-threaded process (tsc, ESLint, dependency-cruiser), so in sequence one
-// core works while the other waits. On the 2-core CI machine, from a fresh install: type-check 43 s of CPU, lint 72 s,
-// lint:deps 3 s — about 118 s in sequence, about the lint's 72 s side by side.
+// core works while the other waits. Measured from a fresh install on the 2-core machine: type-check 43 s of CPU, lint
+// 72 s, lint:deps 3 s — 118 s in sequence; side by side, on an otherwise idle 2-core CI machine, the lint's 72 s is the
+// expected bound (an estimate: on a machine whose cores are already busy, side by side gains nothing, 114 s against
+// 119 s measured with both cores taken by other work).
 //
 // Each check's output is held and printed whole when it ends (in the order above), so the three never interleave; the
 // exit code is the first failing check's, as `a && b && c` gave, but every check runs to its end, so one run reports
