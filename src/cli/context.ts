@@ -1,4 +1,4 @@
-import { createServices, type Services } from '../app.js';
+import type { Services } from '../app.js';
 import type { Config } from '../config/config.schema.js';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { type MasterKeys, resolveMasterKey } from '../crypto/master-key.js';
@@ -48,6 +48,9 @@ export async function withServices(body: (services: Services, context: { config:
   const { db, master } = await openForOperator(config);
   try {
     await migrate(db);
+    // Imported here, not at the top: the app is most of what a command loads, and `migrate`, `backup`, `restore` and
+    // a command line refused before it reaches the database never need it (src/cli/index.ts).
+    const { createServices } = await import('../app.js');
     await body(createServices({ config, db, masterKeys: master.keys }), { config, db, masterKeys: master.keys });
   } finally {
     await db.close();

@@ -1,15 +1,26 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { VERSION } from '../config/version.js';
-import { registerAudit } from './audit.js';
-import { registerBackup } from './backup.js';
-import { registerBootstrap } from './bootstrap.js';
-import { registerCatalog } from './catalog.js';
-import { registerDomains } from './domains.js';
-import { registerKeys } from './keys.js';
-import { registerMigrate } from './migrate.js';
-import { registerServe } from './serve.js';
-import { registerSetupLinks } from './setup-links.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Every command's module, in the order `--help` lists them, loaded only when it is needed: a command's module
+ * brings what the command runs (the database, and for most the whole app, about 1 s of CPU to import), so a
+ * command line loads the module of the command it names and no other. `--help`, a command line naming none and an
+ * unknown command (commander suggests the nearest) load them all, so the help and the errors are as before.
+ */
+const COMMANDS: ReadonlyArray<readonly [names: readonly string[], load: () => Promise<Register>]> = [
+  [['serve'], async () => (await import('./serve.js')).registerServe],
+  [['migrate'], async () => (await import('./migrate.js')).registerMigrate],
+  [['bootstrap'], async () => (await import('./bootstrap.js')).registerBootstrap],
+  [['keys'], async () => (await import('./keys.js')).registerKeys],
+  [['audit'], async () => (await import('./audit.js')).registerAudit],
+  [['catalog'], async () => (await import('./catalog.js')).registerCatalog],
+  [['domains'], async () => (await import('./domains.js')).registerDomains],
+  [['setup-link'], async () => (await import('./setup-links.js')).registerSetupLinks],
+  [['backup', 'restore'], async () => (await import('./backup.js')).registerBackup],
+];
 
 const program = new Command('tessera')
   .description('Tessera: multi-tenant identity and access management server')
@@ -19,14 +30,13 @@ const program = new Command('tessera')
     process.exit(error.exitCode === 1 ? 2 : error.exitCode);
   });
 
-registerServe(program);
-registerMigrate(program);
-registerBootstrap(program);
-registerKeys(program);
-registerAudit(program);
-registerCatalog(program);
-registerDomains(program);
-registerSetupLinks(program);
-registerBackup(program);
+// The program's own options (--version, --help) take no value, so the first argument that is not an option names
+// the command. `tessera --version` alone needs no command at all.
+const args = process.argv.slice(2);
+const named = args.find((arg) => !arg.startsWith('-'));
+const versionOnly = args.length === 1 && (args[0] === '-V' || args[0] === '--version');
+const known = COMMANDS.find(([names]) => named !== undefined && names.includes(named));
+const wanted = versionOnly ? [] : known ? [known] : COMMANDS;
+for (const register of await Promise.all(wanted.map(([, load]) => load()))) register(program);
 
 await program.parseAsync(process.argv);

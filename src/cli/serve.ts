@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startServer } from '../main.js';
 import { cliConfig, runCommand } from './context.js';
 
 export function registerServe(program: Command): void {
@@ -8,6 +7,8 @@ export function registerServe(program: Command): void {
     .description('run the server (migrates, and on an empty database bootstraps, first)')
     .action(() =>
       runCommand(async () => {
+        // Imported when the server starts: loading the HTTP server is no cost of the other commands (src/cli/index.ts).
+        const { startServer } = await import('../main.js');
         await startServer(cliConfig(), { installSignalHandlers: true });
       }),
     );

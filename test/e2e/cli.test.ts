@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { VERSION } from '../../src/config/version.js';
 import { runCli, startCliServer } from '../support/cli.js';
 import { createTestDatabase, seedEmbeddedDataDir, type TestDatabase } from '../support/databases.js';
 import { testTempDir } from '../support/temp-dir.js';
@@ -68,6 +69,22 @@ describe('tessera serve (embedded)', { timeout: 180_000 }, () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('error keyring.master_key_missing');
     expect(result.stderr).toContain('randomBytes(32)');
+  });
+});
+
+// src/cli/index.ts loads a command's module only when the command line names it, and every module for --help.
+describe('tessera --version and --help', { timeout: 60_000 }, () => {
+  it('--version prints the package version; --help lists every command; a command is found by its own name', async () => {
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(VERSION);
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    const listed = [...help.stdout.matchAll(/^ {2}([a-z-]+)(?: \[options\]| <file>| \[command\])* {2,}/gm)].map((m) => m[1]);
+    expect(listed).toEqual(['serve', 'migrate', 'bootstrap', 'keys', 'audit', 'catalog', 'domains', 'setup-link', 'backup', 'restore', 'help']);
+    const restore = await runCli(['restore', '--help']);
+    expect(restore.code).toBe(0);
+    expect(restore.stdout).toContain('Usage: tessera restore [options] <file>');
   });
 });
 
