@@ -47,7 +47,7 @@ export interface ServerProcess {
 }
 
 /** Starts `tessera serve` on a random port and resolves once it logs that it listens. */
-export function startCliServer(env: Record<string, string>, timeoutMs = 45_000): Promise<ServerProcess> {
+export function startCliServer(env: Record<string, string>, timeoutMs = 90_000): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...cli(), 'serve'], {
       cwd: ROOT,
