@@ -2,11 +2,10 @@
 // database of each engine, and the figures' table.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { ROOT, spawnServer } from './lib.js';
+import { benchTempDir, ROOT, spawnServer } from './lib.js';
 
 export type Engine = 'pglite' | 'postgres';
 
@@ -62,7 +61,7 @@ export function cpuProfileArgs(): string[] {
 
 export async function startAuthServer(engine: Engine, tokens = 0, extraEnv: Record<string, string> = {}): Promise<AuthServer> {
   const pgdb = engine === 'postgres' ? await freshPostgres() : undefined;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+  const dataDir = benchTempDir();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     TESSERA_DATA_DIR: dataDir,
@@ -85,6 +84,8 @@ export async function startAuthServer(engine: Engine, tokens = 0, extraEnv: Reco
     child.on('close', (code) => reject(new Error(`bench server exited with ${code}:\n${out}`)));
   });
   const minted = JSON.parse(readFileSync(info.tokensFile, 'utf8')) as { accessToken: string; tokens: string[] };
+  // Read once: gone at once, so a benchmark stopped half-way leaves no token file behind.
+  rmSync(info.tokensFile, { force: true });
   return {
     ...info,
     accessToken: minted.accessToken,
@@ -98,7 +99,6 @@ export async function startAuthServer(engine: Engine, tokens = 0, extraEnv: Reco
       });
       await pgdb?.drop();
       rmSync(dataDir, { recursive: true, force: true });
-      rmSync(info.tokensFile, { force: true });
     },
   };
 }

@@ -6,10 +6,9 @@
 // For a CPU profile of the same loop: node --cpu-prof --import tsx bench/auth-profile.ts
 import { execFileSync } from 'node:child_process';
 import crypto, { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { hash, verify } from '@node-rs/argon2';
@@ -22,6 +21,7 @@ import { ARGON2_OPTIONS } from '../src/crypto/password.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrator.js';
 import { authBenchEngines, freshPostgres } from './auth-lib.js';
+import { benchTempDir } from './lib.js';
 
 const OPS = Number(process.env.BENCH_PROFILE_OPS ?? 200);
 let statements = 0;
@@ -122,7 +122,7 @@ for (const alg of algs) {
 for (const engine of authBenchEngines()) {
   for (const alg of algs) {
     const target = engine === 'postgres' ? await freshPostgres() : undefined;
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+    const dataDir = benchTempDir();
     const config = loadConfig({
       LOG_LEVEL: 'silent',
       TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),

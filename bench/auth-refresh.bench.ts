@@ -8,9 +8,8 @@
 // Aims: refresh ≥ 0.80 of the signing limit of its algorithm; with ES256, ≥ 0.30 of the single-row insert.
 // Usage: npx tsx bench/auth-refresh.bench.ts   (PostgreSQL too with BENCH_DATABASE_URL=postgres://…)
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
@@ -22,7 +21,7 @@ import { migrate } from '../src/db/migrator.js';
 import { newId } from '../src/kernel/ids.js';
 import { readFileSync } from 'node:fs';
 import { authBenchEngines } from './auth-lib.js';
-import { cpuMicros, median, pinSelf, ROUNDS } from './lib.js';
+import { benchTempDir, cpuMicros, median, pinSelf, ROUNDS } from './lib.js';
 
 await pinSelf(process.env.BENCH_SERVER_CPUS ?? '1');
 const DURATION = Number(process.env.BENCH_DURATION ?? 8);
@@ -135,7 +134,7 @@ async function during(seconds: number, workers: number, job: (worker: number) =>
 
 async function databaseUrl(engine: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
   if (engine === 'pglite') {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+    const dir = benchTempDir();
     return { env: { TESSERA_DATA_DIR: dir }, drop: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })) };
   }
   const admin = process.env.BENCH_DATABASE_URL ?? process.env.TESSERA_TEST_DATABASE_URL!;

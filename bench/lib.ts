@@ -88,6 +88,23 @@ export function spawnServer(args: readonly string[], options: SpawnOptions): Chi
   return cpus ? spawn('taskset', ['-c', cpus, process.execPath, ...args], options) : spawn(process.execPath, [...args], options);
 }
 
+const tempDirs = new Set<string>();
+/**
+ * A temporary directory for one benchmark's data, removed when its benchmark stops it and, at the latest, when this
+ * process exits — also on Ctrl-C or SIGTERM (a benchmark stopped half-way used to leave its `tessera-bench-*` behind).
+ */
+export function benchTempDir(): string {
+  if (tempDirs.size === 0) {
+    process.once('exit', () => {
+      for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+  tempDirs.add(dir);
+  return dir;
+}
+
 /** Bare Fastify in its own process: the baseline every figure is compared with. */
 export async function startBareFastify(): Promise<Server> {
   const child = spawnServer(['--import', 'tsx', 'bench/servers/bare-fastify.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -96,7 +113,7 @@ export async function startBareFastify(): Promise<Server> {
 
 /** The real `tessera serve` in its own process, on a fresh embedded database or on `DATABASE_URL`. */
 export async function startTessera(env: Record<string, string> = {}): Promise<Server> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+  const dataDir = benchTempDir();
   const child = spawnServer(['--import', 'tsx', 'src/cli/index.ts', 'serve'], {
     cwd: ROOT,
     env: {

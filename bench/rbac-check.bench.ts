@@ -4,18 +4,16 @@
 // Usage: npx tsx bench/rbac-check.bench.ts   (PostgreSQL too with BENCH_DATABASE_URL=postgres://…)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import path from 'node:path';
+import { cpus } from 'node:os';
 import pg from 'pg';
 import { authBenchEngines, type Engine } from './auth-lib.js';
-import { CONNECTIONS, DURATION, type Figure, load, ROOT, row, startBareFastify, TABLE_HEAD } from './lib.js';
+import { benchTempDir, CONNECTIONS, DURATION, load, ROOT, row, startBareFastify, TABLE_HEAD, type Figure } from './lib.js';
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TESSERA_TEST_DATABASE_URL;
 
 async function startRbacServer(engine: Engine) {
   let drop = async () => {};
-  const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')), TESSERA_DB_POOL_MAX: '10' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_DATA_DIR: benchTempDir(), TESSERA_DB_POOL_MAX: '10' };
   delete env.DATABASE_URL;
   if (engine === 'postgres') {
     const name = `tessera_bench_${randomBytes(6).toString('hex')}`;

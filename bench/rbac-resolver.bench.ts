@@ -2,9 +2,6 @@
 // uncached (the one grants query + resolve, what a cache miss costs) and cached (the guard's hit path).
 // Usage: npx tsx bench/rbac-resolver.bench.ts   (PostgreSQL too with BENCH_DATABASE_URL=postgres://…)
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -13,6 +10,7 @@ import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrator.js';
 import { authBenchEngines } from './auth-lib.js';
 import { GROUPS, ROLES, seedManyRoles } from './rbac-lib.js';
+import { benchTempDir } from './lib.js';
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TESSERA_TEST_DATABASE_URL;
 const SECONDS = Number(process.env.BENCH_DURATION ?? 5);
@@ -43,7 +41,7 @@ for (const engine of authBenchEngines()) {
     u.pathname = `/${name}`;
     url = u.toString();
   }
-  const config = loadConfig({ LOG_LEVEL: 'warn', TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), TESSERA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tessera-bench-')), ...(url ? { DATABASE_URL: url } : {}) });
+  const config = loadConfig({ LOG_LEVEL: 'warn', TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), TESSERA_DATA_DIR: benchTempDir(), ...(url ? { DATABASE_URL: url } : {}) });
   const db = await openDatabase(config.database);
   try {
     await migrate(db);

@@ -5,13 +5,12 @@
 // Usage: taskset -c 0 npx tsx bench/scim.bench.ts   (BENCH_SERVER_CPUS=1 pins the server to core 1; PostgreSQL too
 // with BENCH_DATABASE_URL=postgres://…; BENCH_ENGINE picks one; BENCH_SCIM_USERS / BENCH_SCIM_GROUPS scale it)
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { authBenchEngines, type Engine, freshPostgres } from './auth-lib.js';
-import { ROOT, spawnServer } from './lib.js';
+import { benchTempDir, ROOT, spawnServer } from './lib.js';
 
 const USERS = Number(process.env.BENCH_SCIM_USERS ?? 10_000);
 const GROUPS = Number(process.env.BENCH_SCIM_GROUPS ?? 200);
@@ -34,7 +33,7 @@ interface Started {
 
 async function startServer(engine: Engine): Promise<Started> {
   const pgdb = engine === 'postgres' ? await freshPostgres() : undefined;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+  const dataDir = benchTempDir();
   const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_DB_POOL_MAX: '10' };
   delete env.DATABASE_URL;
   if (pgdb) env.DATABASE_URL = pgdb.url;

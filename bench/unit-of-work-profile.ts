@@ -2,19 +2,17 @@
 // settings, the read, COMMIT), so the cost of a unit of work's own round trips shows apart from any request's.
 // Process CPU (process.cpuUsage, every thread) and wall time per unit of work, BENCH_UOW_OPS (2,000) of them, 5 runs,
 // the median; PGlite, and PostgreSQL with BENCH_DATABASE_URL. Usage: npx tsx bench/unit-of-work-profile.ts
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrator.js';
 import { authBenchEngines, freshPostgres } from './auth-lib.js';
-import { median } from './lib.js';
+import { benchTempDir, median } from './lib.js';
 
 const OPS = Number(process.env.BENCH_UOW_OPS ?? 2000);
 const tenantId = '0190a0b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b';
 for (const engine of authBenchEngines()) {
   const target = engine === 'postgres' ? await freshPostgres() : undefined;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+  const dataDir = benchTempDir();
   const db = await openDatabase(target ? { kind: 'postgres', url: target.url, dataDir: 'memory://', poolMax: 1 } : { kind: 'pglite', dataDir, poolMax: 1 });
   try {
     await migrate(db);
