@@ -32,11 +32,14 @@ const program = new Command('tessera')
 
 // The program's own options (--version, --help) take no value, so the first argument that is not an option names
 // the command. `tessera --version` alone needs no command at all.
+// A help flag before the command name (`tessera --help serve`) asks for the program's help, which lists every command.
 const args = process.argv.slice(2);
-const named = args.find((arg) => !arg.startsWith('-'));
+const namedAt = args.findIndex((arg) => !arg.startsWith('-'));
+const named = namedAt === -1 ? undefined : args[namedAt];
+const programHelp = args.slice(0, namedAt === -1 ? args.length : namedAt).some((arg) => arg === '-h' || arg === '--help');
 const versionOnly = args.length === 1 && (args[0] === '-V' || args[0] === '--version');
 const known = COMMANDS.find(([names]) => named !== undefined && names.includes(named));
-const wanted = versionOnly ? [] : known ? [known] : COMMANDS;
+const wanted = versionOnly ? [] : known && !programHelp ? [known] : COMMANDS;
 for (const register of await Promise.all(wanted.map(([, load]) => load()))) register(program);
 
 await program.parseAsync(process.argv);

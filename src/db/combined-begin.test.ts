@@ -74,6 +74,15 @@ describe('a unit of work sends BEGIN with its role and tenant in one round trip'
     expect(second.sent.slice(1)).toEqual(['rollback']);
   });
 
+  it('only the whole prelude goes with the BEGIN: a statement that merely starts like it is sent after a BEGIN of its own', async () => {
+    const prelude = literalPrelude('tessera_app', tenant)!;
+    const longer = `${prelude}; select 3`;
+    const { sent, db } = recorded();
+    await db.ownerWork((tx) => sql.raw(longer).execute(tx));
+    expect(sent).toEqual(['begin', longer, 'commit']);
+    expect(() => literalPrelude("tessera_app', true) --", tenant)).toThrow('not a role name');
+  });
+
   it('an owner transaction whose first statement is something else sends BEGIN alone first', async () => {
     const { sent, db } = recorded();
     await db.ownerWork(async (tx) => {

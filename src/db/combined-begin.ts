@@ -17,11 +17,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The parameterless prelude for `role` and `tenantId` (null: no tenant), or undefined when it must take parameters. */
 export function literalPrelude(role: string, tenantId: string | null): string | undefined {
+  if (!ROLE.test(role)) throw new Error(`not a role name: ${JSON.stringify(role)}`);
   if (tenantId !== null && !UUID.test(tenantId)) return undefined;
   return `${PRELUDE_HEAD}'${role}', true), set_config('tessera.tenant_id', '${tenantId ?? ''}', true)`;
 }
 
 const PRELUDE_HEAD = "select set_config('role', ";
+/** A role name written as a literal: a plain lower-case identifier. */
+const ROLE = /^[a-z_][a-z0-9_]*$/;
+/** Exactly what `literalPrelude` writes, whole: only that statement is sent together with the BEGIN. */
+const PRELUDE = /^select set_config\('role', '[a-z_][a-z0-9_]*', true\), set_config\('tessera\.tenant_id', '(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?', true\)$/i;
 
 /**
  * Wraps a dialect so that its transactions send BEGIN late: with a literal prelude (above) as their first statement,
@@ -50,7 +55,7 @@ class LateBeginConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.pending && query.parameters.length === 0 && query.sql.startsWith(PRELUDE_HEAD)) {
+    if (this.pending && query.parameters.length === 0 && PRELUDE.test(query.sql)) {
       this.pending = false;
       // The prelude's result is not read (asAppRole discards it); the drivers differ in what a script returns.
       await this.inner.executeQuery(CompiledQuery.raw(`begin; ${query.sql}`));

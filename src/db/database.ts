@@ -60,9 +60,20 @@ async function retryStalePlan<R>(connections: number, once: () => Promise<R>): P
     try {
       return await once();
     } catch (error) {
-      if ((error as { code?: unknown }).code !== '0A000' || attempt >= connections) throw error;
+      if (!isStalePlan(error) || attempt >= connections) throw error;
     }
   }
+}
+
+/**
+ * Only that error: SQLSTATE 0A000 is "feature not supported" in general, so the reporting routine (plancache.c
+ * `RevalidateCachedQuery`, the same in every locale) names it, or, where a server does not send the routine, the
+ * message of an English-language server.
+ */
+function isStalePlan(error: unknown): boolean {
+  const e = error as { code?: unknown; routine?: unknown; message?: unknown };
+  if (e.code !== '0A000') return false;
+  return e.routine === 'RevalidateCachedQuery' || (e.routine === undefined && typeof e.message === 'string' && e.message.includes('cached plan must not change result type'));
 }
 
 export interface Database {

@@ -80,8 +80,13 @@ describe('tessera --version and --help', { timeout: 60_000 }, () => {
     expect(version.stdout.trim()).toBe(VERSION);
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    const listed = [...help.stdout.matchAll(/^ {2}([a-z-]+)(?: \[options\]| <file>| \[command\])* {2,}/gm)].map((m) => m[1]);
-    expect(listed).toEqual(['serve', 'migrate', 'bootstrap', 'keys', 'audit', 'catalog', 'domains', 'setup-link', 'backup', 'restore', 'help']);
+    const commands = (stdout: string) => [...stdout.matchAll(/^ {2}([a-z-]+)(?: \[options\]| <file>| \[command\])* {2,}/gm)].map((m) => m[1]);
+    const all = ['serve', 'migrate', 'bootstrap', 'keys', 'audit', 'catalog', 'domains', 'setup-link', 'backup', 'restore', 'help'];
+    expect(commands(help.stdout)).toEqual(all);
+    // A help flag before a command name is the program's help: every command, not only the one named.
+    const before = await runCli(['--help', 'serve']);
+    expect(before.code).toBe(0);
+    expect(commands(before.stdout)).toEqual(all);
     const restore = await runCli(['restore', '--help']);
     expect(restore.code).toBe(0);
     expect(restore.stdout).toContain('Usage: tessera restore [options] <file>');

@@ -126,6 +126,45 @@ describe.each(engines())('session state reads [%s]', (engine) => {
     }
   });
 
+  it.runIf(engine === 'postgres')('a read looks its session up by key, however many sessions the tenant holds (no scan of the tenant\'s sessions)', async () => {
+    // Migration 0031: the generic plan once chose, from the statistics of a tenant with thousands of sessions, to
+    // read every session of every user of the tenant and filter; each batch then grew with the tenant.
+    const who = users[2]!;
+    const sid = sidOf(who);
+    const columns = ['tenant_id', 'user_id', 'account_id', 'amr', 'user_agent', 'ip', 'created_at', 'last_seen_at', 'expires_at', 'auth_time'];
+    await t.app.db.ownerWork(async (tx) => {
+      // 3,000 more sessions for the users of this tenant, then fresh statistics, as a tenant in use has.
+      await sql.raw(`insert into sessions (id, ${columns.join(', ')}) select gen_random_uuid(), ${columns.map((c) => `s.${c}`).join(', ')}
+        from sessions s, generate_series(1, 600) where s.tenant_id = '${admin.tenantId}'`).execute(tx);
+    });
+    const reads = t.app.db.appReads!;
+    const fetched = async () => {
+      const r = await t.app.db.ownerWork((tx) =>
+        sql<{ n: string }>`select pg_stat_clear_snapshot(), (select coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) from pg_stat_user_tables where relname = 'sessions')::text as n`.execute(tx),
+      );
+      return Number(r.rows[0]!.n);
+    };
+    const source = batchedStateSource(t.app.db);
+    /** Rows of `sessions` read by five reads of one session, once every read connection has its plan. */
+    const rowsForFiveReads = async () => {
+      await Promise.all(Array.from({ length: reads.connections * 4 }, () => source.read(who.tenantId, sid)));
+      // The read connections' counters reach the shared statistics when each one reports; force it.
+      const flush = () => Promise.all(Array.from({ length: reads.connections * 2 }, () => reads.query('flush-stats', 'select pg_stat_force_next_flush()', [])));
+      await flush();
+      await flush();
+      const before = await fetched();
+      for (let i = 0; i < 5; i++) expect(await source.read(who.tenantId, sid)).toMatchObject({ userId: who.userId });
+      await flush();
+      await flush();
+      return (await fetched()) - before;
+    };
+    // The plans the read connections made while the table was small (no statistics yet), then with statistics of
+    // the grown table. Five reads of one session: five key lookups, not thousands of rows.
+    expect(await rowsForFiveReads()).toBeLessThan(50);
+    await t.app.db.ownerWork((tx) => sql`analyze sessions`.execute(tx));
+    expect(await rowsForFiveReads()).toBeLessThan(50);
+  });
+
   it('reads nothing for an unknown session, or a session id under another tenant', async () => {
     const source = batchedStateSource(t.app.db);
     const other = await loginAsAdmin(t, { tenantName: 'Other' });
