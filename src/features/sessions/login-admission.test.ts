@@ -149,6 +149,44 @@ describe('login admission policy', () => {
     expect(admission.state().costMs).toBe(11);
   });
 
+  it("the cost is never below the process's CPU per login, measured over runs of 8 logins while no authenticated request waits", async () => {
+    let cpu = 0;
+    let waiting = false;
+    const timers = { ...manualTimers(), cpuMs: () => cpu };
+    const admission = createLoginAdmission({ ...base, demand: () => waiting, timers });
+    /** One login: `wallMs` from its hash's start to its end, `cpuMs` of the process's CPU meanwhile. */
+    const login = async (wallMs: number, cpuMs: number) => {
+      const entry = admission.enter('192.0.2.1');
+      if (!entry.admitted) throw new Error('refused');
+      const h = pendingHash();
+      const run = entry.ticket.hash(h.work);
+      await settle();
+      // While traffic waits, the hash waits for its turn (spacing) first.
+      while (!h.started) await timers.advance(1);
+      await timers.advance(wallMs);
+      cpu += cpuMs;
+      h.finish();
+      await run;
+      entry.ticket.leave();
+    };
+    // A window with authenticated traffic in it (its CPU is not the logins' alone) gives no sample.
+    waiting = true;
+    for (let i = 0; i < 9; i++) await login(12, 50);
+    expect(admission.state()).toMatchObject({ wallCostMs: 12, cpuCostMs: undefined, costMs: 12 });
+    // Logins of 12 ms of wall time that cost the process 20 ms of CPU each (work outside their span).
+    waiting = false;
+    for (let i = 0; i < 9; i++) await login(12, 20);
+    expect(admission.state()).toMatchObject({ wallCostMs: 12, cpuCostMs: 20, costMs: 20, spacingMs: 80 });
+    // A cleaner window lowers the estimate; a busier one never raises it.
+    for (let i = 0; i < 9; i++) await login(12, 16);
+    expect(admission.state().cpuCostMs).toBe(16);
+    for (let i = 0; i < 8; i++) await login(12, 40);
+    expect(admission.state()).toMatchObject({ cpuCostMs: 16, costMs: 16 });
+    // The wall-time estimate still counts when it is the larger (a login waiting on its database).
+    const slow = createLoginAdmission({ ...base, demand: () => false, timers: { ...manualTimers(), cpuMs: () => cpu } });
+    expect(slow.state()).toMatchObject({ wallCostMs: 10, costMs: 10 });
+  });
+
   it('a full line, or an address with its share of it, is refused at once with a wait; leaving frees the slot once', () => {
     const admission = createLoginAdmission({ ...base, demand: () => true, timers: manualTimers() });
     const a1 = admission.enter('192.0.2.1');

@@ -7,12 +7,16 @@ import { ipSubject } from './throttle-policy.js';
  * Bounding how many hashes run at once is not enough when hash threads and the event loop share a core: an
  * argon2id verification is ~10 ms of one core, and a flood of right passwords keeps a hash thread busy all the
  * time, so the operating system gives the event loop about half of the core and every authenticated request
- * waits. So while authenticated requests are arriving, hashes start no closer together than `cost / share`
- * (cost: the smallest wall time a verification has taken here, which is its CPU time, since argon2id with p = 1
- * runs on one thread), or rather of the whole login from its hash's start to its end, since the rest of a login
- * (its unit of work, its signatures; on the embedded database, the database itself) runs on the event loop:
- * logins then take at most `share` of a core and the rest is the traffic's. With no authenticated traffic,
- * hashes run back to back (only the hasher's concurrency bound applies).
+ * waits. So while authenticated requests are arriving, hashes start no closer together than `cost / share`, the
+ * cost being a whole login's, since the rest of a login (its units of work, its signature; on the embedded database,
+ * the database itself) runs on the event loop: logins then take at most `share` of a core and the rest is the
+ * traffic's. The cost is the larger of two estimates: the smallest wall time a login has taken from its start to its
+ * end, less its wait in the line (argon2id with p = 1 runs on one thread, so a login never takes less wall time than
+ * the CPU it spends one step after the other), and the process's CPU per login measured while logins were all it
+ * served (which also counts what a login costs outside its own span: its request's parsing and answer, its garbage,
+ * the hash thread's switches — on the embedded database the wall-time estimate alone let logins take 0.43 of the core
+ * for a share of 0.30, BENCHMARKS.md "third quiet run"). With no authenticated traffic, hashes run back to back (only
+ * the hasher's concurrency bound applies).
  *
  * Logins wait for their turn in a bounded line. Past it, or past `perAddressLimit` logins of one source address
  * (IPv6 per /64, throttle-policy.ts ipSubject) in the line, the login is refused at once with
@@ -26,6 +30,8 @@ export interface AdmissionTimers {
   now(): number;
   /** Calls `fn` after `ms` milliseconds. */
   later(fn: () => void, ms: number): void;
+  /** The process's CPU time so far (every thread), in ms; without it the cost is estimated from wall time only. */
+  cpuMs?(): number;
 }
 
 export interface LoginAdmissionOptions {
@@ -62,7 +68,14 @@ const realTimers: AdmissionTimers = {
   later: (fn, ms) => {
     setTimeout(fn, ms).unref();
   },
+  cpuMs: () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  },
 };
+
+/** Logins a CPU calibration window spans (below). */
+const CPU_WINDOW_LOGINS = 8;
 
 export function createLoginAdmission(options: LoginAdmissionOptions) {
   const { share, queueLimit, perAddressLimit, concurrency, demand } = options;
@@ -72,12 +85,19 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
   const line: (() => void)[] = [];
   let held = 0;
   let running = 0;
-  let costMs = options.initialCostMs ?? 10;
+  let wallCostMs = options.initialCostMs ?? 10;
   let measured = false;
+  // The login's CPU cost measured from the process's CPU (below), once a window was seen.
+  let cpuCostMs: number | undefined;
+  let loginsDone = 0;
+  let window: { cpuMs: number; logins: number } | undefined;
+  // Never below either estimate: the wall-time one counts what the login waits for, the CPU one what it spends
+  // outside its own span (its request's parsing and answer, the garbage it leaves, the hash thread's switches).
+  const costMs = () => Math.max(wallCostMs, cpuCostMs ?? 0);
   let lastStartAt = -Infinity;
   let timerAt = Infinity;
 
-  const spacingMs = () => costMs / share;
+  const spacingMs = () => costMs() / share;
 
   function pump(): void {
     while (line.length > 0 && running < concurrency) {
@@ -105,8 +125,34 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
     // The smallest wall time seen is the best estimate of the CPU time (a login never takes less wall time
     // than the CPU time it spends on one thread after the other); it only goes down, so contention never makes
     // the budget looser.
-    if (!measured || ms < costMs) costMs = ms;
+    if (!measured || ms < wallCostMs) wallCostMs = ms;
     measured = true;
+    loginsDone++;
+    calibrate();
+  }
+
+  /**
+   * The process's CPU per login while logins are all it serves: while no authenticated request is waiting, each
+   * run of CPU_WINDOW_LOGINS logins gives a sample (process CPU over the window ÷ logins); the smallest sample is
+   * the estimate, so other work that ran in a window (a health check, a background job) never makes the budget
+   * looser, only, until a cleaner window, tighter. A window with authenticated traffic in it is dropped.
+   */
+  function calibrate(): void {
+    if (!timers.cpuMs) return;
+    if (demand()) {
+      window = undefined;
+      return;
+    }
+    const cpuMs = timers.cpuMs();
+    if (window === undefined) {
+      window = { cpuMs, logins: loginsDone };
+      return;
+    }
+    const logins = loginsDone - window.logins;
+    if (logins < CPU_WINDOW_LOGINS) return;
+    const sample = (cpuMs - window.cpuMs) / logins;
+    if (cpuCostMs === undefined || sample < cpuCostMs) cpuCostMs = sample;
+    window = { cpuMs, logins: loginsDone };
   }
 
   return {
@@ -163,7 +209,7 @@ export function createLoginAdmission(options: LoginAdmissionOptions) {
     },
 
     /** Logins holding a slot, hashes running, and the current estimate of one hash's cost (metrics, tests). */
-    state: () => ({ held, running, waiting: line.length, costMs, spacingMs: spacingMs() }),
+    state: () => ({ held, running, waiting: line.length, costMs: costMs(), wallCostMs, cpuCostMs, spacingMs: spacingMs() }),
   };
 }
 
