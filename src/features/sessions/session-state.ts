@@ -59,7 +59,7 @@ async function readStates(db: Database, keys: readonly { tenantId: string; sessi
  */
 export function batchedStateSource(db: Database, { maxInFlight = db.appReads?.connections ?? 2, maxBatch = 500, onBatch = (_size: number): void => {} } = {}): SessionStateSource {
   type Waiter = { tenantId: string; sessionId: string; resolve: (s: SessionState | undefined) => void; reject: (e: unknown) => void };
-  let pending: Waiter[] = [];
+  const pending: Waiter[] = [];
   let inFlight = 0;
   let scheduled = false;
 
@@ -72,11 +72,10 @@ export function batchedStateSource(db: Database, { maxInFlight = db.appReads?.co
   function flush(): void {
     scheduled = false;
     // Everything that asked before this turn's end goes in one batch (several only beyond maxBatch).
-    while (inFlight < maxInFlight && pending.length > 0) send(pending.length <= maxBatch ? pending : pending.slice(0, maxBatch));
+    while (inFlight < maxInFlight && pending.length > 0) send(pending.splice(0, maxBatch));
   }
 
   function send(batch: Waiter[]): void {
-    pending = batch === pending ? [] : pending.slice(batch.length);
     inFlight++;
     onBatch(batch.length);
     readStates(db, batch)
